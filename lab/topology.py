@@ -1,0 +1,110 @@
+"""The lab's topology: which services run, on which addresses and ports, with which settings.
+
+One topology, two runtimes: the process runtime writes it to `<state>/topology.json` and every
+service reads its own entry from there. Addresses follow the design's table; in the process
+runtime every service gets its own loopback address (Linux routes all of 127.0.0.0/8 to `lo`), and
+ports below 1024 move up by 10000 unless standard ports are asked for.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import string
+from pathlib import Path
+from typing import Any
+
+SEED_DEFAULT = Path(__file__).parent / "seeds" / "default.yaml"
+DEFAULT_SUBNET = "127.0.10"
+ADMIN_PORT = 9100
+
+# service -> (last octet, {endpoint kind: standard port}); the order is the start order.
+SERVICES: dict[str, tuple[int, dict[str, int]]] = {
+    "dc": (10, {"ldap": 389, "kerberos": 88, "dns": 53}),
+    "okta": (30, {"api": 80}),
+    "phone": (60, {"api": 80}),
+    "radius-agent": (20, {"radius": 1812}),
+    "ad-connector": (40, {"api": 80}),
+    "workspaces": (50, {"api": 80}),
+}
+# AD Connector's two connector addresses: the source of its RADIUS requests (ConnectIps).
+CONNECT_IP_OCTETS = (41, 42)
+
+HTTP_KINDS = {"api", "admin"}
+
+
+def process_port(port: int, standard_ports: bool) -> int:
+    return port if standard_ports or port >= 1024 else port + 10000
+
+
+def build(
+    state_dir: Path,
+    *,
+    subnet: str = DEFAULT_SUBNET,
+    standard_ports: bool = False,
+    runtime: str = "process",
+    seed: Path = SEED_DEFAULT,
+    blank: bool = False,
+    credentials: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The topology as a plain dict (what gets written to topology.json)."""
+    services: dict[str, Any] = {}
+    for name, (octet, ports) in SERVICES.items():
+        host = f"{subnet}.{octet}"
+        services[name] = {
+            "host": host,
+            "ports": {kind: process_port(p, standard_ports) for kind, p in ports.items()}
+            | {"admin": ADMIN_PORT},
+            "settings": {},
+        }
+    dc_ports = services["dc"]["ports"]
+    services["ad-connector"]["settings"] = {
+        "connect_ips": [f"{subnet}.{o}" for o in CONNECT_IP_OCTETS],
+        # DNS servers are given by IP only (CustomerDnsIps); the lab's DNS port is a lab setting.
+        "dns_port": dc_ports["dns"],
+        "customer_dns_ips": [services["dc"]["host"]],
+    }
+    return {
+        "runtime": runtime,
+        "state_dir": str(state_dir),
+        "subnet": subnet,
+        "standard_ports": standard_ports,
+        "blank": blank,
+        "seed": str(seed),
+        "credentials": credentials or {},
+        "services": services,
+    }
+
+
+def endpoints(service: dict[str, Any]) -> dict[str, str]:
+    """`{kind: address}` as `lab status` shows it: URLs for HTTP, host:port for the rest."""
+    out = {}
+    for kind, port in service["ports"].items():
+        addr = f"{service['host']}:{port}"
+        out[kind] = f"http://{addr}" if kind in HTTP_KINDS else addr
+    return out
+
+
+def _secret(length: int, alphabet: str = string.ascii_letters + string.digits) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def load_or_create_credentials(state_dir: Path) -> dict[str, str]:
+    """The lab's admin credentials, made once per state directory and kept (mode 0600)."""
+    path = state_dir / "credentials.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    creds = {
+        # Okta API tokens are 42 characters starting with 00.
+        "okta_api_token": "00" + _secret(40),
+        # AD Connector accepts printable ASCII without spaces, 8-512 characters.
+        "radius_shared_secret": _secret(24),
+        "aws_access_key_id": "AKIA" + _secret(16, string.ascii_uppercase + string.digits),
+        "aws_secret_access_key": _secret(40),
+        "aws_region": "us-east-1",
+    }
+    state_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(creds, fh, indent=2)
+    return creds

@@ -1,0 +1,88 @@
+"""What a running service knows about itself and the lab: its topology entry, clock, journal,
+faults, state directory and logger. Built once by the runner and handed to the service.
+
+The topology is a JSON file written by the lab's runtime (process or docker); service code reads
+addresses and settings from it and never knows which runtime started it.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .clock import Clock
+from .events import Journal
+from .faults import Faults
+
+
+@dataclass
+class ServiceContext:
+    name: str
+    topology: dict[str, Any]
+    clock: Clock = field(default_factory=Clock)
+    faults: Faults = field(default_factory=Faults)
+    journal: Journal | None = None
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("lab"))
+
+    # -- this service ----------------------------------------------------------------------
+    @property
+    def me(self) -> dict[str, Any]:
+        return self.topology["services"][self.name]
+
+    @property
+    def host(self) -> str:
+        return self.me.get("bind", self.me["host"])
+
+    def port(self, kind: str) -> int:
+        return int(self.me["ports"][kind])
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return self.me.get("settings", {})
+
+    @property
+    def state_dir(self) -> Path:
+        path = Path(self.topology["state_dir"]) / self.name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def blank(self) -> bool:
+        return bool(self.topology.get("blank"))
+
+    def seed(self) -> dict[str, Any]:
+        """The lab's seed fixture (users, org, AWS resources); empty when the lab is blank."""
+        path = self.topology.get("seed")
+        if not path or self.blank:
+            return {}
+        with open(path, encoding="utf-8") as fh:
+            return yaml.safe_load(fh) or {}
+
+    def credential(self, key: str) -> str:
+        return self.topology["credentials"][key]
+
+    # -- the others ------------------------------------------------------------------------
+    def peer(self, name: str) -> dict[str, Any]:
+        return self.topology["services"][name]
+
+    def peer_address(self, name: str, kind: str) -> tuple[str, int]:
+        svc = self.peer(name)
+        return svc["host"], int(svc["ports"][kind])
+
+    def peer_url(self, name: str, kind: str = "api") -> str:
+        host, port = self.peer_address(name, kind)
+        return f"http://{host}:{port}"
+
+    def record(self, kind: str, /, **kw: Any) -> dict[str, Any]:
+        assert self.journal is not None
+        return self.journal.record(kind, **kw)
+
+
+def load_topology(path: str | os.PathLike[str]) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)

@@ -1,0 +1,153 @@
+"""Runs one service as one process: its admin API, its HTTP APIs and its protocol servers, in one
+asyncio loop, until SIGTERM or SIGINT.
+
+Sockets are bound here, before anything starts serving, so a port already in use fails the start
+with the service's name and the port instead of a traceback from deep inside a server library.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+import uvicorn
+from fastapi import FastAPI
+
+from .admin import HealthCheck, ResetHook, _always_ready, _nothing, make_admin_app
+from .context import ServiceContext, load_topology
+from .events import Journal
+
+EXIT_PORT_IN_USE = 3
+EXIT_BAD_CONFIG = 4
+
+
+class PortInUse(Exception):
+    def __init__(self, service: str, proto: str, host: str, port: int, reason: str):
+        super().__init__(f"{service}: cannot listen on {host}:{port}/{proto}: {reason}")
+
+
+@dataclass
+class Service:
+    """What a service hands the runner."""
+    http_apps: dict[str, FastAPI] = field(default_factory=dict)       # port kind -> app
+    tasks: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+    health: HealthCheck = _always_ready
+    reset: ResetHook = _nothing
+    admin_extra: Callable[[FastAPI], None] | None = None
+    on_stop: Callable[[], Awaitable[None]] | None = None
+
+
+def bind_tcp(ctx: ServiceContext, kind: str) -> socket.socket:
+    return _bind(ctx, kind, socket.SOCK_STREAM)
+
+
+def bind_udp(ctx: ServiceContext, kind: str) -> socket.socket:
+    return _bind(ctx, kind, socket.SOCK_DGRAM)
+
+
+def _bind(ctx: ServiceContext, kind: str, sock_type: int) -> socket.socket:
+    host, port = ctx.host, ctx.port(kind)
+    proto = "tcp" if sock_type == socket.SOCK_STREAM else "udp"
+    sock = socket.socket(socket.AF_INET, sock_type)
+    if sock_type == socket.SOCK_STREAM:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise PortInUse(ctx.name, proto, host, port, exc.strerror or str(exc)) from None
+    if sock_type == socket.SOCK_STREAM:
+        sock.listen(512)
+    sock.setblocking(False)
+    return sock
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn server that leaves signal handling to the runner (several share one loop)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):  # type: ignore[override]
+        yield
+
+
+def _http_server(app: FastAPI) -> _QuietServer:
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+    return _QuietServer(config)
+
+
+def setup_logging(name: str) -> logging.Logger:
+    logging.basicConfig(
+        level=os.environ.get("LAB_LOG_LEVEL", "INFO"),
+        format=f"%(asctime)s [{name}] %(levelname)s %(name)s: %(message)s",
+        stream=sys.stdout,
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    return logging.getLogger(f"lab.{name}")
+
+
+def run(name: str, build: Callable[[ServiceContext], Awaitable[Service]]) -> None:
+    """Entry point of `python -m services.<name>`."""
+    parser = argparse.ArgumentParser(prog=f"python -m services.{name.replace('-', '_')}",
+                                     description=f"Run the lab's {name} service.")
+    parser.add_argument("--topology", default=os.environ.get("LAB_TOPOLOGY"),
+                        help="the lab topology JSON written by `lab up` (env LAB_TOPOLOGY)")
+    args = parser.parse_args()
+    if not args.topology:
+        parser.error("--topology (or LAB_TOPOLOGY) is required")
+    log = setup_logging(name)
+    try:
+        topology = load_topology(args.topology)
+        topology["services"][name]
+    except (OSError, ValueError, KeyError) as exc:
+        log.error("cannot read the topology %s: %s", args.topology, exc)
+        sys.exit(EXIT_BAD_CONFIG)
+    ctx = ServiceContext(name=name, topology=topology, log=log)
+    ctx.journal = Journal(name, ctx.clock, Path(topology["state_dir"]) / "events" / f"{name}.jsonl")
+    try:
+        asyncio.run(_serve(ctx, build))
+    except PortInUse as exc:
+        log.error("%s", exc)
+        sys.exit(EXIT_PORT_IN_USE)
+
+
+async def _serve(ctx: ServiceContext, build: Callable[[ServiceContext], Awaitable[Service]]) -> None:
+    admin_sock = bind_tcp(ctx, "admin")
+    service = await build(ctx)
+    http_socks = {kind: bind_tcp(ctx, kind) for kind in service.http_apps}
+    admin = make_admin_app(ctx, service.health, service.reset, service.admin_extra)
+
+    servers = [(_http_server(admin), admin_sock)]
+    servers += [(_http_server(app), http_socks[kind]) for kind, app in service.http_apps.items()]
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    running = [asyncio.create_task(srv.serve(sockets=[sock])) for srv, sock in servers]
+    running += [asyncio.create_task(task()) for task in service.tasks]
+    ctx.record("service.start", outcome="ok", endpoints={k: f"{ctx.host}:{v}" for k, v in ctx.me["ports"].items()})
+    ctx.log.info("listening: %s", ", ".join(f"{k} {ctx.host}:{v}" for k, v in ctx.me["ports"].items()))
+
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([stopper, *running], return_when=asyncio.FIRST_COMPLETED)
+    for task in done:
+        if task is not stopper and task.exception() is not None:
+            ctx.log.error("a server of %s stopped: %r", ctx.name, task.exception())
+    ctx.log.info("stopping")
+    for srv, _ in servers:
+        srv.should_exit = True
+    for task in running[len(servers):]:
+        task.cancel()
+    await asyncio.gather(*running, return_exceptions=True)
+    if service.on_stop is not None:
+        await service.on_stop()
+    ctx.record("service.stop", outcome="ok")

@@ -1,0 +1,137 @@
+"""The phone's HTTP face: pushes arrive here (standing in for APNs/FCM), and the lab's CLI reads
+codes, scans QR contents and sets how the user answers pushes."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+from fastapi import FastAPI, HTTPException, Request
+
+from services.common.context import ServiceContext
+
+from .authenticator import NoSuchAccount, Wallet
+
+
+def make_app(ctx: ServiceContext, wallet: Wallet, pushes: list[dict[str, Any]]) -> FastAPI:
+    app = FastAPI(title="Okta Verify (lab phone)", docs_url=None, redoc_url=None)
+    push_endpoint = f"http://{ctx.me['host']}:{ctx.port('api')}/push"
+    pending: set[asyncio.Task[None]] = set()
+
+    async def body(request: Request) -> dict[str, Any]:
+        try:
+            data = await request.json()
+        except ValueError:
+            raise HTTPException(400, "body must be JSON") from None
+        if not isinstance(data, dict):
+            raise HTTPException(400, "body must be a JSON object")
+        return data
+
+    @app.get("/accounts")
+    async def accounts() -> list[dict[str, Any]]:
+        return [a.public() for a in wallet.accounts.values()]
+
+    @app.get("/accounts/{user}/code")
+    async def code(user: str) -> dict[str, Any]:
+        try:
+            value, remaining = wallet.code(user, ctx.clock.now())
+        except NoSuchAccount:
+            raise HTTPException(404, f"Okta Verify has no code account for {user}") from None
+        ctx.record("phone.code_shown", peer=None, outcome="ok", user=user)
+        return {"user": wallet.find(user).login, "code": value, "seconds_remaining": remaining}
+
+    @app.put("/accounts/{user}/behaviour")
+    async def behaviour(user: str, request: Request) -> dict[str, Any]:
+        data = await body(request)
+        try:
+            acc = wallet.set_behaviour(user, str(data.get("action")), float(data.get("after", 0)))
+        except NoSuchAccount:
+            raise HTTPException(404, f"Okta Verify has no account for {user}") from None
+        except (TypeError, ValueError) as exc:
+            raise HTTPException(400, str(exc)) from None
+        ctx.record("phone.behaviour", outcome="set", user=acc.login, action=acc.action, after=acc.after)
+        return acc.public()
+
+    @app.post("/scan")
+    async def scan(request: Request) -> dict[str, Any]:
+        uri = str((await body(request)).get("uri", ""))
+        scheme = urlparse(uri).scheme
+        try:
+            if scheme == "otpauth":
+                acc = wallet.add_totp(uri)
+            elif scheme == "oktaverify":
+                acc = await _enrol_push(uri)
+            else:
+                raise ValueError("this QR code is not an Okta Verify or authenticator code")
+        except ValueError as exc:
+            ctx.record("phone.scan", outcome="refused", reason=str(exc))
+            raise HTTPException(400, str(exc)) from None
+        ctx.record("phone.scan", outcome="enrolled", user=acc.login, kind=scheme)
+        return acc.public()
+
+    async def _enrol_push(uri: str):
+        parsed = urlparse(uri)
+        params = {k: v[0] for k, v in parse_qs(parsed.query).items()}
+        if not {"t", "s"} <= params.keys():
+            raise ValueError("the Okta Verify QR code lacks its activation token or org")
+        async with httpx.AsyncClient(timeout=10) as client:
+            resp = await client.post(
+                params["s"].rstrip("/") + "/idp/authenticators/okta-verify/enroll",
+                json={"activationToken": params["t"], "pushEndpoint": push_endpoint,
+                      "deviceName": "Lab iPhone"},
+            )
+        if resp.status_code != 200:
+            summary = resp.json().get("errorSummary", resp.text) if resp.content else resp.status_code
+            raise ValueError(f"the org refused the enrolment: {summary}")
+        data = resp.json()
+        acc = wallet.account(data["login"])
+        acc.push_factor_id = data["factorId"]
+        acc.device_credential = data["deviceCredential"]
+        wallet.save()
+        return acc
+
+    @app.post("/push", status_code=202)
+    async def push(request: Request) -> dict[str, Any]:
+        data = await body(request)
+        login = str(data.get("login", ""))
+        try:
+            acc = wallet.find(login)
+        except NoSuchAccount:
+            acc = None
+        if acc is None or acc.device_credential is None or acc.push_factor_id != data.get("factorId"):
+            ctx.record("phone.push_received", peer="okta", outcome="unknown_account", user=login)
+            raise HTTPException(404, "no Okta Verify account on this phone for that push")
+        record = {"transactionId": data.get("transactionId"), "login": acc.login,
+                  "received": ctx.clock.iso(), "action": acc.action, "after": acc.after,
+                  "answered": None}
+        pushes.append(record)
+        ctx.record("phone.push_received", peer="okta", outcome=acc.action, user=acc.login,
+                   transaction=record["transactionId"], trace=data.get("trace"))
+        if acc.action != "ignore":
+            task = asyncio.create_task(_answer(acc.device_credential, str(data.get("answerUrl")),
+                                               acc.action, acc.after, record))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+        return {"accepted": True}
+
+    async def _answer(credential: str, url: str, action: str, after: float, record: dict[str, Any]) -> None:
+        if after:
+            await asyncio.sleep(after)
+        result = "APPROVE" if action == "approve" else "DENY"
+        try:
+            async with httpx.AsyncClient(timeout=10) as client:
+                resp = await client.post(url, json={"result": result},
+                                         headers={"Authorization": f"OktaVerify {credential}"})
+            outcome = "ok" if resp.status_code < 300 else f"http {resp.status_code}"
+        except httpx.HTTPError as exc:
+            outcome = f"error: {exc.__class__.__name__}"
+        record["answered"] = ctx.clock.iso()
+        ctx.record("phone.push_answered", peer="okta", outcome=outcome, user=record["login"],
+                   result=result, transaction=record["transactionId"])
+
+    @app.get("/pushes")
+    async def list_pushes() -> list[dict[str, Any]]:
+        return pushes
+
+    return app
