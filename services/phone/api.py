@@ -12,6 +12,7 @@ from fastapi import FastAPI, HTTPException, Request
 from services.common.context import ServiceContext
 
 from .authenticator import NoSuchAccount, Wallet
+from .camera import read_qr
 
 
 def make_app(ctx: ServiceContext, wallet: Wallet, pushes: list[dict[str, Any]]) -> FastAPI:
@@ -55,7 +56,15 @@ def make_app(ctx: ServiceContext, wallet: Wallet, pushes: list[dict[str, Any]]) 
 
     @app.post("/scan")
     async def scan(request: Request) -> dict[str, Any]:
-        uri = str((await body(request)).get("uri", ""))
+        """Point the camera at a QR code: a PNG image (image/png) or its decoded text ({"uri"})."""
+        try:
+            if request.headers.get("content-type", "").startswith("image/"):
+                uri = read_qr(await request.body())
+            else:
+                uri = str((await body(request)).get("uri", ""))
+        except ValueError as exc:
+            ctx.record("phone.scan", outcome="refused", reason=str(exc))
+            raise HTTPException(400, str(exc)) from None
         scheme = urlparse(uri).scheme
         try:
             if scheme == "otpauth":

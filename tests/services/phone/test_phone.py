@@ -38,3 +38,18 @@ def test_unknown_account_and_bad_qr(phone):
     assert httpx.post(f"{phone}/scan", json={"uri": "https://example.com"}).status_code == 400
     assert httpx.post(f"{phone}/scan", content=b"{not json").status_code == 400
     assert httpx.get(f"{phone}/accounts").status_code == 200  # still serving
+
+
+def test_scan_a_qr_code_image(phone):
+    import io
+
+    import qrcode
+
+    uri = f"otpauth://totp/lab:bob@corp.example.com?secret={SECRET}&issuer=lab"
+    png = io.BytesIO()
+    qrcode.make(uri).save(png, format="PNG")
+    resp = httpx.post(f"{phone}/scan", content=png.getvalue(), headers={"Content-Type": "image/png"})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["login"] == "bob@corp.example.com"
+    bad = httpx.post(f"{phone}/scan", content=b"\x89PNG not really", headers={"Content-Type": "image/png"})
+    assert bad.status_code == 400

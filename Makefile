@@ -1,0 +1,37 @@
+# The lab's front door. `make lab-up` and `make test` work on a fresh machine with Python 3.11.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+LAB     = $(BIN)/lab
+STAMP   = $(VENV)/.installed
+
+.PHONY: lab-up lab-down lab-status test scenarios bench venv clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+lab-up: $(STAMP)
+	$(LAB) up
+
+lab-down: $(STAMP)
+	$(LAB) down
+
+lab-status: $(STAMP)
+	$(LAB) status
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+scenarios: $(STAMP)
+	$(BIN)/pytest tests/e2e
+
+bench: $(STAMP)
+	@for b in bench/bench_*.py; do [ -e "$$b" ] || continue; echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

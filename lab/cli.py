@@ -1,0 +1,380 @@
+"""The `lab` command: start, inspect and drive the lab.
+
+Exit codes: 0 success; 1 the thing asked for failed as the real system would fail it (a sign-in
+refused, a service unhealthy); 2 usage or lab errors (bad arguments, lab not running, a port in use).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from . import process_runtime as pr
+from . import provision, topology as topo
+from .state import admin_url, api_url, default_state_dir, load_topology
+
+EXIT_OK, EXIT_FAILED, EXIT_LAB = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+def _say(msg: str = "") -> None:
+    print(msg, flush=True)
+
+
+def _err(msg: str) -> None:
+    print(f"lab: {msg}", file=sys.stderr, flush=True)
+
+
+def _running_topology(args) -> dict[str, Any]:
+    topology = load_topology(args.state_dir)
+    if topology is None or not pr.running(args.state_dir):
+        raise pr.LabError(f"the lab is not running (state directory {args.state_dir}); start it with `lab up`")
+    return topology
+
+
+def _seed(topology: dict[str, Any]) -> dict[str, Any]:
+    return yaml.safe_load(Path(topology["seed"]).read_text()) or {}
+
+
+# -- up / down / status / logs ---------------------------------------------------------------
+
+def cmd_up(args) -> int:
+    state_dir: Path = args.state_dir
+    already = pr.running(state_dir)
+    if already:
+        _say(f"the lab is already running ({len(already)} services, state in {state_dir}); "
+             "`lab status` shows them, `lab down` stops them")
+        return EXIT_OK
+    if args.runtime != "process":
+        raise UsageError(f"runtime {args.runtime!r} is not available yet; use --runtime process")
+    started_at = time.monotonic()
+    creds = topo.load_or_create_credentials(state_dir)
+    topology = topo.build(state_dir, subnet=args.subnet, standard_ports=args.standard_ports,
+                          blank=args.blank, credentials=creds,
+                          seed=Path(args.seed).resolve() if args.seed else topo.SEED_DEFAULT)
+    path = pr.write_topology(state_dir, topology)
+    names = list(topology["services"])
+    pr.check_ports_free(topology, names)
+    _say(f"starting {len(names)} services (state in {state_dir})")
+    try:
+        started = pr.start(path, topology, names)
+        pr.wait_healthy(topology, started, timeout=args.timeout,
+                        progress=lambda name, _: _say(f"  {name:<13} healthy"))
+        if not args.blank:
+            provision.enrol_okta_verify(topology, _seed(topology), progress=lambda m: _say(f"  {m}"))
+    except (pr.LabError, provision.ProvisionError, httpx.HTTPError) as exc:
+        pr.stop(state_dir)
+        raise pr.LabError(f"lab up failed, everything it started is stopped again: {exc}") from None
+    _say(f"the lab is up in {time.monotonic() - started_at:.1f} s")
+    _print_endpoints(topology)
+    return EXIT_OK
+
+
+def _print_endpoints(topology: dict[str, Any]) -> None:
+    for name, svc in topology["services"].items():
+        eps = "  ".join(f"{k} {v}" for k, v in topo.endpoints(svc).items())
+        _say(f"  {name:<13} {eps}")
+
+
+def cmd_down(args) -> int:
+    stopped = pr.stop(args.state_dir)
+    _say(f"stopped {', '.join(stopped)}" if stopped else "the lab is not running")
+    return EXIT_OK
+
+
+def _health(topology: dict[str, Any]) -> dict[str, bool]:
+    out = {}
+    with httpx.Client(timeout=2) as client:
+        for name in topology["services"]:
+            try:
+                out[name] = client.get(f"{admin_url(topology, name)}/healthz").status_code == 200
+            except httpx.HTTPError:
+                out[name] = False
+    return out
+
+
+def cmd_status(args) -> int:
+    topology = load_topology(args.state_dir)
+    alive = {p["name"] for p in pr.running(args.state_dir)}
+    if topology is None or not alive:
+        if args.json:
+            _say(json.dumps({"runtime": None, "running": False, "services": {}}))
+        else:
+            _say("the lab is not running")
+        return EXIT_FAILED
+    health = _health(topology)
+    creds = topology["credentials"]
+    status = {
+        "runtime": topology["runtime"],
+        "running": True,
+        "state_dir": topology["state_dir"],
+        "services": {name: {"healthy": health[name] and name in alive, "endpoints": topo.endpoints(svc)}
+                     for name, svc in topology["services"].items()},
+        "credentials": {k: creds[k] for k in ("okta_api_token", "radius_shared_secret", "aws_access_key_id",
+                                              "aws_secret_access_key", "aws_region") if k in creds},
+    }
+    if args.json:
+        _say(json.dumps(status, indent=2))
+    else:
+        _say(f"runtime {status['runtime']}, state in {status['state_dir']}")
+        for name, svc in status["services"].items():
+            eps = "  ".join(f"{k} {v}" for k, v in svc["endpoints"].items())
+            _say(f"  {name:<13} {'healthy' if svc['healthy'] else 'UNHEALTHY':<9} {eps}")
+    return EXIT_OK if all(s["healthy"] for s in status["services"].values()) else EXIT_FAILED
+
+
+def cmd_logs(args) -> int:
+    topology = load_topology(args.state_dir)
+    if topology is None:
+        raise pr.LabError("the lab has never been started here; no logs")
+    names = [args.service] if args.service else list(topology["services"])
+    for name in names:
+        if name not in topology["services"]:
+            raise UsageError(f"no service {name!r}; services: {', '.join(topology['services'])}")
+        path = args.state_dir / "logs" / f"{name}.log"
+        lines = path.read_text(errors="replace").splitlines()[-args.lines:] if path.exists() else []
+        if len(names) > 1:
+            _say(f"==> {name} <==")
+        for line in lines:
+            _say(line)
+    return EXIT_OK
+
+
+# -- people, sign-ins, the phone -------------------------------------------------------------
+
+def _user_row(person: dict[str, Any], domain: str) -> dict[str, Any]:
+    okta = person.get("okta") or {}
+    return {"username": person["sam"], "upn": f"{person['sam']}@{domain}", "password": person["password"],
+            "ad_state": person.get("state", "enabled"), "okta_status": okta.get("status"),
+            "assigned": bool(okta.get("assigned")), "okta_verify": bool(okta.get("okta_verify")),
+            "workspace": bool(person.get("workspace"))}
+
+
+def cmd_users(args) -> int:
+    topology = load_topology(args.state_dir)
+    seed = _seed(topology) if topology else yaml.safe_load(topo.SEED_DEFAULT.read_text())
+    domain = seed["domain"]["dns_name"]
+    rows = [_user_row(p, domain) for p in seed.get("users", [])]
+    if args.json:
+        _say(json.dumps(rows, indent=2))
+        return EXIT_OK
+    _say(f"{'username':<14}{'password':<20}{'AD state':<22}{'Okta':<10}{'assigned':<10}{'Okta Verify':<13}WorkSpace")
+    for r in rows:
+        _say(f"{r['username']:<14}{r['password']:<20}{r['ad_state']:<22}{str(r['okta_status'] or '-'):<10}"
+             f"{'yes' if r['assigned'] else 'no':<10}{'yes' if r['okta_verify'] else 'no':<13}"
+             f"{'yes' if r['workspace'] else 'no'}")
+    return EXIT_OK
+
+
+def _phone_code(topology: dict[str, Any], user: str) -> str:
+    resp = httpx.get(f"{api_url(topology, 'phone')}/accounts/{user}/code", timeout=5)
+    if resp.status_code == 404:
+        raise pr.LabError(f"Okta Verify on the phone has no account for {user}")
+    resp.raise_for_status()
+    return resp.json()["code"]
+
+
+def cmd_login(args) -> int:
+    topology = _running_topology(args)
+    seed = _seed(topology)
+    password = args.password
+    if password is None:
+        person = next((p for p in seed.get("users", []) if p["sam"].lower() == args.user.split("@")[0].lower()), None)
+        if person is None:
+            raise UsageError(f"{args.user} is not in the seed directory; give --password")
+        password = person["password"]
+    mfa = args.mfa
+    if mfa is None:
+        mfa = _phone_code(topology, args.user)
+        if not args.json:
+            _say(f"(MFA code from {args.user}'s Okta Verify)")
+    code = args.registration_code or seed.get("aws", {}).get("workspaces", {}).get("registration_code", "")
+    started = time.monotonic()
+    try:
+        resp = httpx.post(f"{api_url(topology, 'workspaces')}/client/signin", timeout=660,
+                          json={"registrationCode": code, "username": args.user, "password": password,
+                                "mfaCode": mfa})
+    except httpx.HTTPError as exc:
+        raise pr.LabError(f"cannot reach WorkSpaces: {exc}") from None
+    body = resp.json()
+    elapsed = time.monotonic() - started
+    ok = resp.status_code == 200
+    if args.json:
+        _say(json.dumps({"success": ok, "elapsed_seconds": round(elapsed, 3), **body}, indent=2))
+    elif ok:
+        _say(f"signed in as {body['userName']}: connected to WorkSpace {body['workspaceId']} "
+             f"({body.get('computerName')}) in {elapsed:.2f} s")
+    else:
+        _say(body.get("message", "sign-in failed"))
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def cmd_phone(args) -> int:
+    topology = _running_topology(args)
+    phone = api_url(topology, "phone")
+    if args.phone_cmd == "code":
+        code = _phone_code(topology, args.user)
+        _say(json.dumps({"user": args.user, "code": code}) if args.json else code)
+        return EXIT_OK
+    if args.phone_cmd == "respond":
+        resp = httpx.put(f"{phone}/accounts/{args.user}/behaviour", json={"action": args.action, "after": args.after})
+        if resp.status_code == 404:
+            raise pr.LabError(f"Okta Verify on the phone has no account for {args.user}")
+        if resp.status_code != 200:
+            raise UsageError(resp.json().get("detail", resp.text))
+        _say(f"{args.user}'s phone will {args.action} pushes" + (f" after {args.after:g} s" if args.after else ""))
+        return EXIT_OK
+    if args.phone_cmd == "pushes":
+        pushes = httpx.get(f"{phone}/pushes").json()
+        _say(json.dumps(pushes, indent=2) if args.json else
+             "\n".join(f"{p['received']} {p['login']} {p['action']} answered={p['answered']}" for p in pushes)
+             or "no pushes yet")
+        return EXIT_OK
+    raise UsageError("lab phone code|respond|pushes")
+
+
+# -- events and reset ------------------------------------------------------------------------
+
+def collect_events(topology: dict[str, Any], service: str | None = None) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    with httpx.Client(timeout=5) as client:
+        for name in topology["services"]:
+            if service and name != service:
+                continue
+            try:
+                events += client.get(f"{admin_url(topology, name)}/events").json()
+            except (httpx.HTTPError, ValueError):
+                continue
+    return sorted(events, key=lambda e: (e["ts"], e["service"], e["seq"]))
+
+
+def format_event(e: dict[str, Any]) -> str:
+    fields = " ".join(f"{k}={v}" for k, v in e.get("fields", {}).items() if v not in (None, ""))
+    peer = f" peer={e['peer']}" if e.get("peer") else ""
+    outcome = f" -> {e['outcome']}" if e.get("outcome") else ""
+    return f"{e['time'][11:23]} {e['service']:<13} {e['kind']}{outcome}{peer} {fields}".rstrip()
+
+
+def cmd_events(args) -> int:
+    topology = _running_topology(args)
+    events = collect_events(topology, args.service)
+    if args.json:
+        _say(json.dumps(events, indent=2))
+    else:
+        for e in events:
+            _say(format_event(e))
+    return EXIT_OK
+
+
+def cmd_reset(args) -> int:
+    topology = _running_topology(args)
+    with httpx.Client(timeout=30) as client:
+        for name in topology["services"]:
+            client.post(f"{admin_url(topology, name)}/reset").raise_for_status()
+    if not topology.get("blank"):
+        provision.enrol_okta_verify(topology, _seed(topology))
+    _say("every service is back to its seed state")
+    return EXIT_OK
+
+
+# -- the parser ------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lab", description="A local lab of Okta MFA for Amazon WorkSpaces.",
+        epilog="Exit codes: 0 success, 1 refused/unhealthy (as the real system would), 2 usage or lab error.")
+    parser.add_argument("--state-dir", type=Path, default=None,
+                        help="where the lab keeps state, logs and its topology (env LAB_STATE_DIR; "
+                             "default ~/.local/state/okta-workspaces-lab)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = sub.add_parser("up", help="start every service and wait until all are healthy")
+    up.add_argument("--runtime", default="process", choices=["process", "docker"],
+                    help="process (default: local processes, no Docker needed) or docker")
+    up.add_argument("--blank", action="store_true", help="no AWS or Okta configuration: walk the walkthrough yourself")
+    up.add_argument("--standard-ports", action="store_true", help="use 389/88/53/80 (needs root) instead of +10000")
+    up.add_argument("--subnet", default=topo.DEFAULT_SUBNET, help="first three octets of the loopback addresses "
+                    f"(default {topo.DEFAULT_SUBNET})")
+    up.add_argument("--seed", help="a seed YAML file instead of the default")
+    up.add_argument("--timeout", type=float, default=60, help="seconds to wait for health (default 60)")
+    up.set_defaults(func=cmd_up)
+
+    sub.add_parser("down", help="stop exactly the processes `lab up` started").set_defaults(func=cmd_down)
+
+    status = sub.add_parser("status", help="health and endpoints of every service, and the admin credentials")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=cmd_status)
+
+    logs = sub.add_parser("logs", help="the last lines of a service's log (all services without SERVICE)")
+    logs.add_argument("service", nargs="?")
+    logs.add_argument("-n", "--lines", type=int, default=50)
+    logs.set_defaults(func=cmd_logs)
+
+    users = sub.add_parser("users", help="the seed directory's users, demo passwords and account states")
+    users.add_argument("--json", action="store_true")
+    users.set_defaults(func=cmd_users)
+
+    login = sub.add_parser("login", help="sign in with the WorkSpaces client: password, then a code or `push`")
+    login.add_argument("user")
+    login.add_argument("--password", help="AD password (default: the seed's demo password)")
+    login.add_argument("--mfa", help="the MFA field: a 6-digit code or `push` (default: the phone's current code)")
+    login.add_argument("--registration-code", help="WorkSpaces registration code (default: the seed's)")
+    login.add_argument("--json", action="store_true")
+    login.set_defaults(func=cmd_login)
+
+    phone = sub.add_parser("phone", help="Okta Verify on the user's phone")
+    phone_sub = phone.add_subparsers(dest="phone_cmd", required=True, metavar="ACTION")
+    code = phone_sub.add_parser("code", help="the 6-digit code USER's Okta Verify shows now")
+    code.add_argument("user")
+    code.add_argument("--json", action="store_true")
+    respond = phone_sub.add_parser("respond", help="how USER answers pushes: approve, deny or ignore")
+    respond.add_argument("user")
+    respond.add_argument("action", choices=["approve", "deny", "ignore"])
+    respond.add_argument("--after", type=float, default=0.0, metavar="SECONDS", help="answer after this delay")
+    pushes = phone_sub.add_parser("pushes", help="the pushes the phone received")
+    pushes.add_argument("--json", action="store_true")
+    phone.set_defaults(func=cmd_phone)
+
+    events = sub.add_parser("events", help="the merged, time-ordered events of all services")
+    events.add_argument("--json", action="store_true")
+    events.add_argument("--service", help="only this service's events")
+    events.set_defaults(func=cmd_events)
+
+    sub.add_parser("reset", help="every service back to its seed state (faults, clocks, journals too)"
+                   ).set_defaults(func=cmd_reset)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.state_dir = (args.state_dir or default_state_dir()).resolve()
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        _err(str(exc))
+        return EXIT_LAB
+    except pr.LabError as exc:
+        _err(str(exc))
+        return EXIT_LAB
+    except provision.ProvisionError as exc:
+        _err(f"provisioning failed: {exc}")
+        return EXIT_LAB
+    except httpx.HTTPError as exc:
+        _err(f"cannot reach the lab: {exc}")
+        return EXIT_LAB
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""Bringing the seed's people to the walkthrough's end state: Okta Verify enrolled on the phone.
+
+This is done the way a user does it, through the real interfaces: the org enrols a factor and
+shows a QR code, the phone's camera reads the QR image, the phone shows a code that activates the
+TOTP factor, and for push the phone enrols itself with the org. Nothing is written behind the
+services' backs, so the org and the phone agree on secrets only because they exchanged them.
+It is idempotent: users already enrolled are skipped.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Iterator
+
+import httpx
+
+from .state import api_url
+
+
+class ProvisionError(Exception):
+    pass
+
+
+def _links(obj: Any, name: str) -> Iterator[str]:
+    """Every `_links.<name>.href` anywhere in an Okta response (its place varies by factor)."""
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if key == "_links" and isinstance(value, dict) and isinstance(value.get(name), dict):
+                href = value[name].get("href")
+                if href:
+                    yield href
+            yield from _links(value, name)
+    elif isinstance(obj, list):
+        for item in obj:
+            yield from _links(item, name)
+
+
+def _first_link(obj: Any, name: str) -> str:
+    for href in _links(obj, name):
+        return href
+    raise ProvisionError(f"the org's response has no {name} link")
+
+
+def _check(resp: httpx.Response, what: str) -> Any:
+    if resp.status_code >= 300:
+        raise ProvisionError(f"{what}: HTTP {resp.status_code} {resp.text[:300]}")
+    return resp.json() if resp.content else None
+
+
+def enrol_okta_verify(topology: dict[str, Any], seed: dict[str, Any],
+                      progress: Callable[[str], None] = lambda _: None) -> list[str]:
+    """Enrol Okta Verify (TOTP and push) for every seed user marked `okta_verify: true`."""
+    token = topology["credentials"]["okta_api_token"]
+    domain = seed["domain"]["dns_name"]
+    org, phone = api_url(topology, "okta"), api_url(topology, "phone")
+    enrolled = []
+    headers = {"Authorization": f"SSWS {token}", "Accept": "application/json"}
+    with httpx.Client(headers=headers, timeout=15) as okta, httpx.Client(timeout=15) as camera:
+        for person in seed.get("users", []):
+            if not (person.get("okta") or {}).get("okta_verify"):
+                continue
+            login = f"{person['sam']}@{domain}"
+            user = _check(okta.get(f"{org}/api/v1/users/{login}"), f"looking up {login}")
+            factors = _check(okta.get(f"{org}/api/v1/users/{user['id']}/factors"), f"{login}'s factors")
+            active = {(f["factorType"], f["provider"]) for f in factors if f.get("status") == "ACTIVE"}
+            if ("token:software:totp", "OKTA") not in active:
+                _enrol_totp(okta, camera, org, phone, user["id"], login)
+            if ("push", "OKTA") not in active:
+                _enrol_push(okta, camera, org, phone, user["id"], login)
+            if len(active) < 2:
+                progress(f"enrolled Okta Verify for {login}")
+                enrolled.append(login)
+    return enrolled
+
+
+def _scan(okta: httpx.Client, camera: httpx.Client, phone: str, factor: dict[str, Any], login: str) -> None:
+    png = okta.get(_first_link(factor, "qrcode"))
+    if png.status_code != 200:
+        raise ProvisionError(f"QR code for {login}: HTTP {png.status_code}")
+    _check(camera.post(f"{phone}/scan", content=png.content, headers={"Content-Type": "image/png"}),
+           f"the phone scanning {login}'s QR code")
+
+
+def _enrol_totp(okta, camera, org, phone, user_id, login) -> None:
+    factor = _check(okta.post(f"{org}/api/v1/users/{user_id}/factors",
+                              json={"factorType": "token:software:totp", "provider": "OKTA"}),
+                    f"enrolling TOTP for {login}")
+    _scan(okta, camera, phone, factor, login)
+    code = _check(camera.get(f"{phone}/accounts/{login}/code"), f"reading {login}'s code")["code"]
+    _check(okta.post(_first_link(factor, "activate"), json={"passCode": code}), f"activating TOTP for {login}")
+
+
+def _enrol_push(okta, camera, org, phone, user_id, login) -> None:
+    factor = _check(okta.post(f"{org}/api/v1/users/{user_id}/factors",
+                              json={"factorType": "push", "provider": "OKTA"}),
+                    f"enrolling push for {login}")
+    _scan(okta, camera, phone, factor, login)
+    poll = _first_link(factor, "poll")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        state = _check(okta.post(poll), f"polling {login}'s push activation")
+        if state.get("status") == "ACTIVE":
+            return
+        time.sleep(0.1)
+    raise ProvisionError(f"push enrolment of {login} did not become ACTIVE")

@@ -1,0 +1,32 @@
+"""Where a lab keeps its state, and reading back what `lab up` wrote there."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+
+def default_state_dir() -> Path:
+    """`$LAB_STATE_DIR`, else `$XDG_STATE_HOME/okta-workspaces-lab` (~/.local/state/...)."""
+    if os.environ.get("LAB_STATE_DIR"):
+        return Path(os.environ["LAB_STATE_DIR"]).resolve()
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    return base / "okta-workspaces-lab"
+
+
+def load_topology(state_dir: Path) -> dict[str, Any] | None:
+    path = state_dir / "topology.json"
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())
+
+
+def admin_url(topology: dict[str, Any], name: str) -> str:
+    svc = topology["services"][name]
+    return f"http://{svc['host']}:{svc['ports']['admin']}"
+
+
+def api_url(topology: dict[str, Any], name: str) -> str:
+    svc = topology["services"][name]
+    return f"http://{svc['host']}:{svc['ports']['api']}"

@@ -1,0 +1,1 @@
+"""AWS Directory Service AD Connector: authenticates sign-ins against the DC, with RADIUS MFA."""

@@ -1,0 +1,122 @@
+"""The connector's sign-in path, in AWS's documented order: RADIUS first, then Active Directory.
+
+The order is a setting (`auth_order`: "radius_first" or "ad_first") because AWS documents it only
+for Managed Microsoft AD. Each step leaves an event; the result names the step that failed so
+scenarios can assert on it, while WorkSpaces shows its one generic message.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.common.context import ServiceContext
+
+from . import directory_auth, radius_client
+from .discovery import DiscoveryError, find_domain_controller
+
+AD_REASONS = {
+    "52e": "invalid credentials", "525": "user not found", "530": "not permitted to logon at this time",
+    "531": "not permitted to logon at this workstation", "532": "password expired",
+    "533": "account disabled", "701": "account expired", "773": "user must reset password",
+    "775": "account locked out",
+}
+
+
+@dataclass
+class SignInResult:
+    authenticated: bool
+    reason: str = "ok"
+    detail: str = ""
+    user: dict[str, Any] = field(default_factory=dict)
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"authenticated": self.authenticated}
+        if self.authenticated:
+            out["user"] = self.user
+        else:
+            out.update(reason=self.reason, detail=self.detail)
+        return out
+
+
+class SignIn:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+        self._sources = itertools.cycle(ctx.settings["connect_ips"])
+
+    async def run(self, directory: dict[str, Any], username: str, password: str, mfa_code: str,
+                  trace: str | None) -> SignInResult:
+        order = self.ctx.settings.get("auth_order", "radius_first")
+        radius_on = directory.get("RadiusSettings") is not None
+        if directory.get("Stage") != "Active":
+            return SignInResult(False, "directory_not_active", f"directory Stage is {directory.get('Stage')}")
+        if radius_on and directory.get("RadiusStatus") != "Completed":
+            # AWS: while RadiusStatus is Creating, users cannot log in to their WorkSpaces.
+            return SignInResult(False, "radius_not_ready", f"RadiusStatus is {directory.get('RadiusStatus')}")
+        steps = [self._radius, self._active_directory] if order == "radius_first" else \
+            [self._active_directory, self._radius]
+        user: dict[str, Any] = {}
+        for step in steps:
+            if step is self._radius and not radius_on:
+                continue
+            outcome = await step(directory, username, password, mfa_code, trace)
+            if not outcome.authenticated:
+                return outcome
+            user.update(outcome.user)
+        return SignInResult(True, user=user)
+
+    async def _radius(self, directory, username, password, mfa_code, trace) -> SignInResult:
+        rs = directory["RadiusSettings"]
+        source = next(self._sources)
+
+        def attempt_done(attempt: radius_client.Attempt) -> None:
+            self.ctx.record("connector.radius_attempt", peer=attempt.server, outcome=attempt.outcome,
+                            trace=trace, source=attempt.source, user=username)
+
+        try:
+            result = await radius_client.authenticate(
+                servers=rs["RadiusServers"], port=int(rs["RadiusPort"]), secret=rs["SharedSecret"].encode(),
+                username=username, mfa_code=mfa_code, source_ip=source,
+                timeout=float(rs["RadiusTimeout"]) * float(self.ctx.settings.get("time_scale", 1.0)),
+                retries=int(rs["RadiusRetries"]), nas_identifier=directory["DirectoryId"],
+                protocol=rs.get("AuthenticationProtocol", "PAP"), on_attempt=attempt_done)
+        except (OSError, ValueError) as exc:
+            self.ctx.record("connector.radius", outcome="error", trace=trace, user=username, reason=str(exc))
+            return SignInResult(False, "radius_error", str(exc))
+        self.ctx.record("connector.radius", peer=result.server, outcome=result.outcome, trace=trace,
+                        user=username, source=source, attempts=len(result.attempts),
+                        elapsed_ms=round(result.elapsed * 1000))
+        if result.outcome == "accept":
+            return SignInResult(True)
+        detail = {"reject": "RADIUS server rejected the MFA code",
+                  "challenge": "Access-Challenge received; AWS Directory Service does not support "
+                               "RADIUS Challenge/Response authentication",
+                  "timeout": "no reply from any RADIUS server within the time budget"}[result.outcome]
+        return SignInResult(False, f"radius_{result.outcome}", detail)
+
+    async def _active_directory(self, directory, username, password, mfa_code, trace) -> SignInResult:
+        domain = directory["Name"]
+        try:
+            dc = await find_domain_controller(domain, directory["DnsIpAddrs"], int(self.ctx.settings["dns_port"]))
+        except DiscoveryError as exc:
+            self.ctx.record("connector.dc_discovery", outcome="failed", trace=trace, reason=str(exc))
+            return SignInResult(False, "dc_unreachable", str(exc))
+        self.ctx.record("connector.dc_discovery", peer=f"{dc.address}:{dc.ldap_port}", outcome="found",
+                        trace=trace, dc=dc.hostname)
+        principal = username if ("@" in username or "\\" in username) else f"{username}@{domain}"
+        bind = await asyncio.to_thread(directory_auth.check_password, dc.address, dc.ldap_port, principal, password)
+        self.ctx.record("connector.ad_auth", peer=f"{dc.address}:{dc.ldap_port}", outcome=bind.reason,
+                        trace=trace, user=principal)
+        if not bind.ok:
+            return SignInResult(False, f"ad_{bind.reason}", AD_REASONS.get(bind.reason, bind.detail))
+        sam = principal.split("@")[0].split("\\")[-1]
+        base_dn = ",".join(f"DC={part}" for part in domain.split("."))
+        service_user = f"{directory['ConnectSettings']['CustomerUserName']}@{domain}"
+        attrs = await asyncio.to_thread(directory_auth.read_user, dc.address, dc.ldap_port, base_dn,
+                                        service_user, directory.get("ServiceAccountPassword", ""), sam)
+        return SignInResult(True, user=_jsonable(attrs or {"sAMAccountName": sam}))
+
+
+def _jsonable(attrs: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v if isinstance(v, (str, int, list, type(None))) else str(v)) for k, v in attrs.items()}

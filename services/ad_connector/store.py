@@ -1,0 +1,96 @@
+"""AD Connector's state: the directories (AD Connectors) and their RADIUS settings, in SQLite.
+
+Each directory is kept as one JSON document in the shape DescribeDirectories returns, plus the
+write-only fields (the service account password, the RADIUS shared secret) that AWS never returns.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+WRITE_ONLY = ("ServiceAccountPassword", "SharedSecret")
+
+
+class DirectoryStore:
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS directories (id TEXT PRIMARY KEY, doc TEXT NOT NULL)")
+        self._lock = threading.Lock()
+
+    def put(self, doc: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO directories (id, doc) VALUES (?, ?)",
+                             (doc["DirectoryId"], json.dumps(doc)))
+
+    def get(self, directory_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute("SELECT doc FROM directories WHERE id = ?", (directory_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def all(self) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute("SELECT doc FROM directories ORDER BY id").fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def delete(self, directory_id: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM directories WHERE id = ?", (directory_id,))
+
+    def empty(self) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM directories").fetchone()[0] == 0
+
+    def clear(self) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM directories")
+
+
+def public(doc: dict[str, Any]) -> dict[str, Any]:
+    """The directory as AWS shows it: write-only secrets removed, at any depth."""
+    out = {k: v for k, v in doc.items() if k not in WRITE_ONLY}
+    if "RadiusSettings" in out:
+        out["RadiusSettings"] = {k: v for k, v in out["RadiusSettings"].items() if k not in WRITE_ONLY}
+    return out
+
+
+def seed_directory(seed: dict[str, Any], settings: dict[str, Any], shared_secret: str,
+                   radius_host: str) -> dict[str, Any]:
+    """The seed's AD Connector, Active, with MFA enabled and RADIUS Completed (the walkthrough's end)."""
+    aws, domain = seed["aws"], seed["domain"]
+    d = aws["directory"]
+    service_account = next(a for a in seed.get("service_accounts", []) if a["sam"] == d["service_account"])
+    radius = d["radius"]
+    return {
+        "DirectoryId": d["id"],
+        "Name": d["name"],
+        "ShortName": d.get("short_name", domain["netbios_name"]),
+        "Size": d.get("size", "Small"),
+        "Type": "ADConnector",
+        "Stage": "Active",
+        "DnsIpAddrs": settings["customer_dns_ips"],
+        "ConnectSettings": {
+            "VpcId": "vpc-0lab0000000000000",
+            "SubnetIds": ["subnet-0lab00000000000a1", "subnet-0lab00000000000b2"],
+            "CustomerUserName": service_account["sam"],
+            "SecurityGroupId": f"{d['id']}_controllers",
+            "AvailabilityZones": [f"{aws['region']}a", f"{aws['region']}b"],
+            "ConnectIps": settings["connect_ips"],
+        },
+        "ServiceAccountPassword": service_account["password"],
+        "RadiusSettings": {
+            "RadiusServers": [radius_host],
+            "RadiusPort": radius["port"],
+            "RadiusTimeout": radius["timeout"],
+            "RadiusRetries": radius["retries"],
+            "SharedSecret": shared_secret,
+            "AuthenticationProtocol": radius["protocol"],
+            "DisplayLabel": radius.get("display_label", "MFA"),
+            "UseSameUsername": radius.get("use_same_username", True),
+        },
+        "RadiusStatus": "Completed",
+        "SsoEnabled": False,
+    }

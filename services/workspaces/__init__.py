@@ -1,0 +1,1 @@
+"""Amazon WorkSpaces: registered directories, WorkSpaces, and the client's sign-in."""

@@ -1,0 +1,10 @@
+"""What the WorkSpaces client shows, word for word (shared/spec/aws.md, section 3.7)."""
+
+AUTH_FAILED = ("Authentication Failed: Please check your username and password to make sure you "
+               "typed them correctly")
+REGISTRATION_UNREACHABLE = "Device can't connect to the registration service. Check your network settings."
+UNHEALTHY = ("WorkSpace Status: Unhealthy. We were unable to connect you to your WorkSpace. "
+             "Please try again in a few minutes.")
+DIRECTORY_UNAVAILABLE = "Directory Unavailable"
+# No published string exists for "authenticated, but this user has no WorkSpace"; lab wording.
+NO_WORKSPACE = "Unable to connect: no WorkSpace is assigned to this user."

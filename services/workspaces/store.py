@@ -1,0 +1,91 @@
+"""WorkSpaces' state: registered directories and WorkSpaces, in SQLite (survives restarts)."""
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import string
+import threading
+from pathlib import Path
+from typing import Any
+
+_ALNUM = string.ascii_lowercase + string.digits
+
+
+def new_workspace_id() -> str:
+    return "ws-" + "".join(secrets.choice(_ALNUM) for _ in range(9))
+
+
+class WorkspacesStore:
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS directories (id TEXT PRIMARY KEY, doc TEXT NOT NULL)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS workspaces (id TEXT PRIMARY KEY, directory TEXT, "
+                         "username TEXT COLLATE NOCASE, doc TEXT NOT NULL)")
+        self._lock = threading.Lock()
+
+    # -- directories ---------------------------------------------------------------------------
+    def put_directory(self, doc: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO directories VALUES (?, ?)", (doc["DirectoryId"], json.dumps(doc)))
+
+    def directories(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [json.loads(r[0]) for r in self._db.execute("SELECT doc FROM directories ORDER BY id")]
+
+    def directory_by_registration_code(self, code: str) -> dict[str, Any] | None:
+        # Registration codes are typed by people; the client accepts them in any case.
+        wanted = code.strip().lower()
+        return next((d for d in self.directories() if d.get("RegistrationCode", "").lower() == wanted), None)
+
+    # -- workspaces ----------------------------------------------------------------------------
+    def put_workspace(self, doc: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO workspaces VALUES (?, ?, ?, ?)",
+                             (doc["WorkspaceId"], doc["DirectoryId"], doc["UserName"], json.dumps(doc)))
+
+    def workspace_for(self, directory_id: str, username: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute("SELECT doc FROM workspaces WHERE directory = ? AND username = ?",
+                                   (directory_id, username)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def workspaces(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [json.loads(r[0]) for r in self._db.execute("SELECT doc FROM workspaces ORDER BY id")]
+
+    def empty(self) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM directories").fetchone()[0] == 0
+
+    def clear(self) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM directories")
+            self._db.execute("DELETE FROM workspaces")
+
+
+def seed(store: WorkspacesStore, data: dict[str, Any]) -> None:
+    """The seed's registered directory and a WorkSpace for every user marked `workspace: true`."""
+    aws = data["aws"]
+    directory_id = aws["directory"]["id"]
+    store.put_directory({
+        "DirectoryId": directory_id,
+        "Alias": directory_id,
+        "DirectoryName": aws["directory"]["name"],
+        "RegistrationCode": aws["workspaces"]["registration_code"],
+        "DirectoryType": "AD_CONNECTOR",
+        "State": "REGISTERED",
+        "CustomerUserName": aws["directory"]["service_account"],
+        "WorkspaceSecurityGroupId": f"{directory_id}_workspacesMembers",
+    })
+    for index, user in enumerate(u for u in data.get("users", []) if u.get("workspace")):
+        store.put_workspace({
+            "WorkspaceId": f"ws-lab{index:06d}",
+            "DirectoryId": directory_id,
+            "UserName": user["sam"],
+            "BundleId": aws["workspaces"]["bundle_id"],
+            "State": "AVAILABLE",
+            "ComputerName": f"WSAMZN-{user['sam'].upper()[:8]}",
+            "ConnectionState": "DISCONNECTED",
+        })

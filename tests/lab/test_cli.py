@@ -1,0 +1,58 @@
+"""The lab CLI's contract where no running lab is needed."""
+import json
+import socket
+import subprocess
+import sys
+
+from lab import process_runtime as pr
+from lab import topology as topo
+
+
+def lab(*args, state_dir):
+    return subprocess.run([sys.executable, "-m", "lab.cli", "--state-dir", str(state_dir), *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_help_lists_the_commands(tmp_path):
+    out = lab("--help", state_dir=tmp_path).stdout
+    for command in ("up", "down", "status", "logs", "users", "login", "phone", "events"):
+        assert command in out
+
+
+def test_users_lists_seed_people_with_states(tmp_path):
+    rows = json.loads(lab("users", "--json", state_dir=tmp_path).stdout)
+    by_name = {r["username"]: r for r in rows}
+    assert {"alice", "bob"} <= set(by_name)
+    assert len([r for r in rows if r["okta_status"]]) >= 6
+    assert by_name["dave"]["ad_state"] == "disabled"
+
+
+def test_commands_on_a_stopped_lab_exit_2_or_1(tmp_path):
+    assert lab("login", "alice", state_dir=tmp_path).returncode == 2
+    assert "not running" in lab("login", "alice", state_dir=tmp_path).stderr
+    assert lab("status", state_dir=tmp_path).returncode == 1
+    assert lab("down", state_dir=tmp_path).returncode == 0
+
+
+def test_usage_errors_exit_2(tmp_path):
+    assert lab("phone", "respond", "alice", "shrug", state_dir=tmp_path).returncode == 2
+    assert lab("frobnicate", state_dir=tmp_path).returncode == 2
+
+
+def test_a_port_in_use_names_the_service_and_port(tmp_path):
+    topology = topo.build(tmp_path, subnet="127.0.78", credentials={})
+    blocker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    blocker.bind(("127.0.78.20", 1812))
+    try:
+        result = lab("up", "--subnet", "127.0.78", state_dir=tmp_path)
+    finally:
+        blocker.close()
+    assert result.returncode == 2
+    assert "radius-agent" in result.stderr and "1812" in result.stderr
+    assert pr.running(tmp_path) == []
+
+
+def test_credentials_are_made_once_and_private(tmp_path):
+    first = topo.load_or_create_credentials(tmp_path)
+    assert topo.load_or_create_credentials(tmp_path) == first
+    assert (tmp_path / "credentials.json").stat().st_mode & 0o077 == 0
