@@ -17,7 +17,8 @@ import yaml
 
 from . import process_runtime as pr
 from . import provision, topology as topo
-from .state import admin_url, api_url, default_state_dir, load_topology
+from .client import LabClient, LabClientError
+from .state import default_state_dir, load_topology
 
 EXIT_OK, EXIT_FAILED, EXIT_LAB = 0, 1, 2
 
@@ -91,17 +92,6 @@ def cmd_down(args) -> int:
     return EXIT_OK
 
 
-def _health(topology: dict[str, Any]) -> dict[str, bool]:
-    out = {}
-    with httpx.Client(timeout=2) as client:
-        for name in topology["services"]:
-            try:
-                out[name] = client.get(f"{admin_url(topology, name)}/healthz").status_code == 200
-            except httpx.HTTPError:
-                out[name] = False
-    return out
-
-
 def cmd_status(args) -> int:
     topology = load_topology(args.state_dir)
     alive = {p["name"] for p in pr.running(args.state_dir)}
@@ -111,7 +101,7 @@ def cmd_status(args) -> int:
         else:
             _say("the lab is not running")
         return EXIT_FAILED
-    health = _health(topology)
+    health = LabClient(topology).health()
     creds = topology["credentials"]
     status = {
         "runtime": topology["runtime"],
@@ -175,87 +165,48 @@ def cmd_users(args) -> int:
     return EXIT_OK
 
 
-def _phone_code(topology: dict[str, Any], user: str) -> str:
-    resp = httpx.get(f"{api_url(topology, 'phone')}/accounts/{user}/code", timeout=5)
-    if resp.status_code == 404:
-        raise pr.LabError(f"Okta Verify on the phone has no account for {user}")
-    resp.raise_for_status()
-    return resp.json()["code"]
+def _client(args) -> LabClient:
+    return LabClient(_running_topology(args))
 
 
 def cmd_login(args) -> int:
-    topology = _running_topology(args)
-    seed = _seed(topology)
-    password = args.password
-    if password is None:
-        person = next((p for p in seed.get("users", []) if p["sam"].lower() == args.user.split("@")[0].lower()), None)
-        if person is None:
-            raise UsageError(f"{args.user} is not in the seed directory; give --password")
-        password = person["password"]
+    client = _client(args)
     mfa = args.mfa
     if mfa is None:
-        mfa = _phone_code(topology, args.user)
+        mfa = client.phone_code(args.user)
         if not args.json:
             _say(f"(MFA code from {args.user}'s Okta Verify)")
-    code = args.registration_code or seed.get("aws", {}).get("workspaces", {}).get("registration_code", "")
-    started = time.monotonic()
     try:
-        resp = httpx.post(f"{api_url(topology, 'workspaces')}/client/signin", timeout=660,
-                          json={"registrationCode": code, "username": args.user, "password": password,
-                                "mfaCode": mfa})
+        result = client.login(args.user, args.password, mfa, args.registration_code)
     except httpx.HTTPError as exc:
         raise pr.LabError(f"cannot reach WorkSpaces: {exc}") from None
-    body = resp.json()
-    elapsed = time.monotonic() - started
-    ok = resp.status_code == 200
     if args.json:
-        _say(json.dumps({"success": ok, "elapsed_seconds": round(elapsed, 3), **body}, indent=2))
-    elif ok:
-        _say(f"signed in as {body['userName']}: connected to WorkSpace {body['workspaceId']} "
-             f"({body.get('computerName')}) in {elapsed:.2f} s")
+        _say(json.dumps(result, indent=2))
+    elif result["success"]:
+        _say(f"signed in as {result['userName']}: connected to WorkSpace {result['workspaceId']} "
+             f"({result.get('computerName')}) in {result['elapsed_seconds']:.2f} s")
     else:
-        _say(body.get("message", "sign-in failed"))
-    return EXIT_OK if ok else EXIT_FAILED
+        _say(result.get("message", "sign-in failed"))
+    return EXIT_OK if result["success"] else EXIT_FAILED
 
 
 def cmd_phone(args) -> int:
-    topology = _running_topology(args)
-    phone = api_url(topology, "phone")
+    client = _client(args)
     if args.phone_cmd == "code":
-        code = _phone_code(topology, args.user)
+        code = client.phone_code(args.user)
         _say(json.dumps({"user": args.user, "code": code}) if args.json else code)
-        return EXIT_OK
-    if args.phone_cmd == "respond":
-        resp = httpx.put(f"{phone}/accounts/{args.user}/behaviour", json={"action": args.action, "after": args.after})
-        if resp.status_code == 404:
-            raise pr.LabError(f"Okta Verify on the phone has no account for {args.user}")
-        if resp.status_code != 200:
-            raise UsageError(resp.json().get("detail", resp.text))
+    elif args.phone_cmd == "respond":
+        client.phone_respond(args.user, args.action, args.after)
         _say(f"{args.user}'s phone will {args.action} pushes" + (f" after {args.after:g} s" if args.after else ""))
-        return EXIT_OK
-    if args.phone_cmd == "pushes":
-        pushes = httpx.get(f"{phone}/pushes").json()
+    else:
+        pushes = client.phone_pushes()
         _say(json.dumps(pushes, indent=2) if args.json else
              "\n".join(f"{p['received']} {p['login']} {p['action']} answered={p['answered']}" for p in pushes)
              or "no pushes yet")
-        return EXIT_OK
-    raise UsageError("lab phone code|respond|pushes")
+    return EXIT_OK
 
 
 # -- events and reset ------------------------------------------------------------------------
-
-def collect_events(topology: dict[str, Any], service: str | None = None) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    with httpx.Client(timeout=5) as client:
-        for name in topology["services"]:
-            if service and name != service:
-                continue
-            try:
-                events += client.get(f"{admin_url(topology, name)}/events").json()
-            except (httpx.HTTPError, ValueError):
-                continue
-    return sorted(events, key=lambda e: (e["ts"], e["service"], e["seq"]))
-
 
 def format_event(e: dict[str, Any]) -> str:
     fields = " ".join(f"{k}={v}" for k, v in e.get("fields", {}).items() if v not in (None, ""))
@@ -265,8 +216,7 @@ def format_event(e: dict[str, Any]) -> str:
 
 
 def cmd_events(args) -> int:
-    topology = _running_topology(args)
-    events = collect_events(topology, args.service)
+    events = _client(args).events(args.service)
     if args.json:
         _say(json.dumps(events, indent=2))
     else:
@@ -276,12 +226,10 @@ def cmd_events(args) -> int:
 
 
 def cmd_reset(args) -> int:
-    topology = _running_topology(args)
-    with httpx.Client(timeout=30) as client:
-        for name in topology["services"]:
-            client.post(f"{admin_url(topology, name)}/reset").raise_for_status()
-    if not topology.get("blank"):
-        provision.enrol_okta_verify(topology, _seed(topology))
+    client = _client(args)
+    client.reset()
+    if not client.topology.get("blank"):
+        provision.enrol_okta_verify(client.topology, client.seed())
     _say("every service is back to its seed state")
     return EXIT_OK
 
@@ -360,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     args.state_dir = (args.state_dir or default_state_dir()).resolve()
     try:
         return args.func(args)
-    except UsageError as exc:
+    except (UsageError, LabClientError) as exc:
         _err(str(exc))
         return EXIT_LAB
     except pr.LabError as exc:

@@ -20,7 +20,6 @@ from typing import Any, Callable, Iterable
 
 import httpx
 
-from . import topology as topo
 
 PROCESSES_FILE = "processes.json"
 

@@ -34,9 +34,11 @@ def make_app(ctx: ServiceContext, wallet: Wallet, pushes: list[dict[str, Any]]) 
         return [a.public() for a in wallet.accounts.values()]
 
     @app.get("/accounts/{user}/code")
-    async def code(user: str) -> dict[str, Any]:
+    async def code(user: str, steps: int = 0) -> dict[str, Any]:
+        """The code shown now; `steps` shifts by whole time steps (-1: the one just gone)."""
         try:
-            value, remaining = wallet.code(user, ctx.clock.now())
+            acc = wallet.find(user)
+            value, remaining = wallet.code(user, ctx.clock.now() + steps * acc.totp_period)
         except NoSuchAccount:
             raise HTTPException(404, f"Okta Verify has no code account for {user}") from None
         ctx.record("phone.code_shown", peer=None, outcome="ok", user=user)

@@ -1,0 +1,123 @@
+"""Talking to a running lab: the calls the CLI, the scenario runner and the tests share.
+
+Everything goes over the network to the services' real or admin APIs, so the same client works
+whichever runtime started the lab.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from .state import admin_url, api_url
+
+# A sign-in may wait for a push through every RADIUS retry; AD Connector allows 50 s × 11.
+SIGNIN_TIMEOUT = 660.0
+
+
+class LabClientError(Exception):
+    pass
+
+
+class LabClient:
+    def __init__(self, topology: dict[str, Any]) -> None:
+        self.topology = topology
+        self._http = httpx.Client(timeout=30)
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- the seed --------------------------------------------------------------------------------
+    def seed(self) -> dict[str, Any]:
+        if self.topology.get("blank"):
+            return {}
+        return yaml.safe_load(Path(self.topology["seed"]).read_text()) or {}
+
+    def seed_user(self, user: str) -> dict[str, Any] | None:
+        wanted = user.split("@")[0].split("\\")[-1].lower()
+        return next((p for p in self.seed().get("users", []) if p["sam"].lower() == wanted), None)
+
+    def registration_code(self) -> str:
+        return self.seed().get("aws", {}).get("workspaces", {}).get("registration_code", "")
+
+    # -- the WorkSpaces client -------------------------------------------------------------------
+    def login(self, user: str, password: str | None = None, mfa: str | None = None,
+              registration_code: str | None = None, trace: str | None = None) -> dict[str, Any]:
+        """One client sign-in; returns the service's answer plus `success` and `elapsed_seconds`."""
+        if password is None:
+            person = self.seed_user(user)
+            if person is None:
+                raise LabClientError(f"{user} is not in the seed directory; give a password")
+            password = person["password"]
+        if mfa is None:
+            mfa = self.phone_code(user)
+        headers = {"X-Lab-Trace": trace} if trace else {}
+        started = time.monotonic()
+        resp = self._http.post(f"{api_url(self.topology, 'workspaces')}/client/signin", headers=headers,
+                               timeout=SIGNIN_TIMEOUT,
+                               json={"registrationCode": registration_code or self.registration_code(),
+                                     "username": user, "password": password, "mfaCode": mfa})
+        body = resp.json()
+        return {"success": resp.status_code == 200, "elapsed_seconds": round(time.monotonic() - started, 3), **body}
+
+    # -- the phone -------------------------------------------------------------------------------
+    def phone_code(self, user: str, steps: int = 0) -> str:
+        """The code the user's Okta Verify shows now, or `steps` time steps away (-1: the previous)."""
+        resp = self._http.get(f"{api_url(self.topology, 'phone')}/accounts/{user}/code",
+                              params={"steps": steps} if steps else None)
+        if resp.status_code == 404:
+            raise LabClientError(f"Okta Verify on the phone has no account for {user}")
+        resp.raise_for_status()
+        return resp.json()["code"]
+
+    def phone_respond(self, user: str, action: str, after: float = 0.0) -> dict[str, Any]:
+        resp = self._http.put(f"{api_url(self.topology, 'phone')}/accounts/{user}/behaviour",
+                              json={"action": action, "after": after})
+        if resp.status_code == 404:
+            raise LabClientError(f"Okta Verify on the phone has no account for {user}")
+        if resp.status_code != 200:
+            raise LabClientError(str(resp.json().get("detail", resp.text)))
+        return resp.json()
+
+    def phone_pushes(self) -> list[dict[str, Any]]:
+        return self._http.get(f"{api_url(self.topology, 'phone')}/pushes").json()
+
+    # -- the control plane -----------------------------------------------------------------------
+    def health(self) -> dict[str, bool]:
+        out = {}
+        for name in self.topology["services"]:
+            try:
+                out[name] = self._http.get(f"{admin_url(self.topology, name)}/healthz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                out[name] = False
+        return out
+
+    def events(self, service: str | None = None, since: dict[str, int] | None = None) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        for name in self.topology["services"]:
+            if service and name != service:
+                continue
+            try:
+                params = {"since": (since or {}).get(name, 0)}
+                events += self._http.get(f"{admin_url(self.topology, name)}/events", params=params, timeout=5).json()
+            except (httpx.HTTPError, ValueError):
+                continue
+        return sorted(events, key=lambda e: (e["ts"], e["service"], e["seq"]))
+
+    def reset(self) -> None:
+        for name in self.topology["services"]:
+            self._http.post(f"{admin_url(self.topology, name)}/reset").raise_for_status()
+
+    def add_fault(self, service: str, spec: dict[str, Any]) -> int:
+        resp = self._http.post(f"{admin_url(self.topology, service)}/faults", json=spec)
+        if resp.status_code != 200:
+            raise LabClientError(f"{service} refused the fault: {resp.text}")
+        return resp.json()["id"]
+
+    def set_clock(self, service: str, offset_seconds: float) -> None:
+        resp = self._http.post(f"{admin_url(self.topology, service)}/clock", json={"offset_seconds": offset_seconds})
+        if resp.status_code != 200:
+            raise LabClientError(f"{service} refused the clock offset: {resp.text}")
