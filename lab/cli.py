@@ -19,6 +19,7 @@ from . import process_runtime as pr
 from . import provision, topology as topo
 from .client import LabClient, LabClientError
 from .state import default_state_dir, load_topology
+from .timeline import format_event, timeline
 
 EXIT_OK, EXIT_FAILED, EXIT_LAB = 0, 1, 2
 
@@ -208,13 +209,6 @@ def cmd_phone(args) -> int:
 
 # -- events and reset ------------------------------------------------------------------------
 
-def format_event(e: dict[str, Any]) -> str:
-    fields = " ".join(f"{k}={v}" for k, v in e.get("fields", {}).items() if v not in (None, ""))
-    peer = f" peer={e['peer']}" if e.get("peer") else ""
-    outcome = f" -> {e['outcome']}" if e.get("outcome") else ""
-    return f"{e['time'][11:23]} {e['service']:<13} {e['kind']}{outcome}{peer} {fields}".rstrip()
-
-
 def cmd_events(args) -> int:
     events = _client(args).events(args.service)
     if args.json:
@@ -232,6 +226,62 @@ def cmd_reset(args) -> int:
         provision.enrol_okta_verify(client.topology, client.seed())
     _say("every service is back to its seed state")
     return EXIT_OK
+
+
+# -- scenarios -------------------------------------------------------------------------------
+
+def cmd_scenarios(args) -> int:
+    from .scenarios import junit, model
+    from .scenarios.runner import Runner
+
+    try:
+        chosen = model.select(model.catalog(), args.names if args.scen_cmd == "run" else [], args.tag)
+    except model.ScenarioError as exc:
+        raise UsageError(str(exc)) from None
+    if args.scen_cmd == "list":
+        if args.json:
+            _say(json.dumps([{"name": s.name, "title": s.title, "tags": s.tags, "file": str(s.path)}
+                             for s in chosen], indent=2))
+        else:
+            for s in chosen:
+                _say(f"{s.name:<40} {','.join(s.tags):<22} {s.title}")
+        return EXIT_OK
+    if not chosen:
+        raise UsageError("no scenario matches")
+    brought_up = False
+    if not pr.running(args.state_dir):
+        _say("no lab is running here: bringing one up for the run")
+        up_args = argparse.Namespace(**vars(args), runtime="process", blank=False, standard_ports=False,
+                                     subnet=topo.DEFAULT_SUBNET, seed=None, timeout=60)
+        cmd_up(up_args)
+        brought_up = True
+    client = LabClient(_running_topology(args))
+    runner = Runner(client, args.state_dir, progress=_say)
+    outcomes = []
+    started = time.monotonic()
+    try:
+        for i, scenario in enumerate(chosen, 1):
+            _say(f"[{i}/{len(chosen)}] {scenario.name}: {scenario.title}")
+            outcome = runner.run(scenario)
+            outcomes.append(outcome)
+            if outcome.passed:
+                _say(f"  PASS in {outcome.seconds:.1f} s")
+            else:
+                _say(f"  FAIL in {outcome.seconds:.1f} s")
+                for failure in outcome.failures:
+                    _say(f"    - {failure}")
+                _say("    event timeline:")
+                for line in timeline(outcome.events).splitlines():
+                    _say(f"      {line}")
+    finally:
+        if brought_up:
+            cmd_down(args)
+    passed = sum(o.passed for o in outcomes)
+    _say(f"{passed} passed, {len(outcomes) - passed} failed in {time.monotonic() - started:.1f} s")
+    if args.junit:
+        junit.write(outcomes, Path(args.junit), timeline)
+        _say(f"JUnit report: {args.junit}")
+    return EXIT_OK if passed == len(outcomes) else EXIT_FAILED
 
 
 # -- the parser ------------------------------------------------------------------------------
@@ -296,6 +346,18 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--json", action="store_true")
     events.add_argument("--service", help="only this service's events")
     events.set_defaults(func=cmd_events)
+
+    scen = sub.add_parser("scenarios", help="the scenario catalog: list it, or run it against the lab")
+    scen_sub = scen.add_subparsers(dest="scen_cmd", required=True, metavar="ACTION")
+    scen_list = scen_sub.add_parser("list", help="the scenarios in scenarios/")
+    scen_list.add_argument("--tag", action="append", default=[], help="only scenarios with this tag")
+    scen_list.add_argument("--json", action="store_true")
+    scen_run = scen_sub.add_parser("run", help="run scenarios (all, by NAME, or by --tag); exit 0 only if all pass")
+    scen_run.add_argument("names", nargs="*", metavar="NAME")
+    scen_run.add_argument("--tag", action="append", default=[], help="only scenarios with this tag (repeatable)")
+    scen_run.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
+    scen_run.add_argument("--report", metavar="DIR", help="write an HTML report")
+    scen.set_defaults(func=cmd_scenarios)
 
     sub.add_parser("reset", help="every service back to its seed state (faults, clocks, journals too)"
                    ).set_defaults(func=cmd_reset)

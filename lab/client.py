@@ -107,6 +107,10 @@ class LabClient:
                 continue
         return sorted(events, key=lambda e: (e["ts"], e["service"], e["seq"]))
 
+    def event_marks(self) -> dict[str, int]:
+        """The last event number of each service: pass as `since` to see only what follows."""
+        return {name: max((e["seq"] for e in self.events(name)), default=0) for name in self.topology["services"]}
+
     def reset(self) -> None:
         for name in self.topology["services"]:
             self._http.post(f"{admin_url(self.topology, name)}/reset").raise_for_status()

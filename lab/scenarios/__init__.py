@@ -1,0 +1,2 @@
+"""The scenario runner: end-to-end stories from the walkthrough and from real failures, judged by
+what crossed the wire (the services' merged events)."""

@@ -1,0 +1,210 @@
+"""Running scenarios against a live lab, isolated from each other through the admin APIs."""
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .. import process_runtime as pr
+from .. import provision
+from ..client import LabClient
+from .model import Scenario
+
+_STEP_CODE = re.compile(r"^code([+-]\d+)?$")
+
+
+class StepFailed(Exception):
+    pass
+
+
+@dataclass
+class Outcome:
+    scenario: Scenario
+    passed: bool
+    seconds: float
+    failures: list[str] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    logins: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+
+
+def event_matches(event: dict[str, Any], spec: dict[str, Any]) -> bool:
+    if spec.get("service") and event["service"] != spec["service"]:
+        return False
+    kind = spec["kind"]
+    if kind.endswith("*"):
+        if not event["kind"].startswith(kind[:-1]):
+            return False
+    elif event["kind"] != kind:
+        return False
+    if "outcome" in spec and str(event.get("outcome")) != str(spec["outcome"]):
+        return False
+    fields = event.get("fields", {})
+    return all(str(fields.get(k)) == str(v) for k, v in (spec.get("fields") or {}).items())
+
+
+def describe(spec: dict[str, Any]) -> str:
+    parts = [spec.get("service") or "*", spec["kind"]]
+    if "outcome" in spec:
+        parts.append(f"-> {spec['outcome']}")
+    if spec.get("fields"):
+        parts.append(" ".join(f"{k}={v}" for k, v in spec["fields"].items()))
+    return " ".join(parts)
+
+
+def check_events(events: list[dict[str, Any]], expect: dict[str, Any]) -> list[str]:
+    failures = []
+    for spec in expect.get("events", []):
+        n = sum(1 for e in events if event_matches(e, spec))
+        lo, hi = spec.get("min"), spec.get("max")
+        if spec.get("absent"):
+            lo = hi = 0
+        if "count" in spec:
+            lo = hi = spec["count"]
+        if lo is None and hi is None:
+            lo = 1
+        if (lo is not None and n < lo) or (hi is not None and n > hi):
+            want = f"exactly {lo}" if lo == hi else f"at least {lo}" if hi is None else \
+                f"at most {hi}" if lo is None else f"{lo} to {hi}"
+            failures.append(f"expected {want} event(s) {describe(spec)}, saw {n}")
+    position = -1
+    for spec in expect.get("order", []):
+        later = [i for i, e in enumerate(events) if i > position and event_matches(e, spec)]
+        if not later:
+            failures.append(f"expected {describe(spec)} after the previous event in `order`, saw none")
+            break
+        position = later[0]
+    return failures
+
+
+class Runner:
+    def __init__(self, client: LabClient, state_dir: Path, progress: Callable[[str], None] = lambda _: None):
+        self.client = client
+        self.state_dir = state_dir
+        self.progress = progress
+
+    def isolate(self) -> None:
+        """Every service back to its seed state, and Okta Verify enrolled again."""
+        self.client.reset()
+        if not self.client.topology.get("blank"):
+            provision.enrol_okta_verify(self.client.topology, self.client.seed())
+        # Enrolment leaves events too; the scenario is judged only on what follows.
+        self.marks = self.client.event_marks()
+
+    def run(self, scenario: Scenario) -> Outcome:
+        started = time.monotonic()
+        outcome = Outcome(scenario, passed=False, seconds=0.0)
+        self._last_code: dict[str, str] = {}
+        try:
+            self.isolate()
+            self._given(scenario.given)
+            for index, step in enumerate(scenario.steps, 1):
+                self._step(index, step, outcome)
+            elapsed = time.monotonic() - started
+            outcome.events = self.client.events(since=self.marks)
+            outcome.failures += check_events(outcome.events, scenario.expect)
+            limit = scenario.expect.get("max_seconds")
+            if limit is not None and elapsed > float(limit):
+                outcome.failures.append(f"expected the scenario to take at most {limit} s, it took {elapsed:.1f} s")
+        except StepFailed as exc:
+            outcome.failures.append(str(exc))
+            outcome.events = self._events_quietly()
+        except Exception as exc:  # a lab error is a failed scenario with its reason, not a crash
+            outcome.error = f"{exc.__class__.__name__}: {exc}"
+            outcome.failures.append(f"error: {outcome.error}")
+            outcome.events = self._events_quietly()
+        outcome.seconds = time.monotonic() - started
+        outcome.passed = not outcome.failures
+        return outcome
+
+    def _events_quietly(self) -> list[dict[str, Any]]:
+        try:
+            return self.client.events(since=getattr(self, "marks", None))
+        except Exception:
+            return []
+
+    # -- given and steps -------------------------------------------------------------------------
+    def _given(self, given: dict[str, Any]) -> None:
+        for user, behaviour in (given.get("phone") or {}).items():
+            self.client.phone_respond(user, behaviour.get("respond", "approve"), float(behaviour.get("after", 0)))
+        for fault in given.get("faults") or []:
+            spec = dict(fault)
+            self.client.add_fault(spec.pop("service"), spec)
+        for service, offset in (given.get("clocks") or {}).items():
+            self.client.set_clock(service, float(offset))
+
+    def _step(self, index: int, step: dict[str, Any], outcome: Outcome) -> None:
+        action = next(k for k in step if k != "expect")
+        arg = step[action]
+        if action == "say":
+            self.progress(f"    {arg}")
+        elif action == "login":
+            self._login(index, arg, step.get("expect") or {}, outcome)
+        elif action == "phone":
+            self.client.phone_respond(arg["user"], arg.get("respond", "approve"), float(arg.get("after", 0)))
+        elif action == "fault":
+            spec = dict(arg)
+            self.client.add_fault(spec.pop("service"), spec)
+        elif action == "clock":
+            self.client.set_clock(arg["service"], float(arg["offset"]))
+        elif action == "restart":
+            self._restart(str(arg))
+        elif action == "wait_for":
+            self._wait_for(index, arg)
+
+    def _mfa(self, user: str, mfa: Any) -> str:
+        text = str(mfa if mfa is not None else "code")
+        match = _STEP_CODE.match(text)
+        if match:
+            code = self.client.phone_code(user, int(match.group(1) or 0))
+        elif text == "replay":
+            if user not in self._last_code:
+                raise StepFailed(f"mfa: replay needs an earlier code sign-in of {user}")
+            code = self._last_code[user]
+        elif text == "wrong":
+            near = {self.client.phone_code(user, s) for s in (-1, 0, 1)}
+            code = next(f"{n:06d}" for n in range(100000, 1000000, 7919) if f"{n:06d}" not in near)
+        else:
+            return text
+        self._last_code[user] = code
+        return code
+
+    def _login(self, index: int, arg: dict[str, Any], expect: dict[str, Any], outcome: Outcome) -> None:
+        user = arg["user"]
+        mfa = self._mfa(user, arg.get("mfa"))
+        result = self.client.login(user, arg.get("password"), mfa, arg.get("registration_code"),
+                                   trace=uuid.uuid4().hex[:16])
+        result["step"] = index
+        outcome.logins.append(result)
+        got = "success" if result["success"] else "failure"
+        problems = []
+        if "result" in expect and expect["result"] != got:
+            problems.append(f"result {got} (expected {expect['result']})")
+        for key in ("message", "reason"):
+            if key in expect and result.get(key) != expect[key]:
+                problems.append(f"{key} {result.get(key)!r} (expected {expect[key]!r})")
+        if "max_seconds" in expect and result["elapsed_seconds"] > float(expect["max_seconds"]):
+            problems.append(f"took {result['elapsed_seconds']} s (expected at most {expect['max_seconds']} s)")
+        if "min_seconds" in expect and result["elapsed_seconds"] < float(expect["min_seconds"]):
+            problems.append(f"took {result['elapsed_seconds']} s (expected at least {expect['min_seconds']} s)")
+        if problems:
+            raise StepFailed(f"step {index}, login {user} with mfa {arg.get('mfa', 'code')}: " + "; ".join(problems))
+
+    def _restart(self, service: str) -> None:
+        topology = self.client.topology
+        if topology.get("runtime") != "process":
+            raise StepFailed(f"restart is not available in the {topology.get('runtime')} runtime yet")
+        pr.stop(self.state_dir, [service])
+        started = pr.start(self.state_dir / "topology.json", topology, [service])
+        pr.wait_healthy(topology, started, timeout=60)
+
+    def _wait_for(self, index: int, spec: dict[str, Any]) -> None:
+        deadline = time.monotonic() + float(spec.get("timeout", 30))
+        while time.monotonic() < deadline:
+            if any(event_matches(e, spec) for e in self.client.events(spec.get("service"), since=self.marks)):
+                return
+            time.sleep(0.1)
+        raise StepFailed(f"step {index}: no event {describe(spec)} within {spec.get('timeout', 30)} s")
