@@ -281,6 +281,9 @@ def cmd_scenarios(args) -> int:
     if args.junit:
         junit.write(outcomes, Path(args.junit), timeline)
         _say(f"JUnit report: {args.junit}")
+    if args.report:
+        from .scenarios import report
+        _say(f"HTML report: {report.write(outcomes, Path(args.report), client.topology)}")
     return EXIT_OK if passed == len(outcomes) else EXIT_FAILED
 
 

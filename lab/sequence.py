@@ -1,0 +1,89 @@
+"""Sequence diagrams of a sign-in, drawn from the merged events as self-contained SVG.
+
+Each event becomes an arrow between two lifelines: the service that recorded it and its peer
+(found by address in the topology). Most events are recorded by the receiver; the kinds in
+OUTBOUND are recorded by the sender. Events without a known peer become a note on their lifeline.
+"""
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+LANES = ["client", "workspaces", "ad-connector", "dc", "radius-agent", "okta", "phone", "mail", "ad-agent"]
+OUTBOUND_PREFIXES = ("connector.radius", "connector.dc_discovery", "connector.ad_auth", "okta.push.deliver",
+                     "okta.push.send", "phone.push_answered", "phone.scan", "workspaces.signin ")
+# Events that are the client's own view: the sign-in starts and ends at the client.
+CLIENT_KINDS = {"workspaces.signin_started": "in", "workspaces.signin": "out"}
+SKIP_PREFIXES = ("service.", "admin.")
+
+LANE_GAP, TOP, ROW, MARGIN = 130, 60, 26, 20
+
+
+def _peer_service(peer: str | None, topology: dict[str, Any]) -> str | None:
+    if not peer:
+        return None
+    host = peer.rsplit(":", 1)[0] if peer.count(":") == 1 else peer
+    for name, svc in topology["services"].items():
+        if host == svc["host"] or host in svc.get("settings", {}).get("connect_ips", []):
+            return name
+    return host if host in topology["services"] else None
+
+
+def arrows(events: list[dict[str, Any]], topology: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for e in events:
+        kind, service = e["kind"], e["service"]
+        if kind.startswith(SKIP_PREFIXES):
+            continue
+        label = kind.split(".", 1)[-1] + (f" → {e['outcome']}" if e.get("outcome") else "")
+        user = e.get("fields", {}).get("user")
+        if user:
+            label += f" ({user})"
+        if kind in CLIENT_KINDS:
+            src, dst = ("client", service) if CLIENT_KINDS[kind] == "in" else (service, "client")
+        else:
+            peer = _peer_service(e.get("peer"), topology)
+            if peer is None or peer == service:
+                src = dst = service
+            elif kind.startswith(OUTBOUND_PREFIXES):
+                src, dst = service, peer
+            else:
+                src, dst = peer, service
+        out.append({"from": src, "to": dst, "label": label, "time": e["time"][11:23],
+                    "ok": e.get("outcome") not in ("reject", "failure", "timeout", "REJECTED", "TIMEOUT", "denied")})
+    return out
+
+
+def svg(events: list[dict[str, Any]], topology: dict[str, Any]) -> str:
+    rows = arrows(events, topology)
+    used = [lane for lane in LANES if any(lane in (r["from"], r["to"]) for r in rows)]
+    extra = sorted({r["from"] for r in rows} | {r["to"] for r in rows} - set(used))
+    lanes = used + extra
+    x = {lane: MARGIN + 90 + i * LANE_GAP for i, lane in enumerate(lanes)}
+    width = MARGIN * 2 + 90 + max(len(lanes) - 1, 0) * LANE_GAP + 60
+    height = TOP + ROW * (len(rows) + 1) + MARGIN
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'font-family="sans-serif" font-size="11">',
+             '<defs><marker id="arrow" markerWidth="8" markerHeight="8" refX="8" refY="4" orient="auto">'
+             '<path d="M0,0 L8,4 L0,8 z" fill="#333"/></marker></defs>']
+    for lane in lanes:
+        parts.append(f'<rect x="{x[lane] - 55}" y="{MARGIN}" width="110" height="24" rx="4" fill="#e8eef7" '
+                     f'stroke="#6a87b8"/><text x="{x[lane]}" y="{MARGIN + 16}" text-anchor="middle" '
+                     f'font-weight="bold">{escape(lane)}</text>')
+        parts.append(f'<line x1="{x[lane]}" y1="{MARGIN + 24}" x2="{x[lane]}" y2="{height - MARGIN}" '
+                     f'stroke="#bbb" stroke-dasharray="4,3"/>')
+    for i, r in enumerate(rows):
+        y = TOP + ROW * (i + 1)
+        colour = "#333" if r["ok"] else "#c0392b"
+        parts.append(f'<text x="{MARGIN}" y="{y + 4}" fill="#888">{escape(r["time"])}</text>')
+        if r["from"] == r["to"]:
+            cx = x[r["from"]]
+            parts.append(f'<rect x="{cx + 4}" y="{y - 10}" width="{LANE_GAP - 12}" height="16" fill="#fff8dc" '
+                         f'stroke="#d4b106"/><text x="{cx + 8}" y="{y + 2}" fill="{colour}">{escape(r["label"])}</text>')
+            continue
+        x1, x2 = x[r["from"]], x[r["to"]]
+        parts.append(f'<line x1="{x1}" y1="{y}" x2="{x2}" y2="{y}" stroke="{colour}" marker-end="url(#arrow)"/>')
+        parts.append(f'<text x="{(x1 + x2) / 2}" y="{y - 4}" text-anchor="middle" fill="{colour}">'
+                     f'{escape(r["label"])}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts)
