@@ -210,13 +210,23 @@ def cmd_phone(args) -> int:
 # -- events and reset ------------------------------------------------------------------------
 
 def cmd_events(args) -> int:
-    events = _client(args).events(args.service)
-    if args.json:
+    client = _client(args)
+    events = client.events(args.service)
+    if args.json and not args.follow:
         _say(json.dumps(events, indent=2))
-    else:
-        for e in events:
-            _say(format_event(e))
-    return EXIT_OK
+        return EXIT_OK
+    for e in events:
+        _say(json.dumps(e) if args.json else format_event(e))
+    if not args.follow:
+        return EXIT_OK
+    marks: dict[str, int] = {}
+    for e in events:
+        marks[e["service"]] = max(marks.get(e["service"], 0), e["seq"])
+    while True:  # until Ctrl-C: the live timeline a class watches during a demo
+        time.sleep(0.3)
+        for e in client.events(args.service, since=marks):
+            marks[e["service"]] = max(marks.get(e["service"], 0), e["seq"])
+            _say(json.dumps(e) if args.json else format_event(e))
 
 
 def cmd_reset(args) -> int:
@@ -287,6 +297,23 @@ def cmd_scenarios(args) -> int:
     return EXIT_OK if passed == len(outcomes) else EXIT_FAILED
 
 
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+    from .scenarios import model
+
+    try:
+        scenarios = model.catalog()
+        chosen = model.select(scenarios, [args.scenario], []) if args.scenario else \
+            [s for s in scenarios if "demo" in s.tags]
+    except model.ScenarioError as exc:
+        raise UsageError(str(exc)) from None
+    client = _client(args)
+    ok = True
+    for scenario in chosen:
+        ok &= run_demo(client, args.state_dir, scenario, _say, interactive=None if not args.no_pause else False).passed
+    return EXIT_OK if ok else EXIT_FAILED
+
+
 # -- the parser ------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -348,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     events = sub.add_parser("events", help="the merged, time-ordered events of all services")
     events.add_argument("--json", action="store_true")
     events.add_argument("--service", help="only this service's events")
+    events.add_argument("-f", "--follow", action="store_true", help="keep printing new events as they happen")
     events.set_defaults(func=cmd_events)
 
     scen = sub.add_parser("scenarios", help="the scenario catalog: list it, or run it against the lab")
@@ -361,6 +389,11 @@ def build_parser() -> argparse.ArgumentParser:
     scen_run.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
     scen_run.add_argument("--report", metavar="DIR", help="write an HTML report")
     scen.set_defaults(func=cmd_scenarios)
+
+    demo = sub.add_parser("demo", help="narrate a scenario step by step for a class (all `demo` scenarios by default)")
+    demo.add_argument("scenario", nargs="?")
+    demo.add_argument("--no-pause", action="store_true", help="do not wait for Enter between steps")
+    demo.set_defaults(func=cmd_demo)
 
     sub.add_parser("reset", help="every service back to its seed state (faults, clocks, journals too)"
                    ).set_defaults(func=cmd_reset)

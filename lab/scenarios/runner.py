@@ -81,10 +81,15 @@ def check_events(events: list[dict[str, Any]], expect: dict[str, Any]) -> list[s
 
 
 class Runner:
-    def __init__(self, client: LabClient, state_dir: Path, progress: Callable[[str], None] = lambda _: None):
+    def __init__(self, client: LabClient, state_dir: Path, progress: Callable[[str], None] = lambda _: None,
+                 before_step: Callable[[int, dict[str, Any]], None] | None = None,
+                 after_step: Callable[[int, dict[str, Any], Outcome], None] | None = None):
         self.client = client
         self.state_dir = state_dir
         self.progress = progress
+        # Hooks for demo mode: narrate a step before it runs, show what crossed the wire after.
+        self.before_step = before_step
+        self.after_step = after_step
 
     def isolate(self) -> None:
         """Every service back to its seed state, and Okta Verify enrolled again."""
@@ -102,7 +107,11 @@ class Runner:
             self.isolate()
             self._given(scenario.given)
             for index, step in enumerate(scenario.steps, 1):
+                if self.before_step:
+                    self.before_step(index, step)
                 self._step(index, step, outcome)
+                if self.after_step:
+                    self.after_step(index, step, outcome)
             elapsed = time.monotonic() - started
             outcome.events = self.client.events(since=self.marks)
             outcome.failures += check_events(outcome.events, scenario.expect)
