@@ -56,6 +56,8 @@ def check_ports_free(topology: dict[str, Any], names: Iterable[str]) -> None:
             protos = ["udp"] if kind == "radius" else ["tcp", "udp"] if kind in ("dns", "kerberos") else ["tcp"]
             for proto in protos:
                 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM)
+                if proto == "tcp":  # as the services do: connections in TIME_WAIT must not count
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 try:
                     sock.bind((svc["host"], port))
                 except OSError as exc:

@@ -31,10 +31,10 @@ def _server(host: str, port: int) -> ldap3.Server:
     return ldap3.Server(host, port=port, get_info=ldap3.NONE, connect_timeout=3)
 
 
-def check_password(host: str, port: int, principal: str, password: str) -> BindOutcome:
+def check_password(host: str, port: int, principal: str, password: str, source: str | None = None) -> BindOutcome:
     """Bind as `principal` (a UPN); AD's sub-code is the reason when it fails."""
     conn = ldap3.Connection(_server(host, port), user=principal, password=password,
-                            raise_exceptions=False, receive_timeout=5)
+                            raise_exceptions=False, receive_timeout=5, source_address=source)
     try:
         if conn.bind():
             return BindOutcome(True, "ok")
@@ -49,10 +49,10 @@ def check_password(host: str, port: int, principal: str, password: str) -> BindO
 
 
 def read_user(host: str, port: int, base_dn: str, bind_user: str, bind_password: str,
-              sam_account_name: str) -> dict[str, Any] | None:
+              sam_account_name: str, source: str | None = None) -> dict[str, Any] | None:
     """The user's attributes, read with the connector's service account."""
     conn = ldap3.Connection(_server(host, port), user=bind_user, password=bind_password,
-                            raise_exceptions=False, receive_timeout=5)
+                            raise_exceptions=False, receive_timeout=5, source_address=source)
     try:
         if not conn.bind():
             return None

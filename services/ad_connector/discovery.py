@@ -32,9 +32,9 @@ def _resolver(dns_ips: list[str], dns_port: int, timeout: float) -> dns.asyncres
     return resolver
 
 
-async def _srv(resolver, name: str) -> list[tuple[str, int]]:
+async def _srv(resolver, name: str, source: str | None) -> list[tuple[str, int]]:
     try:
-        answer = await resolver.resolve(name, "SRV")
+        answer = await resolver.resolve(name, "SRV", source=source)
     except dns.resolver.NXDOMAIN:
         raise DiscoveryError(f"no SRV record {name}") from None
     except dns.resolver.NoAnswer:
@@ -47,14 +47,15 @@ async def _srv(resolver, name: str) -> list[tuple[str, int]]:
 
 
 async def find_domain_controller(domain: str, dns_ips: list[str], dns_port: int,
-                                 timeout: float = 3.0) -> DomainController:
+                                 timeout: float = 3.0, source: str | None = None) -> DomainController:
+    """The first DC listed in both SRV sets; queries leave from `source` (a connector address)."""
     resolver = _resolver(dns_ips, dns_port, timeout)
-    ldap = await _srv(resolver, f"_ldap._tcp.{domain}")
-    kerberos = dict(await _srv(resolver, f"_kerberos._tcp.{domain}"))
+    ldap = await _srv(resolver, f"_ldap._tcp.{domain}", source)
+    kerberos = dict(await _srv(resolver, f"_kerberos._tcp.{domain}", source))
     for host, ldap_port in ldap:
         if host in kerberos:
             try:
-                a = await resolver.resolve(host, "A")
+                a = await resolver.resolve(host, "A", source=source)
             except dns.exception.DNSException as exc:
                 raise DiscoveryError(f"cannot resolve {host}: {exc}") from None
             return DomainController(host, a[0].to_text(), ldap_port, kerberos[host])

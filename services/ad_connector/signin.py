@@ -57,18 +57,19 @@ class SignIn:
         steps = [self._radius, self._active_directory] if order == "radius_first" else \
             [self._active_directory, self._radius]
         user: dict[str, Any] = {}
+        # One connector address (ENI) carries the whole sign-in: RADIUS, DNS and LDAP alike.
+        source = next(self._sources)
         for step in steps:
             if step is self._radius and not radius_on:
                 continue
-            outcome = await step(directory, username, password, mfa_code, trace)
+            outcome = await step(directory, username, password, mfa_code, trace, source)
             if not outcome.authenticated:
                 return outcome
             user.update(outcome.user)
         return SignInResult(True, user=user)
 
-    async def _radius(self, directory, username, password, mfa_code, trace) -> SignInResult:
+    async def _radius(self, directory, username, password, mfa_code, trace, source) -> SignInResult:
         rs = directory["RadiusSettings"]
-        source = next(self._sources)
 
         def attempt_done(attempt: radius_client.Attempt) -> None:
             self.ctx.record("connector.radius_attempt", peer=attempt.server, outcome=attempt.outcome,
@@ -95,17 +96,19 @@ class SignIn:
                   "timeout": "no reply from any RADIUS server within the time budget"}[result.outcome]
         return SignInResult(False, f"radius_{result.outcome}", detail)
 
-    async def _active_directory(self, directory, username, password, mfa_code, trace) -> SignInResult:
+    async def _active_directory(self, directory, username, password, mfa_code, trace, source) -> SignInResult:
         domain = directory["Name"]
         try:
-            dc = await find_domain_controller(domain, directory["DnsIpAddrs"], int(self.ctx.settings["dns_port"]))
+            dc = await find_domain_controller(domain, directory["DnsIpAddrs"], int(self.ctx.settings["dns_port"]),
+                                              source=source)
         except DiscoveryError as exc:
             self.ctx.record("connector.dc_discovery", outcome="failed", trace=trace, reason=str(exc))
             return SignInResult(False, "dc_unreachable", str(exc))
         self.ctx.record("connector.dc_discovery", peer=f"{dc.address}:{dc.ldap_port}", outcome="found",
                         trace=trace, dc=dc.hostname)
         principal = username if ("@" in username or "\\" in username) else f"{username}@{domain}"
-        bind = await asyncio.to_thread(directory_auth.check_password, dc.address, dc.ldap_port, principal, password)
+        bind = await asyncio.to_thread(directory_auth.check_password, dc.address, dc.ldap_port, principal, password,
+                                       source)
         self.ctx.record("connector.ad_auth", peer=f"{dc.address}:{dc.ldap_port}", outcome=bind.reason,
                         trace=trace, user=principal)
         if not bind.ok:
@@ -114,7 +117,7 @@ class SignIn:
         base_dn = ",".join(f"DC={part}" for part in domain.split("."))
         service_user = f"{directory['ConnectSettings']['CustomerUserName']}@{domain}"
         attrs = await asyncio.to_thread(directory_auth.read_user, dc.address, dc.ldap_port, base_dn,
-                                        service_user, directory.get("ServiceAccountPassword", ""), sam)
+                                        service_user, directory.get("ServiceAccountPassword", ""), sam, source)
         return SignInResult(True, user=_jsonable(attrs or {"sAMAccountName": sam}))
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 
 from .clock import Clock
@@ -40,6 +41,17 @@ class ServiceContext:
 
     def port(self, kind: str) -> int:
         return int(self.me["ports"][kind])
+
+    @property
+    def source_address(self) -> str:
+        """Where this service's outgoing connections leave from: its own address, so peers, logs
+        and faults see distinct hosts as in the walkthrough's diagram."""
+        return self.me["host"]
+
+    def http_client(self, **kwargs: Any) -> httpx.AsyncClient:
+        """An HTTP client whose connections leave from this service's address."""
+        transport = httpx.AsyncHTTPTransport(local_address=self.source_address)
+        return httpx.AsyncClient(transport=transport, **kwargs)
 
     @property
     def settings(self) -> dict[str, Any]:

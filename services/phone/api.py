@@ -86,7 +86,7 @@ def make_app(ctx: ServiceContext, wallet: Wallet, pushes: list[dict[str, Any]]) 
         params = {k: v[0] for k, v in parse_qs(parsed.query).items()}
         if not {"t", "s"} <= params.keys():
             raise ValueError("the Okta Verify QR code lacks its activation token or org")
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with ctx.http_client(timeout=10) as client:
             resp = await client.post(
                 params["s"].rstrip("/") + "/idp/authenticators/okta-verify/enroll",
                 json={"activationToken": params["t"], "pushEndpoint": push_endpoint,
@@ -131,7 +131,7 @@ def make_app(ctx: ServiceContext, wallet: Wallet, pushes: list[dict[str, Any]]) 
             await asyncio.sleep(after)
         result = "APPROVE" if action == "approve" else "DENY"
         try:
-            async with httpx.AsyncClient(timeout=10) as client:
+            async with ctx.http_client(timeout=10) as client:
                 resp = await client.post(url, json={"result": result},
                                          headers={"Authorization": f"OktaVerify {credential}"})
             outcome = "ok" if resp.status_code < 300 else f"http {resp.status_code}"

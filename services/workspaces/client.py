@@ -49,7 +49,7 @@ def register_routes(app: FastAPI, ctx: ServiceContext, store: WorkspacesStore) -
         ctx.record("workspaces.signin_started", trace=trace, user=username,
                    directory=directory["DirectoryId"])
         try:
-            async with httpx.AsyncClient(timeout=CONNECTOR_TIMEOUT) as client:
+            async with ctx.http_client(timeout=CONNECTOR_TIMEOUT) as client:
                 resp = await client.post(f"{connector}/connector/authenticate", headers={"X-Lab-Trace": trace},
                                          json={"directoryId": directory["DirectoryId"], "username": username,
                                                "password": body.get("password", ""),

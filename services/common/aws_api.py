@@ -1,0 +1,439 @@
+"""The AWS JSON 1.1 wire, shared by the lab's emulated AWS services (Directory Service, WorkSpaces).
+
+Plumbing only, no domain logic: SigV4 verification against the lab's one access key, the
+`X-Amz-Target` dispatch, request validation and response shaping driven by botocore's own service
+models, and AWS's error body (`{"__type", "message"}` plus the error shape's members, with
+`x-amzn-RequestId`). A service supplies one async handler per operation and raises `AwsError`.
+
+Why botocore's models: they are what boto3 itself uses, so the members, types, ranges, patterns
+and enums we check are exactly AWS's, and a new SDK member needs no code here. botocore checks only
+`required`, types and `min` on the client side (see shared/spec/aws.md 1.3); everything else —
+max, enum, pattern — has to be checked by the server, which is this module.
+"""
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import hashlib
+import hmac
+import json
+import re
+import string
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Mapping
+
+import botocore.session
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest, HTTPHeaders
+from botocore.credentials import Credentials
+from botocore.model import OperationModel, ServiceModel, Shape
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+CONTENT_TYPE = "application/x-amz-json-1.1"
+SIGV4_TIMESTAMP = "%Y%m%dT%H%M%SZ"
+MAX_SKEW_SECONDS = 15 * 60
+
+# AWS's wording (smithy `aws.auth#InvalidSignatureException` is httpError 403; the others are the
+# coral framework's 400s as seen from DynamoDB/Kinesis-style JSON services).
+MSG_BAD_SIGNATURE = ("The request signature we calculated does not match the signature you provided. "
+                     "Check your AWS Secret Access Key and signing method. Consult the service "
+                     "documentation for details.")
+MSG_BAD_KEY = "The security token included in the request is invalid."
+MSG_MISSING_AUTH = "Request is missing Authentication Token"
+
+
+class AwsError(Exception):
+    """An AWS exception: its code (`__type`), message, HTTP status and extra error members."""
+
+    def __init__(self, code: str, message: str | None = "", status: int | None = None, **members: Any):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.status = status
+        self.members = members
+
+
+# -- SigV4 -----------------------------------------------------------------------------------------
+
+class _ExactHeadersSigner(SigV4Auth):
+    """botocore's SigV4 signer, told exactly which headers were signed (no blacklist, no defaults)."""
+
+    def __init__(self, credentials: Credentials, service: str, region: str, signed: HTTPHeaders):
+        super().__init__(credentials, service, region)
+        self._signed = signed
+
+    def headers_to_sign(self, request: AWSRequest) -> HTTPHeaders:  # noqa: ARG002
+        return self._signed
+
+
+_AUTH_PARAM = re.compile(r"(Credential|SignedHeaders|Signature)=([^,\s]+)")
+
+
+@dataclass
+class SigV4Verifier:
+    """Recomputes a request's SigV4 signature with botocore's signer and the lab's secret key."""
+
+    access_key: str
+    secret_key: str
+    region: str
+    service: str
+    now: Callable[[], float] = time.time
+
+    def verify(self, method: str, path: str, query: str, headers: Mapping[str, str] | Any,
+               body: bytes) -> None:
+        """Raise `AwsError` unless the request is signed with the lab's key, for this service."""
+        authz = headers.get("authorization")
+        if not authz:
+            raise AwsError("MissingAuthenticationTokenException", MSG_MISSING_AUTH, 400)
+        if not authz.startswith("AWS4-HMAC-SHA256 "):
+            raise AwsError("IncompleteSignatureException",
+                           f"Authorization header requires 'AWS4-HMAC-SHA256' algorithm.", 400)
+        params = dict(_AUTH_PARAM.findall(authz))
+        missing = [p for p in ("Credential", "SignedHeaders", "Signature") if p not in params]
+        if missing:
+            raise AwsError("IncompleteSignatureException", " ".join(
+                f"Authorization header requires '{p}' parameter." for p in missing)
+                + f" Authorization={authz.split(' ')[0]}", 400)
+        scope = params["Credential"].split("/")
+        if len(scope) != 5 or scope[4] != "aws4_request":
+            raise AwsError("IncompleteSignatureException",
+                           "Credential should be scoped to a valid region, not 'malformed'. ", 400)
+        key_id, date, region, service, _ = scope
+        if key_id != self.access_key:
+            raise AwsError("UnrecognizedClientException", MSG_BAD_KEY, 400)
+        if region != self.region:
+            raise AwsError("InvalidSignatureException",
+                           f"Credential should be scoped to a valid region, not '{region}'. ", 403)
+        if service != self.service:
+            raise AwsError("InvalidSignatureException",
+                           f"Credential should be scoped to correct service: '{self.service}'. ", 403)
+        amz_date = headers.get("x-amz-date") or _from_http_date(headers.get("date"))
+        if not amz_date:
+            raise AwsError("IncompleteSignatureException", "Authorization header requires existence of "
+                           "either a 'X-Amz-Date' or a 'Date' header.", 400)
+        self._check_skew(amz_date)
+        if amz_date[:8] != date:
+            raise AwsError("InvalidSignatureException", f"Date in Credential scope does not match "
+                           f"YYYYMMDD from ISO-8601 version of date from HTTP: '{date}' != "
+                           f"'{amz_date[:8]}', from '{amz_date}'.", 403)
+        names = [n for n in params["SignedHeaders"].lower().split(";") if n]
+        if "host" not in names:
+            raise AwsError("InvalidSignatureException", "'Host' or ':authority' must be a "
+                           "'SignedHeader' in the AWS Authorization.", 403)
+        signed = HTTPHeaders()
+        for name in names:
+            for value in _all_values(headers, name):
+                signed[name] = value
+        content_sha = headers.get("x-amz-content-sha256")
+        if content_sha and content_sha != "UNSIGNED-PAYLOAD" and content_sha != hashlib.sha256(body).hexdigest():
+            raise AwsError("InvalidSignatureException", "The provided 'x-amz-content-sha256' header "
+                           "does not match what was computed.", 403)
+        url = f"http://{headers.get('host', 'localhost')}{path}" + (f"?{query}" if query else "")
+        request = AWSRequest(method=method, url=url, data=body, headers=dict(signed.items()))
+        request.context["timestamp"] = amz_date
+        signer = _ExactHeadersSigner(Credentials(self.access_key, self.secret_key), service, region, signed)
+        expected = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
+        if not hmac.compare_digest(expected, params["Signature"]):
+            raise AwsError("InvalidSignatureException", MSG_BAD_SIGNATURE, 403)
+
+    def _check_skew(self, amz_date: str) -> None:
+        try:
+            signed_at = calendar.timegm(time.strptime(amz_date, SIGV4_TIMESTAMP))
+        except ValueError:
+            raise AwsError("IncompleteSignatureException", f"Date must be in ISO-8601 'basic format'. "
+                           f"Got '{amz_date}'. See http://en.wikipedia.org/wiki/ISO_8601", 400) from None
+        now = self.now()
+        fmt = lambda t: time.strftime(SIGV4_TIMESTAMP, time.gmtime(t))  # noqa: E731
+        if signed_at < now - MAX_SKEW_SECONDS:
+            raise AwsError("InvalidSignatureException", f"Signature expired: {amz_date} is now earlier "
+                           f"than {fmt(now - MAX_SKEW_SECONDS)} ({fmt(now)} - 15 min.)", 403)
+        if signed_at > now + MAX_SKEW_SECONDS:
+            raise AwsError("InvalidSignatureException", f"Signature not yet current: {amz_date} is still "
+                           f"later than {fmt(now + MAX_SKEW_SECONDS)} ({fmt(now)} + 15 min.)", 403)
+
+
+def _all_values(headers: Any, name: str) -> list[str]:
+    if hasattr(headers, "getlist"):
+        return list(headers.getlist(name))
+    value = headers.get(name)
+    return [] if value is None else [value]
+
+
+def _from_http_date(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        from email.utils import parsedate_to_datetime
+        return parsedate_to_datetime(value).astimezone(dt.timezone.utc).strftime(SIGV4_TIMESTAMP)
+    except (TypeError, ValueError):
+        return None
+
+
+# -- the service model -----------------------------------------------------------------------------
+
+_PUNCT = re.escape(string.punctuation)
+# Java-only regex classes that appear in AWS models, in Python `re` terms.
+_JAVA_CLASSES = {r"\p{LD}": r"[^\W_]", r"\p{Punct}": f"[{_PUNCT}]", r"\p{L}": r"[^\W\d_]",
+                 r"\p{N}": r"\d", r"\p{Z}": r"\s", r"\p{S}": f"[{_PUNCT}]", r"\p{P}": f"[{_PUNCT}]"}
+
+
+def _compile(pattern: str) -> re.Pattern[str] | None:
+    for java, python in _JAVA_CLASSES.items():
+        pattern = pattern.replace(java, python)
+    try:
+        return re.compile(pattern)
+    except re.error:
+        return None   # a pattern Python cannot express is not checked rather than wrongly checked
+
+
+def _lower_camel(name: str) -> str:
+    return name[:1].lower() + name[1:]
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    return str(value)
+
+
+class AwsModel:
+    """One botocore service model: operation lookup, request validation, response shaping."""
+
+    def __init__(self, service_name: str) -> None:
+        self.service: ServiceModel = botocore.session.get_session().get_service_model(service_name)
+        self.target_prefix: str = self.service.metadata["targetPrefix"]
+        self.signing_name: str = self.service.signing_name
+        self._patterns: dict[str, re.Pattern[str] | None] = {}
+
+    def operation(self, name: str) -> OperationModel | None:
+        return self.service.operation_model(name) if name in self.service.operation_names else None
+
+    # validation ----------------------------------------------------------------------------------
+    def validate(self, operation: OperationModel, params: Any) -> list[str]:
+        """Coral-style violations ("Value 'x' at 'a.b' failed to satisfy constraint: ...").
+
+        Raises AwsError(SerializationException) when a value has the wrong JSON type, as AWS does
+        before it looks at constraints.
+        """
+        errors: list[str] = []
+        if operation.input_shape is not None:
+            self._check(operation.input_shape, params, "", errors, top=True)
+        return errors
+
+    def _check(self, shape: Shape, value: Any, path: str, errors: list[str], top: bool = False) -> None:
+        kind = shape.type_name
+        if kind == "structure":
+            if not isinstance(value, dict):
+                raise AwsError("SerializationException", f"Expected an object at '{path or 'body'}'", 400)
+            for name in shape.required_members:
+                if value.get(name) is None:
+                    errors.append(f"Value null at '{self._join(path, name)}' failed to satisfy constraint: "
+                                  "Member must not be null")
+            for name, member in shape.members.items():
+                if value.get(name) is not None:
+                    self._check(member, value[name], self._join(path, name), errors)
+            return
+        if kind == "list":
+            if not isinstance(value, list):
+                raise AwsError("SerializationException", f"Expected a list at '{path}'", 400)
+            self._range(shape, len(value), value, path, errors, "length")
+            for index, item in enumerate(value, 1):
+                if item is not None:
+                    self._check(shape.member, item, f"{path}.{index}.member", errors)
+            return
+        if kind == "map":
+            if not isinstance(value, dict):
+                raise AwsError("SerializationException", f"Expected an object at '{path}'", 400)
+            self._range(shape, len(value), value, path, errors, "length")
+            for key, item in value.items():
+                self._check(shape.key, key, f"{path}.key", errors)
+                if item is not None:
+                    self._check(shape.value, item, f"{path}.value", errors)
+            return
+        if kind == "string":
+            if not isinstance(value, str):
+                raise AwsError("SerializationException", f"Expected a string at '{path}'", 400)
+            shown = None if shape.metadata.get("sensitive") else value
+            self._range(shape, len(value), shown, path, errors, "length")
+            enum = shape.metadata.get("enum")
+            if enum and value not in enum:
+                errors.append(self._violation(shown, path, f"Member must satisfy enum value set: [{', '.join(enum)}]"))
+            pattern = shape.metadata.get("pattern")
+            if pattern:
+                compiled = self._patterns.setdefault(pattern, _compile(pattern))
+                if compiled is not None and not compiled.search(value):
+                    errors.append(self._violation(shown, path,
+                                                  f"Member must satisfy regular expression pattern: {pattern}"))
+            return
+        if kind in ("integer", "long"):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise AwsError("SerializationException", f"Expected an integer at '{path}'", 400)
+            self._range(shape, value, value, path, errors, "value")
+            return
+        if kind in ("float", "double"):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise AwsError("SerializationException", f"Expected a number at '{path}'", 400)
+            self._range(shape, value, value, path, errors, "value")
+            return
+        if kind == "boolean" and not isinstance(value, bool):
+            raise AwsError("SerializationException", f"Expected a boolean at '{path}'", 400)
+        if kind == "timestamp" and (isinstance(value, bool) or not isinstance(value, (int, float, str))):
+            raise AwsError("SerializationException", f"Expected a timestamp at '{path}'", 400)
+
+    def _range(self, shape: Shape, measure: float, shown: Any, path: str, errors: list[str], what: str) -> None:
+        low, high = shape.metadata.get("min"), shape.metadata.get("max")
+        if low is not None and measure < low:
+            errors.append(self._violation(shown, path, f"Member must have {what} greater than or equal to {low}"))
+        if high is not None and measure > high:
+            errors.append(self._violation(shown, path, f"Member must have {what} less than or equal to {high}"))
+
+    @staticmethod
+    def _violation(shown: Any, path: str, constraint: str) -> str:
+        value = "Value" if shown is None else f"Value '{_show(shown)}'"
+        return f"{value} at '{path}' failed to satisfy constraint: {constraint}"
+
+    @staticmethod
+    def _join(path: str, name: str) -> str:
+        return f"{path}.{_lower_camel(name)}" if path else _lower_camel(name)
+
+    # output --------------------------------------------------------------------------------------
+    def shape_output(self, operation: OperationModel, data: dict[str, Any]) -> dict[str, Any]:
+        """Only the output shape's members, recursively: internal fields never leak to the wire."""
+        if operation.output_shape is None:
+            return {}
+        return self._shape(operation.output_shape, data)
+
+    def _shape(self, shape: Shape, value: Any) -> Any:
+        kind = shape.type_name
+        if kind == "structure":
+            if not isinstance(value, dict):
+                return None
+            out = {}
+            for name, member in shape.members.items():
+                if value.get(name) is not None:
+                    shaped = self._shape(member, value[name])
+                    if shaped is not None:
+                        out[name] = shaped
+            return out
+        if kind == "list":
+            return [self._shape(shape.member, v) for v in value] if isinstance(value, list) else None
+        if kind == "map":
+            return {k: self._shape(shape.value, v) for k, v in value.items()} if isinstance(value, dict) else None
+        if kind == "timestamp":
+            return to_epoch(value)
+        return value
+
+    # errors --------------------------------------------------------------------------------------
+    def error_body(self, error: AwsError, request_id: str) -> tuple[int, dict[str, Any]]:
+        """The HTTP status and JSON body for `error`, with the members its model shape declares."""
+        shape = next((s for s in self.service.error_shapes if s.name == error.code), None)
+        status = error.status
+        if status is None:
+            status = 400
+            if shape is not None:
+                status = shape.metadata.get("error", {}).get("httpStatusCode") or \
+                    (500 if shape.metadata.get("fault") else 400)
+        body: dict[str, Any] = {"__type": error.code, "message": error.message}
+        if shape is not None:
+            if "Message" in shape.members:
+                body["Message"] = error.message
+            if "RequestId" in shape.members:
+                body["RequestId"] = request_id
+            for name, value in error.members.items():
+                if name in shape.members:
+                    body[name] = value
+        return status, body
+
+
+def to_epoch(value: Any) -> float | None:
+    """A JSON-protocol timestamp (epoch seconds) from epoch numbers or ISO-8601 strings."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed.timestamp()
+
+
+# -- the endpoint ----------------------------------------------------------------------------------
+
+@dataclass
+class Call:
+    """What a handler knows about the call besides its parameters."""
+    operation: str
+    request_id: str
+    trace: str | None
+    peer: str | None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+Handler = Callable[[dict[str, Any], Call], Awaitable[dict[str, Any] | None]]
+
+
+def mount(app: FastAPI, ctx: Any, *, model: AwsModel, handlers: dict[str, Handler],
+          invalid_parameter_code: str) -> None:
+    """Serve `POST /` as the AWS JSON 1.1 API of `model`'s service with `handlers` per operation.
+
+    `invalid_parameter_code` is the exception a model-constraint violation becomes (for DS
+    `InvalidParameterException`, for WorkSpaces `InvalidParameterValuesException`); the message is
+    the coral "N validation error(s) detected: ..." text.
+    """
+    verifier = SigV4Verifier(ctx.credential("aws_access_key_id"), ctx.credential("aws_secret_access_key"),
+                             ctx.credential("aws_region"), model.signing_name, now=ctx.clock.now)
+    unknown = set(handlers) - set(model.service.operation_names)
+    if unknown:
+        raise ValueError(f"handlers for operations {model.service.service_name} does not have: {unknown}")
+
+    @app.post("/")
+    async def aws_json(request: Request) -> JSONResponse:
+        request_id = str(uuid.uuid4())
+        trace = request.headers.get("X-Lab-Trace")
+        peer = request.client.host if request.client else None
+        target = request.headers.get("x-amz-target", "")
+        operation_name = target.split(".", 1)[1] if target.startswith(model.target_prefix + ".") else None
+        body = await request.body()
+        params: Any = None
+        try:
+            verifier.verify(request.method, request.url.path, request.url.query, request.headers, body)
+            operation = model.operation(operation_name) if operation_name else None
+            if operation is None or operation_name not in handlers:
+                raise AwsError("UnknownOperationException", None, 400)
+            try:
+                params = json.loads(body) if body.strip() else {}
+            except ValueError:
+                raise AwsError("SerializationException", "The request body is not valid JSON.", 400) from None
+            violations = model.validate(operation, params)
+            if violations:
+                count = len(violations)
+                raise AwsError(invalid_parameter_code, f"{count} validation error{'s' if count > 1 else ''} "
+                               f"detected: " + "; ".join(violations))
+            call = Call(operation_name, request_id, trace, peer)
+            result = await handlers[operation_name](params, call) or {}
+            shaped = model.shape_output(operation, result)
+        except AwsError as error:
+            status, err_body = model.error_body(error, request_id)
+            ctx.record("aws.call", peer=peer, outcome=error.code, trace=trace, operation=operation_name,
+                       request_id=request_id, status=status, message=error.message,
+                       params=params if isinstance(params, dict) else None)
+            ctx.log.info("%s → %s %s", operation_name or target or "?", status, error.code)
+            return JSONResponse(err_body, status_code=status, media_type=CONTENT_TYPE,
+                                headers={"x-amzn-RequestId": request_id})
+        except Exception as exc:  # a bug must look like AWS's InternalFailure, never a traceback
+            ctx.log.exception("%s failed", operation_name)
+            ctx.record("aws.call", peer=peer, outcome="InternalFailure", trace=trace,
+                       operation=operation_name, request_id=request_id, error=exc.__class__.__name__)
+            return JSONResponse({"__type": "InternalFailure", "message": None}, status_code=500,
+                                media_type=CONTENT_TYPE, headers={"x-amzn-RequestId": request_id})
+        ctx.record("aws.call", peer=peer, outcome="ok", trace=trace, operation=operation_name,
+                   request_id=request_id, params=params)
+        return JSONResponse(shaped, media_type=CONTENT_TYPE, headers={"x-amzn-RequestId": request_id})
