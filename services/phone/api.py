@@ -93,7 +93,10 @@ def make_app(ctx: ServiceContext, wallet: Wallet, pushes: list[dict[str, Any]]) 
                       "deviceName": "Lab iPhone"},
             )
         if resp.status_code != 200:
-            summary = resp.json().get("errorSummary", resp.text) if resp.content else resp.status_code
+            try:
+                summary = resp.json().get("errorSummary", resp.text)
+            except ValueError:
+                summary = f"HTTP {resp.status_code}"
             raise ValueError(f"the org refused the enrolment: {summary}")
         data = resp.json()
         acc = wallet.account(data["login"])

@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 from lab import process_runtime as pr
-from lab import topology as topo
 
 
 def lab(*args, state_dir):
@@ -40,7 +39,6 @@ def test_usage_errors_exit_2(tmp_path):
 
 
 def test_a_port_in_use_names_the_service_and_port(tmp_path):
-    topology = topo.build(tmp_path, subnet="127.0.78", credentials={})
     blocker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     blocker.bind(("127.0.78.20", 1812))
     try:

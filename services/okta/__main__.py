@@ -1,0 +1,56 @@
+"""`python -m services.okta`: the Okta org."""
+from __future__ import annotations
+
+from services.common.runner import Service, run
+
+from .app import make_app
+from .gate import RateLimiter, ensure_token
+from .org import Org
+from .seeding import seed
+from .store import Store
+
+
+async def build(ctx) -> Service:
+    store = Store(ctx.state_dir / "org.sqlite3")
+    data = ctx.seed()
+    org = Org(ctx=ctx, store=store, url=ctx.peer_url("okta"))
+
+    def initialise() -> None:
+        """Seed on the first start only (unless the lab is blank), and remember that it did, so a
+        restart never re-seeds: the org's state survives restarts."""
+        meta = store.get("meta", "org")
+        if meta is None:
+            name = str(data.get("okta", {}).get("org_name") or "lab")
+            org.name = name
+            counts = seed(org, data) if data else {"users": 0, "groups": 0, "apps": 0}
+            store.put("meta", "org", {"name": name, "seeded": bool(data), "created": org.iso()})
+            ctx.record("okta.seed", outcome="seeded" if data else "blank", **counts)
+        else:
+            org.name = meta["name"]
+        ensure_token(org, ctx.credential("okta_api_token"))
+
+    initialise()
+    limiter = RateLimiter(org)
+
+    async def reset() -> None:
+        """Back to the seed: the org forgets everything (factors, used codes, transactions, logs,
+        changed settings) and seeds itself again; the lab then enrols Okta Verify anew."""
+        for task in list(org.tasks):
+            task.cancel()
+        limiter.clear()
+        store.wipe()
+        initialise()
+
+    async def health() -> tuple[bool, str]:
+        return True, f"{store.count('users')} users, {store.count('apps')} apps"
+
+    async def on_stop() -> None:
+        for task in list(org.tasks):
+            task.cancel()
+        store.close()
+
+    return Service(http_apps={"api": make_app(org, limiter)}, reset=reset, health=health, on_stop=on_stop)
+
+
+if __name__ == "__main__":
+    run("okta", build)

@@ -1,0 +1,22 @@
+"""The org's HTTP face: one FastAPI app on the `api` port with a router per area."""
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from . import apps, authn, devices, errors, factors, gate, groups, logs, tokens, users
+from .org import Org
+
+
+def make_app(org: Org, limiter: gate.RateLimiter) -> FastAPI:
+    app = FastAPI(title="Okta org (lab)", docs_url=None, redoc_url=None, openapi_url=None)
+    errors.install(app)
+    gate.install(app, org, limiter)
+    # factors before users: /api/v1/users/{uid}/factors/... must not be taken for a user route.
+    for module in (factors, users, groups, apps, logs, tokens, devices, authn):
+        app.include_router(module.router(org))
+
+    @app.get("/.well-known/okta-organization")
+    async def well_known() -> dict:
+        return {"id": "00o" + org.name, "pipeline": "v1", "_links": {"organization": {"href": org.url}}}
+
+    return app

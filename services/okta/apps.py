@@ -1,0 +1,263 @@
+"""Apps and their users (Okta's Apps API), plus the emulator-private RADIUS app settings the
+RADIUS agent pulls (`/api/v1/radius/apps`; Okta does not publish the agent's own endpoints).
+
+An app user's `credentials.userName` comes from the app's username template at assignment (the
+value the agent matches RADIUS User-Name against); changing the format through
+`PUT /api/v1/radius/apps/{id}` recomputes it for every assigned user ("Create and update")."""
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from . import shapes
+from .errors import OktaError, invalid, json_body, not_found, string_field
+from .ids import APP, new_id
+from .org import Org, user_target
+from .templates import evaluate, template_for
+
+
+def create_radius_app(org: Org, *, name: str, label: str, port: int, secret: str,
+                      username_format: str, primary_auth: bool, require_ma: bool,
+                      inline_enrollment: bool = True) -> dict[str, Any]:
+    now = org.iso()
+    a = {"id": new_id(APP), "name": name, "label": label, "status": "ACTIVE", "created": now,
+         "lastUpdated": now, "signOnMode": "RADIUS", "usernameTemplate": template_for(username_format),
+         "radius": {"port": port, "sharedSecret": secret, "primaryAuth": primary_auth,
+                    "requireMessageAuthenticator": require_ma,
+                    "inlineEnrollment": inline_enrollment}}
+    return org.store.put("apps", a["id"], a)
+
+
+def get_app(org: Org, app_id: str) -> dict[str, Any]:
+    a = org.store.get("apps", app_id)
+    if a is None:
+        raise not_found(app_id, "App")
+    return a
+
+
+def user_name_for(app: dict[str, Any], user: dict[str, Any]) -> str:
+    return evaluate(app["usernameTemplate"], user["profile"], {"userSuffix": app.get("userSuffix") or ""})
+
+
+def assign(org: Org, app: dict[str, Any], user: dict[str, Any], *, scope: str = "USER",
+           user_name: str | None = None) -> dict[str, Any]:
+    key = f"{app['id']}/{user['id']}"
+    now = org.iso()
+    existing = org.store.get("app_users", key)
+    au = existing or {"appId": app["id"], "userId": user["id"], "created": now}
+    au.update({"scope": scope, "status": "ACTIVE", "lastUpdated": now,
+               "userName": user_name or user_name_for(app, user)})
+    return org.store.put("app_users", key, au)
+
+
+def group_assignment_view(org: Org, row: dict[str, Any]) -> dict[str, Any]:
+    return {"id": row["groupId"], "lastUpdated": row["lastUpdated"], "priority": row["priority"],
+            "profile": {}, "_links": {"app": shapes.link(org.href(f"/api/v1/apps/{row['appId']}")),
+                                      "group": shapes.link(org.href(f"/api/v1/groups/{row['groupId']}"))}}
+
+
+def assign_for_groups(org: Org, user: dict[str, Any], group_id: str) -> None:
+    """A new member of a group assigned to apps becomes an app user of each (scope GROUP)."""
+    for row in org.store.all("app_groups"):
+        if row["groupId"] != group_id:
+            continue
+        app = org.store.get("apps", row["appId"])
+        if app is not None and org.store.get("app_users", f"{app['id']}/{user['id']}") is None:
+            assign(org, app, user, scope="GROUP")
+
+
+def radius_view(a: dict[str, Any]) -> dict[str, Any]:
+    r = a["radius"]
+    return {"id": a["id"], "label": a["label"], "name": a["name"], "status": a["status"],
+            "port": r["port"], "sharedSecret": r["sharedSecret"], "primaryAuth": r["primaryAuth"],
+            "usernameTemplate": a["usernameTemplate"],
+            "requireMessageAuthenticator": r["requireMessageAuthenticator"],
+            "inlineEnrollment": r["inlineEnrollment"]}
+
+
+def router(org: Org) -> APIRouter:
+    r = APIRouter()
+
+    @r.get("/api/v1/apps")
+    async def list_apps(request: Request):
+        apps = org.store.all("apps")
+        q = request.query_params.get("q")
+        if q:
+            apps = [a for a in apps if a["name"].lower().startswith(q.lower())
+                    or a["label"].lower().startswith(q.lower())]
+        chunk, headers = shapes.page(request, apps, default_limit=20, max_limit=200)
+        return shapes.respond([shapes.app(org, a) for a in chunk], headers=headers)
+
+    @r.get("/api/v1/apps/{app_id}")
+    async def read(app_id: str):
+        return shapes.respond(shapes.app(org, get_app(org, app_id)))
+
+    @r.get("/api/v1/apps/{app_id}/users")
+    async def app_users(app_id: str, request: Request):
+        a = get_app(org, app_id)
+        aus = org.store.all("app_users", f"{a['id']}/")
+        q = request.query_params.get("q")
+        if q:
+            ql = q.lower()
+
+            def hit(au: dict[str, Any]) -> bool:
+                u = org.store.get("users", au["userId"]) or {"profile": {}}
+                fields = [au["userName"]] + [str(u["profile"].get(k) or "")
+                                             for k in ("login", "email", "firstName", "lastName")]
+                return any(f.lower().startswith(ql) for f in fields)
+            aus = [au for au in aus if hit(au)]
+        chunk, headers = shapes.page(request, aus, key=lambda d: d["userId"], default_limit=50,
+                                     max_limit=500)
+        return shapes.respond([shapes.app_user(org, au) for au in chunk], headers=headers)
+
+    @r.post("/api/v1/apps/{app_id}/users")
+    async def assign_user(app_id: str, request: Request):
+        a = get_app(org, app_id)
+        data = await json_body(request)
+        uid = string_field(data, "id", required=True)
+        scope = string_field(data, "scope") or "USER"
+        if scope not in ("USER", "GROUP"):
+            raise invalid("scope", "must be USER or GROUP")
+        creds = data.get("credentials") or {}
+        if not isinstance(creds, dict):
+            raise invalid("credentials", "must be an object")
+        user_name = string_field(creds, "userName", where="credentials")
+        u = org.store.get("users", uid)
+        if u is None:
+            raise not_found(uid, "User")
+        au = assign(org, a, u, scope=scope, user_name=user_name)
+        org.syslog("application.user_membership.add", request=request,
+                   targets=[user_target(u), {"id": a["id"], "type": "AppInstance", "alternateId": a["label"],
+                                             "displayName": a["label"], "detailEntry": None}],
+                   message="Add user to application membership")
+        org.record("okta.app.assign", request, outcome="assigned", app=a["name"],
+                   user=u["profile"]["login"], userName=au["userName"])
+        return shapes.respond(shapes.app_user(org, au))
+
+    @r.get("/api/v1/apps/{app_id}/users/{uid}")
+    async def read_app_user(app_id: str, uid: str):
+        a = get_app(org, app_id)
+        au = org.store.get("app_users", f"{a['id']}/{uid}")
+        if au is None:
+            raise not_found(uid, "AppUser")
+        return shapes.respond(shapes.app_user(org, au))
+
+    @r.delete("/api/v1/apps/{app_id}/users/{uid}")
+    async def unassign(app_id: str, uid: str, request: Request):
+        a = get_app(org, app_id)
+        au = org.store.get("app_users", f"{a['id']}/{uid}")
+        if au is None:
+            raise not_found(uid, "AppUser")
+        org.store.delete("app_users", f"{a['id']}/{uid}")
+        u = org.store.get("users", uid)
+        org.syslog("application.user_membership.remove", request=request,
+                   targets=[user_target(u)] if u else [], message="Remove user from application membership")
+        org.record("okta.app.assign", request, outcome="removed", app=a["name"],
+                   user=u["profile"]["login"] if u else uid)
+        return Response(status_code=204)
+
+    # -- group assignments: members become app users with scope GROUP -------------------------
+    @r.get("/api/v1/apps/{app_id}/groups")
+    async def app_groups(app_id: str, request: Request):
+        a = get_app(org, app_id)
+        rows = org.store.all("app_groups", f"{a['id']}/")
+        chunk, headers = shapes.page(request, rows, key=lambda d: d["groupId"], default_limit=20, max_limit=200)
+        return shapes.respond([group_assignment_view(org, g) for g in chunk], headers=headers)
+
+    @r.get("/api/v1/apps/{app_id}/groups/{gid}")
+    async def app_group(app_id: str, gid: str):
+        a = get_app(org, app_id)
+        row = org.store.get("app_groups", f"{a['id']}/{gid}")
+        if row is None:
+            raise not_found(gid, "ApplicationGroupAssignment")
+        return shapes.respond(group_assignment_view(org, row))
+
+    @r.put("/api/v1/apps/{app_id}/groups/{gid}")
+    async def assign_group(app_id: str, gid: str, request: Request):
+        a = get_app(org, app_id)
+        g = org.store.get("groups", gid)
+        if g is None:
+            raise not_found(gid, "UserGroup")
+        data = await json_body(request, required=False)
+        priority = data.get("priority", 0)
+        if not isinstance(priority, int) or isinstance(priority, bool):
+            raise invalid("priority", "must be an integer")
+        row = org.store.put("app_groups", f"{a['id']}/{gid}",
+                            {"appId": a["id"], "groupId": gid, "priority": priority, "lastUpdated": org.iso()})
+        added = 0
+        for m in org.store.all("group_members", f"{gid}/"):
+            u = org.store.get("users", m["userId"])
+            if u is not None and org.store.get("app_users", f"{a['id']}/{u['id']}") is None:
+                assign(org, a, u, scope="GROUP")
+                added += 1
+        org.syslog("application.user_membership.add", request=request,
+                   targets=[{"id": gid, "type": "UserGroup", "alternateId": g["profile"]["name"],
+                             "displayName": g["profile"]["name"], "detailEntry": None}],
+                   message="Assign group to application")
+        org.record("okta.app.assign", request, outcome="group_assigned", app=a["name"],
+                   group=g["profile"]["name"], users_added=added)
+        return shapes.respond(group_assignment_view(org, row))
+
+    @r.delete("/api/v1/apps/{app_id}/groups/{gid}")
+    async def unassign_group(app_id: str, gid: str, request: Request):
+        a = get_app(org, app_id)
+        if not org.store.delete("app_groups", f"{a['id']}/{gid}"):
+            raise not_found(gid, "ApplicationGroupAssignment")
+        for m in org.store.all("group_members", f"{gid}/"):
+            au = org.store.get("app_users", f"{a['id']}/{m['userId']}")
+            if au is not None and au.get("scope") == "GROUP":
+                org.store.delete("app_users", f"{a['id']}/{m['userId']}")
+        org.record("okta.app.assign", request, outcome="group_removed", app=a["name"], group=gid)
+        return Response(status_code=204)
+
+    # -- emulator-private: what the RADIUS agent needs and the public API does not expose ------
+    @r.get("/api/v1/radius/apps")
+    async def radius_apps(request: Request):
+        apps = [radius_view(a) for a in org.store.all("apps") if "radius" in a and a["status"] == "ACTIVE"]
+        org.record("okta.radius.config", request, outcome="ok", apps=len(apps))
+        return shapes.respond(apps)
+
+    @r.put("/api/v1/radius/apps/{app_id}")
+    async def update_radius_app(app_id: str, request: Request):
+        """Change Sign On settings (port, secret, primary auth, username format...) as an admin
+        would in the console; the agent sees them at its next configuration pull."""
+        a = get_app(org, app_id)
+        if "radius" not in a:
+            raise OktaError("E0000001", "not a RADIUS app", ["app: not a RADIUS app"])
+        data = await json_body(request)
+        rad = a["radius"]
+        for key in ("primaryAuth", "requireMessageAuthenticator", "inlineEnrollment"):
+            if key in data:
+                if not isinstance(data[key], bool):
+                    raise invalid(key, "must be a boolean")
+                rad[key] = data[key]
+        if "port" in data:
+            if not isinstance(data["port"], int) or isinstance(data["port"], bool) or not 1 <= data["port"] <= 65535:
+                raise invalid("port", "must be a UDP port number")
+            rad["port"] = data["port"]
+        secret = string_field(data, "sharedSecret")
+        if secret is not None:
+            rad["sharedSecret"] = secret
+        label = string_field(data, "label")
+        if label is not None:
+            a["label"] = label
+        fmt = string_field(data, "usernameFormat") or string_field(data, "usernameTemplate")
+        if fmt is not None:
+            a["usernameTemplate"] = template_for(fmt)
+        a["lastUpdated"] = org.iso()
+        org.store.put("apps", a["id"], a)
+        if fmt is not None:
+            for au in org.store.all("app_users", f"{a['id']}/"):
+                u = org.store.get("users", au["userId"])
+                if u is not None:
+                    assign(org, a, u, scope=au.get("scope", "USER"))
+        org.syslog("application.lifecycle.update", request=request,
+                   targets=[{"id": a["id"], "type": "AppInstance", "alternateId": a["label"],
+                             "displayName": a["label"], "detailEntry": None}])
+        org.record("okta.radius.config", request, outcome="updated", app=a["name"],
+                   changed=sorted(k for k in data if k != "sharedSecret"))
+        return shapes.respond(radius_view(a))
+
+    return r

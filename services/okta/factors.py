@@ -1,0 +1,234 @@
+"""The Factors API for Okta Verify (TOTP and push) and Google Authenticator: list, catalog,
+enrol (with the activation object and the QR code the phone scans), activate, verify, and push
+transaction polling. The device side of push (enrolment by the phone, answers) is devices.py."""
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from urllib.parse import quote, urlencode
+
+from . import otp, push, qr, shapes
+from .errors import OktaError, json_body, not_found, string_field
+from .ids import FACTOR_PREFIX, new_id, token
+from .org import Org, factor_target, user_target
+from .users import get_user
+
+CATALOG = [("token:software:totp", "OKTA"), ("push", "OKTA"), ("token:software:totp", "GOOGLE")]
+
+
+def get_factor(org: Org, user: dict[str, Any], fid: str) -> dict[str, Any]:
+    f = org.store.get("factors", fid)
+    if f is None or f["userId"] != user["id"]:
+        raise not_found(fid, "UserFactor")
+    return f
+
+
+def user_factors(org: Org, user: dict[str, Any]) -> list[dict[str, Any]]:
+    return [f for f in org.store.all("factors") if f["userId"] == user["id"]]
+
+
+def qr_contents(org: Org, user: dict[str, Any], f: dict[str, Any]) -> str:
+    login = user["profile"]["login"]
+    if f["factorType"] == "push":
+        query = urlencode({"t": f["activationToken"], "f": f["id"], "s": org.url})
+        return f"oktaverify://{quote(login, safe='@')}/?{query}"
+    return otp.otpauth_uri(org, login, f["secret"])
+
+
+def enrolment_view(org: Org, user: dict[str, Any], f: dict[str, Any]) -> dict[str, Any]:
+    """The factor plus what an enrolment page needs: `_embedded.activation` and the QR link.
+
+    Lab extension: `_embedded.activation.qrContents` carries the QR code's text (the URI the
+    phone's camera would read), so the lab and tests need no image decoder; the PNG at
+    `_links.qrcode.href` encodes exactly that string (also served as text with `?format=text`)."""
+    body = shapes.factor(org, f)
+    if f["status"] != "PENDING_ACTIVATION":
+        return body
+    qr_link = {"href": org.href(f"/api/v1/users/{user['id']}/factors/{f['id']}/qr/{f['qrToken']}"),
+               "type": "image/png"}
+    if f["factorType"] == "push":
+        activation: dict[str, Any] = {
+            "expiresAt": org.iso(f["activationExpiresTs"]), "factorResult": "WAITING",
+            "_links": {"qrcode": qr_link,
+                       "send": [{"name": "email", "href": org.href(f"/api/v1/users/{user['id']}/factors/{f['id']}/lifecycle/activate/email"), "hints": {"allow": ["POST"]}},
+                                {"name": "sms", "href": org.href(f"/api/v1/users/{user['id']}/factors/{f['id']}/lifecycle/activate/sms"), "hints": {"allow": ["POST"]}}]},
+        }
+    else:
+        activation = {"timeStep": otp.PERIOD, "sharedSecret": f["secret"], "encoding": "base32",
+                      "keyLength": otp.DIGITS, "_links": {"qrcode": qr_link}}
+    activation["qrContents"] = qr_contents(org, user, f)
+    body["_embedded"] = {"activation": activation}
+    body["_links"]["qrcode"] = qr_link
+    return body
+
+
+def router(org: Org) -> APIRouter:
+    r = APIRouter()
+    prefix = "/api/v1/users/{uid}/factors"
+
+    @r.get(prefix)
+    async def list_factors(uid: str):
+        user = get_user(org, uid)
+        return shapes.respond([shapes.factor(org, f) for f in user_factors(org, user)])
+
+    @r.get(prefix + "/catalog")
+    async def catalog(uid: str):
+        user = get_user(org, uid)
+        mine = {(f["factorType"], f["provider"]): f for f in user_factors(org, user)}
+        out = []
+        for ftype, provider in CATALOG:
+            f = mine.get((ftype, provider))
+            out.append({"factorType": ftype, "provider": provider, "vendorName": provider,
+                        "status": f["status"] if f else "NOT_SETUP", "enrollment": "OPTIONAL",
+                        "_links": {"enroll": shapes.post_link(org.href(f"/api/v1/users/{user['id']}/factors"))}})
+        return shapes.respond(out)
+
+    @r.post(prefix)
+    async def enrol(uid: str, request: Request):
+        user = get_user(org, uid)
+        data = await json_body(request)
+        ftype = string_field(data, "factorType", required=True)
+        provider = string_field(data, "provider") or "OKTA"
+        if (ftype, provider) not in FACTOR_PREFIX:
+            raise OktaError("E0000001", "factorType", [f"factorType: {ftype} with provider {provider} is not supported by this org"])
+        if user["status"] in ("DEPROVISIONED", "SUSPENDED"):
+            raise OktaError("E0000038")
+        for old in user_factors(org, user):
+            if (old["factorType"], old["provider"]) == (ftype, provider):
+                if old["status"] == "ACTIVE":
+                    raise OktaError("E0000001", "A factor of this type is already set up.",
+                                    ["factorType: A factor of this type is already set up."])
+                org.store.delete("factors", old["id"])   # re-enrolling replaces a pending one
+        now = org.iso()
+        f: dict[str, Any] = {"id": new_id(FACTOR_PREFIX[(ftype, provider)]), "userId": user["id"],
+                             "factorType": ftype, "provider": provider, "status": "PENDING_ACTIVATION",
+                             "created": now, "lastUpdated": now, "qrToken": token(40),
+                             "profile": {"credentialId": user["profile"]["login"]}}
+        if ftype == "push":
+            f["profile"] = {}
+            f["activationToken"] = token(20)
+            f["activationExpiresTs"] = org.now() + float(org.setting("push_activation_ttl_seconds", 600))
+        else:
+            f["secret"] = otp.new_secret()
+        org.store.put("factors", f["id"], f)
+        org.syslog("user.mfa.factor.update", request=request, targets=[user_target(user), factor_target(f)],
+                   message="Enroll factor")
+        org.record("okta.factor.enroll", request, outcome="PENDING_ACTIVATION", user=user["profile"]["login"],
+                   factor=f["id"], factorType=ftype, provider=provider)
+        return shapes.respond(enrolment_view(org, user, f))
+
+    @r.get(prefix + "/{fid}")
+    async def read(uid: str, fid: str):
+        user = get_user(org, uid)
+        return shapes.respond(shapes.factor(org, get_factor(org, user, fid)))
+
+    @r.delete(prefix + "/{fid}")
+    async def delete(uid: str, fid: str, request: Request):
+        user = get_user(org, uid)
+        f = get_factor(org, user, fid)
+        org.store.delete("factors", f["id"])
+        org.store.forget_codes(f["id"])
+        org.syslog("user.mfa.factor.deactivate", request=request, targets=[user_target(user), factor_target(f)])
+        org.record("okta.factor.delete", request, outcome="deleted", user=user["profile"]["login"], factor=f["id"])
+        return Response(status_code=204)
+
+    @r.get(prefix + "/{fid}/qr/{qr_token}")
+    async def qrcode(uid: str, fid: str, qr_token: str, request: Request):
+        """The enrolment QR code (no SSWS: the unguessable token in the path is the credential,
+        as with Okta's own QR links)."""
+        user = get_user(org, uid)
+        f = get_factor(org, user, fid)
+        if f["status"] != "PENDING_ACTIVATION" or f.get("qrToken") != qr_token:
+            raise not_found(qr_token, "QR code")
+        contents = qr_contents(org, user, f)
+        if request.query_params.get("format") == "text":
+            return Response(contents, media_type="text/plain")
+        return Response(qr.png(contents), media_type="image/png")
+
+    @r.post(prefix + "/{fid}/lifecycle/activate")
+    async def activate(uid: str, fid: str, request: Request):
+        user = get_user(org, uid)
+        f = get_factor(org, user, fid)
+        data = await json_body(request, required=False)
+        if f["status"] == "ACTIVE":
+            raise OktaError("E0000001", "Factor is already active", ["factor: already active"])
+        if f["factorType"] == "push":
+            raise OktaError("E0000001", "Push factors are activated from Okta Verify",
+                            ["factorType: activate push by scanning the QR code; poll lifecycle/activate/poll"])
+        code = string_field(data, "passCode", required=True)
+        now = org.now()
+        step = otp.matching_step(f["secret"], code, now, int(org.setting("totp_window_steps", 1)))
+        if step is None:
+            org.record("okta.factor.activate", request, outcome="invalid_passcode",
+                       user=user["profile"]["login"], factor=f["id"])
+            raise OktaError("E0000068", causes=["Your passcode doesn't match our records. Please try again."])
+        if org.setting("activation_code_counts_as_used", False):
+            org.store.mark_used(f["id"], step, now)
+        f.update(status="ACTIVE", lastUpdated=org.iso(now))
+        f.pop("qrToken", None)
+        org.store.put("factors", f["id"], f)
+        org.syslog("user.mfa.factor.activate", request=request, targets=[user_target(user), factor_target(f)],
+                   message="Activate factor for user")
+        org.record("okta.factor.activate", request, outcome="ACTIVE", user=user["profile"]["login"],
+                   factor=f["id"], factorType=f["factorType"], provider=f["provider"])
+        return shapes.respond(shapes.factor(org, f))
+
+    @r.post(prefix + "/{fid}/lifecycle/activate/poll")
+    async def activation_poll(uid: str, fid: str):
+        user = get_user(org, uid)
+        f = get_factor(org, user, fid)
+        if f["status"] == "ACTIVE":
+            return shapes.respond(shapes.factor(org, f))
+        if f["factorType"] != "push":
+            raise OktaError("E0000001", "Only push factors are polled", ["factorType: not a push factor"])
+        if org.now() >= f["activationExpiresTs"]:
+            base = org.href(f"/api/v1/users/{user['id']}/factors/{f['id']}")
+            return shapes.respond({"factorResult": "TIMEOUT",
+                                   "_links": {"activate": shapes.post_link(f"{base}/lifecycle/activate")}})
+        view = enrolment_view(org, user, f)
+        act = view["_embedded"]["activation"]
+        return shapes.respond({"factorResult": "WAITING", "expiresAt": act["expiresAt"],
+                               "_links": {"poll": view["_links"]["poll"], **act["_links"]}})
+
+    @r.post(prefix + "/{fid}/verify")
+    async def verify(uid: str, fid: str, request: Request):
+        user = get_user(org, uid)
+        f = get_factor(org, user, fid)
+        data = await json_body(request, required=False)
+        if f["status"] != "ACTIVE":
+            raise OktaError("E0000001", "Factor is not active", ["factor: The factor is not active"])
+        if f["factorType"] == "push":
+            otp.check_user_can_verify(org, user)
+            tx = push.create(org, request, user, f)
+            return shapes.respond(push.view(org, tx), status=201)
+        code = string_field(data, "passCode", required=True)
+        otp.verify(org, request, user, f, code)
+        return shapes.respond({"factorResult": "SUCCESS"})
+
+    @r.get(prefix + "/{fid}/transactions/{txid}")
+    async def poll(uid: str, fid: str, txid: str, request: Request):
+        user = get_user(org, uid)
+        f = get_factor(org, user, fid)
+        tx = org.store.get("push_tx", txid)
+        if tx is None or tx["factorId"] != f["id"]:
+            raise not_found(txid, "Transaction")
+        tx = push.current(org, tx)
+        return shapes.respond(push.view(org, tx))
+
+    @r.delete(prefix + "/{fid}/transactions/{txid}")
+    async def cancel(uid: str, fid: str, txid: str, request: Request):
+        user = get_user(org, uid)
+        f = get_factor(org, user, fid)
+        tx = org.store.get("push_tx", txid)
+        if tx is None or tx["factorId"] != f["id"]:
+            raise not_found(txid, "Transaction")
+        tx = push.current(org, tx)
+        if tx["status"] == "WAITING":
+            tx["status"] = "CANCELLED"
+            org.store.put("push_tx", tx["id"], tx)
+            org.record("okta.push.cancel", request, outcome="CANCELLED", transaction=tx["id"], user=tx["login"])
+        return Response(status_code=204)
+
+    return r

@@ -1,0 +1,128 @@
+"""What stands in front of `/api/v1/*`: the SSWS API token check (401 E0000011; tokens are kept
+as digests in the store, can be revoked, and expire after `api_token_idle_days` unused, as
+Okta's 30-day sliding window), per-minute rate-limit buckets with Okta's X-Rate-Limit-* headers
+and 429 E0000047, and an `X-Okta-Request-Id` on every answer."""
+from __future__ import annotations
+
+import email.utils
+from typing import Any, Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+
+from .errors import OktaError, error_response
+from .ids import digest, new_id
+from .org import Org
+
+DEFAULT_LIMITS = {"default": 600, "/api/v1/logs": 120, "/api/v1/radius": 600, "/api/v1/authn": 600,
+                  "/api/v1/users": 600, "/api/v1/apps": 600}
+OPEN_PATHS = ("/qr/",)     # enrolment QR links carry their own token
+PUBLIC_PREFIX = "/api/v1/authn"   # public apps call it without a token; trusted apps send SSWS
+
+
+def ensure_token(org: Org, secret: str, name: str = "Lab admin token") -> dict[str, Any]:
+    """Register the lab's API token once; a revoked one stays revoked across restarts."""
+    d = digest(secret)
+    for t in org.store.all("api_tokens"):
+        if t["digest"] == d:
+            return t
+    now = org.iso()
+    t = {"id": new_id("00T"), "name": name, "digest": d, "status": "ACTIVE", "created": now,
+         "lastUpdated": now, "lastUsedTs": org.now(), "clientName": "Okta API", "userId": "lab-admin",
+         "tokenWindow": "P30D"}
+    return org.store.put("api_tokens", t["id"], t)
+
+
+class RateLimiter:
+    def __init__(self, org: Org) -> None:
+        self.org = org
+        self.counts: dict[tuple[str, int], int] = {}
+
+    def limits(self) -> dict[str, int]:
+        return {**DEFAULT_LIMITS, **self.org.setting("rate_limits", {})}
+
+    def bucket(self, path: str) -> tuple[str, int]:
+        limits = self.limits()
+        best = max((p for p in limits if p != "default" and path.startswith(p)), key=len, default="default")
+        return best, int(limits[best])
+
+    def take(self, path: str) -> tuple[int, int, int, bool]:
+        """(limit, remaining, reset epoch, allowed) for one request on `path`."""
+        name, limit = self.bucket(path)
+        now = self.org.now()
+        minute = int(now // 60)
+        key = (name, minute)
+        for old in [k for k in self.counts if k[1] < minute]:
+            del self.counts[old]
+        used = self.counts.get(key, 0)
+        allowed = used < limit
+        if allowed:
+            self.counts[key] = used + 1
+        return limit, max(0, limit - self.counts.get(key, 0)), (minute + 1) * 60, allowed
+
+    def clear(self) -> None:
+        self.counts.clear()
+
+
+def install(app: FastAPI, org: Org, limiter: RateLimiter) -> None:
+
+    @app.middleware("http")
+    async def gate(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        path = request.url.path
+        request_id = new_id("", 20)
+        if path.startswith("/api/v1/") and not any(p in path for p in OPEN_PATHS):
+            public = path.startswith(PUBLIC_PREFIX) and "Authorization" not in request.headers
+            failure = None if public else _check_token(org, request)
+            if failure is not None:
+                org.record("okta.auth", request, outcome=failure, path=path, method=request.method)
+                resp = error_response(OktaError("E0000011"))
+                resp.headers["X-Okta-Request-Id"] = request_id
+                return resp
+            limit, remaining, reset, allowed = limiter.take(path)
+            rl_headers = {"X-Rate-Limit-Limit": str(limit), "X-Rate-Limit-Remaining": str(remaining),
+                          "X-Rate-Limit-Reset": str(reset)}
+            if not allowed:
+                org.record("okta.ratelimit", request, outcome="exceeded", path=path, limit=limit)
+                org.syslog("system.operation.rate_limit.violation", request=request, result="DENY",
+                           severity="WARN", message=f"Rate limit violation on {path}")
+                headers = {**rl_headers, "Date": email.utils.formatdate(org.now(), usegmt=True),
+                           "X-Okta-Request-Id": request_id}
+                return error_response(OktaError("E0000047", headers=headers))
+            resp = await call_next(request)
+            resp.headers.update(rl_headers)
+        else:
+            resp = await call_next(request)
+        resp.headers["X-Okta-Request-Id"] = request_id
+        return resp
+
+
+def token_of(request: Request) -> str | None:
+    """The token of `Authorization: SSWS <token>`. The okta SDK 3.4.x sends `SSWS<token>`
+    without the space (its generated auth settings), and works against real Okta, so that
+    spelling is accepted too."""
+    header = request.headers.get("Authorization", "").strip()
+    if not header.startswith("SSWS"):
+        return None
+    secret = header[4:].strip()
+    return secret or None
+
+
+def _check_token(org: Org, request: Request) -> str | None:
+    """None when the SSWS token is good, else why not (for the lab event; the caller only ever
+    sees E0000011)."""
+    secret = token_of(request)
+    if secret is None:
+        return "missing_token"
+    d = digest(secret)
+    tok = next((t for t in org.store.all("api_tokens") if t["digest"] == d), None)
+    if tok is None:
+        return "invalid_token"
+    if tok["status"] != "ACTIVE":
+        return "revoked_token"
+    now = org.now()
+    idle_days = float(org.setting("api_token_idle_days", 30))
+    if now - tok.get("lastUsedTs", now) > idle_days * 86400:
+        return "expired_token"
+    if now - tok.get("lastUsedTs", 0) > 60:     # sliding window; write at most once a minute
+        tok["lastUsedTs"] = now
+        org.store.put("api_tokens", tok["id"], tok)
+    return None

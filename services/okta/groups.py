@@ -1,0 +1,99 @@
+"""Groups: list (q, paging), get, members, add/remove a member. The seed's AD groups land here."""
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from . import shapes
+from .errors import invalid, json_body, not_found, string_field
+from .expressions import parse
+from .ids import GROUP, new_id
+from .org import Org, user_target
+from .apps import assign_for_groups
+from .users import get_user
+
+
+def create_group(org: Org, name: str, description: str | None) -> dict[str, Any]:
+    now = org.iso()
+    g = {"id": new_id(GROUP), "created": now, "lastUpdated": now, "lastMembershipUpdated": now,
+         "profile": {"name": name, "description": description}}
+    return org.store.put("groups", g["id"], g)
+
+
+def find_group(org: Org, key: str) -> dict[str, Any]:
+    g = org.store.get("groups", key)
+    if g is None:
+        g = next((x for x in org.store.all("groups") if x["profile"]["name"].lower() == key.lower()), None)
+    if g is None:
+        raise not_found(key, "UserGroup")
+    return g
+
+
+def add_member(org: Org, g: dict[str, Any], user_id: str) -> None:
+    org.store.put("group_members", f"{g['id']}/{user_id}", {"groupId": g["id"], "userId": user_id})
+    g["lastMembershipUpdated"] = org.iso()
+    org.store.put("groups", g["id"], g)
+    user = org.store.get("users", user_id)
+    if user is not None:
+        assign_for_groups(org, user, g["id"])
+
+
+def router(org: Org) -> APIRouter:
+    r = APIRouter()
+
+    @r.get("/api/v1/groups")
+    async def list_groups(request: Request):
+        groups = org.store.all("groups")
+        q = request.query_params.get("q")
+        if q:
+            groups = [g for g in groups if g["profile"]["name"].lower().startswith(q.lower())]
+        for param in ("filter", "search"):
+            if request.query_params.get(param):
+                pred = parse(request.query_params[param])
+                groups = [g for g in groups if pred(shapes.group(org, g))]
+        chunk, headers = shapes.page(request, groups, default_limit=10000, max_limit=10000)
+        return shapes.respond([shapes.group(org, g) for g in chunk], headers=headers)
+
+    @r.post("/api/v1/groups")
+    async def create(request: Request):
+        data = await json_body(request)
+        prof = data.get("profile")
+        if not isinstance(prof, dict):
+            raise invalid("profile", "The field cannot be left blank")
+        name = string_field(prof, "name", required=True, where="profile")
+        desc = string_field(prof, "description", where="profile")
+        g = create_group(org, name, desc)
+        org.syslog("group.lifecycle.create", request=request,
+                   targets=[{"id": g["id"], "type": "UserGroup", "alternateId": name,
+                             "displayName": name, "detailEntry": None}])
+        return shapes.respond(shapes.group(org, g))
+
+    @r.get("/api/v1/groups/{gid}")
+    async def read(gid: str):
+        return shapes.respond(shapes.group(org, find_group(org, gid)))
+
+    @r.get("/api/v1/groups/{gid}/users")
+    async def members(gid: str, request: Request):
+        g = find_group(org, gid)
+        users = [org.store.get("users", m["userId"]) for m in org.store.all("group_members", f"{g['id']}/")]
+        users = [u for u in users if u is not None]
+        chunk, headers = shapes.page(request, users, default_limit=1000, max_limit=1000)
+        return shapes.respond([shapes.user(org, u) for u in chunk], headers=headers)
+
+    @r.put("/api/v1/groups/{gid}/users/{uid}")
+    async def add(gid: str, uid: str, request: Request):
+        g, u = find_group(org, gid), get_user(org, uid)
+        add_member(org, g, u["id"])
+        org.syslog("group.user_membership.add", request=request, targets=[user_target(u)])
+        return Response(status_code=204)
+
+    @r.delete("/api/v1/groups/{gid}/users/{uid}")
+    async def remove(gid: str, uid: str, request: Request):
+        g, u = find_group(org, gid), get_user(org, uid)
+        org.store.delete("group_members", f"{g['id']}/{u['id']}")
+        org.syslog("group.user_membership.remove", request=request, targets=[user_target(u)])
+        return Response(status_code=204)
+
+    return r

@@ -1,0 +1,63 @@
+"""The System Log API: `GET /api/v1/logs` with since / until / filter / q / sortOrder / limit /
+after, and the `Link: rel="next"` Okta always sends on polling requests."""
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+
+from . import shapes
+from .errors import invalid
+from .expressions import parse
+from .org import Org
+
+
+def _epoch(value: str, name: str) -> float:
+    try:
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise invalid(name, "must be an ISO 8601 timestamp") from None
+
+
+def router(org: Org) -> APIRouter:
+    r = APIRouter()
+
+    @r.get("/api/v1/logs")
+    async def logs(request: Request):
+        qp = request.query_params
+        since = _epoch(qp["since"], "since") if qp.get("since") else org.now() - 7 * 86400
+        until = _epoch(qp["until"], "until") if qp.get("until") else None
+        order = (qp.get("sortOrder") or "ASCENDING").upper()
+        if order not in ("ASCENDING", "DESCENDING"):
+            raise invalid("sortOrder", "must be ASCENDING or DESCENDING")
+        limit = shapes.int_param(request, "limit", 100, 1, 1000)
+        after = None
+        if qp.get("after"):
+            try:
+                after = int(qp["after"])
+            except ValueError:
+                raise invalid("after", "not a valid cursor") from None
+        pred = parse(qp["filter"]) if qp.get("filter") else None
+        words = (qp.get("q") or "").lower().split()
+        events, last = [], None
+        for seq, ev in org.store.logs(since, until, after, order == "DESCENDING"):
+            if pred is not None and not pred(ev):
+                continue
+            if words and not all(w in (ev["eventType"] + " " + ev["displayMessage"]).lower() for w in words):
+                continue
+            events.append(ev)
+            last = seq
+            if len(events) >= limit:
+                break
+        base = str(request.url).split("?")[0]
+        params = {k: v for k, v in qp.items() if k != "after"}
+        links = [f'<{base}?{urlencode(params)}>; rel="self"' if params else f'<{base}>; rel="self"']
+        polling = until is None and order == "ASCENDING"
+        cursor = last if last is not None else after
+        if polling or len(events) >= limit:
+            nxt = {**params, "after": cursor} if cursor is not None else params
+            links.append(f'<{base}?{urlencode(nxt)}>; rel="next"')
+        return shapes.respond(events, headers={"Link": ", ".join(links)})
+
+    return r

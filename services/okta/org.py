@@ -1,0 +1,99 @@
+"""What every route module shares: the store, the clock, the org's URL and name, and the two
+records every action leaves behind — an Okta System Log event (`GET /api/v1/logs`, what an Okta
+admin sees) and a lab event (`ctx.record`, what the lab's journal and scenarios see)."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request
+
+from services.common.clock import iso
+from services.common.context import ServiceContext
+
+from .store import Store
+
+
+@dataclass
+class Org:
+    ctx: ServiceContext
+    store: Store
+    url: str                      # the org URL callers use, e.g. http://127.0.10.30:10080
+    name: str = "lab"             # the org's subdomain, issuer of TOTP QR codes
+    tasks: set[Any] = field(default_factory=set)   # background push deliveries in flight
+
+    # -- time -----------------------------------------------------------------------------
+    def now(self) -> float:
+        return self.ctx.clock.now()
+
+    def iso(self, epoch: float | None = None) -> str:
+        return iso(self.now() if epoch is None else epoch)
+
+    def setting(self, key: str, default: Any) -> Any:
+        return self.ctx.settings.get(key, default)
+
+    def href(self, path: str) -> str:
+        return self.url + path
+
+    # -- the two records ---------------------------------------------------------------------
+    def record(self, kind: str, request: Request | None = None, *, outcome: str,
+               trace: str | None = None, **fields: Any) -> None:
+        """A lab event; `fields` pass through the journal's redaction, but callers still never
+        hand over a passCode, shared secret or token."""
+        peer = request.client.host if request is not None and request.client else None
+        if trace is None and request is not None:
+            trace = request.headers.get("X-Lab-Trace")
+        self.ctx.record(kind, peer=peer, outcome=outcome, trace=trace, **fields)
+
+    def syslog(self, event_type: str, *, request: Request | None = None, result: str = "SUCCESS",
+               reason: str | None = None, actor: dict[str, Any] | None = None,
+               targets: list[dict[str, Any]] | None = None, message: str = "",
+               severity: str = "INFO", credential_type: str | None = None) -> dict[str, Any]:
+        """Append one LogEvent, shaped like Okta's System Log API returns it."""
+        ts = self.now()
+        ip = request.client.host if request is not None and request.client else None
+        ua = request.headers.get("User-Agent") if request is not None else None
+        event = {
+            "uuid": str(uuid.uuid4()),
+            "published": iso(ts),
+            "eventType": event_type,
+            "version": "0",
+            "severity": severity,
+            "legacyEventType": None,
+            "displayMessage": message or event_type,
+            "actor": actor or {"id": "lab-admin", "type": "PublicClientApp",
+                               "alternateId": "lab API token", "displayName": "Lab admin"},
+            "client": {"userAgent": {"rawUserAgent": ua, "os": None, "browser": None},
+                       "zone": "null", "ipAddress": ip, "geographicalContext": None,
+                       "device": "Unknown"},
+            "outcome": {"result": result, "reason": reason},
+            "target": targets or [],
+            "transaction": {"type": "WEB", "id": uuid.uuid4().hex[:20], "detail": {}},
+            "debugContext": {"debugData": {}},
+            "authenticationContext": {"authenticationProvider": None,
+                                      "credentialProvider": "OKTA_CREDENTIAL_PROVIDER" if credential_type else None,
+                                      "credentialType": credential_type, "externalSessionId": None},
+            "securityContext": {},
+            "request": {"ipChain": [{"ip": ip}] if ip else []},
+        }
+        self.store.append_log(ts, event)
+        return event
+
+
+def user_target(user: dict[str, Any]) -> dict[str, Any]:
+    p = user["profile"]
+    name = " ".join(x for x in (p.get("firstName"), p.get("lastName")) if x) or p["login"]
+    return {"id": user["id"], "type": "User", "alternateId": p["login"], "displayName": name,
+            "detailEntry": None}
+
+
+def user_actor(user: dict[str, Any]) -> dict[str, Any]:
+    t = user_target(user)
+    t.pop("detailEntry")
+    return t
+
+
+def factor_target(factor: dict[str, Any]) -> dict[str, Any]:
+    return {"id": factor["id"], "type": "User Factor", "alternateId": "unknown",
+            "displayName": f"{factor['factorType']} ({factor['provider']})", "detailEntry": None}

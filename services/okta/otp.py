@@ -1,0 +1,91 @@
+"""TOTP checks for Okta Verify and Google Authenticator factors (RFC 6238, pyotp), on the
+service clock so `POST /clock` skews them: a window of one step either side, each step usable
+once per factor (replays are 403 E0000082, remembered in SQLite across restarts), and a lockout
+after `factor_lockout_attempts` wrong codes in a row (the user becomes LOCKED_OUT, 403 E0000069)."""
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+import pyotp
+from fastapi import Request
+
+from .errors import OktaError
+from .org import Org, factor_target, user_actor, user_target
+from .users import set_status
+
+PERIOD, DIGITS = 30, 6
+USABLE_STATUSES = ("ACTIVE", "PASSWORD_EXPIRED", "RECOVERY")
+
+
+def new_secret() -> str:
+    return pyotp.random_base32()
+
+
+def otpauth_uri(org: Org, login: str, secret: str) -> str:
+    from urllib.parse import quote
+    return (f"otpauth://totp/{quote(org.name)}:{quote(login, safe='@')}?secret={secret}"
+            f"&issuer={quote(org.name)}&period={PERIOD}&digits={DIGITS}")
+
+
+def matching_step(secret: str, code: str, now: float, window: int = 1) -> int | None:
+    """The time step whose code equals `code` within ±window steps of now, or None."""
+    if not (isinstance(code, str) and code.isdigit() and len(code) == DIGITS):
+        return None
+    totp = pyotp.TOTP(secret, digits=DIGITS, interval=PERIOD)
+    current = int(now // PERIOD)
+    for step in sorted(range(current - window, current + window + 1), key=lambda s: abs(s - current)):
+        if hmac.compare_digest(totp.at(step * PERIOD), code):
+            return step
+    return None
+
+
+def check_user_can_verify(org: Org, user: dict[str, Any]) -> None:
+    if user["status"] == "LOCKED_OUT":
+        raise OktaError("E0000069")
+    if user["status"] not in USABLE_STATUSES:
+        raise OktaError("E0000038")
+
+
+def verify(org: Org, request: Request, user: dict[str, Any], factor: dict[str, Any], code: str) -> None:
+    """Raise the Okta error for a bad code; return quietly on SUCCESS (logs and counters done)."""
+    check_user_can_verify(org, user)
+    now = org.now()
+    window = int(org.setting("totp_window_steps", 1))
+    step = matching_step(factor["secret"], code, now, window)
+    login = user["profile"]["login"]
+    base = dict(user=login, factor=factor["id"], factorType=factor["factorType"], provider=factor["provider"])
+    if step is None:
+        user["mfaFailures"] = int(user.get("mfaFailures", 0)) + 1
+        limit = int(org.setting("factor_lockout_attempts", 10))
+        org.store.put("users", user["id"], user)
+        org.syslog("user.authentication.auth_via_mfa", request=request, result="FAILURE",
+                   reason="INVALID_CREDENTIALS", actor=user_actor(user),
+                   targets=[user_target(user), factor_target(factor)], credential_type="OTP",
+                   message="Authentication of user via MFA")
+        org.record("okta.factor.verify", request, outcome="invalid_passcode",
+                   failures=user["mfaFailures"], **base)
+        if user["mfaFailures"] >= limit:
+            set_status(org, user, "LOCKED_OUT")
+            org.syslog("user.account.lock", request=request, actor=user_actor(user),
+                       targets=[user_target(user)], reason="Too many failed MFA attempts",
+                       message="Max sign in attempts exceeded")
+            org.record("okta.user.lock", request, outcome="locked", user=login, failures=user["mfaFailures"])
+        raise OktaError("E0000068", causes=["Your passcode doesn't match our records. Please try again."])
+    if not org.store.mark_used(factor["id"], step, now):
+        org.syslog("user.authentication.auth_via_mfa", request=request, result="FAILURE",
+                   reason="PASSCODE_REPLAYED", actor=user_actor(user),
+                   targets=[user_target(user), factor_target(factor)], credential_type="OTP")
+        org.record("okta.factor.verify", request, outcome="passcode_replayed", **base)
+        raise OktaError("E0000082")
+    user["mfaFailures"] = 0
+    user["lastLogin"] = org.iso(now)
+    org.store.put("users", user["id"], user)
+    org.syslog("user.authentication.auth_via_mfa", request=request, actor=user_actor(user),
+               targets=[user_target(user), factor_target(factor)], credential_type="OTP",
+               message="Authentication of user via MFA")
+    if factor["provider"] == "OKTA":
+        org.syslog("user.mfa.okta_verify", request=request, actor=user_actor(user),
+                   targets=[user_target(user), factor_target(factor)], credential_type="OTP",
+                   message="Verify user with Okta Verify")
+    org.record("okta.factor.verify", request, outcome="SUCCESS", step_offset=step - int(now // PERIOD), **base)

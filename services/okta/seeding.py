@@ -1,0 +1,56 @@
+"""The org's first start: users, groups, the Amazon WorkSpaces RADIUS app and its assignments,
+from the lab's seed fixture. Factors are not seeded: the lab enrols Okta Verify through the API
+with the phone, as a user would (enrol, scan, activate)."""
+from __future__ import annotations
+
+from typing import Any
+
+from .apps import assign, create_radius_app
+from .groups import add_member, create_group
+from .org import Org, user_target
+from .users import create_user
+
+STATUSES = ("STAGED", "PROVISIONED", "ACTIVE", "RECOVERY", "LOCKED_OUT", "PASSWORD_EXPIRED",
+            "SUSPENDED", "DEPROVISIONED")
+
+
+def seed(org: Org, data: dict[str, Any]) -> dict[str, int]:
+    domain = data.get("domain", {}).get("dns_name", "example.com")
+    groups = {g["name"]: create_group(org, g["name"], g.get("description"))
+              for g in data.get("groups", [])}
+    users: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    for entry in data.get("users", []):
+        okta = entry.get("okta")
+        if not okta:           # not imported into Okta (e.g. the domain Administrator)
+            continue
+        sam = entry["sam"]
+        upn = f"{sam}@{domain}"
+        status = str(okta.get("status", "ACTIVE")).upper()
+        if status not in STATUSES:
+            raise ValueError(f"seed: user {sam}: unknown Okta status {status}")
+        profile = {"login": upn, "email": upn, "firstName": entry.get("given_name") or sam,
+                   "lastName": entry.get("surname") or sam, "samAccountName": sam, "userName": upn,
+                   "displayName": " ".join(x for x in (entry.get("given_name"), entry.get("surname")) if x) or sam}
+        u = create_user(org, profile, status, provider={"type": "ACTIVE_DIRECTORY", "name": domain})
+        org.syslog("user.lifecycle.create", targets=[user_target(u)], message="Create okta user (seed)")
+        for gname in entry.get("groups", []):
+            if gname in groups:
+                add_member(org, groups[gname], u["id"])
+        users.append((u, okta))
+    okta_cfg = data.get("okta", {})
+    apps = 0
+    for spec in okta_cfg.get("apps", []):
+        app = create_radius_app(
+            org, name=spec.get("name", "radius_app"), label=spec.get("label", spec.get("name", "RADIUS")),
+            port=int(spec.get("port", 1812)), secret=org.ctx.credential(spec["secret"]),
+            username_format=spec.get("username_format", "okta_username"),
+            primary_auth=bool(spec.get("primary_auth", False)),
+            require_ma=bool(spec.get("require_message_authenticator", False)),
+            inline_enrollment=bool(spec.get("inline_enrollment", True)))
+        apps += 1
+        for u, okta in users:
+            if okta.get("assigned"):
+                assign(org, app, u)
+                org.syslog("application.user_membership.add", targets=[user_target(u)],
+                           message="Add user to application membership (seed)")
+    return {"users": len(users), "groups": len(groups), "apps": apps}

@@ -1,0 +1,141 @@
+"""The org's state in one SQLite file (`<state>/okta/org.sqlite3`), so a restart loses nothing.
+
+Objects are JSON documents keyed by (kind, id); the org is small, so lookups by login and list
+filters run in Python over a kind's documents, and insertion order (rowid) is the listing order
+Okta's cursors page through. The System Log and used TOTP steps have tables of their own because
+they are queried by time and by (factor, step).
+
+Kinds: users, groups, group_members (id "<gid>/<uid>"), apps, app_users (id "<appId>/<userId>"),
+factors, push_tx, api_tokens, meta.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any, Iterator
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS docs (
+    kind TEXT NOT NULL, id TEXT NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
+);
+CREATE TABLE IF NOT EXISTS used_codes (
+    factor_id TEXT NOT NULL, step INTEGER NOT NULL, used_at REAL NOT NULL,
+    PRIMARY KEY (factor_id, step)
+);
+CREATE TABLE IF NOT EXISTS logs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, event_type TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS logs_ts ON logs (ts);
+"""
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- documents --------------------------------------------------------------------------
+    def get(self, kind: str, id_: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute("SELECT data FROM docs WHERE kind=? AND id=?", (kind, id_)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put(self, kind: str, id_: str, doc: dict[str, Any]) -> dict[str, Any]:
+        """Insert or replace; an update keeps the document's place in listings."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO docs (kind, id, data) VALUES (?, ?, ?) "
+                "ON CONFLICT (kind, id) DO UPDATE SET data=excluded.data",
+                (kind, id_, json.dumps(doc)),
+            )
+        return doc
+
+    def delete(self, kind: str, id_: str) -> bool:
+        with self._lock:
+            cur = self._db.execute("DELETE FROM docs WHERE kind=? AND id=?", (kind, id_))
+        return cur.rowcount > 0
+
+    def all(self, kind: str, prefix: str | None = None) -> list[dict[str, Any]]:
+        """Every document of a kind in insertion order, optionally those whose id starts with prefix."""
+        with self._lock:
+            if prefix is None:
+                rows = self._db.execute("SELECT data FROM docs WHERE kind=? ORDER BY rowid", (kind,))
+            else:
+                rows = self._db.execute(
+                    "SELECT data FROM docs WHERE kind=? AND substr(id, 1, ?)=? ORDER BY rowid",
+                    (kind, len(prefix), prefix))
+            return [json.loads(r[0]) for r in rows.fetchall()]
+
+    def count(self, kind: str) -> int:
+        with self._lock:
+            return self._db.execute("SELECT count(*) FROM docs WHERE kind=?", (kind,)).fetchone()[0]
+
+    def delete_prefix(self, kind: str, prefix: str) -> int:
+        with self._lock:
+            cur = self._db.execute("DELETE FROM docs WHERE kind=? AND substr(id, 1, ?)=?",
+                                   (kind, len(prefix), prefix))
+        return cur.rowcount
+
+    def is_empty(self) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT count(*) FROM docs WHERE kind != 'api_tokens'").fetchone()[0] == 0
+
+    def wipe(self) -> None:
+        """Forget everything: the org as if it had never started (for the admin reset)."""
+        with self._lock:
+            for table in ("docs", "used_codes", "logs"):
+                self._db.execute(f"DELETE FROM {table}")
+
+    # -- TOTP steps already used (replay protection survives restarts) ------------------------
+    def mark_used(self, factor_id: str, step: int, at: float) -> bool:
+        """Record a used step; False when it was already used (a replay)."""
+        with self._lock:
+            try:
+                self._db.execute("INSERT INTO used_codes VALUES (?, ?, ?)", (factor_id, step, at))
+            except sqlite3.IntegrityError:
+                return False
+            # Steps more than a few periods old can never verify again: forget them.
+            self._db.execute("DELETE FROM used_codes WHERE factor_id=? AND step < ?", (factor_id, step - 10))
+        return True
+
+    def forget_codes(self, factor_id: str | None = None) -> None:
+        with self._lock:
+            if factor_id is None:
+                self._db.execute("DELETE FROM used_codes")
+            else:
+                self._db.execute("DELETE FROM used_codes WHERE factor_id=?", (factor_id,))
+
+    # -- System Log ---------------------------------------------------------------------------
+    def append_log(self, ts: float, event: dict[str, Any]) -> int:
+        with self._lock:
+            cur = self._db.execute("INSERT INTO logs (ts, event_type, data) VALUES (?, ?, ?)",
+                                   (ts, event["eventType"], json.dumps(event)))
+        return int(cur.lastrowid)
+
+    def logs(self, since: float, until: float | None, after: int | None,
+             descending: bool) -> Iterator[tuple[int, dict[str, Any]]]:
+        sql = "SELECT seq, data FROM logs WHERE ts >= ?"
+        args: list[Any] = [since]
+        if until is not None:
+            sql += " AND ts < ?"
+            args.append(until)
+        if after is not None:
+            sql += " AND seq < ?" if descending else " AND seq > ?"
+            args.append(after)
+        sql += " ORDER BY seq " + ("DESC" if descending else "ASC")
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        for seq, data in rows:
+            yield seq, json.loads(data)

@@ -1,0 +1,285 @@
+"""Users: create (STAGED / PROVISIONED / ACTIVE per `activate` and password), read by id, login or
+login prefix, list with q / filter / search and cursor paging, and the lifecycle operations with
+the statuses Okta allows them from (spec 3.1)."""
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from . import shapes
+from .errors import OktaError, invalid, json_body, not_found, string_field
+from .expressions import parse
+from .ids import USER, new_id, token
+from .org import Org, user_target
+
+PROFILE_STRINGS = ("login", "email", "firstName", "lastName", "samAccountName", "userName",
+                   "secondEmail", "mobilePhone", "employeeID", "displayName", "nickName")
+
+
+def find_user(org: Org, key: str) -> dict[str, Any] | None:
+    """By id, by login (case-insensitive), or by login prefix when exactly one user has it."""
+    u = org.store.get("users", key)
+    if u is not None:
+        return u
+    wanted = key.lower()
+    users = org.store.all("users")
+    for u in users:
+        if u["profile"]["login"].lower() == wanted:
+            return u
+    matches = [u for u in users if u["profile"]["login"].lower().split("@")[0] == wanted]
+    return matches[0] if len(matches) == 1 else None
+
+
+def get_user(org: Org, key: str) -> dict[str, Any]:
+    u = find_user(org, key)
+    if u is None:
+        raise not_found(key, "User")
+    return u
+
+
+def _hash(password: str) -> dict[str, str]:
+    salt = os.urandom(16)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, 10000)
+    return {"salt": salt.hex(), "hash": digest.hex()}
+
+
+def create_user(org: Org, profile: dict[str, Any], status: str, *,
+                provider: dict[str, str] | None = None, password: str | None = None) -> dict[str, Any]:
+    """Store a new user; the login must be unique (Okta's 400 E0000001 otherwise)."""
+    login = profile["login"]
+    if any(u["profile"]["login"].lower() == login.lower() for u in org.store.all("users")):
+        raise invalid("login", "An object with this field already exists in the current organization")
+    now = org.iso()
+    doc = {
+        "id": new_id(USER), "status": status, "created": now, "lastUpdated": now,
+        "statusChanged": now if status != "STAGED" else None,
+        "activated": now if status in ("ACTIVE", "PROVISIONED") else None,
+        "lastLogin": None, "passwordChanged": now if password else None,
+        "profile": profile, "provider": provider or {"type": "OKTA", "name": "OKTA"},
+        "password": _hash(password) if password else None,
+        "mfaFailures": 0,
+    }
+    return org.store.put("users", doc["id"], doc)
+
+
+def set_status(org: Org, u: dict[str, Any], status: str) -> dict[str, Any]:
+    now = org.iso()
+    u["status"], u["statusChanged"], u["lastUpdated"] = status, now, now
+    if status in ("ACTIVE", "PROVISIONED") and not u.get("activated"):
+        u["activated"] = now
+    return org.store.put("users", u["id"], u)
+
+
+def _profile(data: dict[str, Any]) -> dict[str, Any]:
+    prof = data.get("profile")
+    if not isinstance(prof, dict):
+        raise invalid("profile", "The field cannot be left blank")
+    for name in PROFILE_STRINGS:
+        string_field(prof, name, required=name == "login", where="profile")
+    if "@" not in prof["login"]:
+        raise invalid("login", "Username must be in the form of an email address")
+    prof.setdefault("email", prof["login"])
+    return prof
+
+
+def _password(data: dict[str, Any]) -> str | None:
+    creds = data.get("credentials")
+    if creds is None:
+        return None
+    if not isinstance(creds, dict):
+        raise invalid("credentials", "must be an object")
+    pw = creds.get("password")
+    if pw is None:
+        return None
+    if not isinstance(pw, dict):
+        raise invalid("credentials.password", "must be an object")
+    return string_field(pw, "value", where="credentials.password")
+
+
+def _provider(data: dict[str, Any]) -> dict[str, str] | None:
+    """`credentials.provider {type, name}`: how the AD agent creates AD-sourced users, whose
+    password lives in AD (so activation needs no Okta password)."""
+    creds = data.get("credentials")
+    if not isinstance(creds, dict) or creds.get("provider") is None:
+        return None
+    prov = creds["provider"]
+    if not isinstance(prov, dict):
+        raise invalid("credentials.provider", "must be an object")
+    ptype = string_field(prov, "type", required=True, where="credentials.provider")
+    if ptype not in ("OKTA", "ACTIVE_DIRECTORY", "LDAP", "FEDERATION", "SOCIAL", "IMPORT"):
+        raise invalid("credentials.provider.type", "unknown provider type")
+    return {"type": ptype, "name": string_field(prov, "name", where="credentials.provider") or ptype}
+
+
+def _bool_param(request: Request, name: str, default: bool) -> bool:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if raw.lower() not in ("true", "false"):
+        raise invalid(name, "must be true or false")
+    return raw.lower() == "true"
+
+
+def router(org: Org) -> APIRouter:
+    r = APIRouter()
+
+    @r.post("/api/v1/users")
+    async def create(request: Request):
+        data = await json_body(request)
+        profile = _profile(data)
+        password = _password(data)
+        provider = _provider(data)
+        activate = _bool_param(request, "activate", True)
+        external = provider is not None and provider["type"] != "OKTA"
+        status = "STAGED" if not activate else "ACTIVE" if password or external else "PROVISIONED"
+        group_ids = data.get("groupIds") or []
+        if not isinstance(group_ids, list) or not all(isinstance(g, str) for g in group_ids):
+            raise invalid("groupIds", "must be a list of group ids")
+        u = create_user(org, profile, status, password=password, provider=provider)
+        from .groups import add_member   # groups builds on users; imported here to avoid a cycle
+        for gid in group_ids:
+            g = org.store.get("groups", gid)
+            if g is not None:
+                add_member(org, g, u["id"])
+        org.syslog("user.lifecycle.create", request=request, targets=[user_target(u)],
+                   message="Create okta user")
+        if activate:
+            org.syslog("user.lifecycle.activate", request=request, targets=[user_target(u)],
+                       message="Activate Okta user")
+        org.record("okta.user.lifecycle", request, outcome="created", user=profile["login"], status=status)
+        return shapes.respond(shapes.user(org, u))
+
+    @r.get("/api/v1/users")
+    async def list_users(request: Request):
+        users = org.store.all("users")
+        q = request.query_params.get("q")
+        if q:
+            ql = q.lower()
+            users = [u for u in users if any(str(u["profile"].get(k) or "").lower().startswith(ql)
+                                             for k in ("login", "email", "firstName", "lastName"))]
+        for param in ("filter", "search"):
+            expr = request.query_params.get(param)
+            if expr:
+                pred = parse(expr)
+                users = [u for u in users if pred(shapes.user(org, u))]
+        if not request.query_params.get("search") and not request.query_params.get("filter"):
+            users = [u for u in users if u["status"] != "DEPROVISIONED"]  # as Okta's plain list
+        chunk, headers = shapes.page(request, users)
+        return shapes.respond([shapes.user(org, u) for u in chunk], headers=headers)
+
+    @r.get("/api/v1/users/{key}")
+    async def read(key: str):
+        return shapes.respond(shapes.user(org, get_user(org, key)))
+
+    @r.post("/api/v1/users/{key}")
+    async def update(key: str, request: Request):
+        """Partial profile update (Okta's POST semantics; PUT replaces)."""
+        u = get_user(org, key)
+        data = await json_body(request)
+        prof = data.get("profile", {})
+        if not isinstance(prof, dict):
+            raise invalid("profile", "must be an object")
+        for name in PROFILE_STRINGS:
+            string_field(prof, name, where="profile")
+        u["profile"].update(prof)
+        u["lastUpdated"] = org.iso()
+        org.store.put("users", u["id"], u)
+        org.syslog("user.account.update_profile", request=request, targets=[user_target(u)])
+        return shapes.respond(shapes.user(org, u))
+
+    @r.delete("/api/v1/users/{key}")
+    async def delete(key: str, request: Request):
+        u = get_user(org, key)
+        if u["status"] != "DEPROVISIONED":
+            set_status(org, u, "DEPROVISIONED")
+            org.syslog("user.lifecycle.deactivate", request=request, targets=[user_target(u)])
+        else:
+            org.store.delete("users", u["id"])
+            for f in org.store.all("factors"):
+                if f["userId"] == u["id"]:
+                    org.store.delete("factors", f["id"])
+            for a in org.store.all("apps"):
+                org.store.delete("app_users", f"{a['id']}/{u['id']}")
+            for g in org.store.all("groups"):
+                org.store.delete("group_members", f"{g['id']}/{u['id']}")
+            org.syslog("user.lifecycle.delete.completed", request=request, targets=[user_target(u)])
+        org.record("okta.user.lifecycle", request, outcome="deleted", user=u["profile"]["login"])
+        return Response(status_code=204)
+
+    @r.post("/api/v1/users/{key}/lifecycle/{operation}")
+    async def lifecycle(key: str, operation: str, request: Request):
+        u = get_user(org, key)
+        status = u["status"]
+        body: dict[str, Any] = {}
+        code = 200
+        if operation in ("activate", "reactivate"):
+            allowed = ("STAGED", "DEPROVISIONED") if operation == "activate" else ("PROVISIONED", "RECOVERY")
+            if status not in allowed:
+                if status in ("ACTIVE", "PROVISIONED") and operation == "activate":
+                    raise OktaError("E0000016")
+                raise OktaError("E0000038")
+            send_email = _bool_param(request, "sendEmail", True)
+            # AD-sourced users sign in with their AD password, so activation completes at once;
+            # users with an Okta password too. Others wait in PROVISIONED for the email's link.
+            target = "ACTIVE" if u.get("password") or u.get("provider", {}).get("type", "OKTA") != "OKTA" \
+                else "PROVISIONED"
+            set_status(org, u, target)
+            tok = token(20)
+            u["activationToken"] = tok
+            org.store.put("users", u["id"], u)
+            if not send_email:
+                body = {"activationUrl": org.href(f"/welcome/{tok}"), "activationToken": tok}
+            org.syslog("user.lifecycle.activate" if operation == "activate" else "user.lifecycle.reactivate",
+                       request=request, targets=[user_target(u)], message="Activate Okta user")
+        elif operation == "deactivate":
+            if status == "DEPROVISIONED":
+                raise OktaError("E0000038")
+            set_status(org, u, "DEPROVISIONED")
+            org.syslog("user.lifecycle.deactivate", request=request, targets=[user_target(u)])
+            code = 204
+        elif operation == "suspend":
+            if status != "ACTIVE":
+                raise OktaError("E0000001", "Cannot suspend a user that is not active",
+                                ["Cannot suspend a user that is not active"])
+            set_status(org, u, "SUSPENDED")
+            org.syslog("user.lifecycle.suspend", request=request, targets=[user_target(u)])
+        elif operation == "unsuspend":
+            if status != "SUSPENDED":
+                raise OktaError("E0000001", "Cannot unsuspend a user that is not suspended",
+                                ["Cannot unsuspend a user that is not suspended"])
+            set_status(org, u, "ACTIVE")
+            org.syslog("user.lifecycle.unsuspend", request=request, targets=[user_target(u)])
+        elif operation == "unlock":
+            if status != "LOCKED_OUT":
+                raise OktaError("E0000038")
+            u["mfaFailures"] = 0
+            set_status(org, u, "ACTIVE")
+            org.syslog("user.account.unlock_by_admin", request=request, targets=[user_target(u)])
+        elif operation == "reset_factors":
+            for f in org.store.all("factors"):
+                if f["userId"] == u["id"]:
+                    org.store.delete("factors", f["id"])
+                    org.store.forget_codes(f["id"])
+            org.syslog("user.mfa.factor.reset_all", request=request, targets=[user_target(u)])
+        elif operation in ("expire_password", "reset_password"):
+            if status not in ("ACTIVE", "PASSWORD_EXPIRED", "RECOVERY"):
+                raise OktaError("E0000038")
+            new = "PASSWORD_EXPIRED" if operation == "expire_password" else "RECOVERY"
+            set_status(org, u, new)
+            if operation == "reset_password":
+                body = {"resetPasswordUrl": org.href(f"/reset_password/{token(20)}")}
+            else:
+                body = shapes.user(org, u)
+        else:
+            raise not_found(f"lifecycle/{operation}", "Operation")
+        org.record("okta.user.lifecycle", request, outcome=operation, user=u["profile"]["login"],
+                   status=u["status"])
+        if code == 204:
+            return Response(status_code=204)
+        return shapes.respond(body)
+
+    return r
