@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 from lab import process_runtime as pr
+from lab import topology as topo
 
 
 def lab(*args, state_dir):
