@@ -10,8 +10,11 @@ from html import escape
 from typing import Any
 
 LANES = ["client", "workspaces", "ad-connector", "dc", "radius-agent", "okta", "phone", "mail", "ad-agent"]
-OUTBOUND_PREFIXES = ("connector.radius", "connector.dc_discovery", "connector.ad_auth", "okta.push.deliver",
-                     "okta.push.send", "phone.push_answered", "phone.scan", "workspaces.signin ")
+# Recorded by the sender (a request it made, or the reply it gave), so the arrow leaves the recorder.
+OUTBOUND_PREFIXES = ("connector.radius_request", "connector.signin", "okta.push.deliver",
+                     "phone.push_answered", "radius.reply")
+# Recorded by the receiver of a reply: the arrow points at the recorder, from its peer.
+# (Everything not listed above is drawn that way.)
 # Events that are the client's own view: the sign-in starts and ends at the client.
 CLIENT_KINDS = {"workspaces.signin_started": "in", "workspaces.signin": "out"}
 SKIP_PREFIXES = ("service.", "admin.")
@@ -35,10 +38,14 @@ def arrows(events: list[dict[str, Any]], topology: dict[str, Any]) -> list[dict[
         kind, service = e["kind"], e["service"]
         if kind.startswith(SKIP_PREFIXES):
             continue
-        label = kind.split(".", 1)[-1] + (f" → {e['outcome']}" if e.get("outcome") else "")
-        user = e.get("fields", {}).get("user")
-        if user:
-            label += f" ({user})"
+        fields = e.get("fields", {})
+        label = kind.split(".", 1)[-1]
+        if fields.get("type") and fields.get("name"):      # a DNS query
+            label = f"DNS {fields['type']} {fields['name']}"
+        if e.get("outcome"):
+            label += f" → {e['outcome']}"
+        if fields.get("user") and "name" not in fields:
+            label += f" ({fields['user']})"
         if kind in CLIENT_KINDS:
             src, dst = ("client", service) if CLIENT_KINDS[kind] == "in" else (service, "client")
         else:
@@ -57,10 +64,10 @@ def arrows(events: list[dict[str, Any]], topology: dict[str, Any]) -> list[dict[
 def svg(events: list[dict[str, Any]], topology: dict[str, Any]) -> str:
     rows = arrows(events, topology)
     used = [lane for lane in LANES if any(lane in (r["from"], r["to"]) for r in rows)]
-    extra = sorted({r["from"] for r in rows} | {r["to"] for r in rows} - set(used))
+    extra = sorted(({r["from"] for r in rows} | {r["to"] for r in rows}) - set(used))
     lanes = used + extra
     x = {lane: MARGIN + 90 + i * LANE_GAP for i, lane in enumerate(lanes)}
-    width = MARGIN * 2 + 90 + max(len(lanes) - 1, 0) * LANE_GAP + 60
+    width = MARGIN * 2 + 90 + max(len(lanes) - 1, 0) * LANE_GAP + LANE_GAP + 60
     height = TOP + ROW * (len(rows) + 1) + MARGIN
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'font-family="sans-serif" font-size="11">',

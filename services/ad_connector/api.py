@@ -1,4 +1,8 @@
-"""AD Connector's HTTP face: the internal authenticate call WorkSpaces makes."""
+"""AD Connector's HTTP face: the internal authenticate call WorkSpaces makes.
+
+The AWS Directory Service API (ds_api.py) and the user lookup (users.py) are mounted on the same
+app by __main__.
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -32,8 +36,11 @@ def make_app(ctx: ServiceContext, store: DirectoryStore) -> FastAPI:
         if directory is None:
             return JSONResponse({"authenticated": False, "reason": "directory_not_found",
                                  "detail": f"Directory {body['directoryId']} does not exist"}, status_code=404)
+        peer = request.client.host if request.client else None
+        ctx.record("connector.authenticate", peer=peer, trace=trace, user=body["username"],
+                   directory=directory["DirectoryId"])
         result = await signin.run(directory, body["username"], body["password"], body["mfaCode"], trace)
-        ctx.record("connector.signin", peer=request.client.host if request.client else None,
+        ctx.record("connector.signin", peer=peer,
                    outcome="success" if result.authenticated else result.reason, trace=trace,
                    user=body["username"], directory=directory["DirectoryId"])
         return JSONResponse(result.body())

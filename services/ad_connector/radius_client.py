@@ -76,7 +76,8 @@ async def authenticate(
     retries: int,
     nas_identifier: str,
     protocol: str = "PAP",
-    on_attempt=None,
+    on_send=None,
+    on_unanswered=None,
 ) -> RadiusResult:
     """Try each server in list order; per server 1 + retries attempts of `timeout` seconds."""
     loop = asyncio.get_running_loop()
@@ -92,6 +93,8 @@ async def authenticate(
                 attempt = Attempt(server=f"{server}:{port}", source=source_ip, sent=time.time(), outcome="timeout")
                 result.attempts.append(attempt)
                 transport.sendto(raw)
+                if on_send is not None:
+                    on_send(attempt, len(result.attempts), req.id)
                 deadline = loop.time() + timeout
                 while True:
                     remaining = deadline - loop.time()
@@ -114,8 +117,8 @@ async def authenticate(
                         result.reply_message = str(reply["Reply-Message"][0])
                     result.elapsed = time.monotonic() - started
                     return result
-                if on_attempt is not None:
-                    on_attempt(attempt)
+                if on_unanswered is not None:
+                    on_unanswered(attempt)
         finally:
             transport.close()
     result.elapsed = time.monotonic() - started

@@ -71,7 +71,11 @@ class SignIn:
     async def _radius(self, directory, username, password, mfa_code, trace, source) -> SignInResult:
         rs = directory["RadiusSettings"]
 
-        def attempt_done(attempt: radius_client.Attempt) -> None:
+        def sent(attempt: radius_client.Attempt, number: int, packet_id: int) -> None:
+            self.ctx.record("connector.radius_request", peer=attempt.server, trace=trace, source=attempt.source,
+                            user=username, attempt=number, packet_id=packet_id)
+
+        def attempt_unanswered(attempt: radius_client.Attempt) -> None:
             self.ctx.record("connector.radius_attempt", peer=attempt.server, outcome=attempt.outcome,
                             trace=trace, source=attempt.source, user=username)
 
@@ -81,7 +85,8 @@ class SignIn:
                 username=username, mfa_code=mfa_code, source_ip=source,
                 timeout=float(rs["RadiusTimeout"]) * float(self.ctx.settings.get("time_scale", 1.0)),
                 retries=int(rs["RadiusRetries"]), nas_identifier=directory["DirectoryId"],
-                protocol=rs.get("AuthenticationProtocol", "PAP"), on_attempt=attempt_done)
+                protocol=rs.get("AuthenticationProtocol", "PAP"), on_send=sent,
+                on_unanswered=attempt_unanswered)
         except (OSError, ValueError) as exc:
             self.ctx.record("connector.radius", outcome="error", trace=trace, user=username, reason=str(exc))
             return SignInResult(False, "radius_error", str(exc))
