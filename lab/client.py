@@ -32,8 +32,7 @@ class LabClient:
 
     # -- the seed --------------------------------------------------------------------------------
     def seed(self) -> dict[str, Any]:
-        if self.topology.get("blank"):
-            return {}
+        """The seed fixture (the directory's people exist even in a blank lab)."""
         return yaml.safe_load(Path(self.topology["seed"]).read_text()) or {}
 
     def seed_user(self, user: str) -> dict[str, Any] | None:

@@ -1,27 +1,37 @@
 """`python -m services.ad_connector`: AWS Directory Service AD Connector."""
 from services.common.runner import Service, run
 
+from . import users
 from .api import make_app
+from .ds_api import DirectoryService
 from .store import DirectoryStore, seed_directory
 
 
 async def build(ctx) -> Service:
     store = DirectoryStore(ctx.state_dir / "directories.sqlite3")
+    ds = DirectoryService(ctx, store)
 
     def seed() -> None:
-        data = ctx.seed()
+        data = ctx.seed(cloud=True)
         if data.get("aws"):
             radius_host = ctx.peer("radius-agent")["host"]
             store.put(seed_directory(data, ctx.settings, ctx.credential("radius_shared_secret"), radius_host))
 
-    if store.empty():
-        seed()
+    if not store.seeded():
+        if store.empty():   # a state directory from before the seeded mark keeps its resources
+            seed()
+        store.mark_seeded()
 
     async def reset() -> None:
+        ds.cancel_all()
         store.clear()
         seed()
 
-    return Service(http_apps={"api": make_app(ctx, store)}, reset=reset)
+    app = make_app(ctx, store)
+    users.register_routes(app, ctx, store)
+    ds.mount(app)
+    await ds.resume()   # schedules lifecycles a previous run left half-way; returns at once
+    return Service(http_apps={"api": app}, reset=reset)
 
 
 if __name__ == "__main__":

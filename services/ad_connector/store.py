@@ -19,6 +19,7 @@ class DirectoryStore:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS directories (id TEXT PRIMARY KEY, doc TEXT NOT NULL)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
         self._lock = threading.Lock()
 
     def put(self, doc: dict[str, Any]) -> None:
@@ -39,6 +40,15 @@ class DirectoryStore:
     def delete(self, directory_id: str) -> None:
         with self._lock:
             self._db.execute("DELETE FROM directories WHERE id = ?", (directory_id,))
+
+    def seeded(self) -> bool:
+        """Whether the seed was applied once; deleting every resource must not bring the seed back."""
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM meta WHERE key = 'seeded'").fetchone() is not None
+
+    def mark_seeded(self) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('seeded', '1')")
 
     def empty(self) -> bool:
         with self._lock:

@@ -90,7 +90,7 @@ class SigV4Verifier:
             raise AwsError("MissingAuthenticationTokenException", MSG_MISSING_AUTH, 400)
         if not authz.startswith("AWS4-HMAC-SHA256 "):
             raise AwsError("IncompleteSignatureException",
-                           f"Authorization header requires 'AWS4-HMAC-SHA256' algorithm.", 400)
+                           "Authorization header requires 'AWS4-HMAC-SHA256' algorithm.", 400)
         params = dict(_AUTH_PARAM.findall(authz))
         missing = [p for p in ("Credential", "SignedHeaders", "Signature") if p not in params]
         if missing:
@@ -99,8 +99,8 @@ class SigV4Verifier:
                 + f" Authorization={authz.split(' ')[0]}", 400)
         scope = params["Credential"].split("/")
         if len(scope) != 5 or scope[4] != "aws4_request":
-            raise AwsError("IncompleteSignatureException",
-                           "Credential should be scoped to a valid region, not 'malformed'. ", 400)
+            raise AwsError("IncompleteSignatureException", "Authorization header requires a 'Credential' "
+                           "parameter of the form <key>/<date>/<region>/<service>/aws4_request.", 400)
         key_id, date, region, service, _ = scope
         if key_id != self.access_key:
             raise AwsError("UnrecognizedClientException", MSG_BAD_KEY, 400)
@@ -392,7 +392,7 @@ def mount(app: FastAPI, ctx: Any, *, model: AwsModel, handlers: dict[str, Handle
                              ctx.credential("aws_region"), model.signing_name, now=ctx.clock.now)
     unknown = set(handlers) - set(model.service.operation_names)
     if unknown:
-        raise ValueError(f"handlers for operations {model.service.service_name} does not have: {unknown}")
+        raise ValueError(f"{model.service.service_name} has no operations {sorted(unknown)}")
 
     @app.post("/")
     async def aws_json(request: Request) -> JSONResponse:
@@ -406,8 +406,11 @@ def mount(app: FastAPI, ctx: Any, *, model: AwsModel, handlers: dict[str, Handle
         try:
             verifier.verify(request.method, request.url.path, request.url.query, request.headers, body)
             operation = model.operation(operation_name) if operation_name else None
-            if operation is None or operation_name not in handlers:
+            if operation is None:
                 raise AwsError("UnknownOperationException", None, 400)
+            if operation_name not in handlers:   # real AWS operation the lab does not emulate: a 400,
+                # not moto's 500, so botocore does not retry it for seconds
+                raise AwsError("UnknownOperationException", f"The lab does not implement {target}.", 400)
             try:
                 params = json.loads(body) if body.strip() else {}
             except ValueError:

@@ -67,10 +67,12 @@ class ServiceContext:
     def blank(self) -> bool:
         return bool(self.topology.get("blank"))
 
-    def seed(self) -> dict[str, Any]:
-        """The lab's seed fixture (users, org, AWS resources); empty when the lab is blank."""
+    def seed(self, *, cloud: bool = False) -> dict[str, Any]:
+        """The lab's seed fixture. Services of the cloud side (the Okta org, the AWS resources)
+        pass cloud=True and get nothing in a blank lab: the trainee configures those. The
+        directory exists before any of it, so the DC is seeded even then."""
         path = self.topology.get("seed")
-        if not path or self.blank:
+        if not path or (cloud and self.blank):
             return {}
         with open(path, encoding="utf-8") as fh:
             return yaml.safe_load(fh) or {}

@@ -12,7 +12,7 @@ from .store import Store
 
 async def build(ctx) -> Service:
     store = Store(ctx.state_dir / "org.sqlite3")
-    data = ctx.seed()
+    data = ctx.seed(cloud=True)
     org = Org(ctx=ctx, store=store, url=ctx.peer_url("okta"))
 
     def initialise() -> None:

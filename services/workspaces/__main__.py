@@ -4,25 +4,32 @@ from fastapi import FastAPI
 from services.common.runner import Service, run
 
 from . import client, store as store_mod
+from .ws_api import WorkspacesService
 
 
 async def build(ctx) -> Service:
     store = store_mod.WorkspacesStore(ctx.state_dir / "workspaces.sqlite3")
+    api = WorkspacesService(ctx, store)
 
     def seed() -> None:
-        data = ctx.seed()
+        data = ctx.seed(cloud=True)
         if data.get("aws"):
             store_mod.seed(store, data)
 
-    if store.empty():
-        seed()
+    if not store.seeded():
+        if store.empty():   # a state directory from before the seeded mark keeps its resources
+            seed()
+        store.mark_seeded()
 
     async def reset() -> None:
+        api.cancel_all()
         store.clear()
         seed()
 
     app = FastAPI(title="Amazon WorkSpaces (lab)", docs_url=None, redoc_url=None)
     client.register_routes(app, ctx, store)
+    api.mount(app)
+    await api.resume()   # schedules transitions a previous run left half-way; returns at once
     return Service(http_apps={"api": app}, reset=reset)
 
 

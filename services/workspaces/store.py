@@ -9,6 +9,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from . import models
+
 _ALNUM = string.ascii_lowercase + string.digits
 
 
@@ -23,6 +25,7 @@ class WorkspacesStore:
         self._db.execute("CREATE TABLE IF NOT EXISTS directories (id TEXT PRIMARY KEY, doc TEXT NOT NULL)")
         self._db.execute("CREATE TABLE IF NOT EXISTS workspaces (id TEXT PRIMARY KEY, directory TEXT, "
                          "username TEXT COLLATE NOCASE, doc TEXT NOT NULL)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
         self._lock = threading.Lock()
 
     # -- directories ---------------------------------------------------------------------------
@@ -33,6 +36,15 @@ class WorkspacesStore:
     def directories(self) -> list[dict[str, Any]]:
         with self._lock:
             return [json.loads(r[0]) for r in self._db.execute("SELECT doc FROM directories ORDER BY id")]
+
+    def get_directory(self, directory_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute("SELECT doc FROM directories WHERE id = ?", (directory_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def delete_directory(self, directory_id: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM directories WHERE id = ?", (directory_id,))
 
     def directory_by_registration_code(self, code: str) -> dict[str, Any] | None:
         # Registration codes are typed by people; the client accepts them in any case.
@@ -51,9 +63,28 @@ class WorkspacesStore:
                                    (directory_id, username)).fetchone()
         return json.loads(row[0]) if row else None
 
+    def get_workspace(self, workspace_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute("SELECT doc FROM workspaces WHERE id = ?", (workspace_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def workspaces_in(self, directory_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute("SELECT doc FROM workspaces WHERE directory = ? ORDER BY id", (directory_id,))
+            return [json.loads(r[0]) for r in rows]
+
     def workspaces(self) -> list[dict[str, Any]]:
         with self._lock:
             return [json.loads(r[0]) for r in self._db.execute("SELECT doc FROM workspaces ORDER BY id")]
+
+    def seeded(self) -> bool:
+        """Whether the seed was applied once; deleting every resource must not bring the seed back."""
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM meta WHERE key = 'seeded'").fetchone() is not None
+
+    def mark_seeded(self) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('seeded', '1')")
 
     def empty(self) -> bool:
         with self._lock:
@@ -69,16 +100,14 @@ def seed(store: WorkspacesStore, data: dict[str, Any]) -> None:
     """The seed's registered directory and a WorkSpace for every user marked `workspace: true`."""
     aws = data["aws"]
     directory_id = aws["directory"]["id"]
-    store.put_directory({
-        "DirectoryId": directory_id,
-        "Alias": directory_id,
-        "DirectoryName": aws["directory"]["name"],
-        "RegistrationCode": aws["workspaces"]["registration_code"],
-        "DirectoryType": "AD_CONNECTOR",
-        "State": "REGISTERED",
-        "CustomerUserName": aws["directory"]["service_account"],
-        "WorkspaceSecurityGroupId": f"{directory_id}_workspacesMembers",
-    })
+    ds_view = {"DirectoryId": directory_id, "Alias": directory_id, "Name": aws["directory"]["name"],
+               "Type": "ADConnector", "ConnectSettings": {"CustomerUserName": aws["directory"]["service_account"],
+                                                         "SubnetIds": ["subnet-0lab00000000000a1",
+                                                                       "subnet-0lab00000000000b2"]}}
+    directory = models.new_directory(ds_view, {}, code=aws["workspaces"]["registration_code"],
+                                     account="123456789012")
+    directory["State"] = models.REGISTERED
+    store.put_directory(directory)
     for index, user in enumerate(u for u in data.get("users", []) if u.get("workspace")):
         store.put_workspace({
             "WorkspaceId": f"ws-lab{index:06d}",

@@ -1,0 +1,77 @@
+"""What WorkSpaces asks the AD Connector, over the network (services never import each other).
+
+- The directory itself: the Directory Service API's DescribeDirectories, SigV4-signed with the lab's
+  keys by botocore's own signer, exactly as another AWS service (or a user's boto3) would call it.
+- Whether a user exists: the connector's internal `POST /connector/users/lookup`, the counterpart
+  of `/connector/authenticate` (only the connector holds the service account's password).
+
+Both leave from WorkSpaces' own address (ctx.http_client), so the connector's journal and faults
+see the WorkSpaces host.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from services.common.context import ServiceContext
+
+DS_TARGET = "DirectoryService_20150416"
+
+
+class ConnectorUnavailable(Exception):
+    """The connector (or the DC behind it) could not answer; the caller maps it to an AWS error."""
+
+
+class Connector:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+        self.url = ctx.peer_url("ad-connector")
+
+    def _signed(self, operation: str, params: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+        body = json.dumps(params).encode()
+        request = AWSRequest(method="POST", url=f"{self.url}/", data=body, headers={
+            "X-Amz-Target": f"{DS_TARGET}.{operation}", "Content-Type": "application/x-amz-json-1.1"})
+        credentials = Credentials(self.ctx.credential("aws_access_key_id"),
+                                  self.ctx.credential("aws_secret_access_key"))
+        SigV4Auth(credentials, "ds", self.ctx.credential("aws_region")).add_auth(request)
+        return body, dict(request.headers.items())
+
+    async def describe_directory(self, directory_id: str, trace: str | None = None) -> dict[str, Any] | None:
+        """The DS DirectoryDescription of `directory_id`, or None when DS does not know it."""
+        body, headers = self._signed("DescribeDirectories", {"DirectoryIds": [directory_id]})
+        if trace:
+            headers["X-Lab-Trace"] = trace
+        try:
+            async with self.ctx.http_client(timeout=10.0) as client:
+                resp = await client.post(f"{self.url}/", content=body, headers=headers)
+            answer = resp.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise ConnectorUnavailable(exc.__class__.__name__) from None
+        if resp.status_code == 200:
+            found = answer.get("DirectoryDescriptions") or []
+            return found[0] if found else None
+        code = str(answer.get("__type", resp.status_code)).rsplit("#", 1)[-1]
+        if code == "EntityDoesNotExistException":
+            return None
+        raise ConnectorUnavailable(code)
+
+    async def lookup_user(self, directory_id: str, username: str, trace: str | None = None) -> dict[str, Any] | None:
+        """The user's directory entry (the directory's spelling of the name), or None."""
+        headers = {"X-Lab-Trace": trace} if trace else {}
+        try:
+            async with self.ctx.http_client(timeout=15.0) as client:
+                resp = await client.post(f"{self.url}/connector/users/lookup", headers=headers,
+                                         json={"directoryId": directory_id, "username": username})
+            body = resp.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise ConnectorUnavailable(exc.__class__.__name__) from None
+        if resp.status_code == 200:
+            return body.get("user") if body.get("found") else None
+        if resp.status_code == 404:
+            return None
+        raise ConnectorUnavailable(body.get("error", f"HTTP {resp.status_code}"))

@@ -1,0 +1,171 @@
+"""WorkSpaces' documents and rules: registered directories, WorkSpaces, filters and paging.
+
+Documents are kept in the shape the API returns (WorkspaceDirectory, Workspace) plus a few lab
+fields the client sign-in uses (ConnectionState, LastKnownUserConnectionTimestamp); the API layer
+cuts every response down to the model's members, so those never leak into Describe* output.
+Defaults follow what AWS shows for a freshly registered AD Connector directory; the registration
+code is `<prefix>+XXXXXX` (prefix setting `registration_code_prefix`, default `WSlab`, as in the
+seed; AWS's own codes are region based, e.g. `WSpdx+ABC12D`, shared/spec/aws.md 3.6 and 7.11).
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import secrets
+import string
+from typing import Any, Callable
+
+from services.common.aws_api import AwsError
+
+REGISTERING, REGISTERED, DEREGISTERING = "REGISTERING", "REGISTERED", "DEREGISTERING"
+PENDING, AVAILABLE, TERMINATED = "PENDING", "AVAILABLE", "TERMINATED"
+PAGE_MAX = 25
+
+DIRECTORY_TYPES = {"ADConnector": "AD_CONNECTOR", "SimpleAD": "SIMPLE_AD", "MicrosoftAD": "AD_CONNECTOR"}
+_CODE_ALPHABET = string.ascii_uppercase + string.digits
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def registration_code(prefix: str, taken: set[str]) -> str:
+    while True:
+        code = f"{prefix}+" + "".join(secrets.choice(_CODE_ALPHABET) for _ in range(6))
+        if code.lower() not in taken:
+            return code
+
+
+def new_workspace_id(taken: Callable[[str], bool]) -> str:
+    while True:
+        workspace_id = "ws-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(9))
+        if not taken(workspace_id):
+            return workspace_id
+
+
+def new_directory(ds: dict[str, Any], params: dict[str, Any], *, code: str, account: str) -> dict[str, Any]:
+    """A WorkspaceDirectory for the DS directory `ds` (a DescribeDirectories entry), REGISTERING."""
+    directory_id = ds["DirectoryId"]
+    connect = ds.get("ConnectSettings") or ds.get("VpcSettings") or {}
+    self_service = "ENABLED" if params.get("EnableSelfService") else "DISABLED"
+    return {
+        "DirectoryId": directory_id,
+        "Alias": ds.get("Alias", directory_id),
+        "DirectoryName": ds["Name"],
+        "RegistrationCode": code,
+        "SubnetIds": list(params.get("SubnetIds") or connect.get("SubnetIds") or []),
+        "DnsIpAddresses": list(ds.get("DnsIpAddrs") or []),
+        "CustomerUserName": connect.get("CustomerUserName", "Administrator"),
+        "IamRoleId": f"arn:aws:iam::{account}:role/workspaces_DefaultRole",
+        "DirectoryType": DIRECTORY_TYPES.get(ds.get("Type", ""), "AD_CONNECTOR"),
+        "WorkspaceSecurityGroupId": f"{directory_id}_workspacesMembers",
+        "State": REGISTERING,
+        "WorkspaceCreationProperties": {"EnableInternetAccess": False, "UserEnabledAsLocalAdministrator": True,
+                                        "EnableMaintenanceMode": True},
+        "WorkspaceAccessProperties": {"DeviceTypeWindows": "ALLOW", "DeviceTypeOsx": "ALLOW",
+                                      "DeviceTypeWeb": "DENY", "DeviceTypeIos": "ALLOW",
+                                      "DeviceTypeAndroid": "ALLOW", "DeviceTypeChromeOs": "ALLOW",
+                                      "DeviceTypeZeroClient": "ALLOW", "DeviceTypeLinux": "DENY"},
+        "Tenancy": params.get("Tenancy", "SHARED"),
+        "SelfservicePermissions": {"RestartWorkspace": "ENABLED", "IncreaseVolumeSize": self_service,
+                                   "ChangeComputeType": self_service, "SwitchRunningMode": self_service,
+                                   "RebuildWorkspace": self_service},
+        "UserIdentityType": params.get("UserIdentityType", "AWS_DIRECTORY_SERVICE"),
+        "WorkspaceType": params.get("WorkspaceType", "PERSONAL"),
+        "Tags": params.get("Tags") or [],
+    }
+
+
+def new_workspace(request: dict[str, Any], *, workspace_id: str, user_name: str,
+                  directory: dict[str, Any]) -> dict[str, Any]:
+    """A PENDING WorkSpace for `request` (a WorkspaceRequest), named with the directory's spelling."""
+    properties = {"RunningMode": "AUTO_STOP", "RunningModeAutoStopTimeoutInMinutes": 60,
+                  "RootVolumeSizeGib": 80, "UserVolumeSizeGib": 50, "ComputeTypeName": "STANDARD"}
+    properties.update(request.get("WorkspaceProperties") or {})
+    doc = {
+        "WorkspaceId": workspace_id,
+        "DirectoryId": request["DirectoryId"],
+        "UserName": user_name,
+        "BundleId": request["BundleId"],
+        "State": PENDING,
+        "SubnetId": (directory.get("SubnetIds") or [None])[0],
+        "UserVolumeEncryptionEnabled": bool(request.get("UserVolumeEncryptionEnabled", False)),
+        "RootVolumeEncryptionEnabled": bool(request.get("RootVolumeEncryptionEnabled", False)),
+        "WorkspaceProperties": properties,
+        "ConnectionState": "UNKNOWN",
+    }
+    for optional in ("VolumeEncryptionKey", "WorkspaceName", "Tags"):
+        if request.get(optional):
+            doc[optional] = request[optional]
+    return doc
+
+
+def make_available(doc: dict[str, Any]) -> dict[str, Any]:
+    doc["State"] = AVAILABLE
+    doc["ComputerName"] = doc.get("ComputerName") or f"WSAMZN-{doc['WorkspaceId'][3:11].upper()}"
+    doc["ConnectionState"] = doc.get("ConnectionState") if doc.get("ConnectionState") != "UNKNOWN" else "DISCONNECTED"
+    return doc
+
+
+def check_describe_workspaces(params: dict[str, Any]) -> None:
+    """WorkspaceIds, DirectoryId and BundleId exclude each other; UserName needs DirectoryId."""
+    given = [name for name in ("WorkspaceIds", "DirectoryId", "BundleId") if params.get(name) is not None]
+    if len(given) > 1:
+        raise AwsError("InvalidParameterValuesException", "An invalid number of parameters provided with "
+                       "DescribeWorkspaces. Only one of the following are allowed: WorkspaceIds, DirectoryId, "
+                       "BundleId.")
+    if params.get("UserName") is not None and params.get("DirectoryId") is None:
+        raise AwsError("InvalidParameterValuesException",
+                       "The DirectoryId parameter is required when UserName is used.")
+
+
+def workspace_matches(doc: dict[str, Any], params: dict[str, Any]) -> bool:
+    if params.get("WorkspaceIds") is not None and doc["WorkspaceId"] not in params["WorkspaceIds"]:
+        return False
+    if params.get("DirectoryId") is not None and doc["DirectoryId"] != params["DirectoryId"]:
+        return False
+    # AWS: "username is not case-sensitive".
+    if params.get("UserName") is not None and doc["UserName"].lower() != params["UserName"].lower():
+        return False
+    if params.get("BundleId") is not None and doc.get("BundleId") != params["BundleId"]:
+        return False
+    if params.get("WorkspaceName") is not None and doc.get("WorkspaceName") != params["WorkspaceName"]:
+        return False
+    return True
+
+
+def directory_matches(doc: dict[str, Any], params: dict[str, Any]) -> bool:
+    if params.get("DirectoryIds") is not None and doc["DirectoryId"] not in params["DirectoryIds"]:
+        return False
+    names = params.get("WorkspaceDirectoryNames")
+    if names is not None and doc.get("WorkspaceDirectoryName", doc.get("DirectoryName")) not in names:
+        return False
+    for flt in params.get("Filters") or []:
+        field = {"USER_IDENTITY_TYPE": "UserIdentityType", "WORKSPACE_TYPE": "WorkspaceType"}[flt["Name"]]
+        if doc.get(field) not in flt["Values"]:
+            return False
+    return True
+
+
+def page(items: list[Any], params: dict[str, Any], filters: tuple[str, ...]) -> tuple[list[Any], str | None]:
+    """One page of `items` and the NextToken for the next one.
+
+    The token carries the offset and a digest of the filter parameters, so a token is only good for
+    the query that produced it (AWS's tokens are opaque; reusing one with other filters fails).
+    """
+    limit = params.get("Limit") or PAGE_MAX
+    digest = hashlib.sha256(json.dumps({f: params.get(f) for f in filters}, sort_keys=True).encode()).hexdigest()[:16]
+    start = 0
+    if params.get("NextToken") is not None:
+        try:
+            token = json.loads(base64.urlsafe_b64decode(params["NextToken"].encode()))
+            start = int(token["o"])
+            valid = token["q"] == digest and 0 <= start <= len(items)
+        except (ValueError, KeyError, TypeError, binascii.Error):
+            valid = False
+        if not valid:
+            raise AwsError("InvalidParameterValuesException", "The specified NextToken is not valid.")
+    end = start + limit
+    token = None
+    if end < len(items):
+        token = base64.urlsafe_b64encode(json.dumps({"o": end, "q": digest}).encode()).decode()
+    return items[start:end], token
