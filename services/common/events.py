@@ -26,8 +26,11 @@ class Journal:
         self._events: list[dict[str, Any]] = []
         self._seq = 0
         self._lock = threading.Lock()
+        self._file = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
+            # Kept open, line-buffered: one write per event, no open/close on the hot path.
+            self._file = path.open("a", encoding="utf-8", buffering=1)
 
     def record(
         self,
@@ -56,10 +59,9 @@ class Journal:
             self._events.append(event)
             if len(self._events) > self.keep:
                 del self._events[: len(self._events) - self.keep]
-            if self.path is not None:
+            if self._file is not None:
                 try:
-                    with self.path.open("a", encoding="utf-8") as fh:
-                        fh.write(json.dumps(event, default=str) + "\n")
+                    self._file.write(json.dumps(event, default=str) + "\n")
                 except OSError as exc:  # a full disk must not take the service down
                     log.warning("cannot append to %s: %s", self.path, exc)
         return event

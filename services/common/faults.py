@@ -59,6 +59,13 @@ class Faults:
                     return rule
         return None
 
+    def matches(self, protocol: str | None = None, port: int | None = None,
+                peer: str | None = None, action: str | None = None) -> list[Fault]:
+        """Every rule that applies (e.g. several DNS records removed at once)."""
+        with self._lock:
+            return [r for r in self._rules
+                    if (action is None or r.action == action) and r.applies(protocol, port, peer)]
+
     def all(self) -> list[dict[str, Any]]:
         with self._lock:
             return [asdict(r) for r in self._rules]

@@ -56,7 +56,10 @@ def bind_udp(ctx: ServiceContext, kind: str) -> socket.socket:
 def _bind(ctx: ServiceContext, kind: str, sock_type: int) -> socket.socket:
     host, port = ctx.host, ctx.port(kind)
     proto = "tcp" if sock_type == socket.SOCK_STREAM else "udp"
-    sock = socket.socket(socket.AF_INET, sock_type)
+    # Name the protocol: asyncio turns Nagle off on accepted connections only for IPPROTO_TCP
+    # sockets; with protocol 0 every small reply waits ~40 ms for a delayed ACK.
+    sock = socket.socket(socket.AF_INET, sock_type,
+                         socket.IPPROTO_TCP if sock_type == socket.SOCK_STREAM else socket.IPPROTO_UDP)
     if sock_type == socket.SOCK_STREAM:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -116,6 +119,10 @@ def run(name: str, build: Callable[[ServiceContext], Awaitable[Service]]) -> Non
     except PortInUse as exc:
         log.error("%s", exc)
         sys.exit(EXIT_PORT_IN_USE)
+    except (ValueError, TypeError, KeyError) as exc:
+        # A bad setting or seed found while building the service: one line, not a traceback.
+        log.error("%s cannot start: %s: %s", name, exc.__class__.__name__, exc)
+        sys.exit(EXIT_BAD_CONFIG)
 
 
 async def _serve(ctx: ServiceContext, build: Callable[[ServiceContext], Awaitable[Service]]) -> None:

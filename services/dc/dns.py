@@ -1,0 +1,211 @@
+"""The DC's DNS server for its own zone, on UDP and TCP, with dnslib as the message codec.
+
+It publishes what an AD DC registers and what AD Connector looks for before it will connect:
+SRV `_ldap._tcp.<domain>`, `_kerberos._tcp.<domain>`, `_kerberos._udp.<domain>`,
+`_ldap._tcp.dc._msdcs.<domain>` (and the Default-First-Site-Name variants), all pointing at
+`instancerdc.<domain>` with the ports of the lab's topology, plus that name's A record and the
+domain's own A record. Unknown names in the zone get NXDOMAIN with the SOA in the authority
+section; names outside the zone are REFUSED (this is not a recursive resolver). Malformed
+packets get no answer at all, as a real server would drop them.
+
+Faults: `drop` (protocol dns) swallows queries; `delay` waits; `deny` answers REFUSED;
+`remove_record` with `target` = a record name makes that name vanish (NXDOMAIN).
+"""
+from __future__ import annotations
+
+import asyncio
+import struct
+from dataclasses import dataclass
+
+from dnslib import EDNS0, PTR, QTYPE, RCODE, RR, SOA, SRV, A, NS, DNSError, DNSRecord
+
+from services.common.context import ServiceContext
+
+SRV_TTL, HOST_TTL = 600, 3600
+
+
+@dataclass
+class Zone:
+    """The records of the domain's zone, by lower-case name without the trailing dot."""
+    origin: str
+    records: dict[str, list[RR]]
+    soa: RR
+
+    def contains(self, name: str) -> bool:
+        return name == self.origin or name.endswith("." + self.origin) or name in self.records
+
+
+def build_zone(domain: str, dc_hostname: str, dc_ip: str, ldap_port: int, kerberos_port: int) -> Zone:
+    origin = domain.lower().rstrip(".")
+    fqdn = f"{dc_hostname.lower()}.{origin}"
+    records: dict[str, list[RR]] = {}
+
+    def add(name: str, rtype: str, rdata, ttl: int) -> None:
+        records.setdefault(name, []).append(RR(name + ".", getattr(QTYPE, rtype), rdata=rdata, ttl=ttl))
+
+    soa = RR(origin + ".", QTYPE.SOA, ttl=HOST_TTL, rdata=SOA(
+        fqdn + ".", f"hostmaster.{origin}.", (1, 900, 600, 86400, 3600)))
+    records[origin] = [soa]
+    add(origin, "NS", NS(fqdn + "."), HOST_TTL)
+    add(origin, "A", A(dc_ip), HOST_TTL)
+    add(fqdn, "A", A(dc_ip), HOST_TTL)
+    srv = {
+        "_ldap._tcp": ldap_port, "_ldap._tcp.dc._msdcs": ldap_port,
+        "_ldap._tcp.pdc._msdcs": ldap_port,
+        "_ldap._tcp.Default-First-Site-Name._sites": ldap_port,
+        "_ldap._tcp.Default-First-Site-Name._sites.dc._msdcs": ldap_port,
+        "_kerberos._tcp": kerberos_port, "_kerberos._udp": kerberos_port,
+        "_kerberos._tcp.dc._msdcs": kerberos_port,
+        "_kerberos._tcp.Default-First-Site-Name._sites": kerberos_port,
+        "_kerberos._tcp.Default-First-Site-Name._sites.dc._msdcs": kerberos_port,
+    }
+    for prefix, port in srv.items():
+        add(f"{prefix}.{origin}".lower(), "SRV", SRV(priority=0, weight=100, port=port, target=fqdn + "."), SRV_TTL)
+    # The DC's reverse record (Kerberos clients that canonicalise names look it up).
+    reverse = ".".join(reversed(dc_ip.split("."))) + ".in-addr.arpa"
+    add(reverse, "PTR", PTR(fqdn + "."), HOST_TTL)
+    # Empty non-terminals (`_tcp.<domain>`, `_msdcs.<domain>`...) exist: NOERROR/NODATA there.
+    for name in list(records):
+        labels = name.split(".")
+        for i in range(1, len(labels)):
+            parent = ".".join(labels[i:])
+            if parent != origin and parent.endswith(origin):
+                records.setdefault(parent, [])
+    return Zone(origin, records, soa)
+
+
+class DnsServer:
+    def __init__(self, ctx: ServiceContext, zone: Zone):
+        self.ctx = ctx
+        self.zone = zone
+        self.port = ctx.port("dns")
+
+    def _removed(self) -> set[str]:
+        return {str(f["target"]).lower().rstrip(".") for f in self.ctx.faults.all()
+                if f["action"] == "remove_record" and f.get("protocol") in (None, "dns") and f.get("target")}
+
+    async def answer(self, data: bytes, peer: str, transport: str) -> bytes | None:
+        """The reply to one DNS message, or None to stay silent."""
+        if self.ctx.faults.match(protocol="dns", port=self.port, peer=peer, action="drop"):
+            self.ctx.record("dns.query", peer=peer, outcome="dropped", transport=transport)
+            return None
+        try:
+            request = DNSRecord.parse(data)
+        except (DNSError, Exception):  # dnslib raises assorted errors on garbage
+            self.ctx.record("dns.malformed", peer=peer, outcome="dropped", transport=transport, size=len(data))
+            return None
+        if request.header.qr:  # a response sent to a server: ignore it
+            return None
+        delay = self.ctx.faults.match(protocol="dns", port=self.port, peer=peer, action="delay")
+        if delay is not None and delay.seconds:
+            await asyncio.sleep(delay.seconds)
+        reply = request.reply()
+        edns = next((rr for rr in request.ar if rr.rtype == QTYPE.OPT), None)
+        if edns is not None:   # RFC 6891: answer EDNS with EDNS
+            reply.add_ar(EDNS0(udp_len=1232))
+        reply.header.ra = 0
+        reply.header.ad = 0   # nothing here is DNSSEC-validated
+        if request.header.opcode != 0:
+            reply.header.aa = 0
+            reply.header.rcode = RCODE.NOTIMP
+            return self._done(reply, peer, transport, "", "")
+        if len(request.questions) != 1:
+            reply.header.aa = 0
+            reply.header.rcode = RCODE.FORMERR
+            return self._done(reply, peer, transport, "", "")
+        q = request.questions[0]
+        name = str(q.qname).lower().rstrip(".")
+        qtype = QTYPE.get(q.qtype, str(q.qtype))
+        if self.ctx.faults.match(protocol="dns", port=self.port, peer=peer, action="deny") or not self.zone.contains(name):
+            reply.header.aa = 0
+            reply.header.rcode = RCODE.REFUSED
+            return self._done(reply, peer, transport, name, qtype)
+        records = None if name in self._removed() else self.zone.records.get(name)
+        if records is None:
+            reply.header.rcode = RCODE.NXDOMAIN
+            reply.add_auth(self.zone.soa)
+            return self._done(reply, peer, transport, name, qtype)
+        matching = [rr for rr in records if q.qtype in (QTYPE.ANY, rr.rtype)]
+        removed = self._removed()
+        for rr in matching:
+            reply.add_answer(rr)
+            if rr.rtype == QTYPE.SRV:
+                target = str(rr.rdata.target).lower().rstrip(".")
+                if target not in removed:
+                    for extra in self.zone.records.get(target, []):
+                        if extra.rtype == QTYPE.A:
+                            reply.add_ar(extra)
+        if not matching:
+            reply.add_auth(self.zone.soa)   # NODATA
+        return self._done(reply, peer, transport, name, qtype)
+
+    def _done(self, reply: DNSRecord, peer: str, transport: str, name: str, qtype: str) -> bytes:
+        packed = reply.pack()
+        limit = 1232 if any(rr.rtype == QTYPE.OPT for rr in reply.ar) else 512
+        if transport == "udp" and len(packed) > limit:
+            reply = reply.truncate()
+            packed = reply.pack()
+        self.ctx.record("dns.query", peer=peer, outcome=RCODE.get(reply.header.rcode),
+                        name=name, type=qtype, transport=transport, answers=len(reply.rr))
+        return packed
+
+    # -- transports --------------------------------------------------------------------------
+    def udp_protocol(self) -> asyncio.DatagramProtocol:
+        server = self
+
+        class _Udp(asyncio.DatagramProtocol):
+            def connection_made(self, transport):
+                self.transport = transport
+
+            def datagram_received(self, data, addr):
+                asyncio.get_running_loop().create_task(self._reply(data, addr))
+
+            async def _reply(self, data, addr):
+                try:
+                    out = await server.answer(data, addr[0], "udp")
+                except Exception:
+                    server.ctx.log.exception("dns: error answering %s", addr[0])
+                    return
+                if out is not None:
+                    self.transport.sendto(out, addr)
+
+        return _Udp()
+
+    async def handle_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """RFC 1035 4.2.2 / RFC 7766: two-byte length, then the message; several per connection."""
+        peer = (writer.get_extra_info("peername") or ("?",))[0]
+        try:
+            while True:
+                try:
+                    head = await asyncio.wait_for(reader.readexactly(2), 30)
+                    (length,) = struct.unpack("!H", head)
+                    data = await asyncio.wait_for(reader.readexactly(length), 10)
+                except (asyncio.IncompleteReadError, ConnectionError, asyncio.TimeoutError, TimeoutError):
+                    return
+                out = await self.answer(data, peer, "tcp")
+                if out is None:
+                    # Dropped or malformed: answer nothing more and let the client hang up (so
+                    # TCP's TIME_WAIT stays on its side, not on the DC's port).
+                    await _wait_for_eof(reader, 5.0)
+                    return
+                writer.write(struct.pack("!H", len(out)) + out)
+                await writer.drain()
+        except Exception:
+            self.ctx.log.exception("dns: error serving %s over tcp", peer)
+        finally:
+            try:
+                writer.close()
+            except Exception:
+                pass
+
+
+async def _wait_for_eof(reader: asyncio.StreamReader, seconds: float) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    try:
+        while not reader.at_eof():
+            left = deadline - loop.time()
+            if left <= 0 or not await asyncio.wait_for(reader.read(65536), left):
+                return
+    except Exception:
+        return

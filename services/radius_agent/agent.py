@@ -1,0 +1,167 @@
+"""The request pipeline: datagram → validation → duplicate check → worker → Okta → reply.
+
+The order matters and follows the RFCs: faults first (a scenario's "security group" drops before
+anything is decoded), then the app for the receiving port (its secret authenticates the packet),
+then Message-Authenticator (an invalid one MUST NOT touch the duplicate cache, RFC 5080), then
+Status-Server (answered at once, no org, no dedup, RFC 5997), then duplicates, then a worker.
+
+It also writes the agent's log in the shape of Okta's `okta_radius.log` (spec/okta.md §1.11):
+
+    [radiusRequestId=UsPdTSTAHI, user=alice, requestType=mfa] Begin processing of Access-Request,
+        client=/127.0.10.41:51234, packetId=105, method=PAP
+    [...] Completed processing. packetId=105, totalProcessingTime=18433ms, queueTime=0ms,
+        oktaTime=18415ms, method=push, result=ACCEPT
+
+and one `radius.request` event per datagram outcome. Neither ever carries the password, the code
+or the secret.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import string
+import time
+from typing import Any
+
+from . import radius
+from .apps import AppRegistry
+from .dedup import DuplicateCache
+from .mfa import Outcome, Verifier
+from .org import Timer
+from .radius import Discard, Endpoint, Request
+
+log = logging.getLogger("lab.radius-agent")
+
+_ID_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_request_id() -> str:
+    """Okta's radiusRequestId looks like `UsPdTSTAHI`: ten letters and digits."""
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(10))
+
+
+class Agent:
+    def __init__(self, ctx: Any, registry: AppRegistry, verifier: Verifier, dedup: DuplicateCache,
+                 threads: int = 15) -> None:
+        self.ctx = ctx
+        self.registry = registry
+        self.verifier = verifier
+        self.dedup = dedup
+        self.threads = threads
+        self.busy = 0
+
+    # -- one datagram ---------------------------------------------------------------------
+    async def handle(self, data: bytes, addr: tuple[str, int], port: int, endpoint: Endpoint) -> None:
+        arrived = time.monotonic()
+        peer = f"{addr[0]}:{addr[1]}"
+        fault = self.ctx.faults.match(protocol="radius", port=port, peer=addr[0])
+        if fault is not None and fault.action == "drop":
+            self._discarded(peer, port, data, "fault: drop")
+            return
+        if fault is not None and fault.action == "delay":
+            await asyncio.sleep(fault.seconds)
+        app = self.registry.app_for_port(port)
+        if app is None:
+            self._discarded(peer, port, data, "no RADIUS app is configured on this port (yet)")
+            return
+        try:
+            request = radius.parse(data, addr, port, app.secret,
+                                   require_message_authenticator=app.require_message_authenticator)
+        except Discard as exc:
+            self._discarded(peer, port, data, str(exc))
+            return
+        if request.code == radius.STATUS_SERVER:
+            endpoint.send(radius.encode_reply(request, radius.ACCESS_ACCEPT), addr)
+            self.ctx.record("radius.status", peer=peer, outcome="accept", port=port, packet_id=request.id)
+            return
+
+        key = (port, addr[0], addr[1], request.id, request.authenticator)
+        verdict, entry = self.dedup.check(key)
+        if verdict == "in_flight":
+            log.info("Dropping duplicate of a request in progress, client=/%s, packetId=%s", peer, request.id)
+            self.ctx.record("radius.request", peer=peer, outcome="dropped_duplicate", port=port,
+                            packet_id=request.id, user=request.user_name())
+            return
+        if verdict == "answered":
+            assert entry is not None
+            if entry.reply is not None:
+                endpoint.send(entry.reply, addr)
+            self.ctx.record("radius.request", peer=peer, port=port, packet_id=request.id,
+                            user=request.user_name(),
+                            outcome="resent_cached" if entry.reply is not None else "dropped_duplicate")
+            return
+
+        try:
+            reply = await self._process(request, app, peer, arrived, deny=fault is not None and fault.action == "deny")
+        except BaseException:
+            self.dedup.forget(key)
+            raise
+        self.dedup.finish(key, reply)
+        if reply is not None:
+            endpoint.send(reply, addr)
+
+    # -- an Access-Request that needs an answer -------------------------------------------
+    async def _process(self, request: Request, app: Any, peer: str, arrived: float, deny: bool) -> bytes | None:
+        rid = new_request_id()
+        user = request.user_name()
+        request_type = "primary" if app.primary_auth else "mfa"
+        tag = f"[radiusRequestId={rid}, user={user}, requestType={request_type}]"
+        protocol = request.auth_protocol()
+        log.info("%s Begin processing of Access-Request, client=/%s, packetId=%s, method=%s, app=%s",
+                 tag, peer, request.id, protocol, app.label)
+        timer = Timer()
+        queue_ms = 0
+        if deny:
+            outcome = Outcome("reject", "-", "fault: deny")
+        elif self.busy >= self.threads:
+            log.warning("%s Request queue is full (%d of %d worker threads busy); rejecting",
+                        tag, self.busy, self.threads)
+            outcome = Outcome("reject", "-", "Request queue is full")
+        elif protocol == "none":
+            outcome = Outcome("reject", "-", "the Access-Request carries no User-Password")
+        elif protocol != "PAP":
+            outcome = Outcome("reject", "-", f"{protocol} is not supported: the RADIUS agent only "
+                              "supports PAP-based authentication")
+        else:
+            self.busy += 1
+            queue_ms = int((time.monotonic() - arrived) * 1000)
+            try:
+                try:
+                    password = request.password()
+                except ValueError as exc:
+                    outcome = Outcome("reject", "-", f"malformed User-Password: {exc}")
+                else:
+                    outcome = await self.verifier.authenticate(app, user, password, arrived=arrived,
+                                                               trace=rid, timer=timer)
+            finally:
+                self.busy -= 1
+        if outcome.org_unauthorized:
+            self.registry.mark_unauthorized(outcome.reason or "401")
+
+        total_ms = int((time.monotonic() - arrived) * 1000)
+        okta_ms = int(timer.seconds * 1000)
+        if outcome.result == "accept":
+            reply: bytes | None = radius.encode_reply(request, radius.ACCESS_ACCEPT)
+        elif outcome.result == "reject":
+            reply = radius.encode_reply(request, radius.ACCESS_REJECT)
+        else:
+            reply = None
+        if outcome.result == "reject":
+            log.warning("%s Authentication failed for user %s, reason --- %s", tag, user, outcome.reason)
+        elif outcome.result == "none":
+            log.warning("%s No response sent for user %s, reason --- %s", tag, user, outcome.reason)
+        log.info("%s Completed processing. packetId=%s, totalProcessingTime=%dms, queueTime=%dms, "
+                 "oktaTime=%dms, httpCode=%s, method=%s, result=%s", tag, request.id, total_ms, queue_ms,
+                 okta_ms, timer.last_status if timer.last_status is not None else "-", outcome.method,
+                 {"accept": "ACCEPT", "reject": "REJECT", "none": "NO_RESPONSE"}[outcome.result])
+        self.ctx.record("radius.request", peer=peer, trace=rid, port=request.local_port,
+                        outcome=outcome.result if outcome.result != "none" else "no_response",
+                        user=user, packet_id=request.id, method=outcome.method, app=app.label,
+                        reason=outcome.reason, total_ms=total_ms, okta_ms=okta_ms)
+        return reply
+
+    def _discarded(self, peer: str, port: int, data: bytes, reason: str) -> None:
+        log.info("Silently discarding a datagram from /%s on port %s (%d octets): %s", peer, port, len(data), reason)
+        self.ctx.record("radius.request", peer=peer, outcome="discarded", port=port, reason=reason,
+                        octets=len(data))

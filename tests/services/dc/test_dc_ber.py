@@ -1,0 +1,48 @@
+"""In-process checks of the DC's BER layer: the hand-encoded SearchResultEntry must be byte for
+byte what pyasn1 makes of ldap3's type, and ldap3's recursive filters must decode."""
+import time
+
+import pytest
+import yaml
+from ldap3.operation.search import search_operation
+from ldap3.protocol import rfc4511
+from pyasn1.codec.ber import encoder
+
+from lab import topology as topo
+from services.dc import ber
+from services.dc.directory import Directory
+from services.dc.ldap import LdapServer, to_filter
+
+
+@pytest.fixture(scope="module")
+def directory():
+    return Directory(yaml.safe_load(topo.SEED_DEFAULT.read_text()), time.time, {"generated_users": 5})
+
+
+@pytest.mark.parametrize("mid", [0, 1, 127, 128, 255, 256, 65535, 2**31 - 1])
+def test_entry_encoding_matches_pyasn1(directory, mid):
+    for entry in directory.order + [directory.root_dse()]:
+        for requested in ([], ["1.1"], ["cn", "objectSid", "msDS-User-Account-Control-Computed"]):
+            attrs = directory.select(entry, requested)
+            for types_only in (False, True):
+                assert (LdapServer._entry(mid, entry.dn, attrs, types_only)
+                        == LdapServer._entry_pyasn1(mid, entry.dn, attrs, types_only))
+
+
+def test_long_values_use_long_form_lengths():
+    attrs = [("description", [b"x" * n]) for n in (127, 128, 255, 256, 70000)]
+    assert LdapServer._entry(7, "CN=x", attrs, False) == LdapServer._entry_pyasn1(7, "CN=x", attrs, False)
+
+
+@pytest.mark.parametrize("text", [
+    "(cn=a)", "(!(sn>=x))", "(cn=a*b*c)", "(cn=*b)", "(userAccountControl:1.2.840.113556.1.4.803:=2)",
+    "(cn=*)", "(&(cn=a)(sn=b))", "(|(cn=a)(!(&(sn=b)(|(x=1)(!(y=*))))))", "(sn~=smith)", "(badPwdCount<=3)",
+    "(cn:dn:=alice)",
+])
+def test_filters_round_trip_through_ber(text):
+    req = search_operation("DC=corp", text, 2, 0, ["cn"], False, 0, 0, False, True)
+    msg = rfc4511.LDAPMessage()
+    msg["messageID"] = 3
+    msg["protocolOp"]["searchRequest"] = req
+    decoded = ber.decode(encoder.encode(msg))
+    assert str(to_filter(decoded["protocolOp"]["searchRequest"]["filter"])).lower() == text.lower()

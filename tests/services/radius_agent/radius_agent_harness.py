@@ -1,0 +1,78 @@
+"""Harness for the radius-agent tests: the agent as a real process beside a fake org (unit tests of the
+agent), so nothing here waits for services/okta."""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from lab import topology as topo  # noqa: E402
+from radius_agent_fakes import FakeOrg, FakeUser  # noqa: E402
+from tests.support import running_services  # noqa: E402
+
+STRICT_SECRET = "strict-Secret-9"
+
+
+@dataclass
+class AgentLab:
+    topology: dict[str, Any]
+    org: FakeOrg
+    secret: bytes
+    host: str
+    state_dir: Path
+
+    @property
+    def admin(self) -> str:
+        svc = self.topology["services"]["radius-agent"]
+        return f"http://{svc['host']}:{svc['ports']['admin']}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.state_dir / "logs" / "radius-agent.log"
+
+
+def default_users() -> list[FakeUser]:
+    return [
+        FakeUser("00u-alice", "alice", "alice@corp.example.com", codes={"918273"}),
+        FakeUser("00u-bob", "bob", "bob@corp.example.com", codes={"102938"}, push="deny"),
+        FakeUser("00u-carol", "carol", "carol@corp.example.com", codes={"564738"}, assigned=False),
+        FakeUser("00u-dave", "dave", "dave@corp.example.com", codes=set(), totp_factors=0, push=None),
+        FakeUser("00u-erin", "erin", "erin@corp.example.com", push="ignore"),
+        FakeUser("00u-frank", "frank", "frank@corp.example.com", push="approve", push_after=1.5),
+        FakeUser("00u-grace", "Grace", "grace@corp.example.com", codes={"777001"}, totp_factors=2, sms=True),
+        FakeUser("00u-heidi", "heidi", "heidi@corp.example.com", push="timeout", push_after=0.3),
+    ]
+
+
+def default_apps(secret: str) -> list[dict[str, Any]]:
+    common = {"usernameTemplate": {"template": "${source.samAccountName}", "type": "BUILT_IN"},
+              "inlineEnrollment": False}
+    return [
+        {"id": "0oa-ws", "label": "Amazon WorkSpaces", "port": 1812, "sharedSecret": secret,
+         "primaryAuth": False, "requireMessageAuthenticator": False, **common},
+        {"id": "0oa-strict", "label": "Strict VPN", "port": 1813, "sharedSecret": STRICT_SECRET,
+         "primaryAuth": False, "requireMessageAuthenticator": True, **common},
+        {"id": "0oa-primary", "label": "Primary auth", "port": 1814, "sharedSecret": secret,
+         "primaryAuth": True, "requireMessageAuthenticator": False, **common},
+    ]
+
+
+@contextlib.contextmanager
+def agent_with_fake_org(state_dir: Path, subnet: str, settings: dict[str, Any] | None = None,
+                        users: list[FakeUser] | None = None) -> Iterator[AgentLab]:
+    """The radius-agent as a real process, talking to a FakeOrg on the org's topology address."""
+    creds = topo.load_or_create_credentials(state_dir)
+    plan = topo.build(state_dir, subnet=subnet)
+    okta = plan["services"]["okta"]
+    org = FakeOrg(okta["host"], okta["ports"]["api"], creds["okta_api_token"],
+                  default_apps(creds["radius_shared_secret"]), users or default_users()).start()
+    base = {"app_refresh_seconds": 1, "push_poll_interval_seconds": 0.1,
+            "ragent.request.timeout.millisecond": 4000}
+    try:
+        with running_services(["radius-agent"], state_dir, subnet,
+                              settings={"radius-agent": base | (settings or {})}, timeout=30) as topology:
+            svc = topology["services"]["radius-agent"]
+            yield AgentLab(topology, org, creds["radius_shared_secret"].encode(), svc["host"], state_dir)
+    finally:
+        org.stop()
