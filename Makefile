@@ -27,8 +27,9 @@ lab-status: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest
 
+# The scenario catalog against the running lab (or one brought up for the run): JUnit + HTML.
 scenarios: $(STAMP)
-	$(BIN)/pytest tests/e2e
+	$(LAB) scenarios run $(if $(TAG),--tag $(TAG)) --junit reports/junit.xml --report reports/scenarios
 
 bench: $(STAMP)
 	@for b in bench/bench_*.py; do [ -e "$$b" ] || continue; echo "== $$b"; $(BIN)/python $$b || exit 1; done
