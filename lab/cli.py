@@ -61,7 +61,7 @@ def cmd_up(args) -> int:
     started_at = time.monotonic()
     creds = topo.load_or_create_credentials(state_dir)
     topology = topo.build(state_dir, subnet=args.subnet, standard_ports=args.standard_ports,
-                          blank=args.blank, credentials=creds,
+                          blank=args.blank, credentials=creds, agents=args.agents,
                           seed=Path(args.seed).resolve() if args.seed else topo.SEED_DEFAULT)
     path = pr.write_topology(state_dir, topology)
     names = list(topology["services"])
@@ -70,7 +70,7 @@ def cmd_up(args) -> int:
     try:
         started = pr.start(path, topology, names)
         pr.wait_healthy(topology, started, timeout=args.timeout,
-                        progress=lambda name, _: _say(f"  {name:<13} healthy"))
+                        progress=lambda name, _: _say(f"  {name:<15} healthy"))
         if not args.blank:
             provision.enrol_okta_verify(topology, _seed(topology), progress=lambda m: _say(f"  {m}"))
     except (pr.LabError, provision.ProvisionError, httpx.HTTPError) as exc:
@@ -84,7 +84,7 @@ def cmd_up(args) -> int:
 def _print_endpoints(topology: dict[str, Any]) -> None:
     for name, svc in topology["services"].items():
         eps = "  ".join(f"{k} {v}" for k, v in topo.endpoints(svc).items())
-        _say(f"  {name:<13} {eps}")
+        _say(f"  {name:<15} {eps}")
 
 
 def cmd_down(args) -> int:
@@ -119,7 +119,7 @@ def cmd_status(args) -> int:
         _say(f"runtime {status['runtime']}, state in {status['state_dir']}")
         for name, svc in status["services"].items():
             eps = "  ".join(f"{k} {v}" for k, v in svc["endpoints"].items())
-            _say(f"  {name:<13} {'healthy' if svc['healthy'] else 'UNHEALTHY':<9} {eps}")
+            _say(f"  {name:<15} {'healthy' if svc['healthy'] else 'UNHEALTHY':<9} {eps}")
     return EXIT_OK if all(s["healthy"] for s in status["services"].values()) else EXIT_FAILED
 
 
@@ -262,7 +262,7 @@ def cmd_scenarios(args) -> int:
     if not pr.running(args.state_dir):
         _say("no lab is running here: bringing one up for the run")
         up_args = argparse.Namespace(**vars(args), runtime="process", blank=False, standard_ports=False,
-                                     subnet=topo.DEFAULT_SUBNET, seed=None, timeout=60)
+                                     subnet=topo.DEFAULT_SUBNET, seed=None, timeout=60, agents=1)
         cmd_up(up_args)
         brought_up = True
     client = LabClient(_running_topology(args))
@@ -333,6 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--subnet", default=topo.DEFAULT_SUBNET, help="first three octets of the loopback addresses "
                     f"(default {topo.DEFAULT_SUBNET})")
     up.add_argument("--seed", help="a seed YAML file instead of the default")
+    up.add_argument("--agents", type=int, choices=[1, 2], default=1,
+                    help="Okta RADIUS agents to run (2: a second one on .22, with its own duplicate cache)")
     up.add_argument("--timeout", type=float, default=60, help="seconds to wait for health (default 60)")
     up.set_defaults(func=cmd_up)
 
@@ -420,6 +422,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_LAB
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `lab events | head`: the reader has gone, nothing more to say
+        sys.stderr.close()
+        return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -35,8 +35,8 @@ class Started:
     log: Path
 
 
-def package_of(service: str) -> str:
-    return "services." + service.replace("-", "_")
+def package_of(topology: dict[str, Any], service: str) -> str:
+    return topology["services"][service].get("package") or "services." + service.replace("-", "_")
 
 
 def write_topology(state_dir: Path, topology: dict[str, Any]) -> Path:
@@ -77,12 +77,13 @@ def start(topology_path: Path, topology: dict[str, Any], names: Iterable[str]) -
         log_path = logs / f"{name}.log"
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", package_of(name), "--topology", str(topology_path)],
+                [sys.executable, "-m", package_of(topology, name), "--service", name,
+                 "--topology", str(topology_path)],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True, env=env,
             )
         started.append(Started(name, proc.pid, log_path))
-    _save_processes(state_dir, started, existing=True)
+    _save_processes(state_dir, started, topology)
     return started
 
 
@@ -150,9 +151,9 @@ def running(state_dir: Path) -> list[dict[str, Any]]:
     return [p for p in load_processes(state_dir) if _is_ours(p)]
 
 
-def _save_processes(state_dir: Path, started: list[Started], existing: bool) -> None:
-    old = [p for p in load_processes(state_dir) if existing and p["name"] not in {s.name for s in started}]
-    rows = old + [{"name": s.name, "pid": s.pid, "cmd": package_of(s.name),
+def _save_processes(state_dir: Path, started: list[Started], topology: dict[str, Any]) -> None:
+    old = [p for p in load_processes(state_dir) if p["name"] not in {s.name for s in started}]
+    rows = old + [{"name": s.name, "pid": s.pid, "cmd": f"--service {s.name} ",
                    "started": _start_time(s.pid)} for s in started]
     (state_dir / PROCESSES_FILE).write_text(json.dumps(rows, indent=2))
 

@@ -27,6 +27,8 @@ SERVICES: dict[str, tuple[int, dict[str, int]]] = {
     "ad-connector": (40, {"api": 80}),
     "workspaces": (50, {"api": 80}),
 }
+# A second Okta RADIUS agent (`lab up --agents 2`): same program, its own address and duplicate cache.
+SECOND_AGENT = ("radius-agent-2", 22)
 # AD Connector's two connector addresses: the source of its RADIUS requests (ConnectIps).
 CONNECT_IP_OCTETS = (41, 42)
 
@@ -46,13 +48,21 @@ def build(
     seed: Path = SEED_DEFAULT,
     blank: bool = False,
     credentials: dict[str, str] | None = None,
+    agents: int = 1,
 ) -> dict[str, Any]:
     """The topology as a plain dict (what gets written to topology.json)."""
+    if agents not in (1, 2):
+        raise ValueError("the lab runs one or two RADIUS agents")
+    entries = [(name, name, octet, ports) for name, (octet, ports) in SERVICES.items()]
+    if agents == 2:
+        at = [e[0] for e in entries].index("radius-agent") + 1
+        entries.insert(at, (SECOND_AGENT[0], "radius-agent", SECOND_AGENT[1], SERVICES["radius-agent"][1]))
     services: dict[str, Any] = {}
-    for name, (octet, ports) in SERVICES.items():
-        host = f"{subnet}.{octet}"
+    for name, program, octet, ports in entries:
         services[name] = {
-            "host": host,
+            "host": f"{subnet}.{octet}",
+            # The Python package that runs it: `python -m <package> --service <name>`.
+            "package": "services." + program.replace("-", "_"),
             "ports": {kind: process_port(p, standard_ports) for kind, p in ports.items()}
             | {"admin": ADMIN_PORT},
             "settings": {},

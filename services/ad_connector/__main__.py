@@ -14,8 +14,10 @@ async def build(ctx) -> Service:
     def seed() -> None:
         data = ctx.seed(cloud=True)
         if data.get("aws"):
-            radius_host = ctx.peer("radius-agent")["host"]
-            store.put(seed_directory(data, ctx.settings, ctx.credential("radius_shared_secret"), radius_host))
+            # Every Okta RADIUS agent of the topology, in order: AD Connector fails over along the list.
+            agents = [svc["host"] for svc in ctx.topology["services"].values()
+                      if svc.get("package") == "services.radius_agent"] or [ctx.peer("radius-agent")["host"]]
+            store.put(seed_directory(data, ctx.settings, ctx.credential("radius_shared_secret"), agents))
 
     if not store.seeded():
         if store.empty():   # a state directory from before the seeded mark keeps its resources

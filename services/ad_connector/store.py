@@ -68,7 +68,7 @@ def public(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def seed_directory(seed: dict[str, Any], settings: dict[str, Any], shared_secret: str,
-                   radius_host: str) -> dict[str, Any]:
+                   radius_hosts: list[str]) -> dict[str, Any]:
     """The seed's AD Connector, Active, with MFA enabled and RADIUS Completed (the walkthrough's end)."""
     aws, domain = seed["aws"], seed["domain"]
     d = aws["directory"]
@@ -92,7 +92,7 @@ def seed_directory(seed: dict[str, Any], settings: dict[str, Any], shared_secret
         },
         "ServiceAccountPassword": service_account["password"],
         "RadiusSettings": {
-            "RadiusServers": [radius_host],
+            "RadiusServers": list(radius_hosts),
             "RadiusPort": radius["port"],
             "RadiusTimeout": radius["timeout"],
             "RadiusRetries": radius["retries"],

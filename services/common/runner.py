@@ -102,7 +102,10 @@ def run(name: str, build: Callable[[ServiceContext], Awaitable[Service]]) -> Non
                                      description=f"Run the lab's {name} service.")
     parser.add_argument("--topology", default=os.environ.get("LAB_TOPOLOGY"),
                         help="the lab topology JSON written by `lab up` (env LAB_TOPOLOGY)")
+    parser.add_argument("--service", default=name,
+                        help=f"this instance's name in the topology (default {name}; e.g. a second agent)")
     args = parser.parse_args()
+    name = args.service
     if not args.topology:
         parser.error("--topology (or LAB_TOPOLOGY) is required")
     log = setup_logging(name)
