@@ -274,7 +274,9 @@ def cmd_scenarios(args) -> int:
             _say(f"[{i}/{len(chosen)}] {scenario.name}: {scenario.title}")
             outcome = runner.run(scenario)
             outcomes.append(outcome)
-            if outcome.passed:
+            if outcome.skipped:
+                _say(f"  SKIP: {outcome.skipped}")
+            elif outcome.passed:
                 _say(f"  PASS in {outcome.seconds:.1f} s")
             else:
                 _say(f"  FAIL in {outcome.seconds:.1f} s")
@@ -286,15 +288,18 @@ def cmd_scenarios(args) -> int:
     finally:
         if brought_up:
             cmd_down(args)
-    passed = sum(o.passed for o in outcomes)
-    _say(f"{passed} passed, {len(outcomes) - passed} failed in {time.monotonic() - started:.1f} s")
+    skipped = sum(1 for o in outcomes if o.skipped)
+    passed = sum(1 for o in outcomes if o.passed and not o.skipped)
+    failed = len(outcomes) - passed - skipped
+    _say(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else "")
+         + f" in {time.monotonic() - started:.1f} s")
     if args.junit:
         junit.write(outcomes, Path(args.junit), timeline)
         _say(f"JUnit report: {args.junit}")
     if args.report:
         from .scenarios import report
         _say(f"HTML report: {report.write(outcomes, Path(args.report), client.topology)}")
-    return EXIT_OK if passed == len(outcomes) else EXIT_FAILED
+    return EXIT_OK if failed == 0 else EXIT_FAILED
 
 
 def cmd_demo(args) -> int:

@@ -62,6 +62,30 @@ class LabClient:
         body = resp.json()
         return {"success": resp.status_code == 200, "elapsed_seconds": round(time.monotonic() - started, 3), **body}
 
+    # -- the admin's real clients: boto3 for AWS, SSWS HTTP for the Okta org ---------------------
+    def aws(self, service: str) -> Any:
+        """A boto3 client for `ds` or `workspaces`, pointed at the lab with its access keys."""
+        import boto3  # imported here: only scenarios and scripts need it
+
+        lab_service = {"ds": "ad-connector", "workspaces": "workspaces"}[service]
+        creds = self.topology["credentials"]
+        return boto3.client(service, endpoint_url=api_url(self.topology, lab_service),
+                            region_name=creds["aws_region"], aws_access_key_id=creds["aws_access_key_id"],
+                            aws_secret_access_key=creds["aws_secret_access_key"])
+
+    def okta(self, method: str, path: str, json: Any = None) -> httpx.Response:
+        token = self.topology["credentials"]["okta_api_token"]
+        return self._http.request(method, f"{api_url(self.topology, 'okta')}{path}", json=json,
+                                  headers={"Authorization": f"SSWS {token}", "Accept": "application/json"})
+
+    def directory_id(self) -> str:
+        return self.seed()["aws"]["directory"]["id"]
+
+    def workspaces_app_id(self) -> str:
+        apps = self.okta("GET", "/api/v1/radius/apps").json()
+        label = next(a["label"] for a in self.seed()["okta"]["apps"] if a["key"] == "workspaces")
+        return next(a["id"] for a in apps if a["label"] == label)
+
     # -- the phone -------------------------------------------------------------------------------
     def phone_code(self, user: str, steps: int = 0) -> str:
         """The code the user's Okta Verify shows now, or `steps` time steps away (-1: the previous)."""
@@ -113,6 +137,11 @@ class LabClient:
     def reset(self) -> None:
         for name in self.topology["services"]:
             self._http.post(f"{admin_url(self.topology, name)}/reset").raise_for_status()
+
+    def post_admin(self, service: str, path: str, json: Any = None) -> Any:
+        resp = self._http.post(f"{admin_url(self.topology, service)}{path}", json=json)
+        resp.raise_for_status()
+        return resp.json()
 
     def add_fault(self, service: str, spec: dict[str, Any]) -> int:
         resp = self._http.post(f"{admin_url(self.topology, service)}/faults", json=spec)

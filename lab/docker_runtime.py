@@ -46,6 +46,8 @@ DOCKER_FILE = "docker.json"
 DEFAULT_TIMEOUT = 180.0   # seconds for `lab up --runtime docker` (start, health, enrolment)
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
+# Added to the compose project for `lab up --runtime docker --agents 2`: the second RADIUS agent.
+TWO_AGENTS_FILE = ROOT / "docker" / "compose.two-agents.yml"
 BAKED_TOPOLOGY = ROOT / "docker" / "config" / "topology.json"
 # The one-shot enrolment container of docker-compose.yml; the CLI enrols from the host instead.
 PROVISION = "provision"
@@ -74,6 +76,7 @@ def container_topology(
     seed: str | Path = CONTAINER_SEED,
     blank: bool = False,
     credentials: dict[str, str] | None = None,
+    agents: int = 1,
 ) -> dict[str, Any]:
     """The topology of the lab in containers: the process topology's shape on the bridge network.
 
@@ -82,7 +85,7 @@ def container_topology(
     so its ConnectIps are that one address (the process runtime has two loopback addresses).
     """
     topology = topo.build(Path(state_dir), subnet=subnet, standard_ports=True, runtime="docker",
-                          seed=Path(seed), blank=blank, credentials=credentials or {})
+                          seed=Path(seed), blank=blank, credentials=credentials or {}, agents=agents)
     connector = topology["services"]["ad-connector"]
     connector["settings"]["connect_ips"] = [connector["host"]]
     return topology
@@ -159,7 +162,9 @@ def _compose_env(conf: dict[str, Any]) -> dict[str, str]:
 
 
 def _compose(conf: dict[str, Any], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    cmd = [*compose_command(), "--project-name", conf["project"], "--file", conf["compose_file"],
+    files = [conf["compose_file"], *conf.get("extra_compose_files", [])]
+    cmd = [*compose_command(), "--project-name", conf["project"],
+           *[arg for f in files for arg in ("--file", f)],
            "--project-directory", str(Path(conf["compose_file"]).parent), *args]
     try:
         return subprocess.run(cmd, capture_output=True, text=True, env=_compose_env(conf), timeout=timeout)
@@ -205,6 +210,7 @@ def up(
     blank: bool = False,
     image: str | None = None,
     project: str | None = None,
+    agents: int = 1,
     timeout: float = DEFAULT_TIMEOUT,
     enrol: bool = True,
     progress: Progress = lambda _: None,
@@ -239,14 +245,17 @@ def up(
     os.chmod(config_dir, 0o700)   # the files inside are readable by the containers' user, not others
     seed_file = config_dir / "seed.yaml"
     shutil.copyfile(seed or topo.SEED_DEFAULT, seed_file)
-    inside = container_topology(subnet=subnet, blank=blank, credentials=creds)
+    inside = container_topology(subnet=subnet, blank=blank, credentials=creds, agents=agents)
     topology_file = config_dir / "topology.json"
     _write_readable(topology_file, json.dumps(inside, indent=2))
     os.chmod(seed_file, 0o644)
-    host = container_topology(state_dir, subnet=subnet, seed=seed_file, blank=blank, credentials=creds)
+    host = container_topology(state_dir, subnet=subnet, seed=seed_file, blank=blank, credentials=creds,
+                              agents=agents)
     write_topology(state_dir, host)
 
     conf = {"project": project or project_name(state_dir), "compose_file": str(compose_file), "subnet": subnet,
+            "extra_compose_files": [str(compose_file.parent / "docker" / TWO_AGENTS_FILE.name)]
+            if agents == 2 else [],
             "image": image, "topology_file": str(topology_file), "seed_file": str(seed_file),
             "services": list(host["services"])}
     (state_dir / DOCKER_FILE).write_text(json.dumps(conf, indent=2))
@@ -342,7 +351,7 @@ def wait_healthy(state_dir: Path, topology: dict[str, Any], *, deadline: float,
                     ok = False
                 if ok:
                     waiting.remove(name)
-                    progress(f"{name:<13} healthy")
+                    progress(f"{name:<15} healthy")
             if not waiting:
                 return
             if time.monotonic() > deadline:

@@ -9,9 +9,13 @@ import yaml
 
 CATALOG = Path(__file__).resolve().parents[2] / "scenarios"
 
-TOP_KEYS = {"name": True, "title": True, "description": False, "tags": False, "given": False,
-            "steps": True, "expect": False}
-GIVEN_KEYS = {"phone", "faults", "clocks"}
+TOP_KEYS = {"name": True, "title": True, "description": False, "tags": False, "requires": False,
+            "given": False, "steps": True, "expect": False}
+REQUIRES_KEYS = {"agents"}
+# settings: per-service settings, applied by restarting that service (restored afterwards);
+# radius: AD Connector's RadiusSettings (UpdateRadius through boto3, then wait for RadiusStatus);
+# app: the Amazon WorkSpaces RADIUS app's settings in the org.
+GIVEN_KEYS = {"phone", "faults", "clocks", "settings", "radius", "app"}
 # step action -> allowed parameters (None: a scalar parameter)
 ACTIONS: dict[str, set[str] | None] = {
     "say": None,
@@ -21,6 +25,9 @@ ACTIONS: dict[str, set[str] | None] = {
     "clock": {"service", "offset"},
     "restart": None,
     "wait_for": {"service", "kind", "outcome", "fields", "timeout"},
+    "aws": {"service", "operation", "params", "expect_error", "expect", "remember"},
+    "aws_wait": {"service", "operation", "params", "path", "equals", "timeout"},
+    "okta": {"method", "path", "json", "expect_status"},
 }
 STEP_EXTRA = {"expect"}
 LOGIN_EXPECT = {"result", "message", "reason", "max_seconds", "min_seconds"}
@@ -42,6 +49,7 @@ class Scenario:
     description: str = ""
     given: dict[str, Any] = field(default_factory=dict)
     expect: dict[str, Any] = field(default_factory=dict)
+    requires: dict[str, Any] = field(default_factory=dict)
 
 
 def _where(path: Path, node: yaml.Node) -> str:
@@ -82,6 +90,8 @@ def validate(path: Path, root: yaml.Node) -> None:
             raise ScenarioError(f"{_where(path, root)}: a scenario needs {key!r}")
     if "given" in top:
         _check_keys(path, top["given"], GIVEN_KEYS, "given")
+    if "requires" in top:
+        _check_keys(path, top["requires"], REQUIRES_KEYS, "requires")
     steps = top["steps"]
     if not isinstance(steps, yaml.SequenceNode) or not steps.value:
         raise ScenarioError(f"{_where(path, steps)}: steps must be a non-empty list")
@@ -121,7 +131,8 @@ def load(path: Path) -> Scenario:
     data = yaml.safe_load(text)
     return Scenario(name=str(data["name"]), title=str(data["title"]), path=path, steps=data["steps"],
                     tags=[str(t) for t in data.get("tags", [])], description=data.get("description", ""),
-                    given=data.get("given") or {}, expect=data.get("expect") or {})
+                    given=data.get("given") or {}, expect=data.get("expect") or {},
+                    requires=data.get("requires") or {})
 
 
 def catalog(directory: Path = CATALOG) -> list[Scenario]:

@@ -23,10 +23,11 @@ pre { background: #f6f6f6; padding: 8px; overflow-x: auto; font-size: 11px; }
 
 def write(outcomes: list[Outcome], directory: Path, topology: dict[str, Any]) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    passed = sum(o.passed for o in outcomes)
+    passed = sum(1 for o in outcomes if o.passed and not o.skipped)
     rows, sections = [], []
     for o in outcomes:
-        verdict = '<span class="pass">PASS</span>' if o.passed else '<span class="fail">FAIL</span>'
+        verdict = ('<span>SKIP</span>' if o.skipped else
+                   '<span class="pass">PASS</span>' if o.passed else '<span class="fail">FAIL</span>')
         rows.append(f'<tr><td><a href="#{escape(o.scenario.name)}">{escape(o.scenario.name)}</a></td>'
                     f'<td>{verdict}</td><td>{o.seconds:.1f} s</td><td>{escape(o.scenario.title)}</td></tr>')
         failures = "".join(f"<li>{escape(f)}</li>" for f in o.failures)

@@ -29,6 +29,7 @@ class Outcome:
     events: list[dict[str, Any]] = field(default_factory=list)
     logins: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    skipped: str | None = None
 
 
 def event_matches(event: dict[str, Any], spec: dict[str, Any]) -> bool:
@@ -91,20 +92,36 @@ class Runner:
         self.before_step = before_step
         self.after_step = after_step
 
-    def isolate(self) -> None:
-        """Every service back to its seed state, and Okta Verify enrolled again."""
+    def isolate(self, settings: dict[str, dict[str, Any]] | None = None) -> None:
+        """Every service back to its seed state (with the scenario's settings, if any), and Okta
+        Verify enrolled again."""
+        for service, overrides in (settings or {}).items():
+            self._apply_settings(service, overrides)
         self.client.reset()
         if not self.client.topology.get("blank"):
             provision.enrol_okta_verify(self.client.topology, self.client.seed())
         # Enrolment leaves events too; the scenario is judged only on what follows.
         self.marks = self.client.event_marks()
 
+    def unmet(self, requires: dict[str, Any]) -> str | None:
+        agents = sum(1 for s in self.client.topology["services"].values()
+                     if s.get("package") == "services.radius_agent")
+        if agents < int(requires.get("agents", 1)):
+            return f"needs a lab with {requires['agents']} RADIUS agents (lab up --agents {requires['agents']})"
+        return None
+
     def run(self, scenario: Scenario) -> Outcome:
         started = time.monotonic()
         outcome = Outcome(scenario, passed=False, seconds=0.0)
         self._last_code: dict[str, str] = {}
+        self._restore: dict[str, dict[str, Any]] = {}
+        self.remembered: dict[str, Any] = {}   # `remember:` of aws steps, used later as `$name`
+        outcome.skipped = self.unmet(scenario.requires)
+        if outcome.skipped:
+            outcome.passed = True
+            return outcome
         try:
-            self.isolate()
+            self.isolate(scenario.given.get("settings"))
             self._given(scenario.given)
             for index, step in enumerate(scenario.steps, 1):
                 if self.before_step:
@@ -125,6 +142,8 @@ class Runner:
             outcome.error = f"{exc.__class__.__name__}: {exc}"
             outcome.failures.append(f"error: {outcome.error}")
             outcome.events = self._events_quietly()
+        finally:
+            self._restore_settings()
         outcome.seconds = time.monotonic() - started
         outcome.passed = not outcome.failures
         return outcome
@@ -144,6 +163,56 @@ class Runner:
             self.client.add_fault(spec.pop("service"), spec)
         for service, offset in (given.get("clocks") or {}).items():
             self.client.set_clock(service, float(offset))
+        if given.get("app"):
+            self._set_app(given["app"])
+        if given.get("radius"):
+            self._set_radius(given["radius"])
+
+    def _set_app(self, settings: dict[str, Any]) -> None:
+        """Change the WorkSpaces RADIUS app in the org, and have the agents pick it up now
+        (instead of after their refresh interval)."""
+        resp = self.client.okta("PUT", f"/api/v1/radius/apps/{self.client.workspaces_app_id()}", json=settings)
+        if resp.status_code >= 300:
+            raise StepFailed(f"the org refused the app settings: {resp.text[:300]}")
+        agents = [n for n, s in self.client.topology["services"].items() if s.get("package") == "services.radius_agent"]
+        since = self.client.event_marks()
+        for agent in agents:
+            self.client.post_admin(agent, "/reset")
+        for agent in agents:
+            self._wait_for(0, {"service": agent, "kind": "radius.apps", "timeout": 10}, since=since)
+
+    def _set_radius(self, settings: dict[str, Any]) -> None:
+        """UpdateRadius through boto3, then wait for RadiusStatus to leave Creating."""
+        ds = self.client.aws("ds")
+        directory_id = self.client.directory_id()
+        ds.update_radius(DirectoryId=directory_id, RadiusSettings=_with_directory(dict(settings), self.client))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            d = ds.describe_directories(DirectoryIds=[directory_id])["DirectoryDescriptions"][0]
+            if d.get("RadiusStatus") != "Creating":
+                return
+            time.sleep(0.2)
+        raise StepFailed("RadiusStatus stayed Creating for 60 s after UpdateRadius")
+
+    def _apply_settings(self, service: str, overrides: dict[str, Any]) -> None:
+        topology = self.client.topology
+        if service not in topology["services"]:
+            raise StepFailed(f"given.settings names no service {service!r}")
+        current = topology["services"][service]["settings"]
+        self._restore.setdefault(service, dict(current))
+        current.update(overrides)
+        pr.write_topology(self.state_dir, topology)
+        self._restart(service)
+
+    def _restore_settings(self) -> None:
+        topology = self.client.topology
+        for service, original in self._restore.items():
+            topology["services"][service]["settings"] = original
+        if self._restore:
+            pr.write_topology(self.state_dir, topology)
+            for service in self._restore:
+                self._restart(service)
+        self._restore = {}
 
     def _step(self, index: int, step: dict[str, Any], outcome: Outcome) -> None:
         action = next(k for k in step if k != "expect")
@@ -163,6 +232,16 @@ class Runner:
             self._restart(str(arg))
         elif action == "wait_for":
             self._wait_for(index, arg)
+        elif action == "aws":
+            self._aws(index, arg)
+        elif action == "aws_wait":
+            self._aws_wait(index, arg)
+        elif action == "okta":
+            resp = self.client.okta(arg.get("method", "GET"), arg["path"], arg.get("json"))
+            want = arg.get("expect_status")
+            if want is not None and resp.status_code != int(want):
+                raise StepFailed(f"step {index}: {arg.get('method', 'GET')} {arg['path']} answered "
+                                 f"{resp.status_code} (expected {want}): {resp.text[:300]}")
 
     def _mfa(self, user: str, mfa: Any) -> str:
         text = str(mfa if mfa is not None else "code")
@@ -210,10 +289,99 @@ class Runner:
         started = pr.start(self.state_dir / "topology.json", topology, [service])
         pr.wait_healthy(topology, started, timeout=60)
 
-    def _wait_for(self, index: int, spec: dict[str, Any]) -> None:
-        deadline = time.monotonic() + float(spec.get("timeout", 30))
+    def _aws(self, index: int, arg: dict[str, Any]) -> Any:
+        """One AWS call through boto3; `expect_error` names the AWS error code it must fail with."""
+        from botocore.exceptions import ClientError
+
+        client = self.client.aws(arg.get("service", "ds"))
+        method = getattr(client, _snake(arg["operation"]))
+        params = _with_directory(dict(arg.get("params") or {}), self.client, self.remembered)
+        try:
+            result = method(**params)
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            if arg.get("expect_error") == code:
+                return None
+            raise StepFailed(f"step {index}: {arg['operation']} failed with {code}: "
+                             f"{exc.response['Error'].get('Message')}") from None
+        if arg.get("expect_error"):
+            raise StepFailed(f"step {index}: {arg['operation']} succeeded (expected {arg['expect_error']})")
+        expected = _with_directory(dict(arg.get("expect") or {}), self.client, self.remembered)
+        for path, want in expected.items():
+            got = _dig(result, path)
+            if got != want:
+                raise StepFailed(f"step {index}: {arg['operation']} {path} is {got!r} (expected {want!r})")
+        for name, path in (arg.get("remember") or {}).items():
+            self.remembered[f"${name}"] = _dig(result, path)
+        return result
+
+    def _aws_wait(self, index: int, arg: dict[str, Any]) -> None:
+        """Poll an AWS describe call until a value is reached, as a Terraform waiter does."""
+        client = self.client.aws(arg.get("service", "ds"))
+        method = getattr(client, _snake(arg["operation"]))
+        params = _with_directory(dict(arg.get("params") or {}), self.client, self.remembered)
+        deadline = time.monotonic() + float(arg.get("timeout", 30))
+        got = None
         while time.monotonic() < deadline:
-            if any(event_matches(e, spec) for e in self.client.events(spec.get("service"), since=self.marks)):
+            got = _dig(method(**params), arg["path"])
+            if got == arg["equals"]:
+                return
+            time.sleep(0.2)
+        raise StepFailed(f"step {index}: {arg['operation']} {arg['path']} stayed {got!r} "
+                         f"(expected {arg['equals']!r} within {arg.get('timeout', 30)} s)")
+
+    def _wait_for(self, index: int, spec: dict[str, Any], since: dict[str, int] | None = None) -> None:
+        deadline = time.monotonic() + float(spec.get("timeout", 30))
+        since = since if since is not None else self.marks
+        while time.monotonic() < deadline:
+            if any(event_matches(e, spec) for e in self.client.events(spec.get("service"), since=since)):
                 return
             time.sleep(0.1)
         raise StepFailed(f"step {index}: no event {describe(spec)} within {spec.get('timeout', 30)} s")
+
+
+def _snake(operation: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()
+
+
+def placeholders(client: LabClient) -> dict[str, str]:
+    """Names a scenario may use for what depends on the topology: `$directory` (the seed's
+    directory id), `$dc`, `$agent`, `$agent2` (addresses), `$nowhere` (an address nothing uses)."""
+    services = client.topology["services"]
+    out = {"$directory": client.directory_id(), "$dc": services["dc"]["host"],
+           "$agent": services["radius-agent"]["host"], "$nowhere": f"{client.topology['subnet']}.99"}
+    if "radius-agent-2" in services:
+        out["$agent2"] = services["radius-agent-2"]["host"]
+    return out
+
+
+def _with_directory(params: dict[str, Any], client: LabClient,
+                    remembered: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Scenario parameters with the placeholders (and remembered values) replaced."""
+    names = placeholders(client) | (remembered or {})
+
+    def swap(value: Any) -> Any:
+        if isinstance(value, str) and value in names:
+            return names[value]
+        if isinstance(value, str) and "$" in value:
+            for name in sorted(names, key=len, reverse=True):
+                value = value.replace(name, str(names[name]))
+            return value
+        if isinstance(value, list):
+            return [swap(v) for v in value]
+        if isinstance(value, dict):
+            return {k: swap(v) for k, v in value.items()}
+        return value
+    return swap(params)
+
+
+def _dig(data: Any, path: str) -> Any:
+    """`DirectoryDescriptions.0.RadiusStatus` → data["DirectoryDescriptions"][0]["RadiusStatus"]."""
+    for part in path.split("."):
+        if isinstance(data, list) and part.isdigit() and int(part) < len(data):
+            data = data[int(part)]
+        elif isinstance(data, dict) and part in data:
+            data = data[part]
+        else:
+            return None
+    return data

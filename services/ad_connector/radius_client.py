@@ -18,6 +18,8 @@ from pathlib import Path
 from pyrad import packet
 from pyrad.dictionary import Dictionary
 
+from . import password_encodings
+
 DICTIONARY = Dictionary(str(Path(__file__).with_name("dictionary")))
 CODE_NAMES = {packet.AccessAccept: "Access-Accept", packet.AccessReject: "Access-Reject",
               packet.AccessChallenge: "Access-Challenge"}
@@ -45,11 +47,9 @@ _ids = itertools.count(int.from_bytes(os.urandom(1), "big"))
 
 def build_access_request(username: str, mfa_code: str, secret: bytes, nas_identifier: str,
                          protocol: str = "PAP") -> packet.AuthPacket:
-    if protocol != "PAP":
-        raise ValueError(f"AuthenticationProtocol {protocol} is not implemented by the lab yet")
     req = packet.AuthPacket(code=packet.AccessRequest, id=next(_ids) % 256, secret=secret, dict=DICTIONARY)
     req["User-Name"] = username
-    req["User-Password"] = req.PwCrypt(mfa_code)
+    password_encodings.encode(req, protocol, username, mfa_code)
     req["NAS-Identifier"] = nas_identifier
     req["Service-Type"] = "Authenticate-Only"
     req.add_message_authenticator()

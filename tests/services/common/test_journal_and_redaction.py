@@ -16,3 +16,11 @@ def test_journal_records_redacted_events(tmp_path):
     journal.record("login", peer="1.2.3.4", outcome="ok", password="hunter2", user="alice")
     assert "hunter2" not in (tmp_path / "e.jsonl").read_text()
     assert journal.since(0)[0]["fields"] == {"password": "***", "user": "alice"}
+
+
+def test_event_numbers_continue_after_a_restart(tmp_path):
+    first = Journal("svc", Clock(), tmp_path / "e.jsonl")
+    first.record("a")
+    first.record("b")
+    again = Journal("svc", Clock(), tmp_path / "e.jsonl")
+    assert again.record("c")["seq"] == 3
