@@ -156,17 +156,19 @@ class Runner:
 
     # -- given and steps -------------------------------------------------------------------------
     def _given(self, given: dict[str, Any]) -> None:
+        # Configuration first (RADIUS settings are probed by AWS as they change), then the people,
+        # then what breaks: a fault applied earlier would fail the probe instead of the sign-in.
+        if given.get("radius"):
+            self._set_radius(given["radius"])
+        if given.get("app"):
+            self._set_app(given["app"])
         for user, behaviour in (given.get("phone") or {}).items():
             self.client.phone_respond(user, behaviour.get("respond", "approve"), float(behaviour.get("after", 0)))
+        for service, offset in (given.get("clocks") or {}).items():
+            self.client.set_clock(service, float(offset))
         for fault in given.get("faults") or []:
             spec = dict(fault)
             self.client.add_fault(spec.pop("service"), spec)
-        for service, offset in (given.get("clocks") or {}).items():
-            self.client.set_clock(service, float(offset))
-        if given.get("app"):
-            self._set_app(given["app"])
-        if given.get("radius"):
-            self._set_radius(given["radius"])
 
     def _set_app(self, settings: dict[str, Any]) -> None:
         """Change the WorkSpaces RADIUS app in the org, and have the agents pick it up now
