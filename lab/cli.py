@@ -260,9 +260,9 @@ def cmd_scenarios(args) -> int:
         raise UsageError("no scenario matches")
     brought_up = False
     if not pr.running(args.state_dir):
-        _say("no lab is running here: bringing one up for the run")
+        _say("no lab is running here: bringing one up for the run (two RADIUS agents, for every scenario)")
         up_args = argparse.Namespace(**vars(args), runtime="process", blank=False, standard_ports=False,
-                                     subnet=topo.DEFAULT_SUBNET, seed=None, timeout=60, agents=1)
+                                     subnet=topo.DEFAULT_SUBNET, seed=None, timeout=60, agents=2)
         cmd_up(up_args)
         brought_up = True
     client = LabClient(_running_topology(args))
