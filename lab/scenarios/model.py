@@ -28,6 +28,7 @@ ACTIONS: dict[str, set[str] | None] = {
     "aws": {"service", "operation", "params", "expect_error", "expect", "remember"},
     "aws_wait": {"service", "operation", "params", "path", "equals", "timeout"},
     "okta": {"method", "path", "json", "expect_status"},
+    "parallel": None,   # a list of login steps run at once, each optionally `after` N seconds
 }
 STEP_EXTRA = {"expect"}
 LOGIN_EXPECT = {"result", "message", "reason", "max_seconds", "min_seconds"}
@@ -83,6 +84,18 @@ def _check_events(path: Path, node: yaml.Node, what: str) -> None:
             raise ScenarioError(f"{_where(path, item)}: an event in {what} needs a kind")
 
 
+def _check_parallel(path: Path, node: yaml.Node) -> None:
+    if not isinstance(node, yaml.SequenceNode) or len(node.value) < 2:
+        raise ScenarioError(f"{_where(path, node)}: parallel takes a list of two or more login steps")
+    for item in node.value:
+        keys = _check_keys(path, item, {"login", "expect", "after"}, "a parallel login")
+        if "login" not in keys:
+            raise ScenarioError(f"{_where(path, item)}: each parallel entry is a login")
+        _check_keys(path, keys["login"], ACTIONS["login"], "login")
+        if "expect" in keys:
+            _check_keys(path, keys["expect"], LOGIN_EXPECT, "a login's expect")
+
+
 def validate(path: Path, root: yaml.Node) -> None:
     top = _check_keys(path, root, set(TOP_KEYS), "a scenario")
     for key, required in TOP_KEYS.items():
@@ -108,6 +121,8 @@ def validate(path: Path, root: yaml.Node) -> None:
         params = ACTIONS[action]
         if params is not None:
             _check_keys(path, items[action], params, f"{action}")
+        if action == "parallel":
+            _check_parallel(path, items[action])
         if "expect" in items:
             if action != "login":
                 raise ScenarioError(f"{_where(path, items['expect'])}: only login steps take expect")

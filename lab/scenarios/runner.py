@@ -223,6 +223,8 @@ class Runner:
             self.progress(f"    {arg}")
         elif action == "login":
             self._login(index, arg, step.get("expect") or {}, outcome)
+        elif action == "parallel":
+            self._parallel(index, arg, outcome)
         elif action == "phone":
             self.client.phone_respond(arg["user"], arg.get("respond", "approve"), float(arg.get("after", 0)))
         elif action == "fault":
@@ -262,9 +264,10 @@ class Runner:
         self._last_code[user] = code
         return code
 
-    def _login(self, index: int, arg: dict[str, Any], expect: dict[str, Any], outcome: Outcome) -> None:
+    def _login(self, index: int, arg: dict[str, Any], expect: dict[str, Any], outcome: Outcome,
+               resolved: bool = False) -> None:
         user = arg["user"]
-        mfa = self._mfa(user, arg.get("mfa"))
+        mfa = arg["mfa"] if resolved else self._mfa(user, arg.get("mfa"))
         result = self.client.login(user, arg.get("password"), mfa, arg.get("registration_code"),
                                    trace=uuid.uuid4().hex[:16])
         result["step"] = index
@@ -282,6 +285,26 @@ class Runner:
             problems.append(f"took {result['elapsed_seconds']} s (expected at least {expect['min_seconds']} s)")
         if problems:
             raise StepFailed(f"step {index}, login {user} with mfa {arg.get('mfa', 'code')}: " + "; ".join(problems))
+
+    def _parallel(self, index: int, entries: list[dict[str, Any]], outcome: Outcome) -> None:
+        """Sign-ins at the same time (each `after` seconds from the start), judged one by one."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        # Codes are read before anyone starts: the phone answers quickly, the sign-ins may not.
+        prepared = [dict(e["login"], mfa=self._mfa(e["login"]["user"], e["login"].get("mfa"))) for e in entries]
+
+        def one(n: int) -> str | None:
+            time.sleep(float(entries[n].get("after", 0)))
+            try:
+                self._login(index, prepared[n], entries[n].get("expect") or {}, outcome, resolved=True)
+            except StepFailed as exc:
+                return str(exc)
+            return None
+
+        with ThreadPoolExecutor(max_workers=len(entries)) as pool:
+            problems = [p for p in pool.map(one, range(len(entries))) if p]
+        if problems:
+            raise StepFailed("; ".join(problems))
 
     def _restart(self, service: str) -> None:
         topology = self.client.topology
