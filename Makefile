@@ -32,6 +32,7 @@ scenarios: $(STAMP)
 	$(LAB) scenarios run $(if $(TAG),--tag $(TAG)) --junit reports/junit.xml --report reports/scenarios
 
 bench: $(STAMP)
+	bash bench/install-references.sh
 	@for b in bench/bench_*.py; do [ -e "$$b" ] || continue; echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:

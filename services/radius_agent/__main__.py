@@ -6,6 +6,7 @@ Settings (topology `settings` of `radius-agent`), Okta's config.properties names
   ragent.request.timeout.response.mode    SEND_REJECT_ON_POLL_MFA (default) | SEND_REJECT_ALWAYS | NO_RESPONSE
   ragent.num_request_threads              worker pool, default 15; when all are busy: "Request queue is full"
   ragent.num_max_http_connection          HTTP connections to the org, default 20
+  ragent.mfa.timeout.seconds              how long an Access-Challenge's State stays valid, default 60
   app_refresh_seconds                     re-read the org's RADIUS apps, default 30
   push_poll_interval_seconds              lab: seconds between push transaction polls, default 1
   dedup_cache_seconds                     lab: how long answered requests are remembered, default 10
@@ -19,6 +20,7 @@ from services.common.runner import EXIT_BAD_CONFIG, Service, bind_udp, run
 
 from .agent import Agent
 from .apps import AppRegistry, Listeners
+from .challenge import ChallengeStore
 from .dedup import DuplicateCache
 from .mfa import Policy, Verifier
 from .org import OrgClient
@@ -40,7 +42,8 @@ async def build(ctx) -> Service:
                     max_connections=max_http, local_address=ctx.host)
     registry = AppRegistry(org, refresh, ctx.record)
     dedup = DuplicateCache(ttl=dedup_ttl)
-    agent = Agent(ctx, registry, Verifier(org, policy), dedup, threads=threads)
+    challenges = ChallengeStore(ttl=policy.mfa_timeout)
+    agent = Agent(ctx, registry, Verifier(org, policy, challenges), dedup, threads=threads)
     radius.dictionary()                       # load now: a broken dictionary fails the start
     listeners = Listeners(ctx.host, ctx.port("radius"), bind_udp(ctx, "radius"), agent.handle, ctx.record)
     registry.on_change = listeners.sync
@@ -64,6 +67,7 @@ async def build(ctx) -> Service:
 
     async def reset() -> None:
         dedup.clear()
+        challenges.clear()
         registry.poke()
 
     async def on_stop() -> None:

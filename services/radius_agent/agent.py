@@ -133,7 +133,7 @@ class Agent:
                     outcome = Outcome("reject", "-", f"malformed User-Password: {exc}")
                 else:
                     outcome = await self.verifier.authenticate(app, user, password, arrived=arrived,
-                                                               trace=rid, timer=timer)
+                                                               trace=rid, timer=timer, state=request.state())
             finally:
                 self.busy -= 1
         if outcome.org_unauthorized:
@@ -141,25 +141,39 @@ class Agent:
 
         total_ms = int((time.monotonic() - arrived) * 1000)
         okta_ms = int(timer.seconds * 1000)
-        if outcome.result == "accept":
-            reply: bytes | None = radius.encode_reply(request, radius.ACCESS_ACCEPT)
-        elif outcome.result == "reject":
-            reply = radius.encode_reply(request, radius.ACCESS_REJECT)
-        else:
-            reply = None
+        reply = self._encode(request, outcome)
         if outcome.result == "reject":
             log.warning("%s Authentication failed for user %s, reason --- %s", tag, user, outcome.reason)
         elif outcome.result == "none":
             log.warning("%s No response sent for user %s, reason --- %s", tag, user, outcome.reason)
+        elif outcome.result == "challenge":
+            log.info("%s Sending Access-Challenge to user %s --- %s", tag, user, outcome.prompt)
+        elif outcome.groups:
+            log.info("%s Returning %d group(s) in attribute %s: %s", tag, len(outcome.groups),
+                     outcome.attributes[0][0], ", ".join(outcome.groups))
         log.info("%s Completed processing. packetId=%s, totalProcessingTime=%dms, queueTime=%dms, "
                  "oktaTime=%dms, httpCode=%s, method=%s, result=%s", tag, request.id, total_ms, queue_ms,
                  okta_ms, timer.last_status if timer.last_status is not None else "-", outcome.method,
-                 {"accept": "ACCEPT", "reject": "REJECT", "none": "NO_RESPONSE"}[outcome.result])
+                 {"accept": "ACCEPT", "reject": "REJECT", "none": "NO_RESPONSE", "challenge": "CHALLENGE"}[outcome.result])
+        extra = {"groups": outcome.groups} if outcome.groups else {}
         self.ctx.record("radius.request", peer=peer, trace=rid, port=request.local_port,
                         outcome=outcome.result if outcome.result != "none" else "no_response",
                         user=user, packet_id=request.id, method=outcome.method, app=app.label,
-                        reason=outcome.reason, total_ms=total_ms, okta_ms=okta_ms)
+                        reason=outcome.reason, total_ms=total_ms, okta_ms=okta_ms, **extra)
         return reply
+
+    @staticmethod
+    def _encode(request: Request, outcome: Outcome) -> bytes | None:
+        """The reply packet for an outcome (None: stay silent)."""
+        if outcome.result == "accept":
+            return radius.encode_reply(request, radius.ACCESS_ACCEPT, outcome.attributes)
+        if outcome.result == "reject":
+            return radius.encode_reply(request, radius.ACCESS_REJECT)
+        if outcome.result == "challenge":
+            assert outcome.state is not None
+            return radius.encode_reply(request, radius.ACCESS_CHALLENGE,
+                                       [(radius.ATTR_STATE, outcome.state)] + radius.reply_message(outcome.prompt or ""))
+        return None
 
     def _discarded(self, peer: str, port: int, data: bytes, reason: str) -> None:
         log.info("Silently discarding a datagram from /%s on port %s (%d octets): %s", peer, port, len(data), reason)

@@ -17,7 +17,7 @@ import logging
 import socket
 from typing import Any, Callable
 
-from .mfa import App
+from .model import App
 from .org import OrgClient, OrgError, OrgTimeout, OrgUnreachable
 from .radius import Endpoint, Handler
 
@@ -35,6 +35,7 @@ class AppRegistry:
         self.last_error: str | None = None
         self.on_change: Callable[[dict[int, App]], Any] | None = None
         self._wake = asyncio.Event()
+        self._poked = False
 
     def app_for_port(self, port: int) -> App | None:
         return self.by_port.get(port)
@@ -75,17 +76,18 @@ class AppRegistry:
                             app.label, app.port, by_port[app.port].label)
                 continue
             by_port[app.port] = app
-        changed = {p: (a.id, a.secret, a.primary_auth, a.require_message_authenticator)
-                   for p, a in by_port.items()} != {
-                   p: (a.id, a.secret, a.primary_auth, a.require_message_authenticator)
-                   for p, a in self.by_port.items()}
+        changed = {p: _fingerprint(a) for p, a in by_port.items()} != \
+            {p: _fingerprint(a) for p, a in self.by_port.items()}
         self.by_port = by_port
-        if not self.fetched_once or changed:
+        poked, self._poked = self._poked, False
+        # Recorded on a change, and after a poke even without one: whoever poked (a scenario
+        # changing the app) can then see that the agent has read the org's current settings.
+        if not self.fetched_once or changed or poked:
             log.info("RADIUS apps: %s", ", ".join(
                 f"{a.label} (port {p}, primaryAuth={a.primary_auth}, "
                 f"requireMessageAuthenticator={a.require_message_authenticator})"
                 for p, a in sorted(by_port.items())) or "none")
-            self.record("radius.apps", outcome="loaded",
+            self.record("radius.apps", outcome="loaded" if changed or not self.fetched_once else "unchanged",
                         apps=[{"id": a.id, "label": a.label, "port": a.port,
                                "primary_auth": a.primary_auth,
                                "require_message_authenticator": a.require_message_authenticator}
@@ -97,6 +99,7 @@ class AppRegistry:
 
     def poke(self) -> None:
         """Refresh now (used by the admin reset)."""
+        self._poked = True
         self._wake.set()
 
     async def run(self) -> None:
@@ -109,6 +112,12 @@ class AppRegistry:
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
             except asyncio.TimeoutError:
                 pass
+
+
+def _fingerprint(app: App) -> tuple[Any, ...]:
+    """What makes an app "changed" for the log (the secret is compared, never logged)."""
+    return (app.id, app.secret, app.primary_auth, app.require_message_authenticator, app.inline_enrollment,
+            repr(app.username_template), repr(app.group_return))
 
 
 class Listeners:

@@ -1,20 +1,24 @@
 """Okta's RADIUS semantics: what the agent does with a User-Name and a (decrypted) User-Password.
 
 This module knows nothing about packets. `Verifier.authenticate()` takes the app the request came
-in on, the user name and the password, and returns an `Outcome` (accept / reject / no answer, the
-method, and the reason that goes to the agent's log). The rules, from spec/okta.md §1:
+in on, the user name, the password and the State (if the request answers a challenge), and returns
+an `Outcome` (accept / reject / challenge / no answer, the method, the reason for the agent's log,
+and reply attributes). The rules, from spec/okta.md §1:
 
+- Every request first resolves User-Name to an Okta user (`resolve.py`: format mismatch, not
+  assigned, suspended, locked out... each rejected with its reason).
 - MFA only (the app's primaryAuth false, the WorkSpaces setting): the password is either a
   keyword, `push`, `sms`, `call` or `email` in any case, or a passcode tried against each ACTIVE
   OTP factor of the user until one verifies ("processed by each handler until it is validated").
+  A user with no ACTIVE factor is "not enrolled": rejected, naming the app's inlineEnrollment.
 - `push`: verify the user's ACTIVE push factor, then poll the transaction until SUCCESS (accept),
   REJECTED or TIMEOUT (reject). The agent gives the push half of the request timeout
   (ragent.request.timeout.millisecond, 60000 → 30 s).
-- `sms`/`call`/`email`: ask the org to send an OTP and answer Access-Reject; the user's next
-  request carries that OTP.
-- primaryAuth true: the password is `password` or `password,code` / `password,push` and Okta
-  checks the password with /api/v1/authn. AD Connector sends only the MFA code, so with this
-  setting every WorkSpaces sign-in fails (failure F7), which is the point of emulating it.
+- `sms`/`call`/`email`: ask the org to send an OTP and answer Access-Reject ("initially returns a
+  failure"); the user's next request carries that OTP, which verifies against that factor.
+- primaryAuth true: `primary.py` (password, `password,code`, `password,push`, or the
+  Access-Challenge dialogue with State).
+- Accept + the app's groupReturn: the user's groups go in attribute 11, 25 or 26 (`groups.py`).
 - Timeouts follow ragent.request.timeout.response.mode: SEND_REJECT_ON_POLL_MFA (reject when the
   push poll runs out of time, no answer for any other timeout), SEND_REJECT_ALWAYS, NO_RESPONSE.
 """
@@ -22,120 +26,51 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
+from . import primary
+from .challenge import ChallengeStore
+from .groups import group_attributes
+from .model import (KEYWORDS, OTP_ERRORS, OTP_FACTOR_TYPES, AgentTimeout, App, Challenge,  # noqa: F401
+                    Outcome, Policy, Reject, Result)
 from .org import OrgClient, OrgError, OrgTimeout, OrgUnreachable, Timer
+from .resolve import resolve_user
 
-Result = Literal["accept", "reject", "none"]
-
-KEYWORDS = {"push", "sms", "call", "email"}
-# Factor types whose verify takes a passCode, in the order a code is tried against them.
-OTP_FACTOR_TYPES = ("token:software:totp", "token:hotp", "token", "token:hardware", "sms", "call", "email")
-
-RESPONSE_MODES = ("SEND_REJECT_ON_POLL_MFA", "SEND_REJECT_ALWAYS", "NO_RESPONSE")
-
-
-@dataclass
-class App:
-    """One RADIUS app of the org, as GET /api/v1/radius/apps gives it."""
-    id: str
-    label: str
-    port: int
-    secret: bytes = field(repr=False)
-    primary_auth: bool = False
-    require_message_authenticator: bool = False
-    username_template: Any = None
-    inline_enrollment: bool = False
-
-    @classmethod
-    def from_org(cls, data: dict[str, Any]) -> "App":
-        return cls(
-            id=str(data["id"]), label=str(data.get("label", data["id"])), port=int(data["port"]),
-            secret=str(data["sharedSecret"]).encode("utf-8"),
-            primary_auth=bool(data.get("primaryAuth", False)),
-            require_message_authenticator=bool(data.get("requireMessageAuthenticator", False)),
-            username_template=data.get("usernameTemplate"),
-            inline_enrollment=bool(data.get("inlineEnrollment", False)),
-        )
-
-
-@dataclass
-class Policy:
-    """The agent's config.properties, read from the service settings with Okta's names."""
-    timeout: float = 60.0                         # ragent.request.timeout.millisecond / 1000
-    response_mode: str = "SEND_REJECT_ON_POLL_MFA"
-    poll_interval: float = 1.0                    # lab: seconds between transaction polls
-    strip_domain: bool = False                    # lab: strip DOMAIN\ from User-Name
-
-    @property
-    def push_budget(self) -> float:
-        """"For Okta Verify Push the agent uses half the value" (spec/okta.md §1.9)."""
-        return self.timeout / 2
-
-    @classmethod
-    def from_settings(cls, settings: dict[str, Any]) -> "Policy":
-        ms = settings.get("ragent.request.timeout.millisecond",
-                          settings.get("ragent.total.request.timeout.millisecond", 60000))
-        mode = str(settings.get("ragent.request.timeout.response.mode", "SEND_REJECT_ON_POLL_MFA")).upper()
-        if mode not in RESPONSE_MODES:
-            raise ValueError(f"ragent.request.timeout.response.mode must be one of {', '.join(RESPONSE_MODES)}")
-        return cls(timeout=float(ms) / 1000.0, response_mode=mode,
-                   poll_interval=float(settings.get("push_poll_interval_seconds", 1.0)),
-                   strip_domain=bool(settings.get("username_strip_domain", False)))
-
-
-@dataclass
-class Outcome:
-    result: Result
-    method: str                       # "code", "push", "sms", "call", "email", "password", "-"
-    reason: str | None = None         # for the log and the event; never a secret
-    user_id: str | None = None
-    login: str | None = None
-    org_unauthorized: bool = False    # the org said 401: the agent's token is bad (DISRUPTED)
-
-
-class AgentTimeout(Exception):
-    """The request ran out of its budget. `in_poll`: it happened while polling an MFA push."""
-
-    def __init__(self, message: str, in_poll: bool):
-        super().__init__(message)
-        self.in_poll = in_poll
-
-
-class Reject(Exception):
-    """Ends processing with Access-Reject and a reason for the log."""
 
 
 class Verifier:
-    def __init__(self, org: OrgClient, policy: Policy) -> None:
+    def __init__(self, org: OrgClient, policy: Policy, challenges: ChallengeStore | None = None) -> None:
         self.org = org
         self.policy = policy
+        self.challenges = challenges or ChallengeStore(ttl=policy.mfa_timeout)
 
     async def authenticate(self, app: App, username: str, password: str, *, arrived: float,
-                           trace: str, timer: Timer) -> Outcome:
+                           trace: str, timer: Timer, state: bytes | None = None) -> Outcome:
         """Decide one Access-Request. `arrived` is time.monotonic() when the packet came in."""
-        req = _Request(self, app, username, password, arrived, trace, timer)
-        method = req.method
+        ctx = RequestContext(self, app, username, password, arrived, trace, timer, state)
+        method = ctx.method
         try:
-            return await asyncio.wait_for(req.run(), timeout=max(req.deadline - time.monotonic(), 0.001))
+            return await asyncio.wait_for(ctx.run(), timeout=max(ctx.deadline - time.monotonic(), 0.001))
+        except Challenge as ch:
+            return Outcome("challenge", method, f"Access-Challenge sent: {ch.prompt}", ctx.user_id, ctx.login,
+                           state=ch.state, prompt=ch.prompt)
         except Reject as exc:
-            return Outcome("reject", method, str(exc), req.user_id, req.login)
+            return Outcome("reject", method, str(exc), ctx.user_id, ctx.login)
         except (AgentTimeout, OrgTimeout, asyncio.TimeoutError) as exc:
             in_poll = isinstance(exc, AgentTimeout) and exc.in_poll
             return Outcome(self._on_timeout(in_poll), method,
                            f"timed out ({exc or 'request budget spent'}); response mode "
-                           f"{self.policy.response_mode}", req.user_id, req.login)
+                           f"{self.policy.response_mode}", ctx.user_id, ctx.login)
         except OrgUnreachable as exc:
-            return Outcome("reject", method, f"cannot reach the Okta org: {exc}", req.user_id, req.login)
+            return Outcome("reject", method, f"cannot reach the Okta org: {exc}", ctx.user_id, ctx.login)
         except OrgError as exc:
             if exc.status == 401:
                 return Outcome("reject", method, f"the org refused the agent's API token ({exc.error_code} "
-                               f"{exc.summary}): agent DISRUPTED", req.user_id, req.login, org_unauthorized=True)
-            return Outcome("reject", method, f"the org answered {exc}", req.user_id, req.login)
+                               f"{exc.summary}): agent DISRUPTED", ctx.user_id, ctx.login, org_unauthorized=True)
+            return Outcome("reject", method, f"the org answered {exc}", ctx.user_id, ctx.login)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             # an org answer of an unexpected shape: a reject with the cause, never a traceback
-            return Outcome("reject", method, f"unexpected answer from the org: {exc!r}", req.user_id, req.login)
+            return Outcome("reject", method, f"unexpected answer from the org: {exc!r}", ctx.user_id, ctx.login)
 
     def _on_timeout(self, in_poll: bool) -> Result:
         mode = self.policy.response_mode
@@ -146,14 +81,16 @@ class Verifier:
         return "none"
 
 
-class _Request:
-    """One request's walk through Okta's rules (kept apart so the Verifier stays stateless)."""
+class RequestContext:
+    """One request's walk through Okta's rules (kept apart so the Verifier stays stateless).
+    `primary.py`, `resolve.py` and `groups.py` take it as their `ctx`."""
 
     def __init__(self, verifier: Verifier, app: App, username: str, password: str,
-                 arrived: float, trace: str, timer: Timer) -> None:
+                 arrived: float, trace: str, timer: Timer, state: bytes | None = None) -> None:
         self.org = verifier.org
         self.policy = verifier.policy
-        self.app, self.username, self.password = app, username, password
+        self.challenges = verifier.challenges
+        self.app, self.username, self.password, self.state = app, username, password, state
         self.deadline = arrived + self.policy.timeout
         self.push_deadline = arrived + self.policy.push_budget
         self.trace, self.timer = trace, timer
@@ -163,9 +100,7 @@ class _Request:
 
     def _method(self) -> str:
         if self.app.primary_auth:
-            _, sep, suffix = self.password.rpartition(",")
-            second = suffix.lower() if sep else ""
-            return "password," + ("push" if second == "push" else "code") if sep else "password"
+            return primary.method_of(self.password, self.state)
         word = self.password.lower()
         return word if word in KEYWORDS else "code"
 
@@ -175,44 +110,58 @@ class _Request:
             raise AgentTimeout("request budget spent", in_poll=False)
         return left
 
+    def poll_left(self) -> float:
+        """Time left for a push poll: the push budget (half the request timeout)."""
+        left = min(self.push_deadline, self.deadline) - time.monotonic()
+        if left <= 0:
+            raise AgentTimeout("push not answered within the agent's push budget "
+                               f"({self.policy.push_budget:.0f} s)", in_poll=True)
+        return left
+
     # -- the walk -------------------------------------------------------------------------
     async def run(self) -> Outcome:
         if not self.username:
             raise Reject("the request has no User-Name")
-        self.user_id = await self._resolve_user()
+        user = await resolve_user(self)
+        self.user_id, self.login = user.id, user.login
         if self.app.primary_auth:
-            return await self._primary_auth()
-        if self.method == "push":
-            return await self._push()
-        if self.method in ("sms", "call", "email"):
-            return await self._send_otp(self.method)
-        return await self._code(self.password)
+            outcome = await primary.authenticate(self)
+        elif self.state is not None:
+            raise Reject("the request carries a State, but this app (MFA only) never sends Access-Challenge")
+        elif self.method == "push":
+            outcome = await self._push()
+        elif self.method in ("sms", "call", "email"):
+            outcome = await self._send_otp(self.method)
+        else:
+            outcome = await self._code(self.password)
+        if outcome.result == "accept" and self.app.group_return is not None:
+            try:
+                outcome.groups, outcome.attributes = await group_attributes(self, user.id, self.app.group_return)
+            except OrgError as exc:
+                if exc.status == 401:
+                    raise
+                raise Reject(f"authenticated, but the user's groups for the app's group return could not "
+                             f"be read: {exc}") from None
+        return outcome
 
-    async def _resolve_user(self) -> str:
-        """User-Name → Okta user through the app's users, matching credentials.userName
-        case-insensitively (spec/okta.md §10 item 5)."""
-        name = self.username
-        if self.policy.strip_domain and "\\" in name:
-            name = name.split("\\", 1)[1]
-        wanted = name.casefold()
-        users = await self.org.app_users(self.app.id, q=name, timeout=self.left(), trace=self.trace,
-                                         timer=self.timer)
-        for au in users:
-            cred = (au.get("credentials") or {}).get("userName")
-            if isinstance(cred, str) and cred.casefold() == wanted:
-                return str(au["id"])
-        raise Reject(f"User {self.username} is not assigned to the app {self.app.label} "
-                     f"(no app user with that username)")
-
-    async def _factors(self) -> list[dict[str, Any]]:
+    async def active_factors(self) -> list[dict[str, Any]]:
+        """The user's ACTIVE factors; none at all means "not enrolled" (F5)."""
         assert self.user_id
         factors = await self.org.factors(self.user_id, timeout=self.left(), trace=self.trace, timer=self.timer)
-        return [f for f in factors if f.get("status") == "ACTIVE"]
+        active = [f for f in factors if f.get("status") == "ACTIVE"]
+        if not active:
+            if self.app.inline_enrollment:
+                raise Reject(f"User {self.username} is not enrolled in MFA (no ACTIVE factor); the app permits "
+                             "inline enrollment, but enrolling needs an Access-Challenge dialogue, which an "
+                             "MFA-only app does not have")
+            raise Reject(f"User {self.username} is not enrolled in MFA (no ACTIVE factor) and the app does "
+                         "not permit inline enrollment (inlineEnrollment=false)")
+        return active
 
     async def _code(self, code: str) -> Outcome:
         if not code:
             raise Reject("empty passcode")
-        factors = await self._factors()
+        factors = await self.active_factors()
         candidates = sorted((f for f in factors if f.get("factorType") in OTP_FACTOR_TYPES),
                             key=lambda f: OTP_FACTOR_TYPES.index(f["factorType"]))
         if not candidates:
@@ -225,16 +174,15 @@ class _Request:
             except OrgError as exc:
                 if exc.status == 401:
                     raise
-                last = {"E0000068": "Invalid passcode", "E0000082": "passcode already used (replay)"}.get(
-                    exc.error_code or "", f"the org answered {exc}")
+                last = OTP_ERRORS.get(exc.error_code or "", f"the org answered {exc}")
                 continue
             if body.get("factorResult") == "SUCCESS":
-                return Outcome("accept", "code", None, self.user_id)
+                return Outcome("accept", "code", None, self.user_id, self.login)
             last = f"factorResult {body.get('factorResult')}"
         raise Reject(f"Authentication failed, {last} (tried {len(candidates)} factor(s))")
 
     async def _push(self) -> Outcome:
-        factors = await self._factors()
+        factors = await self.active_factors()
         push = next((f for f in factors if f.get("factorType") == "push"), None)
         if push is None:
             raise Reject("the user has no ACTIVE Okta Verify push factor")
@@ -242,8 +190,7 @@ class _Request:
         body = await self.org.verify(self.user_id, push["id"], None, timeout=self.left(),
                                      trace=self.trace, timer=self.timer)
         try:
-            return await self._poll_push(body, lambda href: self.org.poll(
-                href, timeout=self._poll_timeout(), trace=self.trace, timer=self.timer))
+            return await self._poll_push(body)
         except AgentTimeout:
             # Nobody will hear the answer any more: withdraw the push so a late approval on the
             # phone cannot count for a sign-in that has already failed.
@@ -252,18 +199,11 @@ class _Request:
                 await self.org.cancel(cancel, trace=self.trace)
             raise
 
-    def _poll_timeout(self) -> float:
-        left = min(self.push_deadline, self.deadline) - time.monotonic()
-        if left <= 0:
-            raise AgentTimeout("push not answered within the agent's push budget "
-                               f"({self.policy.push_budget:.0f} s)", in_poll=True)
-        return left
-
-    async def _poll_push(self, body: dict[str, Any], fetch) -> Outcome:
+    async def _poll_push(self, body: dict[str, Any]) -> Outcome:
         while True:
             result = body.get("factorResult")
             if result == "SUCCESS":
-                return Outcome("accept", "push", None, self.user_id)
+                return Outcome("accept", "push", None, self.user_id, self.login)
             if result == "REJECTED":
                 raise Reject("User rejected the Okta Verify push")
             if result == "TIMEOUT":
@@ -273,78 +213,24 @@ class _Request:
             href = ((body.get("_links") or {}).get("poll") or {}).get("href")
             if not href:
                 raise Reject("the org gave no poll link for the push transaction")
-            await asyncio.sleep(min(self.policy.poll_interval, self._poll_timeout()))
+            await asyncio.sleep(min(self.policy.poll_interval, self.poll_left()))
             try:
-                body = await fetch(href)
+                body = await self.org.poll(href, timeout=self.poll_left(), trace=self.trace, timer=self.timer)
             except OrgTimeout as exc:
                 raise AgentTimeout(str(exc), in_poll=True) from None
 
     async def _send_otp(self, kind: str) -> Outcome:
-        factors = await self._factors()
+        factors = await self.active_factors()
         factor = next((f for f in factors if f.get("factorType") == kind), None)
         if factor is None:
             raise Reject(f"the user has no ACTIVE {kind} factor")
         assert self.user_id
-        await self.org.verify(self.user_id, factor["id"], None, timeout=self.left(),
-                              trace=self.trace, timer=self.timer)
+        try:
+            await self.org.verify(self.user_id, factor["id"], None, timeout=self.left(),
+                                  trace=self.trace, timer=self.timer)
+        except OrgError as exc:
+            if exc.status == 401:
+                raise
+            raise Reject(f"the org did not send the {kind} passcode: {exc}") from None
         # Okta: the keyword "initially returns a failure"; the OTP sent is used in the next request.
         raise Reject(f"one-time passcode sent by {kind}; Okta rejects the keyword request itself")
-
-    # -- "Okta performs primary authentication" ---------------------------------------------
-    async def _primary_auth(self) -> Outcome:
-        password, sep, second = self.password.rpartition(",")
-        if not sep:
-            password, second = self.password, ""
-        assert self.user_id
-        user = await self.org.user(self.user_id, timeout=self.left(), trace=self.trace, timer=self.timer)
-        self.login = (user.get("profile") or {}).get("login") or self.username
-        try:
-            state = await self.org.authn({"username": self.login, "password": password},
-                                         timeout=self.left(), trace=self.trace, timer=self.timer)
-        except OrgError as exc:
-            if exc.status == 401 and exc.error_code == "E0000004":
-                raise Reject("Authentication failed: primary authentication (password) refused by Okta "
-                             "(E0000004); with AD Connector the password field carries the MFA code, "
-                             "so 'Okta performs primary authentication' must be cleared") from None
-            if exc.status in (404, 405, 501):
-                raise Reject(f"primary authentication is on but the org cannot verify a password "
-                             f"(POST /api/v1/authn answered {exc.status})") from None
-            raise
-        status = state.get("status")
-        if status == "SUCCESS":
-            return Outcome("accept", self.method, None, self.user_id, self.login)
-        if status != "MFA_REQUIRED":
-            raise Reject(f"primary authentication ended in status {status}")
-        if not second:
-            raise Reject("MFA required after the password, but the request carries no ',passcode' or "
-                         "',push' and this agent does not offer Access-Challenge")
-        factors = (state.get("_embedded") or {}).get("factors") or []
-        token = state.get("stateToken")
-        if second.lower() == "push":
-            factor = next((f for f in factors if f.get("factorType") == "push"), None)
-            if factor is None:
-                raise Reject("the user has no Okta Verify push factor")
-            path = f"/api/v1/authn/factors/{factor['id']}/verify"
-            body = await self.org.authn({"stateToken": token}, path=path, timeout=self.left(),
-                                        trace=self.trace, timer=self.timer)
-            while body.get("status") != "SUCCESS":
-                if body.get("factorResult") in ("REJECTED", "TIMEOUT"):
-                    raise Reject(f"push {body['factorResult'].lower()}")
-                await asyncio.sleep(min(self.policy.poll_interval, self._poll_timeout()))
-                body = await self.org.authn({"stateToken": token}, path=path, timeout=self._poll_timeout(),
-                                            trace=self.trace, timer=self.timer)
-            return Outcome("accept", self.method, None, self.user_id, self.login)
-        for factor in factors:
-            if factor.get("factorType") not in OTP_FACTOR_TYPES:
-                continue
-            try:
-                body = await self.org.authn({"stateToken": token, "passCode": second},
-                                            path=f"/api/v1/authn/factors/{factor['id']}/verify",
-                                            timeout=self.left(), trace=self.trace, timer=self.timer)
-            except OrgError as exc:
-                if exc.status == 401 and exc.error_code == "E0000011":
-                    raise
-                continue
-            if body.get("status") == "SUCCESS":
-                return Outcome("accept", self.method, None, self.user_id, self.login)
-        raise Reject("Authentication failed, the passcode after the password did not verify")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 import httpx
 
@@ -66,8 +66,9 @@ class OrgClient:
                         timer: Timer | None = None) -> list[dict[str, Any]]:
         """The app's users; `q` narrows the list server-side (Okta: prefix match on userName,
         names and email), so a big app is not listed in full on every sign-in. Callers still
-        match exactly: q is only a filter."""
-        params: dict[str, Any] = {"limit": 500}
+        match exactly: q is only a filter. `expand=user` asks Okta to embed each user
+        (`_embedded.user`, with its status), which saves a GET per sign-in where the org does it."""
+        params: dict[str, Any] = {"limit": 500, "expand": "user"}     # Okta embeds the user: no second call
         if q:
             params["q"] = q
         return await self._get_list(f"/api/v1/apps/{app_id}/users", params=params,
@@ -75,7 +76,18 @@ class OrgClient:
 
     async def user(self, user_id: str, *, timeout: float, trace: str | None = None,
                    timer: Timer | None = None) -> dict[str, Any]:
-        return await self._json("GET", f"/api/v1/users/{user_id}", timeout=timeout, trace=trace, timer=timer)
+        """A user by id, or by login / login prefix (the org's own lookup rules)."""
+        return await self._json("GET", f"/api/v1/users/{quote(user_id, safe='@')}", timeout=timeout,
+                                trace=trace, timer=timer)
+
+    async def app_user(self, app_id: str, user_id: str, *, timeout: float, trace: str | None = None,
+                       timer: Timer | None = None) -> dict[str, Any]:
+        return await self._json("GET", f"/api/v1/apps/{app_id}/users/{quote(user_id, safe='')}",
+                                timeout=timeout, trace=trace, timer=timer)
+
+    async def user_groups(self, user_id: str, *, timeout: float, trace: str | None = None,
+                          timer: Timer | None = None) -> list[dict[str, Any]]:
+        return await self._get_list(f"/api/v1/users/{user_id}/groups", timeout=timeout, trace=trace, timer=timer)
 
     async def factors(self, user_id: str, *, timeout: float, trace: str | None = None,
                       timer: Timer | None = None) -> list[dict[str, Any]]:

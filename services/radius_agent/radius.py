@@ -32,6 +32,7 @@ DICTIONARY_PATH = Path(__file__).with_name("dictionary")
 ACCESS_REQUEST = rp.AccessRequest        # 1
 ACCESS_ACCEPT = rp.AccessAccept          # 2
 ACCESS_REJECT = rp.AccessReject          # 3
+ACCESS_CHALLENGE = rp.AccessChallenge    # 11
 STATUS_SERVER = rp.StatusServer          # 12
 CODE_NAMES = {1: "Access-Request", 2: "Access-Accept", 3: "Access-Reject", 4: "Accounting-Request",
               5: "Accounting-Response", 11: "Access-Challenge", 12: "Status-Server"}
@@ -41,6 +42,8 @@ MAX_LENGTH = 4096                        # RFC 2865 §3
 ATTR_USER_NAME = 1
 ATTR_USER_PASSWORD = 2
 ATTR_CHAP_PASSWORD = 3
+ATTR_REPLY_MESSAGE = 18
+ATTR_STATE = 24
 ATTR_PROXY_STATE = 33
 ATTR_MESSAGE_AUTHENTICATOR = 80
 ATTR_EAP_MESSAGE = 79
@@ -107,6 +110,11 @@ class Request:
             return "EAP"
         return "none"
 
+    def state(self) -> bytes | None:
+        """The State attribute (RFC 2865 §5.24), echoed by a client answering an Access-Challenge."""
+        values = OrderedDict.get(self.packet, ATTR_STATE) or []
+        return bytes(values[0]) if values else None
+
     def password(self) -> str:
         """The decrypted User-Password (RFC 2865 §5.2). Raises ValueError when malformed."""
         values = OrderedDict.get(self.packet, ATTR_USER_PASSWORD) or []
@@ -158,18 +166,30 @@ def parse(data: bytes, source: tuple[str, int], local_port: int, secret: bytes, 
     return Request(pkt, data, source, local_port)
 
 
-def encode_reply(request: Request, code: int, **attributes: object) -> bytes:
-    """A reply with Message-Authenticator first, Proxy-State copied in order, and the Response
-    Authenticator computed over the final bytes."""
-    reply = request.packet.CreateReply(**attributes)   # copies Proxy-State, asks for an M-A
+def encode_reply(request: Request, code: int, attributes: list[tuple[int, bytes]] | None = None) -> bytes:
+    """A reply with Message-Authenticator first, Proxy-State copied in order, then `attributes`
+    ((number, raw value) pairs, e.g. State, Reply-Message, Filter-Id, Class, Vendor-Specific), and
+    the Response Authenticator computed over the final bytes."""
+    reply = request.packet.CreateReply()               # copies Proxy-State, asks for an M-A
     reply.code = code
     reply.message_authenticator = True
     # Reserve the first slot for Message-Authenticator now, so its position never depends on how
     # pyrad orders attributes added later; ReplyPacket fills in the HMAC, then the authenticator.
     reply.add_message_authenticator()
+    for number, value in attributes or ():
+        if not 1 <= len(value) <= 253:
+            raise ValueError(f"attribute {number}: {len(value)} octets (must be 1-253)")
+        OrderedDict.setdefault(reply, number, []).append(value)
     data = reply.ReplyPacket()
     assert data[20] == ATTR_MESSAGE_AUTHENTICATOR, "Message-Authenticator must come first"
     return data
+
+
+def reply_message(text: str) -> list[tuple[int, bytes]]:
+    """Reply-Message attributes for `text`, split at 253 octets (RFC 2865 §5.18: several
+    Reply-Messages are shown one after the other)."""
+    data = text.encode("utf-8")
+    return [(ATTR_REPLY_MESSAGE, data[i:i + 253]) for i in range(0, len(data), 253)] or [(ATTR_REPLY_MESSAGE, b" ")]
 
 
 def verify_reply_message_authenticator(reply: bytes, request_authenticator: bytes, secret: bytes) -> bool:

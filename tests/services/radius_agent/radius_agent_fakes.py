@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import unquote
 
 from pyrad import packet as rp
 
@@ -35,6 +36,13 @@ class FakeUser:
     sms: bool = False
     assigned: bool = True
     factors_delay: float = 0.0         # a slow org: seconds before GET .../factors answers
+    status: str = "ACTIVE"             # Okta user status (SUSPENDED, LOCKED_OUT, ...)
+    groups: list[str] = field(default_factory=list)
+    call: bool = False
+    email: bool = False
+    password: str | None = None        # for /api/v1/authn ("Okta performs primary authentication")
+    enrol_required: bool = False       # /api/v1/authn answers MFA_ENROLL
+    otp_rate_limited: bool = False     # sending an SMS/call/email code answers 429 E0000109
 
 
 class FakeOrg:
@@ -43,6 +51,9 @@ class FakeOrg:
         self.apps = apps
         self.users = {u.id: u for u in users}
         self.reject_token = False
+        self.authn_enabled = True          # False: /api/v1/authn is 404, an org without it
+        self.sent_codes: dict[str, str] = {}   # factor id -> the OTP the org "sent" by sms/call/email
+        self.authn: dict[str, dict[str, Any]] = {}   # stateToken -> {"user", "tx"}
         self.verify_calls: list[tuple[str, str, str]] = []     # (user id, factor id, "code"|"push"|"otp")
         self.requests: list[tuple[str, str]] = []
         self.transactions: dict[str, dict[str, Any]] = {}
@@ -111,8 +122,9 @@ class FakeOrg:
                 "status": "ACTIVE"} for i in range(user.totp_factors)]
         if user.push:
             out.append({"id": f"push-{user.id}", "factorType": "push", "provider": "OKTA", "status": "ACTIVE"})
-        if user.sms:
-            out.append({"id": f"sms-{user.id}", "factorType": "sms", "provider": "OKTA", "status": "ACTIVE"})
+        for kind in ("sms", "call", "email"):
+            if getattr(user, kind):
+                out.append({"id": f"{kind}-{user.id}", "factorType": kind, "provider": "OKTA", "status": "ACTIVE"})
         out.append({"id": f"old-{user.id}", "factorType": "push", "provider": "OKTA", "status": "PENDING_ACTIVATION"})
         return out
 
@@ -129,13 +141,29 @@ class FakeOrg:
             return self._send(h, 200, self.apps)
         m = re.fullmatch(r"/api/v1/apps/([^/]+)/users", path)
         if method == "GET" and m:
-            users = [{"id": u.id, "scope": "USER", "status": "ACTIVE",
-                      "credentials": {"userName": u.user_name}} for u in self.users.values() if u.assigned]
+            expand = "expand=user" in h.path       # Okta: embed each app user's user object
+            users = [{"id": u.id, "scope": "USER", "status": "ACTIVE", "credentials": {"userName": u.user_name}}
+                     | ({"_embedded": {"user": {"id": u.id, "status": u.status, "profile": {"login": u.login}}}}
+                        if expand else {})
+                     for u in self.users.values() if u.assigned]
             return self._send(h, 200, users)
+        m = re.fullmatch(r"/api/v1/apps/([^/]+)/users/([^/]+)", path)
+        if method == "GET" and m:
+            u = self.users.get(m.group(2))
+            if u is not None and u.assigned:
+                return self._send(h, 200, {"id": u.id, "scope": "USER", "status": "ACTIVE",
+                                           "credentials": {"userName": u.user_name}})
         m = re.fullmatch(r"/api/v1/users/([^/]+)", path)
+        if method == "GET" and m and (u := self.find_user(unquote(m.group(1)))) is not None:
+            return self._send(h, 200, {"id": u.id, "status": u.status, "profile": {"login": u.login}})
+        m = re.fullmatch(r"/api/v1/users/([^/]+)/groups", path)
         if method == "GET" and m and m.group(1) in self.users:
-            u = self.users[m.group(1)]
-            return self._send(h, 200, {"id": u.id, "status": "ACTIVE", "profile": {"login": u.login}})
+            return self._send(h, 200, [{"id": f"00g-{i}", "type": "OKTA_GROUP", "profile": {"name": g}}
+                                       for i, g in enumerate(self.users[m.group(1)].groups)])
+        if path.startswith("/api/v1/authn"):
+            if self.authn_enabled:
+                return self._authn(h, path, body, base)
+            return self._send(h, 404, _error("E0000007", f"Not found: Resource not found: {path} (GenericResource)"))
         m = re.fullmatch(r"/api/v1/users/([^/]+)/factors", path)
         if method == "GET" and m and m.group(1) in self.users:
             time.sleep(self.users[m.group(1)].factors_delay)
@@ -159,10 +187,8 @@ class FakeOrg:
                 href = f"{base}/api/v1/users/{user.id}/factors/{fid}/transactions/{tx}"
                 return self._send(h, 201, {"factorResult": "WAITING", "expiresAt": "2099-01-01T00:00:00.000Z",
                                            "_links": {"poll": {"href": href}, "cancel": {"href": href}}})
-            if fid.startswith("sms"):
-                with self.lock:
-                    self.verify_calls.append((user.id, fid, "otp"))
-                return self._send(h, 201, {"factorResult": "CHALLENGE"})
+            if fid.split("-", 1)[0] in ("sms", "call", "email"):
+                return self._send(h, *self._otp_factor(user, fid, body.get("passCode")))
         m = re.fullmatch(r"/api/v1/users/([^/]+)/factors/([^/]+)/transactions/([^/]+)", path)
         if method == "GET" and m and m.group(3) in self.transactions:
             tx = self.transactions[m.group(3)]
@@ -172,6 +198,82 @@ class FakeOrg:
             return self._send(h, 200, {"factorResult": result,
                                        "_links": {"poll": {"href": f"{base}{path}"}}})
         return self._send(h, 404, _error("E0000007", f"Not found: Resource not found: {path} (GenericResource)"))
+
+    def find_user(self, key: str) -> FakeUser | None:
+        """By id, login, or login prefix, as the org's GET /api/v1/users/{key} does."""
+        if key in self.users:
+            return self.users[key]
+        k = key.lower()
+        return next((u for u in self.users.values() if k in (u.login.lower(), u.login.lower().split("@")[0])), None)
+
+    def _otp_factor(self, user: FakeUser, fid: str, code: Any) -> tuple[int, Any]:
+        """sms/call/email: verify without passCode sends a code; with one checks the code sent."""
+        if code is None:
+            if user.otp_rate_limited:
+                return 429, _error("E0000109", "An SMS message was recently sent. Please wait 30 seconds before trying again.")
+            with self.lock:
+                self.verify_calls.append((user.id, fid, "otp"))
+                self.sent_codes[fid] = f"{uuid.uuid4().int % 1000000:06d}"
+            return 201, {"factorResult": "CHALLENGE"}
+        with self.lock:
+            self.verify_calls.append((user.id, fid, "code"))
+            ok = self.sent_codes.get(fid) == code
+            if ok:
+                del self.sent_codes[fid]
+        return (200, {"factorResult": "SUCCESS"}) if ok else (403, _error("E0000068", "Invalid Passcode/Answer"))
+
+    def _authn(self, h: BaseHTTPRequestHandler, path: str, body: dict[str, Any], base: str) -> None:
+        """A small /api/v1/authn: password → MFA_REQUIRED (factors) → factor verify by stateToken."""
+        if path == "/api/v1/authn" and "username" in body:
+            u = self.find_user(str(body["username"]))
+            if u is None or u.password is None or body.get("password") != u.password:
+                return self._send(h, 401, _error("E0000004", "Authentication failed"))
+            if u.enrol_required:
+                return self._send(h, 200, {"stateToken": "st-enrol", "status": "MFA_ENROLL", "_embedded": {"factors": []}})
+            factors = [f for f in self.factors_of(u) if f["status"] == "ACTIVE"]
+            if not factors:
+                return self._send(h, 200, {"status": "SUCCESS", "sessionToken": "s"})
+            token = "st-" + uuid.uuid4().hex
+            self.authn[token] = {"user": u.id, "tx": None}
+            return self._send(h, 200, {"stateToken": token, "status": "MFA_REQUIRED",
+                                       "_embedded": {"factors": [{k: f[k] for k in ("id", "factorType", "provider")}
+                                                                 for f in factors]}})
+        if path == "/api/v1/authn/cancel":
+            self.authn.pop(str(body.get("stateToken")), None)
+            return self._send(h, 200, {})
+        m = re.fullmatch(r"/api/v1/authn/factors/([^/]+)/verify", path)
+        st = self.authn.get(str(body.get("stateToken")))
+        if not m or st is None:
+            return self._send(h, 401, _error("E0000011", "Invalid token provided"))
+        user, fid = self.users[st["user"]], m.group(1)
+        done = {"status": "SUCCESS", "sessionToken": "s"}
+        if fid.startswith("push"):
+            if st["tx"] is None:
+                with self.lock:
+                    self.verify_calls.append((user.id, fid, "push"))
+                st["tx"] = {"created": time.monotonic(), "action": user.push, "after": user.push_after}
+                return self._send(h, 200, {"stateToken": body["stateToken"], "status": "MFA_CHALLENGE",
+                                           "factorResult": "WAITING"})
+            tx = st["tx"]
+            result = "WAITING"
+            if time.monotonic() - tx["created"] >= tx["after"]:
+                result = {"approve": "SUCCESS", "deny": "REJECTED", "timeout": "TIMEOUT"}.get(tx["action"], "WAITING")
+            if result == "SUCCESS":
+                del self.authn[body["stateToken"]]
+                return self._send(h, 200, done)
+            return self._send(h, 200, {"stateToken": body["stateToken"], "status": "MFA_CHALLENGE", "factorResult": result})
+        if fid.split("-", 1)[0] in ("sms", "call", "email"):
+            status, answer = self._otp_factor(user, fid, body.get("passCode"))
+            if status == 201:
+                return self._send(h, 200, {"stateToken": body["stateToken"], "status": "MFA_CHALLENGE",
+                                           "factorResult": "CHALLENGE"})
+            return self._send(h, status, done if status == 200 else answer)
+        with self.lock:
+            self.verify_calls.append((user.id, fid, "code"))
+        if fid == f"totp{user.totp_factors - 1}-{user.id}" and body.get("passCode") in user.codes:
+            del self.authn[body["stateToken"]]
+            return self._send(h, 200, done)
+        return self._send(h, 403, _error("E0000068", "Invalid Passcode/Answer"))
 
     @staticmethod
     def _send(h: BaseHTTPRequestHandler, status: int, body: Any) -> None:

@@ -32,16 +32,32 @@ class AgentLab:
         return self.state_dir / "logs" / "radius-agent.log"
 
 
+PASSWORDS = {"alice": "Alice-Pw,1", "grace": "Grace-Pw1", "mia": "Mia-Pw1", "bob": "Bob-Pw1"}
+
+
 def default_users() -> list[FakeUser]:
     return [
-        FakeUser("00u-alice", "alice", "alice@corp.example.com", codes={"918273"}),
-        FakeUser("00u-bob", "bob", "bob@corp.example.com", codes={"102938"}, push="deny"),
+        FakeUser("00u-alice", "alice", "alice@corp.example.com", codes={"918273"}, password=PASSWORDS["alice"],
+                 groups=["WorkSpaces Users", "Full time employees"]),
+        FakeUser("00u-bob", "bob", "bob@corp.example.com", codes={"102938"}, push="deny", password=PASSWORDS["bob"],
+                 enrol_required=True),
         FakeUser("00u-carol", "carol", "carol@corp.example.com", codes={"564738"}, assigned=False),
         FakeUser("00u-dave", "dave", "dave@corp.example.com", codes=set(), totp_factors=0, push=None),
         FakeUser("00u-erin", "erin", "erin@corp.example.com", push="ignore"),
         FakeUser("00u-frank", "frank", "frank@corp.example.com", push="approve", push_after=1.5),
-        FakeUser("00u-grace", "Grace", "grace@corp.example.com", codes={"777001"}, totp_factors=2, sms=True),
+        FakeUser("00u-grace", "Grace", "grace@corp.example.com", codes={"777001"}, totp_factors=2, sms=True,
+                 password=PASSWORDS["grace"]),
         FakeUser("00u-heidi", "heidi", "heidi@corp.example.com", push="timeout", push_after=0.3),
+        # User-Name resolution (F5/F6) and the Okta statuses that forbid sign-in
+        FakeUser("00u-ivy", "ivy", "ivy@corp.example.com", codes={"313131"}, status="SUSPENDED"),
+        FakeUser("00u-judy", "judy", "judy@corp.example.com", codes={"414141"}, status="LOCKED_OUT"),
+        FakeUser("00u-kim", "kim@corp.example.com", "kim@corp.example.com", codes={"515151"}),
+        # primary authentication: one TOTP factor only (no menu); codes by sms/call/email
+        FakeUser("00u-mia", "mia", "mia@corp.example.com", codes={"616161"}, push=None, password=PASSWORDS["mia"]),
+        FakeUser("00u-nina", "nina", "nina@corp.example.com", totp_factors=0, push=None, sms=True, call=True,
+                 email=True),
+        FakeUser("00u-oscar", "oscar", "oscar@corp.example.com", totp_factors=0, push=None, sms=True,
+                 otp_rate_limited=True),
     ]
 
 
@@ -55,6 +71,15 @@ def default_apps(secret: str) -> list[dict[str, Any]]:
          "primaryAuth": False, "requireMessageAuthenticator": True, **common},
         {"id": "0oa-primary", "label": "Primary auth", "port": 1814, "sharedSecret": secret,
          "primaryAuth": True, "requireMessageAuthenticator": False, **common},
+        {"id": "0oa-inline", "label": "Inline enrolment", "port": 1816, "sharedSecret": secret,
+         "primaryAuth": False, "requireMessageAuthenticator": False, **(common | {"inlineEnrollment": True})},
+        # "Include groups in RADIUS response": 11 Filter-Id, 25 Class, 26 Vendor-Specific
+        {"id": "0oa-filter", "label": "Groups in Filter-Id", "port": 1817, "sharedSecret": secret, **common,
+         "groupReturn": {"attribute": 11, "groups": ["WorkSpaces Users"]}},
+        {"id": "0oa-class", "label": "Groups in Class", "port": 1818, "sharedSecret": secret, **common,
+         "groupReturn": {"attribute": "Class", "groups": []}},
+        {"id": "0oa-vsa", "label": "Groups in Cisco-AVPair", "port": 1819, "sharedSecret": secret, **common,
+         "groupReturn": {"attribute": 26, "groups": ["Full time employees"], "vendorId": 9, "vendorType": 1}},
     ]
 
 
@@ -76,3 +101,24 @@ def agent_with_fake_org(state_dir: Path, subnet: str, settings: dict[str, Any] |
             yield AgentLab(topology, org, creds["radius_shared_secret"].encode(), svc["host"], state_dir)
     finally:
         org.stop()
+
+
+@contextlib.contextmanager
+def lab_processes(names: list[str], state_dir: Path, subnet: str, *, agents: int = 1,
+                  settings: dict[str, dict[str, Any]] | None = None, timeout: float = 60) -> Iterator[dict[str, Any]]:
+    """tests.support.running_services with `agents` (1 or 2): the second agent is "radius-agent-2",
+    the same program on octet 22 with its own duplicate cache."""
+    from lab import process_runtime as pr
+    state_dir.mkdir(parents=True, exist_ok=True)
+    topology = topo.build(state_dir, subnet=subnet, agents=agents,
+                          credentials=topo.load_or_create_credentials(state_dir))
+    for name, extra in (settings or {}).items():
+        topology["services"][name]["settings"].update(extra)
+    path = pr.write_topology(state_dir, topology)
+    pr.check_ports_free(topology, names)
+    try:
+        started = pr.start(path, topology, names)
+        pr.wait_healthy(topology, started, timeout=timeout)
+        yield topology
+    finally:
+        pr.stop(state_dir)

@@ -132,8 +132,14 @@ def test_user_without_factors_is_rejected(lab, client):
     assert ask(lab, client, "dave", "push").code == rp.AccessReject
     assert ask(lab, client, "dave", "123456").code == rp.AccessReject
     reasons = [e["fields"]["reason"] for e in events(lab, since=seq)]
-    assert "no ACTIVE Okta Verify push factor" in reasons[0]
-    assert "no ACTIVE factor that accepts a passcode" in reasons[1]
+    # no ACTIVE factor at all (only a PENDING_ACTIVATION push): "not enrolled", inline enrolment off
+    assert all("not enrolled in MFA" in r and "inlineEnrollment=false" in r for r in reasons)
+
+
+def test_enrolled_user_with_a_wrong_code_gets_invalid_passcode_not_not_enrolled(lab, client):
+    seq = last_seq(lab)
+    assert ask(lab, client, "heidi", "123456").code == rp.AccessReject     # heidi: one TOTP, no codes
+    assert "Invalid passcode" in events(lab, since=seq)[-1]["fields"]["reason"]
 
 
 def test_sms_keyword_sends_an_otp_and_rejects(lab, client):
@@ -155,6 +161,7 @@ def test_primary_auth_app_rejects_when_the_org_cannot_check_passwords(lab):
     # "Okta performs primary authentication" on: the password (here: an MFA code, as AD Connector
     # sends it) goes to /api/v1/authn, which the fake org does not have.
     c = RadiusClient((lab.host, 1814), NAS_IP)
+    lab.org.authn_enabled = False
     try:
         seq = last_seq(lab)
         req = access_request(lab.secret, "alice", "918273")
@@ -162,6 +169,7 @@ def test_primary_auth_app_rejects_when_the_org_cannot_check_passwords(lab):
         ev = events(lab, since=seq)[-1]
         assert ev["fields"]["method"] == "password" and "/api/v1/authn" in ev["fields"]["reason"]
     finally:
+        lab.org.authn_enabled = True
         c.close()
 
 

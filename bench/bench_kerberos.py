@@ -1,0 +1,210 @@
+"""Benchmark of the lab DC's KDC: AS exchanges per second, against MIT's KDC in the same run.
+
+One AS exchange is what AD Connector does per sign-in: AS-REQ -> KDC_ERR_PREAUTH_REQUIRED, then
+AS-REQ with PA-ENC-TIMESTAMP (aes256) -> AS-REP, whose enc-part the client decrypts to prove the
+password. The same client (the connector's own message code, blocking UDP, the key derived once)
+drives both KDCs one exchange at a time, so the ratio compares the KDCs, not the clients.
+
+The reference is Debian's MIT `krb5kdc` (package krb5-kdc) with a throwaway database for the same
+realm and user in a temp dir, on its own loopback address. Without it (not installed, or it does
+not start) the lab's numbers are printed alone, with the reason.
+
+    .venv/bin/python bench/bench_kerberos.py [--seconds 1.5]
+
+Addresses: 127.0.98.10 (lab DC) and 127.0.98.20 (MIT KDC); LAB_BENCH_SUBNET changes 127.0.98.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from lab import process_runtime as pr  # noqa: E402
+from lab import topology as topo  # noqa: E402
+from services.ad_connector import kerberos_auth as ka  # noqa: E402
+
+REALM = "CORP.EXAMPLE.COM"
+USER, PASSWORD = "alice", "Alice-Passw0rd!"
+KRB_PORT = 10088
+
+
+class Client:
+    """A blocking UDP Kerberos client for one principal, with its key derived once."""
+
+    def __init__(self, host: str, port: int, source: str):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((source, 0))
+        self.sock.connect((host, port))
+        self.sock.settimeout(2.0)
+        self.first = ka._as_req(REALM, ka.NT_PRINCIPAL, USER, nonce=1, padata=None)
+        kind, err = ka._decode_reply(self._send(self.first))
+        assert kind == "error" and int(err["error-code"]) == ka.KDC_ERR_PREAUTH_REQUIRED, err
+        etype, salt = ka._choose_etype(err, REALM, USER, ka.NT_PRINCIPAL)
+        self.key = ka.string_to_key(etype, PASSWORD, salt)
+
+    def _send(self, data: bytes) -> bytes:
+        self.sock.send(data)
+        return self.sock.recv(65535)
+
+    def exchange(self) -> None:
+        kind, err = ka._decode_reply(self._send(self.first))
+        assert kind == "error" and int(err["error-code"]) == ka.KDC_ERR_PREAUTH_REQUIRED
+        nonce = ka._nonce()
+        req = ka._as_req(REALM, ka.NT_PRINCIPAL, USER, nonce=nonce,
+                         padata=ka._enc_timestamp(self.key, time.time()))
+        kind, rep = ka._decode_reply(self._send(req))
+        assert kind == "rep", rep
+        assert ka._check_rep(rep, self.key, nonce, "udp").ok
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def measure(client: Client, seconds: float) -> tuple[float, float, int]:
+    """(exchanges per second, median seconds per exchange, count) over about `seconds`."""
+    for _ in range(20):
+        client.exchange()
+    samples = []
+    end = time.perf_counter() + seconds
+    start = time.perf_counter()
+    while time.perf_counter() < end:
+        t = time.perf_counter()
+        client.exchange()
+        samples.append(time.perf_counter() - t)
+    return len(samples) / (time.perf_counter() - start), statistics.median(samples), len(samples)
+
+
+def client_floor(seconds: float) -> float:
+    """Seconds the client itself spends per exchange (encoding, decoding, crypto), no network."""
+    key = ka.string_to_key(18, PASSWORD, REALM + USER)
+    n, end = 0, time.perf_counter() + seconds / 3
+    start = time.perf_counter()
+    while time.perf_counter() < end:
+        ka._as_req(REALM, ka.NT_PRINCIPAL, USER, nonce=1, padata=None)
+        ka._as_req(REALM, ka.NT_PRINCIPAL, USER, nonce=2, padata=ka._enc_timestamp(key, time.time()))
+        n += 1
+    return (time.perf_counter() - start) / n
+
+
+# -- MIT's KDC -----------------------------------------------------------------------------------
+def start_mit_kdc(tmp: Path, host: str) -> tuple[subprocess.Popen | None, str]:
+    """A throwaway MIT KDC for REALM with USER (pre-auth required) on host:KRB_PORT, or (None, why)."""
+    tools = {name: shutil.which(name) or f"/usr/sbin/{name}" for name in ("krb5kdc", "kdb5_util", "kadmin.local")}
+    missing = [n for n, p in tools.items() if not os.path.exists(p)]
+    if missing:
+        return None, f"MIT KDC not installed ({', '.join(missing)} missing; apt-get install krb5-kdc krb5-admin-server)"
+    (tmp / "kdc.conf").write_text(f"""[kdcdefaults]
+    kdc_listen = {host}:{KRB_PORT}
+    kdc_tcp_listen = {host}:{KRB_PORT}
+[realms]
+    {REALM} = {{
+        database_name = {tmp}/principal
+        key_stash_file = {tmp}/stash
+        acl_file = {tmp}/kadm5.acl
+        supported_enctypes = aes256-cts-hmac-sha1-96:normal aes128-cts-hmac-sha1-96:normal
+        max_life = 10h
+    }}
+[dbmodules]
+    {REALM} = {{
+        # The lab keeps logon counters in memory; MIT would otherwise write (and sync) its
+        # database on every successful AS exchange, which measures the disk, not the KDC.
+        disable_last_success = true
+    }}
+[logging]
+    kdc = FILE:{tmp}/kdc.log
+""")
+    (tmp / "krb5.conf").write_text(f"""[libdefaults]
+    default_realm = {REALM}
+[realms]
+    {REALM} = {{
+        kdc = {host}:{KRB_PORT}
+    }}
+""")
+    (tmp / "kadm5.acl").write_text("")
+    env = dict(os.environ, KRB5_CONFIG=str(tmp / "krb5.conf"), KRB5_KDC_PROFILE=str(tmp / "kdc.conf"))
+    try:
+        subprocess.run([tools["kdb5_util"], "create", "-s", "-r", REALM, "-P", "bench-master-key"],
+                       env=env, check=True, capture_output=True, timeout=30)
+        subprocess.run([tools["kadmin.local"], "-r", REALM, "-q",
+                        f"addprinc -pw {PASSWORD} +requires_preauth {USER}"],
+                       env=env, check=True, capture_output=True, timeout=30)
+    except (subprocess.SubprocessError, OSError) as exc:
+        return None, f"cannot create the MIT KDC database: {exc}"
+    proc = subprocess.Popen([tools["krb5kdc"], "-n", "-r", REALM, "-P", str(tmp / "kdc.pid")], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            return None, f"krb5kdc exited: {proc.stderr.read().decode(errors='replace').strip()[:200]}"
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.settimeout(0.2)
+                s.connect((host, KRB_PORT))
+            return proc, ""
+        except OSError:
+            time.sleep(0.1)
+    proc.terminate()
+    return None, "krb5kdc did not start listening within 10 s"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=1.5, help="measuring time per KDC")
+    args = ap.parse_args()
+    subnet = os.environ.get("LAB_BENCH_SUBNET", "127.0.98")
+    source = f"{subnet}.41"
+    rows = []
+    why_no_ratio = ""
+    with tempfile.TemporaryDirectory(prefix="bench-krb-") as tmp:
+        state = Path(tmp) / "lab"
+        topology = topo.build(state, subnet=subnet, credentials=topo.load_or_create_credentials(state))
+        path = pr.write_topology(state, topology)
+        pr.check_ports_free(topology, ["dc"])
+        mit = None
+        try:
+            started = pr.start(path, topology, ["dc"])
+            pr.wait_healthy(topology, started, timeout=60)
+            svc = topology["services"]["dc"]
+            lab_client = Client(svc["host"], svc["ports"]["kerberos"], source)
+            rows.append(("lab dc KDC (python)",) + measure(lab_client, args.seconds))
+            lab_client.close()
+
+            mit_dir = Path(tmp) / "mit"
+            mit_dir.mkdir()
+            mit, why_no_ratio = start_mit_kdc(mit_dir, f"{subnet}.20")
+            if mit is not None:
+                mit_client = Client(f"{subnet}.20", KRB_PORT, source)
+                rows.append(("MIT krb5kdc (reference)",) + measure(mit_client, args.seconds))
+                mit_client.close()
+        finally:
+            if mit is not None:
+                mit.terminate()
+                mit.wait(timeout=10)
+            pr.stop(state)
+    floor = client_floor(args.seconds)
+
+    print(f"AS exchanges (PREAUTH_REQUIRED + PA-ENC-TIMESTAMP aes256 -> AS-REP), UDP, one client, "
+          f"~{args.seconds:.1f} s each")
+    print(f"{'KDC':28} {'exchanges/s':>12} {'median':>10} {'count':>7}")
+    for name, rate, median, count in rows:
+        print(f"{name:28} {rate:12,.0f} {median * 1e3:7.2f} ms {count:7d}")
+    print(f"(the client's own encoding and crypto: {floor * 1e3:.2f} ms per exchange, in every row)")
+    if len(rows) == 2:
+        lab, ref = rows[0][1], rows[1][1]
+        print(f"ratio: the lab KDC does {lab / ref:.2f}x MIT's exchanges per second "
+              f"(MIT is {ref / lab:.1f}x faster)")
+    else:
+        print(f"no ratio: {why_no_ratio}")
+
+
+if __name__ == "__main__":
+    main()
