@@ -1,7 +1,9 @@
 """The connector's sign-in path, in AWS's documented order: RADIUS first, then Active Directory.
 
 The order is a setting (`auth_order`: "radius_first" or "ad_first") because AWS documents it only
-for Managed Microsoft AD. Each step leaves an event; the result names the step that failed so
+for Managed Microsoft AD. The AD step finds the DC by SRV records, proves the password with a
+Kerberos AS exchange (`kerberos_auth`), then reads the user's attributes over LDAP with the
+service account (`directory_auth`). Each step leaves an event; the result names the step that failed so
 scenarios can assert on it, while WorkSpaces shows its one generic message.
 """
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 from services.common.context import ServiceContext
 
-from . import directory_auth, radius_client
+from . import directory_auth, kerberos_auth, radius_client
 from .discovery import DiscoveryError, find_domain_controller
 
 AD_REASONS = {
@@ -60,7 +62,7 @@ class SignIn:
         # One connector address (ENI) carries the whole sign-in: RADIUS, DNS and LDAP alike.
         source = next(self._sources)
         for step in steps:
-            if step is self._radius and not radius_on:
+            if step == self._radius and not radius_on:
                 continue
             outcome = await step(directory, username, password, mfa_code, trace, source)
             if not outcome.authenticated:
@@ -112,18 +114,80 @@ class SignIn:
         self.ctx.record("connector.dc_discovery", peer=f"{dc.address}:{dc.ldap_port}", outcome="found",
                         trace=trace, dc=dc.hostname)
         principal = username if ("@" in username or "\\" in username) else f"{username}@{domain}"
-        bind = await asyncio.to_thread(directory_auth.check_password, dc.address, dc.ldap_port, principal, password,
-                                       source)
-        self.ctx.record("connector.ad_auth", peer=f"{dc.address}:{dc.ldap_port}", outcome=bind.reason,
-                        trace=trace, user=principal)
-        if not bind.ok:
-            return SignInResult(False, f"ad_{bind.reason}", AD_REASONS.get(bind.reason, bind.detail))
+        reason, detail = await self._kerberos_password_check(directory, dc, username, password, trace,
+                                                             principal, source)
+        if reason != "ok":
+            if reason == "dc_unreachable" or reason.startswith("kerberos_"):
+                return SignInResult(False, reason, detail)
+            return SignInResult(False, f"ad_{reason}", AD_REASONS.get(reason, detail))
         sam = principal.split("@")[0].split("\\")[-1]
         base_dn = ",".join(f"DC={part}" for part in domain.split("."))
         service_user = f"{directory['ConnectSettings']['CustomerUserName']}@{domain}"
         attrs = await asyncio.to_thread(directory_auth.read_user, dc.address, dc.ldap_port, base_dn,
                                         service_user, directory.get("ServiceAccountPassword", ""), sam, source)
         return SignInResult(True, user=_jsonable(attrs or {"sAMAccountName": sam}))
+
+    async def _kerberos_password_check(self, directory, dc, username, password, trace, principal,
+                                       source) -> tuple[str, str]:
+        """The password step as AWS documents it: a Kerberos AS exchange with pre-authentication
+        against the DC found by SRV discovery. Returns (reason, detail): "ok", an AD sub-code
+        ("52e", "525", "533", "775", "701", "532", "773"), "kerberos_skew", "dc_unreachable", or
+        "kerberos_<error>" for anything else the KDC says. CLIENT_REVOKED and KEY_EXPIRED are
+        narrowed to AD's sub-code with an LDAP read as the service account (Kerberos cannot say)."""
+        domain = directory["Name"]
+        peer = f"{dc.address}:{dc.kerberos_port}"
+        if not dc.kerberos_port:
+            self.ctx.record("connector.ad_auth", peer=dc.address, outcome="unreachable", trace=trace,
+                            user=principal, reason="no Kerberos SRV port")
+            return "dc_unreachable", "no Kerberos port for the domain controller"
+        result = await kerberos_auth.authenticate(
+            dc.address, dc.kerberos_port, domain, username, password, source=source,
+            now=self.ctx.clock.now, timeout=float(self.ctx.settings.get("kerberos_timeout_seconds", 2.0)),
+            transport=str(self.ctx.settings.get("kerberos_transport", "udp")))
+        code = result.error_code
+        if result.outcome == "refused" and not self.ctx.settings.get("require_kerberos", False):
+            return await self._ldap_password_check(dc, principal, password, trace, source, result)
+        if result.ok:
+            reason, detail = "ok", ""
+        elif result.outcome in ("unreachable", "refused", "bad_reply"):
+            reason, detail = "dc_unreachable", result.detail
+        elif code == kerberos_auth.KDC_ERR_PREAUTH_FAILED:
+            reason, detail = "52e", ""
+        elif code == kerberos_auth.KDC_ERR_C_PRINCIPAL_UNKNOWN:
+            reason, detail = "525", ""
+        elif code in (kerberos_auth.KDC_ERR_CLIENT_REVOKED, kerberos_auth.KDC_ERR_KEY_EXPIRED):
+            base_dn = ",".join(f"DC={part}" for part in domain.split("."))
+            service_user = f"{directory['ConnectSettings']['CustomerUserName']}@{domain}"
+            sam = principal.split("@")[0].split("\\")[-1]
+            reason = await asyncio.to_thread(kerberos_auth.explain, code, dc.address, dc.ldap_port, base_dn,
+                                             service_user, directory.get("ServiceAccountPassword", ""), sam,
+                                             source)
+            detail = ""
+        elif code == kerberos_auth.KRB_AP_ERR_SKEW:
+            reason, detail = "kerberos_skew", ("clock skew too great between AD Connector and the "
+                                               "domain controller (KRB_AP_ERR_SKEW)")
+        else:
+            reason, detail = f"kerberos_{result.outcome.lower()}", result.outcome
+        self.ctx.record("connector.ad_auth", peer=peer, outcome="unreachable" if reason == "dc_unreachable" else reason,
+                        trace=trace, user=principal, kerberos=result.outcome, transport=result.transport,
+                        etype=result.etype)
+        return reason, detail
+
+    async def _ldap_password_check(self, dc, principal, password, trace, source, kerberos) -> tuple[str, str]:
+        """The lab's tolerance of a domain controller with no KDC at all (port refused), the same
+        tolerance `require_kerberos: false` gives the ConnectDirectory checks: prove the password
+        with an LDAP simple bind instead, and say so in the event. A KDC that is there but silent
+        (a drop fault, a firewall) is not tolerated: that is `dc_unreachable`."""
+        if not password:   # AD takes a name with no password as an anonymous bind, which "succeeds"
+            bind = directory_auth.BindOutcome(False, "52e", "empty password")
+        else:
+            bind = await asyncio.to_thread(directory_auth.check_password, dc.address, dc.ldap_port,
+                                           principal, password, source)
+        reason = "dc_unreachable" if bind.reason == "unreachable" else bind.reason
+        self.ctx.record("connector.ad_auth", peer=f"{dc.address}:{dc.ldap_port}",
+                        outcome="unreachable" if reason == "dc_unreachable" else reason, trace=trace,
+                        user=principal, kerberos=kerberos.outcome, method="ldap_bind")
+        return reason, bind.detail
 
 
 def _jsonable(attrs: dict[str, Any]) -> dict[str, Any]:

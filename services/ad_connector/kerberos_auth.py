@@ -1,0 +1,349 @@
+"""Proving a user's password the way AD Connector does: a Kerberos AS exchange with the DC.
+
+AWS: "AD Connector uses Kerberos for authentication ... LDAP is only used for user and group
+object lookups", and pre-authentication must be enabled on the accounts. So the connector sends
+  1. an AS-REQ for krbtgt/REALM without pre-authentication; the KDC answers
+     KDC_ERR_PREAUTH_REQUIRED with PA-ETYPE-INFO2 (which enctype, which salt);
+  2. an AS-REQ with PA-ENC-TIMESTAMP: the connector's clock, encrypted in the key derived from the
+     password; an AS-REP whose enc-part decrypts with that key proves the password.
+UDP first, from the connector's own address, and TCP (4-byte length prefix) when the KDC says
+KRB_ERR_RESPONSE_TOO_BIG; or TCP only.
+
+Kerberos cannot tell a disabled account from a locked or expired one (all KDC_ERR_CLIENT_REVOKED),
+nor "must change password" from "password expired" (both KDC_ERR_KEY_EXPIRED): `explain()` asks
+LDAP, with the service account, which it was, so the connector keeps AD's sub-codes.
+
+The wire types and ciphers are impacket's (`impacket.krb5`), the same library as the DC's KDC,
+but this module shares no code with the DC: they are different services.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import random
+import struct
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import ldap3
+from impacket.krb5 import asn1
+from impacket.krb5 import crypto as kcrypto
+from ldap3.core.exceptions import LDAPException
+from ldap3.utils.conv import escape_filter_chars
+from pyasn1.codec.der import decoder, encoder
+from pyasn1.error import PyAsn1Error
+
+AES256, AES128, RC4 = 18, 17, 23
+ETYPES = (AES256, AES128, RC4)              # what AD Connector offers, strongest first
+PA_ENC_TIMESTAMP, PA_ETYPE_INFO2 = 2, 19
+NT_PRINCIPAL, NT_SRV_INST, NT_ENTERPRISE = 1, 2, 10
+FORWARDABLE, RENEWABLE = 1, 8
+
+KDC_ERR_C_PRINCIPAL_UNKNOWN = 6
+KDC_ERR_CLIENT_REVOKED = 18
+KDC_ERR_KEY_EXPIRED = 23
+KDC_ERR_PREAUTH_FAILED = 24
+KDC_ERR_PREAUTH_REQUIRED = 25
+KRB_AP_ERR_SKEW = 37
+KRB_ERR_RESPONSE_TOO_BIG = 52
+ERROR_NAMES = {6: "KDC_ERR_C_PRINCIPAL_UNKNOWN", 7: "KDC_ERR_S_PRINCIPAL_UNKNOWN",
+               14: "KDC_ERR_ETYPE_NOSUPP", 18: "KDC_ERR_CLIENT_REVOKED", 23: "KDC_ERR_KEY_EXPIRED",
+               24: "KDC_ERR_PREAUTH_FAILED", 25: "KDC_ERR_PREAUTH_REQUIRED", 37: "KRB_AP_ERR_SKEW",
+               52: "KRB_ERR_RESPONSE_TOO_BIG", 68: "KDC_ERR_WRONG_REALM"}
+
+
+_DECODE_ERRORS = (PyAsn1Error, ValueError, TypeError, KeyError, IndexError, UnicodeError, OverflowError)
+
+
+class KdcUnreachable(Exception):
+    """No answer (or no connection) from the KDC within the time budget."""
+
+
+class KdcRefused(KdcUnreachable):
+    """Nothing listens on the Kerberos port (ICMP port unreachable, TCP reset): the host has no
+    KDC at all, as opposed to a KDC that is filtered or silent."""
+
+
+class BadReply(Exception):
+    """The KDC answered something that is not a usable Kerberos reply."""
+
+
+@dataclass
+class AsResult:
+    ok: bool
+    outcome: str            # "ok", a Kerberos error name, "unreachable", "refused" or "bad_reply"
+    error_code: int | None = None
+    transport: str = "udp"
+    etype: int | None = None
+    detail: str = ""
+
+
+def principal_for(username: str) -> tuple[int, str]:
+    """The client name AD Connector would send for what the user typed: `alice` and `CORP\\alice`
+    as an NT-PRINCIPAL sAMAccountName, `alice@corp.example.com` as an NT-ENTERPRISE name (a UPN)."""
+    if "\\" in username:
+        return NT_PRINCIPAL, username.split("\\", 1)[1]
+    if "@" in username:
+        return NT_ENTERPRISE, username
+    return NT_PRINCIPAL, username
+
+
+async def authenticate(host: str, port: int, realm: str, username: str, password: str, *,
+                       source: str | None = None, now: Callable[[], float] = time.time,
+                       timeout: float = 3.0, udp_retries: int = 1, transport: str = "udp") -> AsResult:
+    """One AS exchange proving `password`. Never raises for what the network or the KDC does."""
+    realm = realm.upper()
+    name_type, name = principal_for(username)
+    channel = _Channel(host, port, source, timeout, udp_retries, transport)
+    try:
+        first = await channel.exchange(_as_req(realm, name_type, name, nonce=_nonce(), padata=None))
+        kind, msg = _decode_reply(first)
+        if kind == "error" and int(msg["error-code"]) != KDC_ERR_PREAUTH_REQUIRED:
+            return _error_result(msg, channel.used)
+        etype, salt = _choose_etype(msg if kind == "error" else None, realm, name, name_type)
+        key = string_to_key(etype, password, salt)
+        if kind == "rep":   # the KDC asked for no pre-authentication: the reply itself is the proof
+            return _check_rep(msg, key, None, channel.used)
+        nonce = _nonce()
+        second = await channel.exchange(_as_req(realm, name_type, name, nonce=nonce,
+                                                padata=_enc_timestamp(key, now())))
+        kind, msg = _decode_reply(second)
+        if kind == "error":
+            return _error_result(msg, channel.used, etype)
+        return _check_rep(msg, key, nonce, channel.used)
+    except KdcRefused as exc:
+        return AsResult(False, "refused", transport=channel.used, detail=str(exc))
+    except KdcUnreachable as exc:
+        return AsResult(False, "unreachable", transport=channel.used, detail=str(exc))
+    except BadReply as exc:
+        return AsResult(False, "bad_reply", transport=channel.used, detail=str(exc))
+
+
+def string_to_key(etype: int, password: str, salt: str) -> kcrypto.Key:
+    """RFC 3962 / 4757 string2key (PBKDF2 through hashlib: impacket's pure-Python one is slow)."""
+    if etype == RC4:
+        return kcrypto.string_to_key(RC4, password, b"")
+    profile = kcrypto._get_enctype_profile(etype)
+    seed = hashlib.pbkdf2_hmac("sha1", password.encode("utf-8"), salt.encode("utf-8"), 4096, profile.seedsize)
+    return profile.derive(profile.random_to_key(seed), b"kerberos")
+
+
+# -- what Kerberos cannot say ------------------------------------------------------------------
+def explain(error_code: int, host: str, port: int, base_dn: str, bind_user: str, bind_password: str,
+            sam_account_name: str, source: str | None = None) -> str:
+    """AD's sub-code behind CLIENT_REVOKED (533 disabled, 775 locked, 701 expired) or KEY_EXPIRED
+    (773 must change, 532 expired), read over LDAP with the connector's service account.
+    Falls back to 533 / 532 when LDAP cannot say."""
+    default = "533" if error_code == KDC_ERR_CLIENT_REVOKED else "532"
+    server = ldap3.Server(host, port=port, get_info=ldap3.NONE, connect_timeout=3)
+    conn = ldap3.Connection(server, user=bind_user, password=bind_password, raise_exceptions=False,
+                            receive_timeout=5, source_address=source)
+    try:
+        if not conn.bind():
+            return default
+        conn.search(base_dn, f"(sAMAccountName={escape_filter_chars(sam_account_name)})",
+                    attributes=["userAccountControl", "msDS-User-Account-Control-Computed",
+                                "accountExpires", "pwdLastSet"], size_limit=1)
+        if not conn.response or conn.response[0].get("type") != "searchResEntry":
+            return default
+        raw = conn.response[0]["raw_attributes"]
+    except LDAPException:
+        return default
+    finally:
+        conn.unbind()
+
+    def number(attr: str) -> int:
+        try:
+            return int(raw.get(attr, [b"0"])[0])
+        except (ValueError, IndexError):
+            return 0
+
+    if error_code == KDC_ERR_KEY_EXPIRED:
+        return "773" if number("pwdLastSet") == 0 else "532"
+    if number("userAccountControl") & 0x2:
+        return "533"
+    if number("msDS-User-Account-Control-Computed") & 0x10:
+        return "775"
+    # Neither disabled nor locked: the KDC's one remaining reason to revoke is an expired account
+    # (judged on the DC's clock, which is why it is not recomputed here).
+    return "701"
+
+
+# -- messages ----------------------------------------------------------------------------------
+def _nonce() -> int:
+    return random.getrandbits(31)
+
+
+def _ktime(epoch: float) -> str:
+    return time.strftime("%Y%m%d%H%M%SZ", time.gmtime(epoch))
+
+
+def _as_req(realm: str, name_type: int, name: str, *, nonce: int, padata: bytes | None) -> bytes:
+    req = asn1.AS_REQ()
+    req["pvno"] = 5
+    req["msg-type"] = 10
+    if padata is not None:
+        req["padata"][0]["padata-type"] = PA_ENC_TIMESTAMP
+        req["padata"][0]["padata-value"] = padata
+    body = req["req-body"]
+    body["kdc-options"] = tuple(1 if i in (FORWARDABLE, RENEWABLE) else 0 for i in range(32))
+    body["cname"]["name-type"] = name_type
+    body["cname"]["name-string"][0] = name
+    body["realm"] = realm
+    body["sname"]["name-type"] = NT_SRV_INST
+    body["sname"]["name-string"][0] = "krbtgt"
+    body["sname"]["name-string"][1] = realm
+    body["till"] = _ktime(time.time() + 10 * 3600)
+    body["nonce"] = nonce
+    for i, etype in enumerate(ETYPES):
+        body["etype"][i] = etype
+    return encoder.encode(req)
+
+
+def _enc_timestamp(key: kcrypto.Key, now: float) -> bytes:
+    ts = asn1.PA_ENC_TS_ENC()
+    ts["patimestamp"] = _ktime(now)
+    ts["pausec"] = int((now % 1) * 1_000_000)
+    confounder = os.urandom(8 if key.enctype == RC4 else 16)
+    enc = asn1.EncryptedData()
+    enc["etype"] = key.enctype
+    enc["cipher"] = kcrypto.encrypt(key, 1, encoder.encode(ts), confounder)
+    return encoder.encode(enc)
+
+
+def _decode_reply(data: bytes):
+    try:
+        if data[:1] == b"\x7e":
+            return "error", decoder.decode(data, asn1Spec=asn1.KRB_ERROR())[0]
+        if data[:1] == b"\x6b":
+            return "rep", decoder.decode(data, asn1Spec=asn1.AS_REP())[0]
+    except _DECODE_ERRORS as exc:
+        raise BadReply(f"undecodable reply: {exc}") from None
+    raise BadReply("reply is neither AS-REP nor KRB-ERROR")
+
+
+def _choose_etype(err, realm: str, name: str, name_type: int) -> tuple[int, str]:
+    """The first PA-ETYPE-INFO2 entry we support, with its salt (AD's default salt otherwise)."""
+    default_salt = realm + (name.split("@")[0] if name_type == NT_ENTERPRISE else name)
+    if err is not None and err["e-data"].isValue:
+        try:
+            methods, _ = decoder.decode(bytes(err["e-data"]), asn1Spec=asn1.METHOD_DATA())
+            for pa in methods:
+                if int(pa["padata-type"]) == PA_ETYPE_INFO2:
+                    info, _ = decoder.decode(bytes(pa["padata-value"]), asn1Spec=asn1.ETYPE_INFO2())
+                    for entry in info:
+                        if int(entry["etype"]) in ETYPES:
+                            salt = str(entry["salt"]) if entry["salt"].isValue else default_salt
+                            return int(entry["etype"]), salt
+        except _DECODE_ERRORS as exc:
+            raise BadReply(f"undecodable PREAUTH_REQUIRED e-data: {exc}") from None
+    return AES256, default_salt
+
+
+def _error_result(err, transport: str, etype: int | None = None) -> AsResult:
+    code = int(err["error-code"])
+    return AsResult(False, ERROR_NAMES.get(code, f"KRB_ERROR_{code}"), code, transport, etype)
+
+
+def _check_rep(rep, key: kcrypto.Key, nonce: int | None, transport: str) -> AsResult:
+    """The password is right iff the AS-REP's enc-part decrypts with its key (usage 3)."""
+    if int(rep["enc-part"]["etype"]) != key.enctype:
+        raise BadReply("AS-REP encrypted in an enctype the pre-authentication did not use")
+    try:
+        plain = kcrypto.decrypt(key, 3, bytes(rep["enc-part"]["cipher"]))
+    except (kcrypto.InvalidChecksum, ValueError):
+        return AsResult(False, "KDC_ERR_PREAUTH_FAILED", KDC_ERR_PREAUTH_FAILED, transport, key.enctype,
+                        "AS-REP does not decrypt with the password's key")
+    try:
+        try:
+            part, _ = decoder.decode(plain, asn1Spec=asn1.EncASRepPart())
+        except PyAsn1Error:   # Windows KDCs tag it EncTGSRepPart
+            part, _ = decoder.decode(plain, asn1Spec=asn1.EncTGSRepPart())
+    except _DECODE_ERRORS as exc:
+        raise BadReply(f"undecodable EncASRepPart: {exc}") from None
+    if nonce is not None and int(part["nonce"]) != nonce:
+        raise BadReply("AS-REP nonce does not match the request")
+    return AsResult(True, "ok", None, transport, key.enctype)
+
+
+# -- transport ---------------------------------------------------------------------------------
+class _Channel:
+    """UDP (with retries, then TCP on RESPONSE_TOO_BIG) or TCP, leaving from `source`."""
+
+    def __init__(self, host: str, port: int, source: str | None, timeout: float, retries: int,
+                 transport: str):
+        self.host, self.port, self.source = host, port, source
+        self.timeout, self.retries = timeout, retries
+        self.used = transport
+
+    async def exchange(self, request: bytes) -> bytes:
+        if self.used == "udp":
+            reply = await self._udp(request)
+            if not _is_too_big(reply):
+                return reply
+            self.used = "tcp"
+        return await self._tcp(request)
+
+    async def _udp(self, request: bytes) -> bytes:
+        loop = asyncio.get_running_loop()
+        got: asyncio.Future[bytes] = loop.create_future()
+        host, port = self.host, self.port
+
+        class _Proto(asyncio.DatagramProtocol):
+            def datagram_received(self, data, addr):
+                if not got.done():
+                    got.set_result(data)
+
+            def error_received(self, exc):
+                if isinstance(exc, ConnectionRefusedError) and not got.done():
+                    got.set_exception(KdcRefused(f"udp {host}:{port}: connection refused"))
+
+        try:
+            sock_transport, _ = await loop.create_datagram_endpoint(
+                _Proto, local_addr=(self.source, 0) if self.source else None,
+                remote_addr=(self.host, self.port))
+        except OSError as exc:
+            raise KdcUnreachable(f"udp {self.host}:{self.port}: {exc.strerror or exc}") from None
+        try:
+            for _ in range(self.retries + 1):
+                sock_transport.sendto(request)
+                try:
+                    return await asyncio.wait_for(asyncio.shield(got), self.timeout)
+                except asyncio.TimeoutError:
+                    continue
+            raise KdcUnreachable(f"no Kerberos reply from {self.host}:{self.port}/udp")
+        finally:
+            sock_transport.close()
+
+    async def _tcp(self, request: bytes) -> bytes:
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(
+                self.host, self.port, local_addr=(self.source, 0) if self.source else None), self.timeout)
+        except ConnectionRefusedError:
+            raise KdcRefused(f"tcp {self.host}:{self.port}: connection refused") from None
+        except (OSError, asyncio.TimeoutError) as exc:
+            raise KdcUnreachable(f"tcp {self.host}:{self.port}: {getattr(exc, 'strerror', None) or exc!r}") from None
+        try:
+            writer.write(struct.pack("!I", len(request)) + request)
+            await writer.drain()
+            head = await asyncio.wait_for(reader.readexactly(4), self.timeout)
+            (length,) = struct.unpack("!I", head)
+            if length > 1 << 20:
+                raise BadReply("reply length prefix out of range")
+            return await asyncio.wait_for(reader.readexactly(length), self.timeout)
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.TimeoutError) as exc:
+            raise KdcUnreachable(f"no Kerberos reply from {self.host}:{self.port}/tcp ({exc!r})") from None
+        finally:
+            writer.close()
+
+
+def _is_too_big(reply: bytes) -> bool:
+    if reply[:1] != b"\x7e":
+        return False
+    try:
+        err, _ = decoder.decode(reply, asn1Spec=asn1.KRB_ERROR())
+        return int(err["error-code"]) == KRB_ERR_RESPONSE_TOO_BIG
+    except _DECODE_ERRORS:
+        return False

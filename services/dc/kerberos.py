@@ -1,0 +1,141 @@
+"""The DC's Kerberos KDC on the wire: UDP and TCP on port kind `kerberos` (88; 10088 in the process
+runtime), realm = the domain's DNS name in upper case (CORP.EXAMPLE.COM).
+
+Framing per RFC 4120 7.2: a UDP datagram is one message; over TCP each message is preceded by a
+4-byte big-endian length, and several requests may share a connection. A reply too large for UDP
+(over `kerberos_udp_max_reply`, AD's 1465 bytes by default) is replaced by
+KRB_ERR_RESPONSE_TOO_BIG so the client retries over TCP, as AD does.
+
+What cannot be parsed is never answered: a malformed datagram is dropped, a malformed TCP message
+closes that connection; the KDC keeps serving. Faults: `{"action": "drop", "protocol":
+"kerberos"}` drops requests (optionally only from `peer`), `delay` holds each reply `seconds`.
+The exchange itself (accounts, pre-authentication, lockout, tickets) is `krb_as.py`.
+"""
+from __future__ import annotations
+
+import asyncio
+import struct
+
+from . import krb_wire
+from .krb_as import MAX_SKEW, AsExchange, Outcome
+from .krb_wire import Malformed, Principal
+
+TCP_MAX_MESSAGE = 65536      # AD's MaxTokenSize is 48000; anything larger is not a real request
+TCP_IDLE_SECONDS = 30.0
+
+
+class KerberosServer:
+    def __init__(self, ctx, exchange: AsExchange):
+        self.ctx = ctx
+        self.exchange = exchange
+        self.udp_max_reply = int(ctx.settings.get("kerberos_udp_max_reply", 1465))
+        self.port = ctx.port("kerberos")
+
+    async def answer(self, data: bytes, peer: str, transport: str) -> bytes | None:
+        """The reply to one request, or None to send nothing (dropped or malformed)."""
+        faults = self.ctx.faults
+        if faults.match(protocol="kerberos", peer=peer, action="drop"):
+            self.ctx.record("kerberos.request", peer=peer, outcome="dropped", transport=transport)
+            return None
+        delay = faults.match(protocol="kerberos", peer=peer, action="delay")
+        if delay is not None and delay.seconds > 0:
+            await asyncio.sleep(delay.seconds)
+        try:
+            result = self._exchange(data)
+        except Malformed as exc:
+            self.ctx.record("kerberos.malformed", peer=peer, outcome="dropped", transport=transport,
+                            size=len(data), reason=str(exc)[:120])
+            return None
+        except Exception:  # a bug must cost one request, never the KDC
+            self.ctx.log.exception("kerberos: error answering %s", peer)
+            return None
+        reply = result.reply
+        if transport == "udp" and len(reply) > self.udp_max_reply:
+            reply = krb_wire.encode_error(krb_wire.KRB_ERR_RESPONSE_TOO_BIG, now=self.exchange.now(),
+                                          realm=self.exchange.realm, sname=_krbtgt(self.exchange.realm))
+            result.fields["too_big"] = True
+            outcome = "KRB_ERR_RESPONSE_TOO_BIG"
+        else:
+            outcome = result.outcome
+        self.ctx.record("kerberos.as_req", peer=peer, outcome=outcome, transport=transport, **result.fields)
+        return reply
+
+    def _exchange(self, data: bytes) -> Outcome:
+        kind = krb_wire.message_type(data)
+        if kind == krb_wire.AS_REQ:
+            return self.exchange.handle(krb_wire.decode_as_req(data))
+        if kind == krb_wire.TGS_REQ:
+            # Well-formed enough to answer: this KDC issues TGTs only (see krb_as).
+            now = self.exchange.now()
+            reply = krb_wire.encode_error(krb_wire.KRB_AP_ERR_MSG_TYPE, now=now, realm=self.exchange.realm,
+                                          sname=_krbtgt(self.exchange.realm),
+                                          e_text="the lab KDC has no TGS exchange")
+            return Outcome(reply, "KRB_AP_ERR_MSG_TYPE", {"message": "TGS-REQ"})
+        raise Malformed(f"message type {kind} is not a request")
+
+    # -- transports ----------------------------------------------------------------------------
+    def udp_protocol(self) -> asyncio.DatagramProtocol:
+        server = self
+
+        class _Udp(asyncio.DatagramProtocol):
+            def connection_made(self, transport):
+                self.transport = transport
+
+            def datagram_received(self, data, addr):
+                asyncio.get_running_loop().create_task(self._reply(data, addr))
+
+            async def _reply(self, data, addr):
+                out = await server.answer(data, addr[0], "udp")
+                if out is not None:
+                    self.transport.sendto(out, addr)
+
+            def error_received(self, exc):  # ICMP port unreachable from a client that left
+                pass
+
+        return _Udp()
+
+    async def handle_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = (writer.get_extra_info("peername") or ("?",))[0]
+        try:
+            while True:
+                try:
+                    head = await asyncio.wait_for(reader.readexactly(4), TCP_IDLE_SECONDS)
+                except (asyncio.IncompleteReadError, ConnectionError, asyncio.TimeoutError, TimeoutError):
+                    return
+                (length,) = struct.unpack("!I", head)
+                if length == 0 or length > TCP_MAX_MESSAGE:   # also the reserved high bit
+                    self.ctx.record("kerberos.malformed", peer=peer, outcome="closed", transport="tcp",
+                                    size=length, reason="bad length prefix")
+                    return
+                try:
+                    data = await asyncio.wait_for(reader.readexactly(length), 10)
+                except (asyncio.IncompleteReadError, ConnectionError, asyncio.TimeoutError, TimeoutError):
+                    return
+                out = await self.answer(data, peer, "tcp")
+                if out is None:
+                    return
+                writer.write(struct.pack("!I", len(out)) + out)
+                await writer.drain()
+        except Exception:
+            self.ctx.log.exception("kerberos: error serving %s over tcp", peer)
+        finally:
+            try:
+                writer.close()
+            except Exception:
+                pass
+
+
+def _krbtgt(realm: str) -> Principal:
+    return Principal(krb_wire.NT_SRV_INST, ["krbtgt", realm])
+
+
+def build_kdc(ctx, directory) -> KerberosServer:
+    """The KDC for `directory`'s domain, on ctx's clock, following password changes over LDAP."""
+    from .krb_keys import KeyTable
+
+    realm = directory.domain.dns_name.upper()
+    keys = KeyTable(directory, realm, str(ctx.settings.get("generated_password", "Generated-Passw0rd!")))
+    keys.watch(directory)
+    exchange = AsExchange(directory, keys, ctx.clock.now,
+                          float(ctx.settings.get("kerberos_max_skew_seconds", MAX_SKEW)))
+    return KerberosServer(ctx, exchange)

@@ -1,0 +1,102 @@
+"""Long-term Kerberos keys of the directory's accounts, derived from their passwords on demand.
+
+The directory (`directory.py`) keeps only a digest of each password, which is enough for LDAP
+binds but not for Kerberos: the KDC must hold the same keys the client derives from the password
+(string2key with the AD salt `<REALM><sAMAccountName>`; rc4-hmac = NT hash). This table derives
+them lazily, because AES string2key is a 4096-round PBKDF2 and a directory may have thousands of
+generated users of whom a test uses three.
+
+A key set is cached under (sAMAccountName, password digest): when the password changes (an LDAP
+`unicodePwd` modify, which `watch()` observes) or a reset restores the seed's, the digest changes
+and the stale keys are simply never looked up again. The table never keeps a plaintext password:
+seed passwords stay in the seed where the directory already holds them, and a password set over
+LDAP is turned into keys the moment it is set.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from . import krb_crypto
+from .directory import Account, Directory, _digest
+from .names import InvalidDN, norm_dn
+
+
+class KeyTable:
+    def __init__(self, directory: Directory, realm: str, generated_password: str):
+        self.directory = directory
+        self.realm = realm
+        self._generated_password = generated_password
+        self._keys: dict[tuple[str, bytes], dict[int, krb_crypto.Key]] = {}
+
+    def salt(self, account: Account) -> str:
+        """AD's salt for a user: the realm in upper case, then sAMAccountName as stored."""
+        return f"{self.realm}{account.sam}"
+
+    def key(self, account: Account, enctype: int) -> krb_crypto.Key | None:
+        """The account's key of `enctype`, or None when the KDC cannot know the password (it was
+        changed by a path the table did not observe)."""
+        slot = (account.sam.lower(), account.digest)
+        keys = self._keys.get(slot)
+        if keys is None:
+            keys = self._keys[slot] = {}
+        if enctype not in keys:
+            password = self._password_for(account)
+            if password is None:
+                return None
+            keys[enctype] = krb_crypto.string_to_key(enctype, password, self.salt(account))
+        return keys[enctype]
+
+    def _password_for(self, account: Account) -> str | None:
+        """The seed's (or the generated users') password, if it is still the account's."""
+        for candidate in (_seed_passwords(self.directory.seed).get(account.sam.lower()),
+                          self._generated_password):
+            if candidate is not None and _digest(account.sam, candidate) == account.digest:
+                return candidate
+        return None
+
+    def remember(self, account: Account, password: str) -> None:
+        """Keys for a password just set (called after the directory accepted it)."""
+        slot = (account.sam.lower(), account.digest)
+        self._keys[slot] = {e: krb_crypto.string_to_key(e, password, self.salt(account))
+                            for e in krb_crypto.SUPPORTED}
+
+    def watch(self, directory: Directory) -> None:
+        """Follow password changes made over LDAP (`unicodePwd` set by an admin or by the user).
+
+        The directory has no change hook, so this wraps its `modify` on this one instance: after a
+        successful modify that set `unicodePwd`, the new password becomes keys here."""
+        original = directory.modify
+
+        def modify(actor, dn, changes, secure):
+            code, message = original(actor, dn, changes, secure)
+            if code == 0:
+                password = _new_password(changes)
+                try:
+                    account = directory.accounts.get(norm_dn(dn))
+                except InvalidDN:
+                    account = None
+                if password is not None and account is not None:
+                    self.remember(account, password)
+            return code, message
+
+        directory.modify = modify  # type: ignore[method-assign]
+
+
+def _new_password(changes: list[tuple[str, str, list[bytes]]]) -> str | None:
+    for op, attr, values in changes:
+        if attr.lower() == "unicodepwd" and op in ("add", "replace") and values:
+            try:
+                quoted = values[0].decode("utf-16-le")
+            except UnicodeDecodeError:
+                return None
+            return quoted[1:-1]
+    return None
+
+
+def _seed_passwords(seed: dict[str, Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for section in ("users", "service_accounts"):
+        for u in seed.get(section) or []:
+            if "sam" in u and u.get("password") is not None:
+                out[str(u["sam"]).lower()] = str(u["password"])
+    return out

@@ -1,0 +1,194 @@
+"""AD Connector's password step against the real DC process: the Kerberos AS exchange of
+`kerberos_auth`, and `SignIn._active_directory` mapping Kerberos errors back to AD's sub-codes
+(with an LDAP read for what Kerberos cannot say).
+
+The DC runs with `kerberos_udp_max_reply: 600`, so an AS-REP (~670 bytes) does not fit in UDP: the
+KDC answers KRB_ERR_RESPONSE_TOO_BIG and the client must retry over TCP, while the small errors
+still come back over UDP."""
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from services.ad_connector import kerberos_auth
+from services.ad_connector.signin import SignIn
+from services.common.clock import Clock
+from tests.services.workspaces.doubles import fake_dc_for
+from tests.support import running_services
+
+SUBNET = "127.0.92"
+SOURCE = f"{SUBNET}.41"
+DOMAIN = "corp.example.com"
+BASE_DN = "DC=corp,DC=example,DC=com"
+
+
+@pytest.fixture(scope="module")
+def dc(tmp_path_factory):
+    with running_services(["dc"], tmp_path_factory.mktemp("connector-kerberos"), SUBNET,
+                          settings={"dc": {"kerberos_udp_max_reply": 600}}) as topology:
+        svc = topology["services"]["dc"]
+        yield {"host": svc["host"], "kerberos": svc["ports"]["kerberos"], "ldap": svc["ports"]["ldap"],
+               "dns": svc["ports"]["dns"], "admin": f"http://{svc['host']}:{svc['ports']['admin']}",
+               "topology": topology}
+
+
+@pytest.fixture
+def fresh(dc):
+    httpx.post(f"{dc['admin']}/reset").raise_for_status()
+    yield
+    httpx.post(f"{dc['admin']}/reset").raise_for_status()
+
+
+def authenticate(dc, username, password, **kw):
+    return asyncio.run(kerberos_auth.authenticate(dc["host"], dc["kerberos"], DOMAIN, username, password,
+                                                  source=SOURCE, **kw))
+
+
+# -- the AS exchange -----------------------------------------------------------------------------
+@pytest.mark.parametrize("username,password,outcome", [
+    ("alice", "Alice-Passw0rd!", "ok"),
+    ("ALICE", "Alice-Passw0rd!", "ok"),
+    ("CORP\\bob", "Bob-Passw0rd!", "ok"),
+    ("alice@corp.example.com", "Alice-Passw0rd!", "ok"),
+    ("svc-adconnector", "Connector-Passw0rd!", "ok"),
+    ("alice", "wrong", "KDC_ERR_PREAUTH_FAILED"),
+    ("alice", "", "KDC_ERR_PREAUTH_FAILED"),
+    ("nobody", "x", "KDC_ERR_C_PRINCIPAL_UNKNOWN"),
+    ("dave", "Dave-Passw0rd!", "KDC_ERR_CLIENT_REVOKED"),
+    ("erin", "Erin-Passw0rd!", "KDC_ERR_CLIENT_REVOKED"),
+    ("heidi", "Heidi-Passw0rd!", "KDC_ERR_CLIENT_REVOKED"),
+    ("frank", "Frank-Passw0rd!", "KDC_ERR_KEY_EXPIRED"),
+    ("grace", "Grace-Passw0rd!", "KDC_ERR_KEY_EXPIRED"),
+])
+def test_as_exchange_outcomes(dc, fresh, username, password, outcome):
+    result = authenticate(dc, username, password)
+    assert result.outcome == outcome
+    assert result.ok == (outcome == "ok")
+
+
+def test_udp_then_tcp_when_the_reply_is_too_big(dc, fresh):
+    assert authenticate(dc, "alice", "Alice-Passw0rd!").transport == "tcp"     # AS-REP > 600 bytes
+    assert authenticate(dc, "alice", "wrong").transport == "udp"               # errors fit
+    assert authenticate(dc, "alice", "Alice-Passw0rd!", transport="tcp").ok
+    as_reqs = [e for e in httpx.get(f"{dc['admin']}/events").json() if e["kind"] == "kerberos.as_req"]
+    assert {e["peer"] for e in as_reqs} == {SOURCE}       # from the connector's own address
+    assert any(e["outcome"] == "KRB_ERR_RESPONSE_TOO_BIG" for e in as_reqs)
+
+
+def test_unreachable_and_refused(dc, fresh):
+    httpx.post(f"{dc['admin']}/faults", json={"action": "drop", "protocol": "kerberos"}).raise_for_status()
+    result = authenticate(dc, "alice", "Alice-Passw0rd!", timeout=0.3)
+    assert result.outcome == "unreachable" and not result.ok
+    result = authenticate(dc, "alice", "Alice-Passw0rd!", timeout=0.3, transport="tcp")
+    assert result.outcome == "unreachable"
+    httpx.delete(f"{dc['admin']}/faults").raise_for_status()
+    closed = asyncio.run(kerberos_auth.authenticate(dc["host"], 1, DOMAIN, "alice", "x", source=SOURCE, timeout=0.5))
+    assert closed.outcome == "refused"
+
+
+def test_skew_is_measured_against_the_callers_clock(dc, fresh):
+    import time
+    result = authenticate(dc, "alice", "Alice-Passw0rd!", now=lambda: time.time() - 400)
+    assert result.outcome == "KRB_AP_ERR_SKEW"
+    assert authenticate(dc, "alice", "Alice-Passw0rd!", now=lambda: time.time() - 200).ok
+
+
+@pytest.mark.parametrize("code,sam,sub_code", [
+    (18, "dave", "533"), (18, "erin", "775"), (18, "heidi", "701"),
+    (23, "frank", "532"), (23, "grace", "773"),
+])
+def test_explain_reads_the_sub_code_over_ldap(dc, code, sam, sub_code):
+    assert kerberos_auth.explain(code, dc["host"], dc["ldap"], BASE_DN, f"svc-adconnector@{DOMAIN}",
+                                 "Connector-Passw0rd!", sam, SOURCE) == sub_code
+
+
+# -- the connector's sign-in step ------------------------------------------------------------------
+class _Ctx:
+    """What SignIn needs of a ServiceContext: settings, the clock and the journal."""
+
+    def __init__(self, dns_port: int, **settings):
+        self.settings = {"connect_ips": [SOURCE], "dns_port": dns_port, "auth_order": "ad_first",
+                         "kerberos_timeout_seconds": 0.5, **settings}
+        self.clock = Clock()
+        self.events: list[tuple[str, dict]] = []
+
+    def record(self, kind, /, **kw):
+        self.events.append((kind, kw))
+
+
+def directory(dns_ip: str) -> dict:
+    return {"DirectoryId": "d-1234567890", "Name": DOMAIN, "Stage": "Active", "DnsIpAddrs": [dns_ip],
+            "ConnectSettings": {"CustomerUserName": "svc-adconnector"},
+            "ServiceAccountPassword": "Connector-Passw0rd!"}
+
+
+def ad_step(ctx, dns_ip, username, password):
+    """The AD step alone (SignIn.run would add RADIUS, which these tests do not exercise)."""
+    return asyncio.run(SignIn(ctx)._active_directory(directory(dns_ip), username, password, "", None, SOURCE))
+
+
+def sign_in(dc, username, password, **settings):
+    ctx = _Ctx(dc["dns"], **settings)
+    return ad_step(ctx, dc["host"], username, password), ctx.events
+
+
+@pytest.mark.parametrize("username,password,reason", [
+    ("alice", "wrong", "ad_52e"), ("nobody", "x", "ad_525"),
+    ("dave", "Dave-Passw0rd!", "ad_533"), ("erin", "Erin-Passw0rd!", "ad_775"),
+    ("heidi", "Heidi-Passw0rd!", "ad_701"), ("frank", "Frank-Passw0rd!", "ad_532"),
+    ("grace", "Grace-Passw0rd!", "ad_773"),
+])
+def test_sign_in_maps_kerberos_errors_to_ad_reasons(dc, fresh, username, password, reason):
+    result, events = sign_in(dc, username, password)
+    assert not result.authenticated and result.reason == reason
+    kinds = [k for k, _ in events]
+    assert kinds == ["connector.dc_discovery", "connector.ad_auth"]
+    ad_auth = events[1][1]
+    assert ad_auth["outcome"] == reason[3:] and ad_auth["peer"] == f"{dc['host']}:{dc['kerberos']}"
+    assert password not in repr(events) or password == "x"
+
+
+def test_sign_in_success_reads_attributes_over_ldap(dc, fresh):
+    result, events = sign_in(dc, "alice", "Alice-Passw0rd!")
+    assert result.authenticated, result
+    assert result.user["sAMAccountName"] == "alice" and result.user["mail"] == "alice@corp.example.com"
+    assert events[1][1]["kerberos"] == "ok" and events[1][1]["transport"] == "tcp"
+
+
+def test_sign_in_skew_when_the_dc_clock_moves(dc, fresh):
+    httpx.post(f"{dc['admin']}/clock", json={"offset_seconds": -900}).raise_for_status()
+    result, _ = sign_in(dc, "alice", "Alice-Passw0rd!")
+    assert result.reason == "kerberos_skew"
+
+
+def test_sign_in_with_the_kdc_dropping_is_dc_unreachable(dc, fresh):
+    httpx.post(f"{dc['admin']}/faults", json={"action": "drop", "protocol": "kerberos"}).raise_for_status()
+    result, events = sign_in(dc, "alice", "Alice-Passw0rd!", kerberos_timeout_seconds=0.2)
+    assert result.reason == "dc_unreachable"
+    assert events[-1][1]["outcome"] == "unreachable"
+
+
+def test_repeated_wrong_passwords_lock_the_account_out(dc, fresh):
+    reasons = [sign_in(dc, "bob", "wrong")[0].reason for _ in range(5)]
+    assert reasons == ["ad_52e"] * 5
+    assert sign_in(dc, "bob", "Bob-Passw0rd!")[0].reason == "ad_775"
+
+
+def test_a_dc_without_a_kdc_falls_back_to_an_ldap_bind(dc, tmp_path):
+    """The workspaces tests' FakeDC has DNS and LDAP only: with `require_kerberos` off (the
+    default), a refused Kerberos port means "no KDC here" and the password is checked by a bind."""
+    topology = {"services": {"dc": {"host": f"{SUBNET}.20", "ports": {"dns": dc["dns"], "ldap": dc["ldap"]}}}}
+    fake = fake_dc_for(topology)
+    try:
+        ctx = _Ctx(dc["dns"])
+        ok = ad_step(ctx, f"{SUBNET}.20", "alice", "Alice-Passw0rd!")
+        assert ok.authenticated, ok
+        assert ctx.events[1][1]["method"] == "ldap_bind" and ctx.events[1][1]["kerberos"] == "refused"
+        bad = ad_step(_Ctx(dc["dns"]), f"{SUBNET}.20", "alice", "")
+        assert bad.reason == "ad_52e"
+        strict = ad_step(_Ctx(dc["dns"], require_kerberos=True), f"{SUBNET}.20", "alice", "Alice-Passw0rd!")
+        assert strict.reason == "dc_unreachable"
+    finally:
+        fake.close()
