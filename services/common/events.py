@@ -29,6 +29,8 @@ class Journal:
         self._file = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
+            # Numbers continue across restarts, so `GET /events?since=N` stays meaningful.
+            self._seq = _last_seq(path)
             # Kept open, line-buffered: one write per event, no open/close on the hot path.
             self._file = path.open("a", encoding="utf-8", buffering=1)
 
@@ -73,3 +75,21 @@ class Journal:
     def clear(self) -> None:
         with self._lock:
             self._events.clear()
+
+
+def _last_seq(path: Path) -> int:
+    """The `seq` of the last event in a journal file (0 if none): read from its tail only."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(0, 2)
+            size = fh.tell()
+            fh.seek(max(0, size - 65536))
+            lines = fh.read().splitlines()
+    except OSError:
+        return 0
+    for line in reversed(lines):
+        try:
+            return int(json.loads(line)["seq"])
+        except (ValueError, KeyError, TypeError):
+            continue
+    return 0
