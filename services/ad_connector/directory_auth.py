@@ -1,8 +1,8 @@
-"""Checking the user's AD password and reading their attributes over LDAP.
+"""LDAP with the DC: reading a user's attributes with the connector's service account.
 
-For now the password is proven with an LDAP simple bind as the user's UPN (AWS uses a Kerberos
-AS exchange; that arrives with the domain-controller work). The DC's answer to a failed bind
-carries AD's sub-code (`data 52e`, `533`, `775`, ...), which we keep as the reason.
+The password itself is proven with Kerberos (kerberos_auth.py), as AWS documents; LDAP is used for
+look-ups. `check_password` (an LDAP simple bind whose failure carries AD's sub-code, `data 52e`,
+`533`, `775`, ...) remains for the service-account check of ConnectDirectory.
 """
 from __future__ import annotations
 
