@@ -207,6 +207,49 @@ def cmd_phone(args) -> int:
     return EXIT_OK
 
 
+# -- onboarding: AD import, activation, the mailbox -------------------------------------------
+
+def cmd_import(args) -> int:
+    job = _client(args).ad_import(full=not args.incremental, wait=args.timeout)
+    if args.json:
+        _say(json.dumps(job, indent=2))
+    elif job["status"] == "COMPLETED":
+        c = job.get("counts") or {}
+        _say(f"imported from Active Directory: {c.get('users.created', 0)} users created (STAGED), "
+             f"{c.get('users.updated', 0)} updated, {c.get('users.unchanged', 0)} unchanged; "
+             f"{c.get('groups.created', 0)} groups created; {c.get('memberships.added', 0)} memberships added")
+    else:
+        _say(f"the import failed: {job.get('error')}")
+    return EXIT_OK if job["status"] == "COMPLETED" else EXIT_FAILED
+
+
+def cmd_activate(args) -> int:
+    result = _client(args).activate(args.user, send_email=not args.no_email)
+    if args.json:
+        _say(json.dumps(result, indent=2))
+    elif args.no_email:
+        _say(f"activated {result['login']}; activation link: {result.get('activationUrl')}")
+    else:
+        _say(f"activated {result['login']}; the activation email is in the mailbox (`lab mail {args.user}`)")
+    return EXIT_OK
+
+
+def cmd_mail(args) -> int:
+    messages = _client(args).mail(args.user)
+    if args.json:
+        _say(json.dumps(messages, indent=2))
+        return EXIT_OK
+    if not messages:
+        _say(f"no mail for {args.user}" if args.user else "the mailbox is empty")
+        return EXIT_OK
+    for m in messages:
+        _say(f"{m['received']}  to {', '.join(m['envelope']['to'])}: {m['subject']}")
+    if args.user:          # open the newest, as the user would
+        _say("")
+        _say(messages[-1]["text"].rstrip())
+    return EXIT_OK
+
+
 # -- events and reset ------------------------------------------------------------------------
 
 def cmd_events(args) -> int:
@@ -378,6 +421,23 @@ def build_parser() -> argparse.ArgumentParser:
     pushes = phone_sub.add_parser("pushes", help="the pushes the phone received")
     pushes.add_argument("--json", action="store_true")
     phone.set_defaults(func=cmd_phone)
+
+    imp = sub.add_parser("import", help="import AD users and groups into Okta now, through the Okta AD agent")
+    imp.add_argument("--incremental", action="store_true", help="an incremental import (default: full)")
+    imp.add_argument("--timeout", type=float, default=60, help="seconds to wait for the agent (default 60)")
+    imp.add_argument("--json", action="store_true")
+    imp.set_defaults(func=cmd_import)
+
+    activate = sub.add_parser("activate", help="activate USER in Okta, as the admin does; the email goes to the mailbox")
+    activate.add_argument("user", help="Okta login or its part before the @")
+    activate.add_argument("--no-email", action="store_true", help="print the activation link instead (sendEmail=false)")
+    activate.add_argument("--json", action="store_true")
+    activate.set_defaults(func=cmd_activate)
+
+    mail = sub.add_parser("mail", help="the users' mailbox; with USER, their mail and the newest message's text")
+    mail.add_argument("user", nargs="?")
+    mail.add_argument("--json", action="store_true")
+    mail.set_defaults(func=cmd_mail)
 
     events = sub.add_parser("events", help="the merged, time-ordered events of all services")
     events.add_argument("--json", action="store_true")

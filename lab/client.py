@@ -73,9 +73,9 @@ class LabClient:
                             region_name=creds["aws_region"], aws_access_key_id=creds["aws_access_key_id"],
                             aws_secret_access_key=creds["aws_secret_access_key"])
 
-    def okta(self, method: str, path: str, json: Any = None) -> httpx.Response:
+    def okta(self, method: str, path: str, json: Any = None, params: Any = None) -> httpx.Response:
         token = self.topology["credentials"]["okta_api_token"]
-        return self._http.request(method, f"{api_url(self.topology, 'okta')}{path}", json=json,
+        return self._http.request(method, f"{api_url(self.topology, 'okta')}{path}", json=json, params=params,
                                   headers={"Authorization": f"SSWS {token}", "Accept": "application/json"})
 
     def directory_id(self) -> str:
@@ -107,6 +107,48 @@ class LabClient:
 
     def phone_pushes(self) -> list[dict[str, Any]]:
         return self._http.get(f"{api_url(self.topology, 'phone')}/pushes").json()
+
+    # -- the mailbox and the Okta AD agent -------------------------------------------------------
+    def mail(self, user: str | None = None) -> list[dict[str, Any]]:
+        """The mailbox's messages with their bodies, oldest first; for `user` (an address or the
+        part before the @) only theirs."""
+        base = api_url(self.topology, "mail")
+        listed = self._http.get(f"{base}/messages", params={"to": user} if user else None)
+        listed.raise_for_status()
+        return [self._http.get(f"{base}/messages/{m['id']}").json() for m in listed.json()]
+
+    def _okta_ok(self, method: str, path: str, **kwargs: Any) -> Any:
+        resp = self.okta(method, path, **kwargs)
+        if resp.status_code >= 300:
+            try:
+                summary = resp.json().get("errorSummary", resp.text)
+            except ValueError:
+                summary = resp.text
+            raise LabClientError(f"the org refused {method} {path}: {summary}")
+        return resp.json() if resp.content else None
+
+    def ad_import(self, full: bool = True, wait: float = 60.0) -> dict[str, Any]:
+        """What the admin's Import button does: ask the org for an AD import, which the Okta AD
+        agent picks up at its next poll; wait until the job is COMPLETED or FAILED."""
+        directories = self._okta_ok("GET", "/api/v1/directories")
+        if not directories:
+            raise LabClientError("the org has no Active Directory integration yet: is the ad-agent running?")
+        dir_id = directories[0]["id"]
+        job = self._okta_ok("POST", f"/api/v1/directories/{dir_id}/import", json={"full": full})
+        deadline = time.monotonic() + wait
+        while job["status"] in ("PENDING", "RUNNING"):
+            if time.monotonic() > deadline:
+                raise LabClientError(f"import {job['id']} still {job['status']} after {wait:g} s")
+            time.sleep(0.3)
+            job = self._okta_ok("GET", f"/api/v1/directories/{dir_id}/imports/{job['id']}")
+        return job
+
+    def activate(self, user: str, send_email: bool = True) -> dict[str, Any]:
+        """The admin's Activate button (People > user > Activate): the email goes to the mailbox."""
+        found = self._okta_ok("GET", f"/api/v1/users/{user}")
+        body = self._okta_ok("POST", f"/api/v1/users/{found['id']}/lifecycle/activate",
+                             params={"sendEmail": "true" if send_email else "false"})
+        return {"login": found["profile"]["login"], **(body or {})}
 
     # -- the control plane -----------------------------------------------------------------------
     def health(self) -> dict[str, bool]:

@@ -21,7 +21,9 @@ ADMIN_PORT = 9100
 # service -> (last octet, {endpoint kind: standard port}); the order is the start order.
 SERVICES: dict[str, tuple[int, dict[str, int]]] = {
     "dc": (10, {"ldap": 389, "kerberos": 88, "dns": 53}),
+    "mail": (70, {"smtp": 25, "api": 80}),      # before okta: the org sends its emails here
     "okta": (30, {"api": 80}),
+    "ad-agent": (21, {}),                       # after okta: it registers with the org; no data ports
     "phone": (60, {"api": 80}),
     "radius-agent": (20, {"radius": 1812}),
     "ad-connector": (40, {"api": 80}),

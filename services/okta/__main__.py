@@ -6,6 +6,7 @@ from services.common.runner import Service, run
 from .app import make_app
 from .gate import RateLimiter, ensure_token
 from .org import Org
+from .policies import ensure_defaults
 from .seeding import seed
 from .store import Store
 
@@ -27,6 +28,7 @@ async def build(ctx) -> Service:
             ctx.record("okta.seed", outcome="seeded" if data else "blank", **counts)
         else:
             org.name = meta["name"]
+        ensure_defaults(org)       # every org has its default policies (older state dirs get them now)
         ensure_token(org, ctx.credential("okta_api_token"))
 
     initialise()
@@ -37,6 +39,7 @@ async def build(ctx) -> Service:
         changed settings) and seeds itself again; the lab then enrols Okta Verify anew."""
         for task in list(org.tasks):
             task.cancel()
+        org.hub = None
         limiter.clear()
         store.wipe()
         initialise()

@@ -19,6 +19,7 @@ CODES: dict[str, tuple[int, str]] = {
     "E0000006": (403, "You do not have permission to perform the requested action"),
     "E0000007": (404, "Not found: {0}"),
     "E0000011": (401, "Invalid token provided"),
+    "E0000014": (403, "Update of credentials failed"),
     "E0000016": (403, "Activation failed because the user is already active"),
     "E0000022": (405, "The endpoint does not support the provided HTTP method"),
     "E0000038": (403, "This operation is not allowed in the user's current status."),
@@ -26,6 +27,7 @@ CODES: dict[str, tuple[int, str]] = {
     "E0000068": (403, "Invalid Passcode/Answer"),
     "E0000069": (403, "User Locked"),
     "E0000079": (403, "This operation is not allowed in the current authentication state."),
+    "E0000080": (403, "The password does not meet the complexity requirements of the current password policy."),
     "E0000082": (403, "Each code can only be used once. Please wait for a new code and try again."),
 }
 

@@ -9,13 +9,20 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from urllib.parse import quote, urlencode
 
-from . import otp, push, qr, shapes
+from . import mailer, otp, policies, push, qr, shapes
 from .errors import OktaError, json_body, not_found, string_field
 from .ids import FACTOR_PREFIX, new_id, token
 from .org import Org, factor_target, user_target
 from .users import get_user
 
 CATALOG = [("token:software:totp", "OKTA"), ("push", "OKTA"), ("token:software:totp", "GOOGLE")]
+
+
+def catalog_for(org: Org, user: dict[str, Any]) -> list[tuple[tuple[str, str], str]]:
+    """The factor types the user's MFA enrolment policy offers, REQUIRED or OPTIONAL, in Okta's
+    catalog order (NOT_ALLOWED ones are left out, as the catalog does)."""
+    offered = dict(policies.enrollment(org, user).offered())
+    return [(f, offered[f]) for f in CATALOG if f in offered]
 
 
 def get_factor(org: Org, user: dict[str, Any], fid: str) -> dict[str, Any]:
@@ -64,6 +71,64 @@ def enrolment_view(org: Org, user: dict[str, Any], f: dict[str, Any]) -> dict[st
     return body
 
 
+
+def enrol_factor(org: Org, request: Request, user: dict[str, Any], ftype: str, provider: str) -> dict[str, Any]:
+    """A new PENDING_ACTIVATION factor (the Factors API and `/api/v1/authn/factors` share it)."""
+    if (ftype, provider) not in FACTOR_PREFIX:
+        raise OktaError("E0000001", "factorType", [f"factorType: {ftype} with provider {provider} is not supported by this org"])
+    if user["status"] in ("DEPROVISIONED", "SUSPENDED"):
+        raise OktaError("E0000038")
+    for old in user_factors(org, user):
+        if (old["factorType"], old["provider"]) == (ftype, provider):
+            if old["status"] == "ACTIVE":
+                raise OktaError("E0000001", "A factor of this type is already set up.",
+                                ["factorType: A factor of this type is already set up."])
+            org.store.delete("factors", old["id"])   # re-enrolling replaces a pending one
+    now = org.iso()
+    f: dict[str, Any] = {"id": new_id(FACTOR_PREFIX[(ftype, provider)]), "userId": user["id"],
+                         "factorType": ftype, "provider": provider, "status": "PENDING_ACTIVATION",
+                         "created": now, "lastUpdated": now, "qrToken": token(40),
+                         "profile": {"credentialId": user["profile"]["login"]}}
+    if ftype == "push":
+        f["profile"] = {}
+        f["activationToken"] = token(20)
+        f["activationExpiresTs"] = org.now() + float(org.setting("push_activation_ttl_seconds", 600))
+    else:
+        f["secret"] = otp.new_secret()
+    org.store.put("factors", f["id"], f)
+    org.syslog("user.mfa.factor.update", request=request, targets=[user_target(user), factor_target(f)],
+               message="Enroll factor")
+    org.record("okta.factor.enroll", request, outcome="PENDING_ACTIVATION", user=user["profile"]["login"],
+               factor=f["id"], factorType=ftype, provider=provider)
+    return f
+
+
+def activate_totp(org: Org, request: Request, user: dict[str, Any], f: dict[str, Any], code: str | None) -> dict[str, Any]:
+    """Check the first code of a pending TOTP factor and make it ACTIVE (403 E0000068 if wrong)."""
+    if f["status"] == "ACTIVE":
+        raise OktaError("E0000001", "Factor is already active", ["factor: already active"])
+    if f["factorType"] == "push":
+        raise OktaError("E0000001", "Push factors are activated from Okta Verify",
+                        ["factorType: activate push by scanning the QR code; poll lifecycle/activate/poll"])
+    if not code:
+        raise OktaError("E0000001", "passCode", ["passCode: The field cannot be left blank"])
+    now = org.now()
+    step = otp.matching_step(f["secret"], code, now, int(org.setting("totp_window_steps", 1)))
+    if step is None:
+        org.record("okta.factor.activate", request, outcome="invalid_passcode",
+                   user=user["profile"]["login"], factor=f["id"])
+        raise OktaError("E0000068", causes=["Your passcode doesn't match our records. Please try again."])
+    if org.setting("activation_code_counts_as_used", False):
+        org.store.mark_used(f["id"], step, now)
+    f.update(status="ACTIVE", lastUpdated=org.iso(now))
+    f.pop("qrToken", None)
+    org.store.put("factors", f["id"], f)
+    org.syslog("user.mfa.factor.activate", request=request, targets=[user_target(user), factor_target(f)],
+               message="Activate factor for user")
+    org.record("okta.factor.activate", request, outcome="ACTIVE", user=user["profile"]["login"],
+               factor=f["id"], factorType=f["factorType"], provider=f["provider"])
+    return f
+
 def router(org: Org) -> APIRouter:
     r = APIRouter()
     prefix = "/api/v1/users/{uid}/factors"
@@ -78,10 +143,10 @@ def router(org: Org) -> APIRouter:
         user = get_user(org, uid)
         mine = {(f["factorType"], f["provider"]): f for f in user_factors(org, user)}
         out = []
-        for ftype, provider in CATALOG:
+        for (ftype, provider), enrollment in catalog_for(org, user):
             f = mine.get((ftype, provider))
             out.append({"factorType": ftype, "provider": provider, "vendorName": provider,
-                        "status": f["status"] if f else "NOT_SETUP", "enrollment": "OPTIONAL",
+                        "status": f["status"] if f else "NOT_SETUP", "enrollment": enrollment,
                         "_links": {"enroll": shapes.post_link(org.href(f"/api/v1/users/{user['id']}/factors"))}})
         return shapes.respond(out)
 
@@ -91,32 +156,7 @@ def router(org: Org) -> APIRouter:
         data = await json_body(request)
         ftype = string_field(data, "factorType", required=True)
         provider = string_field(data, "provider") or "OKTA"
-        if (ftype, provider) not in FACTOR_PREFIX:
-            raise OktaError("E0000001", "factorType", [f"factorType: {ftype} with provider {provider} is not supported by this org"])
-        if user["status"] in ("DEPROVISIONED", "SUSPENDED"):
-            raise OktaError("E0000038")
-        for old in user_factors(org, user):
-            if (old["factorType"], old["provider"]) == (ftype, provider):
-                if old["status"] == "ACTIVE":
-                    raise OktaError("E0000001", "A factor of this type is already set up.",
-                                    ["factorType: A factor of this type is already set up."])
-                org.store.delete("factors", old["id"])   # re-enrolling replaces a pending one
-        now = org.iso()
-        f: dict[str, Any] = {"id": new_id(FACTOR_PREFIX[(ftype, provider)]), "userId": user["id"],
-                             "factorType": ftype, "provider": provider, "status": "PENDING_ACTIVATION",
-                             "created": now, "lastUpdated": now, "qrToken": token(40),
-                             "profile": {"credentialId": user["profile"]["login"]}}
-        if ftype == "push":
-            f["profile"] = {}
-            f["activationToken"] = token(20)
-            f["activationExpiresTs"] = org.now() + float(org.setting("push_activation_ttl_seconds", 600))
-        else:
-            f["secret"] = otp.new_secret()
-        org.store.put("factors", f["id"], f)
-        org.syslog("user.mfa.factor.update", request=request, targets=[user_target(user), factor_target(f)],
-                   message="Enroll factor")
-        org.record("okta.factor.enroll", request, outcome="PENDING_ACTIVATION", user=user["profile"]["login"],
-                   factor=f["id"], factorType=ftype, provider=provider)
+        f = enrol_factor(org, request, user, ftype, provider)
         return shapes.respond(enrolment_view(org, user, f))
 
     @r.get(prefix + "/{fid}")
@@ -152,28 +192,18 @@ def router(org: Org) -> APIRouter:
         user = get_user(org, uid)
         f = get_factor(org, user, fid)
         data = await json_body(request, required=False)
-        if f["status"] == "ACTIVE":
-            raise OktaError("E0000001", "Factor is already active", ["factor: already active"])
-        if f["factorType"] == "push":
-            raise OktaError("E0000001", "Push factors are activated from Okta Verify",
-                            ["factorType: activate push by scanning the QR code; poll lifecycle/activate/poll"])
-        code = string_field(data, "passCode", required=True)
-        now = org.now()
-        step = otp.matching_step(f["secret"], code, now, int(org.setting("totp_window_steps", 1)))
-        if step is None:
-            org.record("okta.factor.activate", request, outcome="invalid_passcode",
-                       user=user["profile"]["login"], factor=f["id"])
-            raise OktaError("E0000068", causes=["Your passcode doesn't match our records. Please try again."])
-        if org.setting("activation_code_counts_as_used", False):
-            org.store.mark_used(f["id"], step, now)
-        f.update(status="ACTIVE", lastUpdated=org.iso(now))
-        f.pop("qrToken", None)
-        org.store.put("factors", f["id"], f)
-        org.syslog("user.mfa.factor.activate", request=request, targets=[user_target(user), factor_target(f)],
-                   message="Activate factor for user")
-        org.record("okta.factor.activate", request, outcome="ACTIVE", user=user["profile"]["login"],
-                   factor=f["id"], factorType=f["factorType"], provider=f["provider"])
-        return shapes.respond(shapes.factor(org, f))
+        code = string_field(data, "passCode", required=f["factorType"] != "push" and f["status"] != "ACTIVE")
+        return shapes.respond(shapes.factor(org, activate_totp(org, request, user, f, code)))
+
+    @r.post(prefix + "/{fid}/lifecycle/activate/email")
+    async def activation_email(uid: str, fid: str, request: Request):
+        """Send the push activation link by email instead of showing the QR code."""
+        user = get_user(org, uid)
+        f = get_factor(org, user, fid)
+        if f["factorType"] != "push" or f["status"] != "PENDING_ACTIVATION":
+            raise OktaError("E0000001", "factor", ["factor: only a pending push factor has an activation link"])
+        mailer.send_push_activation(org, user, qr_contents(org, user, f), request.headers.get("X-Lab-Trace"))
+        return shapes.respond(enrolment_view(org, user, f))
 
     @r.post(prefix + "/{fid}/lifecycle/activate/poll")
     async def activation_poll(uid: str, fid: str):

@@ -21,7 +21,8 @@ class Org:
     store: Store
     url: str                      # the org URL callers use, e.g. http://127.0.10.30:10080
     name: str = "lab"             # the org's subdomain, issuer of TOTP QR codes
-    tasks: set[Any] = field(default_factory=set)   # background push deliveries in flight
+    tasks: set[Any] = field(default_factory=set)   # background push deliveries, emails in flight
+    hub: Any = None               # agents.Hub: the AD agents' work queues (in memory)
 
     # -- time -----------------------------------------------------------------------------
     def now(self) -> float:

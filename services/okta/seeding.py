@@ -8,6 +8,7 @@ from typing import Any
 from .apps import assign, create_radius_app
 from .groups import add_member, create_group
 from .org import Org, user_target
+from .policies import create_policy, create_rule, ensure_defaults
 from .users import create_user
 
 STATUSES = ("STAGED", "PROVISIONED", "ACTIVE", "RECOVERY", "LOCKED_OUT", "PASSWORD_EXPIRED",
@@ -53,4 +54,31 @@ def seed(org: Org, data: dict[str, Any]) -> dict[str, int]:
                 assign(org, app, u)
                 org.syslog("application.user_membership.add", targets=[user_target(u)],
                            message="Add user to application membership (seed)")
-    return {"users": len(users), "groups": len(groups), "apps": apps}
+    pols = seed_policies(org, okta_cfg.get("policies", []), groups)
+    return {"users": len(users), "groups": len(groups), "apps": apps, "policies": pols}
+
+
+def seed_policies(org: Org, specs: list[dict[str, Any]], groups: dict[str, dict[str, Any]]) -> int:
+    """MFA enrolment policies from the seed, e.g. the walkthrough's:
+
+        policies:
+          - {type: MFA_ENROLL, name: Full time employees, groups: [Full time employees],
+             factors: {okta_otp: REQUIRED, okta_push: REQUIRED},
+             rules: [{name: Must enroll MFA at first sign in, enroll: LOGIN}]}
+    """
+    ensure_defaults(org)
+    for spec in specs:
+        ptype = str(spec.get("type", "MFA_ENROLL"))
+        missing = [g for g in spec.get("groups", []) if g not in groups]
+        if missing:
+            raise ValueError(f"seed: policy {spec.get('name')}: unknown group(s) {', '.join(missing)}")
+        settings = {"type": "FACTORS", "factors": {k: {"enroll": {"self": str(v).upper()}, "consent": {"type": "NONE"}}
+                                                   for k, v in (spec.get("factors") or {}).items()}}
+        p = create_policy(org, ptype=ptype, name=str(spec["name"]), description=spec.get("description"),
+                          conditions={"people": {"groups": {"include": [groups[g]["id"] for g in spec.get("groups", [])]}}},
+                          settings=settings if ptype == "MFA_ENROLL" else spec.get("settings", {}))
+        for rule in spec.get("rules", []):
+            create_rule(org, p, name=str(rule["name"]),
+                        conditions={"people": {"users": {"exclude": []}}, "network": {"connection": "ANYWHERE"}},
+                        actions={"enroll": {"self": str(rule.get("enroll", "LOGIN")).upper()}})
+    return len(specs)

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from . import shapes
+from . import mailer, shapes
 from .errors import OktaError, invalid, json_body, not_found, string_field
 from .expressions import parse
 from .ids import USER, new_id, token
@@ -64,6 +64,16 @@ def create_user(org: Org, profile: dict[str, Any], status: str, *,
         "mfaFailures": 0,
     }
     return org.store.put("users", doc["id"], doc)
+
+
+def issue_activation_token(org: Org, u: dict[str, Any]) -> str:
+    """A new one-time activation token (the `/welcome/<token>` link), valid
+    `activation_token_ttl_seconds` (7 days, as Okta's emails say); the previous one stops working."""
+    tok = token(20)
+    u["activationToken"] = tok
+    u["activationExpiresTs"] = org.now() + float(org.setting("activation_token_ttl_seconds", 7 * 86400))
+    org.store.put("users", u["id"], u)
+    return tok
 
 
 def set_status(org: Org, u: dict[str, Any], status: str) -> dict[str, Any]:
@@ -150,6 +160,9 @@ def router(org: Org) -> APIRouter:
         if activate:
             org.syslog("user.lifecycle.activate", request=request, targets=[user_target(u)],
                        message="Activate Okta user")
+            if not password:      # Okta emails the activation link (PROVISIONED or AD-sourced)
+                tok = issue_activation_token(org, u)
+                mailer.send_activation(org, u, tok, request.headers.get("X-Lab-Trace"))
         org.record("okta.user.lifecycle", request, outcome="created", user=profile["login"], status=status)
         return shapes.respond(shapes.user(org, u))
 
@@ -228,11 +241,11 @@ def router(org: Org) -> APIRouter:
             target = "ACTIVE" if u.get("password") or u.get("provider", {}).get("type", "OKTA") != "OKTA" \
                 else "PROVISIONED"
             set_status(org, u, target)
-            tok = token(20)
-            u["activationToken"] = tok
-            org.store.put("users", u["id"], u)
+            tok = issue_activation_token(org, u)
             if not send_email:
                 body = {"activationUrl": org.href(f"/welcome/{tok}"), "activationToken": tok}
+            else:
+                mailer.send_activation(org, u, tok, request.headers.get("X-Lab-Trace"))
             org.syslog("user.lifecycle.activate" if operation == "activate" else "user.lifecycle.reactivate",
                        request=request, targets=[user_target(u)], message="Activate Okta user")
         elif operation == "deactivate":

@@ -1,0 +1,1 @@
+"""The Okta AD agent: imports AD users and groups into the org, checks AD passwords for it."""

@@ -1,0 +1,167 @@
+"""The agent's life: register with the org, then long-poll it for work (import jobs, password
+checks) while a timer asks for an incremental import every `import_interval_seconds`.
+
+The agent only makes outbound connections (to the org over HTTP, to the DC over LDAP), from its
+own address, like the real agent on `InstanceOkta`. What it remembers across restarts is in
+`<state>/ad-agent/agent.json`: its registration and the last import (time and counts), so a restart
+does not import again before the interval is up.
+
+Settings (`topology.services.ad-agent.settings`): `import_interval_seconds` (3600), `import_on_start`
+(false), `poll_wait_seconds` (20, the long-poll), `retry_seconds` (2), `user_ous` (["OU=Users"]),
+`group_ous` (["OU=Groups"]), `exclude_users` (["Administrator", "Guest", "krbtgt"]),
+`service_account` ("svc-oktaagent"), `page_size` (500)."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from services.common.context import ServiceContext
+
+from . import directory
+from .importer import run_import
+from .okta import OrgClient, OrgError
+
+
+class Agent:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+        seed = ctx.seed()                     # the directory side of the seed: always there
+        dom = seed.get("domain", {})
+        self.domain = str(dom.get("dns_name", "corp.example.com")).lower()
+        self.netbios = str(dom.get("netbios_name", "CORP"))
+        self.base_dn = str(dom.get("base_dn") or ",".join(f"DC={p}" for p in self.domain.split(".")))
+        account = str(ctx.settings.get("service_account", "svc-oktaagent"))
+        entry = next((a for a in seed.get("service_accounts", []) if a["sam"].lower() == account.lower()), None)
+        if entry is None:
+            raise ValueError(f"the seed has no service account {account} for the Okta AD agent")
+        self.bind_user = f"{self.netbios}\\{entry['sam']}"
+        self._bind_password = str(entry["password"])
+        self.path: Path = ctx.state_dir / "agent.json"
+        self.state: dict[str, Any] = json.loads(self.path.read_text()) if self.path.exists() else {}
+        self.registered = False
+        self.org_answered = False      # the org refused us (e.g. a revoked token): up, but DISRUPTED
+        self.last_error: str | None = None
+        self.importing = asyncio.Lock()
+
+    # -- settings and state ----------------------------------------------------------------------
+    def setting(self, key: str, default: Any) -> Any:
+        return self.ctx.settings.get(key, default)
+
+    def save(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.state, indent=2))
+        os.replace(tmp, self.path)
+
+    def org(self, http) -> OrgClient:
+        return OrgClient(http, self.ctx.peer_url("okta"), self.ctx.credential("okta_api_token"))
+
+    # -- the loops -------------------------------------------------------------------------------
+    async def run(self) -> None:
+        async with self.ctx.http_client(timeout=60) as http:
+            org = self.org(http)
+            await self.register(org)
+            timer = asyncio.create_task(self.schedule(org))
+            try:
+                await self.work(org)
+            finally:
+                timer.cancel()
+
+    async def register(self, org: OrgClient) -> None:
+        attempt = 0
+        while True:
+            try:
+                reg = await org.register(self.domain, self.netbios, self.ctx.source_address)
+                self.state.update(agentId=reg["agentId"], directoryId=reg["directoryId"])
+                self.save()
+                self.registered, self.last_error = True, None
+                self.ctx.record("agent.register", peer="okta", outcome="registered", agent=reg["agentId"],
+                                directory=reg["directoryId"], domain=self.domain)
+                return
+            except OrgError as exc:
+                self.last_error = str(exc)
+                self.org_answered = self.org_answered or exc.status is not None
+                self.ctx.record("agent.register", peer="okta", outcome="failed", reason=str(exc)[:200])
+                # The org may still be starting (the lab starts everything at once): retry soon.
+                attempt += 1
+                await asyncio.sleep(min(float(self.setting("retry_seconds", 2)), 0.2 * 2 ** attempt))
+
+    async def schedule(self, org: OrgClient) -> None:
+        """Ask the org for an import when the interval is up (it is then run like any other job,
+        so the admin sees scheduled imports in the same list)."""
+        interval = float(self.setting("import_interval_seconds", 3600))
+        if self.setting("import_on_start", False) and not self.state.get("lastImportTs"):
+            await self.request(org, full=True, trigger="schedule")
+        while True:
+            due = float(self.state.get("lastImportTs") or time.time()) + interval
+            await asyncio.sleep(max(0.5, min(due - time.time(), 60.0)))
+            if time.time() >= due:
+                self.state["lastImportTs"] = time.time()    # not again before the next interval
+                self.save()
+                await self.request(org, full=False, trigger="schedule")
+
+    async def request(self, org: OrgClient, *, full: bool, trigger: str) -> None:
+        try:
+            await org.request_import(self.state["directoryId"], full, trigger)
+        except OrgError as exc:
+            self.ctx.record("agent.import", peer="okta", outcome="request_failed", reason=str(exc)[:200])
+
+    async def work(self, org: OrgClient) -> None:
+        wait = float(self.setting("poll_wait_seconds", 20))
+        while True:
+            try:
+                tasks = await org.tasks(self.state["agentId"], wait)
+                self.last_error = None
+            except OrgError as exc:
+                self.last_error = str(exc)
+                self.ctx.record("agent.poll", peer="okta", outcome="failed", reason=str(exc)[:200])
+                if exc.status == 404:          # the org forgot us (reset): register again
+                    await self.register(org)
+                await asyncio.sleep(float(self.setting("retry_seconds", 2)))
+                continue
+            for task in tasks:
+                if task.get("type") == "authenticate":
+                    asyncio.create_task(self.authenticate(org, task))
+                elif task.get("type") == "import":
+                    asyncio.create_task(self.import_job(org, task))
+
+    # -- the work --------------------------------------------------------------------------------
+    async def authenticate(self, org: OrgClient, task: dict[str, Any]) -> None:
+        host, port = self.ctx.peer_address("dc", "ldap")
+        outcome = await asyncio.to_thread(directory.check_password, host, port, str(task.get("username", "")),
+                                          str(task.get("password", "")), source=self.ctx.source_address)
+        self.ctx.record("agent.auth", peer=host, outcome=outcome, user=task.get("username"))
+        try:
+            await org.result(self.state["agentId"], task["id"], {"outcome": outcome})
+        except OrgError as exc:
+            self.ctx.record("agent.auth", peer="okta", outcome="report_failed", reason=str(exc)[:200])
+
+    async def import_job(self, org: OrgClient, task: dict[str, Any]) -> None:
+        async with self.importing:              # one import at a time, as the real agent
+            started = time.monotonic()
+            host, port = self.ctx.peer_address("dc", "ldap")
+            try:
+                users, groups = await asyncio.to_thread(
+                    directory.read, host, port, self.bind_user, self._bind_password, self.base_dn,
+                    list(self.setting("user_ous", ["OU=Users"])), list(self.setting("group_ous", ["OU=Groups"])),
+                    source=self.ctx.source_address, page=int(self.setting("page_size", 500)))
+                self.ctx.record("agent.ldap", peer=host, outcome="read", users=len(users), groups=len(groups),
+                                bind=self.bind_user)
+                counts = await run_import(org, self.domain, users, groups,
+                                          list(self.setting("exclude_users", ["Administrator", "Guest", "krbtgt"])))
+                body: dict[str, Any] = {"status": "COMPLETED", "counts": counts}
+            except (directory.DirectoryError, OrgError) as exc:
+                counts, body = {}, {"status": "FAILED", "error": str(exc)[:300]}
+            seconds = round(time.monotonic() - started, 3)
+            self.state.update(lastImportTs=time.time(), lastImport={"job": task["id"], "status": body["status"],
+                                                                    "counts": counts, "seconds": seconds})
+            self.save()
+            self.ctx.record("agent.import", peer="okta", outcome=body["status"], job=task["id"], full=task.get("full"),
+                            seconds=seconds, error=body.get("error"), **counts)
+            try:
+                await org.result(self.state["agentId"], task["id"], body)
+            except OrgError as exc:
+                self.ctx.record("agent.import", peer="okta", outcome="report_failed", reason=str(exc)[:200])

@@ -1,0 +1,140 @@
+"""The agent's side of Active Directory: LDAP with ldap3, from the agent's own address.
+
+- `read(...)`: bind as the service account (`CORP\\svc-oktaagent`) and read people and groups from
+  the selected OUs with the simple paged results control (AD caps unpaged searches at
+  MaxPageSize, 1000), as the real agent does for large directories.
+- `check_password(...)`: delegated authentication, a simple bind as the user. AD's data code in the
+  bind diagnostic tells a wrong password from a locked, disabled or expired account.
+
+Blocking calls (ldap3 is synchronous): the agent runs them in a thread."""
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import ldap3
+from ldap3.core.exceptions import LDAPException
+
+UF_ACCOUNTDISABLE = 0x2
+USER_ATTRS = ["sAMAccountName", "userPrincipalName", "mail", "givenName", "sn", "displayName", "memberOf",
+              "userAccountControl", "objectGUID", "distinguishedName", "telephoneNumber", "employeeID"]
+GROUP_ATTRS = ["cn", "description", "objectGUID", "distinguishedName"]
+AD_CODES = {"52e": "bad_password", "525": "no_user", "775": "locked", "532": "password_expired",
+            "773": "must_change", "533": "disabled", "701": "expired", "530": "disabled", "531": "disabled"}
+_DATA = re.compile(r"data ([0-9a-f]{3})", re.IGNORECASE)
+
+
+class DirectoryError(Exception):
+    """The DC could not be read (unreachable, the service account refused...)."""
+
+
+@dataclass
+class AdUser:
+    dn: str
+    guid: str
+    sam: str
+    upn: str
+    mail: str | None
+    given: str | None
+    surname: str | None
+    display: str | None
+    disabled: bool
+    groups: list[str] = field(default_factory=list)      # DNs
+    phone: str | None = None
+    employee_id: str | None = None
+
+
+@dataclass
+class AdGroup:
+    dn: str
+    guid: str
+    name: str
+    description: str | None
+
+
+def _one(entry: dict[str, Any], name: str) -> Any:
+    value = entry.get(name)
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value
+
+
+def _guid(raw: Any) -> str:
+    if isinstance(raw, (bytes, bytearray)) and len(raw) == 16:
+        return str(uuid.UUID(bytes_le=bytes(raw)))
+    return str(raw or "")
+
+
+def _connect(host: str, port: int, user: str, password: str, source: str | None) -> ldap3.Connection:
+    server = ldap3.Server(host, port=port, connect_timeout=5, get_info=ldap3.NONE)
+    kwargs: dict[str, Any] = {"user": user, "password": password, "receive_timeout": 10, "raise_exceptions": False}
+    if source:
+        kwargs.update(source_address=source, source_port=0)
+    return ldap3.Connection(server, **kwargs)
+
+
+def _paged(conn: ldap3.Connection, base: str, flt: str, attrs: list[str], page: int) -> list[dict[str, Any]]:
+    out = []
+    for item in conn.extend.standard.paged_search(base, flt, search_scope=ldap3.SUBTREE, attributes=attrs,
+                                                   paged_size=page, generator=True):
+        if item.get("type") == "searchResEntry":
+            raw = item.get("raw_attributes", {})
+            out.append({**item.get("attributes", {}), "dn": item["dn"],
+                        "objectGUID": (raw.get("objectGUID") or [b""])[0]})
+    if conn.result and conn.result.get("result") not in (0, None):
+        raise DirectoryError(f"search of {base} failed: {conn.result.get('description')} {conn.result.get('message')}")
+    return out
+
+
+def read(host: str, port: int, bind_user: str, password: str, base_dn: str, user_ous: list[str],
+         group_ous: list[str], *, source: str | None = None, page: int = 500) -> tuple[list[AdUser], list[AdGroup]]:
+    conn = _connect(host, port, bind_user, password, source)
+    try:
+        if not conn.bind():
+            raise DirectoryError(f"bind as {bind_user} refused: {conn.result.get('message') if conn.result else ''}")
+        groups = []
+        for ou in group_ous:
+            for e in _paged(conn, f"{ou},{base_dn}" if ou else base_dn, "(objectClass=group)", GROUP_ATTRS, page):
+                groups.append(AdGroup(dn=e["dn"], guid=_guid(_one(e, "objectGUID")), name=str(_one(e, "cn")),
+                                      description=_one(e, "description")))
+        users = []
+        for ou in user_ous:
+            for e in _paged(conn, f"{ou},{base_dn}" if ou else base_dn,
+                            "(&(objectCategory=person)(objectClass=user))", USER_ATTRS, page):
+                uac = int(_one(e, "userAccountControl") or 0)
+                member_of = e.get("memberOf") or []
+                users.append(AdUser(
+                    dn=e["dn"], guid=_guid(_one(e, "objectGUID")), sam=str(_one(e, "sAMAccountName")),
+                    upn=str(_one(e, "userPrincipalName") or ""), mail=_one(e, "mail"), given=_one(e, "givenName"),
+                    surname=_one(e, "sn"), display=_one(e, "displayName"), disabled=bool(uac & UF_ACCOUNTDISABLE),
+                    groups=[str(g) for g in (member_of if isinstance(member_of, list) else [member_of])],
+                    phone=_one(e, "telephoneNumber"), employee_id=_one(e, "employeeID")))
+        return users, groups
+    except LDAPException as exc:
+        raise DirectoryError(f"{exc.__class__.__name__}: {exc}") from None
+    finally:
+        try:
+            conn.unbind()
+        except Exception:
+            pass
+
+
+def check_password(host: str, port: int, username: str, password: str, *, source: str | None = None) -> str:
+    """ok, bad_password, locked, password_expired, must_change, disabled, expired, no_user, unavailable."""
+    if not password:
+        return "bad_password"          # an empty password is an anonymous bind in AD: never a check
+    conn = _connect(host, port, username, password, source)
+    try:
+        if conn.bind():
+            return "ok"
+        m = _DATA.search(str((conn.result or {}).get("message", "")))
+        return AD_CODES.get(m.group(1).lower(), "bad_password") if m else "bad_password"
+    except LDAPException:
+        return "unavailable"
+    finally:
+        try:
+            conn.unbind()
+        except Exception:
+            pass

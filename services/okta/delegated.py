@@ -1,0 +1,69 @@
+"""Delegated authentication: an AD-sourced user's password is checked against Active Directory,
+never stored by the org (spec addendum).
+
+Two paths, chosen by the setting `delegated_auth`:
+- `agent` (and `auto` while an Okta AD agent is connected): the org queues the check for the AD
+  agent, which long-polls the org for work (as the real agent polls Okta), binds to the DC as the
+  user and posts the outcome back (`agents.py`). No agent answering within
+  `delegated_auth_timeout_seconds` is "unavailable".
+- `ldap` (and `auto` with no agent): the org binds to the DC itself (the first lab's shortcut).
+- `accept` / `reject`: lab switches for tests without a DC.
+
+Outcomes: ok, bad_password, locked, password_expired, must_change, disabled, expired, no_user,
+unavailable. The caller maps them to /api/v1/authn answers (all but a few are E0000004)."""
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+from .org import Org
+
+# AD's data codes in the bind diagnostic (dc README, MS-ADTS): what the lab makes of each.
+AD_CODES = {"52e": "bad_password", "525": "no_user", "775": "locked", "532": "password_expired",
+            "773": "must_change", "533": "disabled", "701": "expired", "530": "disabled", "531": "disabled"}
+_DATA = re.compile(r"data ([0-9a-f]{3})", re.IGNORECASE)
+
+
+def outcome_of_bind(ok: bool, message: str) -> str:
+    if ok:
+        return "ok"
+    m = _DATA.search(message or "")
+    return AD_CODES.get(m.group(1).lower(), "bad_password") if m else "bad_password"
+
+
+def ldap_check(host: str, port: int, upn: str, password: str, *, source: str | None = None) -> str:
+    """Blocking: a simple bind as the user (the AD agent does the same from its own host)."""
+    import ldap3
+    if not password:
+        return "bad_password"          # an empty password is AD's anonymous bind: never a check
+    server = ldap3.Server(host, port=port, connect_timeout=3)
+    conn = ldap3.Connection(server, user=upn, password=password, receive_timeout=5,
+                            source_address=source, source_port=0) if source else \
+        ldap3.Connection(server, user=upn, password=password, receive_timeout=5)
+    try:
+        ok = bool(conn.bind())
+        return outcome_of_bind(ok, str(conn.result.get("message", "")) if conn.result else "")
+    except ldap3.core.exceptions.LDAPException:
+        return "unavailable"
+    finally:
+        try:
+            conn.unbind()
+        except Exception:
+            pass
+
+
+async def check(org: Org, user: dict[str, Any], password: str) -> str:
+    if not password:
+        return "bad_password"
+    upn = user["profile"].get("userName") or user["profile"]["login"]
+    mode = org.setting("delegated_auth", "auto")
+    if mode in ("accept", "reject"):
+        return "ok" if mode == "accept" else "bad_password"
+    from . import agents
+    if mode == "agent" or (mode == "auto" and agents.connected(org)):
+        return await agents.delegate_auth(org, user, upn, password)
+    if "dc" not in org.ctx.topology.get("services", {}):
+        return "unavailable"
+    host, port = org.ctx.peer_address("dc", "ldap")
+    return await asyncio.to_thread(ldap_check, host, port, upn, password, source=org.ctx.source_address)
