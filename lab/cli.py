@@ -283,6 +283,24 @@ def cmd_reset(args) -> int:
 
 # -- scenarios -------------------------------------------------------------------------------
 
+def _run_scenarios(runner, scenarios, outcomes: list, total: int) -> None:
+    for scenario in scenarios:
+        _say(f"[{len(outcomes) + 1}/{total}] {scenario.name}: {scenario.title}")
+        outcome = runner.run(scenario)
+        outcomes.append(outcome)
+        if outcome.skipped:
+            _say(f"  SKIP: {outcome.skipped}")
+        elif outcome.passed:
+            _say(f"  PASS in {outcome.seconds:.1f} s")
+        else:
+            _say(f"  FAIL in {outcome.seconds:.1f} s")
+            for failure in outcome.failures:
+                _say(f"    - {failure}")
+            _say("    event timeline:")
+            for line in timeline(outcome.events).splitlines():
+                _say(f"      {line}")
+
+
 def cmd_scenarios(args) -> int:
     from .scenarios import junit, model
     from .scenarios.runner import Runner
@@ -301,36 +319,32 @@ def cmd_scenarios(args) -> int:
         return EXIT_OK
     if not chosen:
         raise UsageError("no scenario matches")
-    brought_up = False
-    if not pr.running(args.state_dir):
-        _say("no lab is running here: bringing one up for the run (two RADIUS agents, for every scenario)")
-        up_args = argparse.Namespace(**vars(args), runtime="process", blank=False, standard_ports=False,
-                                     subnet=topo.DEFAULT_SUBNET, seed=None, timeout=60, agents=2)
-        cmd_up(up_args)
-        brought_up = True
-    client = LabClient(_running_topology(args))
-    runner = Runner(client, args.state_dir, progress=_say)
-    outcomes = []
+    seeded = [s for s in chosen if not s.requires.get("blank")]
+    blank = [s for s in chosen if s.requires.get("blank")]
+    outcomes: list = []
     started = time.monotonic()
-    try:
-        for i, scenario in enumerate(chosen, 1):
-            _say(f"[{i}/{len(chosen)}] {scenario.name}: {scenario.title}")
-            outcome = runner.run(scenario)
-            outcomes.append(outcome)
-            if outcome.skipped:
-                _say(f"  SKIP: {outcome.skipped}")
-            elif outcome.passed:
-                _say(f"  PASS in {outcome.seconds:.1f} s")
-            else:
-                _say(f"  FAIL in {outcome.seconds:.1f} s")
-                for failure in outcome.failures:
-                    _say(f"    - {failure}")
-                _say("    event timeline:")
-                for line in timeline(outcome.events).splitlines():
-                    _say(f"      {line}")
-    finally:
-        if brought_up:
-            cmd_down(args)
+    topology_for_report = None
+    if seeded:
+        brought_up = False
+        if not pr.running(args.state_dir):
+            _say("no lab is running here: bringing one up for the run (two RADIUS agents, for every scenario)")
+            up_args = argparse.Namespace(**vars(args), runtime="process", blank=False, standard_ports=False,
+                                         subnet=topo.DEFAULT_SUBNET, seed=None, timeout=60, agents=2)
+            cmd_up(up_args)
+            brought_up = True
+        client = LabClient(_running_topology(args))
+        topology_for_report = client.topology
+        try:
+            _run_scenarios(Runner(client, args.state_dir, progress=_say), seeded, outcomes, len(chosen))
+        finally:
+            if brought_up:
+                cmd_down(args)
+    if blank:
+        from .scenarios.blank_lab import blank_lab
+        with blank_lab(args.state_dir, progress=_say) as topology:
+            topology_for_report = topology_for_report or topology
+            runner = Runner(LabClient(topology), Path(topology["state_dir"]), progress=_say)
+            _run_scenarios(runner, blank, outcomes, len(chosen))
     skipped = sum(1 for o in outcomes if o.skipped)
     passed = sum(1 for o in outcomes if o.passed and not o.skipped)
     failed = len(outcomes) - passed - skipped
@@ -341,7 +355,7 @@ def cmd_scenarios(args) -> int:
         _say(f"JUnit report: {args.junit}")
     if args.report:
         from .scenarios import report
-        _say(f"HTML report: {report.write(outcomes, Path(args.report), client.topology)}")
+        _say(f"HTML report: {report.write(outcomes, Path(args.report), topology_for_report)}")
     return EXIT_OK if failed == 0 else EXIT_FAILED
 
 

@@ -1,25 +1,30 @@
 """The docker runtime: every service as its own container, on a private bridge network.
 
-`lab up --runtime docker` uses this module. It runs the project's docker-compose.yml under a
-compose project of its own (one per state directory), with the topology it writes for the
-containers mounted read-only into each of them, waits until Docker reports every container healthy
-and the host reaches each admin API, and enrols Okta Verify for the seed users from the host, as
-the process runtime does. `down` removes that compose project's containers and network, which is
-all `up` created; the named volumes (the services' state) are kept, as the process runtime keeps
-the state directory, unless asked to remove them too.
+`lab up --runtime docker` uses this module. It writes a compose file for the lab's topology into
+the state directory (the same shape as the committed docker-compose.yml, which is the demo lab's)
+and runs it under a compose project of its own (one per state directory), with the topology it
+writes for the containers mounted read-only into each of them. It waits until Docker reports every
+container healthy and the host reaches each admin API, then enrols Okta Verify for the seed users
+from the host, as the process runtime does. `down` removes that compose project's containers and
+network, which is all `up` created; the named volumes (the services' state) are kept, as the
+process runtime keeps the state directory, unless asked to remove them too.
 
 What it writes into the state directory:
-  topology.json          the lab's topology as the host sees it (the CLI reads it): container
-                         addresses, standard ports, this directory as state_dir
-  docker/topology.json   the same for the containers: state_dir /var/lib/lab, seed /etc/lab/seed.yaml
-  docker/seed.yaml       the seed the containers read
-  docker.json            compose project, compose file, subnet and image, for down/status/logs
+  topology.json              the lab's topology as the host sees it (the CLI reads it): container
+                             addresses, standard ports, this directory as state_dir
+  docker/topology.json       the same for the containers: state_dir /var/lib/lab, seed
+                             /etc/lab/seed.yaml (0644 in a 0700 folder: the containers' user
+                             reads it, other users of the host cannot)
+  docker/seed.yaml           the seed the containers read
+  docker/docker-compose.yml  the compose file of this lab
+  docker.json                compose project, compose file, subnet and image, for down/status/logs
 
 The host reaches the bridge network's addresses directly, so `lab status`, `lab login`, `lab phone`
 and `lab events` work unchanged against the container addresses.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import ipaddress
 import json
@@ -46,11 +51,10 @@ DOCKER_FILE = "docker.json"
 DEFAULT_TIMEOUT = 180.0   # seconds for `lab up --runtime docker` (start, health, enrolment)
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
-# Added to the compose project for `lab up --runtime docker --agents 2`: the second RADIUS agent.
-TWO_AGENTS_FILE = ROOT / "docker" / "compose.two-agents.yml"
 BAKED_TOPOLOGY = ROOT / "docker" / "config" / "topology.json"
 # The one-shot enrolment container of docker-compose.yml; the CLI enrols from the host instead.
 PROVISION = "provision"
+PROVISION_OCTET = "90"
 
 # Credentials of the committed docker/config/topology.json, for a plain `docker compose up`.
 # A demo lab's, like the seed's passwords; `lab up --runtime docker` makes its own per state dir.
@@ -102,6 +106,127 @@ def write_baked_topology(path: Path = BAKED_TOPOLOGY) -> Path:
     return path
 
 
+# -- the compose file --------------------------------------------------------------------------
+#
+# Written from the topology, so the containers are always the topology's services: the committed
+# docker-compose.yml (the demo lab, `python -m lab.docker_runtime write-compose`; tests/docker
+# checks it is current) and the one `lab up --runtime docker` writes into its state directory.
+
+# Which programs wait for which to be healthy (the topology's start order, made explicit).
+DEPENDS_ON: dict[str, tuple[str, ...]] = {
+    "okta": ("mail",),                      # the org sends its emails to the mailbox
+    "ad-agent": ("dc", "okta"),             # reads the directory, registers with the org
+    "radius-agent": ("okta",),              # pulls its apps from the org at start
+    "ad-connector": ("dc", "radius-agent"),
+    "workspaces": ("ad-connector",),
+}
+HOSTNAMES = {"dc": "instancerdc", "radius-agent": "instanceokta", "ad-agent": "instanceokta"}
+
+COMPOSE_HEADER = """\
+# The lab as containers: one container per service of the topology, on a private bridge network
+# with the topology's fixed addresses and the standard ports (admin API 9100). Works with
+# docker-compose 1.29 (Debian 12) and Compose v2 (`docker compose`).
+#
+# Written by lab/docker_runtime.py from lab/topology.py ({origin});
+# do not edit by hand. tests/docker checks that the committed docker-compose.yml is current.
+#
+#   make images                      # builds the image (the README's container section)
+#   docker-compose up -d             # the demo lab; the `provision` container then enrols
+#                                    # Okta Verify for the seed users and exits
+#   lab up --runtime docker          # the same through the lab CLI, with its own credentials
+#
+# Every container reads the topology at /etc/lab/topology.json (docker/config/topology.json: the
+# demo credentials) and the seed at /etc/lab/seed.yaml. Variables:
+#   LAB_IMAGE           image (default okta-workspaces-lab:latest)
+#   LAB_DOCKER_SUBNET   first three octets of the network (default {subnet}; must match the topology)
+#   LAB_TOPOLOGY_FILE   the topology file to mount (default docker/config/topology.json)
+#   LAB_SEED_FILE       the seed file to mount (default lab/seeds/default.yaml)
+#   LAB_OKTA_API_TOKEN, LAB_RADIUS_SHARED_SECRET, LAB_AWS_ACCESS_KEY_ID, LAB_AWS_SECRET_ACCESS_KEY,
+#   LAB_AWS_REGION      override the topology's credentials in every container
+version: "2.4"
+
+x-lab-service: &lab-service
+  image: ${{LAB_IMAGE:-{image}}}
+  read_only: true
+  tmpfs:
+    - /tmp
+  cap_drop:
+    - ALL
+  security_opt:
+    - no-new-privileges:true
+  sysctls:
+    # The services run as a non-root user and listen on 25, 53, 80, 88 and 389.
+    net.ipv4.ip_unprivileged_port_start: 0
+  environment:
+    LAB_TOPOLOGY: /etc/lab/topology.json
+    LAB_OKTA_API_TOKEN: ${{LAB_OKTA_API_TOKEN:-}}
+    LAB_RADIUS_SHARED_SECRET: ${{LAB_RADIUS_SHARED_SECRET:-}}
+    LAB_AWS_ACCESS_KEY_ID: ${{LAB_AWS_ACCESS_KEY_ID:-}}
+    LAB_AWS_SECRET_ACCESS_KEY: ${{LAB_AWS_SECRET_ACCESS_KEY:-}}
+    LAB_AWS_REGION: ${{LAB_AWS_REGION:-}}
+  healthcheck:
+    test: ["CMD", "/opt/lab/bin/python", "/opt/lab/docker/healthcheck.py"]
+    interval: 2s
+    timeout: 3s
+    retries: 3
+    start_period: 60s
+  stop_grace_period: 10s
+  restart: "no"
+
+services:
+"""
+
+
+def program_of(svc: dict[str, Any], name: str) -> str:
+    """The program an entry runs (`radius-agent` for a second agent too)."""
+    package = svc.get("package") or "services." + name.replace("-", "_")
+    return package.rsplit(".", 1)[1].replace("_", "-")
+
+
+def compose_text(topology: dict[str, Any], *, origin: str = "the demo topology") -> str:
+    """docker-compose.yml for the topology's services (addresses keep the topology's last octets
+    on ${LAB_DOCKER_SUBNET}), plus the one-shot `provision` container."""
+    services = topology["services"]
+    subnet_var = f"${{LAB_DOCKER_SUBNET:-{DEFAULT_SUBNET}}}"
+    mounts = ["${LAB_TOPOLOGY_FILE:-./docker/config/topology.json}:/etc/lab/topology.json:ro",
+              "${LAB_SEED_FILE:-./lab/seeds/default.yaml}:/etc/lab/seed.yaml:ro"]
+    out = [COMPOSE_HEADER.format(origin=origin, subnet=DEFAULT_SUBNET, image=DEFAULT_IMAGE)]
+    programs = {name: program_of(svc, name) for name, svc in services.items()}
+
+    def block(name: str, command: str, octet: str, depends: list[str], volume: str | None,
+              extra: list[str] = ()) -> None:
+        out.append(f"  {name}:\n    <<: *lab-service\n    command: [\"{command}\"]\n")
+        out.extend(f"    {line}\n" for line in extra)
+        if depends:
+            out.append("    depends_on:\n")
+            out.extend(f"      {d}:\n        condition: service_healthy\n" for d in depends)
+        out.append(f"    networks:\n      lab:\n        ipv4_address: {subnet_var}.{octet}\n")
+        out.append("    volumes:\n")
+        out.extend(f"      - {m}\n" for m in mounts + ([f"{volume}:/var/lib/lab"] if volume else []))
+        out.append("\n")
+
+    for name, svc in services.items():
+        depends = [other for other in services
+                   if programs[other] in DEPENDS_ON.get(programs[name], ()) and other != name]
+        hostname = HOSTNAMES.get(programs[name], name)
+        if name != programs[name]:
+            hostname = f"{hostname}-{name.rsplit('-', 1)[-1]}"
+        block(name, name, svc["host"].rsplit(".", 1)[1], depends, f"{name}-state",
+              [f"hostname: {hostname}"])
+    out.append("  # One-shot: enrols Okta Verify (TOTP and push) for the seed users as `lab up` does, then\n"
+               "  # exits; idempotent. `lab up --runtime docker` does not start it: the CLI enrols from the host.\n")
+    block(PROVISION, PROVISION, PROVISION_OCTET, list(services), None, ["healthcheck:", "  disable: true"])
+    out.append(f"networks:\n  lab:\n    driver: bridge\n    ipam:\n      config:\n"
+               f"        - subnet: {subnet_var}.0/24\n          gateway: {subnet_var}.1\n\n")
+    out.append("volumes:\n" + "".join(f"  {name}-state:\n" for name in services))
+    return "".join(out)
+
+
+def write_compose(path: Path = COMPOSE_FILE) -> Path:
+    path.write_text(compose_text(baked_topology()))
+    return path
+
+
 # -- docker and compose ------------------------------------------------------------------------
 
 def compose_command() -> list[str]:
@@ -134,6 +259,27 @@ def image_exists(image: str) -> bool:
     return subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode == 0
 
 
+def stale_image(image: str) -> str | None:
+    """Why the image is not built from this tree's sources (None when it is, or when this is no
+    source checkout and nobody can tell): docker/build-images.sh labels it with
+    docker/source_digest.py's digest."""
+    script = ROOT / "docker" / "source_digest.py"
+    if not script.exists():
+        return None
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("lab_source_digest", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)   # type: ignore[union-attr]
+    proc = subprocess.run(["docker", "image", "inspect", "--format",
+                           f'{{{{index .Config.Labels "{module.LABEL}"}}}}', image], capture_output=True, text=True)
+    built = proc.stdout.strip()
+    if proc.returncode != 0 or built == module.source_digest(ROOT):
+        return None
+    return (f"the image {image} was built from other sources than this tree "
+            f"({built or 'unlabelled'} != {module.source_digest(ROOT)}); rebuild it with `make images`")
+
+
 def _docker(*args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
     proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
@@ -162,9 +308,7 @@ def _compose_env(conf: dict[str, Any]) -> dict[str, str]:
 
 
 def _compose(conf: dict[str, Any], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    files = [conf["compose_file"], *conf.get("extra_compose_files", [])]
-    cmd = [*compose_command(), "--project-name", conf["project"],
-           *[arg for f in files for arg in ("--file", f)],
+    cmd = [*compose_command(), "--project-name", conf["project"], "--file", conf["compose_file"],
            "--project-directory", str(Path(conf["compose_file"]).parent), *args]
     try:
         return subprocess.run(cmd, capture_output=True, text=True, env=_compose_env(conf), timeout=timeout)
@@ -222,14 +366,13 @@ def up(
     why = docker_available()
     if why:
         raise LabError(f"the docker runtime needs Docker: {why}")
-    compose_file = Path(os.environ.get("LAB_COMPOSE_FILE") or COMPOSE_FILE)
-    if not compose_file.exists():
-        raise LabError(f"{compose_file} not found: the docker runtime runs from a source checkout "
-                       "(or set LAB_COMPOSE_FILE)")
     image = image or os.environ.get("LAB_IMAGE") or DEFAULT_IMAGE
     if not image_exists(image):
         raise LabError(f"the image {image} does not exist; build it with `make images` "
                        "(without a registry: `make base-image images`)")
+    stale = stale_image(image)
+    if stale:
+        progress(f"note: {stale}")
     subnet = subnet or os.environ.get("LAB_DOCKER_SUBNET") or DEFAULT_SUBNET
     try:
         net = ipaddress.ip_network(f"{subnet}.0/24")
@@ -245,17 +388,17 @@ def up(
     os.chmod(config_dir, 0o700)   # the files inside are readable by the containers' user, not others
     seed_file = config_dir / "seed.yaml"
     shutil.copyfile(seed or topo.SEED_DEFAULT, seed_file)
-    inside = container_topology(subnet=subnet, blank=blank, credentials=creds, agents=agents)
-    topology_file = config_dir / "topology.json"
-    _write_readable(topology_file, json.dumps(inside, indent=2))
-    os.chmod(seed_file, 0o644)
     host = container_topology(state_dir, subnet=subnet, seed=seed_file, blank=blank, credentials=creds,
                               agents=agents)
     write_topology(state_dir, host)
+    inside = containers_view(host)
+    topology_file = config_dir / "topology.json"
+    _write_readable(topology_file, json.dumps(inside, indent=2))
+    os.chmod(seed_file, 0o644)
+    compose_file = config_dir / "docker-compose.yml"
+    compose_file.write_text(compose_text(inside, origin=f"by `lab up --runtime docker` for {state_dir}"))
 
     conf = {"project": project or project_name(state_dir), "compose_file": str(compose_file), "subnet": subnet,
-            "extra_compose_files": [str(compose_file.parent / "docker" / TWO_AGENTS_FILE.name)]
-            if agents == 2 else [],
             "image": image, "topology_file": str(topology_file), "seed_file": str(seed_file),
             "services": list(host["services"])}
     (state_dir / DOCKER_FILE).write_text(json.dumps(conf, indent=2))
@@ -276,6 +419,24 @@ def up(
         down(state_dir)
         raise LabError(f"lab up failed, the containers it started are removed again: {exc}") from None
     return host
+
+
+def containers_view(host_topology: dict[str, Any]) -> dict[str, Any]:
+    """The host's topology as the containers see it: their state directory and seed path."""
+    inside = copy.deepcopy(host_topology)
+    inside["state_dir"], inside["seed"] = CONTAINER_STATE_DIR, CONTAINER_SEED
+    return inside
+
+
+def sync_topology(state_dir: Path) -> dict[str, Any]:
+    """Carry changes of the host's topology.json (a scenario's settings) to the containers' copy.
+    Written in place: the containers bind-mount that file, and a renamed new file would not be
+    the one they see. Services read it when they start (see `restart`)."""
+    topology = json.loads((Path(state_dir) / "topology.json").read_text())
+    with open(Path(state_dir) / "docker" / "topology.json", "r+", encoding="utf-8") as fh:
+        fh.truncate(0)
+        fh.write(json.dumps(containers_view(topology), indent=2))
+    return topology
 
 
 def _write_readable(path: Path, text: str) -> None:
@@ -362,11 +523,12 @@ def wait_healthy(state_dir: Path, topology: dict[str, Any], *, deadline: float,
 
 def restart(state_dir: Path, names: list[str], timeout: float = 60.0) -> None:
     """Restart services' containers (SIGTERM, then start again with their volumes) and wait until
-    they are healthy: what a scenario's `restart` step does in this runtime."""
+    they are healthy: what a scenario's `restart` step does in this runtime. Changes made to the
+    lab's topology.json since `up` (settings) reach the restarted services."""
     conf = load_conf(state_dir)
-    topology = json.loads((Path(state_dir) / "topology.json").read_text())
     if conf is None:
         raise LabError(f"no docker lab in {state_dir}")
+    topology = sync_topology(state_dir)
     deadline = time.monotonic() + timeout
     proc = _compose(conf, "restart", "--timeout", "10", *names, timeout=timeout)
     if proc.returncode != 0:
@@ -417,14 +579,16 @@ def logs(state_dir: Path, name: str, lines: int = 50) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m lab.docker_runtime write-baked-topology`: regenerate docker/config/topology.json."""
+    """`python -m lab.docker_runtime write-files`: regenerate docker/config/topology.json and
+    docker-compose.yml from lab/topology.py (after a service is added or moved)."""
     import sys
 
     argv = sys.argv[1:] if argv is None else argv
-    if argv == ["write-baked-topology"]:
+    if argv == ["write-files"]:
         print(write_baked_topology())
+        print(write_compose())
         return 0
-    print("usage: python -m lab.docker_runtime write-baked-topology", file=sys.stderr)
+    print("usage: python -m lab.docker_runtime write-files", file=sys.stderr)
     return 2
 
 

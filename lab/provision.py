@@ -8,6 +8,7 @@ It is idempotent: users already enrolled are skipped.
 """
 from __future__ import annotations
 
+import re
 import time
 from typing import Any, Callable, Iterator
 
@@ -102,3 +103,65 @@ def _enrol_push(okta, camera, org, phone, user_id, login) -> None:
             return
         time.sleep(0.1)
     raise ProvisionError(f"push enrolment of {login} did not become ACTIVE")
+
+
+ACTIVATION_LINK = re.compile(r"(https?://\S+/welcome/([A-Za-z0-9_-]+))")
+
+
+def follow_activation_email(topology: dict[str, Any], user: str, timeout: float = 15.0,
+                            progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+    """What the user does with the activation email: open it, follow the link (the org's
+    `/api/v1/authn {"token"}`), and enrol whatever the enrolment policy asks (MFA_ENROLL) by
+    scanning the QR codes with the phone, until SUCCESS. Returns the final transaction."""
+    org, phone, mailbox = api_url(topology, "okta"), api_url(topology, "phone"), api_url(topology, "mail")
+    with httpx.Client(timeout=15) as http:
+        deadline = time.monotonic() + timeout
+        while True:
+            inbox = _check(http.get(f"{mailbox}/messages", params={"to": user}), f"{user}'s mailbox")
+            if inbox:
+                break
+            if time.monotonic() > deadline:
+                raise ProvisionError(f"no email for {user} within {timeout:g} s")
+            time.sleep(0.2)
+        message = _check(http.get(f"{mailbox}/messages/{inbox[-1]['id']}"), "the activation email")
+        link = ACTIVATION_LINK.search(message.get("text", ""))
+        if link is None:
+            raise ProvisionError(f"the newest email of {user} has no activation link")
+        progress(f"{user} follows the activation link in \"{message.get('subject')}\"")
+        tx = _check(http.post(f"{org}/api/v1/authn", json={"token": link.group(2)}), "the activation link")
+        while tx["status"] == "MFA_ENROLL":
+            pending = [f for f in tx["_embedded"]["factors"]
+                       if f.get("status") != "ACTIVE" and f.get("enrollment") == "REQUIRED"]
+            if not pending:
+                tx = _check(http.post(tx["_links"]["skip"]["href"], json={"stateToken": tx["stateToken"]}), "skip")
+                continue
+            factor = pending[0]
+            progress(f"{user} enrols {factor['factorType']} ({factor['provider']}) by scanning the QR code")
+            tx = _check(http.post(factor["_links"]["enroll"]["href"],
+                                  json={"stateToken": tx["stateToken"], "factorType": factor["factorType"],
+                                        "provider": factor["provider"]}), f"enrolling {factor['factorType']}")
+            tx = _activate_in_authn(http, phone, tx, user)
+        if tx["status"] != "SUCCESS":
+            raise ProvisionError(f"{user}'s activation ended in {tx['status']}, not SUCCESS")
+        return tx
+
+
+def _activate_in_authn(http: httpx.Client, phone: str, tx: dict[str, Any], user: str) -> dict[str, Any]:
+    """MFA_ENROLL_ACTIVATE: the phone scans the QR; TOTP is activated with the phone's code, push by
+    polling until the phone has enrolled itself."""
+    factor = tx["_embedded"]["factor"]
+    png = http.get(_first_link(factor, "qrcode"))
+    _check(http.post(f"{phone}/scan", content=png.content, headers={"Content-Type": "image/png"}),
+           f"the phone scanning {user}'s QR code")
+    state = tx["stateToken"]
+    if factor["factorType"] == "token:software:totp":
+        code = _check(http.get(f"{phone}/accounts/{user}/code"), f"{user}'s code")["code"]
+        return _check(http.post(tx["_links"]["next"]["href"], json={"stateToken": state, "passCode": code}),
+                      "activating TOTP")
+    deadline = time.monotonic() + 15
+    while tx["status"] == "MFA_ENROLL_ACTIVATE":
+        if time.monotonic() > deadline:
+            raise ProvisionError(f"{user}'s push activation did not complete")
+        time.sleep(0.2)
+        tx = _check(http.post(tx["_links"]["next"]["href"], json={"stateToken": state}), "polling push activation")
+    return tx

@@ -11,7 +11,7 @@ CATALOG = Path(__file__).resolve().parents[2] / "scenarios"
 
 TOP_KEYS = {"name": True, "title": True, "description": False, "tags": False, "requires": False,
             "given": False, "steps": True, "expect": False}
-REQUIRES_KEYS = {"agents"}
+REQUIRES_KEYS = {"agents", "blank"}
 # settings: per-service settings, applied by restarting that service (restored afterwards);
 # radius: AD Connector's RadiusSettings (UpdateRadius through boto3, then wait for RadiusStatus);
 # app: the Amazon WorkSpaces RADIUS app's settings in the org.
@@ -26,8 +26,11 @@ ACTIONS: dict[str, set[str] | None] = {
     "restart": None,
     "wait_for": {"service", "kind", "outcome", "fields", "timeout"},
     "aws": {"service", "operation", "params", "expect_error", "expect", "remember"},
+    # (`remember: {name: path}` keeps a value of the answer for later steps, as `$name`)
     "aws_wait": {"service", "operation", "params", "path", "equals", "timeout"},
-    "okta": {"method", "path", "json", "expect_status"},
+    "okta": {"method", "path", "json", "params", "expect_status", "remember"},
+    "ad_import": None,            # the admin's Import button: AD users and groups into the org
+    "activation_email": {"user"},  # the user follows the emailed link and enrols Okta Verify
     "parallel": None,   # a list of login steps run at once, each optionally `after` N seconds
 }
 STEP_EXTRA = {"expect"}

@@ -39,7 +39,7 @@ def write(outcomes: list[Outcome], directory: Path, topology: dict[str, Any]) ->
             f"<p>{escape(o.scenario.description or '')}</p>"
             + (f"<p>Failures:</p><ul>{failures}</ul>" if failures else "")
             + (f"<p>Sign-ins:</p><ul>{logins}</ul>" if logins else "")
-            + f'<div class="diagram">{svg(o.events, topology)}</div>'
+            + f'<div class="diagram">{svg(o.events, o.topology or topology)}</div>'
             f"<details><summary>event timeline ({len(o.events)} events)</summary>"
             f"<pre>{escape(timeline(o.events))}</pre></details>")
     html = (f"<!doctype html><html><head><meta charset='utf-8'><title>Lab scenarios</title>"

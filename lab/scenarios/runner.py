@@ -30,6 +30,7 @@ class Outcome:
     logins: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     skipped: str | None = None
+    topology: dict[str, Any] | None = None   # the lab it ran in (for drawing its events)
 
 
 def event_matches(event: dict[str, Any], spec: dict[str, Any]) -> bool:
@@ -104,6 +105,8 @@ class Runner:
         self.marks = self.client.event_marks()
 
     def unmet(self, requires: dict[str, Any]) -> str | None:
+        if bool(requires.get("blank")) != bool(self.client.topology.get("blank")):
+            return "needs a blank lab (lab up --blank)" if requires.get("blank") else "needs a seeded lab"
         agents = sum(1 for s in self.client.topology["services"].values()
                      if s.get("package") == "services.radius_agent")
         if agents < int(requires.get("agents", 1)):
@@ -112,7 +115,7 @@ class Runner:
 
     def run(self, scenario: Scenario) -> Outcome:
         started = time.monotonic()
-        outcome = Outcome(scenario, passed=False, seconds=0.0)
+        outcome = Outcome(scenario, passed=False, seconds=0.0, topology=self.client.topology)
         self._last_code: dict[str, str] = {}
         self._restore: dict[str, dict[str, Any]] = {}
         self.remembered: dict[str, Any] = {}   # `remember:` of aws steps, used later as `$name`
@@ -241,11 +244,17 @@ class Runner:
         elif action == "aws_wait":
             self._aws_wait(index, arg)
         elif action == "okta":
-            resp = self.client.okta(arg.get("method", "GET"), arg["path"], arg.get("json"))
-            want = arg.get("expect_status")
-            if want is not None and resp.status_code != int(want):
-                raise StepFailed(f"step {index}: {arg.get('method', 'GET')} {arg['path']} answered "
-                                 f"{resp.status_code} (expected {want}): {resp.text[:300]}")
+            self._okta(index, arg)
+        elif action == "ad_import":
+            job = self.client.ad_import()
+            if job["status"] != "COMPLETED":
+                raise StepFailed(f"step {index}: the AD import ended {job['status']}: {job.get('error')}")
+        elif action == "activation_email":
+            user = _with_directory({"u": arg["user"]}, self.client, self.remembered)["u"]
+            try:
+                provision.follow_activation_email(self.client.topology, user, progress=self.progress)
+            except provision.ProvisionError as exc:
+                raise StepFailed(f"step {index}: {exc}") from None
 
     def _mfa(self, user: str, mfa: Any) -> str:
         text = str(mfa if mfa is not None else "code")
@@ -266,6 +275,7 @@ class Runner:
 
     def _login(self, index: int, arg: dict[str, Any], expect: dict[str, Any], outcome: Outcome,
                resolved: bool = False) -> None:
+        arg = _with_directory(dict(arg), self.client, self.remembered)
         user = arg["user"]
         mfa = arg["mfa"] if resolved else self._mfa(user, arg.get("mfa"))
         result = self.client.login(user, arg.get("password"), mfa, arg.get("registration_code"),
@@ -340,6 +350,19 @@ class Runner:
             self.remembered[f"${name}"] = _dig(result, path)
         return result
 
+    def _okta(self, index: int, arg: dict[str, Any]) -> None:
+        """One call to the org's API with the admin's SSWS token, as an admin's script makes it."""
+        arg = _with_directory(dict(arg), self.client, self.remembered)
+        method = arg.get("method", "GET")
+        resp = self.client.okta(method, arg["path"], arg.get("json"), arg.get("params"))
+        want = arg.get("expect_status")
+        if (want is not None and resp.status_code != int(want)) or (want is None and resp.status_code >= 300):
+            raise StepFailed(f"step {index}: {method} {arg['path']} answered {resp.status_code}"
+                             f"{f' (expected {want})' if want is not None else ''}: {resp.text[:300]}")
+        body = resp.json() if resp.content else None
+        for name, path in (arg.get("remember") or {}).items():
+            self.remembered[f"${name}"] = _dig(body, path)
+
     def _aws_wait(self, index: int, arg: dict[str, Any]) -> None:
         """Poll an AWS describe call until a value is reached, as a Terraform waiter does."""
         client = self.client.aws(arg.get("service", "ds"))
@@ -373,7 +396,8 @@ def placeholders(client: LabClient) -> dict[str, str]:
     """Names a scenario may use for what depends on the topology: `$directory` (the seed's
     directory id), `$dc`, `$agent`, `$agent2` (addresses), `$nowhere` (an address nothing uses)."""
     services = client.topology["services"]
-    out = {"$directory": client.directory_id(), "$dc": services["dc"]["host"],
+    seed_directory = (client.seed().get("aws") or {}).get("directory", {}).get("id", "")
+    out = {"$directory": "" if client.topology.get("blank") else seed_directory, "$dc": services["dc"]["host"],
            "$agent": services["radius-agent"]["host"], "$nowhere": f"{client.topology['subnet']}.99"}
     if "radius-agent-2" in services:
         out["$agent2"] = services["radius-agent-2"]["host"]

@@ -133,7 +133,9 @@ class SignIn:
         against the DC found by SRV discovery. Returns (reason, detail): "ok", an AD sub-code
         ("52e", "525", "533", "775", "701", "532", "773"), "kerberos_skew", "dc_unreachable", or
         "kerberos_<error>" for anything else the KDC says. CLIENT_REVOKED and KEY_EXPIRED are
-        narrowed to AD's sub-code with an LDAP read as the service account (Kerberos cannot say)."""
+        narrowed to AD's sub-code with an LDAP read as the service account (Kerberos cannot say).
+        Kerberos is the only password check, as in AD Connector: a KDC port that refuses (no KDC)
+        or stays silent (dropped, filtered) fails the sign-in as `dc_unreachable`."""
         domain = directory["Name"]
         peer = f"{dc.address}:{dc.kerberos_port}"
         if not dc.kerberos_port:
@@ -145,8 +147,6 @@ class SignIn:
             now=self.ctx.clock.now, timeout=float(self.ctx.settings.get("kerberos_timeout_seconds", 2.0)),
             transport=str(self.ctx.settings.get("kerberos_transport", "udp")))
         code = result.error_code
-        if result.outcome == "refused" and not self.ctx.settings.get("require_kerberos", False):
-            return await self._ldap_password_check(dc, principal, password, trace, source, result)
         if result.ok:
             reason, detail = "ok", ""
         elif result.outcome in ("unreachable", "refused", "bad_reply"):
@@ -172,22 +172,6 @@ class SignIn:
                         trace=trace, user=principal, kerberos=result.outcome, transport=result.transport,
                         etype=result.etype)
         return reason, detail
-
-    async def _ldap_password_check(self, dc, principal, password, trace, source, kerberos) -> tuple[str, str]:
-        """The lab's tolerance of a domain controller with no KDC at all (port refused), the same
-        tolerance `require_kerberos: false` gives the ConnectDirectory checks: prove the password
-        with an LDAP simple bind instead, and say so in the event. A KDC that is there but silent
-        (a drop fault, a firewall) is not tolerated: that is `dc_unreachable`."""
-        if not password:   # AD takes a name with no password as an anonymous bind, which "succeeds"
-            bind = directory_auth.BindOutcome(False, "52e", "empty password")
-        else:
-            bind = await asyncio.to_thread(directory_auth.check_password, dc.address, dc.ldap_port,
-                                           principal, password, source)
-        reason = "dc_unreachable" if bind.reason == "unreachable" else bind.reason
-        self.ctx.record("connector.ad_auth", peer=f"{dc.address}:{dc.ldap_port}",
-                        outcome="unreachable" if reason == "dc_unreachable" else reason, trace=trace,
-                        user=principal, kerberos=kerberos.outcome, method="ldap_bind")
-        return reason, bind.detail
 
 
 def _jsonable(attrs: dict[str, Any]) -> dict[str, Any]:

@@ -2,8 +2,10 @@
 SigV4, AWS's errors, the Stage lifecycle decided by a real DNS/LDAP check, RadiusStatus decided by
 a real RADIUS probe, and a blank lab walked from nothing to a WorkSpace.
 
-One blank lab (ad-connector and workspaces on 127.0.89.x) for the module; the domain controller is
-the FakeDC double and RADIUS servers are in-test responders, so the module needs no other service.
+One blank lab (dc, ad-connector and workspaces on 127.0.89.x) for the module: a blank lab has no AWS
+resources but the DC keeps its directory. ConnectDirectory's failures are the DC's admin faults
+(a removed SRV record, dropped DNS or LDAP), an address nothing listens on, or a wrong password.
+RADIUS servers are in-test responders.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import httpx
 import pytest
 from botocore.config import Config
 
-from tests.services.workspaces.doubles import RadiusResponder, aws_client, fake_dc_for, wait_until
+from tests.services.workspaces.doubles import RadiusResponder, aws_client, wait_until
 from tests.support import running_services, url
 
 SUBNET = "127.0.89"
@@ -28,13 +30,21 @@ SETTINGS = {"stage_delay_seconds": DELAY, "radius_probe_timeout_seconds": 0.4,
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     state = tmp_path_factory.mktemp("ds")
-    with running_services(["ad-connector", "workspaces"], state, SUBNET, blank=True,
+    with running_services(["dc", "ad-connector", "workspaces"], state, SUBNET, blank=True,
                           settings={"ad-connector": SETTINGS, "workspaces": {"stage_delay_seconds": DELAY}}) as topo:
-        dc = fake_dc_for(topo, partial={"nokerberos.example.com": ("ldap",)})
-        try:
-            yield topo
-        finally:
-            dc.close()
+        yield topo
+
+
+@pytest.fixture
+def dc_fault(lab):
+    """Injects faults into the DC (its admin API) for one test, and clears them afterwards."""
+    admin = url(lab, "dc", "admin")
+
+    def inject(spec):
+        httpx.post(f"{admin}/faults", json=spec).raise_for_status()
+
+    yield inject
+    httpx.delete(f"{admin}/faults").raise_for_status()
 
 
 @pytest.fixture(scope="module")
@@ -117,16 +127,23 @@ def test_connect_directory_goes_requested_to_active_with_connect_settings(ds, la
     assert "Connector-Passw0rd!" not in json.dumps(final, default=str)
 
 
-@pytest.mark.parametrize("over, reason", [
-    (dict(Name="elsewhere.example.com"), f"SRV record for LDAP does not exist for IP: {SUBNET}.10"),
-    (dict(Name="nokerberos.example.com"), f"SRV record for Kerberos does not exist for IP: {SUBNET}.10"),
+@pytest.mark.parametrize("over, fault, reason", [
+    ({}, {"action": "remove_record", "protocol": "dns", "target": "_ldap._tcp.corp.example.com"},
+     f"SRV record for LDAP does not exist for IP: {SUBNET}.10"),
+    ({}, {"action": "remove_record", "protocol": "dns", "target": "_kerberos._tcp.corp.example.com"},
+     f"SRV record for Kerberos does not exist for IP: {SUBNET}.10"),
     (dict(ConnectSettings={"VpcId": "vpc-0123456789abcdef0",
                            "SubnetIds": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
                            "CustomerDnsIps": [f"{SUBNET}.99"], "CustomerUserName": "svc-adconnector"}),
-     f"DNS unavailable (TCP port 53) for IP: {SUBNET}.99"),
-    (dict(Password="Wrong-Passw0rd!"), "Invalid service account credentials"),
-])
-def test_connect_directory_fails_with_aws_stage_reason(ds, over, reason):
+     None, f"DNS unavailable (TCP port 53) for IP: {SUBNET}.99"),
+    ({}, {"action": "drop", "protocol": "dns"}, f"DNS unavailable (TCP port 53) for IP: {SUBNET}.10"),
+    ({}, {"action": "drop", "protocol": "ldap"},
+     f"Connectivity issues detected: LDAP unavailable (TCP port 389) for IP: {SUBNET}.10"),
+    (dict(Password="Wrong-Passw0rd!"), None, "Invalid service account credentials"),
+], ids=["no-ldap-srv", "no-kerberos-srv", "no-dns-server", "dns-dropped", "ldap-dropped", "wrong-password"])
+def test_connect_directory_fails_with_aws_stage_reason(ds, dc_fault, over, fault, reason):
+    if fault:
+        dc_fault(fault)
     directory_id = ds.connect_directory(**connect_args(**over))["DirectoryId"]
     final = wait_stage(ds, directory_id)
     assert final["Stage"] == "Failed"

@@ -2,9 +2,9 @@
 CreateWorkspaces' per-request failures, registration rules, and the connection status a client
 sign-in changes.
 
-One seeded lab (ad-connector and workspaces on 127.0.90.x) for the module; the domain controller is
-the FakeDC double and the RADIUS server an in-test responder that accepts every code, on the
-radius-agent's address and port with the lab's shared secret.
+One seeded lab (dc, ad-connector and workspaces on 127.0.90.x) for the module; the RADIUS server is
+an in-test responder that accepts every code, on the radius-agent's address and port with the lab's
+shared secret.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import botocore.exceptions
 import httpx
 import pytest
 
-from tests.services.workspaces.doubles import RadiusResponder, aws_client, fake_dc_for, wait_until
+from tests.services.workspaces.doubles import RadiusResponder, aws_client, wait_until
 from tests.support import running_services, url
 
 SUBNET = "127.0.90"
@@ -25,8 +25,7 @@ def lab(tmp_path_factory):
     state = tmp_path_factory.mktemp("ws")
     settings = {"ad-connector": {"stage_delay_seconds": 0.3, "connect_check_timeout_seconds": 1.0},
                 "workspaces": {"stage_delay_seconds": 0.3}}
-    with running_services(["ad-connector", "workspaces"], state, SUBNET, settings=settings) as topo:
-        dc = fake_dc_for(topo)
+    with running_services(["dc", "ad-connector", "workspaces"], state, SUBNET, settings=settings) as topo:
         radius = RadiusResponder(topo["services"]["radius-agent"]["host"],
                                  topo["credentials"]["radius_shared_secret"].encode(), "accept",
                                  port=topo["services"]["radius-agent"]["ports"]["radius"])
@@ -34,7 +33,6 @@ def lab(tmp_path_factory):
             yield topo
         finally:
             radius.close()
-            dc.close()
 
 
 @pytest.fixture(scope="module")
@@ -165,6 +163,11 @@ def test_connection_status_after_a_client_sign_in(lab, ws):
     signin = httpx.post(url(lab, "workspaces") + "/client/signin", timeout=30, json={
         "registrationCode": "wslab+abc12d", "username": "alice", "password": "Alice-Passw0rd!", "mfaCode": "123456"})
     assert signin.status_code == 200, signin.text
+    events = httpx.get(url(lab, "ad-connector", "admin") + "/events").json()
+    proof = [e for e in events if e["kind"] == "connector.ad_auth"][-1]
+    dc = lab["services"]["dc"]
+    assert proof["outcome"] == "ok" and proof["fields"]["kerberos"] == "ok", "the DC's KDC proved the password"
+    assert proof["peer"] == f"{dc['host']}:{dc['ports']['kerberos']}"
     after = ws.describe_workspaces_connection_status(WorkspaceIds=[alice])["WorkspacesConnectionStatus"][0]
     assert after["ConnectionState"] == "CONNECTED"
     assert after["LastKnownUserConnectionTimestamp"].year >= 2024

@@ -1,4 +1,4 @@
-"""The AWS APIs against the whole lab, every component a real process: the DC's DNS and LDAP, the
+"""The AWS APIs against the whole lab, every component a real process: the DC (DNS, LDAP, KDC), the
 Okta org, Okta Verify, the Okta RADIUS agent, AD Connector and WorkSpaces (127.0.90.x).
 
 What only the real pieces can show: the RADIUS agent answers AD Connector's `awsfakeuser` probe
