@@ -9,9 +9,8 @@ unconfirmed, the lab default is spec row 7.10).
 The messages name AWS's standard ports (53, 389, 88) even though the process runtime moves them up
 by 10000: the text is AWS's, the port the lab really used is in the event journal.
 
-Kerberos: the SRV record must exist; the KDC port is probed but, until the lab's DC serves
-Kerberos, an unanswered port is only recorded, not a failure (`require_kerberos` setting turns it
-into one).
+Kerberos: the SRV record must exist and the KDC's port must answer (AD Connector authenticates
+users with Kerberos, so a DC without it cannot serve sign-ins).
 """
 from __future__ import annotations
 
@@ -92,8 +91,7 @@ async def _tcp_open(host: str, port: int, timeout: float, source: str | None) ->
 
 
 async def check_directory(*, domain: str, dns_ips: list[str], dns_port: int, user: str, password: str,
-                          timeout: float = 2.0, require_kerberos: bool = False,
-                          source: str | None = None) -> CheckResult:
+                          timeout: float = 2.0, source: str | None = None) -> CheckResult:
     """Run AWS's ConnectDirectory checks from `source` (a connector address); the first failure is
     the StageReason."""
     notes: list[str] = []
@@ -144,6 +142,5 @@ async def check_directory(*, domain: str, dns_ips: list[str], dns_port: int, use
     for address, port in kerberos_targets:
         if not await _tcp_open(address, port, timeout, source):
             notes.append(f"Kerberos {address}:{port} did not answer")
-            if require_kerberos:
-                return CheckResult(False, kerberos_unavailable(address), notes, dc)
+            return CheckResult(False, kerberos_unavailable(address), notes, dc)
     return CheckResult(True, None, notes, dc)

@@ -14,7 +14,7 @@ Both run as asyncio tasks in the service's loop. A generation number per directo
 result of a superseded task (RADIUS updated or disabled meanwhile, directory deleted) a no-op.
 Delays come from settings so tests are fast: `stage_delay_seconds` (default 1.0),
 `radius_probe_timeout_seconds` (2.0), `radius_probe_retries` (0), `connect_check_timeout_seconds`
-(2.0), `require_kerberos` (false).
+(2.0).
 """
 from __future__ import annotations
 
@@ -196,7 +196,6 @@ class DirectoryService:
                 dns_port=int(self.ctx.settings["dns_port"]), user=doc["ConnectSettings"]["CustomerUserName"],
                 password=doc.get("ServiceAccountPassword", ""),
                 timeout=self._setting("connect_check_timeout_seconds", 2.0),
-                require_kerberos=bool(self.ctx.settings.get("require_kerberos", False)),
                 source=(doc["ConnectSettings"].get("ConnectIps") or [None])[0])
         except Exception as exc:  # noqa: BLE001 - a directory must never stay Creating because of a bug
             self.ctx.log.exception("connectivity check of %s failed", directory_id)
