@@ -105,10 +105,14 @@ def load_or_create_credentials(state_dir: Path) -> dict[str, str]:
     """The lab's admin credentials, made once per state directory and kept (mode 0600)."""
     path = state_dir / "credentials.json"
     if path.exists():
-        return json.loads(path.read_text())
+        creds = json.loads(path.read_text())
+        creds.setdefault("okta_agent_token", creds["okta_api_token"])   # from before the agent had its own
+        return creds
     creds = {
-        # Okta API tokens are 42 characters starting with 00.
+        # Okta API tokens are 42 characters starting with 00. The admin's, and the one the Okta
+        # RADIUS agent was given at installation (revoking it disrupts the agent, not the admin).
         "okta_api_token": "00" + _secret(40),
+        "okta_agent_token": "00" + _secret(40),
         # AD Connector accepts printable ASCII without spaces, 8-512 characters.
         "radius_shared_secret": _secret(24),
         "aws_access_key_id": "AKIA" + _secret(16, string.ascii_uppercase + string.digits),

@@ -425,9 +425,13 @@ def _with_directory(params: dict[str, Any], client: LabClient,
 
 
 def _dig(data: Any, path: str) -> Any:
-    """`DirectoryDescriptions.0.RadiusStatus` → data["DirectoryDescriptions"][0]["RadiusStatus"]."""
+    """`DirectoryDescriptions.0.RadiusStatus` → data["DirectoryDescriptions"][0]["RadiusStatus"];
+    in a list, `name=X` picks the first item whose `name` is X."""
     for part in path.split("."):
-        if isinstance(data, list) and part.isdigit() and int(part) < len(data):
+        if isinstance(data, list) and "=" in part:
+            key, _, value = part.partition("=")
+            data = next((item for item in data if isinstance(item, dict) and str(item.get(key)) == value), None)
+        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
             data = data[int(part)]
         elif isinstance(data, dict) and part in data:
             data = data[part]

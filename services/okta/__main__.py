@@ -30,6 +30,9 @@ async def build(ctx) -> Service:
             org.name = meta["name"]
         ensure_defaults(org)       # every org has its default policies (older state dirs get them now)
         ensure_token(org, ctx.credential("okta_api_token"))
+        agent_token = ctx.topology["credentials"].get("okta_agent_token")
+        if agent_token:
+            ensure_token(org, agent_token, name="Okta RADIUS agent")
 
     initialise()
     limiter = RateLimiter(org)

@@ -30,7 +30,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from . import shapes
-from .errors import OktaError, invalid, json_body, not_found, string_field
+from .errors import invalid, json_body, not_found, string_field
 from .ids import APP, new_id, token
 from .org import Org
 

@@ -31,10 +31,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from . import delegated, mailer, otp, policies, push, shapes
-from .errors import OktaError, invalid, json_body, not_found, string_field
+from .errors import OktaError, json_body, not_found, string_field
 from .factors import activate_totp, enrol_factor, enrolment_view, qr_contents, user_factors
 from .ids import token
-from .org import Org, factor_target, user_actor, user_target
+from .org import Org, user_actor, user_target
 from .users import _hash, find_user, set_status
 
 SIGN_IN_STATUSES = ("ACTIVE", "PASSWORD_EXPIRED", "RECOVERY", "LOCKED_OUT")

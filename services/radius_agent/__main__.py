@@ -38,7 +38,9 @@ async def build(ctx) -> Service:
     except (TypeError, ValueError) as exc:
         ctx.log.error("bad radius-agent settings: %s", exc)
         sys.exit(EXIT_BAD_CONFIG)
-    org = OrgClient(ctx.peer_url("okta"), ctx.credential("okta_api_token"),
+    # The token the agent was given at installation (its own, so revoking it disrupts only the agent).
+    token = ctx.topology["credentials"].get("okta_agent_token") or ctx.credential("okta_api_token")
+    org = OrgClient(ctx.peer_url("okta"), token,
                     max_connections=max_http, local_address=ctx.host)
     registry = AppRegistry(org, refresh, ctx.record)
     dedup = DuplicateCache(ttl=dedup_ttl)
