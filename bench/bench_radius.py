@@ -278,7 +278,7 @@ def serve_fake_org(state: Path, subnet: str) -> None:
     from radius_agent_fakes import FakeOrg
     creds = topo.load_or_create_credentials(state)
     okta = topo.build(state, subnet=subnet)["services"]["okta"]
-    FakeOrg(okta["host"], okta["ports"]["api"], creds["okta_api_token"],
+    FakeOrg(okta["host"], okta["ports"]["api"], creds.get("okta_agent_token", creds["okta_api_token"]),
             default_apps(creds["radius_shared_secret"]), default_users()).start()
     print("ready", flush=True)
     while True:

@@ -90,7 +90,7 @@ def agent_with_fake_org(state_dir: Path, subnet: str, settings: dict[str, Any] |
     creds = topo.load_or_create_credentials(state_dir)
     plan = topo.build(state_dir, subnet=subnet)
     okta = plan["services"]["okta"]
-    org = FakeOrg(okta["host"], okta["ports"]["api"], creds["okta_api_token"],
+    org = FakeOrg(okta["host"], okta["ports"]["api"], creds.get("okta_agent_token", creds["okta_api_token"]),
                   default_apps(creds["radius_shared_secret"]), users or default_users()).start()
     base = {"app_refresh_seconds": 1, "push_poll_interval_seconds": 0.1,
             "ragent.request.timeout.millisecond": 4000}

@@ -266,7 +266,11 @@ def test_username_format_mismatch_and_suspended_user_are_rejected_with_reasons(l
 
 # -- 6. the agent's link to the org ------------------------------------------------------------------
 def test_a_revoked_token_makes_the_agents_disrupted_and_reject(lab, nas):
-    assert lab.org.delete("/api/v1/api-tokens/current").status_code == 204
+    # The agents' own token (given at installation) revoked with itself: the admin's still works.
+    agent_token = lab.topology["credentials"]["okta_agent_token"]
+    revoked = httpx.delete(f"{lab.org.base_url}/api/v1/api-tokens/current",
+                           headers={"Authorization": f"SSWS {agent_token}"})
+    assert revoked.status_code == 204
     try:
         deadline = time.monotonic() + 10
         for agent in AGENTS:
