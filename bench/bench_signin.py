@@ -79,6 +79,10 @@ def main() -> int:
     seed_path.write_text(yaml.safe_dump(bench_seed(args.users)))
     topology = topo.build(state, subnet=args.subnet, seed=seed_path,
                           credentials=topo.load_or_create_credentials(state))
+    # Okta's per-minute API limits (600 on the factor endpoints) would turn a benchmark into the
+    # rate-limit scenario; lift them here, and say so.
+    topology["services"]["okta"]["settings"]["rate_limits"] = {
+        prefix: 1_000_000 for prefix in ("default", "/api/v1/users", "/api/v1/apps", "/api/v1/radius", "/api/v1/authn")}
     path = pr.write_topology(state, topology)
     pr.check_ports_free(topology, list(topology["services"]))
     print(f"starting the lab on {args.subnet}.x with {args.users} bench users ...", flush=True)
@@ -95,9 +99,14 @@ def main() -> int:
         agent = topology["services"]["radius-agent"]
         secret = topology["credentials"]["radius_shared_secret"].encode()
 
+        reasons: dict[str, int] = {}
+
         async def e2e(user: str, password: str, code: str) -> bool:
             resp = await http.post(f"{ws}/client/signin", json={"registrationCode": reg, "username": user,
                                                                  "password": password, "mfaCode": code})
+            if resp.status_code != 200:
+                reason = resp.json().get("reason", str(resp.status_code))
+                reasons[reason] = reasons.get(reason, 0) + 1
             return resp.status_code == 200
 
         async def agent_only(user: str, _password: str, code: str) -> bool:
@@ -125,6 +134,7 @@ def main() -> int:
 
         ref, results = asyncio.run(measure())
         ref_p50 = statistics.median(ref[1])
+        print("(the org's rate limits are lifted for this run)")
         print(f"reference: code verification straight to the agent (4 in flight): "
               f"{len(ref[1]) / ref[0]:.0f}/s, p50 {ref_p50 * 1000:.1f} ms, p99 {percentile(ref[1], 99) * 1000:.1f} ms"
               f", {ref[2]} failed")
@@ -133,6 +143,8 @@ def main() -> int:
             p50 = statistics.median(lat)
             print(f"{level:>11} {len(lat) / elapsed:>11.1f} {p50 * 1000:>8.1f} {percentile(lat, 99) * 1000:>8.1f}"
                   f" {p50 / ref_p50:>15.1f}x {failed:>7}")
+        if reasons:
+            print(f"failed sign-ins by reason: {reasons}")
     finally:
         pr.stop(state)
     return 0
