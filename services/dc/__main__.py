@@ -34,6 +34,7 @@ async def build(ctx) -> Service:
     kdc = build_kdc(ctx, directory)
 
     ldap_sock = bind_tcp(ctx, "ldap")
+    ldaps_sock = bind_tcp(ctx, "ldaps") if "ldaps" in ctx.me["ports"] else None
     dns_tcp_sock = bind_tcp(ctx, "dns")
     dns_udp_sock = bind_udp(ctx, "dns")
     krb_tcp_sock = bind_tcp(ctx, "kerberos")
@@ -42,6 +43,18 @@ async def build(ctx) -> Service:
 
     async def serve_ldap() -> None:
         servers["ldap"] = srv = await asyncio.start_server(ldap.handle, sock=ldap_sock)
+        async with srv:
+            await srv.serve_forever()
+
+    async def serve_ldaps() -> None:
+        """LDAP over TLS from the first byte (636), with the certificate StartTLS uses."""
+        if ldaps_sock is None:
+            return
+        if tls is None:
+            ctx.log.warning("LDAPS is off: no certificate (the openssl command is missing)")
+            ldaps_sock.close()
+            return
+        servers["ldaps"] = srv = await asyncio.start_server(ldap.handle, sock=ldaps_sock, ssl=tls)
         async with srv:
             await srv.serve_forever()
 
@@ -88,7 +101,7 @@ async def build(ctx) -> Service:
     async def reset() -> None:
         directory.load()
 
-    return Service(tasks=[serve_ldap, serve_dns_tcp, serve_dns_udp, serve_kerberos_tcp, serve_kerberos_udp],
+    return Service(tasks=[serve_ldap, serve_ldaps, serve_dns_tcp, serve_dns_udp, serve_kerberos_tcp, serve_kerberos_udp],
                    health=health, reset=reset)
 
 

@@ -158,7 +158,8 @@ class LdapServer:
     # -- connection loop ---------------------------------------------------------------------
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peername = writer.get_extra_info("peername") or ("?", 0)
-        session = Session(peer=str(peername[0]))
+        # LDAPS connections arrive already encrypted: the session is secure from its first byte.
+        session = Session(peer=str(peername[0]), tls=writer.get_extra_info("sslcontext") is not None)
         _no_delay(writer)
         self.connections += 1
         try:
