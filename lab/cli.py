@@ -334,11 +334,14 @@ def cmd_scenarios(args) -> int:
             brought_up = True
         client = LabClient(_running_topology(args))
         topology_for_report = client.topology
+        runner = Runner(client, args.state_dir, progress=_say)
         try:
-            _run_scenarios(Runner(client, args.state_dir, progress=_say), seeded, outcomes, len(chosen))
+            _run_scenarios(runner, seeded, outcomes, len(chosen))
         finally:
             if brought_up:
                 cmd_down(args)
+            else:   # leave the lab as the run found it: seeded, nothing broken
+                runner.isolate()
     if blank:
         from .scenarios.blank_lab import blank_lab
         with blank_lab(args.state_dir, progress=_say) as topology:

@@ -60,12 +60,13 @@ PROVISION_OCTET = "90"
 # A demo lab's, like the seed's passwords; `lab up --runtime docker` makes its own per state dir.
 DEMO_CREDENTIALS = {
     "okta_api_token": "00LabDemoTokenForDockerComposeOnly00000000",
+    "okta_agent_token": "00LabDemoAgentTokenForDockerComposeOnly000",
     "radius_shared_secret": "LabDemoRadiusSecret",
     "aws_access_key_id": "AKIALABDEMO000000000",
     "aws_secret_access_key": "LabDemoSecretAccessKeyForDockerCompose00",
     "aws_region": "us-east-1",
 }
-CREDENTIAL_ENV = ("LAB_OKTA_API_TOKEN", "LAB_RADIUS_SHARED_SECRET", "LAB_AWS_ACCESS_KEY_ID",
+CREDENTIAL_ENV = ("LAB_OKTA_API_TOKEN", "LAB_OKTA_AGENT_TOKEN", "LAB_RADIUS_SHARED_SECRET", "LAB_AWS_ACCESS_KEY_ID",
                   "LAB_AWS_SECRET_ACCESS_KEY", "LAB_AWS_REGION")
 
 Progress = Callable[[str], None]
@@ -109,7 +110,7 @@ def write_baked_topology(path: Path = BAKED_TOPOLOGY) -> Path:
 # -- the compose file --------------------------------------------------------------------------
 #
 # Written from the topology, so the containers are always the topology's services: the committed
-# docker-compose.yml (the demo lab, `python -m lab.docker_runtime write-compose`; tests/docker
+# docker-compose.yml (the demo lab, `python -m lab.docker_runtime write-files`; tests/docker
 # checks it is current) and the one `lab up --runtime docker` writes into its state directory.
 
 # Which programs wait for which to be healthy (the topology's start order, made explicit).
@@ -141,8 +142,8 @@ COMPOSE_HEADER = """\
 #   LAB_DOCKER_SUBNET   first three octets of the network (default {subnet}; must match the topology)
 #   LAB_TOPOLOGY_FILE   the topology file to mount (default docker/config/topology.json)
 #   LAB_SEED_FILE       the seed file to mount (default lab/seeds/default.yaml)
-#   LAB_OKTA_API_TOKEN, LAB_RADIUS_SHARED_SECRET, LAB_AWS_ACCESS_KEY_ID, LAB_AWS_SECRET_ACCESS_KEY,
-#   LAB_AWS_REGION      override the topology's credentials in every container
+#   LAB_OKTA_API_TOKEN, LAB_OKTA_AGENT_TOKEN, LAB_RADIUS_SHARED_SECRET, LAB_AWS_ACCESS_KEY_ID,
+#   LAB_AWS_SECRET_ACCESS_KEY, LAB_AWS_REGION   override the topology's credentials in every container
 version: "2.4"
 
 x-lab-service: &lab-service
@@ -155,11 +156,12 @@ x-lab-service: &lab-service
   security_opt:
     - no-new-privileges:true
   sysctls:
-    # The services run as a non-root user and listen on 25, 53, 80, 88 and 389.
+    # The services run as a non-root user and listen on 25, 53, 80, 88, 389 and 636.
     net.ipv4.ip_unprivileged_port_start: 0
   environment:
     LAB_TOPOLOGY: /etc/lab/topology.json
     LAB_OKTA_API_TOKEN: ${{LAB_OKTA_API_TOKEN:-}}
+    LAB_OKTA_AGENT_TOKEN: ${{LAB_OKTA_AGENT_TOKEN:-}}
     LAB_RADIUS_SHARED_SECRET: ${{LAB_RADIUS_SHARED_SECRET:-}}
     LAB_AWS_ACCESS_KEY_ID: ${{LAB_AWS_ACCESS_KEY_ID:-}}
     LAB_AWS_SECRET_ACCESS_KEY: ${{LAB_AWS_SECRET_ACCESS_KEY:-}}

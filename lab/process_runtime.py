@@ -92,6 +92,7 @@ def wait_healthy(topology: dict[str, Any], started: list[Started], timeout: floa
     """Return when every started service answers /healthz with 200; raise with its log's tail."""
     deadline = time.monotonic() + timeout
     waiting = {s.name: s for s in started}
+    last: dict[str, str] = {}    # each service's latest /healthz detail, to say why it is not ready
     with httpx.Client(timeout=2.0) as client:
         while waiting:
             for name, s in list(waiting.items()):
@@ -104,11 +105,13 @@ def wait_healthy(topology: dict[str, Any], started: list[Started], timeout: floa
                         del waiting[name]
                         if progress:
                             progress(name, True)
-                except httpx.HTTPError:
+                    else:
+                        last[name] = str(resp.json().get("detail", resp.status_code))
+                except (httpx.HTTPError, ValueError):
                     pass
             if waiting and time.monotonic() > deadline:
-                names = ", ".join(sorted(waiting))
-                raise LabError(f"not healthy after {timeout:.0f} s: {names}")
+                why = "; ".join(f"{n} ({last.get(n, 'no answer from its admin API')})" for n in sorted(waiting))
+                raise LabError(f"not healthy after {timeout:.0f} s: {why}")
             if waiting:
                 time.sleep(0.1)
 
