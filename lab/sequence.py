@@ -17,7 +17,12 @@ OUTBOUND_PREFIXES = ("connector.radius_request", "connector.signin", "okta.push.
 # (Everything not listed above is drawn that way.)
 # Events that are the client's own view: the sign-in starts and ends at the client.
 CLIENT_KINDS = {"workspaces.signin_started": "in", "workspaces.signin": "out"}
-SKIP_PREFIXES = ("service.", "admin.")
+SKIP_PREFIXES = ("service.", "admin.", "agent.", "okta.agent.", "radius.apps", "radius.listener")
+# A service's own conclusion, drawn as a note on its lifeline rather than as a message.
+NOTE_KINDS = {"connector.dc_discovery", "connector.ad_auth", "connector.radius"}
+# Replies the RADIUS agent sends (recorded when the request completes).
+RADIUS_REPLIES = {"accept": "Access-Accept", "reject": "Access-Reject", "challenge": "Access-Challenge",
+                  "resent_cached": "cached reply"}
 
 LANE_GAP, TOP, ROW, MARGIN = 130, 60, 26, 20
 
@@ -46,8 +51,15 @@ def arrows(events: list[dict[str, Any]], topology: dict[str, Any]) -> list[dict[
             label += f" → {e['outcome']}"
         if fields.get("user") and "name" not in fields:
             label += f" ({fields['user']})"
+        if kind == "radius.request" and e.get("outcome") in RADIUS_REPLIES:
+            label = RADIUS_REPLIES[e["outcome"]] + (f" ({fields['user']})" if fields.get("user") else "")
         if kind in CLIENT_KINDS:
             src, dst = ("client", service) if CLIENT_KINDS[kind] == "in" else (service, "client")
+        elif kind in NOTE_KINDS:
+            src = dst = service
+        elif kind == "radius.request" and e.get("outcome") in RADIUS_REPLIES:
+            peer = _peer_service(e.get("peer"), topology)
+            src, dst = service, (peer or service)
         else:
             peer = _peer_service(e.get("peer"), topology)
             if peer is None or peer == service:
@@ -85,7 +97,8 @@ def svg(events: list[dict[str, Any]], topology: dict[str, Any]) -> str:
         parts.append(f'<text x="{MARGIN}" y="{y + 4}" fill="#888">{escape(r["time"])}</text>')
         if r["from"] == r["to"]:
             cx = x[r["from"]]
-            parts.append(f'<rect x="{cx + 4}" y="{y - 10}" width="{LANE_GAP - 12}" height="16" fill="#fff8dc" '
+            note_width = max(LANE_GAP - 12, 6 * len(r["label"]) + 10)   # ~6 px a character at 11 px
+            parts.append(f'<rect x="{cx + 4}" y="{y - 10}" width="{note_width}" height="16" fill="#fff8dc" '
                          f'stroke="#d4b106"/><text x="{cx + 8}" y="{y + 2}" fill="{colour}">{escape(r["label"])}</text>')
             continue
         x1, x2 = x[r["from"]], x[r["to"]]
