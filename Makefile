@@ -4,8 +4,12 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 LAB     = $(BIN)/lab
 STAMP   = $(VENV)/.installed
+# Containers: the lab's image, and the base it is built on (empty: the local Debian 12 base that
+# `make base-image` makes when it exists, else python:3.11-slim-bookworm from a registry).
+IMAGE      ?= okta-workspaces-lab:latest
+BASE_IMAGE ?=
 
-.PHONY: lab-up lab-down lab-status test scenarios bench venv clean
+.PHONY: lab-up lab-down lab-status test scenarios bench venv clean base-image images test-docker
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,7 +20,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 lab-up: $(STAMP)
-	$(LAB) up
+	$(LAB) up $(if $(RUNTIME),--runtime $(RUNTIME))
 
 lab-down: $(STAMP)
 	$(LAB) down
@@ -35,5 +39,19 @@ bench: $(STAMP)
 	bash bench/install-references.sh
 	@for b in bench/bench_*.py; do [ -e "$$b" ] || continue; echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
+# A Debian 12 base image without any registry: debootstrap from this host's Debian mirror, then
+# `docker import` (needs root, debootstrap and a running Docker engine).
+base-image:
+	docker/base-image.sh
+
+# The lab's one image for every service, from wheels built here into wheelhouse/ (no network
+# inside the build).
+images: $(STAMP)
+	BASE_IMAGE=$(BASE_IMAGE) LAB_IMAGE=$(IMAGE) PYTHON=$(BIN)/python docker/build-images.sh
+
+# The docker runtime's tests, failing (not skipping) when Docker cannot run them.
+test-docker: $(STAMP)
+	LAB_DOCKER_TESTS=1 $(BIN)/pytest tests/docker
+
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache wheelhouse

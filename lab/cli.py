@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import yaml
 
+from . import docker_runtime as dr
 from . import process_runtime as pr
 from . import provision, topology as topo
 from .client import LabClient, LabClientError
@@ -36,9 +37,14 @@ def _err(msg: str) -> None:
     print(f"lab: {msg}", file=sys.stderr, flush=True)
 
 
+def _running(state_dir: Path) -> list[dict[str, Any]]:
+    """The lab's running services here, whichever runtime started them ([{"name", ...}])."""
+    return pr.running(state_dir) or dr.running(state_dir)
+
+
 def _running_topology(args) -> dict[str, Any]:
     topology = load_topology(args.state_dir)
-    if topology is None or not pr.running(args.state_dir):
+    if topology is None or not _running(args.state_dir):
         raise pr.LabError(f"the lab is not running (state directory {args.state_dir}); start it with `lab up`")
     return topology
 
@@ -51,13 +57,13 @@ def _seed(topology: dict[str, Any]) -> dict[str, Any]:
 
 def cmd_up(args) -> int:
     state_dir: Path = args.state_dir
-    already = pr.running(state_dir)
+    already = _running(state_dir)
     if already:
         _say(f"the lab is already running ({len(already)} services, state in {state_dir}); "
              "`lab status` shows them, `lab down` stops them")
         return EXIT_OK
-    if args.runtime != "process":
-        raise UsageError(f"runtime {args.runtime!r} is not available yet; use --runtime process")
+    if args.runtime == "docker":
+        return _up_docker(args)
     started_at = time.monotonic()
     creds = topo.load_or_create_credentials(state_dir)
     topology = topo.build(state_dir, subnet=args.subnet, standard_ports=args.standard_ports,
@@ -69,13 +75,26 @@ def cmd_up(args) -> int:
     _say(f"starting {len(names)} services (state in {state_dir})")
     try:
         started = pr.start(path, topology, names)
-        pr.wait_healthy(topology, started, timeout=args.timeout,
+        pr.wait_healthy(topology, started, timeout=args.timeout or 60,
                         progress=lambda name, _: _say(f"  {name:<15} healthy"))
         if not args.blank:
             provision.enrol_okta_verify(topology, _seed(topology), progress=lambda m: _say(f"  {m}"))
     except (pr.LabError, provision.ProvisionError, httpx.HTTPError) as exc:
         pr.stop(state_dir)
         raise pr.LabError(f"lab up failed, everything it started is stopped again: {exc}") from None
+    _say(f"the lab is up in {time.monotonic() - started_at:.1f} s")
+    _print_endpoints(topology)
+    return EXIT_OK
+
+
+def _up_docker(args) -> int:
+    """`lab up --runtime docker`: the same lab as containers (lab/docker_runtime.py)."""
+    started_at = time.monotonic()
+    _say(f"starting the lab in containers (state in {args.state_dir})")
+    topology = dr.up(args.state_dir, subnet=None if args.subnet == topo.DEFAULT_SUBNET else args.subnet,
+                     seed=Path(args.seed).resolve() if args.seed else None, blank=args.blank,
+                     agents=args.agents, timeout=args.timeout or dr.DEFAULT_TIMEOUT,
+                     progress=lambda m: _say(f"  {m}"))
     _say(f"the lab is up in {time.monotonic() - started_at:.1f} s")
     _print_endpoints(topology)
     return EXIT_OK
@@ -88,14 +107,14 @@ def _print_endpoints(topology: dict[str, Any]) -> None:
 
 
 def cmd_down(args) -> int:
-    stopped = pr.stop(args.state_dir)
+    stopped = pr.stop(args.state_dir) + dr.down(args.state_dir, volumes=getattr(args, "volumes", False))
     _say(f"stopped {', '.join(stopped)}" if stopped else "the lab is not running")
     return EXIT_OK
 
 
 def cmd_status(args) -> int:
     topology = load_topology(args.state_dir)
-    alive = {p["name"] for p in pr.running(args.state_dir)}
+    alive = {p["name"] for p in _running(args.state_dir)}
     if topology is None or not alive:
         if args.json:
             _say(json.dumps({"runtime": None, "running": False, "services": {}}))
@@ -132,7 +151,10 @@ def cmd_logs(args) -> int:
         if name not in topology["services"]:
             raise UsageError(f"no service {name!r}; services: {', '.join(topology['services'])}")
         path = args.state_dir / "logs" / f"{name}.log"
-        lines = path.read_text(errors="replace").splitlines()[-args.lines:] if path.exists() else []
+        if topology.get("runtime") == "docker":
+            lines = dr.logs(args.state_dir, name, args.lines)
+        else:
+            lines = path.read_text(errors="replace").splitlines()[-args.lines:] if path.exists() else []
         if len(names) > 1:
             _say(f"==> {name} <==")
         for line in lines:
@@ -326,7 +348,7 @@ def cmd_scenarios(args) -> int:
     topology_for_report = None
     if seeded:
         brought_up = False
-        if not pr.running(args.state_dir):
+        if not _running(args.state_dir):
             _say("no lab is running here: bringing one up for the run (two RADIUS agents, for every scenario)")
             up_args = argparse.Namespace(**vars(args), runtime="process", blank=False, standard_ports=False,
                                          subnet=topo.DEFAULT_SUBNET, seed=None, timeout=60, agents=2)
@@ -400,10 +422,14 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--seed", help="a seed YAML file instead of the default")
     up.add_argument("--agents", type=int, choices=[1, 2], default=1,
                     help="Okta RADIUS agents to run (2: a second one on .22, with its own duplicate cache)")
-    up.add_argument("--timeout", type=float, default=60, help="seconds to wait for health (default 60)")
+    up.add_argument("--timeout", type=float, default=None,
+                    help="seconds to wait for health (default 60; 180 with --runtime docker)")
     up.set_defaults(func=cmd_up)
 
-    sub.add_parser("down", help="stop exactly the processes `lab up` started").set_defaults(func=cmd_down)
+    down = sub.add_parser("down", help="stop exactly the processes or containers `lab up` started")
+    down.add_argument("--volumes", action="store_true",
+                      help="docker runtime: also remove the containers' state volumes (a fresh lab next time)")
+    down.set_defaults(func=cmd_down)
 
     status = sub.add_parser("status", help="health and endpoints of every service, and the admin credentials")
     status.add_argument("--json", action="store_true")

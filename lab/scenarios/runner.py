@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .. import docker_runtime as dr
 from .. import process_runtime as pr
 from .. import provision
 from ..client import LabClient
@@ -318,6 +319,9 @@ class Runner:
 
     def _restart(self, service: str) -> None:
         topology = self.client.topology
+        if topology.get("runtime") == "docker":
+            dr.restart(self.state_dir, [service])
+            return
         if topology.get("runtime") != "process":
             raise StepFailed(f"restart is not available in the {topology.get('runtime')} runtime yet")
         pr.stop(self.state_dir, [service])

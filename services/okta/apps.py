@@ -68,13 +68,50 @@ def assign_for_groups(org: Org, user: dict[str, Any], group_id: str) -> None:
             assign(org, app, user, scope="GROUP")
 
 
+GROUP_ATTRIBUTES = {11: 11, 25: 25, 26: 26, "11": 11, "25": 25, "26": 26,
+                    "filter-id": 11, "class": 25, "vendor-specific": 26}
+
+
+def group_return(value: Any, where: str = "groupReturn") -> dict[str, Any] | None:
+    """Validate "Include groups in RADIUS response" (spec 1.2): `{attribute: 11|25|26 (or
+    Filter-Id / Class / Vendor-Specific), groups: [names; empty = all the user's groups],
+    vendorId, vendorType}` (the last two for attribute 26; Cisco's 9/1 by default). None or
+    false turns it off. Stored and served normalised: attribute as a number, all four keys."""
+    if value is None or value is False:
+        return None
+    if not isinstance(value, dict):
+        raise invalid(where, "must be an object or null")
+    raw = value.get("attribute")
+    attr = GROUP_ATTRIBUTES.get(raw.lower() if isinstance(raw, str) else raw) \
+        if not isinstance(raw, bool) and isinstance(raw, (int, str)) else None
+    if attr is None:
+        raise invalid(f"{where}.attribute", "must be 11 (Filter-Id), 25 (Class) or 26 (Vendor-Specific)")
+    groups = value.get("groups", [])
+    if groups is None:
+        groups = []
+    if not isinstance(groups, list) or not all(isinstance(g, str) and g.strip() for g in groups):
+        raise invalid(f"{where}.groups", "must be a list of group names")
+    out: dict[str, Any] = {"attribute": attr, "groups": list(groups)}
+    for key, default, hi in (("vendorId", 9, 2 ** 32 - 1), ("vendorType", 1, 255)):
+        v = value.get(key, default)
+        if v is None:
+            v = default
+        if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= hi:
+            raise invalid(f"{where}.{key}", f"must be an integer from 0 to {hi}")
+        out[key] = v
+    return out
+
+
 def radius_view(a: dict[str, Any]) -> dict[str, Any]:
     r = a["radius"]
-    return {"id": a["id"], "label": a["label"], "name": a["name"], "status": a["status"],
+    view = {"id": a["id"], "label": a["label"], "name": a["name"], "status": a["status"],
             "port": r["port"], "sharedSecret": r["sharedSecret"], "primaryAuth": r["primaryAuth"],
             "usernameTemplate": a["usernameTemplate"],
             "requireMessageAuthenticator": r["requireMessageAuthenticator"],
             "inlineEnrollment": r["inlineEnrollment"]}
+    if r.get("groupReturn"):
+        view["groupReturn"] = r["groupReturn"]
+    return view
 
 
 def router(org: Org) -> APIRouter:
@@ -117,11 +154,15 @@ def router(org: Org) -> APIRouter:
             if key in conf and not isinstance(conf[key], bool):
                 raise invalid(f"settings.app.{key}", "must be a boolean")
         secret = string_field(conf, "sharedSecret", where="settings.app") or token(24)
+        groups_back = group_return(conf.get("groupReturn"), "settings.app.groupReturn")
         a = create_radius_app(org, name=name, label=label or name, port=port, secret=secret,
                               username_format=str(template or conf.get("usernameFormat") or "okta_username"),
                               primary_auth=bool(conf.get("primaryAuth", False)),
                               require_ma=bool(conf.get("requireMessageAuthenticator", False)),
                               inline_enrollment=bool(conf.get("inlineEnrollment", True)))
+        if groups_back is not None:
+            a["radius"]["groupReturn"] = groups_back
+            org.store.put("apps", a["id"], a)
         if request.query_params.get("activate", "true").lower() == "false":
             a["status"] = "INACTIVE"
             org.store.put("apps", a["id"], a)
@@ -274,8 +315,8 @@ def router(org: Org) -> APIRouter:
 
     @r.put("/api/v1/radius/apps/{app_id}")
     async def update_radius_app(app_id: str, request: Request):
-        """Change Sign On settings (port, secret, primary auth, username format...) as an admin
-        would in the console; the agent sees them at its next configuration pull."""
+        """Change Sign On settings (port, secret, primary auth, username format, groupReturn...)
+        as an admin would in the console; the agent sees them at its next configuration pull."""
         a = get_app(org, app_id)
         if "radius" not in a:
             raise OktaError("E0000001", "not a RADIUS app", ["app: not a RADIUS app"])
@@ -293,6 +334,12 @@ def router(org: Org) -> APIRouter:
         secret = string_field(data, "sharedSecret")
         if secret is not None:
             rad["sharedSecret"] = secret
+        if "groupReturn" in data:
+            gr = group_return(data["groupReturn"])
+            if gr is None:
+                rad.pop("groupReturn", None)
+            else:
+                rad["groupReturn"] = gr
         label = string_field(data, "label")
         if label is not None:
             a["label"] = label

@@ -30,8 +30,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from . import delegated, mailer, otp, policies, push, shapes
+from . import codes, delegated, mailer, otp, policies, push, shapes
 from .errors import OktaError, json_body, not_found, string_field
+from .gate import user_limit_error
 from .factors import activate_totp, enrol_factor, enrolment_view, qr_contents, user_factors
 from .ids import token
 from .org import Org, user_actor, user_target
@@ -48,10 +49,17 @@ def _embedded_user(u: dict[str, Any]) -> dict[str, Any]:
 
 
 def _factor(org: Org, f: dict[str, Any]) -> dict[str, Any]:
-    """A factor as unauthenticated authn responses show it (Okta Verify push has `profile: {}`)."""
+    """A factor as unauthenticated authn responses show it (Okta Verify push has `profile: {}`;
+    sms / call / email show the phone number or address masked)."""
+    if codes.is_code_factor(f):
+        key = "email" if f["factorType"] == "email" else "phoneNumber"
+        profile: dict[str, Any] = {key: codes.masked(f)}
+    elif f["factorType"] == "push":
+        profile = {}
+    else:
+        profile = {"credentialId": f.get("profile", {}).get("credentialId")}
     return {"id": f["id"], "factorType": f["factorType"], "provider": f["provider"],
-            "vendorName": f["provider"], "profile": {"credentialId": f.get("profile", {}).get("credentialId")}
-            if f["factorType"] != "push" else {},
+            "vendorName": f["provider"], "profile": profile,
             "_links": {"verify": shapes.post_link(org.href(f"/api/v1/authn/factors/{f['id']}/verify"))}}
 
 
@@ -157,6 +165,9 @@ def router(org: Org) -> APIRouter:
                     links["next"] = {"name": name, **shapes.post_link(base if name == "activate" else base + "/poll")}
                 else:
                     links["next"] = {"name": "activate", **shapes.post_link(base)}
+                    if codes.is_code_factor(f):
+                        links["resend"] = [{"name": f["factorType"], **shapes.post_link(
+                            org.href(f"/api/v1/authn/factors/{f['id']}/lifecycle/resend"))}]
                 links["prev"] = prev
         elif status == "MFA_CHALLENGE" and user is not None:
             f = org.store.get("factors", state.get("factorId") or "")
@@ -165,8 +176,8 @@ def router(org: Org) -> APIRouter:
                 verify = org.href(f"/api/v1/authn/factors/{f['id']}/verify")
                 name = "poll" if extra.get("factorResult") == "WAITING" else "verify"
                 links["next"] = {"name": name, **shapes.post_link(verify)}
-                if f["factorType"] == "push":
-                    links["resend"] = [{"name": "push", **shapes.post_link(verify + "/resend")}]
+                if f["factorType"] == "push" or codes.is_code_factor(f):
+                    links["resend"] = [{"name": f["factorType"], **shapes.post_link(verify + "/resend")}]
             links["prev"] = prev
         elif status in ("PASSWORD_EXPIRED", "PASSWORD_RESET"):
             embedded["policy"] = {"expiration": {"passwordExpireDays": 0},
@@ -250,6 +261,12 @@ def router(org: Org) -> APIRouter:
         username = string_field(data, "username", required=True) or ""
         password = string_field(data, "password") or ""
         user = find_user(org, username)
+        if org.limiter is not None:          # "Authenticate the same user": 4 per second (gate.py)
+            limit, _, reset, allowed, first = org.limiter.take_user(user["id"] if user else username)
+            if not allowed:
+                if state is not None:
+                    save(state)
+                raise user_limit_error(org, request, username, user, limit, reset, first)
         if user is None or user["status"] not in SIGN_IN_STATUSES:
             fail(request, username, user, "unknown_user" if user is None else f"status_{user['status']}")
         if user["status"] == "LOCKED_OUT":
@@ -338,7 +355,7 @@ def router(org: Org) -> APIRouter:
             raise OktaError("E0000001", "factorType", [f"factorType: {ftype} ({provider}) is not allowed "
                                                        "by the multifactor enrollment policy"])
         try:
-            f = enrol_factor(org, request, user, ftype, provider)
+            f = enrol_factor(org, request, user, ftype, provider, data.get("profile"))
         finally:
             save(state)
         state.update(status="MFA_ENROLL_ACTIVATE", factorId=f["id"])
@@ -368,6 +385,22 @@ def router(org: Org) -> APIRouter:
         state.update(mfaDone=True)
         state.pop("factorId", None)
         return advance(request, state, user, "enroll_totp")
+
+    @r.post("/api/v1/authn/factors/{fid}/lifecycle/resend")
+    async def activation_resend(fid: str, request: Request):
+        """Send an sms / call / email factor's activation code again (throttled as any send)."""
+        data = await json_body(request)
+        state = load(data, "MFA_ENROLL_ACTIVATE")
+        user = user_of(state)
+        f = org.store.get("factors", fid)
+        if f is None or state.get("factorId") != fid or not codes.is_code_factor(f):
+            save(state)
+            raise OktaError("E0000079")
+        try:
+            codes.send(org, request, user, f, "activation")
+        finally:
+            save(state)
+        return respond(state, user, request)
 
     @r.post("/api/v1/authn/factors/{fid}/lifecycle/activate/email")
     async def activation_email(fid: str, request: Request):
@@ -423,6 +456,20 @@ def router(org: Org) -> APIRouter:
             if tx["status"] != "WAITING":
                 state.pop("pushTx", None)    # the next verify starts a new push
             return respond(state, user, request, factorResult=tx["status"])
+        if codes.is_code_factor(f):
+            code = string_field(data, "passCode")
+            try:
+                if not code:                   # send the code: MFA_CHALLENGE until it comes back
+                    otp.check_user_can_verify(org, user)
+                    codes.send(org, request, user, f, "verify")
+                    state.update(factorId=fid, status="MFA_CHALLENGE")
+                    return respond(state, user, request, factorResult="CHALLENGE")
+                codes.check(org, request, user, f, code)
+            finally:
+                save(state)
+            state.update(mfaDone=True)
+            state.pop("factorId", None)
+            return advance(request, state, user, f["factorType"])
         code = string_field(data, "passCode", required=True)
         try:
             otp.verify(org, request, user, f, code)
@@ -438,9 +485,15 @@ def router(org: Org) -> APIRouter:
         state = load(data, "MFA_CHALLENGE")
         user = user_of(state)
         f = org.store.get("factors", fid)
-        if f is None or state.get("factorId") != fid or f["factorType"] != "push":
+        if f is None or state.get("factorId") != fid or (f["factorType"] != "push" and not codes.is_code_factor(f)):
             save(state)
             raise OktaError("E0000079")
+        if codes.is_code_factor(f):
+            try:
+                codes.send(org, request, user, f, "verify")
+            finally:
+                save(state)
+            return respond(state, user, request, factorResult="CHALLENGE")
         tx = push.create(org, request, user, f)
         state["pushTx"] = tx["id"]
         return respond(state, user, request, factorResult="WAITING")

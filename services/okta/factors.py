@@ -1,6 +1,7 @@
-"""The Factors API for Okta Verify (TOTP and push) and Google Authenticator: list, catalog,
-enrol (with the activation object and the QR code the phone scans), activate, verify, and push
-transaction polling. The device side of push (enrolment by the phone, answers) is devices.py."""
+"""The Factors API for Okta Verify (TOTP and push), Google Authenticator, and the SMS, voice call
+and email factors: list, catalog, enrol (with the activation object and the QR code the phone
+scans; a code sent for sms/call/email), activate, resend, verify, and push transaction polling.
+The device side of push (enrolment by the phone, answers) is devices.py; sent codes are codes.py."""
 from __future__ import annotations
 
 from typing import Any
@@ -9,13 +10,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from urllib.parse import quote, urlencode
 
-from . import mailer, otp, policies, push, qr, shapes
+from . import codes, mailer, otp, policies, push, qr, shapes
 from .errors import OktaError, json_body, not_found, string_field
 from .ids import FACTOR_PREFIX, new_id, token
 from .org import Org, factor_target, user_target
 from .users import get_user
 
-CATALOG = [("token:software:totp", "OKTA"), ("push", "OKTA"), ("token:software:totp", "GOOGLE")]
+CATALOG = [("token:software:totp", "OKTA"), ("push", "OKTA"), ("token:software:totp", "GOOGLE"),
+           ("sms", "OKTA"), ("call", "OKTA"), ("email", "OKTA")]
 
 
 def catalog_for(org: Org, user: dict[str, Any]) -> list[tuple[tuple[str, str], str]]:
@@ -51,7 +53,7 @@ def enrolment_view(org: Org, user: dict[str, Any], f: dict[str, Any]) -> dict[st
     phone's camera would read), so the lab and tests need no image decoder; the PNG at
     `_links.qrcode.href` encodes exactly that string (also served as text with `?format=text`)."""
     body = shapes.factor(org, f)
-    if f["status"] != "PENDING_ACTIVATION":
+    if f["status"] != "PENDING_ACTIVATION" or codes.is_code_factor(f):
         return body
     qr_link = {"href": org.href(f"/api/v1/users/{user['id']}/factors/{f['id']}/qr/{f['qrToken']}"),
                "type": "image/png"}
@@ -72,8 +74,10 @@ def enrolment_view(org: Org, user: dict[str, Any], f: dict[str, Any]) -> dict[st
 
 
 
-def enrol_factor(org: Org, request: Request, user: dict[str, Any], ftype: str, provider: str) -> dict[str, Any]:
-    """A new PENDING_ACTIVATION factor (the Factors API and `/api/v1/authn/factors` share it)."""
+def enrol_factor(org: Org, request: Request, user: dict[str, Any], ftype: str, provider: str,
+                 profile: Any = None) -> dict[str, Any]:
+    """A new PENDING_ACTIVATION factor (the Factors API and `/api/v1/authn/factors` share it).
+    sms / call / email take `profile` (phoneNumber / email) and get their activation code sent."""
     if (ftype, provider) not in FACTOR_PREFIX:
         raise OktaError("E0000001", "factorType", [f"factorType: {ftype} with provider {provider} is not supported by this org"])
     if user["status"] in ("DEPROVISIONED", "SUSPENDED"):
@@ -84,6 +88,7 @@ def enrol_factor(org: Org, request: Request, user: dict[str, Any], ftype: str, p
                 raise OktaError("E0000001", "A factor of this type is already set up.",
                                 ["factorType: A factor of this type is already set up."])
             org.store.delete("factors", old["id"])   # re-enrolling replaces a pending one
+    sent_profile = codes.enrol_profile(ftype, user, profile) if ftype in codes.KINDS else None
     now = org.iso()
     f: dict[str, Any] = {"id": new_id(FACTOR_PREFIX[(ftype, provider)]), "userId": user["id"],
                          "factorType": ftype, "provider": provider, "status": "PENDING_ACTIVATION",
@@ -93,6 +98,9 @@ def enrol_factor(org: Org, request: Request, user: dict[str, Any], ftype: str, p
         f["profile"] = {}
         f["activationToken"] = token(20)
         f["activationExpiresTs"] = org.now() + float(org.setting("push_activation_ttl_seconds", 600))
+    elif sent_profile is not None:
+        f["profile"] = sent_profile
+        f.pop("qrToken")
     else:
         f["secret"] = otp.new_secret()
     org.store.put("factors", f["id"], f)
@@ -100,6 +108,8 @@ def enrol_factor(org: Org, request: Request, user: dict[str, Any], ftype: str, p
                message="Enroll factor")
     org.record("okta.factor.enroll", request, outcome="PENDING_ACTIVATION", user=user["profile"]["login"],
                factor=f["id"], factorType=ftype, provider=provider)
+    if sent_profile is not None:
+        codes.send(org, request, user, f, "activation")
     return f
 
 
@@ -113,6 +123,9 @@ def activate_totp(org: Org, request: Request, user: dict[str, Any], f: dict[str,
     if not code:
         raise OktaError("E0000001", "passCode", ["passCode: The field cannot be left blank"])
     now = org.now()
+    if codes.is_code_factor(f):
+        codes.check(org, request, user, f, code, activation=True)
+        return _activated(org, request, user, f)
     step = otp.matching_step(f["secret"], code, now, int(org.setting("totp_window_steps", 1)))
     if step is None:
         org.record("okta.factor.activate", request, outcome="invalid_passcode",
@@ -120,7 +133,11 @@ def activate_totp(org: Org, request: Request, user: dict[str, Any], f: dict[str,
         raise OktaError("E0000068", causes=["Your passcode doesn't match our records. Please try again."])
     if org.setting("activation_code_counts_as_used", False):
         org.store.mark_used(f["id"], step, now)
-    f.update(status="ACTIVE", lastUpdated=org.iso(now))
+    return _activated(org, request, user, f)
+
+
+def _activated(org: Org, request: Request, user: dict[str, Any], f: dict[str, Any]) -> dict[str, Any]:
+    f.update(status="ACTIVE", lastUpdated=org.iso())
     f.pop("qrToken", None)
     org.store.put("factors", f["id"], f)
     org.syslog("user.mfa.factor.activate", request=request, targets=[user_target(user), factor_target(f)],
@@ -156,7 +173,7 @@ def router(org: Org) -> APIRouter:
         data = await json_body(request)
         ftype = string_field(data, "factorType", required=True)
         provider = string_field(data, "provider") or "OKTA"
-        f = enrol_factor(org, request, user, ftype, provider)
+        f = enrol_factor(org, request, user, ftype, provider, data.get("profile"))
         return shapes.respond(enrolment_view(org, user, f))
 
     @r.get(prefix + "/{fid}")
@@ -205,6 +222,16 @@ def router(org: Org) -> APIRouter:
         mailer.send_push_activation(org, user, qr_contents(org, user, f), request.headers.get("X-Lab-Trace"))
         return shapes.respond(enrolment_view(org, user, f))
 
+    @r.post(prefix + "/{fid}/resend")
+    async def resend(uid: str, fid: str, request: Request):
+        """Send a pending sms / call / email factor's activation code again (throttled)."""
+        user = get_user(org, uid)
+        f = get_factor(org, user, fid)
+        if not codes.is_code_factor(f) or f["status"] != "PENDING_ACTIVATION":
+            raise OktaError("E0000001", "factor", ["factor: only a pending sms, call or email factor resends a code"])
+        codes.send(org, request, user, f, "activation")
+        return shapes.respond(enrolment_view(org, user, f))
+
     @r.post(prefix + "/{fid}/lifecycle/activate/poll")
     async def activation_poll(uid: str, fid: str):
         user = get_user(org, uid)
@@ -233,6 +260,18 @@ def router(org: Org) -> APIRouter:
             otp.check_user_can_verify(org, user)
             tx = push.create(org, request, user, f)
             return shapes.respond(push.view(org, tx), status=201)
+        if codes.is_code_factor(f):
+            code = string_field(data, "passCode")
+            if not code:                       # no passCode: send one (201 CHALLENGE, as Okta)
+                otp.check_user_can_verify(org, user)
+                codes.send(org, request, user, f, "verify")
+                base = org.href(f"/api/v1/users/{user['id']}/factors/{f['id']}")
+                return shapes.respond({"factorResult": "CHALLENGE",
+                                       "_links": {"verify": shapes.post_link(f"{base}/verify"),
+                                                  "factor": shapes.link(base, hints={"allow": ["GET", "DELETE"]})}},
+                                      status=201)
+            codes.check(org, request, user, f, code)
+            return shapes.respond({"factorResult": "SUCCESS"})
         code = string_field(data, "passCode", required=True)
         otp.verify(org, request, user, f, code)
         return shapes.respond({"factorResult": "SUCCESS"})

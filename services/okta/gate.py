@@ -1,7 +1,14 @@
 """What stands in front of `/api/v1/*`: the SSWS API token check (401 E0000011; tokens are kept
 as digests in the store, can be revoked, and expire after `api_token_idle_days` unused, as
 Okta's 30-day sliding window), per-minute rate-limit buckets with Okta's X-Rate-Limit-* headers
-and 429 E0000047, and an `X-Okta-Request-Id` on every answer."""
+and 429 E0000047, and an `X-Okta-Request-Id` on every answer.
+
+Also the per-username limit of `/api/v1/authn` ("Authenticate the same user", 4 per second,
+setting `authn_user_limit_per_second`, 0 turns it off): `RateLimiter.take_user`, called by
+authn.py for every primary authentication (username and password), counted in whole seconds of
+the service clock. A violation is 429 E0000047 with the X-Rate-Limit-* headers of that limit and
+a System Log `system.operation.rate_limit.violation` (outcome FAILURE, reason `user_rate_limited`,
+once per user and second)."""
 from __future__ import annotations
 
 import email.utils
@@ -11,7 +18,7 @@ from fastapi import FastAPI, Request, Response
 
 from .errors import OktaError, error_response
 from .ids import digest, new_id
-from .org import Org
+from .org import Org, user_actor, user_target
 
 DEFAULT_LIMITS = {"default": 600, "/api/v1/logs": 120, "/api/v1/radius": 600, "/api/v1/authn": 600,
                   "/api/v1/users": 600, "/api/v1/apps": 600}
@@ -36,6 +43,7 @@ class RateLimiter:
     def __init__(self, org: Org) -> None:
         self.org = org
         self.counts: dict[tuple[str, int], int] = {}
+        self.user_counts: dict[tuple[str, int], int] = {}
 
     def limits(self) -> dict[str, int]:
         return {**DEFAULT_LIMITS, **self.org.setting("rate_limits", {})}
@@ -59,8 +67,44 @@ class RateLimiter:
             self.counts[key] = used + 1
         return limit, max(0, limit - self.counts.get(key, 0)), (minute + 1) * 60, allowed
 
+    def take_user(self, who: str) -> tuple[int, int, int, bool, bool]:
+        """(limit, remaining, reset epoch, allowed, first denial in this second) for one
+        primary authentication of `who` (the user's id, or the username as given when no user
+        has it, case-insensitive). Limit 0: never denied."""
+        limit = int(self.org.setting("authn_user_limit_per_second", 4))
+        now = self.org.now()
+        second = int(now)
+        if limit <= 0:
+            return 0, 0, second + 1, True, False
+        key = (who.strip().lower(), second)
+        for old in [k for k in self.user_counts if k[1] < second]:
+            del self.user_counts[old]
+        used = self.user_counts.get(key, 0)
+        self.user_counts[key] = used + 1          # denied attempts count too (a brute force stays denied)
+        allowed = used < limit
+        return limit, max(0, limit - used - 1), second + 1, allowed, used == limit
+
     def clear(self) -> None:
         self.counts.clear()
+        self.user_counts.clear()
+
+
+def user_limit_error(org: Org, request: Request, username: str, user: dict[str, Any] | None,
+                     limit: int, reset: int, first: bool) -> OktaError:
+    """The 429 of the per-username authn limit, with its System Log event and lab event."""
+    org.record("okta.ratelimit", request, outcome="exceeded", path=request.url.path, limit=limit,
+               scope="user", user=username)
+    if first:
+        org.syslog("system.operation.rate_limit.violation", request=request, result="FAILURE",
+                   reason="user_rate_limited", severity="WARN",
+                   actor=user_actor(user) if user else None, targets=[user_target(user)] if user else None,
+                   message=f"Rate limit violation: authenticate the same user ({limit} per second)",
+                   debug={"rateLimitBucketUri": "/api/v1/authn", "rateLimitScopeType": "USER",
+                          "threshold": limit, "timeSpan": 1, "timeUnit": "SECONDS",
+                          "rateLimitSecondsToReset": max(0, reset - int(org.now()))})
+    headers = {"X-Rate-Limit-Limit": str(limit), "X-Rate-Limit-Remaining": "0",
+               "X-Rate-Limit-Reset": str(reset), "Date": email.utils.formatdate(org.now(), usegmt=True)}
+    return OktaError("E0000047", headers=headers)
 
 
 def install(app: FastAPI, org: Org, limiter: RateLimiter) -> None:
@@ -88,7 +132,9 @@ def install(app: FastAPI, org: Org, limiter: RateLimiter) -> None:
                            "X-Okta-Request-Id": request_id}
                 return error_response(OktaError("E0000047", headers=headers))
             resp = await call_next(request)
-            resp.headers.update(rl_headers)
+            for key, value in rl_headers.items():     # a per-user 429 keeps its own headers
+                if key not in resp.headers:
+                    resp.headers[key] = value
         else:
             resp = await call_next(request)
         resp.headers["X-Okta-Request-Id"] = request_id

@@ -1,4 +1,5 @@
-"""Groups: list (q, paging), get, members, add/remove a member. The seed's AD groups land here."""
+"""Groups: list (q, paging), get, members, add/remove a member, a user's groups. The seed's AD
+groups land here."""
 from __future__ import annotations
 
 from typing import Any
@@ -73,6 +74,16 @@ def router(org: Org) -> APIRouter:
     @r.get("/api/v1/groups/{gid}")
     async def read(gid: str):
         return shapes.respond(shapes.group(org, find_group(org, gid)))
+
+    @r.get("/api/v1/users/{uid}/groups")
+    async def user_groups(uid: str, request: Request):
+        """The groups a user is a member of (Okta's `GET /api/v1/users/{id}/groups`: a list of
+        group objects); the RADIUS agent reads it for the app's groupReturn."""
+        u = get_user(org, uid)
+        ids = [m["groupId"] for m in org.store.all("group_members") if m["userId"] == u["id"]]
+        groups = [g for g in (org.store.get("groups", gid) for gid in ids) if g is not None]
+        chunk, headers = shapes.page(request, groups, default_limit=10000, max_limit=10000)
+        return shapes.respond([shapes.group(org, g) for g in chunk], headers=headers)
 
     @r.get("/api/v1/groups/{gid}/users")
     async def members(gid: str, request: Request):

@@ -23,6 +23,7 @@ class Org:
     name: str = "lab"             # the org's subdomain, issuer of TOTP QR codes
     tasks: set[Any] = field(default_factory=set)   # background push deliveries, emails in flight
     hub: Any = None               # agents.Hub: the AD agents' work queues (in memory)
+    limiter: Any = None           # gate.RateLimiter (set by app.make_app): authn's per-user limit
 
     # -- time -----------------------------------------------------------------------------
     def now(self) -> float:
@@ -50,7 +51,8 @@ class Org:
     def syslog(self, event_type: str, *, request: Request | None = None, result: str = "SUCCESS",
                reason: str | None = None, actor: dict[str, Any] | None = None,
                targets: list[dict[str, Any]] | None = None, message: str = "",
-               severity: str = "INFO", credential_type: str | None = None) -> dict[str, Any]:
+               severity: str = "INFO", credential_type: str | None = None,
+               debug: dict[str, Any] | None = None) -> dict[str, Any]:
         """Append one LogEvent, shaped like Okta's System Log API returns it."""
         ts = self.now()
         ip = request.client.host if request is not None and request.client else None
@@ -71,7 +73,7 @@ class Org:
             "outcome": {"result": result, "reason": reason},
             "target": targets or [],
             "transaction": {"type": "WEB", "id": uuid.uuid4().hex[:20], "detail": {}},
-            "debugContext": {"debugData": {}},
+            "debugContext": {"debugData": debug or {}},
             "authenticationContext": {"authenticationProvider": None,
                                       "credentialProvider": "OKTA_CREDENTIAL_PROVIDER" if credential_type else None,
                                       "credentialType": credential_type, "externalSessionId": None},

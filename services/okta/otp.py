@@ -56,22 +56,7 @@ def verify(org: Org, request: Request, user: dict[str, Any], factor: dict[str, A
     login = user["profile"]["login"]
     base = dict(user=login, factor=factor["id"], factorType=factor["factorType"], provider=factor["provider"])
     if step is None:
-        user["mfaFailures"] = int(user.get("mfaFailures", 0)) + 1
-        limit = int(org.setting("factor_lockout_attempts", 10))
-        org.store.put("users", user["id"], user)
-        org.syslog("user.authentication.auth_via_mfa", request=request, result="FAILURE",
-                   reason="INVALID_CREDENTIALS", actor=user_actor(user),
-                   targets=[user_target(user), factor_target(factor)], credential_type="OTP",
-                   message="Authentication of user via MFA")
-        org.record("okta.factor.verify", request, outcome="invalid_passcode",
-                   failures=user["mfaFailures"], **base)
-        if user["mfaFailures"] >= limit:
-            set_status(org, user, "LOCKED_OUT")
-            org.syslog("user.account.lock", request=request, actor=user_actor(user),
-                       targets=[user_target(user)], reason="Too many failed MFA attempts",
-                       message="Max sign in attempts exceeded")
-            org.record("okta.user.lock", request, outcome="locked", user=login, failures=user["mfaFailures"])
-        raise OktaError("E0000068", causes=["Your passcode doesn't match our records. Please try again."])
+        wrong_code(org, request, user, factor, "OTP")
     if not org.store.mark_used(factor["id"], step, now):
         org.syslog("user.authentication.auth_via_mfa", request=request, result="FAILURE",
                    reason="PASSCODE_REPLAYED", actor=user_actor(user),
@@ -89,3 +74,27 @@ def verify(org: Org, request: Request, user: dict[str, Any], factor: dict[str, A
                    targets=[user_target(user), factor_target(factor)], credential_type="OTP",
                    message="Verify user with Okta Verify")
     org.record("okta.factor.verify", request, outcome="SUCCESS", step_offset=step - int(now // PERIOD), **base)
+
+
+def wrong_code(org: Org, request: Request, user: dict[str, Any], factor: dict[str, Any],
+               credential_type: str) -> None:
+    """A wrong passcode (TOTP or a code the org sent): count it towards the lockout
+    (`factor_lockout_attempts`), log it, and raise 403 E0000068."""
+    login = user["profile"]["login"]
+    base = dict(user=login, factor=factor["id"], factorType=factor["factorType"], provider=factor["provider"])
+    user["mfaFailures"] = int(user.get("mfaFailures", 0)) + 1
+    limit = int(org.setting("factor_lockout_attempts", 10))
+    org.store.put("users", user["id"], user)
+    org.syslog("user.authentication.auth_via_mfa", request=request, result="FAILURE",
+               reason="INVALID_CREDENTIALS", actor=user_actor(user),
+               targets=[user_target(user), factor_target(factor)], credential_type=credential_type,
+               message="Authentication of user via MFA")
+    org.record("okta.factor.verify", request, outcome="invalid_passcode",
+               failures=user["mfaFailures"], **base)
+    if user["mfaFailures"] >= limit:
+        set_status(org, user, "LOCKED_OUT")
+        org.syslog("user.account.lock", request=request, actor=user_actor(user),
+                   targets=[user_target(user)], reason="Too many failed MFA attempts",
+                   message="Max sign in attempts exceeded")
+        org.record("okta.user.lock", request, outcome="locked", user=login, failures=user["mfaFailures"])
+    raise OktaError("E0000068", causes=["Your passcode doesn't match our records. Please try again."])

@@ -2,7 +2,7 @@
 
 Stored: `policies` (by id) and `policy_rules` (id "<policyId>/<ruleId>"). Every org has a system
 "Default Policy" of each type it evaluates, always last, with a "Default Rule" (spec 3.5):
-- MFA_ENROLL: okta_otp, okta_push, google_otp OPTIONAL, rule `enroll.self: CHALLENGE` (enrol when
+- MFA_ENROLL: okta_otp, okta_push, google_otp, okta_sms, okta_call, okta_email OPTIONAL, rule `enroll.self: CHALLENGE` (enrol when
   first challenged for MFA), so an org nobody configured never forces enrolment;
 - PASSWORD: lockout after 10 bad passwords, hidden behind E0000004 (`showLockoutFailures` false).
 
@@ -38,11 +38,15 @@ FACTOR_KEYS: dict[str, list[tuple[str, str]]] = {
     "okta_otp": [("token:software:totp", "OKTA")],
     "google_otp": [("token:software:totp", "GOOGLE")],
     "okta_verify": [("push", "OKTA"), ("token:software:totp", "OKTA")],
+    "okta_sms": [("sms", "OKTA")],
+    "okta_call": [("call", "OKTA")],
+    "okta_email": [("email", "OKTA")],
+    "phone_number": [("sms", "OKTA"), ("call", "OKTA")],
 }
 # Keys Okta knows but the lab has no factor for: accepted and stored, never offered.
-OTHER_KEYS = ("okta_sms", "okta_call", "okta_email", "okta_question", "yubikey_token", "rsa_token",
-              "symantec_vip", "duo", "fido_u2f", "fido_webauthn", "okta_password", "phone_number",
-              "security_question", "webauthn", "okta_email", "custom_otp", "external_idp", "onprem_mfa")
+OTHER_KEYS = ("okta_question", "yubikey_token", "rsa_token",
+              "symantec_vip", "duo", "fido_u2f", "fido_webauthn", "okta_password",
+              "security_question", "webauthn", "custom_otp", "external_idp", "onprem_mfa")
 
 
 @dataclass
@@ -154,7 +158,10 @@ def password_lockout(org: Org, user: dict[str, Any]) -> tuple[int, bool]:
 DEFAULT_MFA_SETTINGS = {"type": "FACTORS", "factors": {
     "okta_otp": {"enroll": {"self": "OPTIONAL"}, "consent": {"type": "NONE"}},
     "okta_push": {"enroll": {"self": "OPTIONAL"}, "consent": {"type": "NONE"}},
-    "google_otp": {"enroll": {"self": "OPTIONAL"}, "consent": {"type": "NONE"}}}}
+    "google_otp": {"enroll": {"self": "OPTIONAL"}, "consent": {"type": "NONE"}},
+    "okta_sms": {"enroll": {"self": "OPTIONAL"}, "consent": {"type": "NONE"}},
+    "okta_call": {"enroll": {"self": "OPTIONAL"}, "consent": {"type": "NONE"}},
+    "okta_email": {"enroll": {"self": "OPTIONAL"}, "consent": {"type": "NONE"}}}}
 DEFAULT_PASSWORD_SETTINGS = {"password": {
     "complexity": {"minLength": 8, "minLowerCase": 1, "minUpperCase": 1, "minNumber": 1, "minSymbol": 0,
                    "excludeUsername": True},

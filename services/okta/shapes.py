@@ -121,6 +121,8 @@ def factor(org: Org, f: dict[str, Any]) -> dict[str, Any]:
             links["poll"] = post_link(f"{base}/lifecycle/activate/poll")
         else:
             links["activate"] = post_link(f"{base}/lifecycle/activate")
+        if f["factorType"] in ("sms", "call", "email"):
+            links["resend"] = [{"name": f["factorType"], **post_link(f"{base}/resend")}]
     return {
         "id": f["id"], "factorType": f["factorType"], "provider": f["provider"],
         "vendorName": VENDOR.get(f["provider"], f["provider"]), "status": f["status"],

@@ -8,14 +8,16 @@ from .authenticator import Wallet
 async def build(ctx) -> Service:
     wallet = Wallet(ctx.state_dir / "okta_verify.json")
     pushes: list[dict] = []
+    messages: list[dict] = []   # SMS and voice calls received
 
     async def reset() -> None:
         pushes.clear()
+        messages.clear()
         for acc in wallet.accounts.values():
             acc.action, acc.after = "approve", 0.0
         wallet.save()
 
-    return Service(http_apps={"api": make_app(ctx, wallet, pushes)}, reset=reset)
+    return Service(http_apps={"api": make_app(ctx, wallet, pushes, messages)}, reset=reset)
 
 
 if __name__ == "__main__":

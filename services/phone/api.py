@@ -1,5 +1,6 @@
-"""The phone's HTTP face: pushes arrive here (standing in for APNs/FCM), and the lab's CLI reads
-codes, scans QR contents and sets how the user answers pushes."""
+"""The phone's HTTP face: pushes arrive here (standing in for APNs/FCM), SMS and voice calls too
+(`POST /sms`, `POST /call`, read back at `GET /messages`), and the lab's CLI reads codes, scans
+QR contents and sets how the user answers pushes."""
 from __future__ import annotations
 
 import asyncio
@@ -15,7 +16,8 @@ from .authenticator import NoSuchAccount, Wallet
 from .camera import read_qr
 
 
-def make_app(ctx: ServiceContext, wallet: Wallet, pushes: list[dict[str, Any]]) -> FastAPI:
+def make_app(ctx: ServiceContext, wallet: Wallet, pushes: list[dict[str, Any]],
+             messages: list[dict[str, Any]] | None = None) -> FastAPI:
     app = FastAPI(title="Okta Verify (lab phone)", docs_url=None, redoc_url=None)
     push_endpoint = f"http://{ctx.me['host']}:{ctx.port('api')}/push"
     pending: set[asyncio.Task[None]] = set()
@@ -147,5 +149,36 @@ def make_app(ctx: ServiceContext, wallet: Wallet, pushes: list[dict[str, Any]]) 
     @app.get("/pushes")
     async def list_pushes() -> list[dict[str, Any]]:
         return pushes
+
+    # -- SMS and voice calls (the org's sms / call factors; the phone stands in for the network) --
+    messages = messages if messages is not None else []
+
+    async def _receive(kind: str, request: Request) -> dict[str, Any]:
+        data = await body(request)
+        to, text = data.get("to"), data.get("text")
+        if not isinstance(to, str) or not to.strip() or not isinstance(text, str):
+            raise HTTPException(400, 'body must be {"to": "<phone number>", "text": "..."}')
+        msg = {"id": (messages[-1]["id"] + 1) if messages else 1, "kind": kind, "to": to, "text": text, "received": ctx.clock.iso()}
+        messages.append(msg)
+        del messages[:-500]                       # keep the last 500
+        # the message itself (it carries a code) stays out of the event
+        ctx.record(f"phone.{kind}_received", peer="okta", outcome="ok", to=to, message=msg["id"],
+                   trace=request.headers.get("X-Lab-Trace"))
+        return {"accepted": True, "id": msg["id"]}
+
+    @app.post("/sms", status_code=202)
+    async def sms(request: Request) -> dict[str, Any]:
+        """An SMS for this phone: recorded, shown at GET /messages."""
+        return await _receive("sms", request)
+
+    @app.post("/call", status_code=202)
+    async def call(request: Request) -> dict[str, Any]:
+        """A voice call: what the caller says (`text`) is recorded as a message of kind "call"."""
+        return await _receive("call", request)
+
+    @app.get("/messages")
+    async def list_messages(to: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+        """SMS and calls received, oldest first; `to` and `kind` filter them."""
+        return [m for m in messages if (to is None or m["to"] == to) and (kind is None or m["kind"] == kind)]
 
     return app

@@ -33,7 +33,10 @@ def seed() -> dict:
 def lab(tmp_path_factory):
     state = tmp_path_factory.mktemp("okta-authn")
     with running_services(["mail", "okta"], state, SUBNET, seed=seed(),
-                          settings={"okta": {"authn_state_ttl_seconds": 300}}) as topo:
+                          # several sign-ins of one user within a second (the lockout test):
+                          # above Okta's 4/s per-user authn limit (tested in test_okta_codes_and_limits.py)
+                          settings={"okta": {"authn_state_ttl_seconds": 300,
+                                             "authn_user_limit_per_second": 50}}) as topo:
         yield {"topo": topo, "state": state}
 
 

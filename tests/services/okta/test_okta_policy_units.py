@@ -32,7 +32,8 @@ def test_default_policy_offers_everything_optionally_and_enrols_when_challenged(
     org = make_org(tmp_path)
     e = policies.enrollment(org, user(org, "a@x.com"))
     assert e.when == "CHALLENGE" and {f for f, _ in e.offered()} == {
-        ("push", "OKTA"), ("token:software:totp", "OKTA"), ("token:software:totp", "GOOGLE")}
+        ("push", "OKTA"), ("token:software:totp", "OKTA"), ("token:software:totp", "GOOGLE"),
+        ("sms", "OKTA"), ("call", "OKTA"), ("email", "OKTA")}
     assert {req for _, req in e.offered()} == {"OPTIONAL"} and e.missing_required(set()) == []
     policies.ensure_defaults(org)                                  # idempotent
     assert len(policies.ordered(org, "MFA_ENROLL")) == 1

@@ -1,0 +1,194 @@
+"""The lab in containers: every service healthy, a sign-in with the phone's code, state kept across
+`down`/`up`, and `down` removing what `up` made and nothing else. Needs a Docker engine and the
+image (see conftest.py for when these are skipped and when they fail)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from lab import docker_runtime as dr
+
+from .conftest import need_docker, start_lab
+
+ROOT = Path(__file__).resolve().parents[2]
+AUTH_FAILED = ("Authentication Failed: Please check your username and password to make sure you "
+               "typed them correctly")
+
+
+def seed_of(lab) -> dict:
+    return yaml.safe_load(Path(lab.topology["seed"]).read_text())
+
+
+def phone_code(lab, user: str, steps: int = 0) -> str:
+    resp = httpx.get(f"{lab.url('phone')}/accounts/{user}/code", params={"steps": steps} if steps else None,
+                     timeout=10)
+    assert resp.status_code == 200, resp.text
+    return resp.json()["code"]
+
+
+def signin(lab, user: str, mfa: str, password: str | None = None) -> httpx.Response:
+    seed = seed_of(lab)
+    person = next(p for p in seed["users"] if p["sam"] == user)
+    return httpx.post(f"{lab.url('workspaces')}/client/signin", timeout=120, json={
+        "registrationCode": seed["aws"]["workspaces"]["registration_code"],
+        "username": user, "password": password or person["password"], "mfaCode": mfa})
+
+
+def test_every_service_runs_in_its_own_healthy_container(docker_lab):
+    conf = dr.load_conf(docker_lab.state_dir)
+    rows = dr.containers(conf)
+    assert set(rows) == set(docker_lab.topology["services"])
+    for name, svc in docker_lab.topology["services"].items():
+        assert rows[name]["state"] == "running" and rows[name]["health"] == "healthy", (name, rows[name])
+        assert svc["host"].startswith(docker_lab.subnet + ".")
+        # The host reaches each container's admin API on the bridge network.
+        resp = httpx.get(f"http://{svc['host']}:{svc['ports']['admin']}/healthz", timeout=5)
+        assert resp.status_code == 200, (name, resp.text)
+    # Standard ports inside the network.
+    dc_ports = docker_lab.topology["services"]["dc"]["ports"]
+    assert (dc_ports["ldap"], dc_ports["kerberos"], dc_ports["dns"], dc_ports["admin"]) == (389, 88, 53, 9100)
+    assert docker_lab.topology["services"]["workspaces"]["ports"]["api"] == 80
+
+
+def test_containers_run_as_a_non_root_user_from_the_one_image(docker_lab):
+    conf = dr.load_conf(docker_lab.state_dir)
+    for name, row in dr.containers(conf).items():
+        info = json.loads(subprocess.run(["docker", "inspect", row["id"]], capture_output=True, text=True,
+                                         check=True).stdout)[0]
+        assert info["Config"]["User"] == "lab", name
+        assert info["Config"]["Image"] == docker_lab.image, name
+        uid = subprocess.run(["docker", "exec", row["id"], "id", "-u"], capture_output=True, text=True).stdout
+        assert uid.strip() not in ("", "0"), (name, uid)
+
+
+def test_the_containers_read_the_topology_written_for_them(docker_lab):
+    inside = json.loads((docker_lab.state_dir / "docker" / "topology.json").read_text())
+    assert inside["state_dir"] == dr.CONTAINER_STATE_DIR
+    assert inside["credentials"] == docker_lab.topology["credentials"]
+    assert inside["services"] == docker_lab.topology["services"]
+    connector = docker_lab.topology["services"]["ad-connector"]
+    assert connector["settings"]["connect_ips"] == [connector["host"]]
+
+
+def test_signin_as_alice_with_the_code_from_her_phone(docker_lab):
+    resp = signin(docker_lab, "alice", phone_code(docker_lab, "alice"))
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["userName"] == "alice" and body["workspaceId"].startswith("ws-")
+    # The RADIUS request left from the connector's container address (its ConnectIp).
+    events = httpx.get(f"{docker_lab.url('radius-agent', 'admin')}/events", timeout=10).json()
+    peers = [e.get("peer") or "" for e in events if e["kind"].startswith("radius.request")]
+    connector = docker_lab.topology["services"]["ad-connector"]["host"]
+    assert any(p.split(":")[0] == connector for p in peers), peers
+
+
+def test_wrong_code_is_refused_with_the_clients_message(docker_lab):
+    good = phone_code(docker_lab, "bob")
+    resp = signin(docker_lab, "bob", f"{(int(good) + 500000) % 1000000:06d}")
+    assert resp.status_code >= 400
+    assert resp.json()["message"] == AUTH_FAILED
+
+
+def test_state_survives_down_and_up(docker_lab):
+    """Named volumes keep the org's enrolments and the phone's accounts: no re-enrolment."""
+    down = dr.down(docker_lab.state_dir)
+    assert set(down) == set(docker_lab.topology["services"])
+    assert dr.running(docker_lab.state_dir) == []
+    lines = docker_lab.up()
+    assert not [line for line in lines if "enrolled" in line], lines
+    # bob: alice's current code may already be spent in this 30 s step (replays are refused).
+    resp = signin(docker_lab, "bob", phone_code(docker_lab, "bob", steps=1))
+    assert resp.status_code == 200, resp.text
+
+
+def test_restart_brings_the_topologys_new_settings_to_the_container(docker_lab):
+    """What a scenario's `given: settings` does: edit the lab's topology.json, restart the service."""
+    path = docker_lab.state_dir / "topology.json"
+    original = path.read_text()
+    topology = json.loads(original)
+    topology["services"]["phone"]["settings"]["lab_test_marker"] = 42
+    path.write_text(json.dumps(topology))
+    try:
+        dr.restart(docker_lab.state_dir, ["phone"])
+        row = dr.containers(dr.load_conf(docker_lab.state_dir))["phone"]
+        seen = subprocess.run(["docker", "exec", row["id"], "cat", "/etc/lab/topology.json"],
+                              capture_output=True, text=True, check=True).stdout
+        assert json.loads(seen)["services"]["phone"]["settings"] == {"lab_test_marker": 42}
+        assert json.loads(seen)["state_dir"] == dr.CONTAINER_STATE_DIR
+        assert row["health"] == "healthy"
+    finally:
+        path.write_text(original)
+        dr.restart(docker_lab.state_dir, ["phone"])
+
+
+def test_down_removes_its_containers_and_network_and_nothing_else(docker_lab):
+    conf = dr.load_conf(docker_lab.state_dir)
+    # A stranger: a container of another compose project, from the same image.
+    stranger = subprocess.run(
+        ["docker", "create", "--label", "com.docker.compose.project=not-the-lab", docker_lab.image, "--help"],
+        capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        dr.down(docker_lab.state_dir)
+        assert dr.containers(conf) == {}
+        nets = subprocess.run(["docker", "network", "ls", "--format", "{{.Name}}"], capture_output=True,
+                              text=True, check=True).stdout.split()
+        assert f"{conf['project']}_lab" not in nets
+        assert subprocess.run(["docker", "inspect", stranger], capture_output=True).returncode == 0
+        volumes = subprocess.run(["docker", "volume", "ls", "--format", "{{.Name}}"], capture_output=True,
+                                 text=True, check=True).stdout.split()
+        assert f"{conf['project']}_okta-state" in volumes   # state is kept unless asked
+    finally:
+        subprocess.run(["docker", "rm", "--force", "--volumes", stranger], capture_output=True)
+        docker_lab.up()
+
+
+def test_the_cli_drives_the_containers(docker_lab):
+    """`lab status` and `lab login` through the CLI, against the lab in containers."""
+    from lab import cli
+
+    if not hasattr(cli, "_up_docker"):
+        pytest.skip("lab/cli.py has no docker dispatch yet (the patch from the docker runtime's report)")
+
+    def lab(*args):
+        return subprocess.run([sys.executable, "-m", "lab.cli", "--state-dir", str(docker_lab.state_dir), *args],
+                              capture_output=True, text=True, timeout=180, cwd=ROOT)
+
+    status = lab("status", "--json")
+    assert status.returncode == 0, status.stdout + status.stderr
+    body = json.loads(status.stdout)
+    assert body["runtime"] == "docker" and all(s["healthy"] for s in body["services"].values())
+    code = phone_code(docker_lab, "alice", steps=1)
+    login = lab("login", "alice", "--mfa", code, "--json")
+    assert login.returncode == 0, login.stdout + login.stderr
+    logs = lab("logs", "workspaces", "-n", "5")
+    assert logs.returncode == 0 and "listening" in logs.stdout
+
+
+def test_two_radius_agents_in_containers(tmp_path):
+    """`--agents 2`: a second agent container; AD Connector lists both agents as RADIUS servers."""
+    try:
+        lab = start_lab(tmp_path, agents=2)   # beside the module's lab, on a network of its own
+        subnet = lab.subnet
+        assert dr.health(tmp_path) == {name: "healthy" for name in lab.topology["services"]}
+        assert lab.topology["services"]["radius-agent-2"]["host"] == f"{subnet}.22"
+        resp = signin(lab, "alice", phone_code(lab, "alice"))
+        assert resp.status_code == 200, resp.text
+        agents = {f"{subnet}.20", f"{subnet}.22"}
+        events = httpx.get(f"{lab.url('ad-connector', 'admin')}/events", timeout=10).json()
+        assert any((e.get("peer") or "").split(":")[0] in agents for e in events)
+    finally:
+        dr.down(tmp_path, volumes=True)
+    assert dr.running(tmp_path) == []
+
+
+def test_without_the_image_up_says_how_to_build_it(tmp_path):
+    need_docker()
+    with pytest.raises(dr.LabError, match="make images"):
+        dr.up(tmp_path, image="okta-workspaces-lab:no-such-tag")
+    assert dr.running(tmp_path) == []
