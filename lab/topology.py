@@ -102,13 +102,11 @@ def _secret(length: int, alphabet: str = string.ascii_letters + string.digits) -
 
 
 def load_or_create_credentials(state_dir: Path) -> dict[str, str]:
-    """The lab's admin credentials, made once per state directory and kept (mode 0600)."""
+    """The lab's admin credentials, made once per state directory and kept (mode 0600). A key
+    added since the directory was made gets its value now (an older lab gains it, keeps the rest)."""
     path = state_dir / "credentials.json"
-    if path.exists():
-        creds = json.loads(path.read_text())
-        creds.setdefault("okta_agent_token", creds["okta_api_token"])   # from before the agent had its own
-        return creds
-    creds = {
+    creds = json.loads(path.read_text()) if path.exists() else {}
+    fresh = {
         # Okta API tokens are 42 characters starting with 00. The admin's, and the one the Okta
         # RADIUS agent was given at installation (revoking it disrupts the agent, not the admin).
         "okta_api_token": "00" + _secret(40),
@@ -119,8 +117,11 @@ def load_or_create_credentials(state_dir: Path) -> dict[str, str]:
         "aws_secret_access_key": _secret(40),
         "aws_region": "us-east-1",
     }
-    state_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(creds, fh, indent=2)
+    missing = {k: v for k, v in fresh.items() if k not in creds}
+    if missing:
+        creds.update(missing)
+        state_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(creds, fh, indent=2)
     return creds

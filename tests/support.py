@@ -25,15 +25,17 @@ def running_services(
     seed: dict[str, Any] | None = None,
     settings: dict[str, dict[str, Any]] | None = None,
     blank: bool = False,
+    agents: int = 1,
     timeout: float = 60.0,
 ) -> Iterator[dict[str, Any]]:
-    """Start `names` as processes; yield the topology; stop them all, whatever happened."""
+    """Start `names` as processes; yield the topology; stop them all, whatever happened.
+    `agents=2` adds "radius-agent-2" (the same program on octet 22, its own duplicate cache)."""
     state_dir.mkdir(parents=True, exist_ok=True)
     seed_path = topo.SEED_DEFAULT
     if seed is not None:
         seed_path = state_dir / "seed.yaml"
         seed_path.write_text(yaml.safe_dump(seed))
-    topology = topo.build(state_dir, subnet=subnet, seed=seed_path, blank=blank,
+    topology = topo.build(state_dir, subnet=subnet, seed=seed_path, blank=blank, agents=agents,
                           credentials=topo.load_or_create_credentials(state_dir))
     for name, extra in (settings or {}).items():
         topology["services"][name]["settings"].update(extra)

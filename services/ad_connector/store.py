@@ -6,21 +6,17 @@ write-only fields (the service account password, the RADIUS shared secret) that 
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from pathlib import Path
 from typing import Any
+
+from services.common.sqlite_store import SqliteStore
 
 WRITE_ONLY = ("ServiceAccountPassword", "SharedSecret")
 
 
-class DirectoryStore:
+class DirectoryStore(SqliteStore):
     def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS directories (id TEXT PRIMARY KEY, doc TEXT NOT NULL)")
-        self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-        self._lock = threading.Lock()
+        super().__init__(path, "CREATE TABLE IF NOT EXISTS directories (id TEXT PRIMARY KEY, doc TEXT NOT NULL);")
 
     def put(self, doc: dict[str, Any]) -> None:
         with self._lock:
@@ -40,15 +36,6 @@ class DirectoryStore:
     def delete(self, directory_id: str) -> None:
         with self._lock:
             self._db.execute("DELETE FROM directories WHERE id = ?", (directory_id,))
-
-    def seeded(self) -> bool:
-        """Whether the seed was applied once; deleting every resource must not bring the seed back."""
-        with self._lock:
-            return self._db.execute("SELECT 1 FROM meta WHERE key = 'seeded'").fetchone() is not None
-
-    def mark_seeded(self) -> None:
-        with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('seeded', '1')")
 
     def empty(self) -> bool:
         with self._lock:

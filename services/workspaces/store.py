@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 import string
-import threading
 from pathlib import Path
 from typing import Any
+
+from services.common.sqlite_store import SqliteStore
 
 from . import models
 
@@ -18,15 +18,11 @@ def new_workspace_id() -> str:
     return "ws-" + "".join(secrets.choice(_ALNUM) for _ in range(9))
 
 
-class WorkspacesStore:
+class WorkspacesStore(SqliteStore):
     def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS directories (id TEXT PRIMARY KEY, doc TEXT NOT NULL)")
-        self._db.execute("CREATE TABLE IF NOT EXISTS workspaces (id TEXT PRIMARY KEY, directory TEXT, "
-                         "username TEXT COLLATE NOCASE, doc TEXT NOT NULL)")
-        self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-        self._lock = threading.Lock()
+        super().__init__(path, "CREATE TABLE IF NOT EXISTS directories (id TEXT PRIMARY KEY, doc TEXT NOT NULL);\n"
+                               "CREATE TABLE IF NOT EXISTS workspaces (id TEXT PRIMARY KEY, directory TEXT, "
+                               "username TEXT COLLATE NOCASE, doc TEXT NOT NULL);")
 
     # -- directories ---------------------------------------------------------------------------
     def put_directory(self, doc: dict[str, Any]) -> None:
@@ -76,15 +72,6 @@ class WorkspacesStore:
     def workspaces(self) -> list[dict[str, Any]]:
         with self._lock:
             return [json.loads(r[0]) for r in self._db.execute("SELECT doc FROM workspaces ORDER BY id")]
-
-    def seeded(self) -> bool:
-        """Whether the seed was applied once; deleting every resource must not bring the seed back."""
-        with self._lock:
-            return self._db.execute("SELECT 1 FROM meta WHERE key = 'seeded'").fetchone() is not None
-
-    def mark_seeded(self) -> None:
-        with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('seeded', '1')")
 
     def empty(self) -> bool:
         with self._lock:

@@ -55,3 +55,12 @@ def test_credentials_are_made_once_and_private(tmp_path):
     first = topo.load_or_create_credentials(tmp_path)
     assert topo.load_or_create_credentials(tmp_path) == first
     assert (tmp_path / "credentials.json").stat().st_mode & 0o077 == 0
+
+
+def test_an_older_state_directory_gains_the_agents_own_token(tmp_path):
+    import json
+    (tmp_path / "credentials.json").write_text(json.dumps({"okta_api_token": "00old", "radius_shared_secret": "s"}))
+    creds = topo.load_or_create_credentials(tmp_path)
+    assert creds["okta_api_token"] == "00old" and creds["radius_shared_secret"] == "s"
+    assert creds["okta_agent_token"].startswith("00") and creds["okta_agent_token"] != "00old"
+    assert topo.load_or_create_credentials(tmp_path) == creds

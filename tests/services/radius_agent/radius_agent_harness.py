@@ -103,22 +103,7 @@ def agent_with_fake_org(state_dir: Path, subnet: str, settings: dict[str, Any] |
         org.stop()
 
 
-@contextlib.contextmanager
 def lab_processes(names: list[str], state_dir: Path, subnet: str, *, agents: int = 1,
-                  settings: dict[str, dict[str, Any]] | None = None, timeout: float = 60) -> Iterator[dict[str, Any]]:
-    """tests.support.running_services with `agents` (1 or 2): the second agent is "radius-agent-2",
-    the same program on octet 22 with its own duplicate cache."""
-    from lab import process_runtime as pr
-    state_dir.mkdir(parents=True, exist_ok=True)
-    topology = topo.build(state_dir, subnet=subnet, agents=agents,
-                          credentials=topo.load_or_create_credentials(state_dir))
-    for name, extra in (settings or {}).items():
-        topology["services"][name]["settings"].update(extra)
-    path = pr.write_topology(state_dir, topology)
-    pr.check_ports_free(topology, names)
-    try:
-        started = pr.start(path, topology, names)
-        pr.wait_healthy(topology, started, timeout=timeout)
-        yield topology
-    finally:
-        pr.stop(state_dir)
+                  settings: dict[str, dict[str, Any]] | None = None, timeout: float = 60):
+    """The real services as processes, with one or two agents (tests.support.running_services)."""
+    return running_services(names, state_dir, subnet, settings=settings, agents=agents, timeout=timeout)
