@@ -215,6 +215,13 @@ def router(org: Org) -> APIRouter:
             return True          # nothing enrolled yet and the policy offers some: prompt, skippable
         return bool(state.get("multiOptionalFactorEnroll")) and any(f not in active for f, _ in offered)
 
+    def factor_done(request: Request, state: dict[str, Any], user: dict[str, Any], how: str,
+                    forget: str = "factorId"):
+        """A factor was verified or activated in this transaction: on to the next state."""
+        state.update(mfaDone=True)
+        state.pop(forget, None)
+        return advance(request, state, user, how)
+
     def advance(request: Request, state: dict[str, Any], user: dict[str, Any], how: str):
         """The next state after a completed step, or SUCCESS."""
         if _active(org, user) and not state.get("mfaDone"):
@@ -382,9 +389,7 @@ def router(org: Org) -> APIRouter:
             activate_totp(org, request, user, f, code)
         finally:
             save(state)
-        state.update(mfaDone=True)
-        state.pop("factorId", None)
-        return advance(request, state, user, "enroll_totp")
+        return factor_done(request, state, user, "enroll_totp")
 
     @r.post("/api/v1/authn/factors/{fid}/lifecycle/resend")
     async def activation_resend(fid: str, request: Request):
@@ -424,9 +429,7 @@ def router(org: Org) -> APIRouter:
             save(state)
             raise OktaError("E0000079")
         if f["status"] == "ACTIVE":
-            state.update(mfaDone=True)
-            state.pop("factorId", None)
-            return advance(request, state, user, "enroll_push")
+            return factor_done(request, state, user, "enroll_push")
         result = "TIMEOUT" if org.now() >= f.get("activationExpiresTs", 0) else "WAITING"
         return respond(state, user, request, factorResult=result)
 
@@ -450,9 +453,7 @@ def router(org: Org) -> APIRouter:
                 return respond(state, user, request, factorResult="WAITING")
             tx = push.current(org, tx)
             if tx["status"] == "SUCCESS":
-                state.update(mfaDone=True)
-                state.pop("pushTx", None)
-                return advance(request, state, user, "push")
+                return factor_done(request, state, user, "push", forget="pushTx")
             if tx["status"] != "WAITING":
                 state.pop("pushTx", None)    # the next verify starts a new push
             return respond(state, user, request, factorResult=tx["status"])
@@ -467,17 +468,13 @@ def router(org: Org) -> APIRouter:
                 codes.check(org, request, user, f, code)
             finally:
                 save(state)
-            state.update(mfaDone=True)
-            state.pop("factorId", None)
-            return advance(request, state, user, f["factorType"])
+            return factor_done(request, state, user, f["factorType"])
         code = string_field(data, "passCode", required=True)
         try:
             otp.verify(org, request, user, f, code)
         finally:
             save(state)
-        state.update(mfaDone=True)
-        state.pop("factorId", None)
-        return advance(request, state, user, "otp")
+        return factor_done(request, state, user, "otp")
 
     @r.post("/api/v1/authn/factors/{fid}/verify/resend")
     async def resend(fid: str, request: Request):
