@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from dnslib import EDNS0, PTR, QTYPE, RCODE, RR, SOA, SRV, A, NS, DNSError, DNSRecord
 
+from services.common.udp import UdpAnswerer
 from services.common.context import ServiceContext
 
 SRV_TTL, HOST_TTL = 600, 3600
@@ -151,25 +152,7 @@ class DnsServer:
 
     # -- transports --------------------------------------------------------------------------
     def udp_protocol(self) -> asyncio.DatagramProtocol:
-        server = self
-
-        class _Udp(asyncio.DatagramProtocol):
-            def connection_made(self, transport):
-                self.transport = transport
-
-            def datagram_received(self, data, addr):
-                asyncio.get_running_loop().create_task(self._reply(data, addr))
-
-            async def _reply(self, data, addr):
-                try:
-                    out = await server.answer(data, addr[0], "udp")
-                except Exception:
-                    server.ctx.log.exception("dns: error answering %s", addr[0])
-                    return
-                if out is not None:
-                    self.transport.sendto(out, addr)
-
-        return _Udp()
+        return UdpAnswerer(self.answer, self.ctx.log, "dns")
 
     async def handle_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """RFC 1035 4.2.2 / RFC 7766: two-byte length, then the message; several per connection."""

@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import struct
 
+from services.common.udp import UdpAnswerer
+
 from . import krb_wire
 from .krb_as import MAX_SKEW, AsExchange, Outcome
 from .krb_wire import Malformed, Principal
@@ -75,24 +77,7 @@ class KerberosServer:
 
     # -- transports ----------------------------------------------------------------------------
     def udp_protocol(self) -> asyncio.DatagramProtocol:
-        server = self
-
-        class _Udp(asyncio.DatagramProtocol):
-            def connection_made(self, transport):
-                self.transport = transport
-
-            def datagram_received(self, data, addr):
-                asyncio.get_running_loop().create_task(self._reply(data, addr))
-
-            async def _reply(self, data, addr):
-                out = await server.answer(data, addr[0], "udp")
-                if out is not None:
-                    self.transport.sendto(out, addr)
-
-            def error_received(self, exc):  # ICMP port unreachable from a client that left
-                pass
-
-        return _Udp()
+        return UdpAnswerer(self.answer, self.ctx.log, "kerberos")
 
     async def handle_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = (writer.get_extra_info("peername") or ("?",))[0]

@@ -1,0 +1,36 @@
+"""A UDP server protocol that answers each datagram with what an async `answer` returns.
+
+Each datagram is answered in its own task, so a slow answer never holds up the next datagram; an
+answer of None sends nothing (silent discard), and an error is logged, never raised into the loop.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Awaitable, Callable
+
+Answer = Callable[[bytes, str, str], Awaitable[bytes | None]]   # (data, peer address, "udp")
+
+
+class UdpAnswerer(asyncio.DatagramProtocol):
+    def __init__(self, answer: Answer, log: logging.Logger, what: str) -> None:
+        self.answer, self.log, self.what = answer, log, what
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr) -> None:  # type: ignore[override]
+        asyncio.get_running_loop().create_task(self._reply(data, addr))
+
+    async def _reply(self, data: bytes, addr) -> None:
+        try:
+            out = await self.answer(data, addr[0], "udp")
+        except Exception:
+            self.log.exception("%s: error answering %s", self.what, addr[0])
+            return
+        if out is not None and self.transport is not None:
+            self.transport.sendto(out, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        pass   # ICMP port unreachable from a client that has gone: nothing to do
