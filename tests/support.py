@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import yaml
 
@@ -56,3 +57,16 @@ def default_seed() -> dict[str, Any]:
 def url(topology: dict[str, Any], service: str, kind: str = "api") -> str:
     svc = topology["services"][service]
     return f"http://{svc['host']}:{svc['ports'][kind]}"
+
+
+def wait_until(read: Callable[[], Any], done: Callable[[Any], bool] = bool, timeout: float = 15.0,
+               interval: float = 0.1) -> Any:
+    """Poll like Terraform's waiters: return the first value `done` accepts, or fail at `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if done(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting; last value: {value!r}")
+        time.sleep(interval)

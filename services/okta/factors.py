@@ -276,24 +276,21 @@ def router(org: Org) -> APIRouter:
         otp.verify(org, request, user, f, code)
         return shapes.respond({"factorResult": "SUCCESS"})
 
-    @r.get(prefix + "/{fid}/transactions/{txid}")
-    async def poll(uid: str, fid: str, txid: str, request: Request):
-        user = get_user(org, uid)
-        f = get_factor(org, user, fid)
+    def transaction(uid: str, fid: str, txid: str) -> dict:
+        """A push transaction of this user's factor, brought up to date (TIMEOUT when due)."""
+        f = get_factor(org, get_user(org, uid), fid)
         tx = org.store.get("push_tx", txid)
         if tx is None or tx["factorId"] != f["id"]:
             raise not_found(txid, "Transaction")
-        tx = push.current(org, tx)
-        return shapes.respond(push.view(org, tx))
+        return push.current(org, tx)
+
+    @r.get(prefix + "/{fid}/transactions/{txid}")
+    async def poll(uid: str, fid: str, txid: str, request: Request):
+        return shapes.respond(push.view(org, transaction(uid, fid, txid)))
 
     @r.delete(prefix + "/{fid}/transactions/{txid}")
     async def cancel(uid: str, fid: str, txid: str, request: Request):
-        user = get_user(org, uid)
-        f = get_factor(org, user, fid)
-        tx = org.store.get("push_tx", txid)
-        if tx is None or tx["factorId"] != f["id"]:
-            raise not_found(txid, "Transaction")
-        tx = push.current(org, tx)
+        tx = transaction(uid, fid, txid)
         if tx["status"] == "WAITING":
             tx["status"] = "CANCELLED"
             org.store.put("push_tx", tx["id"], tx)

@@ -14,28 +14,19 @@ keep what they had."""
 from __future__ import annotations
 
 import re
-import time
 
 import httpx
 import pytest
 
 from lab import process_runtime as pr
-from tests.support import running_services, url
+from tests.support import running_services, url, wait_until
 
 SUBNET = "127.0.95"
 SERVICES = ["dc", "mail", "okta", "ad-agent", "phone", "radius-agent", "ad-connector", "workspaces"]
 ALICE = "alice@corp.example.com"
 
 
-def wait_for(read, done=bool, timeout=15.0, every=0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out; last value: {value!r}")
-        time.sleep(every)
+wait_for = wait_until   # the walkthrough reads better with the old name
 
 
 def events(topo, service):

@@ -17,7 +17,8 @@ import httpx
 import pytest
 from botocore.config import Config
 
-from tests.services.workspaces.doubles import RadiusResponder, aws_client, wait_until
+from tests.services.workspaces.doubles import RadiusResponder, aws_client
+from tests.support import wait_until
 from tests.support import running_services, url
 
 SUBNET = "127.0.89"

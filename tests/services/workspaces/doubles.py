@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
-from typing import Any, Callable
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -35,17 +34,6 @@ def aws_client(topology: dict[str, Any], service: str, **overrides: Any):
     return boto3.client(service, **kwargs)
 
 
-def wait_until(read: Callable[[], Any], done: Callable[[Any], bool], timeout: float = 15.0,
-               interval: float = 0.1) -> Any:
-    """Poll like Terraform's waiters: return the first value `done` accepts, or fail at `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting; last value: {value!r}")
-        time.sleep(interval)
 
 
 # -- RADIUS ----------------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ import botocore.exceptions
 import httpx
 import pytest
 
-from tests.services.workspaces.doubles import RadiusResponder, aws_client, wait_until
+from tests.services.workspaces.doubles import RadiusResponder, aws_client
+from tests.support import wait_until
 from tests.support import running_services, url
 
 SUBNET = "127.0.90"

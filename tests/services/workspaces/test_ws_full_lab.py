@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from lab.provision import enrol_okta_verify
-from tests.services.workspaces.doubles import aws_client, wait_until
+from tests.services.workspaces.doubles import aws_client
+from tests.support import wait_until
 from tests.support import default_seed, running_services, url
 
 SUBNET = "127.0.90"
