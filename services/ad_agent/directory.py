@@ -17,6 +17,8 @@ from typing import Any
 import ldap3
 from ldap3.core.exceptions import LDAPException
 
+from services.common.ldap_client import close_quietly
+
 UF_ACCOUNTDISABLE = 0x2
 USER_ATTRS = ["sAMAccountName", "userPrincipalName", "mail", "givenName", "sn", "displayName", "memberOf",
               "userAccountControl", "objectGUID", "distinguishedName", "telephoneNumber", "employeeID"]
@@ -115,10 +117,7 @@ def read(host: str, port: int, bind_user: str, password: str, base_dn: str, user
     except LDAPException as exc:
         raise DirectoryError(f"{exc.__class__.__name__}: {exc}") from None
     finally:
-        try:
-            conn.unbind()
-        except Exception:
-            pass
+        close_quietly(conn)
 
 
 def check_password(host: str, port: int, username: str, password: str, *, source: str | None = None) -> str:
@@ -134,7 +133,4 @@ def check_password(host: str, port: int, username: str, password: str, *, source
     except LDAPException:
         return "unavailable"
     finally:
-        try:
-            conn.unbind()
-        except Exception:
-            pass
+        close_quietly(conn)

@@ -14,6 +14,8 @@ import ldap3
 from ldap3.core.exceptions import LDAPException
 from ldap3.utils.conv import escape_filter_chars
 
+from services.common.ldap_client import close_quietly
+
 _AD_DATA = re.compile(r"data ([0-9a-f]{3})", re.IGNORECASE)
 USER_ATTRIBUTES = ["sAMAccountName", "userPrincipalName", "givenName", "sn", "mail",
                    "userAccountControl", "memberOf", "displayName"]
@@ -45,7 +47,7 @@ def check_password(host: str, port: int, principal: str, password: str, source: 
     except LDAPException as exc:
         return BindOutcome(False, "unreachable", exc.__class__.__name__)
     finally:
-        conn.unbind()
+        close_quietly(conn)
 
 
 def read_user(host: str, port: int, base_dn: str, bind_user: str, bind_password: str,
@@ -65,4 +67,4 @@ def read_user(host: str, port: int, base_dn: str, bind_user: str, bind_password:
     except LDAPException:
         return None
     finally:
-        conn.unbind()
+        close_quietly(conn)

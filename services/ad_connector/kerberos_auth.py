@@ -35,6 +35,8 @@ from ldap3.utils.conv import escape_filter_chars
 from pyasn1.codec.der import decoder, encoder
 from pyasn1.error import PyAsn1Error
 
+from services.common.ldap_client import close_quietly
+
 AES256, AES128, RC4 = 18, 17, 23
 ETYPES = (AES256, AES128, RC4)              # what AD Connector offers, strongest first
 PA_ENC_TIMESTAMP, PA_ETYPE_INFO2 = 2, 19
@@ -152,7 +154,7 @@ def explain(error_code: int, host: str, port: int, base_dn: str, bind_user: str,
     except LDAPException:
         return default
     finally:
-        conn.unbind()
+        close_quietly(conn)
 
     def number(attr: str) -> int:
         try:

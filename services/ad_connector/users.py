@@ -22,6 +22,7 @@ from ldap3.core.exceptions import LDAPException
 from ldap3.utils.conv import escape_filter_chars
 
 from services.common.context import ServiceContext
+from services.common.ldap_client import close_quietly
 
 from .discovery import DiscoveryError, find_domain_controller
 from .store import DirectoryStore
@@ -52,7 +53,7 @@ def _search(host: str, port: int, base_dn: str, bind_user: str, bind_password: s
     except LDAPException as exc:
         raise LookupFailed(f"LDAP error: {exc.__class__.__name__}") from None
     finally:
-        conn.unbind()
+        close_quietly(conn)
 
 
 async def find_user(ctx: ServiceContext, directory: dict[str, Any], username: str) -> dict[str, Any] | None:

@@ -17,6 +17,8 @@ import asyncio
 import re
 from typing import Any
 
+from services.common.ldap_client import close_quietly
+
 from .org import Org
 
 # AD's data codes in the bind diagnostic (dc README, MS-ADTS): what the lab makes of each.
@@ -47,10 +49,7 @@ def ldap_check(host: str, port: int, upn: str, password: str, *, source: str | N
     except ldap3.core.exceptions.LDAPException:
         return "unavailable"
     finally:
-        try:
-            conn.unbind()
-        except Exception:
-            pass
+        close_quietly(conn)
 
 
 async def check(org: Org, user: dict[str, Any], password: str) -> str:
