@@ -191,6 +191,11 @@ class LdapServer:
                     await self._dispatch(session, message, reader, writer)
                 except Closed:
                     return
+                except UnicodeDecodeError:
+                    # An LDAPString (DN, attribute name, OID) must be UTF-8 (RFC 4511 4.1.2): the
+                    # message is as undecodable as bad BER; values (OCTET STRINGs) stay bytes.
+                    self._protocol_error(session, writer, "an LDAPString is not UTF-8")
+                    return
                 except Exception as exc:  # a bug must cost one connection, never the server
                     self.ctx.log.exception("ldap: error serving %s", session.peer)
                     self._protocol_error(session, writer, f"server error ({exc.__class__.__name__})")
@@ -391,10 +396,14 @@ class LdapServer:
         if s.account is None:
             return done(OPERATIONS_ERROR, MSG_NEED_BIND)
 
+        try:
+            base_key = norm_dn(base) if base else ""
+        except InvalidDN:
+            return done(INVALID_DN_SYNTAX, MSG_BAD_DN.format(base))
         max_page = self.directory.max_page_size
         if paged is not None:
             size, cookie = paged
-            key = (norm_dn(base) if base else "", scope, str(flt).lower(), tuple(a.lower() for a in attributes))
+            key = (base_key, scope, str(flt).lower(), tuple(a.lower() for a in attributes))
             if cookie:
                 state = s.pages.pop(cookie, None)
                 if state is None or state.key != key:

@@ -253,6 +253,15 @@ def test_ldap3_paged_search_through_the_generated_directory(dc, fresh):
     c.unbind()
 
 
+@pytest.mark.parametrize("paged_size", [None, 5])
+def test_a_malformed_base_dn_is_invalid_dn_syntax_paged_or_not(dc, paged_size):
+    c = conn(dc, "CORP\\alice", "Alice-Passw0rd!", auto_bind=True)
+    assert not c.search("DC=corp,DC=example,@C=com", "(objectClass=*)", paged_size=paged_size)
+    assert c.result["result"] == 34, c.result          # invalidDNSyntax, and the connection lives on
+    assert c.search(USERS, "(sAMAccountName=alice)", attributes=["cn"]) and len(c.entries) == 1
+    c.unbind()
+
+
 def test_whoami_and_refused_writes(dc):
     c = conn(dc, "CORP\\alice", "Alice-Passw0rd!", auto_bind=True)
     assert c.extend.standard.who_am_i() == "u:CORP\\alice"
