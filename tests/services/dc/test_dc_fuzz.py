@@ -1,4 +1,4 @@
-"""Mutation fuzzing of the DC's network parsers, over the wire (its own DC on 127.0.72).
+"""Mutation fuzzing of the DC's network parsers, over the wire (its own DC on 127.0.75).
 
 Valid LDAP messages (as ldap3 encodes them) and DNS queries (as dnspython encodes them) are
 mutated with a fixed seed: bytes flipped, lengths bent, tails cut or padded. Whatever arrives, the
@@ -29,7 +29,7 @@ from pyasn1.codec.ber import encoder
 
 from tests.support import running_services
 
-SUBNET = "127.0.72"
+SUBNET = "127.0.75"
 BASE_DN = "DC=corp,DC=example,DC=com"
 LDAP_CASES = 1000      # about 1 s on a quiet machine
 DNS_CASES = 300        # about 5 s: silence costs a short receive timeout each
