@@ -111,3 +111,41 @@ def test_messages_survive_a_restart_and_delete_empties(lab):
     assert httpx.get(api(lab) + "/messages").json() == before
     assert httpx.delete(api(lab) + "/messages").json()["deleted"] == len(before)
     assert httpx.get(api(lab) + "/messages").json() == []
+
+
+# -- fuzzing -------------------------------------------------------------------------------------
+SESSIONS = [
+    b"EHLO okta.example\r\nMAIL FROM:<noreply@okta.com>\r\nRCPT TO:<alice@corp.example.com>\r\nDATA\r\n"
+    b"From: Okta <noreply@okta.com>\r\nTo: alice@corp.example.com\r\nSubject: =?utf-8?q?Activate_=C3=A9?=\r\n"
+    b"MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n--b1\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nHello =C3=A9\r\n"
+    b"--b1\r\nContent-Type: text/html; charset=iso-8859-1\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    b"PGI+SGVsbG88L2I+\r\n--b1--\r\n.\r\nQUIT\r\n",
+    b"HELO x\r\nMAIL FROM:<>\r\nRCPT TO:<bob@corp.example.com>\r\nRCPT TO:<carol@corp.example.com>\r\nDATA\r\n"
+    b"Subject: plain\r\n\r\n..dot stuffed\r\n.\r\nRSET\r\nNOOP\r\nVRFY bob\r\nQUIT\r\n",
+]
+
+
+def test_smtp_survives_mutated_sessions_and_the_api_reads_what_it_stored(lab):
+    import random
+
+    from tests.fuzzing import LogWatch, mutate
+
+    svc = lab["topo"]["services"]["mail"]
+    watch = LogWatch(lab["state"] / "logs" / "mail.log")
+    rnd = random.Random(5321)
+    for i in range(200):
+        payload = mutate(rnd.choice(SESSIONS), rnd)
+        with socket.create_connection((svc["host"], svc["ports"]["smtp"]), timeout=5) as s:
+            s.sendall(payload)
+            s.shutdown(socket.SHUT_WR)
+            reply = b""
+            while chunk := s.recv(4096):
+                reply += chunk
+        assert reply.startswith(b"220 "), f"case {i}"
+    stored = httpx.get(api(lab) + "/messages").json()
+    assert stored, "some mutated sessions are still valid mail"
+    for m in stored:
+        assert httpx.get(f"{api(lab)}/messages/{m['id']}").status_code == 200, m
+    assert not watch.tracebacks()
+    send(lab, "alice@corp.example.com", "after the fuzz", "still here")
