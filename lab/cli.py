@@ -240,6 +240,10 @@ def cmd_import(args) -> int:
         _say(f"imported from Active Directory: {c.get('users.created', 0)} users created (STAGED), "
              f"{c.get('users.updated', 0)} updated, {c.get('users.unchanged', 0)} unchanged; "
              f"{c.get('groups.created', 0)} groups created; {c.get('memberships.added', 0)} memberships added")
+        changed = [f"{c[k]} {k.split('.')[1]}" for k in ("users.deactivated", "users.suspended", "users.reactivated")
+                   if c.get(k)]
+        if changed:       # the lifecycle rules of the integration acted on people disabled or enabled in AD
+            _say("lifecycle: " + ", ".join(changed) + " (users disabled, enabled or gone in AD)")
     else:
         _say(f"the import failed: {job.get('error')}")
     return EXIT_OK if job["status"] == "COMPLETED" else EXIT_FAILED

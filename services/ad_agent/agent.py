@@ -9,7 +9,9 @@ does not import again before the interval is up.
 Settings (`topology.services.ad-agent.settings`): `import_interval_seconds` (3600), `import_on_start`
 (false), `poll_wait_seconds` (20, the long-poll), `retry_seconds` (2), `user_ous` (["OU=Users"]),
 `group_ous` (["OU=Groups"]), `exclude_users` (["Administrator", "Guest", "krbtgt"]),
-`service_account` ("svc-oktaagent"), `page_size` (500)."""
+`service_account` ("svc-oktaagent"), `page_size` (500); Okta's "Profile & Lifecycle Sourcing" of the
+integration: `deactivated_user_action` ("deactivate", "suspend" or "none"), `reactivate_suspended_users`
+(false), `reactivate_deactivated_users` (false)."""
 from __future__ import annotations
 
 import asyncio
@@ -22,7 +24,7 @@ from typing import Any
 from services.common.context import ServiceContext
 
 from . import directory
-from .importer import run_import
+from .importer import Lifecycle, run_import
 from .okta import OrgClient, OrgError
 
 
@@ -46,6 +48,7 @@ class Agent:
         self.org_answered = False      # the org refused us (e.g. a revoked token): up, but DISRUPTED
         self.last_error: str | None = None
         self.importing = asyncio.Lock()
+        self.lifecycle = Lifecycle.from_settings(ctx.settings)    # a bad value is a bad config (exit 4)
 
     # -- settings and state ----------------------------------------------------------------------
     def setting(self, key: str, default: Any) -> Any:
@@ -151,7 +154,8 @@ class Agent:
                 self.ctx.record("agent.ldap", peer=host, outcome="read", users=len(users), groups=len(groups),
                                 bind=self.bind_user)
                 counts = await run_import(org, self.domain, users, groups,
-                                          list(self.setting("exclude_users", ["Administrator", "Guest", "krbtgt"])))
+                                          list(self.setting("exclude_users", ["Administrator", "Guest", "krbtgt"])),
+                                          full=bool(task.get("full", True)), lifecycle=self.lifecycle)
                 body: dict[str, Any] = {"status": "COMPLETED", "counts": counts}
             except (directory.DirectoryError, OrgError) as exc:
                 counts, body = {}, {"status": "FAILED", "error": str(exc)[:300]}

@@ -9,19 +9,66 @@
 - A user already in the org with that login and mastered by AD is updated when AD changed; an
   Okta-mastered user with the same login is left alone (counted as a conflict).
 - Memberships of AD groups follow AD: added and removed for AD-sourced users.
-- People disabled in AD are imported like the others and counted (`users.disabled_in_ad`);
-  what Okta does to them is the org's business (not emulated: no deprovisioning).
+- Lifecycle, as the integration's "Profile & Lifecycle Sourcing" settings (`Lifecycle`): an
+  AD-sourced user disabled in AD is deactivated in Okta (DEPROVISIONED), or suspended, or left
+  alone; so is one no longer in the imported OUs, but only a full import can see that (an
+  incremental import reads changed entries only, as Okta's support notes). A user enabled in AD
+  again is reactivated only when the matching "reactivate" box is ticked. New users disabled in
+  AD are created and then deactivated, as any other AD-disabled user.
 
-Returns counts: users.{created,updated,unchanged,conflicts,excluded,disabled_in_ad},
-groups.{created,existing}, memberships.{added,removed}."""
+Returns counts: users.{created,updated,unchanged,conflicts,excluded,disabled_in_ad,deactivated,
+suspended,reactivated}, groups.{created,existing}, memberships.{added,removed}."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from .directory import AdGroup, AdUser
 from .okta import OrgClient
 
 MANAGED = ("login", "email", "firstName", "lastName", "samAccountName", "userName", "displayName")
+DEACTIVATED_ACTIONS = ("deactivate", "suspend", "none")
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """Okta's "When a user is deactivated in the app" and "When a user is reactivated in the app"."""
+    deactivated: str = "deactivate"           # deactivate | suspend | none
+    reactivate_suspended: bool = False
+    reactivate_deactivated: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> "Lifecycle":
+        action = str(settings.get("deactivated_user_action", "deactivate")).lower()
+        if action not in DEACTIVATED_ACTIONS:
+            raise ValueError(f"deactivated_user_action must be one of {', '.join(DEACTIVATED_ACTIONS)}, not {action!r}")
+        return cls(action, bool(settings.get("reactivate_suspended_users", False)),
+                   bool(settings.get("reactivate_deactivated_users", False)))
+
+    def gone_from_ad(self, user: dict[str, Any]) -> str | None:
+        """The lifecycle operation for a user disabled in AD or out of scope, or None."""
+        if self.deactivated == "deactivate" and user["status"] != "DEPROVISIONED":
+            return "deactivate"
+        if self.deactivated == "suspend" and user["status"] == "ACTIVE":
+            return "suspend"
+        return None
+
+    def back_in_ad(self, user: dict[str, Any]) -> str | None:
+        """The lifecycle operation for a user enabled in AD whom Okta holds deactivated or suspended."""
+        if user["status"] == "SUSPENDED" and self.reactivate_suspended:
+            return "unsuspend"
+        if user["status"] == "DEPROVISIONED" and self.reactivate_deactivated:
+            return "activate"
+        return None
+
+
+COUNT_OF = {"deactivate": "users.deactivated", "suspend": "users.suspended", "unsuspend": "users.reactivated",
+            "activate": "users.reactivated"}
+
+
+def sourced_here(user: dict[str, Any], domain: str) -> bool:
+    provider = (user.get("credentials") or {}).get("provider", {})
+    return provider.get("type") == "ACTIVE_DIRECTORY" and str(provider.get("name", "")).lower() == domain.lower()
 
 
 def profile_of(u: AdUser) -> dict[str, Any]:
@@ -32,10 +79,17 @@ def profile_of(u: AdUser) -> dict[str, Any]:
 
 
 async def run_import(org: OrgClient, domain: str, users: list[AdUser], groups: list[AdGroup],
-                     exclude: list[str]) -> dict[str, int]:
+                     exclude: list[str], *, full: bool = True, lifecycle: Lifecycle = Lifecycle()) -> dict[str, int]:
     counts = {"users.read": len(users), "groups.read": len(groups), "users.created": 0, "users.updated": 0,
               "users.unchanged": 0, "users.conflicts": 0, "users.excluded": 0, "users.disabled_in_ad": 0,
+              "users.deactivated": 0, "users.suspended": 0, "users.reactivated": 0,
               "groups.created": 0, "groups.existing": 0, "memberships.added": 0, "memberships.removed": 0}
+
+    async def apply(user: dict[str, Any], operation: str | None) -> None:
+        if operation is not None:
+            await org.lifecycle(user["id"], operation)
+            counts[COUNT_OF[operation]] += 1
+
     # groups
     okta_groups = {g["profile"]["name"].lower(): g for g in await org.groups()}
     by_dn: dict[str, dict[str, Any]] = {}
@@ -72,6 +126,12 @@ async def run_import(org: OrgClient, domain: str, users: list[AdUser], groups: l
         else:
             counts["users.unchanged"] += 1
         imported[current["id"]] = (u, current)
+        await apply(current, lifecycle.gone_from_ad(current) if u.disabled else lifecycle.back_in_ad(current))
+    if full:   # users of this directory that AD no longer has in the imported OUs
+        read = {profile_of(u)["login"].lower() for u in users}
+        for login, current in existing.items():
+            if login not in read and sourced_here(current, domain):
+                await apply(current, lifecycle.gone_from_ad(current))
     # memberships of the AD groups
     for dn, og in by_dn.items():
         members = {m["id"] for m in await org.group_members(og["id"])}

@@ -83,7 +83,16 @@ class OrgClient:
 
     # -- users and groups -------------------------------------------------------------------------
     async def users(self) -> list[dict[str, Any]]:
-        return await self.all_pages("/api/v1/users", "listing users", {"limit": 200})
+        """Every user, deactivated ones too (Okta's plain list leaves DEPROVISIONED users out)."""
+        listed = await self.all_pages("/api/v1/users", "listing users", {"limit": 200})
+        return listed + await self.all_pages("/api/v1/users", "listing deactivated users",
+                                             {"limit": 200, "filter": 'status eq "DEPROVISIONED"'})
+
+    async def lifecycle(self, uid: str, operation: str) -> None:
+        """deactivate, suspend, unsuspend, or activate (without the email: AD users sign in with
+        their AD password)."""
+        params = {"sendEmail": "false"} if operation == "activate" else None
+        await self.call("POST", f"/api/v1/users/{uid}/lifecycle/{operation}", f"{operation} a user", params=params)
 
     async def groups(self) -> list[dict[str, Any]]:
         return await self.all_pages("/api/v1/groups", "listing groups")

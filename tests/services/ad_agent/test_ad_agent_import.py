@@ -1,7 +1,7 @@
 """The Okta AD agent as a process with the DC and the org (blank org, 127.0.94): registration,
 imports on demand through the org (users STAGED with their AD attributes, groups, memberships),
-idempotent re-imports, an AD change reaching Okta, an Okta-mastered login left alone, and
-delegated authentication through the agent (right, wrong, locked, expired AD passwords)."""
+idempotent re-imports, an AD change reaching Okta, an Okta-mastered login left alone, a user
+disabled in AD deactivated in Okta, and delegated authentication through the agent (right, wrong, locked, expired AD passwords)."""
 from __future__ import annotations
 
 import time
@@ -67,6 +67,9 @@ def test_first_import_creates_staged_users_groups_and_memberships(api, directory
         "credentials": {"password": {"value": "Okta-Passw0rd!"}}})
     counts = run_import(api, directory)
     assert counts["users.created"] == 8 and counts["users.conflicts"] == 1 and counts["users.excluded"] == 1
+    # dave is disabled in AD: created, then deactivated (the integration's default lifecycle rule)
+    assert counts["users.disabled_in_ad"] == 1 and counts["users.deactivated"] == 1
+    assert api.get("/api/v1/users/dave@corp.example.com").json()["status"] == "DEPROVISIONED"
     assert counts["groups.created"] == 3 and counts["memberships.added"] >= 10
     users = {u["profile"]["login"]: u for u in api.get("/api/v1/users").json()}
     alice = users["alice@corp.example.com"]
@@ -95,7 +98,7 @@ def test_first_import_creates_staged_users_groups_and_memberships(api, directory
 def test_reimport_is_idempotent_and_follows_ad_changes(api, directory, topo):
     counts = run_import(api, directory)
     assert counts["users.created"] == 0 and counts["users.updated"] == 0 and counts["groups.created"] == 0
-    assert counts["memberships.added"] == 0 and counts["users.unchanged"] == 8
+    assert counts["memberships.added"] == 0 and counts["users.unchanged"] == 8 and counts["users.deactivated"] == 0
     host, port = topo["services"]["dc"]["host"], topo["services"]["dc"]["ports"]["ldap"]
     conn = ldap3.Connection(ldap3.Server(host, port=port), user="CORP\\Administrator", password="Admin-Passw0rd!",
                             auto_bind=True)
@@ -105,7 +108,31 @@ def test_reimport_is_idempotent_and_follows_ad_changes(api, directory, topo):
     counts = run_import(api, directory)
     assert counts["users.updated"] == 1
     assert api.get("/api/v1/users/bob@corp.example.com").json()["profile"]["firstName"] == "Robert"
-    assert len(api.get("/api/v1/users").json()) == 9
+    assert len(api.get("/api/v1/users").json()) == 8, "7 imported and Okta's ivan; deactivated dave is not listed"
+
+
+def set_uac(topo, sam: str, value: int) -> None:
+    host, port = topo["services"]["dc"]["host"], topo["services"]["dc"]["ports"]["ldap"]
+    conn = ldap3.Connection(ldap3.Server(host, port=port), user="CORP\\Administrator", password="Admin-Passw0rd!",
+                            auto_bind=True)
+    conn.search("DC=corp,DC=example,DC=com", f"(sAMAccountName={sam})")
+    assert conn.modify(conn.entries[0].entry_dn, {"userAccountControl": [(ldap3.MODIFY_REPLACE, [str(value)])]})
+    conn.unbind()
+
+
+def test_disabling_in_ad_deactivates_in_okta_and_enabling_does_not_reactivate_by_default(api, directory, topo):
+    uid = api.get("/api/v1/users/grace@corp.example.com").json()["id"]
+    assert api.post(f"/api/v1/users/{uid}/lifecycle/activate", params={"sendEmail": "false"}).status_code == 200
+    set_uac(topo, "grace", 514)                  # ACCOUNTDISABLE
+    try:
+        assert run_import(api, directory)["users.deactivated"] == 1
+        assert api.get(f"/api/v1/users/{uid}").json()["status"] == "DEPROVISIONED"
+        logs = api.get("/api/v1/logs", params={"filter": 'eventType eq "user.lifecycle.deactivate"'}).json()
+        assert any(t["alternateId"] == "grace@corp.example.com" for e in logs for t in e["target"])
+    finally:
+        set_uac(topo, "grace", 512)
+    counts = run_import(api, directory)
+    assert counts["users.reactivated"] == 0 and api.get(f"/api/v1/users/{uid}").json()["status"] == "DEPROVISIONED"
 
 
 def test_delegated_authentication_goes_through_the_agent(api, topo):
