@@ -18,7 +18,7 @@ import yaml
 from . import docker_runtime as dr
 from . import process_runtime as pr
 from . import provision, topology as topo
-from .client import LabClient, LabClientError
+from .client import AD_ACCOUNT_CHANGES, LabClient, LabClientError
 from .state import default_state_dir, load_topology
 from .timeline import format_event, timeline
 
@@ -260,6 +260,18 @@ def cmd_activate(args) -> int:
     return EXIT_OK
 
 
+def cmd_ad(args) -> int:
+    result = _client(args).ad_account(args.user, args.change)
+    if args.json:
+        _say(json.dumps(result, indent=2))
+    else:
+        done = {"disable": "disabled", "enable": "enabled", "unlock": "unlocked",
+                "must-change-password": "must change the password at next logon"}[args.change]
+        _say(f"{result['user']}: {done} in AD ({result['dn']}, userAccountControl {result['userAccountControl']}); "
+             "Okta sees it at the next import (`lab import`)")
+    return EXIT_OK
+
+
 def cmd_mail(args) -> int:
     messages = _client(args).mail(args.user)
     if args.json:
@@ -480,6 +492,12 @@ def build_parser() -> argparse.ArgumentParser:
     activate.add_argument("--no-email", action="store_true", help="print the activation link instead (sendEmail=false)")
     activate.add_argument("--json", action="store_true")
     activate.set_defaults(func=cmd_activate)
+
+    ad = sub.add_parser("ad", help="change an AD account as the domain admin does (an LDAP modify on the DC)")
+    ad.add_argument("user", help="sAMAccountName, UPN or CORP\\name")
+    ad.add_argument("change", choices=list(AD_ACCOUNT_CHANGES), help="what to do to the account")
+    ad.add_argument("--json", action="store_true")
+    ad.set_defaults(func=cmd_ad)
 
     mail = sub.add_parser("mail", help="the users' mailbox; with USER, their mail and the newest message's text")
     mail.add_argument("user", nargs="?")

@@ -17,6 +17,15 @@ from .state import admin_url, api_url
 # A sign-in may wait for a push through every RADIUS retry; AD Connector allows 50 s × 11.
 SIGNIN_TIMEOUT = 660.0
 
+ACCOUNTDISABLE = 0x2
+# What an AD admin can change on an account, as the attribute values AD's tools write.
+AD_ACCOUNT_CHANGES = {
+    "disable": lambda uac: {"userAccountControl": uac | ACCOUNTDISABLE},
+    "enable": lambda uac: {"userAccountControl": uac & ~ACCOUNTDISABLE},
+    "unlock": lambda uac: {"lockoutTime": 0},
+    "must-change-password": lambda uac: {"pwdLastSet": 0},
+}
+
 
 class LabClientError(Exception):
     pass
@@ -130,12 +139,14 @@ class LabClient:
     def ad_import(self, full: bool = True, wait: float = 60.0) -> dict[str, Any]:
         """What the admin's Import button does: ask the org for an AD import, which the Okta AD
         agent picks up at its next poll; wait until the job is COMPLETED or FAILED."""
-        directories = self._okta_ok("GET", "/api/v1/directories")
-        if not directories:
-            raise LabClientError("the org has no Active Directory integration yet: is the ad-agent running?")
+        deadline = time.monotonic() + wait
+        # After an org reset the agent registers again at its next poll: give it that moment.
+        while not (directories := self._okta_ok("GET", "/api/v1/directories")):
+            if time.monotonic() > deadline:
+                raise LabClientError("the org has no Active Directory integration yet: is the ad-agent running?")
+            time.sleep(0.3)
         dir_id = directories[0]["id"]
         job = self._okta_ok("POST", f"/api/v1/directories/{dir_id}/import", json={"full": full})
-        deadline = time.monotonic() + wait
         while job["status"] in ("PENDING", "RUNNING"):
             if time.monotonic() > deadline:
                 raise LabClientError(f"import {job['id']} still {job['status']} after {wait:g} s")
@@ -149,6 +160,48 @@ class LabClient:
         body = self._okta_ok("POST", f"/api/v1/users/{found['id']}/lifecycle/activate",
                              params={"sendEmail": "true" if send_email else "false"})
         return {"login": found["profile"]["login"], **(body or {})}
+
+    def ad_account(self, user: str, change: str) -> dict[str, Any]:
+        """What the AD admin does in "Active Directory Users and Computers", done the way any LDAP
+        tool does it: a modify as the domain administrator (ldap3, simple bind). `change` is one of
+        AD_ACCOUNT_CHANGES. Returns the account's sAMAccountName, DN and new userAccountControl."""
+        import ldap3  # imported here: only scenarios and the CLI need it
+        from ldap3.utils.conv import escape_filter_chars
+
+        if change not in AD_ACCOUNT_CHANGES:
+            raise LabClientError(f"unknown AD account change {change!r}; one of: {', '.join(AD_ACCOUNT_CHANGES)}")
+        seed = self.seed()
+        netbios = seed.get("domain", {}).get("netbios_name", "CORP")
+        admin = next((p for p in seed.get("users", []) if p["sam"].lower() == "administrator"), None)
+        if admin is None:
+            raise LabClientError("the seed has no Administrator to change AD accounts with")
+        dc = self.topology["services"]["dc"]
+        sam = user.split("@")[0].split("\\")[-1]
+        conn = ldap3.Connection(ldap3.Server(dc["host"], port=dc["ports"]["ldap"], get_info=ldap3.NONE,
+                                             connect_timeout=5),
+                                user=f"{netbios}\\Administrator", password=admin["password"], receive_timeout=10)
+        try:
+            if not conn.bind():
+                raise LabClientError(f"the DC refused the administrator's bind: {conn.result.get('message')}")
+            base = seed.get("domain", {}).get("base_dn") or ",".join(
+                f"DC={p}" for p in seed.get("domain", {}).get("dns_name", "corp.example.com").split("."))
+            conn.search(base, f"(sAMAccountName={escape_filter_chars(sam)})",
+                        attributes=["userAccountControl"])
+            if not conn.entries:
+                raise LabClientError(f"AD has no account {sam}")
+            dn, uac = conn.entries[0].entry_dn, int(conn.entries[0].userAccountControl.value or 512)
+            values = AD_ACCOUNT_CHANGES[change](uac)
+            if not conn.modify(dn, {k: [(ldap3.MODIFY_REPLACE, [str(v)])] for k, v in values.items()}):
+                raise LabClientError(f"the DC refused to {change} {sam}: {conn.result.get('message')}")
+            return {"user": sam, "dn": dn, "change": change,
+                    "userAccountControl": int(values.get("userAccountControl", uac))}
+        except ldap3.core.exceptions.LDAPException as exc:
+            raise LabClientError(f"cannot reach the DC's LDAP: {exc.__class__.__name__}: {exc}") from None
+        finally:
+            try:
+                conn.unbind()
+            except ldap3.core.exceptions.LDAPException:
+                pass      # already closed by the DC; nothing was lost
 
     # -- the control plane -----------------------------------------------------------------------
     def health(self) -> dict[str, bool]:

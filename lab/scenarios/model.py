@@ -30,6 +30,7 @@ ACTIONS: dict[str, set[str] | None] = {
     "aws_wait": {"service", "operation", "params", "path", "equals", "timeout"},
     "okta": {"method", "path", "json", "params", "expect_status", "remember"},
     "ad_import": None,            # the admin's Import button: AD users and groups into the org
+    "ad_account": {"user", "change"},  # the AD admin disables, enables or unlocks an account (LDAP modify)
     "activation_email": {"user"},  # the user follows the emailed link and enrols Okta Verify
     "parallel": None,   # a list of login steps run at once, each optionally `after` N seconds
 }

@@ -11,7 +11,7 @@ from typing import Any, Callable
 from .. import docker_runtime as dr
 from .. import process_runtime as pr
 from .. import provision
-from ..client import LabClient
+from ..client import LabClient, LabClientError
 from .model import Scenario
 
 _STEP_CODE = re.compile(r"^code([+-]\d+)?$")
@@ -250,6 +250,11 @@ class Runner:
             job = self.client.ad_import()
             if job["status"] != "COMPLETED":
                 raise StepFailed(f"step {index}: the AD import ended {job['status']}: {job.get('error')}")
+        elif action == "ad_account":
+            try:
+                self.client.ad_account(str(arg["user"]), str(arg["change"]))
+            except LabClientError as exc:
+                raise StepFailed(f"step {index}: {exc}") from None
         elif action == "activation_email":
             user = _with_directory({"u": arg["user"]}, self.client, self.remembered)["u"]
             try:

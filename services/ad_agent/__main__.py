@@ -24,6 +24,7 @@ async def build(ctx) -> Service:
     async def reset() -> None:
         agent.state.pop("lastImport", None)
         agent.state.pop("lastImportTs", None)
+        agent.state.pop("fullImportDone", None)
         agent.save()
 
     return Service(tasks=[agent.run], health=health, reset=reset)

@@ -78,6 +78,8 @@ class Agent:
         while True:
             try:
                 reg = await org.register(self.domain, self.netbios, self.ctx.source_address)
+                if reg["directoryId"] != self.state.get("directoryId"):
+                    self.state.pop("fullImportDone", None)     # a new integration starts with a full import
                 self.state.update(agentId=reg["agentId"], directoryId=reg["directoryId"])
                 self.save()
                 self.registered, self.last_error = True, None
@@ -104,7 +106,9 @@ class Agent:
             if time.time() >= due:
                 self.state["lastImportTs"] = time.time()    # not again before the next interval
                 self.save()
-                await self.request(org, full=False, trigger="schedule")
+                # Incremental imports read what changed since a full one; until a full import has
+                # completed (the one on start may have failed: the DC still starting), ask for full.
+                await self.request(org, full=not self.state.get("fullImportDone"), trigger="schedule")
 
     async def request(self, org: OrgClient, *, full: bool, trigger: str) -> None:
         try:
@@ -162,6 +166,8 @@ class Agent:
             seconds = round(time.monotonic() - started, 3)
             self.state.update(lastImportTs=time.time(), lastImport={"job": task["id"], "status": body["status"],
                                                                     "counts": counts, "seconds": seconds})
+            if body["status"] == "COMPLETED" and task.get("full", True):
+                self.state["fullImportDone"] = True
             self.save()
             self.ctx.record("agent.import", peer="okta", outcome=body["status"], job=task["id"], full=task.get("full"),
                             seconds=seconds, error=body.get("error"), **counts)

@@ -58,8 +58,8 @@ def test_code_accepted(lab):
 
 
 def test_wrong_code_rejected_with_the_clients_message(lab):
-    good = code_of(lab, "bob")
-    wrong = f"{(int(good) + 500000) % 1000000:06d}"
+    shown = lab.run("phone", "code", "bob").stdout.strip()    # only read, not used: code_of would spend it
+    wrong = f"{(int(shown) + 500000) % 1000000:06d}"
     rc, body = login(lab, "bob", "--mfa", wrong)
     assert rc == 1
     assert body["message"] == AUTH_FAILED
@@ -106,6 +106,22 @@ def test_user_not_assigned_to_the_app(lab):
 def test_disabled_account_fails_in_ad(lab):
     rc, body = login(lab, "dave", "--mfa", code_of(lab, "dave"))
     assert rc == 1 and body["reason"] == "ad_533"
+
+
+def test_an_account_disabled_and_enabled_again_with_lab_ad(lab):
+    disabled = lab.run("ad", "bob", "disable", "--json")
+    try:
+        assert disabled.returncode == 0, disabled.stderr
+        assert json.loads(disabled.stdout)["userAccountControl"] & 0x2
+        rc, body = login(lab, "bob", "--mfa", "push")        # approved: AD Connector asks RADIUS first
+        assert rc == 1 and body["reason"] == "ad_533"
+    finally:
+        enabled = lab.run("ad", "bob", "enable")
+    assert enabled.returncode == 0 and "bob: enabled in AD" in enabled.stdout, enabled.stderr
+    rc, body = login(lab, "bob", "--mfa", code_of(lab, "bob"))
+    assert rc == 0, body
+    unknown = lab.run("ad", "nobody", "disable")
+    assert unknown.returncode == 2 and "AD has no account nobody" in unknown.stderr
 
 
 def test_unknown_registration_code(lab):

@@ -3,6 +3,7 @@ import json
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 from lab import process_runtime as pr
 from lab import topology as topo
@@ -17,6 +18,17 @@ def test_help_lists_the_commands(tmp_path):
     out = lab("--help", state_dir=tmp_path).stdout
     for command in ("up", "down", "status", "logs", "users", "login", "phone", "events"):
         assert command in out
+
+
+def test_the_installed_console_script_starts(tmp_path):
+    """`lab` as installed, not `python -m lab.cli`: the script runs with the venv's bin/ first on
+    sys.path, where impacket's `services.py` would shadow our `services` package if lab imported it."""
+    script = Path(sys.executable).with_name("lab")
+    assert script.exists(), "pip install -e . puts the lab script beside the interpreter"
+    for args in (["--help"], ["ad", "--help"], ["import", "--help"]):
+        result = subprocess.run([str(script), "--state-dir", str(tmp_path), *args], capture_output=True, text=True,
+                                timeout=60, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
 
 
 def test_users_lists_seed_people_with_states(tmp_path):

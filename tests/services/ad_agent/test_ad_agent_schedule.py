@@ -46,7 +46,7 @@ def test_imports_on_start_and_on_the_interval_with_paged_reads(lab):
     api, topo = lab["api"], lab["topo"]
     done = wait_jobs(api, 2)
     assert all(j["trigger"] == "schedule" for j in done)
-    assert done[0]["full"] is True and done[1]["full"] is False
+    assert done[0]["full"] is True and done[1]["full"] is False, jobs(api)
     assert done[0]["counts"]["users.created"] == 9 and done[1]["counts"]["users.created"] == 0
     searches = [e for e in httpx.get(url(topo, "dc", "admin") + "/events").json() if e["kind"] == "ldap.search"
                 and e["fields"].get("base", "").lower().startswith("ou=users")]
@@ -80,3 +80,19 @@ def test_an_org_reset_makes_the_agent_register_again(lab):
     registrations = [e for e in httpx.get(url(topo, "ad-agent", "admin") + "/events").json()
                      if e["kind"] == "agent.register" and e["outcome"] == "registered"]
     assert len(registrations) >= 2
+
+
+def test_scheduled_imports_stay_full_until_a_full_import_completes(lab):
+    """The import on start can fail (here the DC is down, as when it is still starting): the
+    next scheduled import must be full again, since there is nothing to be incremental from."""
+    api, topo, state = lab["api"], lab["topo"], lab["state"]
+    pr.stop(state, ["dc", "ad-agent"])
+    assert httpx.post(url(topo, "okta", "admin") + "/reset").status_code == 200   # a new integration
+    pr.wait_healthy(topo, pr.start(state / "topology.json", topo, ["ad-agent"]), timeout=20)
+    deadline = time.monotonic() + 30
+    while not any(j["status"] == "FAILED" for j in jobs(api)):
+        assert time.monotonic() < deadline, jobs(api)
+        time.sleep(0.2)
+    pr.wait_healthy(topo, pr.start(state / "topology.json", topo, ["dc"]), timeout=20)
+    completed = wait_jobs(api, 1)
+    assert completed[0]["full"] is True and completed[0]["counts"]["users.created"] == 9, jobs(api)
