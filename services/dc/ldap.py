@@ -396,26 +396,23 @@ class LdapServer:
         if s.account is None:
             return done(OPERATIONS_ERROR, MSG_NEED_BIND)
 
+        size, cookie = paged if paged is not None else (0, b"")
         try:
             base_key = norm_dn(base) if base else ""
+            # A paged search's next page continues from its cookie; anything else searches now.
+            results = [] if cookie else self.directory.search(base, scope, flt)
+        except NoSuchObject as exc:
+            return done(NO_SUCH_OBJECT, MSG_NO_OBJECT.format(exc.matched), exc.matched)
         except InvalidDN:
             return done(INVALID_DN_SYNTAX, MSG_BAD_DN.format(base))
         max_page = self.directory.max_page_size
         if paged is not None:
-            size, cookie = paged
             key = (base_key, scope, str(flt).lower(), tuple(a.lower() for a in attributes))
             if cookie:
                 state = s.pages.pop(cookie, None)
                 if state is None or state.key != key:
                     return done(UNWILLING, "00002040: SvcErr: DSID-03100876, problem 5003 (WILL_NOT_PERFORM), data 0\n")
                 results = state.remaining
-            else:
-                try:
-                    results = self.directory.search(base, scope, flt)
-                except NoSuchObject as exc:
-                    return done(NO_SUCH_OBJECT, MSG_NO_OBJECT.format(exc.matched), exc.matched)
-                except InvalidDN:
-                    return done(INVALID_DN_SYNTAX, MSG_BAD_DN.format(base))
             if size == 0:  # the client abandons the paged search
                 return done(SUCCESS, ctrls=[(PAGED_RESULTS, self._paged_value(0, b""))])
             page = min(size, max_page)
@@ -430,12 +427,6 @@ class LdapServer:
                 s.pages[next_cookie] = _Paged(key, rest)
             return done(code, n=len(now_sent), ctrls=[(PAGED_RESULTS, self._paged_value(0, next_cookie))])
 
-        try:
-            results = self.directory.search(base, scope, flt)
-        except NoSuchObject as exc:
-            return done(NO_SUCH_OBJECT, MSG_NO_OBJECT.format(exc.matched), exc.matched)
-        except InvalidDN:
-            return done(INVALID_DN_SYNTAX, MSG_BAD_DN.format(base))
         limit = min(size_limit, max_page) if size_limit else max_page
         if len(results) > limit:
             await self._send(s, mid, results[:limit], attributes, types_only, writer)

@@ -116,7 +116,7 @@ def test_only_a_full_import_sees_a_user_gone_from_the_ous_and_only_ours():
     org.add(f"alice@{DOMAIN}", "ACTIVE")
     org.add(f"gone@{DOMAIN}", "ACTIVE")
     org.add(f"okta-only@{DOMAIN}", "ACTIVE", provider="OKTA")
-    org.add(f"other@other.example.com", "ACTIVE", name="other.example.com")
+    org.add("other@other.example.com", "ACTIVE", name="other.example.com")
     assert imported(org, [ad("alice")], full=False)["users.deactivated"] == 0
     assert org.status(f"gone@{DOMAIN}") == "ACTIVE"
     counts = imported(org, [ad("alice")], full=True)

@@ -101,9 +101,3 @@ def agent_with_fake_org(state_dir: Path, subnet: str, settings: dict[str, Any] |
             yield AgentLab(topology, org, creds["radius_shared_secret"].encode(), svc["host"], state_dir)
     finally:
         org.stop()
-
-
-def lab_processes(names: list[str], state_dir: Path, subnet: str, *, agents: int = 1,
-                  settings: dict[str, dict[str, Any]] | None = None, timeout: float = 60):
-    """The real services as processes, with one or two agents (tests.support.running_services)."""
-    return running_services(names, state_dir, subnet, settings=settings, agents=agents, timeout=timeout)

@@ -22,12 +22,9 @@ import httpx
 import pytest
 from pyrad import packet as rp
 
-from lab import process_runtime as pr
-from lab import topology as topo
 from lab.provision import enrol_okta_verify
 from radius_agent_fakes import RadiusClient, access_request, decode_reply
-from radius_agent_harness import lab_processes
-from tests.support import default_seed, url
+from tests.support import default_seed, running_services, url
 
 SUBNET = "127.0.97"
 NAS_IP = f"{SUBNET}.41"
@@ -35,24 +32,6 @@ DIRECTORY = "d-9067a1b2c3"
 AGENTS = ("radius-agent", "radius-agent-2")
 SERVICES = ["dc", "okta", "phone", *AGENTS, "ad-connector"]
 PASSWORD = {"alice": "Alice-Passw0rd!", "bob": "Bob-Passw0rd!", "carol": "Carol-Passw0rd!"}
-
-pytestmark = pytest.mark.skipif(
-    not (Path(__file__).resolve().parents[3] / "services" / "okta" / "__main__.py").exists(),
-    reason="services/okta is not there yet")
-
-
-def wait_for_free_ports(names, timeout=70.0):
-    """An earlier run may leave TIME_WAIT on the org's port (see test_radius_agent_with_org)."""
-    plan = topo.build(Path("/nonexistent"), subnet=SUBNET, agents=2)
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            pr.check_ports_free(plan, names)
-            return
-        except pr.LabError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(1.0)
 
 
 class Lab:
@@ -98,11 +77,10 @@ class Lab:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    wait_for_free_ports(SERVICES)
     agent = {"app_refresh_seconds": 1, "push_poll_interval_seconds": 0.2}
     settings = {"radius-agent": agent, "radius-agent-2": agent,
                 "ad-connector": {"stage_delay_seconds": 0.3, "radius_probe_timeout_seconds": 1.0}}
-    with lab_processes(SERVICES, tmp_path_factory.mktemp("ra-lab"), SUBNET, agents=2, settings=settings,
+    with running_services(SERVICES, tmp_path_factory.mktemp("ra-lab"), SUBNET, agents=2, settings=settings,
                        timeout=90) as topology:
         lab = Lab(topology)
         carol = lab.org.get("/api/v1/users/carol@corp.example.com").json()

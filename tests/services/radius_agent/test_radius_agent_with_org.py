@@ -14,16 +14,10 @@ import pytest
 from pyrad import packet as rp
 
 from radius_agent_fakes import RadiusClient, access_request, decode_reply
-from lab import process_runtime as pr
-from lab import topology as topo
 from tests.support import running_services, url
 
 SUBNET = "127.0.87"
 NAS_IP = f"{SUBNET}.41"
-
-pytestmark = pytest.mark.skipif(
-    not (Path(__file__).resolve().parents[3] / "services" / "okta" / "__main__.py").exists(),
-    reason="services/okta is not there yet")
 
 
 class Org:
@@ -62,25 +56,8 @@ class Org:
         assert self.phone.put(f"/accounts/{login}/behaviour", json={"action": action, "after": after}).status_code == 200
 
 
-def wait_for_free_ports(names, timeout=70.0):
-    """A previous run's org may have left TIME_WAIT sockets on its port, and
-    lab.process_runtime.check_ports_free binds without SO_REUSEADDR (the services themselves bind
-    with it), so it reports "in use" for up to 60 s. Wait that out instead of failing."""
-    plan = topo.build(Path("/nonexistent"), subnet=SUBNET)
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            pr.check_ports_free(plan, names)
-            return
-        except pr.LabError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(1.0)
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    wait_for_free_ports(["okta", "phone", "radius-agent"])
     settings = {"radius-agent": {"app_refresh_seconds": 1, "push_poll_interval_seconds": 0.2}}
     with running_services(["okta", "phone", "radius-agent"], tmp_path_factory.mktemp("ra-org"), SUBNET,
                           settings=settings, timeout=60) as topology:
