@@ -28,13 +28,6 @@ def dc(tmp_path_factory):
                "admin": f"http://{svc['host']}:{svc['ports']['admin']}"}
 
 
-@pytest.fixture
-def fresh(dc):
-    httpx.post(f"{dc['admin']}/reset").raise_for_status()
-    yield
-    httpx.post(f"{dc['admin']}/reset").raise_for_status()
-
-
 def dig(dc, *args: str) -> str:
     out = subprocess.run(["dig", "-p", str(dc["dns"]), f"@{dc['host']}", "+time=2", "+tries=1", *args],
                          capture_output=True, text=True, timeout=10)

@@ -31,13 +31,6 @@ def dc(tmp_path_factory):
                "admin": f"http://{svc['host']}:{svc['ports']['admin']}"}
 
 
-@pytest.fixture
-def fresh(dc):
-    httpx.post(f"{dc['admin']}/reset").raise_for_status()
-    yield
-    httpx.post(f"{dc['admin']}/reset").raise_for_status()
-
-
 def krb5_conf(dc, directory, *, tcp: bool = False) -> str:
     """A throwaway krb5.conf: the realm's KDC is the lab DC; no DNS, no clock correction (MIT
     would otherwise retry a skewed request with the KDC's time and hide the error)."""

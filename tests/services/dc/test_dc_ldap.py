@@ -28,14 +28,6 @@ def dc(tmp_path_factory):
                "admin": f"http://{svc['host']}:{svc['ports']['admin']}"}
 
 
-@pytest.fixture
-def fresh(dc):
-    """For tests that change state: start from the seed (no lockouts, clock offset or faults)."""
-    httpx.post(f"{dc['admin']}/reset").raise_for_status()
-    yield
-    httpx.post(f"{dc['admin']}/reset").raise_for_status()
-
-
 def conn(dc, user=None, password=None, **kw) -> Connection:
     server = Server(dc["host"], port=dc["port"], get_info=kw.pop("get_info", NONE), connect_timeout=5)
     return Connection(server, user=user, password=password, receive_timeout=10, **kw)
