@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any
+from typing import Any, Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -61,6 +61,10 @@ def _factor(org: Org, f: dict[str, Any]) -> dict[str, Any]:
     return {"id": f["id"], "factorType": f["factorType"], "provider": f["provider"],
             "vendorName": f["provider"], "profile": profile,
             "_links": {"verify": shapes.post_link(org.href(f"/api/v1/authn/factors/{f['id']}/verify"))}}
+
+
+def is_push(f: dict[str, Any]) -> bool:
+    return f["factorType"] == "push"
 
 
 def _password_ok(u: dict[str, Any], password: str) -> bool:
@@ -113,6 +117,17 @@ def router(org: Org) -> APIRouter:
         if user is None:
             raise OktaError("E0000011")
         return user
+
+    def factor_of(state: dict[str, Any], user: dict[str, Any], fid: str, fits: Callable[[dict[str, Any]], bool],
+                  *, the_transactions: bool = True) -> dict[str, Any]:
+        """The user's factor `fid` when this step may act on it (the transaction's own factor,
+        unless `the_transactions` is False, and one that `fits`); else E0000079, the state kept."""
+        f = org.store.get("factors", fid)
+        if f is None or f["userId"] != user["id"] or (the_transactions and state.get("factorId") != fid) \
+                or not fits(f):
+            save(state)
+            raise OktaError("E0000079")
+        return f
 
     # -- views --------------------------------------------------------------------------------
     def enroll_list(user: dict[str, Any]) -> list[dict[str, Any]]:
@@ -374,10 +389,7 @@ def router(org: Org) -> APIRouter:
         data = await json_body(request)
         state = load(data, "MFA_ENROLL_ACTIVATE")
         user = user_of(state)
-        f = org.store.get("factors", fid)
-        if f is None or state.get("factorId") != fid or f["userId"] != user["id"]:
-            save(state)
-            raise OktaError("E0000079")
+        f = factor_of(state, user, fid, lambda f: True)
         if f["factorType"] == "push":              # after TIMEOUT: a fresh QR code and activation
             f["activationToken"] = token(20)
             f["qrToken"] = token(40)
@@ -397,10 +409,7 @@ def router(org: Org) -> APIRouter:
         data = await json_body(request)
         state = load(data, "MFA_ENROLL_ACTIVATE")
         user = user_of(state)
-        f = org.store.get("factors", fid)
-        if f is None or state.get("factorId") != fid or not codes.is_code_factor(f):
-            save(state)
-            raise OktaError("E0000079")
+        f = factor_of(state, user, fid, codes.is_code_factor)
         try:
             codes.send(org, request, user, f, "activation")
         finally:
@@ -412,10 +421,7 @@ def router(org: Org) -> APIRouter:
         data = await json_body(request)
         state = load(data, "MFA_ENROLL_ACTIVATE")
         user = user_of(state)
-        f = org.store.get("factors", fid)
-        if f is None or state.get("factorId") != fid or f["factorType"] != "push":
-            save(state)
-            raise OktaError("E0000079")
+        f = factor_of(state, user, fid, is_push)
         mailer.send_push_activation(org, user, qr_contents(org, user, f), request.headers.get("X-Lab-Trace"))
         return respond(state, user, request, factorResult="WAITING")
 
@@ -424,10 +430,7 @@ def router(org: Org) -> APIRouter:
         data = await json_body(request)
         state = load(data, "MFA_ENROLL_ACTIVATE")
         user = user_of(state)
-        f = org.store.get("factors", fid)
-        if f is None or state.get("factorId") != fid or f["factorType"] != "push":
-            save(state)
-            raise OktaError("E0000079")
+        f = factor_of(state, user, fid, is_push)
         if f["status"] == "ACTIVE":
             return factor_done(request, state, user, "enroll_push")
         result = "TIMEOUT" if org.now() >= f.get("activationExpiresTs", 0) else "WAITING"
@@ -438,10 +441,7 @@ def router(org: Org) -> APIRouter:
         data = await json_body(request)
         state = load(data, "MFA_REQUIRED", "MFA_CHALLENGE")
         user = user_of(state)
-        f = org.store.get("factors", fid)
-        if f is None or f["userId"] != user["id"] or f["status"] != "ACTIVE":
-            save(state)
-            raise OktaError("E0000079")
+        f = factor_of(state, user, fid, lambda f: f["status"] == "ACTIVE", the_transactions=False)
         state["challenged"] = True
         if f["factorType"] == "push":
             tx = org.store.get("push_tx", state["pushTx"]) \
@@ -481,10 +481,7 @@ def router(org: Org) -> APIRouter:
         data = await json_body(request)
         state = load(data, "MFA_CHALLENGE")
         user = user_of(state)
-        f = org.store.get("factors", fid)
-        if f is None or state.get("factorId") != fid or (f["factorType"] != "push" and not codes.is_code_factor(f)):
-            save(state)
-            raise OktaError("E0000079")
+        f = factor_of(state, user, fid, lambda f: is_push(f) or codes.is_code_factor(f))
         if codes.is_code_factor(f):
             try:
                 codes.send(org, request, user, f, "verify")
