@@ -99,21 +99,16 @@ async def check_directory(*, domain: str, dns_ips: list[str], dns_port: int, use
     kerberos_targets: list[tuple[str, int]] = []
     for ip in dns_ips:
         resolver = _resolver(ip, dns_port, timeout)
-        try:
-            ldap_srv = await _srv(resolver, f"_ldap._tcp.{domain}", source)
-        except _SrvMissing:
-            return CheckResult(False, srv_missing("LDAP", ip), notes)
-        except dns.exception.DNSException as exc:
-            notes.append(f"DNS {ip}:{dns_port}: {exc.__class__.__name__}")
-            return CheckResult(False, dns_unavailable(ip), notes)
-        try:
-            kerberos_srv = await _srv(resolver, f"_kerberos._tcp.{domain}", source)
-        except _SrvMissing:
-            return CheckResult(False, srv_missing("Kerberos", ip), notes)
-        except dns.exception.DNSException as exc:
-            notes.append(f"DNS {ip}:{dns_port}: {exc.__class__.__name__}")
-            return CheckResult(False, dns_unavailable(ip), notes)
-        for targets, records in ((ldap_targets, ldap_srv), (kerberos_targets, kerberos_srv)):
+        srv: dict[str, list[tuple[str, int]]] = {}
+        for kind, service in (("LDAP", "_ldap"), ("Kerberos", "_kerberos")):
+            try:
+                srv[kind] = await _srv(resolver, f"{service}._tcp.{domain}", source)
+            except _SrvMissing:
+                return CheckResult(False, srv_missing(kind, ip), notes)
+            except dns.exception.DNSException as exc:
+                notes.append(f"DNS {ip}:{dns_port}: {exc.__class__.__name__}")
+                return CheckResult(False, dns_unavailable(ip), notes)
+        for targets, records in ((ldap_targets, srv["LDAP"]), (kerberos_targets, srv["Kerberos"])):
             for host, port in records:
                 try:
                     address = (await resolver.resolve(host, "A", source=source))[0].to_text()
