@@ -132,16 +132,10 @@ def router(org: Org) -> APIRouter:
     r = APIRouter()
 
     def agent_of(agent_id: str) -> dict[str, Any]:
-        a = org.store.get("ad_agents", agent_id)
-        if a is None:
-            raise not_found(agent_id, "Agent")
-        return a
+        return org.require("ad_agents", agent_id, "Agent")
 
     def directory(dir_id: str) -> dict[str, Any]:
-        d = org.store.get("directories", dir_id)
-        if d is None:
-            raise not_found(dir_id, "Directory")
-        return d
+        return org.require("directories", dir_id, "Directory")
 
     @r.post("/api/v1/agents/ad/register")
     async def register(request: Request):

@@ -31,10 +31,7 @@ def create_radius_app(org: Org, *, name: str, label: str, port: int, secret: str
 
 
 def get_app(org: Org, app_id: str) -> dict[str, Any]:
-    a = org.store.get("apps", app_id)
-    if a is None:
-        raise not_found(app_id, "App")
-    return a
+    return org.require("apps", app_id, "App")
 
 
 def user_name_for(app: dict[str, Any], user: dict[str, Any]) -> str:
@@ -218,9 +215,7 @@ def router(org: Org) -> APIRouter:
         if not isinstance(creds, dict):
             raise invalid("credentials", "must be an object")
         user_name = string_field(creds, "userName", where="credentials")
-        u = org.store.get("users", uid)
-        if u is None:
-            raise not_found(uid, "User")
+        u = org.require("users", uid, "User")
         au = assign(org, a, u, scope=scope, user_name=user_name)
         org.syslog("application.user_membership.add", request=request,
                    targets=[user_target(u), {"id": a["id"], "type": "AppInstance", "alternateId": a["label"],
@@ -233,17 +228,13 @@ def router(org: Org) -> APIRouter:
     @r.get("/api/v1/apps/{app_id}/users/{uid}")
     async def read_app_user(app_id: str, uid: str):
         a = get_app(org, app_id)
-        au = org.store.get("app_users", f"{a['id']}/{uid}")
-        if au is None:
-            raise not_found(uid, "AppUser")
+        au = org.require("app_users", f"{a['id']}/{uid}", "AppUser", uid)
         return shapes.respond(shapes.app_user(org, au))
 
     @r.delete("/api/v1/apps/{app_id}/users/{uid}")
     async def unassign(app_id: str, uid: str, request: Request):
         a = get_app(org, app_id)
-        au = org.store.get("app_users", f"{a['id']}/{uid}")
-        if au is None:
-            raise not_found(uid, "AppUser")
+        org.require("app_users", f"{a['id']}/{uid}", "AppUser", uid)      # 404 when not assigned
         org.store.delete("app_users", f"{a['id']}/{uid}")
         u = org.store.get("users", uid)
         org.syslog("application.user_membership.remove", request=request,
@@ -263,17 +254,13 @@ def router(org: Org) -> APIRouter:
     @r.get("/api/v1/apps/{app_id}/groups/{gid}")
     async def app_group(app_id: str, gid: str):
         a = get_app(org, app_id)
-        row = org.store.get("app_groups", f"{a['id']}/{gid}")
-        if row is None:
-            raise not_found(gid, "ApplicationGroupAssignment")
+        row = org.require("app_groups", f"{a['id']}/{gid}", "ApplicationGroupAssignment", gid)
         return shapes.respond(group_assignment_view(org, row))
 
     @r.put("/api/v1/apps/{app_id}/groups/{gid}")
     async def assign_group(app_id: str, gid: str, request: Request):
         a = get_app(org, app_id)
-        g = org.store.get("groups", gid)
-        if g is None:
-            raise not_found(gid, "UserGroup")
+        g = org.require("groups", gid, "UserGroup")
         data = await json_body(request, required=False)
         priority = data.get("priority", 0)
         if not isinstance(priority, int) or isinstance(priority, bool):

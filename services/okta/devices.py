@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from urllib.parse import urlparse
 
 from . import push, shapes
-from .errors import OktaError, invalid, json_body, not_found, string_field
+from .errors import OktaError, invalid, json_body, string_field
 from .ids import digest, token
 from .org import Org, factor_target, user_target
 
@@ -53,9 +53,7 @@ def router(org: Org) -> APIRouter:
 
     @r.post("/idp/push/{txid}/answer")
     async def answer(txid: str, request: Request):
-        tx = org.store.get("push_tx", txid)
-        if tx is None:
-            raise not_found(txid, "Transaction")
+        tx = org.require("push_tx", txid, "Transaction")
         factor = org.store.get("factors", tx["factorId"]) or {}
         scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
         expected = factor.get("device", {}).get("credentialDigest")

@@ -12,6 +12,7 @@ from fastapi import Request
 from services.common.clock import iso
 from services.common.context import ServiceContext
 
+from .errors import not_found
 from .store import Store
 
 
@@ -37,6 +38,13 @@ class Org:
 
     def href(self, path: str) -> str:
         return self.url + path
+
+    def require(self, table: str, key: str, kind: str, shown: str | None = None) -> dict[str, Any]:
+        """The stored record, or Okta's 404 E0000007 naming `shown` (default: the key) and `kind`."""
+        doc = self.store.get(table, key)
+        if doc is None:
+            raise not_found(shown if shown is not None else key, kind)
+        return doc
 
     # -- the two records ---------------------------------------------------------------------
     def record(self, kind: str, request: Request | None = None, *, outcome: str,

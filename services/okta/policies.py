@@ -321,16 +321,10 @@ def router(org: Org) -> APIRouter:
     r = APIRouter()
 
     def get_policy(pid: str) -> dict[str, Any]:
-        p = org.store.get("policies", pid)
-        if p is None:
-            raise not_found(pid, "Policy")
-        return p
+        return org.require("policies", pid, "Policy")
 
     def get_rule(p: dict[str, Any], rid: str) -> dict[str, Any]:
-        rule = org.store.get("policy_rules", f"{p['id']}/{rid}")
-        if rule is None:
-            raise not_found(rid, "PolicyRule")
-        return rule
+        return org.require("policy_rules", f"{p['id']}/{rid}", "PolicyRule", rid)
 
     def audit(request: Request, event: str, p: dict[str, Any], what: str = "Policy") -> None:
         org.syslog(event, request=request, targets=[{"id": p["id"], "type": what, "alternateId": "unknown",
