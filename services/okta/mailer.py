@@ -22,15 +22,22 @@ from .org import Org
 ACTIVATION_TTL_DAYS = 7
 
 
-def _activation_email(org: Org, user: dict[str, Any], link: str) -> EmailMessage:
+def _message(org: Org, user: dict[str, Any], subject: str) -> EmailMessage:
+    """An email from the org to the user, with the headers every Okta email carries."""
     p = user["profile"]
-    ad = user.get("provider", {}).get("type") == "ACTIVE_DIRECTORY"
     msg = EmailMessage()
-    msg["Subject"] = "Welcome to Okta!"
+    msg["Subject"] = subject
     msg["From"] = f"Okta <{org.setting('mail_from', 'noreply@okta.com')}>"
     msg["To"] = p.get("email") or p["login"]
     msg["Date"] = formatdate(org.now(), usegmt=True)
     msg["Message-ID"] = make_msgid(domain="okta.com")
+    return msg
+
+
+def _activation_email(org: Org, user: dict[str, Any], link: str) -> EmailMessage:
+    p = user["profile"]
+    ad = user.get("provider", {}).get("type") == "ACTIVE_DIRECTORY"
+    msg = _message(org, user, "Welcome to Okta!")
     how = ("Sign in with your Active Directory (Windows) username and password."
            if ad else "You will be asked to choose a password.")
     text = (f"Hi {p.get('firstName') or p['login']},\n\n"
@@ -89,12 +96,7 @@ def send_push_activation(org: Org, user: dict[str, Any], uri: str, trace: str | 
     phone, the link enrols Okta Verify as scanning the QR code would. The lab's link is the QR
     code's own `oktaverify://` URI (the phone's `POST /scan {"uri"}` takes it)."""
     p = user["profile"]
-    msg = EmailMessage()
-    msg["Subject"] = "Activate Okta Verify"
-    msg["From"] = f"Okta <{org.setting('mail_from', 'noreply@okta.com')}>"
-    msg["To"] = p.get("email") or p["login"]
-    msg["Date"] = formatdate(org.now(), usegmt=True)
-    msg["Message-ID"] = make_msgid(domain="okta.com")
+    msg = _message(org, user, "Activate Okta Verify")
     msg.set_content(f"Hi {p.get('firstName') or p['login']},\n\nOpen this link on your phone to set up "
                     f"Okta Verify for {p['login']}:\n\n{uri}\n\nThe link expires in a few minutes.\n")
     deliver(org, msg, kind="push_activation", user=p["login"], trace=trace)
