@@ -19,10 +19,7 @@ async def build(ctx) -> Service:
                       if svc.get("package") == "services.radius_agent"] or [ctx.peer("radius-agent")["host"]]
             store.put(seed_directory(data, ctx.settings, ctx.credential("radius_shared_secret"), agents))
 
-    if not store.seeded():
-        if store.empty():   # a state directory from before the seeded mark keeps its resources
-            seed()
-        store.mark_seeded()
+    store.seed_once(seed)
 
     async def reset() -> None:
         ds.cancel_all()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Callable
 
 
 class SqliteStore:
@@ -27,3 +28,14 @@ class SqliteStore:
     def mark_seeded(self) -> None:
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('seeded', '1')")
+
+    def empty(self) -> bool:
+        """Whether the store holds no resources (each store says what counts)."""
+        raise NotImplementedError
+
+    def seed_once(self, seed: Callable[[], None]) -> None:
+        """Apply `seed` the first time this state is opened, never again (even once emptied)."""
+        if not self.seeded():
+            if self.empty():   # a state directory from before the seeded mark keeps its resources
+                seed()
+            self.mark_seeded()

@@ -16,10 +16,7 @@ async def build(ctx) -> Service:
         if data.get("aws"):
             store_mod.seed(store, data)
 
-    if not store.seeded():
-        if store.empty():   # a state directory from before the seeded mark keeps its resources
-            seed()
-        store.mark_seeded()
+    store.seed_once(seed)
 
     async def reset() -> None:
         api.cancel_all()
