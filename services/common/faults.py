@@ -1,7 +1,7 @@
 """Injected faults: drop, delay or deny traffic on a protocol or from a peer.
 
-The admin API stores rules here; each protocol server asks `match()` before it answers, so a
-scenario can say "the security group blocks UDP 1812" without touching the network stack.
+The admin API stores rules here; each protocol server asks `gate()` once per request before it
+answers, so a scenario can say "the DC drops this peer's LDAP" without touching the network stack.
 """
 from __future__ import annotations
 
@@ -10,12 +10,30 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 ACTIONS = ("drop", "delay", "deny", "remove_record")
+# The protocols some server honours; a fault on any other would silently do nothing.
+PROTOCOLS = ("radius", "ldap", "dns", "kerberos", "push", "smtp")
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What the faults say about one request: drop it, hold it `delay` seconds, refuse it."""
+    drop: bool = False
+    delay: float = 0.0
+    deny: bool = False
+    rule: "Fault | None" = None     # the drop or deny rule that decided, for the event
+
+    @property
+    def open(self) -> bool:
+        return not (self.drop or self.deny or self.delay)
+
+
+OPEN = Gate()
 
 
 @dataclass
 class Fault:
     action: str
-    protocol: str | None = None   # e.g. "radius", "ldap", "dns", "kerberos", "http"; None = any
+    protocol: str | None = None   # one of PROTOCOLS; None = any
     port: int | None = None
     peer: str | None = None       # source or destination address; None = any
     seconds: float = 0.0          # for delay
@@ -44,6 +62,9 @@ class Faults:
         unknown = set(spec) - allowed
         if unknown:
             raise ValueError(f"unknown fault field(s): {', '.join(sorted(unknown))}")
+        protocol = spec.get("protocol")
+        if protocol is not None and protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}")
         fault = Fault(**{k: spec[k] for k in allowed if k in spec})
         with self._lock:
             fault.id = self._next
@@ -65,6 +86,24 @@ class Faults:
         with self._lock:
             return [r for r in self._rules
                     if (action is None or r.action == action) and r.applies(protocol, port, peer)]
+
+    def gate(self, protocol: str, peer: str | None = None, port: int | None = None) -> Gate:
+        """One look per request: drop wins over deny, and delay adds to either (a delayed deny is
+        held, then refused)."""
+        with self._lock:
+            rules = [r for r in self._rules if r.applies(protocol, port, peer)]
+        if not rules:
+            return OPEN
+        drop = next((r for r in rules if r.action == "drop"), None)
+        deny = next((r for r in rules if r.action == "deny"), None)
+        delay = next((float(r.seconds) for r in rules if r.action == "delay"), 0.0)
+        return Gate(drop=drop is not None, deny=deny is not None, delay=delay, rule=drop or deny)
+
+    def removed_records(self, protocol: str, peer: str | None = None,
+                        port: int | None = None) -> set[str]:
+        """The targets of the `remove_record` rules that apply (DNS names, lower case, no dot)."""
+        return {str(r.target).lower().rstrip(".")
+                for r in self.matches(protocol, port, peer, action="remove_record") if r.target}
 
     def all(self) -> list[dict[str, Any]]:
         with self._lock:
