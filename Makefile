@@ -9,7 +9,7 @@ STAMP   = $(VENV)/.installed
 IMAGE      ?= okta-workspaces-lab:latest
 BASE_IMAGE ?=
 
-.PHONY: lab-up lab-down lab-status test scenarios bench venv clean base-image images test-docker
+.PHONY: lab-up lab-down lab-status test scenarios bench venv clean base-image images test-docker lint
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,3 +55,8 @@ test-docker: $(STAMP)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache wheelhouse
+
+# Lint: ruff (the rule set is in pyproject.toml) and mypy with check_untyped_defs over lab/ and services/.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy

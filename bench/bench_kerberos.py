@@ -28,9 +28,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lab import process_runtime as pr  # noqa: E402
-from lab import topology as topo  # noqa: E402
-from services.ad_connector import kerberos_auth as ka  # noqa: E402
+from lab import process_runtime as pr
+from lab import topology as topo
+from services.ad_connector import kerberos_auth as ka
 
 REALM = "CORP.EXAMPLE.COM"
 USER, PASSWORD = "alice", "Alice-Passw0rd!"

@@ -53,13 +53,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import dns.message  # noqa: E402
-import dns.query  # noqa: E402
-import yaml  # noqa: E402
-from ldap3 import NONE, SUBTREE, Connection, Server  # noqa: E402
+import dns.message
+import dns.query
+import yaml
+from ldap3 import NONE, SUBTREE, Connection, Server
 
-from lab import process_runtime as pr  # noqa: E402
-from lab import topology as topo  # noqa: E402
+from lab import process_runtime as pr
+from lab import topology as topo
 
 DOMAIN = "corp.example.com"
 BASE = "DC=corp,DC=example,DC=com"

@@ -30,9 +30,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "services" / "radius_agent")]
@@ -159,7 +159,7 @@ async def load(server: tuple[str, int], packets: list[bytes], concurrency: int, 
                 try:
                     await asyncio.wait_for(proto.waiter, timeout)
                     latencies.append(time.perf_counter() - started)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     lost += 1
         finally:
             transport.close()
@@ -273,9 +273,10 @@ def spawn(cmd: list[str]) -> subprocess.Popen:
 
 
 def serve_fake_org(state: Path, subnet: str) -> None:
-    from lab import topology as topo
-    from radius_agent_harness import default_apps, default_users
     from radius_agent_fakes import FakeOrg
+    from radius_agent_harness import default_apps, default_users
+
+    from lab import topology as topo
     creds = topo.load_or_create_credentials(state)
     okta = topo.build(state, subnet=subnet)["services"]["okta"]
     FakeOrg(okta["host"], okta["ports"]["api"], creds.get("okta_agent_token", creds["okta_api_token"]),

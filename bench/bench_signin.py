@@ -27,7 +27,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lab import process_runtime as pr, provision, topology as topo  # noqa: E402
+from lab import process_runtime as pr  # noqa: E402
+from lab import provision
+from lab import topology as topo
 from lab.client import LabClient  # noqa: E402
 from services.ad_connector import radius_client  # noqa: E402
 

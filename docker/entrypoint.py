@@ -60,8 +60,9 @@ def main(argv: list[str]) -> None:
     path, topology = effective_topology(os.environ.get("LAB_TOPOLOGY", "/etc/lab/topology.json"))
     os.environ["LAB_TOPOLOGY"] = path
     if name == "provision":
-        from lab import provision   # the lab package is installed in the image
         import yaml
+
+        from lab import provision  # the lab package is installed in the image
 
         with open(topology["seed"], encoding="utf-8") as fh:
             seed = yaml.safe_load(fh) or {}

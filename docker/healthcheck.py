@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import socket
+import sys
 
 
 def main() -> int:

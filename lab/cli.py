@@ -17,7 +17,8 @@ import yaml
 
 from . import docker_runtime as dr
 from . import process_runtime as pr
-from . import provision, topology as topo
+from . import provision
+from . import topology as topo
 from .client import AD_ACCOUNT_CHANGES, LabClient, LabClientError
 from .state import default_state_dir, load_topology
 from .timeline import format_event, timeline
@@ -182,7 +183,7 @@ def cmd_users(args) -> int:
         return EXIT_OK
     _say(f"{'username':<14}{'password':<20}{'AD state':<22}{'Okta':<10}{'assigned':<10}{'Okta Verify':<13}WorkSpace")
     for r in rows:
-        _say(f"{r['username']:<14}{r['password']:<20}{r['ad_state']:<22}{str(r['okta_status'] or '-'):<10}"
+        _say(f"{r['username']:<14}{r['password']:<20}{r['ad_state']:<22}{r['okta_status'] or '-'!s:<10}"
              f"{'yes' if r['assigned'] else 'no':<10}{'yes' if r['okta_verify'] else 'no':<13}"
              f"{'yes' if r['workspace'] else 'no'}")
     return EXIT_OK

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .client import LabClient
 from .scenarios.model import Scenario

@@ -14,12 +14,12 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import httpx
-
 
 PROCESSES_FILE = "processes.json"
 

@@ -1,7 +1,8 @@
 """Events as lines a person reads: one per event, time, service, what happened, and to whom."""
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 
 def format_event(e: dict[str, Any]) -> str:

@@ -44,7 +44,7 @@ def write(outcomes: list[Outcome], directory: Path, topology: dict[str, Any]) ->
             f"<pre>{escape(timeline(o.events))}</pre></details>")
     html = (f"<!doctype html><html><head><meta charset='utf-8'><title>Lab scenarios</title>"
             f"<style>{STYLE}</style></head><body><h1>Lab scenarios: {passed} of {len(outcomes)} passed</h1>"
-            f"<p>{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC, runtime {escape(str(topology.get('runtime')))}</p>"
+            f"<p>{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M:%S} UTC, runtime {escape(str(topology.get('runtime')))}</p>"
             f"<table class='summary'><tr><th>scenario</th><th>result</th><th>time</th><th>title</th></tr>"
             f"{''.join(rows)}</table>{''.join(sections)}</body></html>")
     path = directory / "index.html"

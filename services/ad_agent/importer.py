@@ -38,7 +38,7 @@ class Lifecycle:
     reactivate_deactivated: bool = False
 
     @classmethod
-    def from_settings(cls, settings: dict[str, Any]) -> "Lifecycle":
+    def from_settings(cls, settings: dict[str, Any]) -> Lifecycle:
         action = str(settings.get("deactivated_user_action", "deactivate")).lower()
         if action not in DEACTIVATED_ACTIONS:
             raise ValueError(f"deactivated_user_action must be one of {', '.join(DEACTIVATED_ACTIONS)}, not {action!r}")

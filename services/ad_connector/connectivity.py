@@ -80,7 +80,7 @@ async def _tcp_open(host: str, port: int, timeout: float, source: str | None) ->
     try:
         local = (source, 0) if source else None
         _, writer = await asyncio.wait_for(asyncio.open_connection(host, port, local_addr=local), timeout)
-    except (OSError, asyncio.TimeoutError):
+    except (TimeoutError, OSError):
         return False
     writer.close()
     try:

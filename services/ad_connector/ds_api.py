@@ -197,7 +197,7 @@ class DirectoryService:
                 password=doc.get("ServiceAccountPassword", ""),
                 timeout=self._setting("connect_check_timeout_seconds", 2.0),
                 source=(doc["ConnectSettings"].get("ConnectIps") or [None])[0])
-        except Exception as exc:  # noqa: BLE001 - a directory must never stay Creating because of a bug
+        except Exception as exc:
             self.ctx.log.exception("connectivity check of %s failed", directory_id)
             result = connectivity.CheckResult(False, "An internal error occurred while checking connectivity.",
                                               [exc.__class__.__name__])

@@ -24,8 +24,8 @@ import os
 import random
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import ldap3
 from impacket.krb5 import asn1
@@ -313,7 +313,7 @@ class _Channel:
                 sock_transport.sendto(request)
                 try:
                     return await asyncio.wait_for(asyncio.shield(got), self.timeout)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     continue
             raise KdcUnreachable(f"no Kerberos reply from {self.host}:{self.port}/udp")
         finally:
@@ -325,7 +325,7 @@ class _Channel:
                 self.host, self.port, local_addr=(self.source, 0) if self.source else None), self.timeout)
         except ConnectionRefusedError:
             raise KdcRefused(f"tcp {self.host}:{self.port}: connection refused") from None
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError) as exc:
             raise KdcUnreachable(f"tcp {self.host}:{self.port}: {getattr(exc, 'strerror', None) or exc!r}") from None
         try:
             writer.write(struct.pack("!I", len(request)) + request)
@@ -335,7 +335,7 @@ class _Channel:
             if length > 1 << 20:
                 raise BadReply("reply length prefix out of range")
             return await asyncio.wait_for(reader.readexactly(length), self.timeout)
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError) as exc:
             raise KdcUnreachable(f"no Kerberos reply from {self.host}:{self.port}/tcp ({exc!r})") from None
         finally:
             writer.close()

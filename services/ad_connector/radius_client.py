@@ -102,7 +102,7 @@ async def authenticate(
                         break
                     try:
                         data = await asyncio.wait_for(receiver.queue.get(), remaining)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         break
                     except ConnectionRefusedError:
                         continue

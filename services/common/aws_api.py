@@ -21,8 +21,9 @@ import re
 import string
 import time
 import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any
 
 import botocore.session
 from botocore.auth import SigV4Auth
@@ -167,7 +168,7 @@ def _from_http_date(value: str | None) -> str | None:
         return None
     try:
         from email.utils import parsedate_to_datetime
-        return parsedate_to_datetime(value).astimezone(dt.timezone.utc).strftime(SIGV4_TIMESTAMP)
+        return parsedate_to_datetime(value).astimezone(dt.UTC).strftime(SIGV4_TIMESTAMP)
     except (TypeError, ValueError):
         return None
 
@@ -361,7 +362,7 @@ def to_epoch(value: Any) -> float | None:
     except ValueError:
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+        parsed = parsed.replace(tzinfo=dt.UTC)
     return parsed.timestamp()
 
 

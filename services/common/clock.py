@@ -18,7 +18,7 @@ class Clock:
         return _time.time() + self.offset_seconds
 
     def utcnow(self) -> _dt.datetime:
-        return _dt.datetime.fromtimestamp(self.now(), tz=_dt.timezone.utc)
+        return _dt.datetime.fromtimestamp(self.now(), tz=_dt.UTC)
 
     def iso(self) -> str:
         """ISO 8601 with milliseconds and a Z, the shape Okta and AWS use."""
@@ -26,5 +26,5 @@ class Clock:
 
 
 def iso(epoch: float) -> str:
-    moment = _dt.datetime.fromtimestamp(epoch, tz=_dt.timezone.utc)
+    moment = _dt.datetime.fromtimestamp(epoch, tz=_dt.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

@@ -20,7 +20,7 @@ class Gate:
     drop: bool = False
     delay: float = 0.0
     deny: bool = False
-    rule: "Fault | None" = None     # the drop or deny rule that decided, for the event
+    rule: Fault | None = None     # the drop or deny rule that decided, for the event
 
     @property
     def open(self) -> bool:

@@ -7,7 +7,7 @@ if TYPE_CHECKING:
     import ldap3
 
 
-def close_quietly(conn: "ldap3.Connection") -> None:
+def close_quietly(conn: ldap3.Connection) -> None:
     """Unbind, ignoring a connection the DC already reset or dropped.
 
     ldap3 raises from `unbind()` when the socket is gone (LDAPSocketSendError: broken pipe); that

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 Answer = Callable[[bytes, str, str], Awaitable[bytes | None]]   # (data, peer address, "udp")
 

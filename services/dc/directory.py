@@ -15,13 +15,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from . import schema
 from .filters import Filter, equality_hint
-from .names import (NEVER, InvalidDN, domain_sid, filetime, from_filetime, generalized_time,
-                    norm_dn, parse_dn, sid_to_bytes)
+from .names import (
+    NEVER,
+    InvalidDN,
+    domain_sid,
+    filetime,
+    from_filetime,
+    generalized_time,
+    norm_dn,
+    parse_dn,
+    sid_to_bytes,
+)
 
 SCOPE_BASE, SCOPE_ONE, SCOPE_SUB = 0, 1, 2
 DAY = 86400.0
@@ -51,7 +61,7 @@ class NoSuchObject(LookupError):
 class Entry:
     """One directory object: a DN and its attributes, looked up case-insensitively."""
 
-    __slots__ = ("dn", "norm", "parent", "_values", "_names")
+    __slots__ = ("_names", "_values", "dn", "norm", "parent")
 
     def __init__(self, dn: str, attrs: dict[str, Any], parent: str | None = None):
         self.dn = dn
@@ -140,7 +150,7 @@ class Domain:
 
 def _digest(sam: str, password: str) -> bytes:
     # Not a KDF: the lab's demo passwords only need to stay out of memory dumps of the entries.
-    return hashlib.sha256(f"{sam.lower()}\0{password}".encode("utf-8")).digest()
+    return hashlib.sha256(f"{sam.lower()}\0{password}".encode()).digest()
 
 
 class Directory:

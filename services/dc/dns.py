@@ -17,10 +17,10 @@ import asyncio
 import struct
 from dataclasses import dataclass
 
-from dnslib import EDNS0, PTR, QTYPE, RCODE, RR, SOA, SRV, A, NS, DNSError, DNSRecord
+from dnslib import EDNS0, NS, PTR, QTYPE, RCODE, RR, SOA, SRV, A, DNSError, DNSRecord
 
-from services.common.udp import UdpAnswerer
 from services.common.context import ServiceContext
+from services.common.udp import UdpAnswerer
 
 SRV_TTL, HOST_TTL = 600, 3600
 
@@ -163,7 +163,7 @@ class DnsServer:
                     head = await asyncio.wait_for(reader.readexactly(2), 30)
                     (length,) = struct.unpack("!H", head)
                     data = await asyncio.wait_for(reader.readexactly(length), 10)
-                except (asyncio.IncompleteReadError, ConnectionError, asyncio.TimeoutError, TimeoutError):
+                except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
                     return
                 out = await self.answer(data, peer, "tcp")
                 if out is None:

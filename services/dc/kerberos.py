@@ -85,7 +85,7 @@ class KerberosServer:
             while True:
                 try:
                     head = await asyncio.wait_for(reader.readexactly(4), TCP_IDLE_SECONDS)
-                except (asyncio.IncompleteReadError, ConnectionError, asyncio.TimeoutError, TimeoutError):
+                except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
                     return
                 (length,) = struct.unpack("!I", head)
                 if length == 0 or length > TCP_MAX_MESSAGE:   # also the reserved high bit
@@ -94,7 +94,7 @@ class KerberosServer:
                     return
                 try:
                     data = await asyncio.wait_for(reader.readexactly(length), 10)
-                except (asyncio.IncompleteReadError, ConnectionError, asyncio.TimeoutError, TimeoutError):
+                except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
                     return
                 out = await self.answer(data, peer, "tcp")
                 if out is None:

@@ -19,8 +19,9 @@ prove a password, and MIT kinit only needs a TGT it can store.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from . import krb_crypto, krb_wire, schema
 from .directory import Account, Directory

@@ -275,7 +275,7 @@ def _time(component) -> float | None:
         return None
     text = str(component)
     try:
-        moment = dt.datetime.strptime(text, "%Y%m%d%H%M%SZ").replace(tzinfo=dt.timezone.utc)
+        moment = dt.datetime.strptime(text, "%Y%m%d%H%M%SZ").replace(tzinfo=dt.UTC)
     except ValueError:
         return None
     return moment.timestamp()

@@ -28,8 +28,7 @@ from services.common.context import ServiceContext
 
 from . import ber
 from . import filters as F
-from .directory import (PAGED_RESULTS, START_TLS, SUPPORTED_CONTROLS, WHO_AM_I, Account,
-                        Directory, Entry, NoSuchObject)
+from .directory import PAGED_RESULTS, START_TLS, SUPPORTED_CONTROLS, WHO_AM_I, Account, Directory, Entry, NoSuchObject
 from .names import InvalidDN, norm_dn
 
 # resultCode values (RFC 4511 section 4.1.9)
@@ -170,7 +169,7 @@ class LdapServer:
             while True:
                 try:
                     data = await ber.read_message(reader, self.idle, self.max_message)
-                except (asyncio.IncompleteReadError, ConnectionError, TimeoutError, asyncio.TimeoutError):
+                except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
                     return
                 except ber.FrameError as exc:
                     self._protocol_error(session, writer, str(exc))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from services.common.context import ServiceContext
 

@@ -88,7 +88,7 @@ async def delegate_auth(org: Org, user: dict[str, Any], upn: str, password: str)
     h.push(agent["id"], {"id": tid, "type": "authenticate", "username": upn, "password": password})
     try:
         return await asyncio.wait_for(fut, float(org.setting("delegated_auth_timeout_seconds", 10)))
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return "unavailable"
     finally:
         h.pending_auth.pop(tid, None)
@@ -187,7 +187,7 @@ def router(org: Org) -> APIRouter:
             event.clear()
             try:
                 await asyncio.wait_for(event.wait(), min(remaining, 5.0))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     @r.post("/api/v1/agents/ad/{agent_id}/tasks/{task_id}")

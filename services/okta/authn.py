@@ -25,15 +25,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from . import codes, delegated, mailer, otp, policies, push, shapes
 from .errors import OktaError, json_body, not_found, string_field
-from .gate import user_limit_error
 from .factors import activate_totp, enrol_factor, enrolment_view, qr_contents, user_factors
+from .gate import user_limit_error
 from .ids import token
 from .org import Org, user_actor, user_target
 from .users import _hash, find_user, set_status

@@ -6,9 +6,9 @@ digest of the credential."""
 from __future__ import annotations
 
 import hmac
+from urllib.parse import urlparse
 
 from fastapi import APIRouter, Request
-from urllib.parse import urlparse
 
 from . import push, shapes
 from .errors import OktaError, invalid, json_body, string_field

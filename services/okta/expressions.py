@@ -6,7 +6,8 @@ string comparisons ignore case. A malformed expression is 400 E0000001, never a 
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .errors import OktaError
 

@@ -5,10 +5,10 @@ The device side of push (enrolment by the phone, answers) is devices.py; sent co
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from urllib.parse import quote, urlencode
 
 from . import codes, mailer, otp, policies, push, qr, shapes
 from .errors import OktaError, json_body, not_found, string_field

@@ -12,7 +12,8 @@ once per user and second)."""
 from __future__ import annotations
 
 import email.utils
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from . import shapes
+from .apps import assign_for_groups
 from .errors import invalid, json_body, not_found, string_field
 from .expressions import parse
 from .ids import GROUP, new_id
 from .org import Org, user_target
-from .apps import assign_for_groups
 from .users import get_user
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
-import socket
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
@@ -81,7 +80,7 @@ def deliver(org: Org, msg: EmailMessage, *, kind: str, user: str, trace: str | N
     async def run() -> None:
         try:
             outcome = await asyncio.to_thread(_send, org, msg)
-        except (OSError, smtplib.SMTPException, socket.timeout) as exc:
+        except (TimeoutError, OSError, smtplib.SMTPException) as exc:
             outcome = f"error: {exc.__class__.__name__}: {exc}"[:200]
         org.ctx.record("okta.email", peer=org.ctx.peer_address("mail", "smtp")[0], outcome=outcome, trace=trace,
                        template=kind, user=user, rcpt_to=to, subject=str(msg["Subject"]))

@@ -3,7 +3,8 @@ paging Okta does with `limit`/`after` and `Link` headers. Stored documents keep 
 (password hash, device credential digest, RADIUS settings) that never leave through here."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request

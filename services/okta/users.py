@@ -150,7 +150,7 @@ def router(org: Org) -> APIRouter:
         if not isinstance(group_ids, list) or not all(isinstance(g, str) for g in group_ids):
             raise invalid("groupIds", "must be a list of group ids")
         u = create_user(org, profile, status, password=password, provider=provider)
-        from .groups import add_member   # groups builds on users; imported here to avoid a cycle
+        from .groups import add_member  # groups builds on users; imported here to avoid a cycle
         for gid in group_ids:
             g = org.store.get("groups", gid)
             if g is not None:

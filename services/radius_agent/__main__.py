@@ -18,13 +18,13 @@ import sys
 
 from services.common.runner import EXIT_BAD_CONFIG, Service, bind_udp, run
 
+from . import radius
 from .agent import Agent
 from .apps import AppRegistry, Listeners
 from .challenge import ChallengeStore
 from .dedup import DuplicateCache
 from .mfa import Policy, Verifier
 from .org import OrgClient
-from . import radius
 
 
 async def build(ctx) -> Service:

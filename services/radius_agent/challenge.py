@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 STATE_PREFIX = b"okta-ragent:"       # makes our States recognisable in captures; the rest is random
 

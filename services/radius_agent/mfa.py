@@ -31,11 +31,9 @@ from typing import Any
 from . import primary
 from .challenge import ChallengeStore
 from .groups import group_attributes
-from .model import (KEYWORDS, OTP_ERRORS, OTP_FACTOR_TYPES, AgentTimeout, App, Challenge,  # noqa: F401
-                    Outcome, Policy, Reject, Result)
+from .model import KEYWORDS, OTP_ERRORS, OTP_FACTOR_TYPES, AgentTimeout, App, Challenge, Outcome, Policy, Reject, Result
 from .org import OrgClient, OrgError, OrgTimeout, OrgUnreachable, Timer
 from .resolve import resolve_user
-
 
 
 class Verifier:
@@ -56,7 +54,7 @@ class Verifier:
                            state=ch.state, prompt=ch.prompt)
         except Reject as exc:
             return Outcome("reject", method, str(exc), ctx.user_id, ctx.login)
-        except (AgentTimeout, OrgTimeout, asyncio.TimeoutError) as exc:
+        except (TimeoutError, AgentTimeout, OrgTimeout) as exc:
             in_poll = isinstance(exc, AgentTimeout) and exc.in_poll
             return Outcome(self._on_timeout(in_poll), method,
                            f"timed out ({exc or 'request budget spent'}); response mode "

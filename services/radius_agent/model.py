@@ -42,7 +42,7 @@ class GroupReturn:
     vendor_type: int = 1
 
     @classmethod
-    def from_org(cls, data: Any) -> "GroupReturn | None":
+    def from_org(cls, data: Any) -> GroupReturn | None:
         if not data:
             return None
         if not isinstance(data, dict):
@@ -71,7 +71,7 @@ class App:
     group_return: GroupReturn | None = None
 
     @classmethod
-    def from_org(cls, data: dict[str, Any]) -> "App":
+    def from_org(cls, data: dict[str, Any]) -> App:
         try:
             groups = GroupReturn.from_org(data.get("groupReturn"))
         except (TypeError, ValueError) as exc:
@@ -110,7 +110,7 @@ class Policy:
         return self.timeout / 2
 
     @classmethod
-    def from_settings(cls, settings: dict[str, Any]) -> "Policy":
+    def from_settings(cls, settings: dict[str, Any]) -> Policy:
         ms = settings.get("ragent.request.timeout.millisecond",
                           settings.get("ragent.total.request.timeout.millisecond", 60000))
         mode = str(settings.get("ragent.request.timeout.response.mode", "SEND_REJECT_ON_POLL_MFA")).upper()

@@ -20,9 +20,9 @@ import hmac
 import logging
 import struct
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Awaitable, Callable
 
 from pyrad import packet as rp
 from pyrad.dictionary import Dictionary

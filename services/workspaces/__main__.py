@@ -3,7 +3,8 @@ from fastapi import FastAPI
 
 from services.common.runner import Service, run
 
-from . import client, store as store_mod
+from . import client
+from . import store as store_mod
 from .ws_api import WorkspacesService
 
 

@@ -15,7 +15,8 @@ import hashlib
 import json
 import secrets
 import string
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from services.common.aws_api import AwsError
 

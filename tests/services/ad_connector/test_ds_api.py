@@ -18,8 +18,7 @@ import pytest
 from botocore.config import Config
 
 from tests.services.workspaces.doubles import RadiusResponder, aws_client
-from tests.support import wait_until
-from tests.support import running_services, url
+from tests.support import running_services, url, wait_until
 
 SUBNET = "127.0.89"
 DELAY = 0.2

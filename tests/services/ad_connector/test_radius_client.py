@@ -33,7 +33,7 @@ class Responder:
         while not self._stop:
             try:
                 data, addr = self.sock.recvfrom(4096)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             self.received.append((data, addr))
             if self.mode == "silent" or len(self.received) < self.answer_on_attempt:

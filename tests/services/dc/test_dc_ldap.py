@@ -8,8 +8,8 @@ import subprocess
 
 import httpx
 import pytest
-from ldap3 import BASE, NONE, SUBTREE, Connection, Server, Tls, DSA
-from ldap3.core.exceptions import LDAPSocketReceiveError, LDAPSessionTerminatedByServerError
+from ldap3 import BASE, DSA, NONE, SUBTREE, Connection, Server, Tls
+from ldap3.core.exceptions import LDAPSessionTerminatedByServerError, LDAPSocketReceiveError
 
 from tests.support import running_services
 

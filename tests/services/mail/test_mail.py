@@ -77,9 +77,8 @@ def test_smtp_answers_mistakes_with_smtp_codes(lab):
         assert s.docmd("MAIL", "FROM:<a@b.c>")[0] == 503          # nested
         assert s.docmd("RCPT", "TO:<not-an-address>")[0] == 501
         assert s.rset()[0] == 250 and s.noop()[0] == 250 and s.verify("alice")[0] == 252
-    with pytest.raises(smtplib.SMTPRecipientsRefused):
-        with smtp(lab) as s:
-            s.sendmail("a@b.c", ["nobody"], "Subject: x\r\n\r\nx")
+    with pytest.raises(smtplib.SMTPRecipientsRefused), smtp(lab) as s:
+        s.sendmail("a@b.c", ["nobody"], "Subject: x\r\n\r\nx")
     # a client that hangs up mid-command does not take the server down
     raw = socket.create_connection((lab["topo"]["services"]["mail"]["host"],
                                     lab["topo"]["services"]["mail"]["ports"]["smtp"]), timeout=5)

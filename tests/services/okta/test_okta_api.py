@@ -8,8 +8,8 @@ import httpx
 import pyotp
 import pytest
 
-from tests.support import running_services, url
 from tests.services.okta.helpers import assert_error, org_client
+from tests.support import running_services, url
 
 SETTINGS = {"okta": {"factor_lockout_attempts": 3, "rate_limits": {"/api/v1/groups": 5}}}
 

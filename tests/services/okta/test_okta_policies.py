@@ -66,7 +66,7 @@ def test_sdk_reads_the_seeded_policy_and_its_rule(sdk, api):
 
 
 def test_sdk_creates_a_policy_and_rule_that_apply_first(sdk, api):
-    from okta.models import (AuthenticatorEnrollmentPolicy, AuthenticatorEnrollmentPolicyRule)
+    from okta.models import AuthenticatorEnrollmentPolicy, AuthenticatorEnrollmentPolicyRule
     group = api.post("/api/v1/groups", json={"profile": {"name": "Contractors", "description": "x"}}).json()
     user = api.post("/api/v1/users", params={"activate": "true"}, json={
         "profile": {"login": "connie@corp.example.com", "firstName": "Connie", "lastName": "C"},

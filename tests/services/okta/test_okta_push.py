@@ -7,8 +7,8 @@ import time
 import httpx
 import pytest
 
-from tests.support import running_services, url
 from tests.services.okta.helpers import assert_error, org_client
+from tests.support import running_services, url
 
 TTL = 2
 

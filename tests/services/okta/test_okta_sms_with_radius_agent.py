@@ -15,9 +15,10 @@ from pyrad import packet as rp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "radius_agent"))
 
-from radius_agent_fakes import RadiusClient, access_request, decode_reply  # noqa: E402
-from tests.services.okta.helpers import org_client  # noqa: E402
-from tests.support import running_services, url  # noqa: E402
+from radius_agent_fakes import RadiusClient, access_request, decode_reply
+
+from tests.services.okta.helpers import org_client
+from tests.support import running_services, url
 
 SUBNET = "127.0.73"
 NAS_IP = f"{SUBNET}.41"
@@ -27,9 +28,8 @@ NAS_IP = f"{SUBNET}.41"
 def lab(tmp_path_factory):
     settings = {"radius-agent": {"app_refresh_seconds": 1}}
     with running_services(["okta", "phone", "radius-agent"], tmp_path_factory.mktemp("okta-ra-sms"), SUBNET,
-                          settings=settings, timeout=60) as topo:
-        with org_client(topo) as api:
-            yield topo, api
+                          settings=settings, timeout=60) as topo, org_client(topo) as api:
+        yield topo, api
 
 
 @pytest.fixture

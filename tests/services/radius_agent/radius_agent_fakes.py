@@ -62,7 +62,7 @@ class FakeOrg:
         self._conns: set[socket.socket] = set()
 
     # -- lifecycle --------------------------------------------------------------------------
-    def start(self) -> "FakeOrg":
+    def start(self) -> FakeOrg:
         org = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -326,7 +326,7 @@ class RadiusClient:
         try:
             data, _ = self.sock.recvfrom(8192)
             return data
-        except socket.timeout:
+        except TimeoutError:
             return None
 
     def exchange(self, pkt: rp.AuthPacket, timeout: float = 3.0) -> bytes | None:

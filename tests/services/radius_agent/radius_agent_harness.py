@@ -3,13 +3,15 @@ agent), so nothing here waits for services/okta."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from lab import topology as topo  # noqa: E402
-from radius_agent_fakes import FakeOrg, FakeUser  # noqa: E402
-from tests.support import running_services  # noqa: E402
+from radius_agent_fakes import FakeOrg, FakeUser
+
+from lab import topology as topo
+from tests.support import running_services
 
 STRICT_SECRET = "strict-Secret-9"
 

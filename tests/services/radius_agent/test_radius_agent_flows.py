@@ -15,7 +15,6 @@ import time
 import httpx
 import pytest
 from pyrad import packet as rp
-
 from radius_agent_fakes import RadiusClient, access_request, decode_reply
 from radius_agent_harness import PASSWORDS, agent_with_fake_org
 

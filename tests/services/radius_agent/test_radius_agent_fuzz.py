@@ -18,9 +18,10 @@ import struct
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
-
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st
 from radius_agent_fakes import access_request  # noqa: E402
+
 from services.radius_agent import radius  # noqa: E402
 from services.radius_agent.challenge import ChallengeStore, Pending  # noqa: E402
 from services.radius_agent.primary import split  # noqa: E402

@@ -21,9 +21,9 @@ import time
 import httpx
 import pytest
 from pyrad import packet as rp
+from radius_agent_fakes import RadiusClient, access_request, decode_reply
 
 from lab.provision import enrol_okta_verify
-from radius_agent_fakes import RadiusClient, access_request, decode_reply
 from tests.support import default_seed, running_services, url
 
 SUBNET = "127.0.97"

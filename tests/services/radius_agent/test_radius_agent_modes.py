@@ -12,7 +12,6 @@ import time
 import httpx
 import pytest
 from pyrad import packet as rp
-
 from radius_agent_fakes import FakeUser, RadiusClient, access_request, decode_reply
 from radius_agent_harness import agent_with_fake_org, default_users
 

@@ -11,8 +11,8 @@ import hashlib
 
 import pytest
 from pyrad import packet as rp
-
 from radius_agent_fakes import access_request
+
 from services.radius_agent import radius
 from services.radius_agent.dedup import DuplicateCache
 from services.radius_agent.mfa import Policy

@@ -21,7 +21,6 @@ import time
 import httpx
 import pytest
 from pyrad import packet as rp
-
 from radius_agent_fakes import RadiusClient, access_request, decode_reply
 from radius_agent_harness import STRICT_SECRET, agent_with_fake_org
 

@@ -12,8 +12,8 @@ import time
 import httpx
 import pytest
 from pyrad import packet as rp
-
 from radius_agent_fakes import RadiusClient, access_request, decode_reply
+
 from tests.support import running_services, url
 
 SUBNET = "127.0.87"

@@ -18,7 +18,6 @@ from pyrad.dictionary import Dictionary
 
 from services.ad_connector import radius_client
 
-
 # -- boto3 -----------------------------------------------------------------------------------------
 
 def aws_client(topology: dict[str, Any], service: str, **overrides: Any):
@@ -57,7 +56,7 @@ class RadiusResponder:
         while not self._stop:
             try:
                 data, addr = self.sock.recvfrom(4096)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return

@@ -13,8 +13,7 @@ import httpx
 import pytest
 
 from tests.services.workspaces.doubles import RadiusResponder, aws_client
-from tests.support import wait_until
-from tests.support import running_services, url
+from tests.support import running_services, url, wait_until
 
 SUBNET = "127.0.90"
 DIRECTORY = "d-9067a1b2c3"

@@ -13,8 +13,7 @@ import pytest
 
 from lab.provision import enrol_okta_verify
 from tests.services.workspaces.doubles import aws_client
-from tests.support import wait_until
-from tests.support import default_seed, running_services, url
+from tests.support import default_seed, running_services, url, wait_until
 
 SUBNET = "127.0.90"
 DIRECTORY = "d-9067a1b2c3"
