@@ -344,14 +344,14 @@ def start_slapd(tmp: Path, host: str, ldif: str, probe: User) -> tuple[subproces
         return None, f"slapadd failed: {exc.stderr.decode(errors='replace').strip()[-300:]}"
     except (subprocess.SubprocessError, OSError) as exc:
         return None, f"slapadd failed: {exc}"
-    log = open(tmp / "slapd.log", "wb")
-    proc = subprocess.Popen([tools["slapd"], "-d", "0", "-f", str(conf), "-h", f"ldap://{host}:{SLAPD_PORT}/"],
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    log.close()
+    with open(tmp / "slapd.log", "wb") as log:
+        proc = subprocess.Popen([tools["slapd"], "-d", "0", "-f", str(conf), "-h", f"ldap://{host}:{SLAPD_PORT}/"],
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     deadline, why = time.time() + 10, "no answer"
     while time.time() < deadline:
         if proc.poll() is not None:
-            return None, f"slapd exited ({proc.returncode}): {(tmp / 'slapd.log').read_text(errors='replace').strip()[-300:]}"
+            tail = (tmp / "slapd.log").read_text(errors="replace").strip()[-300:]
+            return None, f"slapd exited ({proc.returncode}): {tail}"
         try:
             c = Client(host, SLAPD_PORT)
             try:
@@ -464,7 +464,8 @@ def list_persons(c: Client, t: Target) -> int:
             return total
 
 
-def measure_listing(t: Target, users: list[User], concurrency: int, seconds: float) -> Result:
+def measure_listing(t: Target, users: list[User], concurrency: int,  # noqa: ARG001 (one signature for every measure)
+                    seconds: float) -> Result:
     """Complete paged listings back to back on one connection for about `seconds` (at least one).
     The rate is in entries per second; `count` is the entries of one listing."""
     c = t.connect()

@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "services" / "radius_agent")]
 
-from pyrad import packet as rp  # noqa: E402
+from pyrad import packet as rp
 
 FREERADIUS_CONF = Path("/etc/freeradius/3.0")
 USER, CODE = "alice", "918273"          # the fake org's alice accepts this code; the users file too
@@ -116,7 +116,7 @@ class OneNas(asyncio.DatagramProtocol):
     def __init__(self) -> None:
         self.waiter: asyncio.Future[bytes] | None = None
 
-    def datagram_received(self, data, addr):
+    def datagram_received(self, data, addr):  # noqa: ARG002 (asyncio's signature)
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(data)
 
@@ -250,7 +250,8 @@ def main() -> None:
                                   settings={"radius-agent": {"push_poll_interval_seconds": 0.1}}) as topology:
                 svc = topology["services"]["radius-agent"]
                 agent_addr = (svc["host"], svc["ports"]["radius"])
-                print(f"measured: the lab's radius-agent at {agent_addr[0]}:{agent_addr[1]}, fake org in its own process")
+                print(f"measured: the lab's radius-agent at {agent_addr[0]}:{agent_addr[1]}, "
+                      "fake org in its own process")
                 from lab import process_runtime as pr
                 pids = {p["name"]: p["pid"] for p in pr.load_processes(state) if p["name"] == "radius-agent"}
                 pids["org"] = org.pid

@@ -27,11 +27,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lab import process_runtime as pr  # noqa: E402
+from lab import process_runtime as pr
 from lab import provision
 from lab import topology as topo
-from lab.client import LabClient  # noqa: E402
-from services.ad_connector import radius_client  # noqa: E402
+from lab.client import LabClient
+from services.ad_connector import radius_client
 
 
 def bench_seed(users: int) -> dict:
@@ -46,7 +46,7 @@ def bench_seed(users: int) -> dict:
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 async def run_level(jobs: list[tuple[str, str, str]], concurrency: int, sign_in) -> tuple[float, list[float], int]:
@@ -129,7 +129,7 @@ def main() -> int:
             http = httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=64))
             ref = await run_level(reference_jobs, 4, agent_only)
             out = []
-            for level, jobs in zip(levels, shares):
+            for level, jobs in zip(levels, shares, strict=True):
                 out.append((level, await run_level(jobs, level, e2e)))
             await http.aclose()
             return ref, out
@@ -140,7 +140,8 @@ def main() -> int:
         print(f"reference: code verification straight to the agent (4 in flight): "
               f"{len(ref[1]) / ref[0]:.0f}/s, p50 {ref_p50 * 1000:.1f} ms, p99 {percentile(ref[1], 99) * 1000:.1f} ms"
               f", {ref[2]} failed")
-        print(f"{'concurrency':>11} {'sign-ins/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'p50 / reference':>16} {'failed':>7}")
+        print(f"{'concurrency':>11} {'sign-ins/s':>11} {'p50 ms':>8} {'p99 ms':>8} "
+              f"{'p50 / reference':>16} {'failed':>7}")
         for level, (elapsed, lat, failed) in results:
             p50 = statistics.median(lat)
             print(f"{level:>11} {len(lat) / elapsed:>11.1f} {p50 * 1000:>8.1f} {percentile(lat, 99) * 1000:>8.1f}"
