@@ -22,8 +22,8 @@ ACCOUNTDISABLE = 0x2
 AD_ACCOUNT_CHANGES = {
     "disable": lambda uac: {"userAccountControl": uac | ACCOUNTDISABLE},
     "enable": lambda uac: {"userAccountControl": uac & ~ACCOUNTDISABLE},
-    "unlock": lambda uac: {"lockoutTime": 0},
-    "must-change-password": lambda uac: {"pwdLastSet": 0},
+    "unlock": lambda _uac: {"lockoutTime": 0},
+    "must-change-password": lambda _uac: {"pwdLastSet": 0},
 }
 
 

@@ -17,7 +17,11 @@ from typing import Any
 
 import pytest
 
-from lab import docker_runtime as dr
+from lab import docker_compose as dc
+from lab import docker_engine as engine
+from lab.docker_runtime import DockerRuntime
+from lab.errors import LabError
+from lab.runtime import LabSpec, bring_up
 
 # The tests' labs live on networks of their own, never a developer's `lab up --runtime docker`
 # (172.28.10.x): the first of these /24s that no Docker network uses (two test runs at once get two).
@@ -35,16 +39,16 @@ def docker_required() -> bool:
 
 def need_docker() -> str:
     """The image to test with; skips (or, with LAB_DOCKER_TESTS=1, fails) when Docker cannot run it."""
-    image = os.environ.get("LAB_IMAGE") or dr.DEFAULT_IMAGE
-    why = dr.docker_available()
-    if why is None and not dr.image_exists(image):
+    image = os.environ.get("LAB_IMAGE") or dc.DEFAULT_IMAGE
+    why = engine.docker_unavailable_reason()
+    if why is None and not engine.image_exists(image):
         why = f"the image {image} is not built (make images; without a registry: make base-image images)"
     if why is None:
-        why = dr.stale_image(image)
+        why = engine.stale_image(image)
     if why is None:
         try:
-            dr.compose_command()
-        except dr.LabError as exc:
+            engine.compose_command()
+        except LabError as exc:
             why = str(exc)
     if why is not None:
         if docker_required():
@@ -103,16 +107,18 @@ class DockerLab:
         self.state_dir, self.image, self.subnet = state_dir, image, subnet
         self.topology: dict[str, Any] = {}
         self.project = TEST_PROJECT_PREFIX + hashlib.sha256(str(state_dir).encode()).hexdigest()[:8]
+        self.runtime = DockerRuntime(state_dir, image=image, project=self.project)
 
     def url(self, service: str, kind: str = "api") -> str:
         svc = self.topology["services"][service]
         return f"http://{svc['host']}:{svc['ports'][kind]}"
 
-    def up(self, **kwargs: Any) -> list[str]:
-        """(Re)start the lab; returns the progress lines (which users were enrolled)."""
+    def up(self, **spec: Any) -> list[str]:
+        """(Re)start the lab (`spec`: LabSpec's fields); returns the progress lines (which users were
+        enrolled)."""
         lines: list[str] = []
-        self.topology = dr.up(self.state_dir, subnet=self.subnet, image=self.image, project=self.project,
-                              progress=lines.append, **kwargs)
+        self.topology = bring_up(self.runtime, LabSpec(subnet=self.subnet, **spec), enrol=True,
+                                 progress=lines.append)
         return lines
 
 
@@ -130,4 +136,4 @@ def docker_lab(tmp_path_factory) -> Iterator[DockerLab]:
     try:
         yield start_lab(state_dir)
     finally:
-        dr.down(state_dir, volumes=True)
+        DockerRuntime(state_dir).down(volumes=True)
