@@ -1,7 +1,7 @@
 """The process runtime: every service as its own OS process on its own loopback address.
 
 `ProcessRuntime` is this runtime behind the `Runtime` interface (lab/runtime.py), which `lab up`,
-the scenarios and the tests use through `bring_up`. The functions below are its pieces: check the
+the scenarios and the tests use through `bring_up`; it sits at the end, over these pieces: check the
 ports are free, start each service in its own session (so `stop` can stop it and its children),
 wait for every `/healthz`, and record the pids it started in `<state>/processes.json` so `stop`
 stops exactly those and nothing else.
@@ -34,53 +34,6 @@ __all__ = ["LabError", "ProcessRuntime", "Started", "check_ports_free", "load_pr
 
 PROCESSES_FILE = "processes.json"
 DEFAULT_TIMEOUT = 60.0    # seconds for every service to answer /healthz
-
-
-class ProcessRuntime:
-    """The lab as local processes, one per service on its own loopback address (the `Runtime`
-    of lab/runtime.py)."""
-    name = "process"
-    default_timeout = DEFAULT_TIMEOUT
-    undone = "everything it started is stopped again"
-
-    def __init__(self, state_dir: Path) -> None:
-        self.state_dir = state_dir
-
-    def prepare(self, spec: LabSpec, names: list[str] | None, progress: Progress) -> dict[str, Any]:
-        creds = load_or_create_credentials(self.state_dir)
-        topology = build(self.state_dir, subnet=spec.subnet or DEFAULT_SUBNET, standard_ports=spec.standard_ports,
-                         blank=spec.blank, credentials=creds, agents=spec.agents, seed=spec.seed or SEED_DEFAULT)
-        for name, extra in spec.settings.items():
-            topology["services"][name]["settings"].update(extra)
-        write_topology(self.state_dir, topology)
-        names = names or list(topology["services"])
-        check_ports_free(topology, names)
-        progress(f"starting {len(names)} services (state in {self.state_dir})")
-        return topology
-
-    def up(self, topology: dict[str, Any], names: list[str], *, timeout: float, progress: Progress) -> None:
-        started = start(self.state_dir / "topology.json", topology, names)
-        wait_healthy(topology, started, timeout=timeout, progress=lambda name, _: progress(f"{name:<15} healthy"))
-
-    def down(self, *, volumes: bool = False) -> list[str]:  # noqa: ARG002 — volumes are the containers'
-        return stop(self.state_dir)        # the state directory, the processes' state, is always kept
-
-    def running(self) -> list[dict[str, Any]]:
-        return running(self.state_dir)
-
-    def restart(self, service: str) -> None:
-        topology = load_topology(self.state_dir)
-        if topology is None:
-            raise LabError(f"no lab in {self.state_dir}")
-        stop(self.state_dir, [service])
-        self.up(topology, [service], timeout=DEFAULT_TIMEOUT, progress=quiet)
-
-    def logs(self, service: str, lines: int) -> list[str]:
-        path = self.state_dir / "logs" / f"{service}.log"
-        return path.read_text(errors="replace").splitlines()[-lines:] if path.exists() else []
-
-    def status(self) -> dict[str, str | None]:
-        return {p["name"]: "running" for p in self.running()}
 
 
 @dataclass
@@ -252,3 +205,50 @@ def _tail(path: Path, lines: int = 20) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
+
+
+class ProcessRuntime:
+    """The lab as local processes, one per service on its own loopback address (the `Runtime`
+    of lab/runtime.py)."""
+    name = "process"
+    default_timeout = DEFAULT_TIMEOUT
+    undone = "everything it started is stopped again"
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+
+    def prepare(self, spec: LabSpec, names: list[str] | None, progress: Progress) -> dict[str, Any]:
+        creds = load_or_create_credentials(self.state_dir)
+        topology = build(self.state_dir, subnet=spec.subnet or DEFAULT_SUBNET, standard_ports=spec.standard_ports,
+                         blank=spec.blank, credentials=creds, agents=spec.agents, seed=spec.seed or SEED_DEFAULT)
+        for name, extra in spec.settings.items():
+            topology["services"][name]["settings"].update(extra)
+        write_topology(self.state_dir, topology)
+        names = names or list(topology["services"])
+        check_ports_free(topology, names)
+        progress(f"starting {len(names)} services (state in {self.state_dir})")
+        return topology
+
+    def up(self, topology: dict[str, Any], names: list[str], *, timeout: float, progress: Progress) -> None:
+        started = start(self.state_dir / "topology.json", topology, names)
+        wait_healthy(topology, started, timeout=timeout, progress=lambda name, _: progress(f"{name:<15} healthy"))
+
+    def down(self, *, volumes: bool = False) -> list[str]:  # noqa: ARG002 — volumes are the containers'
+        return stop(self.state_dir)        # the state directory, the processes' state, is always kept
+
+    def running(self) -> list[dict[str, Any]]:
+        return running(self.state_dir)
+
+    def restart(self, service: str) -> None:
+        topology = load_topology(self.state_dir)
+        if topology is None:
+            raise LabError(f"no lab in {self.state_dir}")
+        stop(self.state_dir, [service])
+        self.up(topology, [service], timeout=DEFAULT_TIMEOUT, progress=quiet)
+
+    def logs(self, service: str, lines: int) -> list[str]:
+        path = self.state_dir / "logs" / f"{service}.log"
+        return path.read_text(errors="replace").splitlines()[-lines:] if path.exists() else []
+
+    def status(self) -> dict[str, str | None]:
+        return {p["name"]: "running" for p in self.running()}
