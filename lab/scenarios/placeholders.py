@@ -52,3 +52,4 @@ def dig(data: Any, path: str) -> Any:
             data = data[part]
         else:
             return None
+    return data

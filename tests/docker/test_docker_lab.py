@@ -1,6 +1,6 @@
 """The lab in containers: every service healthy, a sign-in with the phone's code, state kept across
 `down`/`up`, and `down` removing what `up` made and nothing else. Needs a Docker engine and the
-image (see conftest.py for when these are skipped and when they fail)."""
+image (see support.py for when these are skipped and when they fail)."""
 from __future__ import annotations
 
 import json
@@ -19,7 +19,7 @@ from lab.docker_runtime import DockerRuntime
 from lab.errors import LabError
 from lab.runtime import LabSpec, bring_up
 
-from .conftest import need_docker, start_lab
+from .support import need_docker, start_lab
 
 ROOT = Path(__file__).resolve().parents[2]
 AUTH_FAILED = ("Authentication Failed: Please check your username and password to make sure you "
