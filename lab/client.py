@@ -14,16 +14,18 @@ import yaml
 
 from .state import admin_url, api_url
 
-# A sign-in may wait for a push through every RADIUS retry; AD Connector allows 50 s × 11.
-SIGNIN_TIMEOUT = 660.0
+# How long this client waits for a sign-in's answer: longer than WorkSpaces waits for AD Connector
+# (600 s, enough for a push approved on the last of AD Connector's RADIUS retries, 50 s × 11), so
+# the service's own answer, success or its failure message, always arrives first.
+CLIENT_SIGNIN_TIMEOUT = 660.0
 
 ACCOUNTDISABLE = 0x2
 # What an AD admin can change on an account, as the attribute values AD's tools write.
 AD_ACCOUNT_CHANGES = {
     "disable": lambda uac: {"userAccountControl": uac | ACCOUNTDISABLE},
     "enable": lambda uac: {"userAccountControl": uac & ~ACCOUNTDISABLE},
-    "unlock": lambda uac: {"lockoutTime": 0},
-    "must-change-password": lambda uac: {"pwdLastSet": 0},
+    "unlock": lambda _uac: {"lockoutTime": 0},
+    "must-change-password": lambda _uac: {"pwdLastSet": 0},
 }
 
 
@@ -65,7 +67,7 @@ class LabClient:
         headers = {"X-Lab-Trace": trace} if trace else {}
         started = time.monotonic()
         resp = self._http.post(f"{api_url(self.topology, 'workspaces')}/client/signin", headers=headers,
-                               timeout=SIGNIN_TIMEOUT,
+                               timeout=CLIENT_SIGNIN_TIMEOUT,
                                json={"registrationCode": registration_code or self.registration_code(),
                                      "username": user, "password": password, "mfaCode": mfa})
         body = resp.json()

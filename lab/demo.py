@@ -11,35 +11,10 @@ from typing import Any
 
 from .client import LabClient
 from .scenarios.model import Scenario
-from .scenarios.runner import Outcome, Runner
+from .scenarios.outcome import Outcome
+from .scenarios.runner import Runner
+from .scenarios.steps import tell
 from .timeline import format_event
-
-
-def narrate(step: dict[str, Any]) -> str:
-    action = next(k for k in step if k != "expect")
-    arg = step[action]
-    if action == "say":
-        return str(arg)
-    if action == "login":
-        mfa = str(arg.get("mfa", "code"))
-        what = "the word push" if mfa.lower() == "push" else \
-            "the code Okta Verify shows" if mfa == "code" else f"{mfa} in the MFA field"
-        password = "a wrong password" if "password" in arg else "their AD password"
-        return (f"{arg['user']} opens the WorkSpaces client and signs in with {password} and {what}. "
-                "The client sends all three at once to WorkSpaces, which asks AD Connector to authenticate.")
-    if action == "phone":
-        after = f" after {arg['after']} s" if arg.get("after") else ""
-        return f"On {arg['user']}'s phone, Okta Verify will {arg.get('respond', 'approve')} the next push{after}."
-    if action == "fault":
-        return (f"Something breaks: {arg.get('action')} {arg.get('protocol') or 'all'} traffic at "
-                f"{arg['service']}" + (f" from {arg['peer']}" if arg.get("peer") else "") + ".")
-    if action == "clock":
-        return f"{arg['service']}'s clock moves {arg['offset']} s away from the others."
-    if action == "restart":
-        return f"{arg} restarts."
-    if action == "wait_for":
-        return f"We wait until {arg.get('service', 'a service')} records {arg['kind']}."
-    return action
 
 
 def run_demo(client: LabClient, state_dir: Path, scenario: Scenario, say: Callable[[str], None],
@@ -54,11 +29,11 @@ def run_demo(client: LabClient, state_dir: Path, scenario: Scenario, say: Callab
     def before(index: int, step: dict[str, Any]) -> None:
         say("")
         say(f"Step {index}:")
-        say(wrap(narrate(step)))
+        say(wrap(tell(step)))
         if not seen:
             seen.update(runner.marks)
 
-    def after(index: int, step: dict[str, Any], outcome: Outcome) -> None:
+    def after(_index: int, step: dict[str, Any], outcome: Outcome) -> None:
         new = client.events(since=seen)
         for e in new:
             seen[e["service"]] = max(seen.get(e["service"], 0), e["seq"])

@@ -1,9 +1,10 @@
 """The process runtime: every service as its own OS process on its own loopback address.
 
-`lab up` and the tests both use this module; it writes the topology, checks the ports are free,
-starts each service in its own session (so `down` can stop it and its children), waits for every
-`/healthz`, and records the pids it started in `<state>/processes.json` so `down` stops exactly
-those and nothing else.
+`ProcessRuntime` is this runtime behind the `Runtime` interface (lab/runtime.py), which `lab up`,
+the scenarios and the tests use through `bring_up`; it sits at the end, over these pieces: check the
+ports are free, start each service in its own session (so `stop` can stop it and its children),
+wait for every `/healthz`, and record the pids it started in `<state>/processes.json` so `stop`
+stops exactly those and nothing else.
 """
 from __future__ import annotations
 
@@ -21,11 +22,18 @@ from typing import Any
 
 import httpx
 
+from .errors import LabError
+from .runtime import LabSpec, Progress, quiet
+from .state import load_topology
+from .topology import DEFAULT_SUBNET, SEED_DEFAULT, build, load_or_create_credentials, package_of, write_topology
+
+# LabError and write_topology are named here too for the callers outside lab/ that use them as
+# `process_runtime.LabError` / `process_runtime.write_topology` (bench/, tests/services).
+__all__ = ["LabError", "ProcessRuntime", "Started", "check_ports_free", "load_processes", "running", "start",
+           "stop", "wait_healthy", "write_topology"]
+
 PROCESSES_FILE = "processes.json"
-
-
-class LabError(Exception):
-    """A failure the CLI reports in one line (exit code 2)."""
+DEFAULT_TIMEOUT = 60.0    # seconds for every service to answer /healthz
 
 
 @dataclass
@@ -33,19 +41,6 @@ class Started:
     name: str
     pid: int
     log: Path
-
-
-def package_of(topology: dict[str, Any], service: str) -> str:
-    return topology["services"][service].get("package") or "services." + service.replace("-", "_")
-
-
-def write_topology(state_dir: Path, topology: dict[str, Any]) -> Path:
-    state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_dir / "topology.json"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(topology, fh, indent=2)
-    return path
 
 
 def check_ports_free(topology: dict[str, Any], names: Iterable[str]) -> None:
@@ -83,7 +78,7 @@ def start(topology_path: Path, topology: dict[str, Any], names: Iterable[str]) -
                 start_new_session=True, env=env,
             )
         started.append(Started(name, proc.pid, log_path))
-    _save_processes(state_dir, started, topology)
+    _save_processes(state_dir, started)
     return started
 
 
@@ -154,7 +149,7 @@ def running(state_dir: Path) -> list[dict[str, Any]]:
     return [p for p in load_processes(state_dir) if _is_ours(p)]
 
 
-def _save_processes(state_dir: Path, started: list[Started], topology: dict[str, Any]) -> None:
+def _save_processes(state_dir: Path, started: list[Started]) -> None:
     old = [p for p in load_processes(state_dir) if p["name"] not in {s.name for s in started}]
     rows = old + [{"name": s.name, "pid": s.pid, "cmd": f"--service {s.name} ",
                    "started": _start_time(s.pid)} for s in started]
@@ -210,3 +205,50 @@ def _tail(path: Path, lines: int = 20) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
+
+
+class ProcessRuntime:
+    """The lab as local processes, one per service on its own loopback address (the `Runtime`
+    of lab/runtime.py)."""
+    name = "process"
+    default_timeout = DEFAULT_TIMEOUT
+    undone = "everything it started is stopped again"
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+
+    def prepare(self, spec: LabSpec, names: list[str] | None, progress: Progress) -> dict[str, Any]:
+        creds = load_or_create_credentials(self.state_dir)
+        topology = build(self.state_dir, subnet=spec.subnet or DEFAULT_SUBNET, standard_ports=spec.standard_ports,
+                         blank=spec.blank, credentials=creds, agents=spec.agents, seed=spec.seed or SEED_DEFAULT)
+        for name, extra in spec.settings.items():
+            topology["services"][name]["settings"].update(extra)
+        write_topology(self.state_dir, topology)
+        names = names or list(topology["services"])
+        check_ports_free(topology, names)
+        progress(f"starting {len(names)} services (state in {self.state_dir})")
+        return topology
+
+    def up(self, topology: dict[str, Any], names: list[str], *, timeout: float, progress: Progress) -> None:
+        started = start(self.state_dir / "topology.json", topology, names)
+        wait_healthy(topology, started, timeout=timeout, progress=lambda name, _: progress(f"{name:<15} healthy"))
+
+    def down(self, *, volumes: bool = False) -> list[str]:  # noqa: ARG002 — volumes are the containers'
+        return stop(self.state_dir)        # the state directory, the processes' state, is always kept
+
+    def running(self) -> list[dict[str, Any]]:
+        return running(self.state_dir)
+
+    def restart(self, service: str) -> None:
+        topology = load_topology(self.state_dir)
+        if topology is None:
+            raise LabError(f"no lab in {self.state_dir}")
+        stop(self.state_dir, [service])
+        self.up(topology, [service], timeout=DEFAULT_TIMEOUT, progress=quiet)
+
+    def logs(self, service: str, lines: int) -> list[str]:
+        path = self.state_dir / "logs" / f"{service}.log"
+        return path.read_text(errors="replace").splitlines()[-lines:] if path.exists() else []
+
+    def status(self) -> dict[str, str | None]:
+        return {p["name"]: "running" for p in self.running()}

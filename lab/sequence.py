@@ -12,7 +12,7 @@ from typing import Any
 LANES = ["client", "workspaces", "ad-connector", "dc", "radius-agent", "okta", "phone", "mail", "ad-agent"]
 # Recorded by the sender (a request it made, or the reply it gave), so the arrow leaves the recorder.
 OUTBOUND_PREFIXES = ("connector.radius_request", "connector.signin", "okta.push.deliver",
-                     "phone.push_answered", "radius.reply")
+                     "phone.push_answered")
 # Recorded by the receiver of a reply: the arrow points at the recorder, from its peer.
 # (Everything not listed above is drawn that way.)
 # Events that are the client's own view: the sign-in starts and ends at the client.
@@ -99,7 +99,8 @@ def svg(events: list[dict[str, Any]], topology: dict[str, Any]) -> str:
             cx = x[r["from"]]
             note_width = max(LANE_GAP - 12, 6 * len(r["label"]) + 10)   # ~6 px a character at 11 px
             parts.append(f'<rect x="{cx + 4}" y="{y - 10}" width="{note_width}" height="16" fill="#fff8dc" '
-                         f'stroke="#d4b106"/><text x="{cx + 8}" y="{y + 2}" fill="{colour}">{escape(r["label"])}</text>')
+                         f'stroke="#d4b106"/><text x="{cx + 8}" y="{y + 2}" fill="{colour}">'
+                         f'{escape(r["label"])}</text>')
             continue
         x1, x2 = x[r["from"]], x[r["to"]]
         parts.append(f'<line x1="{x1}" y1="{y}" x2="{x2}" y2="{y}" stroke="{colour}" marker-end="url(#arrow)"/>')

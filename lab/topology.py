@@ -1,9 +1,9 @@
 """The lab's topology: which services run, on which addresses and ports, with which settings.
 
 One topology, two runtimes: the process runtime writes it to `<state>/topology.json` and every
-service reads its own entry from there. Addresses follow the design's table; in the process
-runtime every service gets its own loopback address (Linux routes all of 127.0.0.0/8 to `lo`), and
-ports below 1024 move up by 10000 unless standard ports are asked for.
+service reads its own entry from there. Addresses follow docs/architecture.md's table; in the
+process runtime every service gets its own loopback address (Linux routes all of 127.0.0.0/8 to
+`lo`), and ports below 1024 move up by 10000 unless standard ports are asked for.
 """
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ SECOND_AGENT = ("radius-agent-2", 22)
 CONNECT_IP_OCTETS = (41, 42)
 
 HTTP_KINDS = {"api", "admin"}
+RADIUS_AGENT_PACKAGE = "services.radius_agent"
 
 
 def process_port(port: int, standard_ports: bool) -> int:
@@ -86,6 +87,26 @@ def build(
         "credentials": credentials or {},
         "services": services,
     }
+
+
+def package_of(topology: dict[str, Any], name: str) -> str:
+    """The Python package an entry runs (`python -m <package>`); a second agent runs the first's."""
+    return topology["services"][name].get("package") or "services." + name.replace("-", "_")
+
+
+def radius_agents(topology: dict[str, Any]) -> list[str]:
+    """The entries that are Okta RADIUS agents (one, or two with `lab up --agents 2`)."""
+    return [name for name in topology["services"] if package_of(topology, name) == RADIUS_AGENT_PACKAGE]
+
+
+def write_topology(state_dir: Path, topology: dict[str, Any]) -> Path:
+    """`<state>/topology.json`, mode 0600 (it holds the lab's credentials); every service reads it."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / "topology.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(topology, fh, indent=2)
+    return path
 
 
 def endpoints(service: dict[str, Any]) -> dict[str, str]:

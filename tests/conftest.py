@@ -1,4 +1,4 @@
-import sys
-from pathlib import Path
+"""The tests' shared fixtures. `tests` is a package, so pytest puts the repository's root on
+sys.path and `from tests.support import ...` works in every test module."""
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+pytest_plugins = ["tests.support.fixtures"]

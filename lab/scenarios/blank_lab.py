@@ -12,32 +12,24 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .. import process_runtime as pr
-from .. import topology as topo
+from ..process_runtime import ProcessRuntime
+from ..runtime import LabSpec, Progress, quiet, running_lab
 
 SUBNET = "127.0.76"
-FAST = {
+FAST: dict[str, dict[str, Any]] = {
     "ad-agent": {"poll_wait_seconds": 2},
     "radius-agent": {"app_refresh_seconds": 1},
     "ad-connector": {"stage_delay_seconds": 0.3, "radius_probe_timeout_seconds": 1.0},
     "workspaces": {"stage_delay_seconds": 0.3},
 }
+TIMEOUT = 90.0
 
 
 @contextlib.contextmanager
-def blank_lab(base_state_dir: Path, progress=lambda _: None) -> Iterator[dict[str, Any]]:
+def blank_lab(base_state_dir: Path, progress: Progress = quiet) -> Iterator[dict[str, Any]]:
     state = base_state_dir / "blank-lab"
     shutil.rmtree(state, ignore_errors=True)
-    topology = topo.build(state, subnet=SUBNET, blank=True, credentials=topo.load_or_create_credentials(state))
-    for service, settings in FAST.items():
-        if service in topology["services"]:
-            topology["services"][service]["settings"].update(settings)
-    path = pr.write_topology(state, topology)
-    pr.check_ports_free(topology, list(topology["services"]))
     progress(f"bringing up a blank lab on {SUBNET}.x for the scenarios that start from nothing")
-    try:
-        started = pr.start(path, topology, list(topology["services"]))
-        pr.wait_healthy(topology, started, timeout=90)
+    spec = LabSpec(subnet=SUBNET, blank=True, settings=FAST)
+    with running_lab(ProcessRuntime(state), spec, timeout=TIMEOUT) as topology:
         yield topology
-    finally:
-        pr.stop(state)

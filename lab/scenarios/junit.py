@@ -4,7 +4,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from .runner import Outcome
+from .outcome import Outcome
 
 
 def write(outcomes: list[Outcome], path: Path, timeline) -> None:

@@ -1,11 +1,14 @@
 """Scenario files: loading, and a schema check that names the file and line of a mistake."""
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from .steps import ACTIONS, LOGIN_EXPECT, LOGIN_PARAMS
 
 CATALOG = Path(__file__).resolve().parents[2] / "scenarios"
 
@@ -16,26 +19,9 @@ REQUIRES_KEYS = {"agents", "blank"}
 # radius: AD Connector's RadiusSettings (UpdateRadius through boto3, then wait for RadiusStatus);
 # app: the Amazon WorkSpaces RADIUS app's settings in the org.
 GIVEN_KEYS = {"phone", "faults", "clocks", "settings", "radius", "app"}
-# step action -> allowed parameters (None: a scalar parameter)
-ACTIONS: dict[str, set[str] | None] = {
-    "say": None,
-    "login": {"user", "password", "mfa", "registration_code"},
-    "phone": {"user", "respond", "after"},
-    "fault": {"service", "action", "protocol", "port", "peer", "seconds", "target"},
-    "clock": {"service", "offset"},
-    "restart": None,
-    "wait_for": {"service", "kind", "outcome", "fields", "timeout"},
-    "aws": {"service", "operation", "params", "expect_error", "expect", "remember"},
-    # (`remember: {name: path}` keeps a value of the answer for later steps, as `$name`)
-    "aws_wait": {"service", "operation", "params", "path", "equals", "timeout"},
-    "okta": {"method", "path", "json", "params", "expect_status", "remember"},
-    "ad_import": None,            # the admin's Import button: AD users and groups into the org
-    "ad_account": {"user", "change"},  # the AD admin disables, enables or unlocks an account (LDAP modify)
-    "activation_email": {"user"},  # the user follows the emailed link and enrols Okta Verify
-    "parallel": None,   # a list of login steps run at once, each optionally `after` N seconds
-}
+# The step actions and the parameters each takes: steps.ACTIONS (one table for the schema check,
+# the runner and `lab demo`).
 STEP_EXTRA = {"expect"}
-LOGIN_EXPECT = {"result", "message", "reason", "max_seconds", "min_seconds"}
 EVENT_KEYS = {"service", "kind", "outcome", "fields", "count", "min", "max", "absent"}
 EXPECT_KEYS = {"events", "order", "max_seconds"}
 
@@ -70,7 +56,7 @@ def _mapping(path: Path, node: yaml.Node, what: str) -> dict[str, yaml.Node]:
     return out
 
 
-def _check_keys(path: Path, node: yaml.Node, allowed: set[str], what: str) -> dict[str, yaml.Node]:
+def _check_keys(path: Path, node: yaml.Node, allowed: Set[str], what: str) -> dict[str, yaml.Node]:
     items = _mapping(path, node, what)
     for key in items:
         if key not in allowed:
@@ -95,7 +81,7 @@ def _check_parallel(path: Path, node: yaml.Node) -> None:
         keys = _check_keys(path, item, {"login", "expect", "after"}, "a parallel login")
         if "login" not in keys:
             raise ScenarioError(f"{_where(path, item)}: each parallel entry is a login")
-        _check_keys(path, keys["login"], ACTIONS["login"], "login")
+        _check_keys(path, keys["login"], LOGIN_PARAMS, "login")
         if "expect" in keys:
             _check_keys(path, keys["expect"], LOGIN_EXPECT, "a login's expect")
 
@@ -122,7 +108,7 @@ def validate(path: Path, root: yaml.Node) -> None:
         if extra:
             raise ScenarioError(f"{_where(path, step)}: unknown key(s) {', '.join(sorted(extra))} in a step")
         action = actions[0]
-        params = ACTIONS[action]
+        params = ACTIONS[action].params
         if params is not None:
             _check_keys(path, items[action], params, f"{action}")
         if action == "parallel":

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..sequence import svg
 from ..timeline import timeline
-from .runner import Outcome
+from .outcome import Outcome
 
 STYLE = """
 body { font-family: sans-serif; margin: 2em; color: #222; }

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lab import docker_compose as dc
 from lab import docker_runtime as dr
 from lab import topology as topo
 
@@ -29,19 +30,19 @@ def with_defaults(text: str) -> dict:
 def test_the_baked_topology_and_the_compose_file_are_current():
     """docker/config/topology.json and docker-compose.yml are written from lab/topology.py."""
     hint = "regenerate them: python -m lab.docker_runtime write-files"
-    assert json.loads(dr.BAKED_TOPOLOGY.read_text()) == dr.baked_topology(), hint
-    assert COMPOSE.read_text() == dr.compose_text(dr.baked_topology()), hint
+    assert json.loads(dc.BAKED_TOPOLOGY.read_text()) == dc.baked_topology(), hint
+    assert COMPOSE.read_text() == dc.compose_text(dc.baked_topology()), hint
 
 
 def test_container_topology_has_the_process_topologys_shape_on_standard_ports():
-    inside = dr.container_topology(credentials={"okta_api_token": "x"})
+    inside = dc.container_topology(credentials={"okta_api_token": "x"})
     process = topo.build(Path("/tmp/x"))
     assert list(inside["services"]) == list(process["services"])
     assert inside["runtime"] == "docker" and inside["standard_ports"] is True
     assert inside["state_dir"] == "/var/lib/lab" and inside["seed"] == "/etc/lab/seed.yaml"
     for name, svc in inside["services"].items():
         octet = process["services"][name]["host"].rsplit(".", 1)[1]
-        assert svc["host"] == f"{dr.DEFAULT_SUBNET}.{octet}"
+        assert svc["host"] == f"{dc.DEFAULT_SUBNET}.{octet}"
         assert svc["ports"]["admin"] == 9100
         assert all(port < 10000 or kind == "admin" for kind, port in svc["ports"].items())
     for name, (_, ports) in topo.SERVICES.items():   # the standard ports, as the topology names them
@@ -54,26 +55,26 @@ def test_container_topology_has_the_process_topologys_shape_on_standard_ports():
 
 
 def test_container_topology_with_two_agents():
-    inside = dr.container_topology(agents=2)
+    inside = dc.container_topology(agents=2)
     second = inside["services"]["radius-agent-2"]
     assert second["package"] == "services.radius_agent"
-    assert second["host"] == f"{dr.DEFAULT_SUBNET}.22" and second["ports"]["radius"] == 1812
+    assert second["host"] == f"{dc.DEFAULT_SUBNET}.22" and second["ports"]["radius"] == 1812
 
 
 @pytest.mark.parametrize("agents", [1, 2])
 def test_compose_has_one_container_per_service_at_its_topology_address(agents):
-    inside = dr.container_topology(agents=agents)
-    compose = with_defaults(dr.compose_text(inside))
+    inside = dc.container_topology(agents=agents)
+    compose = with_defaults(dc.compose_text(inside))
     services = compose["services"]
-    assert set(services) == set(inside["services"]) | {dr.PROVISION}
+    assert set(services) == set(inside["services"]) | {dc.PROVISION}
     subnet = compose["networks"]["lab"]["ipam"]["config"][0]["subnet"]
-    assert subnet == f"{dr.DEFAULT_SUBNET}.0/24"
+    assert subnet == f"{dc.DEFAULT_SUBNET}.0/24"
     hosts = [c["networks"]["lab"]["ipv4_address"] for c in services.values()]
     assert len(set(hosts)) == len(hosts)
     for name, svc in inside["services"].items():
         c = services[name]
         assert c["command"] == [name]
-        assert c["image"] == dr.DEFAULT_IMAGE and c["read_only"] is True
+        assert c["image"] == dc.DEFAULT_IMAGE and c["read_only"] is True
         assert c["networks"]["lab"]["ipv4_address"] == svc["host"], name
         assert c["healthcheck"]["test"][-1] == "/opt/lab/docker/healthcheck.py"
         assert f"{name}-state:/var/lib/lab" in c["volumes"], name
@@ -87,8 +88,8 @@ def test_compose_has_one_container_per_service_at_its_topology_address(agents):
     agent_names = [n for n, s in inside["services"].items() if s["package"] == "services.radius_agent"]
     assert len(agent_names) == agents
     assert set(services["ad-connector"]["depends_on"]) == {"dc", *agent_names}
-    assert set(services[dr.PROVISION]["depends_on"]) == set(inside["services"])
-    assert services[dr.PROVISION]["healthcheck"] == {"disable": True}
+    assert set(services[dc.PROVISION]["depends_on"]) == set(inside["services"])
+    assert services[dc.PROVISION]["healthcheck"] == {"disable": True}
 
 
 def test_plain_compose_mounts_the_baked_topology_and_the_packages_seed():
@@ -102,7 +103,7 @@ def test_compose_files_are_valid_for_the_installed_compose(tmp_path):
     if shutil.which("docker-compose") is None:
         pytest.skip("docker-compose is not installed")
     two = tmp_path / "docker-compose.yml"
-    two.write_text(dr.compose_text(dr.container_topology(agents=2)))
+    two.write_text(dc.compose_text(dc.container_topology(agents=2)))
     for path in (COMPOSE, two):
         proc = subprocess.run(["docker-compose", "--file", str(path), "--project-directory", str(ROOT),
                                "config", "--quiet"], capture_output=True, text=True, cwd=ROOT)
@@ -111,11 +112,11 @@ def test_compose_files_are_valid_for_the_installed_compose(tmp_path):
 
 def test_sync_topology_rewrites_the_containers_copy_in_place(tmp_path):
     """The containers bind-mount the file itself: a new file (a rename) would go unseen."""
-    host = dr.container_topology(tmp_path, seed=tmp_path / "docker" / "seed.yaml")
+    host = dc.container_topology(tmp_path, seed=tmp_path / "docker" / "seed.yaml")
     (tmp_path / "docker").mkdir()
     (tmp_path / "topology.json").write_text(json.dumps(host))
     inside = tmp_path / "docker" / "topology.json"
-    inside.write_text(json.dumps(dr.containers_view(host)) + " " * 5000)   # longer than the new text
+    inside.write_text(json.dumps(dc.containers_view(host)) + " " * 5000)   # longer than the new text
     inode = inside.stat().st_ino
     host["services"]["okta"]["settings"]["push_ttl_seconds"] = 2
     (tmp_path / "topology.json").write_text(json.dumps(host))
@@ -123,7 +124,7 @@ def test_sync_topology_rewrites_the_containers_copy_in_place(tmp_path):
     assert inside.stat().st_ino == inode
     seen = json.loads(inside.read_text())
     assert seen["services"]["okta"]["settings"] == {"push_ttl_seconds": 2}
-    assert seen["state_dir"] == dr.CONTAINER_STATE_DIR and seen["seed"] == dr.CONTAINER_SEED
+    assert seen["state_dir"] == dc.CONTAINER_STATE_DIR and seen["seed"] == dc.CONTAINER_SEED
 
 
 def test_dockerignore_sends_only_what_the_dockerfile_copies():
@@ -148,11 +149,11 @@ def _load(path: Path, name: str):
 def test_entrypoint_overrides_credentials_from_the_environment(tmp_path, monkeypatch):
     entrypoint = _load(ROOT / "docker" / "entrypoint.py", "lab_docker_entrypoint")
     path = tmp_path / "topology.json"
-    path.write_text(json.dumps(dr.baked_topology()))
+    path.write_text(json.dumps(dc.baked_topology()))
     for env in entrypoint.CREDENTIAL_ENV.values():
         monkeypatch.delenv(env, raising=False)
     same, topology = entrypoint.effective_topology(str(path))
-    assert same == str(path) and topology["credentials"] == dr.DEMO_CREDENTIALS
+    assert same == str(path) and topology["credentials"] == dc.DEMO_CREDENTIALS
     monkeypatch.setenv("LAB_OKTA_API_TOKEN", "00" + "y" * 40)
     monkeypatch.setenv("LAB_RADIUS_SHARED_SECRET", "")        # empty: not an override
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
@@ -161,8 +162,8 @@ def test_entrypoint_overrides_credentials_from_the_environment(tmp_path, monkeyp
     assert os.stat(merged).st_mode & 0o077 == 0
     written = json.loads(Path(merged).read_text())
     assert written["credentials"]["okta_api_token"] == "00" + "y" * 40
-    assert written["credentials"]["radius_shared_secret"] == dr.DEMO_CREDENTIALS["radius_shared_secret"]
-    assert entrypoint.CREDENTIAL_ENV.values() and set(entrypoint.CREDENTIAL_ENV.values()) == set(dr.CREDENTIAL_ENV)
+    assert written["credentials"]["radius_shared_secret"] == dc.DEMO_CREDENTIALS["radius_shared_secret"]
+    assert entrypoint.CREDENTIAL_ENV.values() and set(entrypoint.CREDENTIAL_ENV.values()) == set(dc.CREDENTIAL_ENV)
 
 
 SOURCES_DEB822 = """\
@@ -227,8 +228,8 @@ def test_demo_credentials_have_every_key_a_lab_has(tmp_path):
     credentials `lab up` makes (a service reading a key the demo lab lacks would not start)."""
     entrypoint = _load(ROOT / "docker" / "entrypoint.py", "lab_docker_entrypoint")
     keys = set(topo.load_or_create_credentials(tmp_path))
-    assert set(dr.DEMO_CREDENTIALS) == keys
+    assert set(dc.DEMO_CREDENTIALS) == keys
     assert set(entrypoint.CREDENTIAL_ENV) == keys
-    assert set(entrypoint.CREDENTIAL_ENV.values()) == set(dr.CREDENTIAL_ENV)
+    assert set(entrypoint.CREDENTIAL_ENV.values()) == set(dc.CREDENTIAL_ENV)
     for key in ("okta_api_token", "okta_agent_token"):
-        assert dr.DEMO_CREDENTIALS[key].startswith("00") and len(dr.DEMO_CREDENTIALS[key]) == 42
+        assert dc.DEMO_CREDENTIALS[key].startswith("00") and len(dc.DEMO_CREDENTIALS[key]) == 42

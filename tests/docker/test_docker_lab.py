@@ -1,6 +1,6 @@
 """The lab in containers: every service healthy, a sign-in with the phone's code, state kept across
 `down`/`up`, and `down` removing what `up` made and nothing else. Needs a Docker engine and the
-image (see conftest.py for when these are skipped and when they fail)."""
+image (see support.py for when these are skipped and when they fail)."""
 from __future__ import annotations
 
 import json
@@ -12,9 +12,14 @@ import httpx
 import pytest
 import yaml
 
+from lab import docker_compose as dc
+from lab import docker_engine as engine
 from lab import docker_runtime as dr
+from lab.docker_runtime import DockerRuntime
+from lab.errors import LabError
+from lab.runtime import LabSpec, bring_up
 
-from .conftest import need_docker, start_lab
+from .support import need_docker, start_lab
 
 ROOT = Path(__file__).resolve().parents[2]
 AUTH_FAILED = ("Authentication Failed: Please check your username and password to make sure you "
@@ -42,7 +47,7 @@ def signin(lab, user: str, mfa: str, password: str | None = None) -> httpx.Respo
 
 def test_every_service_runs_in_its_own_healthy_container(docker_lab):
     conf = dr.load_conf(docker_lab.state_dir)
-    rows = dr.containers(conf)
+    rows = engine.containers(conf)
     assert set(rows) == set(docker_lab.topology["services"])
     for name, svc in docker_lab.topology["services"].items():
         assert rows[name]["state"] == "running" and rows[name]["health"] == "healthy", (name, rows[name])
@@ -58,7 +63,7 @@ def test_every_service_runs_in_its_own_healthy_container(docker_lab):
 
 def test_containers_run_as_a_non_root_user_from_the_one_image(docker_lab):
     conf = dr.load_conf(docker_lab.state_dir)
-    for name, row in dr.containers(conf).items():
+    for name, row in engine.containers(conf).items():
         info = json.loads(subprocess.run(["docker", "inspect", row["id"]], capture_output=True, text=True,
                                          check=True).stdout)[0]
         assert info["Config"]["User"] == "lab", name
@@ -69,7 +74,7 @@ def test_containers_run_as_a_non_root_user_from_the_one_image(docker_lab):
 
 def test_the_containers_read_the_topology_written_for_them(docker_lab):
     inside = json.loads((docker_lab.state_dir / "docker" / "topology.json").read_text())
-    assert inside["state_dir"] == dr.CONTAINER_STATE_DIR
+    assert inside["state_dir"] == dc.CONTAINER_STATE_DIR
     assert inside["credentials"] == docker_lab.topology["credentials"]
     assert inside["services"] == docker_lab.topology["services"]
     connector = docker_lab.topology["services"]["ad-connector"]
@@ -97,9 +102,9 @@ def test_wrong_code_is_refused_with_the_clients_message(docker_lab):
 
 def test_state_survives_down_and_up(docker_lab):
     """Named volumes keep the org's enrolments and the phone's accounts: no re-enrolment."""
-    down = dr.down(docker_lab.state_dir)
+    down = docker_lab.runtime.down()
     assert set(down) == set(docker_lab.topology["services"])
-    assert dr.running(docker_lab.state_dir) == []
+    assert docker_lab.runtime.running() == []
     lines = docker_lab.up()
     assert not [line for line in lines if "enrolled" in line], lines
     # bob: alice's current code may already be spent in this 30 s step (replays are refused).
@@ -115,16 +120,16 @@ def test_restart_brings_the_topologys_new_settings_to_the_container(docker_lab):
     topology["services"]["phone"]["settings"]["lab_test_marker"] = 42
     path.write_text(json.dumps(topology))
     try:
-        dr.restart(docker_lab.state_dir, ["phone"])
-        row = dr.containers(dr.load_conf(docker_lab.state_dir))["phone"]
+        docker_lab.runtime.restart("phone")
+        row = engine.containers(dr.load_conf(docker_lab.state_dir))["phone"]
         seen = subprocess.run(["docker", "exec", row["id"], "cat", "/etc/lab/topology.json"],
                               capture_output=True, text=True, check=True).stdout
         assert json.loads(seen)["services"]["phone"]["settings"] == {"lab_test_marker": 42}
-        assert json.loads(seen)["state_dir"] == dr.CONTAINER_STATE_DIR
+        assert json.loads(seen)["state_dir"] == dc.CONTAINER_STATE_DIR
         assert row["health"] == "healthy"
     finally:
         path.write_text(original)
-        dr.restart(docker_lab.state_dir, ["phone"])
+        docker_lab.runtime.restart("phone")
 
 
 def test_down_removes_its_containers_and_network_and_nothing_else(docker_lab):
@@ -134,8 +139,8 @@ def test_down_removes_its_containers_and_network_and_nothing_else(docker_lab):
         ["docker", "create", "--label", "com.docker.compose.project=not-the-lab", docker_lab.image, "--help"],
         capture_output=True, text=True, check=True).stdout.strip()
     try:
-        dr.down(docker_lab.state_dir)
-        assert dr.containers(conf) == {}
+        docker_lab.runtime.down()
+        assert engine.containers(conf) == {}
         nets = subprocess.run(["docker", "network", "ls", "--format", "{{.Name}}"], capture_output=True,
                               text=True, check=True).stdout.split()
         assert f"{conf['project']}_lab" not in nets
@@ -150,11 +155,6 @@ def test_down_removes_its_containers_and_network_and_nothing_else(docker_lab):
 
 def test_the_cli_drives_the_containers(docker_lab):
     """`lab status` and `lab login` through the CLI, against the lab in containers."""
-    from lab import cli
-
-    if not hasattr(cli, "_up_docker"):
-        pytest.skip("lab/cli.py has no docker dispatch yet (the patch from the docker runtime's report)")
-
     def lab(*args):
         return subprocess.run([sys.executable, "-m", "lab.cli", "--state-dir", str(docker_lab.state_dir), *args],
                               capture_output=True, text=True, timeout=180, cwd=ROOT)
@@ -175,7 +175,7 @@ def test_two_radius_agents_in_containers(tmp_path):
     try:
         lab = start_lab(tmp_path, agents=2)   # beside the module's lab, on a network of its own
         subnet = lab.subnet
-        assert dr.health(tmp_path) == {name: "healthy" for name in lab.topology["services"]}
+        assert lab.runtime.status() == {name: "healthy" for name in lab.topology["services"]}
         assert lab.topology["services"]["radius-agent-2"]["host"] == f"{subnet}.22"
         resp = signin(lab, "alice", phone_code(lab, "alice"))
         assert resp.status_code == 200, resp.text
@@ -183,12 +183,13 @@ def test_two_radius_agents_in_containers(tmp_path):
         events = httpx.get(f"{lab.url('ad-connector', 'admin')}/events", timeout=10).json()
         assert any((e.get("peer") or "").split(":")[0] in agents for e in events)
     finally:
-        dr.down(tmp_path, volumes=True)
-    assert dr.running(tmp_path) == []
+        DockerRuntime(tmp_path).down(volumes=True)
+    assert DockerRuntime(tmp_path).running() == []
 
 
 def test_without_the_image_up_says_how_to_build_it(tmp_path):
     need_docker()
-    with pytest.raises(dr.LabError, match="make images"):
-        dr.up(tmp_path, image="okta-workspaces-lab:no-such-tag")
-    assert dr.running(tmp_path) == []
+    runtime = DockerRuntime(tmp_path, image="okta-workspaces-lab:no-such-tag")
+    with pytest.raises(LabError, match="make images"):
+        bring_up(runtime, LabSpec(), enrol=True)
+    assert runtime.running() == []

@@ -14,12 +14,13 @@ keep what they had."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import httpx
 import pytest
 
 from lab import process_runtime as pr
-from tests.support import running_services, url, wait_until
+from tests.support import url, wait_until
 
 SUBNET = "127.0.95"
 SERVICES = ["dc", "mail", "okta", "ad-agent", "phone", "radius-agent", "ad-connector", "workspaces"]
@@ -34,15 +35,14 @@ def events(topo, service):
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    state = tmp_path_factory.mktemp("onboarding")
+def lab(start_services):
     settings = {"ad-agent": {"poll_wait_seconds": 2, "import_interval_seconds": 3600},
                 "okta": {"delegated_auth": "agent", "push_ttl_seconds": 20},
                 "radius-agent": {"app_refresh_seconds": 1},
                 "ad-connector": {"stage_delay_seconds": 0.3, "radius_probe_timeout_seconds": 1.0},
                 "workspaces": {"stage_delay_seconds": 0.3}}
-    with running_services(SERVICES, state, SUBNET, blank=True, settings=settings) as topo:
-        yield {"topo": topo, "state": state}
+    topo = start_services(SERVICES, SUBNET, blank=True, settings=settings)
+    return {"topo": topo, "state": Path(topo["state_dir"])}
 
 
 @pytest.fixture(scope="module")

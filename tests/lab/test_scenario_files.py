@@ -2,7 +2,7 @@
 import pytest
 
 from lab.scenarios import model
-from lab.scenarios.runner import check_events
+from lab.scenarios.expectations import check_events
 
 
 def test_the_catalog_loads_with_unique_names_and_a_ci_subset():

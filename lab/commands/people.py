@@ -1,0 +1,133 @@
+"""People and their sign-ins: `lab users`, `login`, `phone`, and the onboarding commands
+`import`, `activate`, `ad` and `mail`."""
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+import httpx
+import yaml
+
+from .. import topology as topo
+from ..errors import LabError
+from ..state import load_topology
+from .common import EXIT_FAILED, EXIT_OK, lab_client, say, seed_of
+
+
+def _user_row(person: dict[str, Any], domain: str) -> dict[str, Any]:
+    okta = person.get("okta") or {}
+    return {"username": person["sam"], "upn": f"{person['sam']}@{domain}", "password": person["password"],
+            "ad_state": person.get("state", "enabled"), "okta_status": okta.get("status"),
+            "assigned": bool(okta.get("assigned")), "okta_verify": bool(okta.get("okta_verify")),
+            "workspace": bool(person.get("workspace"))}
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    topology = load_topology(args.state_dir)
+    seed = seed_of(topology) if topology else yaml.safe_load(topo.SEED_DEFAULT.read_text())
+    domain = seed["domain"]["dns_name"]
+    rows = [_user_row(p, domain) for p in seed.get("users", [])]
+    if args.json:
+        say(json.dumps(rows, indent=2))
+        return EXIT_OK
+    say(f"{'username':<14}{'password':<20}{'AD state':<22}{'Okta':<10}{'assigned':<10}{'Okta Verify':<13}WorkSpace")
+    for r in rows:
+        say(f"{r['username']:<14}{r['password']:<20}{r['ad_state']:<22}{r['okta_status'] or '-'!s:<10}"
+            f"{'yes' if r['assigned'] else 'no':<10}{'yes' if r['okta_verify'] else 'no':<13}"
+            f"{'yes' if r['workspace'] else 'no'}")
+    return EXIT_OK
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    client = lab_client(args)
+    mfa = args.mfa
+    if mfa is None:
+        mfa = client.phone_code(args.user)
+        if not args.json:
+            say(f"(MFA code from {args.user}'s Okta Verify)")
+    try:
+        result = client.login(args.user, args.password, mfa, args.registration_code)
+    except httpx.HTTPError as exc:
+        raise LabError(f"cannot reach WorkSpaces: {exc}") from None
+    if args.json:
+        say(json.dumps(result, indent=2))
+    elif result["success"]:
+        say(f"signed in as {result['userName']}: connected to WorkSpace {result['workspaceId']} "
+            f"({result.get('computerName')}) in {result['elapsed_seconds']:.2f} s")
+    else:
+        say(result.get("message", "sign-in failed"))
+    return EXIT_OK if result["success"] else EXIT_FAILED
+
+
+def cmd_phone(args: argparse.Namespace) -> int:
+    client = lab_client(args)
+    if args.phone_cmd == "code":
+        code = client.phone_code(args.user)
+        say(json.dumps({"user": args.user, "code": code}) if args.json else code)
+    elif args.phone_cmd == "respond":
+        client.phone_respond(args.user, args.action, args.after)
+        say(f"{args.user}'s phone will {args.action} pushes" + (f" after {args.after:g} s" if args.after else ""))
+    else:
+        pushes = client.phone_pushes()
+        say(json.dumps(pushes, indent=2) if args.json else
+            "\n".join(f"{p['received']} {p['login']} {p['action']} answered={p['answered']}" for p in pushes)
+            or "no pushes yet")
+    return EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    job = lab_client(args).ad_import(full=not args.incremental, wait=args.timeout)
+    if args.json:
+        say(json.dumps(job, indent=2))
+    elif job["status"] == "COMPLETED":
+        c = job.get("counts") or {}
+        say(f"imported from Active Directory: {c.get('users.created', 0)} users created (STAGED), "
+            f"{c.get('users.updated', 0)} updated, {c.get('users.unchanged', 0)} unchanged; "
+            f"{c.get('groups.created', 0)} groups created; {c.get('memberships.added', 0)} memberships added")
+        changed = [f"{c[k]} {k.split('.')[1]}" for k in ("users.deactivated", "users.suspended", "users.reactivated")
+                   if c.get(k)]
+        if changed:       # the lifecycle rules of the integration acted on people disabled or enabled in AD
+            say("lifecycle: " + ", ".join(changed) + " (users disabled, enabled or gone in AD)")
+    else:
+        say(f"the import failed: {job.get('error')}")
+    return EXIT_OK if job["status"] == "COMPLETED" else EXIT_FAILED
+
+
+def cmd_activate(args: argparse.Namespace) -> int:
+    result = lab_client(args).activate(args.user, send_email=not args.no_email)
+    if args.json:
+        say(json.dumps(result, indent=2))
+    elif args.no_email:
+        say(f"activated {result['login']}; activation link: {result.get('activationUrl')}")
+    else:
+        say(f"activated {result['login']}; the activation email is in the mailbox (`lab mail {args.user}`)")
+    return EXIT_OK
+
+
+def cmd_ad(args: argparse.Namespace) -> int:
+    result = lab_client(args).ad_account(args.user, args.change)
+    if args.json:
+        say(json.dumps(result, indent=2))
+    else:
+        done = {"disable": "disabled", "enable": "enabled", "unlock": "unlocked",
+                "must-change-password": "must change the password at next logon"}[args.change]
+        say(f"{result['user']}: {done} in AD ({result['dn']}, userAccountControl {result['userAccountControl']}); "
+            "Okta sees it at the next import (`lab import`)")
+    return EXIT_OK
+
+
+def cmd_mail(args: argparse.Namespace) -> int:
+    messages = lab_client(args).mail(args.user)
+    if args.json:
+        say(json.dumps(messages, indent=2))
+        return EXIT_OK
+    if not messages:
+        say(f"no mail for {args.user}" if args.user else "the mailbox is empty")
+        return EXIT_OK
+    for m in messages:
+        say(f"{m['received']}  to {', '.join(m['envelope']['to'])}: {m['subject']}")
+    if args.user:          # open the newest, as the user would
+        say("")
+        say(messages[-1]["text"].rstrip())
+    return EXIT_OK

@@ -1,0 +1,111 @@
+"""`lab scenarios list|run` and `lab demo`: the scenario catalog against a lab."""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from .. import topology as topo
+from ..client import LabClient
+from ..demo import run_demo
+from ..errors import UsageError
+from ..runtime import running_runtime
+from ..scenarios import junit, model, report
+from ..scenarios.blank_lab import blank_lab
+from ..scenarios.outcome import Outcome
+from ..scenarios.runner import Runner
+from ..timeline import timeline
+from .common import EXIT_FAILED, EXIT_OK, lab_client, running_topology, say
+from .lifecycle import cmd_down, cmd_up
+
+
+def _run_scenarios(runner: Runner, scenarios: list[model.Scenario], outcomes: list[Outcome], total: int) -> None:
+    for scenario in scenarios:
+        say(f"[{len(outcomes) + 1}/{total}] {scenario.name}: {scenario.title}")
+        outcome = runner.run(scenario)
+        outcomes.append(outcome)
+        if outcome.skipped:
+            say(f"  SKIP: {outcome.skipped}")
+        elif outcome.passed:
+            say(f"  PASS in {outcome.seconds:.1f} s")
+        else:
+            say(f"  FAIL in {outcome.seconds:.1f} s")
+            for failure in outcome.failures:
+                say(f"    - {failure}")
+            say("    event timeline:")
+            for line in timeline(outcome.events).splitlines():
+                say(f"      {line}")
+
+
+def cmd_scenarios(args: argparse.Namespace) -> int:
+
+    try:
+        chosen = model.select(model.catalog(), args.names if args.scen_cmd == "run" else [], args.tag)
+    except model.ScenarioError as exc:
+        raise UsageError(str(exc)) from None
+    if args.scen_cmd == "list":
+        if args.json:
+            say(json.dumps([{"name": s.name, "title": s.title, "tags": s.tags, "file": str(s.path)}
+                            for s in chosen], indent=2))
+        else:
+            for s in chosen:
+                say(f"{s.name:<40} {','.join(s.tags):<22} {s.title}")
+        return EXIT_OK
+    if not chosen:
+        raise UsageError("no scenario matches")
+    seeded = [s for s in chosen if not s.requires.get("blank")]
+    blank = [s for s in chosen if s.requires.get("blank")]
+    outcomes: list[Outcome] = []
+    started = time.monotonic()
+    topology_for_report: dict[str, Any] = {}   # the lab the report draws the events of
+    if seeded:
+        brought_up = False
+        if running_runtime(args.state_dir) is None:
+            say("no lab is running here: bringing one up for the run (two RADIUS agents, for every scenario)")
+            up_args = argparse.Namespace(**vars(args), runtime="process", blank=False, standard_ports=False,
+                                         subnet=topo.DEFAULT_SUBNET, seed=None, timeout=60, agents=2)
+            cmd_up(up_args)
+            brought_up = True
+        lab = LabClient(running_topology(args))
+        topology_for_report = lab.topology
+        runner = Runner(lab, args.state_dir, progress=say)
+        try:
+            _run_scenarios(runner, seeded, outcomes, len(chosen))
+        finally:
+            if brought_up:
+                cmd_down(args)
+            else:   # leave the lab as the run found it: seeded, nothing broken
+                runner.isolate()
+    if blank:
+        with blank_lab(args.state_dir, progress=say) as topology:
+            topology_for_report = topology_for_report or topology
+            runner = Runner(LabClient(topology), Path(topology["state_dir"]), progress=say)
+            _run_scenarios(runner, blank, outcomes, len(chosen))
+    skipped = sum(1 for o in outcomes if o.skipped)
+    passed = sum(1 for o in outcomes if o.passed and not o.skipped)
+    failed = len(outcomes) - passed - skipped
+    say(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else "")
+        + f" in {time.monotonic() - started:.1f} s")
+    if args.junit:
+        junit.write(outcomes, Path(args.junit), timeline)
+        say(f"JUnit report: {args.junit}")
+    if args.report:
+        say(f"HTML report: {report.write(outcomes, Path(args.report), topology_for_report)}")
+    return EXIT_OK if failed == 0 else EXIT_FAILED
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+
+    try:
+        scenarios = model.catalog()
+        chosen = model.select(scenarios, [args.scenario], []) if args.scenario else \
+            [s for s in scenarios if "demo" in s.tags]
+    except model.ScenarioError as exc:
+        raise UsageError(str(exc)) from None
+    lab = lab_client(args)
+    ok = True
+    for scenario in chosen:
+        ok &= run_demo(lab, args.state_dir, scenario, say, interactive=None if not args.no_pause else False).passed
+    return EXIT_OK if ok else EXIT_FAILED

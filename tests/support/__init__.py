@@ -1,0 +1,17 @@
+"""What tests share: starting real service processes on a subnet of the test's own, and waiting.
+
+    from tests.support import running_services, url, wait_until, default_seed
+
+Fixtures (tests/support/fixtures.py, loaded by tests/conftest.py for every test): `start_services`,
+a module's factory of running services.
+
+Naming, across tests/: shared helpers live here; a test package's own helpers live in its
+`support.py`, and stand-ins for a real peer (a RADIUS server, an AWS client) in its `fakes.py`,
+as classes named `Fake<Peer>`.
+"""
+from __future__ import annotations
+
+from .services import default_seed, running_services, url
+from .waiting import wait_until
+
+__all__ = ["default_seed", "running_services", "url", "wait_until"]
