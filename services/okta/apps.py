@@ -11,6 +11,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from services.common.radius_wire import group_attribute
+
 from . import shapes
 from .errors import OktaError, invalid, json_body, not_found, string_field
 from .ids import APP, new_id, token
@@ -65,10 +67,6 @@ def assign_for_groups(org: Org, user: dict[str, Any], group_id: str) -> None:
             assign(org, app, user, scope="GROUP")
 
 
-GROUP_ATTRIBUTES = {11: 11, 25: 25, 26: 26, "11": 11, "25": 25, "26": 26,
-                    "filter-id": 11, "class": 25, "vendor-specific": 26}
-
-
 def group_return(value: Any, where: str = "groupReturn") -> dict[str, Any] | None:
     """Validate "Include groups in RADIUS response" (spec 1.2): `{attribute: 11|25|26 (or
     Filter-Id / Class / Vendor-Specific), groups: [names; empty = all the user's groups],
@@ -79,8 +77,7 @@ def group_return(value: Any, where: str = "groupReturn") -> dict[str, Any] | Non
     if not isinstance(value, dict):
         raise invalid(where, "must be an object or null")
     raw = value.get("attribute")
-    attr = GROUP_ATTRIBUTES.get(raw.lower() if isinstance(raw, str) else raw) \
-        if not isinstance(raw, bool) and isinstance(raw, (int, str)) else None
+    attr = group_attribute(raw)
     if attr is None:
         raise invalid(f"{where}.attribute", "must be 11 (Filter-Id), 25 (Class) or 26 (Vendor-Specific)")
     groups = value.get("groups", [])

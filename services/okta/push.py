@@ -68,12 +68,12 @@ async def deliver(org: Org, tx: dict[str, Any], factor: dict[str, Any]) -> None:
         org.record("okta.push.deliver", outcome="no_device", transaction=tx["id"], trace=tx["trace"])
         return
     host = httpx.URL(endpoint).host
-    if org.ctx.faults.match(protocol="push", peer=host, action="drop"):
+    gate = org.ctx.faults.gate("push", peer=host)
+    if gate.drop:
         org.record("okta.push.deliver", outcome="dropped_by_fault", transaction=tx["id"], trace=tx["trace"])
         return
-    delay = org.ctx.faults.match(protocol="push", peer=host, action="delay")
-    if delay is not None:
-        await asyncio.sleep(delay.seconds)
+    if gate.delay:
+        await asyncio.sleep(gate.delay)
     body = {"transactionId": tx["id"], "factorId": factor["id"], "login": tx["login"],
             "expiresAt": tx["expiresAt"], "answerUrl": org.href(f"/idp/push/{tx['id']}/answer"),
             "client": tx["client"], "org": org.url, "trace": tx["trace"]}
