@@ -24,7 +24,6 @@ Import jobs are stored (they survive restarts); authentication requests live in 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -36,24 +35,6 @@ from .org import Org
 
 CONNECTED_SECONDS = 30.0     # an agent that polled this recently counts as connected
 MAX_WAIT = 30.0
-
-
-@dataclass
-class Hub:
-    """In-memory work queues, one per agent, and the waiters for delegated authentication."""
-    queues: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    wakeups: dict[str, asyncio.Event] = field(default_factory=dict)
-    pending_auth: dict[str, asyncio.Future] = field(default_factory=dict)
-
-    def push(self, agent_id: str, task: dict[str, Any]) -> None:
-        self.queues.setdefault(agent_id, []).append(task)
-        self.wakeups.setdefault(agent_id, asyncio.Event()).set()
-
-
-def hub(org: Org) -> Hub:
-    if org.hub is None:
-        org.hub = Hub()
-    return org.hub
 
 
 def _agents(org: Org) -> list[dict[str, Any]]:
@@ -81,13 +62,13 @@ async def delegate_auth(org: Org, user: dict[str, Any], upn: str, password: str)
     agent = _agent_for(org, (user.get("provider") or {}).get("name"))
     if agent is None:
         return "unavailable"
-    h = hub(org)
+    h = org.hub
     tid = "tsk" + token(17)
-    fut: asyncio.Future = asyncio.get_running_loop().create_future()
+    fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
     h.pending_auth[tid] = fut
     h.push(agent["id"], {"id": tid, "type": "authenticate", "username": upn, "password": password})
     try:
-        return await asyncio.wait_for(fut, float(org.setting("delegated_auth_timeout_seconds", 10)))
+        return await asyncio.wait_for(fut, org.settings.delegated_auth_timeout_seconds)
     except TimeoutError:
         return "unavailable"
     finally:
@@ -122,9 +103,7 @@ def queue_import(org: Org, d: dict[str, Any], *, full: bool, trigger: str) -> di
     org.store.put("imports", job["id"], job)
     for a in _agents(org):
         if a["directoryId"] == d["id"]:
-            w = hub(org).wakeups.get(a["id"])
-            if w is not None:
-                w.set()
+            org.hub.wake(a["id"])
     return job
 
 
@@ -166,7 +145,7 @@ def router(org: Org) -> APIRouter:
             wait = min(max(float(request.query_params.get("wait", 0)), 0.0), MAX_WAIT)
         except ValueError:
             raise invalid("wait", "must be a number of seconds") from None
-        h = hub(org)
+        h = org.hub
         event = h.wakeups.setdefault(agent_id, asyncio.Event())
         deadline = asyncio.get_running_loop().time() + wait
         while True:
@@ -195,7 +174,7 @@ def router(org: Org) -> APIRouter:
         a = agent_of(agent_id)
         data = await json_body(request)
         if task_id.startswith("tsk"):
-            fut = hub(org).pending_auth.get(task_id)
+            fut = org.hub.pending_auth.get(task_id)
             outcome = string_field(data, "outcome", required=True)
             if fut is not None and not fut.done():
                 fut.set_result(outcome)

@@ -93,7 +93,7 @@ def router(org: Org) -> APIRouter:
     r = APIRouter()
 
     def ttl() -> float:
-        return float(org.setting("authn_state_ttl_seconds", 300))
+        return org.settings.authn_state_ttl_seconds
 
     def new_state(user: dict[str, Any] | None, **extra: Any) -> dict[str, Any]:
         return {"id": "00" + token(40), "userId": user["id"] if user else None, "status": "UNAUTHENTICATED",
@@ -284,12 +284,11 @@ def router(org: Org) -> APIRouter:
         username = string_field(data, "username", required=True) or ""
         password = string_field(data, "password") or ""
         user = find_user(org, username)
-        if org.limiter is not None:          # "Authenticate the same user": 4 per second (gate.py)
-            limit, _, reset, allowed, first = org.limiter.take_user(user["id"] if user else username)
-            if not allowed:
-                if state is not None:
-                    save(state)
-                raise user_limit_error(org, request, username, user, limit, reset, first)
+        taken = org.limiter.take_user(user["id"] if user else username)   # "Authenticate the same user"
+        if not taken.allowed:
+            if state is not None:
+                save(state)
+            raise user_limit_error(org, request, username, user, taken.limit, taken.reset, taken.first_denial)
         if user is None or user["status"] not in SIGN_IN_STATUSES:
             fail(request, username, user, "unknown_user" if user is None else f"status_{user['status']}")
         if user["status"] == "LOCKED_OUT":
@@ -394,7 +393,7 @@ def router(org: Org) -> APIRouter:
         if f["factorType"] == "push":              # after TIMEOUT: a fresh QR code and activation
             f["activationToken"] = token(20)
             f["qrToken"] = token(40)
-            f["activationExpiresTs"] = org.now() + float(org.setting("push_activation_ttl_seconds", 600))
+            f["activationExpiresTs"] = org.now() + org.settings.push_activation_ttl_seconds
             org.store.put("factors", f["id"], f)
             return respond(state, user, request, factorResult="WAITING")
         code = string_field(data, "passCode", required=True)

@@ -79,7 +79,7 @@ def send(org: Org, request: Request, user: dict[str, Any], f: dict[str, Any], pu
     """Issue a new code for `f` and deliver it (purpose "activation" or "verify"); 429 when the
     last one went out less than `factor_code_resend_seconds` ago. Saves the factor."""
     now = org.now()
-    interval = float(org.setting("factor_code_resend_seconds", 30))
+    interval = org.settings.factor_code_resend_seconds
     last = f.get("codeSentTs")
     login = user["profile"]["login"]
     if last is not None and now - float(last) < interval:
@@ -88,7 +88,7 @@ def send(org: Org, request: Request, user: dict[str, Any], f: dict[str, Any], pu
                    factorType=f["factorType"], purpose=purpose, retryAfter=round(interval - (now - float(last)), 1))
         raise OktaError(code, causes=causes)
     code = f"{secrets.randbelow(10 ** DIGITS):0{DIGITS}d}"
-    f["pendingCode"] = {"digest": digest(code), "expiresTs": now + float(org.setting("factor_code_ttl_seconds", 300)),
+    f["pendingCode"] = {"digest": digest(code), "expiresTs": now + org.settings.factor_code_ttl_seconds,
                         "purpose": purpose}
     f["codeSentTs"] = now
     f["lastUpdated"] = org.iso(now)
@@ -157,10 +157,10 @@ def _text(kind: str, code: str) -> str:
 
 def _email(org: Org, user: dict[str, Any], f: dict[str, Any], code: str, purpose: str) -> EmailMessage:
     p = user["profile"]
-    minutes = int(float(org.setting("factor_code_ttl_seconds", 300)) // 60)
+    minutes = int(org.settings.factor_code_ttl_seconds // 60)
     msg = EmailMessage()
     msg["Subject"] = "Confirm your email address" if purpose == "activation" else "One-time verification code"
-    msg["From"] = f"Okta <{org.setting('mail_from', 'noreply@okta.com')}>"
+    msg["From"] = f"Okta <{org.settings.mail_from}>"
     msg["To"] = f["profile"]["email"]
     msg["Date"] = formatdate(org.now(), usegmt=True)
     msg["Message-ID"] = make_msgid(domain="okta.com")

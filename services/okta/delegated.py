@@ -59,7 +59,7 @@ async def check(org: Org, user: dict[str, Any], password: str) -> str:
     if not password:
         return "bad_password"
     upn = user["profile"].get("userName") or user["profile"]["login"]
-    mode = org.setting("delegated_auth", "auto")
+    mode = org.settings.delegated_auth
     if mode in ("accept", "reject"):
         return "ok" if mode == "accept" else "bad_password"
     from . import agents

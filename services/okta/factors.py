@@ -97,7 +97,7 @@ def enrol_factor(org: Org, request: Request, user: dict[str, Any], ftype: str, p
     if ftype == "push":
         f["profile"] = {}
         f["activationToken"] = token(20)
-        f["activationExpiresTs"] = org.now() + float(org.setting("push_activation_ttl_seconds", 600))
+        f["activationExpiresTs"] = org.now() + org.settings.push_activation_ttl_seconds
     elif sent_profile is not None:
         f["profile"] = sent_profile
         f.pop("qrToken")
@@ -126,12 +126,12 @@ def activate_totp(org: Org, request: Request, user: dict[str, Any], f: dict[str,
     if codes.is_code_factor(f):
         codes.check(org, request, user, f, code, activation=True)
         return _activated(org, request, user, f)
-    step = otp.matching_step(f["secret"], code, now, int(org.setting("totp_window_steps", 1)))
+    step = otp.matching_step(f["secret"], code, now, org.settings.totp_window_steps)
     if step is None:
         org.record("okta.factor.activate", request, outcome="invalid_passcode",
                    user=user["profile"]["login"], factor=f["id"])
         raise OktaError("E0000068", causes=["Your passcode doesn't match our records. Please try again."])
-    if org.setting("activation_code_counts_as_used", False):
+    if org.settings.activation_code_counts_as_used:
         org.store.mark_used(f["id"], step, now)
     return _activated(org, request, user, f)
 

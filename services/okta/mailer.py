@@ -26,7 +26,7 @@ def _message(org: Org, user: dict[str, Any], subject: str) -> EmailMessage:
     p = user["profile"]
     msg = EmailMessage()
     msg["Subject"] = subject
-    msg["From"] = f"Okta <{org.setting('mail_from', 'noreply@okta.com')}>"
+    msg["From"] = f"Okta <{org.settings.mail_from}>"
     msg["To"] = p.get("email") or p["login"]
     msg["Date"] = formatdate(org.now(), usegmt=True)
     msg["Message-ID"] = make_msgid(domain="okta.com")

@@ -3,6 +3,7 @@ records every action leaves behind — an Okta System Log event (`GET /api/v1/lo
 admin sees) and a lab event (`ctx.record`, what the lab's journal and scenarios see)."""
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +14,9 @@ from services.common.clock import iso
 from services.common.context import ServiceContext
 
 from .errors import not_found
+from .hub import Hub
+from .limits import RateLimiter
+from .settings import OrgSettings
 from .store import Store
 
 
@@ -21,10 +25,17 @@ class Org:
     ctx: ServiceContext
     store: Store
     url: str                      # the org URL callers use, e.g. http://127.0.10.30:10080
+    settings: OrgSettings
+    hub: Hub                      # the AD agents' work queues (in memory)
+    limiter: RateLimiter          # the rate-limit counters (in memory)
     name: str = "lab"             # the org's subdomain, issuer of TOTP QR codes
-    tasks: set[Any] = field(default_factory=set)   # background push deliveries, emails in flight
-    hub: Any = None               # agents.Hub: the AD agents' work queues (in memory)
-    limiter: Any = None           # gate.RateLimiter (set by app.make_app): authn's per-user limit
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)   # push deliveries, emails in flight
+
+    @classmethod
+    def open(cls, ctx: ServiceContext, store: Store, url: str, settings: OrgSettings) -> Org:
+        """The org over `store`, with its in-memory parts made for `settings`."""
+        limiter = RateLimiter(ctx.clock.now, settings.rate_limits, settings.authn_user_limit_per_second)
+        return cls(ctx=ctx, store=store, url=url, settings=settings, hub=Hub(), limiter=limiter)
 
     # -- time -----------------------------------------------------------------------------
     def now(self) -> float:
@@ -32,9 +43,6 @@ class Org:
 
     def iso(self, epoch: float | None = None) -> str:
         return iso(self.now() if epoch is None else epoch)
-
-    def setting(self, key: str, default: Any) -> Any:
-        return self.ctx.settings.get(key, default)
 
     def href(self, path: str) -> str:
         return self.url + path

@@ -51,7 +51,7 @@ def verify(org: Org, request: Request, user: dict[str, Any], factor: dict[str, A
     """Raise the Okta error for a bad code; return quietly on SUCCESS (logs and counters done)."""
     check_user_can_verify(org, user)
     now = org.now()
-    window = int(org.setting("totp_window_steps", 1))
+    window = org.settings.totp_window_steps
     step = matching_step(factor["secret"], code, now, window)
     login = user["profile"]["login"]
     base = dict(user=login, factor=factor["id"], factorType=factor["factorType"], provider=factor["provider"])
@@ -83,7 +83,7 @@ def wrong_code(org: Org, request: Request, user: dict[str, Any], factor: dict[st
     login = user["profile"]["login"]
     base = dict(user=login, factor=factor["id"], factorType=factor["factorType"], provider=factor["provider"])
     user["mfaFailures"] = int(user.get("mfaFailures", 0)) + 1
-    limit = int(org.setting("factor_lockout_attempts", 10))
+    limit = org.settings.factor_lockout_attempts
     org.store.put("users", user["id"], user)
     org.syslog("user.authentication.auth_via_mfa", request=request, result="FAILURE",
                reason="INVALID_CREDENTIALS", actor=user_actor(user),

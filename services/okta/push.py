@@ -41,7 +41,7 @@ def view(org: Org, tx: dict[str, Any]) -> dict[str, Any]:
 
 def create(org: Org, request: Request, user: dict[str, Any], factor: dict[str, Any]) -> dict[str, Any]:
     now = org.now()
-    ttl = float(org.setting("push_ttl_seconds", 60))
+    ttl = org.settings.push_ttl_seconds
     tx = {"id": "v2mst." + new_id("", 22), "factorId": factor["id"], "userId": user["id"],
           "login": user["profile"]["login"], "status": "WAITING", "created": org.iso(now),
           "expiresTs": now + ttl, "expiresAt": org.iso(now + ttl),

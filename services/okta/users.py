@@ -71,7 +71,7 @@ def issue_activation_token(org: Org, u: dict[str, Any]) -> str:
     `activation_token_ttl_seconds` (7 days, as Okta's emails say); the previous one stops working."""
     tok = token(20)
     u["activationToken"] = tok
-    u["activationExpiresTs"] = org.now() + float(org.setting("activation_token_ttl_seconds", 7 * 86400))
+    u["activationExpiresTs"] = org.now() + org.settings.activation_token_ttl_seconds
     org.store.put("users", u["id"], u)
     return tok
 
