@@ -49,7 +49,7 @@ async def build(ctx) -> Service:
         initialise()
 
     async def health() -> tuple[bool, str]:
-        return True, f"{store.count('users')} users, {store.count('apps')} apps"
+        return True, f"{org.people.count()} users, {store.count('apps')} apps"
 
     async def on_stop() -> None:
         for task in list(org.tasks):

@@ -42,13 +42,11 @@ def user_name_for(app: dict[str, Any], user: dict[str, Any]) -> str:
 
 def assign(org: Org, app: dict[str, Any], user: dict[str, Any], *, scope: str = "USER",
            user_name: str | None = None) -> dict[str, Any]:
-    key = f"{app['id']}/{user['id']}"
     now = org.iso()
-    existing = org.store.get("app_users", key)
-    au = existing or {"appId": app["id"], "userId": user["id"], "created": now}
+    au = org.people.app_user(app["id"], user["id"]) or {"appId": app["id"], "userId": user["id"], "created": now}
     au.update({"scope": scope, "status": "ACTIVE", "lastUpdated": now,
                "userName": user_name or user_name_for(app, user)})
-    return org.store.put("app_users", key, au)
+    return org.people.save_app_user(au)
 
 
 def group_assignment_view(org: Org, row: dict[str, Any]) -> dict[str, Any]:
@@ -63,7 +61,7 @@ def assign_for_groups(org: Org, user: dict[str, Any], group_id: str) -> None:
         if row["groupId"] != group_id:
             continue
         app = org.store.get("apps", row["appId"])
-        if app is not None and org.store.get("app_users", f"{app['id']}/{user['id']}") is None:
+        if app is not None and org.people.app_user(app["id"], user["id"]) is None:
             assign(org, app, user, scope="GROUP")
 
 
@@ -185,13 +183,13 @@ def router(org: Org) -> APIRouter:
     @r.get("/api/v1/apps/{app_id}/users")
     async def app_users(app_id: str, request: Request):
         a = get_app(org, app_id)
-        aus = org.store.all("app_users", f"{a['id']}/")
+        aus = org.people.app_users(a["id"])
         q = request.query_params.get("q")
         if q:
             ql = q.lower()
 
             def hit(au: dict[str, Any]) -> bool:
-                u = org.store.get("users", au["userId"]) or {"profile": {}}
+                u = org.people.user(au["userId"]) or {"profile": {}}
                 fields = [au["userName"]] + [str(u["profile"].get(k) or "")
                                              for k in ("login", "email", "firstName", "lastName")]
                 return any(f.lower().startswith(ql) for f in fields)
@@ -212,7 +210,9 @@ def router(org: Org) -> APIRouter:
         if not isinstance(creds, dict):
             raise invalid("credentials", "must be an object")
         user_name = string_field(creds, "userName", where="credentials")
-        u = org.require("users", uid, "User")
+        u = org.people.user(uid or "")
+        if u is None:
+            raise not_found(uid or "", "User")
         au = assign(org, a, u, scope=scope, user_name=user_name)
         org.syslog("application.user_membership.add", request=request,
                    targets=[user_target(u), {"id": a["id"], "type": "AppInstance", "alternateId": a["label"],
@@ -225,15 +225,17 @@ def router(org: Org) -> APIRouter:
     @r.get("/api/v1/apps/{app_id}/users/{uid}")
     async def read_app_user(app_id: str, uid: str):
         a = get_app(org, app_id)
-        au = org.require("app_users", f"{a['id']}/{uid}", "AppUser", uid)
+        au = org.people.app_user(a["id"], uid)
+        if au is None:
+            raise not_found(uid, "AppUser")
         return shapes.respond(shapes.app_user(org, au))
 
     @r.delete("/api/v1/apps/{app_id}/users/{uid}")
     async def unassign(app_id: str, uid: str, request: Request):
         a = get_app(org, app_id)
-        org.require("app_users", f"{a['id']}/{uid}", "AppUser", uid)      # 404 when not assigned
-        org.store.delete("app_users", f"{a['id']}/{uid}")
-        u = org.store.get("users", uid)
+        if not org.people.remove_app_user(a["id"], uid):
+            raise not_found(uid, "AppUser")
+        u = org.people.user(uid)
         org.syslog("application.user_membership.remove", request=request,
                    targets=[user_target(u)] if u else [], message="Remove user from application membership")
         org.record("okta.app.assign", request, outcome="removed", app=a["name"],
@@ -265,9 +267,9 @@ def router(org: Org) -> APIRouter:
         row = org.store.put("app_groups", f"{a['id']}/{gid}",
                             {"appId": a["id"], "groupId": gid, "priority": priority, "lastUpdated": org.iso()})
         added = 0
-        for m in org.store.all("group_members", f"{gid}/"):
-            u = org.store.get("users", m["userId"])
-            if u is not None and org.store.get("app_users", f"{a['id']}/{u['id']}") is None:
+        for uid in org.people.member_ids(gid):
+            u = org.people.user(uid)
+            if u is not None and org.people.app_user(a["id"], u["id"]) is None:
                 assign(org, a, u, scope="GROUP")
                 added += 1
         org.syslog("application.user_membership.add", request=request,
@@ -283,10 +285,10 @@ def router(org: Org) -> APIRouter:
         a = get_app(org, app_id)
         if not org.store.delete("app_groups", f"{a['id']}/{gid}"):
             raise not_found(gid, "ApplicationGroupAssignment")
-        for m in org.store.all("group_members", f"{gid}/"):
-            au = org.store.get("app_users", f"{a['id']}/{m['userId']}")
+        for uid in org.people.member_ids(gid):
+            au = org.people.app_user(a["id"], uid)
             if au is not None and au.get("scope") == "GROUP":
-                org.store.delete("app_users", f"{a['id']}/{m['userId']}")
+                org.people.remove_app_user(a["id"], uid)
         org.record("okta.app.assign", request, outcome="group_removed", app=a["name"], group=gid)
         return Response(status_code=204)
 
@@ -333,8 +335,8 @@ def router(org: Org) -> APIRouter:
         a["lastUpdated"] = org.iso()
         org.store.put("apps", a["id"], a)
         if fmt is not None:
-            for au in org.store.all("app_users", f"{a['id']}/"):
-                u = org.store.get("users", au["userId"])
+            for au in org.people.app_users(a["id"]):
+                u = org.people.user(au["userId"])
                 if u is not None:
                     assign(org, a, u, scope=au.get("scope", "USER"))
         org.syslog("application.lifecycle.update", request=request,

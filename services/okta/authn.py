@@ -23,8 +23,6 @@ Passwords: Okta-mastered users against their hash (with the PASSWORD policy's lo
 users through delegated authentication (delegated.py: the AD agent, or an LDAP bind)."""
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Callable
 from typing import Any
 
@@ -37,7 +35,8 @@ from .factors import activate_totp, enrol_factor, enrolment_view, qr_contents, u
 from .gate import user_limit_error
 from .ids import token
 from .org import Org, user_actor, user_target
-from .users import _hash, find_user, set_status
+from .people import password_matches
+from .users import find_user, set_status
 
 SIGN_IN_STATUSES = ("ACTIVE", "PASSWORD_EXPIRED", "RECOVERY", "LOCKED_OUT")
 
@@ -66,14 +65,6 @@ def _factor(org: Org, f: dict[str, Any]) -> dict[str, Any]:
 
 def is_push(f: dict[str, Any]) -> bool:
     return f["factorType"] == "push"
-
-
-def _password_ok(u: dict[str, Any], password: str) -> bool:
-    stored = u.get("password")
-    if not stored or not password:
-        return False
-    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), bytes.fromhex(stored["salt"]), 10000)
-    return hmac.compare_digest(digest.hex(), stored["hash"])
 
 
 def _is_ad(u: dict[str, Any]) -> bool:
@@ -114,7 +105,7 @@ def router(org: Org) -> APIRouter:
         return state
 
     def user_of(state: dict[str, Any]) -> dict[str, Any]:
-        user = org.store.get("users", state["userId"]) if state.get("userId") else None
+        user = org.people.user(state["userId"]) if state.get("userId") else None
         if user is None:
             raise OktaError("E0000011")
         return user
@@ -257,7 +248,7 @@ def router(org: Org) -> APIRouter:
         state["status"] = "SUCCESS"
         org.store.put("authn", state["id"], state)
         user["lastLogin"] = org.iso()
-        org.store.put("users", user["id"], user)
+        org.people.save(user)
         org.syslog("user.session.start", request=request, actor=user_actor(user), targets=[user_target(user)],
                    message="User login to Okta")
         org.record("okta.authn", request, outcome="SUCCESS", user=user["profile"]["login"], via=how)
@@ -307,10 +298,10 @@ def router(org: Org) -> APIRouter:
                 expired = True
             elif outcome != "ok":
                 fail(request, username, user, f"ad_{outcome}")
-        elif not _password_ok(user, password):
+        elif not password_matches(user, password):
             user["passwordFailures"] = int(user.get("passwordFailures", 0)) + 1
             limit, _ = policies.password_lockout(org, user)
-            org.store.put("users", user["id"], user)
+            org.people.save(user)
             if limit and user["passwordFailures"] >= limit:
                 set_status(org, user, "LOCKED_OUT")
                 org.syslog("user.account.lock", request=request, actor=user_actor(user), targets=[user_target(user)],
@@ -319,7 +310,7 @@ def router(org: Org) -> APIRouter:
                            failures=user["passwordFailures"])
             fail(request, username, user, "bad_password")
         user["passwordFailures"] = 0
-        org.store.put("users", user["id"], user)
+        org.people.save(user)
         options = data.get("options") if isinstance(data.get("options"), dict) else {}
         state = state or new_state(user)
         state.update(userId=user["id"], via="password", passwordExpired=expired,
@@ -328,8 +319,7 @@ def router(org: Org) -> APIRouter:
 
     async def by_activation_token(request: Request, data: dict[str, Any]):
         tok = string_field(data, "token", required=True) or ""
-        user = next((u for u in org.store.all("users") if u.get("activationToken")
-                     and hmac.compare_digest(u["activationToken"], tok)), None)
+        user = org.people.by_activation_token(tok)
         if user is None or org.now() >= float(user.get("activationExpiresTs") or 0) \
                 or user["status"] not in ("PROVISIONED", "ACTIVE", "RECOVERY"):
             org.record("okta.authn", request, outcome="E0000004", reason="invalid_activation_token")
@@ -342,7 +332,7 @@ def router(org: Org) -> APIRouter:
             return respond(state, user, request)
         user.pop("activationToken", None)            # AD-sourced: AD holds the password; spent now
         user.pop("activationExpiresTs", None)
-        org.store.put("users", user["id"], user)
+        org.people.save(user)
         return advance(request, state, user, "activation_token")
 
     # -- routes ---------------------------------------------------------------------------------
@@ -355,7 +345,7 @@ def router(org: Org) -> APIRouter:
             if "username" in data:               # primary authentication inside a transaction
                 return await primary(request, data, load(data, "UNAUTHENTICATED"))
             state = load(data)
-            user = org.store.get("users", state["userId"]) if state.get("userId") else None
+            user = org.people.user(state["userId"]) if state.get("userId") else None
             extra = {}
             if state["status"] == "MFA_CHALLENGE" and state.get("pushTx"):
                 tx = org.store.get("push_tx", state["pushTx"])
@@ -530,10 +520,11 @@ def router(org: Org) -> APIRouter:
             raise OktaError("E0000080", causes=["Password requirements: at least 8 characters, a lowercase letter, "
                                                 "an uppercase letter, a number, no parts of your username."])
         now = org.iso()
-        user.update(password=_hash(new), passwordChanged=now, passwordFailures=0)
+        org.people.set_password(user, new)
+        user.update(passwordChanged=now, passwordFailures=0)
         user.pop("activationToken", None)
         user.pop("activationExpiresTs", None)
-        org.store.put("users", user["id"], user)
+        org.people.save(user)
         if user["status"] != "ACTIVE":
             set_status(org, user, "ACTIVE")
         org.syslog("user.account.reset_password", request=request, actor=user_actor(user),
@@ -551,14 +542,15 @@ def router(org: Org) -> APIRouter:
             save(state)
             raise OktaError("E0000014", causes=["oldPassword: Active Directory users change an expired "
                                                 "password in Active Directory (not emulated)"])
-        if not _password_ok(user, old):
+        if not password_matches(user, old):
             save(state)
             raise OktaError("E0000014", causes=["oldPassword: Old password is not correct"])
         if not _complexity_ok(new, user["profile"]["login"]) or new == old:
             save(state)
             raise OktaError("E0000080", causes=["Password requirements were not met."])
-        user.update(password=_hash(new), passwordChanged=org.iso())
-        org.store.put("users", user["id"], user)
+        org.people.set_password(user, new)
+        user["passwordChanged"] = org.iso()
+        org.people.save(user)
         if user["status"] == "PASSWORD_EXPIRED":
             set_status(org, user, "ACTIVE")
         state["passwordExpired"] = False

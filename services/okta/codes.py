@@ -131,7 +131,7 @@ def check(org: Org, request: Request, user: dict[str, Any], f: dict[str, Any], c
         return
     user["mfaFailures"] = 0
     user["lastLogin"] = org.iso(now)
-    org.store.put("users", user["id"], user)
+    org.people.save(user)
     org.syslog("user.authentication.auth_via_mfa", request=request, actor=user_actor(user),
                targets=[user_target(user), factor_target(f)], credential_type=CREDENTIAL[f["factorType"]],
                message="Authentication of user via MFA")

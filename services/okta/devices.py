@@ -33,7 +33,7 @@ def router(org: Org) -> APIRouter:
         if factor is None or factor["status"] != "PENDING_ACTIVATION" or org.now() >= factor["activationExpiresTs"]:
             org.record("okta.device.enroll", request, outcome="invalid_token")
             raise OktaError("E0000011")
-        user = org.store.get("users", factor["userId"])
+        user = org.people.user(factor["userId"])
         if user is None:
             raise OktaError("E0000011")
         credential = token(40)

@@ -16,6 +16,7 @@ from services.common.context import ServiceContext
 from .errors import not_found
 from .hub import Hub
 from .limits import RateLimiter
+from .people import People
 from .settings import OrgSettings
 from .store import Store
 
@@ -30,6 +31,10 @@ class Org:
     limiter: RateLimiter          # the rate-limit counters (in memory)
     name: str = "lab"             # the org's subdomain, issuer of TOTP QR codes
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)   # push deliveries, emails in flight
+    people: People = field(init=False)    # users, memberships, app users (over `store`)
+
+    def __post_init__(self) -> None:
+        self.people = People(self.store)
 
     @classmethod
     def open(cls, ctx: ServiceContext, store: Store, url: str, settings: OrgSettings) -> Org:

@@ -65,7 +65,7 @@ def verify(org: Org, request: Request, user: dict[str, Any], factor: dict[str, A
         raise OktaError("E0000082")
     user["mfaFailures"] = 0
     user["lastLogin"] = org.iso(now)
-    org.store.put("users", user["id"], user)
+    org.people.save(user)
     org.syslog("user.authentication.auth_via_mfa", request=request, actor=user_actor(user),
                targets=[user_target(user), factor_target(factor)], credential_type="OTP",
                message="Authentication of user via MFA")
@@ -84,7 +84,7 @@ def wrong_code(org: Org, request: Request, user: dict[str, Any], factor: dict[st
     base = dict(user=login, factor=factor["id"], factorType=factor["factorType"], provider=factor["provider"])
     user["mfaFailures"] = int(user.get("mfaFailures", 0)) + 1
     limit = org.settings.factor_lockout_attempts
-    org.store.put("users", user["id"], user)
+    org.people.save(user)
     org.syslog("user.authentication.auth_via_mfa", request=request, result="FAILURE",
                reason="INVALID_CREDENTIALS", actor=user_actor(user),
                targets=[user_target(user), factor_target(factor)], credential_type=credential_type,

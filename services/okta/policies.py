@@ -81,7 +81,7 @@ class Enrollment:
 # -- evaluation -------------------------------------------------------------------------------
 
 def _user_groups(org: Org, user_id: str) -> set[str]:
-    return {m["groupId"] for m in org.store.all("group_members") if m["userId"] == user_id}
+    return set(org.people.group_ids(user_id))
 
 
 def _people_match(conditions: dict[str, Any] | None, user_id: str, groups: set[str]) -> bool:

@@ -94,7 +94,7 @@ def current(org: Org, tx: dict[str, Any]) -> dict[str, Any]:
         tx["status"] = "TIMEOUT"
         tx["finished"] = org.iso()
         org.store.put("push_tx", tx["id"], tx)
-        user = org.store.get("users", tx["userId"])
+        user = org.people.user(tx["userId"])
         factor = org.store.get("factors", tx["factorId"])
         if user and factor:
             org.syslog("user.authentication.auth_via_mfa", result="FAILURE", reason="TIMEOUT",
@@ -109,13 +109,13 @@ def answer(org: Org, request: Request, tx: dict[str, Any], result: str) -> dict[
     tx["status"] = "SUCCESS" if result == "APPROVE" else "REJECTED"
     tx["finished"] = org.iso()
     org.store.put("push_tx", tx["id"], tx)
-    user = org.store.get("users", tx["userId"])
+    user = org.people.user(tx["userId"])
     factor = org.store.get("factors", tx["factorId"])
     if user and factor:
         targets = [user_target(user), factor_target(factor)]
         if tx["status"] == "SUCCESS":
             user["lastLogin"] = org.iso()
-            org.store.put("users", user["id"], user)
+            org.people.save(user)
             org.syslog("user.mfa.okta_verify", request=request, actor=user_actor(user), targets=targets,
                        message="Verify user with Okta Verify push")
             org.syslog("user.authentication.auth_via_mfa", request=request, actor=user_actor(user),

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from .apps import assign, create_radius_app
-from .groups import add_member, create_group
+from .groups import create_group
+from .membership import add_member
 from .org import Org, user_target
 from .policies import create_policy, create_rule, ensure_defaults
 from .users import create_user

@@ -3,8 +3,6 @@ login prefix, list with q / filter / search and cursor paging, and the lifecycle
 the statuses Okta allows them from (spec 3.1)."""
 from __future__ import annotations
 
-import hashlib
-import os
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -14,6 +12,7 @@ from . import mailer, shapes
 from .errors import OktaError, invalid, json_body, not_found, string_field
 from .expressions import parse
 from .ids import USER, new_id, token
+from .membership import add_member
 from .org import Org, user_target
 
 PROFILE_STRINGS = ("login", "email", "firstName", "lastName", "samAccountName", "userName",
@@ -22,15 +21,11 @@ PROFILE_STRINGS = ("login", "email", "firstName", "lastName", "samAccountName", 
 
 def find_user(org: Org, key: str) -> dict[str, Any] | None:
     """By id, by login (case-insensitive), or by login prefix when exactly one user has it."""
-    u = org.store.get("users", key)
+    u = org.people.user(key) or org.people.by_login(key)
     if u is not None:
         return u
     wanted = key.lower()
-    users = org.store.all("users")
-    for u in users:
-        if u["profile"]["login"].lower() == wanted:
-            return u
-    matches = [u for u in users if u["profile"]["login"].lower().split("@")[0] == wanted]
+    matches = [u for u in org.people.users() if u["profile"]["login"].lower().split("@")[0] == wanted]
     return matches[0] if len(matches) == 1 else None
 
 
@@ -41,17 +36,11 @@ def get_user(org: Org, key: str) -> dict[str, Any]:
     return u
 
 
-def _hash(password: str) -> dict[str, str]:
-    salt = os.urandom(16)
-    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, 10000)
-    return {"salt": salt.hex(), "hash": digest.hex()}
-
-
 def create_user(org: Org, profile: dict[str, Any], status: str, *,
                 provider: dict[str, str] | None = None, password: str | None = None) -> dict[str, Any]:
     """Store a new user; the login must be unique (Okta's 400 E0000001 otherwise)."""
     login = profile["login"]
-    if any(u["profile"]["login"].lower() == login.lower() for u in org.store.all("users")):
+    if org.people.by_login(login) is not None:
         raise invalid("login", "An object with this field already exists in the current organization")
     now = org.iso()
     doc = {
@@ -60,10 +49,11 @@ def create_user(org: Org, profile: dict[str, Any], status: str, *,
         "activated": now if status in ("ACTIVE", "PROVISIONED") else None,
         "lastLogin": None, "passwordChanged": now if password else None,
         "profile": profile, "provider": provider or {"type": "OKTA", "name": "OKTA"},
-        "password": _hash(password) if password else None,
-        "mfaFailures": 0,
+        "password": None, "mfaFailures": 0,
     }
-    return org.store.put("users", doc["id"], doc)
+    if password:
+        org.people.set_password(doc, password)
+    return org.people.save(doc)
 
 
 def issue_activation_token(org: Org, u: dict[str, Any]) -> str:
@@ -72,7 +62,7 @@ def issue_activation_token(org: Org, u: dict[str, Any]) -> str:
     tok = token(20)
     u["activationToken"] = tok
     u["activationExpiresTs"] = org.now() + org.settings.activation_token_ttl_seconds
-    org.store.put("users", u["id"], u)
+    org.people.save(u)
     return tok
 
 
@@ -81,7 +71,7 @@ def set_status(org: Org, u: dict[str, Any], status: str) -> dict[str, Any]:
     u["status"], u["statusChanged"], u["lastUpdated"] = status, now, now
     if status in ("ACTIVE", "PROVISIONED") and not u.get("activated"):
         u["activated"] = now
-    return org.store.put("users", u["id"], u)
+    return org.people.save(u)
 
 
 def _profile(data: dict[str, Any]) -> dict[str, Any]:
@@ -150,7 +140,6 @@ def router(org: Org) -> APIRouter:
         if not isinstance(group_ids, list) or not all(isinstance(g, str) for g in group_ids):
             raise invalid("groupIds", "must be a list of group ids")
         u = create_user(org, profile, status, password=password, provider=provider)
-        from .groups import add_member  # groups builds on users; imported here to avoid a cycle
         for gid in group_ids:
             g = org.store.get("groups", gid)
             if g is not None:
@@ -168,7 +157,7 @@ def router(org: Org) -> APIRouter:
 
     @r.get("/api/v1/users")
     async def list_users(request: Request):
-        users = org.store.all("users")
+        users = org.people.users()
         q = request.query_params.get("q")
         if q:
             ql = q.lower()
@@ -200,7 +189,7 @@ def router(org: Org) -> APIRouter:
             string_field(prof, name, where="profile")
         u["profile"].update(prof)
         u["lastUpdated"] = org.iso()
-        org.store.put("users", u["id"], u)
+        org.people.save(u)
         org.syslog("user.account.update_profile", request=request, targets=[user_target(u)])
         return shapes.respond(shapes.user(org, u))
 
@@ -211,14 +200,10 @@ def router(org: Org) -> APIRouter:
             set_status(org, u, "DEPROVISIONED")
             org.syslog("user.lifecycle.deactivate", request=request, targets=[user_target(u)])
         else:
-            org.store.delete("users", u["id"])
+            org.people.delete_user(u["id"])
             for f in org.store.all("factors"):
                 if f["userId"] == u["id"]:
                     org.store.delete("factors", f["id"])
-            for a in org.store.all("apps"):
-                org.store.delete("app_users", f"{a['id']}/{u['id']}")
-            for g in org.store.all("groups"):
-                org.store.delete("group_members", f"{g['id']}/{u['id']}")
             org.syslog("user.lifecycle.delete.completed", request=request, targets=[user_target(u)])
         org.record("okta.user.lifecycle", request, outcome="deleted", user=u["profile"]["login"])
         return Response(status_code=204)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from services.common.context import ServiceContext
 from services.common.events import Journal
 from services.okta import delegated, policies
-from services.okta.groups import add_member, create_group
+from services.okta.groups import create_group
+from services.okta.membership import add_member
 from services.okta.org import Org
 from services.okta.settings import OrgSettings
 from services.okta.store import Store
