@@ -31,7 +31,7 @@ from fastapi import APIRouter, Request
 from . import shapes
 from .errors import invalid, json_body, not_found, string_field
 from .ids import APP, new_id, token
-from .org import Org
+from .org import Audit, Org
 
 CONNECTED_SECONDS = 30.0     # an agent that polled this recently counts as connected
 MAX_WAIT = 30.0
@@ -118,6 +118,7 @@ def router(org: Org) -> APIRouter:
 
     @r.post("/api/v1/agents/ad/register")
     async def register(request: Request):
+        audit = Audit.of(request)
         data = await json_body(request)
         domain = string_field(data, "domain", required=True).lower()
         host = string_field(data, "host") or (request.client.host if request.client else None)
@@ -126,7 +127,7 @@ def router(org: Org) -> APIRouter:
             d = {"id": new_id(APP), "domain": domain, "netbiosName": string_field(data, "netbiosName"),
                  "created": org.iso(), "lastImport": None}
             org.store.put("directories", d["id"], d)
-            org.syslog("system.agent.ad.create", request=request, message="Active Directory integration created",
+            org.syslog("system.agent.ad.create", audit=audit, message="Active Directory integration created",
                        targets=[{"id": d["id"], "type": "AppInstance", "alternateId": domain,
                                  "displayName": "Active Directory", "detailEntry": None}])
         a = next((x for x in _agents(org) if x["directoryId"] == d["id"] and x.get("host") == host), None)
@@ -134,7 +135,7 @@ def router(org: Org) -> APIRouter:
             a = {"id": "a53" + token(17), "directoryId": d["id"], "host": host, "created": org.iso()}
         a.update(version=string_field(data, "version") or "3.x", lastSeenTs=org.now())
         org.store.put("ad_agents", a["id"], a)
-        org.record("okta.agent.register", request, outcome="registered", agent=a["id"], directory=d["id"],
+        org.record("okta.agent.register", audit, outcome="registered", agent=a["id"], directory=d["id"],
                    domain=domain)
         return shapes.respond({"agentId": a["id"], "directoryId": d["id"], "domain": domain})
 
@@ -171,6 +172,7 @@ def router(org: Org) -> APIRouter:
 
     @r.post("/api/v1/agents/ad/{agent_id}/tasks/{task_id}")
     async def result(agent_id: str, task_id: str, request: Request):
+        audit = Audit.of(request)
         a = agent_of(agent_id)
         data = await json_body(request)
         if task_id.startswith("tsk"):
@@ -194,11 +196,11 @@ def router(org: Org) -> APIRouter:
                 org.store.put("directories", d["id"], d)
             counts = data.get("counts") if isinstance(data.get("counts"), dict) else {}
             org.syslog("system.import.complete" if status == "COMPLETED" else "system.import.failure",
-                       request=request, result="SUCCESS" if status == "COMPLETED" else "FAILURE",
+                       audit=audit, result="SUCCESS" if status == "COMPLETED" else "FAILURE",
                        message=f"Import from Active Directory {status.lower()}",
                        targets=[{"id": a["directoryId"], "type": "AppInstance", "alternateId": "active_directory",
                                  "displayName": "Active Directory", "detailEntry": counts}])
-            org.record("okta.import", request, outcome=status, job=job["id"], **{k: v for k, v in counts.items()
+            org.record("okta.import", audit, outcome=status, job=job["id"], **{k: v for k, v in counts.items()
                                                                                 if isinstance(v, (int, str))})
         org.store.put("imports", job["id"], job)
         return shapes.respond(job_view(org, job))
@@ -214,6 +216,7 @@ def router(org: Org) -> APIRouter:
 
     @r.post("/api/v1/directories/{dir_id}/import")
     async def start_import(dir_id: str, request: Request):
+        audit = Audit.of(request)
         d = directory(dir_id)
         data = await json_body(request, required=False)
         full = data.get("full", True)
@@ -223,12 +226,12 @@ def router(org: Org) -> APIRouter:
         if trigger not in ("admin", "schedule"):
             raise invalid("trigger", "must be admin or schedule")
         if not connected(org, d["id"]):
-            org.record("okta.import", request, outcome="no_agent", directory=d["id"])
+            org.record("okta.import", audit, outcome="no_agent", directory=d["id"])
         job = queue_import(org, d, full=full, trigger=trigger)
-        org.syslog("system.import.start", request=request, message="Import from Active Directory requested",
+        org.syslog("system.import.start", audit=audit, message="Import from Active Directory requested",
                    targets=[{"id": d["id"], "type": "AppInstance", "alternateId": "active_directory",
                              "displayName": "Active Directory", "detailEntry": None}])
-        org.record("okta.import", request, outcome="PENDING", job=job["id"], directory=d["id"], full=full)
+        org.record("okta.import", audit, outcome="PENDING", job=job["id"], directory=d["id"], full=full)
         return shapes.respond(job_view(org, job), status=202)
 
     @r.get("/api/v1/directories/{dir_id}/imports")

@@ -16,7 +16,7 @@ from services.common.radius_wire import group_attribute
 from . import shapes
 from .errors import OktaError, invalid, json_body, not_found, string_field
 from .ids import APP, new_id, token
-from .org import Org, user_target
+from .org import Audit, Org, user_target
 from .templates import evaluate, template_for
 
 
@@ -127,6 +127,7 @@ def router(org: Org) -> APIRouter:
         them out of the public schema, spec 3.3) and are changed later with PUT /api/v1/radius/apps/{id};
         the username format from `credentials.userNameTemplate.template` (a built-in expression or
         a format name such as `ad_sam_account_name`)."""
+        audit = Audit.of(request)
         data = await json_body(request)
         label = string_field(data, "label", required=True)
         name = string_field(data, "name") or "radius"
@@ -158,20 +159,21 @@ def router(org: Org) -> APIRouter:
         if request.query_params.get("activate", "true").lower() == "false":
             a["status"] = "INACTIVE"
             org.store.put("apps", a["id"], a)
-        org.syslog("application.lifecycle.create", request=request,
+        org.syslog("application.lifecycle.create", audit=audit,
                    targets=[{"id": a["id"], "type": "AppInstance", "alternateId": a["label"],
                              "displayName": a["label"], "detailEntry": None}])
-        org.record("okta.app", request, outcome="created", app=a["name"], label=a["label"], port=port)
+        org.record("okta.app", audit, outcome="created", app=a["name"], label=a["label"], port=port)
         return shapes.respond(shapes.app(org, a))
 
     @r.post("/api/v1/apps/{app_id}/lifecycle/{op}")
     async def app_lifecycle(app_id: str, op: str, request: Request):
+        audit = Audit.of(request)
         a = get_app(org, app_id)
         if op not in ("activate", "deactivate"):
             raise not_found(f"lifecycle/{op}", "Operation")
         a.update(status="ACTIVE" if op == "activate" else "INACTIVE", lastUpdated=org.iso())
         org.store.put("apps", a["id"], a)
-        org.syslog(f"application.lifecycle.{op}", request=request,
+        org.syslog(f"application.lifecycle.{op}", audit=audit,
                    targets=[{"id": a["id"], "type": "AppInstance", "alternateId": a["label"],
                              "displayName": a["label"], "detailEntry": None}])
         return shapes.respond({})
@@ -200,6 +202,7 @@ def router(org: Org) -> APIRouter:
 
     @r.post("/api/v1/apps/{app_id}/users")
     async def assign_user(app_id: str, request: Request):
+        audit = Audit.of(request)
         a = get_app(org, app_id)
         data = await json_body(request)
         uid = string_field(data, "id", required=True)
@@ -214,11 +217,11 @@ def router(org: Org) -> APIRouter:
         if u is None:
             raise not_found(uid or "", "User")
         au = assign(org, a, u, scope=scope, user_name=user_name)
-        org.syslog("application.user_membership.add", request=request,
+        org.syslog("application.user_membership.add", audit=audit,
                    targets=[user_target(u), {"id": a["id"], "type": "AppInstance", "alternateId": a["label"],
                                              "displayName": a["label"], "detailEntry": None}],
                    message="Add user to application membership")
-        org.record("okta.app.assign", request, outcome="assigned", app=a["name"],
+        org.record("okta.app.assign", audit, outcome="assigned", app=a["name"],
                    user=u["profile"]["login"], userName=au["userName"])
         return shapes.respond(shapes.app_user(org, au))
 
@@ -232,13 +235,14 @@ def router(org: Org) -> APIRouter:
 
     @r.delete("/api/v1/apps/{app_id}/users/{uid}")
     async def unassign(app_id: str, uid: str, request: Request):
+        audit = Audit.of(request)
         a = get_app(org, app_id)
         if not org.people.remove_app_user(a["id"], uid):
             raise not_found(uid, "AppUser")
         u = org.people.user(uid)
-        org.syslog("application.user_membership.remove", request=request,
+        org.syslog("application.user_membership.remove", audit=audit,
                    targets=[user_target(u)] if u else [], message="Remove user from application membership")
-        org.record("okta.app.assign", request, outcome="removed", app=a["name"],
+        org.record("okta.app.assign", audit, outcome="removed", app=a["name"],
                    user=u["profile"]["login"] if u else uid)
         return Response(status_code=204)
 
@@ -258,6 +262,7 @@ def router(org: Org) -> APIRouter:
 
     @r.put("/api/v1/apps/{app_id}/groups/{gid}")
     async def assign_group(app_id: str, gid: str, request: Request):
+        audit = Audit.of(request)
         a = get_app(org, app_id)
         g = org.require("groups", gid, "UserGroup")
         data = await json_body(request, required=False)
@@ -272,16 +277,17 @@ def router(org: Org) -> APIRouter:
             if u is not None and org.people.app_user(a["id"], u["id"]) is None:
                 assign(org, a, u, scope="GROUP")
                 added += 1
-        org.syslog("application.user_membership.add", request=request,
+        org.syslog("application.user_membership.add", audit=audit,
                    targets=[{"id": gid, "type": "UserGroup", "alternateId": g["profile"]["name"],
                              "displayName": g["profile"]["name"], "detailEntry": None}],
                    message="Assign group to application")
-        org.record("okta.app.assign", request, outcome="group_assigned", app=a["name"],
+        org.record("okta.app.assign", audit, outcome="group_assigned", app=a["name"],
                    group=g["profile"]["name"], users_added=added)
         return shapes.respond(group_assignment_view(org, row))
 
     @r.delete("/api/v1/apps/{app_id}/groups/{gid}")
     async def unassign_group(app_id: str, gid: str, request: Request):
+        audit = Audit.of(request)
         a = get_app(org, app_id)
         if not org.store.delete("app_groups", f"{a['id']}/{gid}"):
             raise not_found(gid, "ApplicationGroupAssignment")
@@ -289,20 +295,22 @@ def router(org: Org) -> APIRouter:
             au = org.people.app_user(a["id"], uid)
             if au is not None and au.get("scope") == "GROUP":
                 org.people.remove_app_user(a["id"], uid)
-        org.record("okta.app.assign", request, outcome="group_removed", app=a["name"], group=gid)
+        org.record("okta.app.assign", audit, outcome="group_removed", app=a["name"], group=gid)
         return Response(status_code=204)
 
     # -- emulator-private: what the RADIUS agent needs and the public API does not expose ------
     @r.get("/api/v1/radius/apps")
     async def radius_apps(request: Request):
+        audit = Audit.of(request)
         apps = [radius_view(a) for a in org.store.all("apps") if "radius" in a and a["status"] == "ACTIVE"]
-        org.record("okta.radius.config", request, outcome="ok", apps=len(apps))
+        org.record("okta.radius.config", audit, outcome="ok", apps=len(apps))
         return shapes.respond(apps)
 
     @r.put("/api/v1/radius/apps/{app_id}")
     async def update_radius_app(app_id: str, request: Request):
         """Change Sign On settings (port, secret, primary auth, username format, groupReturn...)
         as an admin would in the console; the agent sees them at its next configuration pull."""
+        audit = Audit.of(request)
         a = get_app(org, app_id)
         if "radius" not in a:
             raise OktaError("E0000001", "not a RADIUS app", ["app: not a RADIUS app"])
@@ -339,10 +347,10 @@ def router(org: Org) -> APIRouter:
                 u = org.people.user(au["userId"])
                 if u is not None:
                     assign(org, a, u, scope=au.get("scope", "USER"))
-        org.syslog("application.lifecycle.update", request=request,
+        org.syslog("application.lifecycle.update", audit=audit,
                    targets=[{"id": a["id"], "type": "AppInstance", "alternateId": a["label"],
                              "displayName": a["label"], "detailEntry": None}])
-        org.record("okta.radius.config", request, outcome="updated", app=a["name"],
+        org.record("okta.radius.config", audit, outcome="updated", app=a["name"],
                    changed=sorted(k for k in data if k != "sharedSecret"))
         return shapes.respond(radius_view(a))
 

@@ -18,7 +18,7 @@ from fastapi import FastAPI, Request, Response
 
 from .errors import OktaError, error_response
 from .ids import digest, new_id
-from .org import Org, user_actor, user_target
+from .org import Audit, Org, user_actor, user_target
 
 OPEN_PATHS = ("/qr/",)     # enrolment QR links carry their own token
 PUBLIC_PREFIX = "/api/v1/authn"   # public apps call it without a token; trusted apps send SSWS
@@ -37,13 +37,13 @@ def ensure_token(org: Org, secret: str, name: str = "Lab admin token") -> dict[s
     return org.store.put("api_tokens", t["id"], t)
 
 
-def user_limit_error(org: Org, request: Request, username: str, user: dict[str, Any] | None,
+def user_limit_error(org: Org, audit: Audit, username: str, user: dict[str, Any] | None,
                      limit: int, reset: int, first: bool) -> OktaError:
     """The 429 of the per-username authn limit, with its System Log event and lab event."""
-    org.record("okta.ratelimit", request, outcome="exceeded", path=request.url.path, limit=limit,
+    org.record("okta.ratelimit", audit, outcome="exceeded", path=PUBLIC_PREFIX, limit=limit,
                scope="user", user=username)
     if first:
-        org.syslog("system.operation.rate_limit.violation", request=request, result="FAILURE",
+        org.syslog("system.operation.rate_limit.violation", audit=audit, result="FAILURE",
                    reason="user_rate_limited", severity="WARN",
                    actor=user_actor(user) if user else None, targets=[user_target(user)] if user else None,
                    message=f"Rate limit violation: authenticate the same user ({limit} per second)",
@@ -60,13 +60,14 @@ def install(app: FastAPI, org: Org) -> None:
 
     @app.middleware("http")
     async def gate(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        audit = Audit.of(request)
         path = request.url.path
         request_id = new_id("", 20)
         if path.startswith("/api/v1/") and not any(p in path for p in OPEN_PATHS):
             public = path.startswith(PUBLIC_PREFIX) and "Authorization" not in request.headers
             failure = None if public else _check_token(org, request)
             if failure is not None:
-                org.record("okta.auth", request, outcome=failure, path=path, method=request.method)
+                org.record("okta.auth", audit, outcome=failure, path=path, method=request.method)
                 resp = error_response(OktaError("E0000011"))
                 resp.headers["X-Okta-Request-Id"] = request_id
                 return resp
@@ -74,8 +75,8 @@ def install(app: FastAPI, org: Org) -> None:
             rl_headers = {"X-Rate-Limit-Limit": str(taken.limit), "X-Rate-Limit-Remaining": str(taken.remaining),
                           "X-Rate-Limit-Reset": str(taken.reset)}
             if not taken.allowed:
-                org.record("okta.ratelimit", request, outcome="exceeded", path=path, limit=taken.limit)
-                org.syslog("system.operation.rate_limit.violation", request=request, result="DENY",
+                org.record("okta.ratelimit", audit, outcome="exceeded", path=path, limit=taken.limit)
+                org.syslog("system.operation.rate_limit.violation", audit=audit, result="DENY",
                            severity="WARN", message=f"Rate limit violation on {path}")
                 headers = {**rl_headers, "Date": email.utils.formatdate(org.now(), usegmt=True),
                            "X-Okta-Request-Id": request_id}

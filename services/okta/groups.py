@@ -12,7 +12,7 @@ from .errors import invalid, json_body, not_found, string_field
 from .expressions import parse
 from .ids import GROUP, new_id
 from .membership import add_member
-from .org import Org, user_target
+from .org import Audit, Org, user_target
 from .users import get_user
 
 
@@ -50,6 +50,7 @@ def router(org: Org) -> APIRouter:
 
     @r.post("/api/v1/groups")
     async def create(request: Request):
+        audit = Audit.of(request)
         data = await json_body(request)
         prof = data.get("profile")
         if not isinstance(prof, dict):
@@ -57,7 +58,7 @@ def router(org: Org) -> APIRouter:
         name = string_field(prof, "name", required=True, where="profile")
         desc = string_field(prof, "description", where="profile")
         g = create_group(org, name, desc)
-        org.syslog("group.lifecycle.create", request=request,
+        org.syslog("group.lifecycle.create", audit=audit,
                    targets=[{"id": g["id"], "type": "UserGroup", "alternateId": name,
                              "displayName": name, "detailEntry": None}])
         return shapes.respond(shapes.group(org, g))
@@ -86,16 +87,18 @@ def router(org: Org) -> APIRouter:
 
     @r.put("/api/v1/groups/{gid}/users/{uid}")
     async def add(gid: str, uid: str, request: Request):
+        audit = Audit.of(request)
         g, u = find_group(org, gid), get_user(org, uid)
         add_member(org, g, u["id"])
-        org.syslog("group.user_membership.add", request=request, targets=[user_target(u)])
+        org.syslog("group.user_membership.add", audit=audit, targets=[user_target(u)])
         return Response(status_code=204)
 
     @r.delete("/api/v1/groups/{gid}/users/{uid}")
     async def remove(gid: str, uid: str, request: Request):
+        audit = Audit.of(request)
         g, u = find_group(org, gid), get_user(org, uid)
         org.people.remove_member(g["id"], u["id"])
-        org.syslog("group.user_membership.remove", request=request, targets=[user_target(u)])
+        org.syslog("group.user_membership.remove", audit=audit, targets=[user_target(u)])
         return Response(status_code=204)
 
     return r

@@ -21,6 +21,25 @@ from .settings import OrgSettings
 from .store import Store
 
 
+@dataclass(frozen=True)
+class Audit:
+    """Who made a request, as the two records need it: built once from the HTTP request by the
+    route, so the functions that act (enrol, send a code, verify, push) never see FastAPI."""
+    ip: str | None = None               # the client's address
+    user_agent: str | None = None
+    trace: str | None = None            # X-Lab-Trace: the lab's id of one end-to-end attempt
+    forwarded_for: str | None = None    # X-Forwarded-For (what a push shows as the client's address)
+
+    @classmethod
+    def of(cls, request: Request) -> Audit:
+        return cls(ip=request.client.host if request.client else None,
+                   user_agent=request.headers.get("User-Agent"), trace=request.headers.get("X-Lab-Trace"),
+                   forwarded_for=request.headers.get("X-Forwarded-For"))
+
+
+NOBODY = Audit()     # what the org does on its own (seeding, a push timing out)
+
+
 @dataclass
 class Org:
     ctx: ServiceContext
@@ -60,24 +79,21 @@ class Org:
         return doc
 
     # -- the two records ---------------------------------------------------------------------
-    def record(self, kind: str, request: Request | None = None, *, outcome: str,
+    def record(self, kind: str, audit: Audit = NOBODY, *, outcome: str,
                trace: str | None = None, **fields: Any) -> None:
         """A lab event; `fields` pass through the journal's redaction, but callers still never
         hand over a passCode, shared secret or token."""
-        peer = request.client.host if request is not None and request.client else None
-        if trace is None and request is not None:
-            trace = request.headers.get("X-Lab-Trace")
-        self.ctx.record(kind, peer=peer, outcome=outcome, trace=trace, **fields)
+        self.ctx.record(kind, peer=audit.ip, outcome=outcome, trace=audit.trace if trace is None else trace,
+                        **fields)
 
-    def syslog(self, event_type: str, *, request: Request | None = None, result: str = "SUCCESS",
+    def syslog(self, event_type: str, *, audit: Audit = NOBODY, result: str = "SUCCESS",
                reason: str | None = None, actor: dict[str, Any] | None = None,
                targets: list[dict[str, Any]] | None = None, message: str = "",
                severity: str = "INFO", credential_type: str | None = None,
                debug: dict[str, Any] | None = None) -> dict[str, Any]:
         """Append one LogEvent, shaped like Okta's System Log API returns it."""
         ts = self.now()
-        ip = request.client.host if request is not None and request.client else None
-        ua = request.headers.get("User-Agent") if request is not None else None
+        ip, ua = audit.ip, audit.user_agent
         event = {
             "uuid": str(uuid.uuid4()),
             "published": iso(ts),

@@ -27,7 +27,7 @@ from fastapi.responses import Response
 from . import shapes
 from .errors import OktaError, invalid, json_body, not_found, string_field
 from .ids import new_id
-from .org import Org
+from .org import Audit, Org
 
 TYPES = ("MFA_ENROLL", "PASSWORD", "OKTA_SIGN_ON", "ACCESS_POLICY", "PROFILE_ENROLLMENT", "IDP_DISCOVERY")
 ENROLL_VALUES = ("NOT_ALLOWED", "OPTIONAL", "REQUIRED")
@@ -326,10 +326,12 @@ def router(org: Org) -> APIRouter:
     def get_rule(p: dict[str, Any], rid: str) -> dict[str, Any]:
         return org.require("policy_rules", f"{p['id']}/{rid}", "PolicyRule", rid)
 
-    def audit(request: Request, event: str, p: dict[str, Any], what: str = "Policy") -> None:
-        org.syslog(event, request=request, targets=[{"id": p["id"], "type": what, "alternateId": "unknown",
+    def logged(request: Request, event: str, p: dict[str, Any], what: str = "Policy") -> None:
+        """The System Log event and the lab event of a change to a policy or rule."""
+        audit = Audit.of(request)
+        org.syslog(event, audit=audit, targets=[{"id": p["id"], "type": what, "alternateId": "unknown",
                                                      "displayName": p["name"], "detailEntry": {"policyType": p["type"]}}])
-        org.record("okta.policy", request, outcome=event.rsplit(".", 1)[-1], policy=p["name"], type=p["type"],
+        org.record("okta.policy", audit, outcome=event.rsplit(".", 1)[-1], policy=p["name"], type=p["type"],
                    object=what)
 
     def parse_policy(data: dict[str, Any], ptype: str) -> dict[str, Any]:
@@ -366,7 +368,7 @@ def router(org: Org) -> APIRouter:
             raise invalid("type", f"Invalid policy type {ptype}")
         fields = parse_policy(data, ptype)
         p = create_policy(org, ptype=ptype, priority=_priority(data), status=_status_param(request, data), **fields)
-        audit(request, "policy.lifecycle.create", p)
+        logged(request, "policy.lifecycle.create", p)
         return shapes.respond(policy_view(org, p))
 
     @r.get("/api/v1/policies/{pid}")
@@ -391,7 +393,7 @@ def router(org: Org) -> APIRouter:
         if not p.get("system") and _priority(data) is not None:
             _place(org, [x for x in ordered(org, p["type"]) if x["id"] != p["id"]], p, _priority(data),
                    "policies", lambda x: x["id"])
-        audit(request, "policy.lifecycle.update", p)
+        logged(request, "policy.lifecycle.update", p)
         return shapes.respond(policy_view(org, get_policy(pid)))
 
     @r.delete("/api/v1/policies/{pid}")
@@ -402,7 +404,7 @@ def router(org: Org) -> APIRouter:
                             ["policy: The default policy cannot be deleted"])
         org.store.delete_prefix("policy_rules", f"{pid}/")
         org.store.delete("policies", pid)
-        audit(request, "policy.lifecycle.delete", p)
+        logged(request, "policy.lifecycle.delete", p)
         return Response(status_code=204)
 
     @r.post("/api/v1/policies/{pid}/lifecycle/{op}")
@@ -415,7 +417,7 @@ def router(org: Org) -> APIRouter:
                             ["policy: The default policy cannot be deactivated"])
         p.update(status="ACTIVE" if op == "activate" else "INACTIVE", lastUpdated=org.iso())
         org.store.put("policies", p["id"], p)
-        audit(request, f"policy.lifecycle.{op}", p)
+        logged(request, f"policy.lifecycle.{op}", p)
         return Response(status_code=204)
 
     # -- rules ------------------------------------------------------------------------------
@@ -443,7 +445,7 @@ def router(org: Org) -> APIRouter:
         data = await json_body(request)
         fields = parse_rule(p, data)
         rule = create_rule(org, p, priority=_priority(data), status=_status_param(request, data), **fields)
-        audit(request, "policy.rule.add", {**rule, "type": p["type"]}, "PolicyRule")
+        logged(request, "policy.rule.add", {**rule, "type": p["type"]}, "PolicyRule")
         return shapes.respond(rule_view(org, rule))
 
     @r.get("/api/v1/policies/{pid}/rules/{rid}")
@@ -463,7 +465,7 @@ def router(org: Org) -> APIRouter:
         if not rule.get("system") and _priority(data) is not None:
             _place(org, [x for x in rules_of(org, pid) if x["id"] != rid], rule, _priority(data), "policy_rules",
                    lambda x: f"{x['policyId']}/{x['id']}")
-        audit(request, "policy.rule.update", {**rule, "type": p["type"]}, "PolicyRule")
+        logged(request, "policy.rule.update", {**rule, "type": p["type"]}, "PolicyRule")
         return shapes.respond(rule_view(org, get_rule(p, rid)))
 
     @r.delete("/api/v1/policies/{pid}/rules/{rid}")
@@ -473,7 +475,7 @@ def router(org: Org) -> APIRouter:
         if rule.get("system"):
             raise OktaError("E0000001", "Cannot delete the default rule", ["rule: The default rule cannot be deleted"])
         org.store.delete("policy_rules", f"{pid}/{rid}")
-        audit(request, "policy.rule.delete", {**rule, "type": p["type"]}, "PolicyRule")
+        logged(request, "policy.rule.delete", {**rule, "type": p["type"]}, "PolicyRule")
         return Response(status_code=204)
 
     @r.post("/api/v1/policies/{pid}/rules/{rid}/lifecycle/{op}")
@@ -484,7 +486,7 @@ def router(org: Org) -> APIRouter:
             raise not_found(f"lifecycle/{op}", "Operation")
         rule.update(status="ACTIVE" if op == "activate" else "INACTIVE", lastUpdated=org.iso())
         org.store.put("policy_rules", f"{pid}/{rid}", rule)
-        audit(request, f"policy.rule.{op}", {**rule, "type": p["type"]}, "PolicyRule")
+        logged(request, f"policy.rule.{op}", {**rule, "type": p["type"]}, "PolicyRule")
         return Response(status_code=204)
 
     return r

@@ -11,7 +11,7 @@ from . import shapes
 from .errors import not_found
 from .gate import token_of
 from .ids import digest
-from .org import Org
+from .org import Audit, Org
 
 
 def view(org: Org, t: dict[str, Any]) -> dict[str, Any]:
@@ -46,13 +46,14 @@ def router(org: Org) -> APIRouter:
 
     @r.delete("/api/v1/api-tokens/{tid}")
     async def revoke(tid: str, request: Request):
+        audit = Audit.of(request)
         t = find(request, tid)
         t["status"], t["lastUpdated"] = "REVOKED", org.iso()
         org.store.put("api_tokens", t["id"], t)
-        org.syslog("system.api_token.revoke", request=request,
+        org.syslog("system.api_token.revoke", audit=audit,
                    targets=[{"id": t["id"], "type": "Token", "alternateId": t["name"],
                              "displayName": t["name"], "detailEntry": None}])
-        org.record("okta.token", request, outcome="revoked", ref=t["id"], name=t["name"])
+        org.record("okta.token", audit, outcome="revoked", ref=t["id"], name=t["name"])
         return Response(status_code=204)
 
     return r

@@ -13,7 +13,7 @@ from .errors import OktaError, invalid, json_body, not_found, string_field
 from .expressions import parse
 from .ids import USER, new_id, token
 from .membership import add_member
-from .org import Org, user_target
+from .org import Audit, Org, user_target
 
 PROFILE_STRINGS = ("login", "email", "firstName", "lastName", "samAccountName", "userName",
                    "secondEmail", "mobilePhone", "employeeID", "displayName", "nickName")
@@ -129,6 +129,7 @@ def router(org: Org) -> APIRouter:
 
     @r.post("/api/v1/users")
     async def create(request: Request):
+        audit = Audit.of(request)
         data = await json_body(request)
         profile = _profile(data)
         password = _password(data)
@@ -144,15 +145,15 @@ def router(org: Org) -> APIRouter:
             g = org.store.get("groups", gid)
             if g is not None:
                 add_member(org, g, u["id"])
-        org.syslog("user.lifecycle.create", request=request, targets=[user_target(u)],
+        org.syslog("user.lifecycle.create", audit=audit, targets=[user_target(u)],
                    message="Create okta user")
         if activate:
-            org.syslog("user.lifecycle.activate", request=request, targets=[user_target(u)],
+            org.syslog("user.lifecycle.activate", audit=audit, targets=[user_target(u)],
                        message="Activate Okta user")
             if not password:      # Okta emails the activation link (PROVISIONED or AD-sourced)
                 tok = issue_activation_token(org, u)
-                mailer.send_activation(org, u, tok, request.headers.get("X-Lab-Trace"))
-        org.record("okta.user.lifecycle", request, outcome="created", user=profile["login"], status=status)
+                mailer.send_activation(org, u, tok, audit.trace)
+        org.record("okta.user.lifecycle", audit, outcome="created", user=profile["login"], status=status)
         return shapes.respond(shapes.user(org, u))
 
     @r.get("/api/v1/users")
@@ -180,6 +181,7 @@ def router(org: Org) -> APIRouter:
     @r.post("/api/v1/users/{key}")
     async def update(key: str, request: Request):
         """Partial profile update (Okta's POST semantics; PUT replaces)."""
+        audit = Audit.of(request)
         u = get_user(org, key)
         data = await json_body(request)
         prof = data.get("profile", {})
@@ -190,26 +192,28 @@ def router(org: Org) -> APIRouter:
         u["profile"].update(prof)
         u["lastUpdated"] = org.iso()
         org.people.save(u)
-        org.syslog("user.account.update_profile", request=request, targets=[user_target(u)])
+        org.syslog("user.account.update_profile", audit=audit, targets=[user_target(u)])
         return shapes.respond(shapes.user(org, u))
 
     @r.delete("/api/v1/users/{key}")
     async def delete(key: str, request: Request):
+        audit = Audit.of(request)
         u = get_user(org, key)
         if u["status"] != "DEPROVISIONED":
             set_status(org, u, "DEPROVISIONED")
-            org.syslog("user.lifecycle.deactivate", request=request, targets=[user_target(u)])
+            org.syslog("user.lifecycle.deactivate", audit=audit, targets=[user_target(u)])
         else:
             org.people.delete_user(u["id"])
             for f in org.store.all("factors"):
                 if f["userId"] == u["id"]:
                     org.store.delete("factors", f["id"])
-            org.syslog("user.lifecycle.delete.completed", request=request, targets=[user_target(u)])
-        org.record("okta.user.lifecycle", request, outcome="deleted", user=u["profile"]["login"])
+            org.syslog("user.lifecycle.delete.completed", audit=audit, targets=[user_target(u)])
+        org.record("okta.user.lifecycle", audit, outcome="deleted", user=u["profile"]["login"])
         return Response(status_code=204)
 
     @r.post("/api/v1/users/{key}/lifecycle/{operation}")
     async def lifecycle(key: str, operation: str, request: Request):
+        audit = Audit.of(request)
         u = get_user(org, key)
         status = u["status"]
         body: dict[str, Any] = {}
@@ -230,39 +234,39 @@ def router(org: Org) -> APIRouter:
             if not send_email:
                 body = {"activationUrl": org.href(f"/welcome/{tok}"), "activationToken": tok}
             else:
-                mailer.send_activation(org, u, tok, request.headers.get("X-Lab-Trace"))
+                mailer.send_activation(org, u, tok, audit.trace)
             org.syslog("user.lifecycle.activate" if operation == "activate" else "user.lifecycle.reactivate",
-                       request=request, targets=[user_target(u)], message="Activate Okta user")
+                       audit=audit, targets=[user_target(u)], message="Activate Okta user")
         elif operation == "deactivate":
             if status == "DEPROVISIONED":
                 raise OktaError("E0000038")
             set_status(org, u, "DEPROVISIONED")
-            org.syslog("user.lifecycle.deactivate", request=request, targets=[user_target(u)])
+            org.syslog("user.lifecycle.deactivate", audit=audit, targets=[user_target(u)])
             code = 204
         elif operation == "suspend":
             if status != "ACTIVE":
                 raise OktaError("E0000001", "Cannot suspend a user that is not active",
                                 ["Cannot suspend a user that is not active"])
             set_status(org, u, "SUSPENDED")
-            org.syslog("user.lifecycle.suspend", request=request, targets=[user_target(u)])
+            org.syslog("user.lifecycle.suspend", audit=audit, targets=[user_target(u)])
         elif operation == "unsuspend":
             if status != "SUSPENDED":
                 raise OktaError("E0000001", "Cannot unsuspend a user that is not suspended",
                                 ["Cannot unsuspend a user that is not suspended"])
             set_status(org, u, "ACTIVE")
-            org.syslog("user.lifecycle.unsuspend", request=request, targets=[user_target(u)])
+            org.syslog("user.lifecycle.unsuspend", audit=audit, targets=[user_target(u)])
         elif operation == "unlock":
             if status != "LOCKED_OUT":
                 raise OktaError("E0000038")
             u["mfaFailures"] = 0
             set_status(org, u, "ACTIVE")
-            org.syslog("user.account.unlock_by_admin", request=request, targets=[user_target(u)])
+            org.syslog("user.account.unlock_by_admin", audit=audit, targets=[user_target(u)])
         elif operation == "reset_factors":
             for f in org.store.all("factors"):
                 if f["userId"] == u["id"]:
                     org.store.delete("factors", f["id"])
                     org.store.forget_codes(f["id"])
-            org.syslog("user.mfa.factor.reset_all", request=request, targets=[user_target(u)])
+            org.syslog("user.mfa.factor.reset_all", audit=audit, targets=[user_target(u)])
         elif operation in ("expire_password", "reset_password"):
             if status not in ("ACTIVE", "PASSWORD_EXPIRED", "RECOVERY"):
                 raise OktaError("E0000038")
@@ -274,7 +278,7 @@ def router(org: Org) -> APIRouter:
                 body = shapes.user(org, u)
         else:
             raise not_found(f"lifecycle/{operation}", "Operation")
-        org.record("okta.user.lifecycle", request, outcome=operation, user=u["profile"]["login"],
+        org.record("okta.user.lifecycle", audit, outcome=operation, user=u["profile"]["login"],
                    status=u["status"])
         if code == 204:
             return Response(status_code=204)
