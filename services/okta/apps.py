@@ -66,7 +66,7 @@ def assign_for_groups(org: Org, user: dict[str, Any], group_id: str) -> None:
 
 
 def group_return(value: Any, where: str = "groupReturn") -> dict[str, Any] | None:
-    """Validate "Include groups in RADIUS response" (spec 1.2): `{attribute: 11|25|26 (or
+    """Validate "Include groups in RADIUS response" (docs/okta.md, "Apps and the RADIUS app"): `{attribute: 11|25|26 (or
     Filter-Id / Class / Vendor-Specific), groups: [names; empty = all the user's groups],
     vendorId, vendorType}` (the last two for attribute 26; Cisco's 9/1 by default). None or
     false turns it off. Stored and served normalised: attribute as a number, all four keys."""
@@ -124,8 +124,8 @@ def router(org: Org) -> APIRouter:
         """Add an app from the catalog. The lab's org hosts RADIUS apps (`signOnMode: "RADIUS"`,
         or a name like `radius_*`), as the walkthrough adds "Amazon WorkSpaces" (RADIUS): port,
         secret, primary authentication etc. come from `settings.app` (lab extension: Okta keeps
-        them out of the public schema, spec 3.3) and are changed later with PUT /api/v1/radius/apps/{id};
-        the username format from `credentials.userNameTemplate.template` (a built-in expression or
+        them out of the public schema, docs/okta.md) and are changed later with
+        PUT /api/v1/radius/apps/{id}; the username format from `credentials.userNameTemplate.template` (a built-in expression or
         a format name such as `ad_sam_account_name`)."""
         audit = Audit.of(request)
         data = await json_body(request)

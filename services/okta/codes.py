@@ -1,5 +1,5 @@
 """One-time passcodes the org sends: the SMS, voice call and email factors (`sms`, `call`,
-`email`, provider OKTA; spec 2.5 "SMS / Call", 3.2).
+`email`, provider OKTA; docs/okta.md, "Factors").
 
 A code is sent at enrolment (the factor is activated with it), by `.../resend`, and by a verify
 call without `passCode` (Factors API: 201 `{factorResult: CHALLENGE}`; authn: MFA_CHALLENGE). One
@@ -20,7 +20,6 @@ import hmac
 import re
 import secrets
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
 from typing import Any
 
 import httpx
@@ -157,12 +156,8 @@ def _text(kind: str, code: str) -> str:
 def _email(org: Org, user: dict[str, Any], f: dict[str, Any], code: str, purpose: str) -> EmailMessage:
     p = user["profile"]
     minutes = int(org.settings.factor_code_ttl_seconds // 60)
-    msg = EmailMessage()
-    msg["Subject"] = "Confirm your email address" if purpose == "activation" else "One-time verification code"
-    msg["From"] = f"Okta <{org.settings.mail_from}>"
-    msg["To"] = f["profile"]["email"]
-    msg["Date"] = formatdate(org.now(), usegmt=True)
-    msg["Message-ID"] = make_msgid(domain="okta.com")
+    subject = "Confirm your email address" if purpose == "activation" else "One-time verification code"
+    msg = mailer.message(org, f["profile"]["email"], subject)
     msg.set_content(f"Hi {p.get('firstName') or p['login']},\n\n"
                     f"Your verification code is {code}.\n\n"
                     f"Enter this code to {'confirm your email address' if purpose == 'activation' else 'sign in'} "

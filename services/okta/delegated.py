@@ -1,5 +1,5 @@
 """Delegated authentication: an AD-sourced user's password is checked against Active Directory,
-never stored by the org (spec addendum).
+never stored by the org (docs/okta.md, "Delegated authentication and the AD agent").
 
 Two paths, chosen by the setting `delegated_auth`:
 - `agent` (and `auto` while an Okta AD agent is connected): the org queues the check for the AD

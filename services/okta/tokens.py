@@ -1,5 +1,5 @@
 """API tokens (`/api/v1/api-tokens`): list, get, revoke. Revoking the lab's token reproduces the
-RADIUS agent's "all authentication fails, 401 E0000011" failure (spec F10)."""
+RADIUS agent's "all authentication fails, 401 E0000011" failure (docs/okta.md, "API tokens")."""
 from __future__ import annotations
 
 from typing import Any

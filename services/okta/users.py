@@ -1,6 +1,6 @@
 """Users: create (STAGED / PROVISIONED / ACTIVE per `activate` and password), read by id, login or
 login prefix, list with q / filter / search and cursor paging, and the lifecycle operations with
-the statuses Okta allows them from (spec 3.1)."""
+the statuses Okta allows them from (docs/okta.md, "Users")."""
 from __future__ import annotations
 
 from typing import Any

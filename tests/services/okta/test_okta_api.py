@@ -359,7 +359,7 @@ def test_device_enrol_with_a_bad_activation_token(topo):
     assert_error(resp, 401, "E0000011")
 
 
-# -- the official SDK (spec section 6) -----------------------------------------------------------
+# -- the official SDK (okta-sdk-python 3.x) --------------------------------------------------
 def test_okta_sdk_users_apps_factors(topo, monkeypatch):
     okta_client = pytest.importorskip("okta.client")
     monkeypatch.setenv("OKTA_TESTING_TESTINGDISABLEHTTPSCHECK", "true")
