@@ -200,8 +200,8 @@ def router(org: Org) -> APIRouter:
                        message=f"Import from Active Directory {status.lower()}",
                        targets=[{"id": a["directoryId"], "type": "AppInstance", "alternateId": "active_directory",
                                  "displayName": "Active Directory", "detailEntry": counts}])
-            org.record("okta.import", audit, outcome=status, job=job["id"], **{k: v for k, v in counts.items()
-                                                                                if isinstance(v, (int, str))})
+            shown: dict[str, Any] = {k: v for k, v in (counts or {}).items() if isinstance(v, (int, str))}
+            org.record("okta.import", audit, outcome=status, job=job["id"], **shown)
         org.store.put("imports", job["id"], job)
         return shapes.respond(job_view(org, job))
 

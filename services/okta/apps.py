@@ -24,11 +24,11 @@ def create_radius_app(org: Org, *, name: str, label: str, port: int, secret: str
                       username_format: str, primary_auth: bool, require_ma: bool,
                       inline_enrollment: bool = True) -> dict[str, Any]:
     now = org.iso()
-    a = {"id": new_id(APP), "name": name, "label": label, "status": "ACTIVE", "created": now,
-         "lastUpdated": now, "signOnMode": "RADIUS", "usernameTemplate": template_for(username_format),
-         "radius": {"port": port, "sharedSecret": secret, "primaryAuth": primary_auth,
-                    "requireMessageAuthenticator": require_ma,
-                    "inlineEnrollment": inline_enrollment}}
+    a: dict[str, Any] = {
+        "id": new_id(APP), "name": name, "label": label, "status": "ACTIVE", "created": now,
+        "lastUpdated": now, "signOnMode": "RADIUS", "usernameTemplate": template_for(username_format),
+        "radius": {"port": port, "sharedSecret": secret, "primaryAuth": primary_auth,
+                   "requireMessageAuthenticator": require_ma, "inlineEnrollment": inline_enrollment}}
     return org.store.put("apps", a["id"], a)
 
 
@@ -125,8 +125,8 @@ def router(org: Org) -> APIRouter:
         or a name like `radius_*`), as the walkthrough adds "Amazon WorkSpaces" (RADIUS): port,
         secret, primary authentication etc. come from `settings.app` (lab extension: Okta keeps
         them out of the public schema, docs/okta.md) and are changed later with
-        PUT /api/v1/radius/apps/{id}; the username format from `credentials.userNameTemplate.template` (a built-in expression or
-        a format name such as `ad_sam_account_name`)."""
+        PUT /api/v1/radius/apps/{id}; the username format from `credentials.userNameTemplate.template`
+        (a built-in expression or a format name such as `ad_sam_account_name`)."""
         audit = Audit.of(request)
         data = await json_body(request)
         label = string_field(data, "label", required=True)

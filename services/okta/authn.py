@@ -86,8 +86,8 @@ def router(org: Org) -> APIRouter:
         return shapes.respond(flow(request).cancel(await json_body(request)))
 
     # -- where transactions start outside the API --------------------------------------------------
-    @r.get("/welcome/{tok}")
-    async def welcome(tok: str) -> HTMLResponse:
+    @r.get("/welcome/{_tok}")
+    async def welcome(_tok: str) -> HTMLResponse:
         """The activation link of the email. A browser gets the sign-in page, which calls
         `POST /api/v1/authn {"token": ...}`; the lab's page just says so (no JavaScript widget)."""
         return HTMLResponse(

@@ -103,7 +103,7 @@ def verify(flow: AuthnFlow, data: dict[str, Any], fid: str) -> dict[str, Any]:
         code = string_field(data, "passCode")
         try:
             if not code:                   # send the code: MFA_CHALLENGE until it comes back
-                otp.check_user_can_verify(org, user)
+                otp.check_user_can_verify(user)
                 codes.send(org, flow.audit, user, f, "verify")
                 state.update(factorId=fid, status="MFA_CHALLENGE")
                 return flow.respond(state, user, factorResult="CHALLENGE")
@@ -127,7 +127,7 @@ def _verify_push(flow: AuthnFlow, state: dict[str, Any], user: dict[str, Any],
     tx = org.store.get("push_tx", state["pushTx"]) \
         if state.get("factorId") == f["id"] and state.get("pushTx") else None
     if tx is None:
-        otp.check_user_can_verify(org, user)
+        otp.check_user_can_verify(user)
         tx = push.create(org, flow.audit, user, f)
         state.update(pushTx=tx["id"], factorId=f["id"], status="MFA_CHALLENGE")
         return flow.respond(state, user, factorResult="WAITING")

@@ -110,7 +110,7 @@ def check(org: Org, audit: Audit, user: dict[str, Any], f: dict[str, Any], code:
     """Check `code` against the factor's pending code (used once). Wrong, expired or none
     pending: 403 E0000068 (a verify also counts towards the lockout; an activation does not)."""
     if not activation:
-        otp.check_user_can_verify(org, user)
+        otp.check_user_can_verify(user)
     pending = f.get("pendingCode") or {}
     now = org.now()
     login = user["profile"]["login"]

@@ -55,14 +55,14 @@ def enrolment_view(org: Org, user: dict[str, Any], f: dict[str, Any]) -> dict[st
     body = shapes.factor(org, f)
     if f["status"] != "PENDING_ACTIVATION" or codes.is_code_factor(f):
         return body
-    qr_link = {"href": org.href(f"/api/v1/users/{user['id']}/factors/{f['id']}/qr/{f['qrToken']}"),
-               "type": "image/png"}
+    base = org.href(f"/api/v1/users/{user['id']}/factors/{f['id']}")
+    qr_link = {"href": f"{base}/qr/{f['qrToken']}", "type": "image/png"}
     if f["factorType"] == "push":
         activation: dict[str, Any] = {
             "expiresAt": org.iso(f["activationExpiresTs"]), "factorResult": "WAITING",
             "_links": {"qrcode": qr_link,
-                       "send": [{"name": "email", "href": org.href(f"/api/v1/users/{user['id']}/factors/{f['id']}/lifecycle/activate/email"), "hints": {"allow": ["POST"]}},
-                                {"name": "sms", "href": org.href(f"/api/v1/users/{user['id']}/factors/{f['id']}/lifecycle/activate/sms"), "hints": {"allow": ["POST"]}}]},
+                       "send": [{"name": way, **shapes.post_link(f"{base}/lifecycle/activate/{way}")}
+                                for way in ("email", "sms")]},
         }
     else:
         activation = {"timeStep": otp.PERIOD, "sharedSecret": f["secret"], "encoding": "base32",
@@ -79,7 +79,8 @@ def enrol_factor(org: Org, audit: Audit, user: dict[str, Any], ftype: str, provi
     """A new PENDING_ACTIVATION factor (the Factors API and `/api/v1/authn/factors` share it).
     sms / call / email take `profile` (phoneNumber / email) and get their activation code sent."""
     if (ftype, provider) not in FACTOR_PREFIX:
-        raise OktaError("E0000001", "factorType", [f"factorType: {ftype} with provider {provider} is not supported by this org"])
+        raise OktaError("E0000001", "factorType",
+                        [f"factorType: {ftype} with provider {provider} is not supported by this org"])
     if user["status"] in ("DEPROVISIONED", "SUSPENDED"):
         raise OktaError("E0000038")
     for old in user_factors(org, user):
@@ -263,13 +264,13 @@ def router(org: Org) -> APIRouter:
         if f["status"] != "ACTIVE":
             raise OktaError("E0000001", "Factor is not active", ["factor: The factor is not active"])
         if f["factorType"] == "push":
-            otp.check_user_can_verify(org, user)
+            otp.check_user_can_verify(user)
             tx = push.create(org, audit, user, f)
             return shapes.respond(push.view(org, tx), status=201)
         if codes.is_code_factor(f):
             code = string_field(data, "passCode")
             if not code:                       # no passCode: send one (201 CHALLENGE, as Okta)
-                otp.check_user_can_verify(org, user)
+                otp.check_user_can_verify(user)
                 codes.send(org, audit, user, f, "verify")
                 base = org.href(f"/api/v1/users/{user['id']}/factors/{f['id']}")
                 return shapes.respond({"factorResult": "CHALLENGE",
@@ -291,7 +292,7 @@ def router(org: Org) -> APIRouter:
         return push.current(org, tx)
 
     @r.get(prefix + "/{fid}/transactions/{txid}")
-    async def poll(uid: str, fid: str, txid: str, request: Request):
+    async def poll(uid: str, fid: str, txid: str):
         return shapes.respond(push.view(org, transaction(uid, fid, txid)))
 
     @r.delete(prefix + "/{fid}/transactions/{txid}")

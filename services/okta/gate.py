@@ -6,8 +6,9 @@ and 429 E0000047, and an `X-Okta-Request-Id` on every answer.
 Also the answer of the per-username limit of `/api/v1/authn` ("Authenticate the same user",
 4 per second, setting `authn_user_limit_per_second`, 0 turns it off; counted by
 `limits.RateLimiter.take_user` for every primary authentication). A violation is 429 E0000047
-with the X-Rate-Limit-* headers of that limit and a System Log `system.operation.rate_limit.violation` (outcome FAILURE, reason `user_rate_limited`,
-once per user and second)."""
+with the X-Rate-Limit-* headers of that limit and a System Log `system.operation.rate_limit.violation`
+(outcome FAILURE, reason `user_rate_limited`, once per user and second). See docs/okta.md,
+"Rate limits"."""
 from __future__ import annotations
 
 import email.utils
@@ -60,17 +61,18 @@ def install(app: FastAPI, org: Org) -> None:
 
     @app.middleware("http")
     async def gate(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        audit = Audit.of(request)
         path = request.url.path
         request_id = new_id("", 20)
+        resp: Response
         if path.startswith("/api/v1/") and not any(p in path for p in OPEN_PATHS):
+            audit = Audit.of(request)
             public = path.startswith(PUBLIC_PREFIX) and "Authorization" not in request.headers
             failure = None if public else _check_token(org, request)
             if failure is not None:
                 org.record("okta.auth", audit, outcome=failure, path=path, method=request.method)
-                resp = error_response(OktaError("E0000011"))
-                resp.headers["X-Okta-Request-Id"] = request_id
-                return resp
+                refused = error_response(OktaError("E0000011"))
+                refused.headers["X-Okta-Request-Id"] = request_id
+                return refused
             taken = limiter.take(path)
             rl_headers = {"X-Rate-Limit-Limit": str(taken.limit), "X-Rate-Limit-Remaining": str(taken.remaining),
                           "X-Rate-Limit-Reset": str(taken.reset)}

@@ -18,8 +18,8 @@ from .users import get_user
 
 def create_group(org: Org, name: str, description: str | None) -> dict[str, Any]:
     now = org.iso()
-    g = {"id": new_id(GROUP), "created": now, "lastUpdated": now, "lastMembershipUpdated": now,
-         "profile": {"name": name, "description": description}}
+    g: dict[str, Any] = {"id": new_id(GROUP), "created": now, "lastUpdated": now, "lastMembershipUpdated": now,
+                         "profile": {"name": name, "description": description}}
     return org.store.put("groups", g["id"], g)
 
 

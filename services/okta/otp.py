@@ -5,7 +5,7 @@ after `factor_lockout_attempts` wrong codes in a row (the user becomes LOCKED_OU
 from __future__ import annotations
 
 import hmac
-from typing import Any
+from typing import Any, NoReturn
 
 import pyotp
 
@@ -39,7 +39,7 @@ def matching_step(secret: str, code: str, now: float, window: int = 1) -> int | 
     return None
 
 
-def check_user_can_verify(org: Org, user: dict[str, Any]) -> None:
+def check_user_can_verify(user: dict[str, Any]) -> None:
     if user["status"] == "LOCKED_OUT":
         raise OktaError("E0000069")
     if user["status"] not in USABLE_STATUSES:
@@ -48,7 +48,7 @@ def check_user_can_verify(org: Org, user: dict[str, Any]) -> None:
 
 def verify(org: Org, audit: Audit, user: dict[str, Any], factor: dict[str, Any], code: str) -> None:
     """Raise the Okta error for a bad code; return quietly on SUCCESS (logs and counters done)."""
-    check_user_can_verify(org, user)
+    check_user_can_verify(user)
     now = org.now()
     window = org.settings.totp_window_steps
     step = matching_step(factor["secret"], code, now, window)
@@ -76,7 +76,7 @@ def verify(org: Org, audit: Audit, user: dict[str, Any], factor: dict[str, Any],
 
 
 def wrong_code(org: Org, audit: Audit, user: dict[str, Any], factor: dict[str, Any],
-               credential_type: str) -> None:
+               credential_type: str) -> NoReturn:
     """A wrong passcode (TOTP or a code the org sent): count it towards the lockout
     (`factor_lockout_attempts`), log it, and raise 403 E0000068."""
     login = user["profile"]["login"]

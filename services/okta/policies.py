@@ -172,9 +172,9 @@ def create_policy(org: Org, *, ptype: str, name: str, description: str | None = 
                   conditions: dict[str, Any] | None = None,
                   settings: dict[str, Any] | None = None) -> dict[str, Any]:
     now = org.iso()
-    p = {"id": new_id("00p"), "type": ptype, "name": name, "description": description, "status": status,
-         "system": system, "priority": 0, "conditions": conditions, "settings": settings or {},
-         "created": now, "lastUpdated": now}
+    p: dict[str, Any] = {"id": new_id("00p"), "type": ptype, "name": name, "description": description, "status": status,
+                         "system": system, "priority": 0, "conditions": conditions, "settings": settings or {},
+                         "created": now, "lastUpdated": now}
     org.store.put("policies", p["id"], p)
     place(org, [x for x in ordered(org, ptype) if x["id"] != p["id"]], p, priority, "policies", policy_key)
     return org.store.get("policies", p["id"])  # type: ignore[return-value]  # just put

@@ -76,7 +76,8 @@ def seed_policies(org: Org, specs: list[dict[str, Any]], groups: dict[str, dict[
         settings = {"type": "FACTORS", "factors": {k: {"enroll": {"self": str(v).upper()}, "consent": {"type": "NONE"}}
                                                    for k, v in (spec.get("factors") or {}).items()}}
         p = create_policy(org, ptype=ptype, name=str(spec["name"]), description=spec.get("description"),
-                          conditions={"people": {"groups": {"include": [groups[g]["id"] for g in spec.get("groups", [])]}}},
+                          conditions={"people": {"groups": {"include": [groups[g]["id"]
+                                                                        for g in spec.get("groups", [])]}}},
                           settings=settings if ptype == "MFA_ENROLL" else spec.get("settings", {}))
         for rule in spec.get("rules", []):
             create_rule(org, p, name=str(rule["name"]),
