@@ -51,7 +51,7 @@ def activate(flow: AuthnFlow, data: dict[str, Any], fid: str) -> dict[str, Any]:
         f["activationToken"] = token(20)
         f["qrToken"] = token(40)
         f["activationExpiresTs"] = org.now() + org.settings.push_activation_ttl_seconds
-        org.store.put("factors", f["id"], f)
+        org.people.save_factor(f)
         return flow.respond(state, user, factorResult="WAITING")
     code = string_field(data, "passCode", required=True)
     try:
@@ -159,9 +159,9 @@ def previous(flow: AuthnFlow, data: dict[str, Any]) -> dict[str, Any]:
     state = flow.load(data, "MFA_ENROLL_ACTIVATE", "MFA_CHALLENGE")
     user = flow.user_of(state)
     if state["status"] == "MFA_ENROLL_ACTIVATE":
-        f = flow.org.store.get("factors", state.get("factorId") or "")
+        f = flow.org.people.factor(state.get("factorId") or "")
         if f is not None and f["status"] != "ACTIVE":
-            flow.org.store.delete("factors", f["id"])
+            flow.org.people.delete_factor(f["id"])
         state["status"] = "MFA_ENROLL"
     else:
         state["status"] = "MFA_REQUIRED"

@@ -74,7 +74,7 @@ class AuthnFlow:
                   fits: Callable[[dict[str, Any]], bool], *, the_transactions: bool = True) -> dict[str, Any]:
         """The user's factor `fid` when this step may act on it (the transaction's own factor,
         unless `the_transactions` is False, and one that `fits`); else E0000079, the state kept."""
-        f = self.org.store.get("factors", fid)
+        f = self.org.people.factor(fid)
         if f is None or f["userId"] != user["id"] or (the_transactions and state.get("factorId") != fid) \
                 or not fits(f):
             self.save(state)

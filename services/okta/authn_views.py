@@ -117,12 +117,12 @@ def transaction(org: Org, state: dict[str, Any], user: dict[str, Any] | None, **
         if can_skip(org, user):
             links["skip"] = shapes.post_link(org.href("/api/v1/authn/skip"))
     elif status == "MFA_ENROLL_ACTIVATE" and user is not None:
-        f = org.store.get("factors", state.get("factorId") or "")
+        f = org.people.factor(state.get("factorId") or "")
         if f is not None:
             _enroll_activate(org, user, f, extra, embedded, links)
             links["prev"] = prev
     elif status == "MFA_CHALLENGE" and user is not None:
-        f = org.store.get("factors", state.get("factorId") or "")
+        f = org.people.factor(state.get("factorId") or "")
         if f is not None:
             _challenge(org, f, extra, embedded, links)
         links["prev"] = prev

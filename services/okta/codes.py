@@ -90,7 +90,7 @@ def send(org: Org, audit: Audit, user: dict[str, Any], f: dict[str, Any], purpos
                         "purpose": purpose}
     f["codeSentTs"] = now
     f["lastUpdated"] = org.iso(now)
-    org.store.put("factors", f["id"], f)
+    org.people.save_factor(f)
     trace = audit.trace
     kind = f["factorType"]
     org.syslog(SENT_EVENT[(kind, purpose)], audit=audit, actor=user_actor(user),
@@ -124,7 +124,7 @@ def check(org: Org, audit: Audit, user: dict[str, Any], f: dict[str, Any], code:
         otp.wrong_code(org, audit, user, f, CREDENTIAL[f["factorType"]])
     f.pop("pendingCode", None)                # one use
     f["lastUpdated"] = org.iso(now)
-    org.store.put("factors", f["id"], f)
+    org.people.save_factor(f)
     if activation:
         return
     user["mfaFailures"] = 0

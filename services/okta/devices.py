@@ -28,7 +28,7 @@ def router(org: Org) -> APIRouter:
         name = string_field(data, "deviceName") or "Okta Verify device"
         if urlparse(endpoint).scheme not in ("http", "https") or not urlparse(endpoint).netloc:
             raise invalid("pushEndpoint", "must be an http(s) URL")
-        factor = next((f for f in org.store.all("factors")
+        factor = next((f for f in org.people.all_factors()
                        if f["factorType"] == "push" and f.get("activationToken")
                        and hmac.compare_digest(f["activationToken"], activation)), None)
         if factor is None or factor["status"] != "PENDING_ACTIVATION" or org.now() >= factor["activationExpiresTs"]:
@@ -44,7 +44,7 @@ def router(org: Org) -> APIRouter:
                       device={"pushEndpoint": endpoint, "credentialDigest": digest(credential), "name": name})
         factor.pop("activationToken", None)
         factor.pop("qrToken", None)
-        org.store.put("factors", factor["id"], factor)
+        org.people.save_factor(factor)
         org.syslog("user.mfa.factor.activate", audit=audit, targets=[user_target(user), factor_target(factor)],
                    message="Activate factor for user")
         org.record("okta.device.enroll", audit, outcome="ACTIVE", user=user["profile"]["login"],
@@ -56,7 +56,7 @@ def router(org: Org) -> APIRouter:
     async def answer(txid: str, request: Request):
         audit = Audit.of(request)
         tx = org.require("push_tx", txid, "Transaction")
-        factor = org.store.get("factors", tx["factorId"]) or {}
+        factor = org.people.factor(tx["factorId"]) or {}
         scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
         expected = factor.get("device", {}).get("credentialDigest")
         if scheme != "OktaVerify" or not credential or expected is None \

@@ -28,14 +28,14 @@ def catalog_for(org: Org, user: dict[str, Any]) -> list[tuple[tuple[str, str], s
 
 
 def get_factor(org: Org, user: dict[str, Any], fid: str) -> dict[str, Any]:
-    f = org.store.get("factors", fid)
+    f = org.people.factor(fid)
     if f is None or f["userId"] != user["id"]:
         raise not_found(fid, "UserFactor")
     return f
 
 
 def user_factors(org: Org, user: dict[str, Any]) -> list[dict[str, Any]]:
-    return [f for f in org.store.all("factors") if f["userId"] == user["id"]]
+    return org.people.factors_of(user["id"])
 
 
 def qr_contents(org: Org, user: dict[str, Any], f: dict[str, Any]) -> str:
@@ -88,7 +88,7 @@ def enrol_factor(org: Org, audit: Audit, user: dict[str, Any], ftype: str, provi
             if old["status"] == "ACTIVE":
                 raise OktaError("E0000001", "A factor of this type is already set up.",
                                 ["factorType: A factor of this type is already set up."])
-            org.store.delete("factors", old["id"])   # re-enrolling replaces a pending one
+            org.people.delete_factor(old["id"])   # re-enrolling replaces a pending one
     sent_profile = codes.enrol_profile(ftype, user, profile) if ftype in codes.KINDS else None
     now = org.iso()
     f: dict[str, Any] = {"id": new_id(FACTOR_PREFIX[(ftype, provider)]), "userId": user["id"],
@@ -104,7 +104,7 @@ def enrol_factor(org: Org, audit: Audit, user: dict[str, Any], ftype: str, provi
         f.pop("qrToken")
     else:
         f["secret"] = otp.new_secret()
-    org.store.put("factors", f["id"], f)
+    org.people.save_factor(f)
     org.syslog("user.mfa.factor.update", audit=audit, targets=[user_target(user), factor_target(f)],
                message="Enroll factor")
     org.record("okta.factor.enroll", audit, outcome="PENDING_ACTIVATION", user=user["profile"]["login"],
@@ -140,7 +140,7 @@ def activate_totp(org: Org, audit: Audit, user: dict[str, Any], f: dict[str, Any
 def _activated(org: Org, audit: Audit, user: dict[str, Any], f: dict[str, Any]) -> dict[str, Any]:
     f.update(status="ACTIVE", lastUpdated=org.iso())
     f.pop("qrToken", None)
-    org.store.put("factors", f["id"], f)
+    org.people.save_factor(f)
     org.syslog("user.mfa.factor.activate", audit=audit, targets=[user_target(user), factor_target(f)],
                message="Activate factor for user")
     org.record("okta.factor.activate", audit, outcome="ACTIVE", user=user["profile"]["login"],
@@ -188,7 +188,7 @@ def router(org: Org) -> APIRouter:
         audit = Audit.of(request)
         user = get_user(org, uid)
         f = get_factor(org, user, fid)
-        org.store.delete("factors", f["id"])
+        org.people.delete_factor(f["id"])
         org.store.forget_codes(f["id"])
         org.syslog("user.mfa.factor.deactivate", audit=audit, targets=[user_target(user), factor_target(f)])
         org.record("okta.factor.delete", audit, outcome="deleted", user=user["profile"]["login"], factor=f["id"])

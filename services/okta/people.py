@@ -1,4 +1,5 @@
-"""The repository of the org's people: users, group memberships and app users. It alone knows
+"""The repository of the org's people: users, group memberships, app users and the users'
+factors. It alone knows
 their document kinds and composite keys in the store, and how a password is hashed, so the
 modules that act on people (users, groups, apps, authn, factors...) never spell a kind or a key.
 
@@ -13,7 +14,7 @@ from typing import Any
 
 from .store import Store
 
-USERS, MEMBERSHIPS, APP_USERS = "users", "group_members", "app_users"
+USERS, MEMBERSHIPS, APP_USERS, FACTORS = "users", "group_members", "app_users", "factors"
 
 # Okta-mastered passwords: PBKDF2-HMAC-SHA256 with a random salt. The lab's choice (Okta does
 # not say how it stores them); the org never keeps a password itself.
@@ -66,8 +67,10 @@ class People:
         user["password"] = hash_password(password)
 
     def delete_user(self, user_id: str) -> None:
-        """The user, their memberships and their app assignments."""
+        """The user, their memberships, app assignments and factors."""
         self.store.delete(USERS, user_id)
+        for f in self.factors_of(user_id):
+            self.store.delete(FACTORS, f["id"])
         for m in self.store.all(MEMBERSHIPS):
             if m["userId"] == user_id:
                 self.store.delete(MEMBERSHIPS, f"{m['groupId']}/{user_id}")
@@ -103,3 +106,19 @@ class People:
 
     def remove_app_user(self, app_id: str, user_id: str) -> bool:
         return self.store.delete(APP_USERS, f"{app_id}/{user_id}")
+
+    # -- factors ------------------------------------------------------------------------------
+    def factor(self, factor_id: str) -> dict[str, Any] | None:
+        return self.store.get(FACTORS, factor_id)
+
+    def factors_of(self, user_id: str) -> list[dict[str, Any]]:
+        return [f for f in self.store.all(FACTORS) if f["userId"] == user_id]
+
+    def all_factors(self) -> list[dict[str, Any]]:
+        return self.store.all(FACTORS)
+
+    def save_factor(self, factor: dict[str, Any]) -> dict[str, Any]:
+        return self.store.put(FACTORS, factor["id"], factor)
+
+    def delete_factor(self, factor_id: str) -> None:
+        self.store.delete(FACTORS, factor_id)

@@ -93,7 +93,7 @@ def current(org: Org, tx: dict[str, Any]) -> dict[str, Any]:
         tx["finished"] = org.iso()
         org.store.put("push_tx", tx["id"], tx)
         user = org.people.user(tx["userId"])
-        factor = org.store.get("factors", tx["factorId"])
+        factor = org.people.factor(tx["factorId"])
         if user and factor:
             org.syslog("user.authentication.auth_via_mfa", result="FAILURE", reason="TIMEOUT",
                        actor=user_actor(user), targets=[user_target(user), factor_target(factor)],
@@ -108,7 +108,7 @@ def answer(org: Org, audit: Audit, tx: dict[str, Any], result: str) -> dict[str,
     tx["finished"] = org.iso()
     org.store.put("push_tx", tx["id"], tx)
     user = org.people.user(tx["userId"])
-    factor = org.store.get("factors", tx["factorId"])
+    factor = org.people.factor(tx["factorId"])
     if user and factor:
         targets = [user_target(user), factor_target(factor)]
         if tx["status"] == "SUCCESS":

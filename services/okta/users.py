@@ -204,9 +204,6 @@ def router(org: Org) -> APIRouter:
             org.syslog("user.lifecycle.deactivate", audit=audit, targets=[user_target(u)])
         else:
             org.people.delete_user(u["id"])
-            for f in org.store.all("factors"):
-                if f["userId"] == u["id"]:
-                    org.store.delete("factors", f["id"])
             org.syslog("user.lifecycle.delete.completed", audit=audit, targets=[user_target(u)])
         org.record("okta.user.lifecycle", audit, outcome="deleted", user=u["profile"]["login"])
         return Response(status_code=204)
@@ -262,10 +259,9 @@ def router(org: Org) -> APIRouter:
             set_status(org, u, "ACTIVE")
             org.syslog("user.account.unlock_by_admin", audit=audit, targets=[user_target(u)])
         elif operation == "reset_factors":
-            for f in org.store.all("factors"):
-                if f["userId"] == u["id"]:
-                    org.store.delete("factors", f["id"])
-                    org.store.forget_codes(f["id"])
+            for f in org.people.factors_of(u["id"]):
+                org.people.delete_factor(f["id"])
+                org.store.forget_codes(f["id"])
             org.syslog("user.mfa.factor.reset_all", audit=audit, targets=[user_target(u)])
         elif operation in ("expire_password", "reset_password"):
             if status not in ("ACTIVE", "PASSWORD_EXPIRED", "RECOVERY"):
