@@ -50,7 +50,7 @@ class Org:
     limiter: RateLimiter          # the rate-limit counters (in memory)
     name: str = "lab"             # the org's subdomain, issuer of TOTP QR codes
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)   # push deliveries, emails in flight
-    people: People = field(init=False)    # users, memberships, app users (over `store`)
+    people: People = field(init=False)    # users, memberships, app users, factors (over `store`)
 
     def __post_init__(self) -> None:
         self.people = People(self.store)
