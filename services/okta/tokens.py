@@ -17,7 +17,7 @@ from .org import Audit, Org
 def view(org: Org, t: dict[str, Any]) -> dict[str, Any]:
     return {"id": t["id"], "name": t["name"], "userId": t["userId"], "clientName": t["clientName"],
             "created": t["created"], "lastUpdated": t["lastUpdated"],
-            "expiresAt": org.iso(t.get("lastUsedTs", org.now()) + 30 * 86400),
+            "expiresAt": org.iso(t.get("lastUsedTs", org.now()) + org.settings.api_token_idle_days * 86400),
             "tokenWindow": t["tokenWindow"], "network": {"connection": "ANYWHERE"},
             "_links": {"self": shapes.link(org.href(f"/api/v1/api-tokens/{t['id']}"),
                                            hints={"allow": ["GET", "DELETE"]})}}
