@@ -3,6 +3,7 @@ apps and app users, the RADIUS agent's private endpoint, TOTP enrol/activate/ver
 wrong code and lockout, System Log, rate limits, malformed input, and the official okta SDK."""
 import asyncio
 import re
+import time
 
 import httpx
 import pyotp
@@ -56,6 +57,8 @@ def test_api_token_is_required(topo):
 
 
 def test_rate_limit_headers_and_429(api):
+    if time.time() % 60 > 50:              # the buckets are per minute: do not straddle a new one
+        time.sleep(61 - time.time() % 60)
     first = api.get("/api/v1/users?limit=1")
     assert int(first.headers["X-Rate-Limit-Limit"]) >= int(first.headers["X-Rate-Limit-Remaining"])
     assert int(first.headers["X-Rate-Limit-Reset"]) > 1_700_000_000
