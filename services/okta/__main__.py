@@ -4,17 +4,19 @@ from __future__ import annotations
 from services.common.runner import Service, run
 
 from .app import make_app
-from .gate import RateLimiter, ensure_token
+from .gate import ensure_token
 from .org import Org
 from .policies import ensure_defaults
 from .seeding import seed
+from .settings import OrgSettings
 from .store import Store
 
 
 async def build(ctx) -> Service:
+    settings = OrgSettings.from_settings(ctx.settings)      # a bad setting stops here, before any file
     store = Store(ctx.state_dir / "org.sqlite3")
     data = ctx.seed(cloud=True)
-    org = Org(ctx=ctx, store=store, url=ctx.peer_url("okta"))
+    org = Org.open(ctx, store, ctx.peer_url("okta"), settings)
 
     def initialise() -> None:
         """Seed on the first start only (unless the lab is blank), and remember that it did, so a
@@ -35,27 +37,26 @@ async def build(ctx) -> Service:
             ensure_token(org, agent_token, name="Okta RADIUS agent")
 
     initialise()
-    limiter = RateLimiter(org)
 
     async def reset() -> None:
         """Back to the seed: the org forgets everything (factors, used codes, transactions, logs,
         changed settings) and seeds itself again; the lab then enrols Okta Verify anew."""
         for task in list(org.tasks):
             task.cancel()
-        org.hub = None
-        limiter.clear()
+        org.hub.clear()
+        org.limiter.clear()
         store.wipe()
         initialise()
 
     async def health() -> tuple[bool, str]:
-        return True, f"{store.count('users')} users, {store.count('apps')} apps"
+        return True, f"{org.people.count()} users, {store.count('apps')} apps"
 
     async def on_stop() -> None:
         for task in list(org.tasks):
             task.cancel()
         store.close()
 
-    return Service(http_apps={"api": make_app(org, limiter)}, reset=reset, health=health, on_stop=on_stop)
+    return Service(http_apps={"api": make_app(org)}, reset=reset, health=health, on_stop=on_stop)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ Import jobs are stored (they survive restarts); authentication requests live in 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -32,28 +31,10 @@ from fastapi import APIRouter, Request
 from . import shapes
 from .errors import invalid, json_body, not_found, string_field
 from .ids import APP, new_id, token
-from .org import Org
+from .org import Audit, Org
 
 CONNECTED_SECONDS = 30.0     # an agent that polled this recently counts as connected
 MAX_WAIT = 30.0
-
-
-@dataclass
-class Hub:
-    """In-memory work queues, one per agent, and the waiters for delegated authentication."""
-    queues: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    wakeups: dict[str, asyncio.Event] = field(default_factory=dict)
-    pending_auth: dict[str, asyncio.Future] = field(default_factory=dict)
-
-    def push(self, agent_id: str, task: dict[str, Any]) -> None:
-        self.queues.setdefault(agent_id, []).append(task)
-        self.wakeups.setdefault(agent_id, asyncio.Event()).set()
-
-
-def hub(org: Org) -> Hub:
-    if org.hub is None:
-        org.hub = Hub()
-    return org.hub
 
 
 def _agents(org: Org) -> list[dict[str, Any]]:
@@ -81,13 +62,13 @@ async def delegate_auth(org: Org, user: dict[str, Any], upn: str, password: str)
     agent = _agent_for(org, (user.get("provider") or {}).get("name"))
     if agent is None:
         return "unavailable"
-    h = hub(org)
+    h = org.hub
     tid = "tsk" + token(17)
-    fut: asyncio.Future = asyncio.get_running_loop().create_future()
+    fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
     h.pending_auth[tid] = fut
     h.push(agent["id"], {"id": tid, "type": "authenticate", "username": upn, "password": password})
     try:
-        return await asyncio.wait_for(fut, float(org.setting("delegated_auth_timeout_seconds", 10)))
+        return await asyncio.wait_for(fut, org.settings.delegated_auth_timeout_seconds)
     except TimeoutError:
         return "unavailable"
     finally:
@@ -122,9 +103,7 @@ def queue_import(org: Org, d: dict[str, Any], *, full: bool, trigger: str) -> di
     org.store.put("imports", job["id"], job)
     for a in _agents(org):
         if a["directoryId"] == d["id"]:
-            w = hub(org).wakeups.get(a["id"])
-            if w is not None:
-                w.set()
+            org.hub.wake(a["id"])
     return job
 
 
@@ -139,6 +118,7 @@ def router(org: Org) -> APIRouter:
 
     @r.post("/api/v1/agents/ad/register")
     async def register(request: Request):
+        audit = Audit.of(request)
         data = await json_body(request)
         domain = string_field(data, "domain", required=True).lower()
         host = string_field(data, "host") or (request.client.host if request.client else None)
@@ -147,7 +127,7 @@ def router(org: Org) -> APIRouter:
             d = {"id": new_id(APP), "domain": domain, "netbiosName": string_field(data, "netbiosName"),
                  "created": org.iso(), "lastImport": None}
             org.store.put("directories", d["id"], d)
-            org.syslog("system.agent.ad.create", request=request, message="Active Directory integration created",
+            org.syslog("system.agent.ad.create", audit=audit, message="Active Directory integration created",
                        targets=[{"id": d["id"], "type": "AppInstance", "alternateId": domain,
                                  "displayName": "Active Directory", "detailEntry": None}])
         a = next((x for x in _agents(org) if x["directoryId"] == d["id"] and x.get("host") == host), None)
@@ -155,7 +135,7 @@ def router(org: Org) -> APIRouter:
             a = {"id": "a53" + token(17), "directoryId": d["id"], "host": host, "created": org.iso()}
         a.update(version=string_field(data, "version") or "3.x", lastSeenTs=org.now())
         org.store.put("ad_agents", a["id"], a)
-        org.record("okta.agent.register", request, outcome="registered", agent=a["id"], directory=d["id"],
+        org.record("okta.agent.register", audit, outcome="registered", agent=a["id"], directory=d["id"],
                    domain=domain)
         return shapes.respond({"agentId": a["id"], "directoryId": d["id"], "domain": domain})
 
@@ -166,7 +146,7 @@ def router(org: Org) -> APIRouter:
             wait = min(max(float(request.query_params.get("wait", 0)), 0.0), MAX_WAIT)
         except ValueError:
             raise invalid("wait", "must be a number of seconds") from None
-        h = hub(org)
+        h = org.hub
         event = h.wakeups.setdefault(agent_id, asyncio.Event())
         deadline = asyncio.get_running_loop().time() + wait
         while True:
@@ -192,10 +172,11 @@ def router(org: Org) -> APIRouter:
 
     @r.post("/api/v1/agents/ad/{agent_id}/tasks/{task_id}")
     async def result(agent_id: str, task_id: str, request: Request):
+        audit = Audit.of(request)
         a = agent_of(agent_id)
         data = await json_body(request)
         if task_id.startswith("tsk"):
-            fut = hub(org).pending_auth.get(task_id)
+            fut = org.hub.pending_auth.get(task_id)
             outcome = string_field(data, "outcome", required=True)
             if fut is not None and not fut.done():
                 fut.set_result(outcome)
@@ -215,12 +196,12 @@ def router(org: Org) -> APIRouter:
                 org.store.put("directories", d["id"], d)
             counts = data.get("counts") if isinstance(data.get("counts"), dict) else {}
             org.syslog("system.import.complete" if status == "COMPLETED" else "system.import.failure",
-                       request=request, result="SUCCESS" if status == "COMPLETED" else "FAILURE",
+                       audit=audit, result="SUCCESS" if status == "COMPLETED" else "FAILURE",
                        message=f"Import from Active Directory {status.lower()}",
                        targets=[{"id": a["directoryId"], "type": "AppInstance", "alternateId": "active_directory",
                                  "displayName": "Active Directory", "detailEntry": counts}])
-            org.record("okta.import", request, outcome=status, job=job["id"], **{k: v for k, v in counts.items()
-                                                                                if isinstance(v, (int, str))})
+            shown: dict[str, Any] = {k: v for k, v in (counts or {}).items() if isinstance(v, (int, str))}
+            org.record("okta.import", audit, outcome=status, job=job["id"], **shown)
         org.store.put("imports", job["id"], job)
         return shapes.respond(job_view(org, job))
 
@@ -235,6 +216,7 @@ def router(org: Org) -> APIRouter:
 
     @r.post("/api/v1/directories/{dir_id}/import")
     async def start_import(dir_id: str, request: Request):
+        audit = Audit.of(request)
         d = directory(dir_id)
         data = await json_body(request, required=False)
         full = data.get("full", True)
@@ -244,12 +226,12 @@ def router(org: Org) -> APIRouter:
         if trigger not in ("admin", "schedule"):
             raise invalid("trigger", "must be admin or schedule")
         if not connected(org, d["id"]):
-            org.record("okta.import", request, outcome="no_agent", directory=d["id"])
+            org.record("okta.import", audit, outcome="no_agent", directory=d["id"])
         job = queue_import(org, d, full=full, trigger=trigger)
-        org.syslog("system.import.start", request=request, message="Import from Active Directory requested",
+        org.syslog("system.import.start", audit=audit, message="Import from Active Directory requested",
                    targets=[{"id": d["id"], "type": "AppInstance", "alternateId": "active_directory",
                              "displayName": "Active Directory", "detailEntry": None}])
-        org.record("okta.import", request, outcome="PENDING", job=job["id"], directory=d["id"], full=full)
+        org.record("okta.import", audit, outcome="PENDING", job=job["id"], directory=d["id"], full=full)
         return shapes.respond(job_view(org, job), status=202)
 
     @r.get("/api/v1/directories/{dir_id}/imports")

@@ -3,17 +3,16 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from . import agents, apps, authn, devices, errors, factors, gate, groups, logs, policies, tokens, users
+from . import agents, apps, authn, devices, errors, factors, gate, groups, logs, policy_api, tokens, users
 from .org import Org
 
 
-def make_app(org: Org, limiter: gate.RateLimiter) -> FastAPI:
+def make_app(org: Org) -> FastAPI:
     app = FastAPI(title="Okta org (lab)", docs_url=None, redoc_url=None, openapi_url=None)
     errors.install(app)
-    gate.install(app, org, limiter)
-    org.limiter = limiter            # authn.py applies the per-username limit through it
+    gate.install(app, org)
     # factors before users: /api/v1/users/{uid}/factors/... must not be taken for a user route.
-    for module in (factors, users, groups, apps, logs, tokens, devices, authn, policies, agents):
+    for module in (factors, users, groups, apps, logs, tokens, devices, authn, policy_api, agents):
         app.include_router(module.router(org))
 
     @app.get("/.well-known/okta-organization")

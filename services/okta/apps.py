@@ -11,10 +11,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from services.common.radius_wire import group_attribute
+
 from . import shapes
 from .errors import OktaError, invalid, json_body, not_found, string_field
 from .ids import APP, new_id, token
-from .org import Org, user_target
+from .org import Audit, Org, user_target
 from .templates import evaluate, template_for
 
 
@@ -22,11 +24,11 @@ def create_radius_app(org: Org, *, name: str, label: str, port: int, secret: str
                       username_format: str, primary_auth: bool, require_ma: bool,
                       inline_enrollment: bool = True) -> dict[str, Any]:
     now = org.iso()
-    a = {"id": new_id(APP), "name": name, "label": label, "status": "ACTIVE", "created": now,
-         "lastUpdated": now, "signOnMode": "RADIUS", "usernameTemplate": template_for(username_format),
-         "radius": {"port": port, "sharedSecret": secret, "primaryAuth": primary_auth,
-                    "requireMessageAuthenticator": require_ma,
-                    "inlineEnrollment": inline_enrollment}}
+    a: dict[str, Any] = {
+        "id": new_id(APP), "name": name, "label": label, "status": "ACTIVE", "created": now,
+        "lastUpdated": now, "signOnMode": "RADIUS", "usernameTemplate": template_for(username_format),
+        "radius": {"port": port, "sharedSecret": secret, "primaryAuth": primary_auth,
+                   "requireMessageAuthenticator": require_ma, "inlineEnrollment": inline_enrollment}}
     return org.store.put("apps", a["id"], a)
 
 
@@ -40,13 +42,11 @@ def user_name_for(app: dict[str, Any], user: dict[str, Any]) -> str:
 
 def assign(org: Org, app: dict[str, Any], user: dict[str, Any], *, scope: str = "USER",
            user_name: str | None = None) -> dict[str, Any]:
-    key = f"{app['id']}/{user['id']}"
     now = org.iso()
-    existing = org.store.get("app_users", key)
-    au = existing or {"appId": app["id"], "userId": user["id"], "created": now}
+    au = org.people.app_user(app["id"], user["id"]) or {"appId": app["id"], "userId": user["id"], "created": now}
     au.update({"scope": scope, "status": "ACTIVE", "lastUpdated": now,
                "userName": user_name or user_name_for(app, user)})
-    return org.store.put("app_users", key, au)
+    return org.people.save_app_user(au)
 
 
 def group_assignment_view(org: Org, row: dict[str, Any]) -> dict[str, Any]:
@@ -61,16 +61,12 @@ def assign_for_groups(org: Org, user: dict[str, Any], group_id: str) -> None:
         if row["groupId"] != group_id:
             continue
         app = org.store.get("apps", row["appId"])
-        if app is not None and org.store.get("app_users", f"{app['id']}/{user['id']}") is None:
+        if app is not None and org.people.app_user(app["id"], user["id"]) is None:
             assign(org, app, user, scope="GROUP")
 
 
-GROUP_ATTRIBUTES = {11: 11, 25: 25, 26: 26, "11": 11, "25": 25, "26": 26,
-                    "filter-id": 11, "class": 25, "vendor-specific": 26}
-
-
 def group_return(value: Any, where: str = "groupReturn") -> dict[str, Any] | None:
-    """Validate "Include groups in RADIUS response" (spec 1.2): `{attribute: 11|25|26 (or
+    """Validate "Include groups in RADIUS response" (docs/okta.md, "Apps and the RADIUS app"): `{attribute: 11|25|26 (or
     Filter-Id / Class / Vendor-Specific), groups: [names; empty = all the user's groups],
     vendorId, vendorType}` (the last two for attribute 26; Cisco's 9/1 by default). None or
     false turns it off. Stored and served normalised: attribute as a number, all four keys."""
@@ -79,8 +75,7 @@ def group_return(value: Any, where: str = "groupReturn") -> dict[str, Any] | Non
     if not isinstance(value, dict):
         raise invalid(where, "must be an object or null")
     raw = value.get("attribute")
-    attr = GROUP_ATTRIBUTES.get(raw.lower() if isinstance(raw, str) else raw) \
-        if not isinstance(raw, bool) and isinstance(raw, (int, str)) else None
+    attr = group_attribute(raw)
     if attr is None:
         raise invalid(f"{where}.attribute", "must be 11 (Filter-Id), 25 (Class) or 26 (Vendor-Specific)")
     groups = value.get("groups", [])
@@ -129,9 +124,10 @@ def router(org: Org) -> APIRouter:
         """Add an app from the catalog. The lab's org hosts RADIUS apps (`signOnMode: "RADIUS"`,
         or a name like `radius_*`), as the walkthrough adds "Amazon WorkSpaces" (RADIUS): port,
         secret, primary authentication etc. come from `settings.app` (lab extension: Okta keeps
-        them out of the public schema, spec 3.3) and are changed later with PUT /api/v1/radius/apps/{id};
-        the username format from `credentials.userNameTemplate.template` (a built-in expression or
-        a format name such as `ad_sam_account_name`)."""
+        them out of the public schema, docs/okta.md) and are changed later with
+        PUT /api/v1/radius/apps/{id}; the username format from `credentials.userNameTemplate.template`
+        (a built-in expression or a format name such as `ad_sam_account_name`)."""
+        audit = Audit.of(request)
         data = await json_body(request)
         label = string_field(data, "label", required=True)
         name = string_field(data, "name") or "radius"
@@ -163,20 +159,21 @@ def router(org: Org) -> APIRouter:
         if request.query_params.get("activate", "true").lower() == "false":
             a["status"] = "INACTIVE"
             org.store.put("apps", a["id"], a)
-        org.syslog("application.lifecycle.create", request=request,
+        org.syslog("application.lifecycle.create", audit=audit,
                    targets=[{"id": a["id"], "type": "AppInstance", "alternateId": a["label"],
                              "displayName": a["label"], "detailEntry": None}])
-        org.record("okta.app", request, outcome="created", app=a["name"], label=a["label"], port=port)
+        org.record("okta.app", audit, outcome="created", app=a["name"], label=a["label"], port=port)
         return shapes.respond(shapes.app(org, a))
 
     @r.post("/api/v1/apps/{app_id}/lifecycle/{op}")
     async def app_lifecycle(app_id: str, op: str, request: Request):
+        audit = Audit.of(request)
         a = get_app(org, app_id)
         if op not in ("activate", "deactivate"):
             raise not_found(f"lifecycle/{op}", "Operation")
         a.update(status="ACTIVE" if op == "activate" else "INACTIVE", lastUpdated=org.iso())
         org.store.put("apps", a["id"], a)
-        org.syslog(f"application.lifecycle.{op}", request=request,
+        org.syslog(f"application.lifecycle.{op}", audit=audit,
                    targets=[{"id": a["id"], "type": "AppInstance", "alternateId": a["label"],
                              "displayName": a["label"], "detailEntry": None}])
         return shapes.respond({})
@@ -188,13 +185,13 @@ def router(org: Org) -> APIRouter:
     @r.get("/api/v1/apps/{app_id}/users")
     async def app_users(app_id: str, request: Request):
         a = get_app(org, app_id)
-        aus = org.store.all("app_users", f"{a['id']}/")
+        aus = org.people.app_users(a["id"])
         q = request.query_params.get("q")
         if q:
             ql = q.lower()
 
             def hit(au: dict[str, Any]) -> bool:
-                u = org.store.get("users", au["userId"]) or {"profile": {}}
+                u = org.people.user(au["userId"]) or {"profile": {}}
                 fields = [au["userName"]] + [str(u["profile"].get(k) or "")
                                              for k in ("login", "email", "firstName", "lastName")]
                 return any(f.lower().startswith(ql) for f in fields)
@@ -205,6 +202,7 @@ def router(org: Org) -> APIRouter:
 
     @r.post("/api/v1/apps/{app_id}/users")
     async def assign_user(app_id: str, request: Request):
+        audit = Audit.of(request)
         a = get_app(org, app_id)
         data = await json_body(request)
         uid = string_field(data, "id", required=True)
@@ -215,31 +213,36 @@ def router(org: Org) -> APIRouter:
         if not isinstance(creds, dict):
             raise invalid("credentials", "must be an object")
         user_name = string_field(creds, "userName", where="credentials")
-        u = org.require("users", uid, "User")
+        u = org.people.user(uid or "")
+        if u is None:
+            raise not_found(uid or "", "User")
         au = assign(org, a, u, scope=scope, user_name=user_name)
-        org.syslog("application.user_membership.add", request=request,
+        org.syslog("application.user_membership.add", audit=audit,
                    targets=[user_target(u), {"id": a["id"], "type": "AppInstance", "alternateId": a["label"],
                                              "displayName": a["label"], "detailEntry": None}],
                    message="Add user to application membership")
-        org.record("okta.app.assign", request, outcome="assigned", app=a["name"],
+        org.record("okta.app.assign", audit, outcome="assigned", app=a["name"],
                    user=u["profile"]["login"], userName=au["userName"])
         return shapes.respond(shapes.app_user(org, au))
 
     @r.get("/api/v1/apps/{app_id}/users/{uid}")
     async def read_app_user(app_id: str, uid: str):
         a = get_app(org, app_id)
-        au = org.require("app_users", f"{a['id']}/{uid}", "AppUser", uid)
+        au = org.people.app_user(a["id"], uid)
+        if au is None:
+            raise not_found(uid, "AppUser")
         return shapes.respond(shapes.app_user(org, au))
 
     @r.delete("/api/v1/apps/{app_id}/users/{uid}")
     async def unassign(app_id: str, uid: str, request: Request):
+        audit = Audit.of(request)
         a = get_app(org, app_id)
-        org.require("app_users", f"{a['id']}/{uid}", "AppUser", uid)      # 404 when not assigned
-        org.store.delete("app_users", f"{a['id']}/{uid}")
-        u = org.store.get("users", uid)
-        org.syslog("application.user_membership.remove", request=request,
+        if not org.people.remove_app_user(a["id"], uid):
+            raise not_found(uid, "AppUser")
+        u = org.people.user(uid)
+        org.syslog("application.user_membership.remove", audit=audit,
                    targets=[user_target(u)] if u else [], message="Remove user from application membership")
-        org.record("okta.app.assign", request, outcome="removed", app=a["name"],
+        org.record("okta.app.assign", audit, outcome="removed", app=a["name"],
                    user=u["profile"]["login"] if u else uid)
         return Response(status_code=204)
 
@@ -259,6 +262,7 @@ def router(org: Org) -> APIRouter:
 
     @r.put("/api/v1/apps/{app_id}/groups/{gid}")
     async def assign_group(app_id: str, gid: str, request: Request):
+        audit = Audit.of(request)
         a = get_app(org, app_id)
         g = org.require("groups", gid, "UserGroup")
         data = await json_body(request, required=False)
@@ -268,42 +272,45 @@ def router(org: Org) -> APIRouter:
         row = org.store.put("app_groups", f"{a['id']}/{gid}",
                             {"appId": a["id"], "groupId": gid, "priority": priority, "lastUpdated": org.iso()})
         added = 0
-        for m in org.store.all("group_members", f"{gid}/"):
-            u = org.store.get("users", m["userId"])
-            if u is not None and org.store.get("app_users", f"{a['id']}/{u['id']}") is None:
+        for uid in org.people.member_ids(gid):
+            u = org.people.user(uid)
+            if u is not None and org.people.app_user(a["id"], u["id"]) is None:
                 assign(org, a, u, scope="GROUP")
                 added += 1
-        org.syslog("application.user_membership.add", request=request,
+        org.syslog("application.user_membership.add", audit=audit,
                    targets=[{"id": gid, "type": "UserGroup", "alternateId": g["profile"]["name"],
                              "displayName": g["profile"]["name"], "detailEntry": None}],
                    message="Assign group to application")
-        org.record("okta.app.assign", request, outcome="group_assigned", app=a["name"],
+        org.record("okta.app.assign", audit, outcome="group_assigned", app=a["name"],
                    group=g["profile"]["name"], users_added=added)
         return shapes.respond(group_assignment_view(org, row))
 
     @r.delete("/api/v1/apps/{app_id}/groups/{gid}")
     async def unassign_group(app_id: str, gid: str, request: Request):
+        audit = Audit.of(request)
         a = get_app(org, app_id)
         if not org.store.delete("app_groups", f"{a['id']}/{gid}"):
             raise not_found(gid, "ApplicationGroupAssignment")
-        for m in org.store.all("group_members", f"{gid}/"):
-            au = org.store.get("app_users", f"{a['id']}/{m['userId']}")
+        for uid in org.people.member_ids(gid):
+            au = org.people.app_user(a["id"], uid)
             if au is not None and au.get("scope") == "GROUP":
-                org.store.delete("app_users", f"{a['id']}/{m['userId']}")
-        org.record("okta.app.assign", request, outcome="group_removed", app=a["name"], group=gid)
+                org.people.remove_app_user(a["id"], uid)
+        org.record("okta.app.assign", audit, outcome="group_removed", app=a["name"], group=gid)
         return Response(status_code=204)
 
     # -- emulator-private: what the RADIUS agent needs and the public API does not expose ------
     @r.get("/api/v1/radius/apps")
     async def radius_apps(request: Request):
+        audit = Audit.of(request)
         apps = [radius_view(a) for a in org.store.all("apps") if "radius" in a and a["status"] == "ACTIVE"]
-        org.record("okta.radius.config", request, outcome="ok", apps=len(apps))
+        org.record("okta.radius.config", audit, outcome="ok", apps=len(apps))
         return shapes.respond(apps)
 
     @r.put("/api/v1/radius/apps/{app_id}")
     async def update_radius_app(app_id: str, request: Request):
         """Change Sign On settings (port, secret, primary auth, username format, groupReturn...)
         as an admin would in the console; the agent sees them at its next configuration pull."""
+        audit = Audit.of(request)
         a = get_app(org, app_id)
         if "radius" not in a:
             raise OktaError("E0000001", "not a RADIUS app", ["app: not a RADIUS app"])
@@ -336,14 +343,14 @@ def router(org: Org) -> APIRouter:
         a["lastUpdated"] = org.iso()
         org.store.put("apps", a["id"], a)
         if fmt is not None:
-            for au in org.store.all("app_users", f"{a['id']}/"):
-                u = org.store.get("users", au["userId"])
+            for au in org.people.app_users(a["id"]):
+                u = org.people.user(au["userId"])
                 if u is not None:
                     assign(org, a, u, scope=au.get("scope", "USER"))
-        org.syslog("application.lifecycle.update", request=request,
+        org.syslog("application.lifecycle.update", audit=audit,
                    targets=[{"id": a["id"], "type": "AppInstance", "alternateId": a["label"],
                              "displayName": a["label"], "detailEntry": None}])
-        org.record("okta.radius.config", request, outcome="updated", app=a["name"],
+        org.record("okta.radius.config", audit, outcome="updated", app=a["name"],
                    changed=sorted(k for k in data if k != "sharedSecret"))
         return shapes.respond(radius_view(a))
 

@@ -1,5 +1,5 @@
 """One-time passcodes the org sends: the SMS, voice call and email factors (`sms`, `call`,
-`email`, provider OKTA; spec 2.5 "SMS / Call", 3.2).
+`email`, provider OKTA; docs/okta.md, "Factors").
 
 A code is sent at enrolment (the factor is activated with it), by `.../resend`, and by a verify
 call without `passCode` (Factors API: 201 `{factorResult: CHALLENGE}`; authn: MFA_CHALLENGE). One
@@ -20,16 +20,14 @@ import hmac
 import re
 import secrets
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
 from typing import Any
 
 import httpx
-from fastapi import Request
 
 from . import mailer, otp
 from .errors import OktaError, invalid
 from .ids import digest
-from .org import Org, factor_target, user_actor, user_target
+from .org import Audit, Org, factor_target, user_actor, user_target
 
 KINDS = ("sms", "call", "email")
 DIGITS = 6
@@ -75,31 +73,31 @@ def enrol_profile(ftype: str, user: dict[str, Any], profile: Any) -> dict[str, A
     return {"email": email}
 
 
-def send(org: Org, request: Request, user: dict[str, Any], f: dict[str, Any], purpose: str) -> None:
+def send(org: Org, audit: Audit, user: dict[str, Any], f: dict[str, Any], purpose: str) -> None:
     """Issue a new code for `f` and deliver it (purpose "activation" or "verify"); 429 when the
     last one went out less than `factor_code_resend_seconds` ago. Saves the factor."""
     now = org.now()
-    interval = float(org.setting("factor_code_resend_seconds", 30))
+    interval = org.settings.factor_code_resend_seconds
     last = f.get("codeSentTs")
     login = user["profile"]["login"]
     if last is not None and now - float(last) < interval:
         code, causes = THROTTLE[f["factorType"]]
-        org.record("okta.factor.challenge", request, outcome=f"throttled {code}", user=login, factor=f["id"],
+        org.record("okta.factor.challenge", audit, outcome=f"throttled {code}", user=login, factor=f["id"],
                    factorType=f["factorType"], purpose=purpose, retryAfter=round(interval - (now - float(last)), 1))
         raise OktaError(code, causes=causes)
     code = f"{secrets.randbelow(10 ** DIGITS):0{DIGITS}d}"
-    f["pendingCode"] = {"digest": digest(code), "expiresTs": now + float(org.setting("factor_code_ttl_seconds", 300)),
+    f["pendingCode"] = {"digest": digest(code), "expiresTs": now + org.settings.factor_code_ttl_seconds,
                         "purpose": purpose}
     f["codeSentTs"] = now
     f["lastUpdated"] = org.iso(now)
-    org.store.put("factors", f["id"], f)
-    trace = request.headers.get("X-Lab-Trace")
+    org.people.save_factor(f)
+    trace = audit.trace
     kind = f["factorType"]
-    org.syslog(SENT_EVENT[(kind, purpose)], request=request, actor=user_actor(user),
+    org.syslog(SENT_EVENT[(kind, purpose)], audit=audit, actor=user_actor(user),
                targets=[user_target(user), factor_target(f)], credential_type=CREDENTIAL[kind],
                message={"sms": "Send SMS", "call": "Make a voice call", "email": "Send email"}[kind]
                + (" for factor activation" if purpose == "activation" else " for MFA challenge"))
-    org.record("okta.factor.challenge", request, outcome="sent", user=login, factor=f["id"], factorType=kind,
+    org.record("okta.factor.challenge", audit, outcome="sent", user=login, factor=f["id"], factorType=kind,
                purpose=purpose, to=masked(f))
     if kind == "email":
         mailer.deliver(org, _email(org, user, f, code, purpose), kind=f"factor_{purpose}", user=login, trace=trace)
@@ -107,12 +105,12 @@ def send(org: Org, request: Request, user: dict[str, Any], f: dict[str, Any], pu
         _to_phone(org, kind, f["profile"]["phoneNumber"], _text(kind, code), login=login, factor=f["id"], trace=trace)
 
 
-def check(org: Org, request: Request, user: dict[str, Any], f: dict[str, Any], code: str | None, *,
+def check(org: Org, audit: Audit, user: dict[str, Any], f: dict[str, Any], code: str | None, *,
           activation: bool = False) -> None:
     """Check `code` against the factor's pending code (used once). Wrong, expired or none
     pending: 403 E0000068 (a verify also counts towards the lockout; an activation does not)."""
     if not activation:
-        otp.check_user_can_verify(org, user)
+        otp.check_user_can_verify(user)
     pending = f.get("pendingCode") or {}
     now = org.now()
     login = user["profile"]["login"]
@@ -121,21 +119,21 @@ def check(org: Org, request: Request, user: dict[str, Any], f: dict[str, Any], c
     base = dict(user=login, factor=f["id"], factorType=f["factorType"], provider=f["provider"])
     if not ok:
         if activation:
-            org.record("okta.factor.activate", request, outcome="invalid_passcode", **base)
+            org.record("okta.factor.activate", audit, outcome="invalid_passcode", **base)
             raise OktaError("E0000068", causes=["Your passcode doesn't match our records. Please try again."])
-        otp.wrong_code(org, request, user, f, CREDENTIAL[f["factorType"]])
+        otp.wrong_code(org, audit, user, f, CREDENTIAL[f["factorType"]])
     f.pop("pendingCode", None)                # one use
     f["lastUpdated"] = org.iso(now)
-    org.store.put("factors", f["id"], f)
+    org.people.save_factor(f)
     if activation:
         return
     user["mfaFailures"] = 0
     user["lastLogin"] = org.iso(now)
-    org.store.put("users", user["id"], user)
-    org.syslog("user.authentication.auth_via_mfa", request=request, actor=user_actor(user),
+    org.people.save(user)
+    org.syslog("user.authentication.auth_via_mfa", audit=audit, actor=user_actor(user),
                targets=[user_target(user), factor_target(f)], credential_type=CREDENTIAL[f["factorType"]],
                message="Authentication of user via MFA")
-    org.record("okta.factor.verify", request, outcome="SUCCESS", **base)
+    org.record("okta.factor.verify", audit, outcome="SUCCESS", **base)
 
 
 def masked(f: dict[str, Any]) -> str:
@@ -157,13 +155,9 @@ def _text(kind: str, code: str) -> str:
 
 def _email(org: Org, user: dict[str, Any], f: dict[str, Any], code: str, purpose: str) -> EmailMessage:
     p = user["profile"]
-    minutes = int(float(org.setting("factor_code_ttl_seconds", 300)) // 60)
-    msg = EmailMessage()
-    msg["Subject"] = "Confirm your email address" if purpose == "activation" else "One-time verification code"
-    msg["From"] = f"Okta <{org.setting('mail_from', 'noreply@okta.com')}>"
-    msg["To"] = f["profile"]["email"]
-    msg["Date"] = formatdate(org.now(), usegmt=True)
-    msg["Message-ID"] = make_msgid(domain="okta.com")
+    minutes = int(org.settings.factor_code_ttl_seconds // 60)
+    subject = "Confirm your email address" if purpose == "activation" else "One-time verification code"
+    msg = mailer.message(org, f["profile"]["email"], subject)
     msg.set_content(f"Hi {p.get('firstName') or p['login']},\n\n"
                     f"Your verification code is {code}.\n\n"
                     f"Enter this code to {'confirm your email address' if purpose == 'activation' else 'sign in'} "

@@ -1,5 +1,5 @@
 """Delegated authentication: an AD-sourced user's password is checked against Active Directory,
-never stored by the org (spec addendum).
+never stored by the org (docs/okta.md, "Delegated authentication and the AD agent").
 
 Two paths, chosen by the setting `delegated_auth`:
 - `agent` (and `auto` while an Okta AD agent is connected): the org queues the check for the AD
@@ -14,24 +14,27 @@ unavailable. The caller maps them to /api/v1/authn answers (all but a few are E0
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import Any
 
+from services.common import ad_wire
 from services.common.ldap_client import close_quietly
 
 from .org import Org
 
-# AD's data codes in the bind diagnostic (dc README, MS-ADTS): what the lab makes of each.
-AD_CODES = {"52e": "bad_password", "525": "no_user", "775": "locked", "532": "password_expired",
-            "773": "must_change", "533": "disabled", "701": "expired", "530": "disabled", "531": "disabled"}
-_DATA = re.compile(r"data ([0-9a-f]{3})", re.IGNORECASE)
+# What the org makes of each sub-code of a failed bind (the codes are AD's, see ad_wire; the
+# mapping is the org's rule). Any other failure counts as a wrong password.
+BIND_OUTCOMES = {ad_wire.BAD_PASSWORD: "bad_password", ad_wire.NO_SUCH_USER: "no_user",
+                 ad_wire.ACCOUNT_LOCKED: "locked", ad_wire.PASSWORD_EXPIRED: "password_expired",
+                 ad_wire.MUST_CHANGE_PASSWORD: "must_change", ad_wire.ACCOUNT_DISABLED: "disabled",
+                 ad_wire.ACCOUNT_EXPIRED: "expired", ad_wire.LOGON_HOURS: "disabled",
+                 ad_wire.WORKSTATION: "disabled"}
 
 
 def outcome_of_bind(ok: bool, message: str) -> str:
     if ok:
         return "ok"
-    m = _DATA.search(message or "")
-    return AD_CODES.get(m.group(1).lower(), "bad_password") if m else "bad_password"
+    code = ad_wire.bind_subcode(message)
+    return BIND_OUTCOMES.get(code, "bad_password") if code else "bad_password"
 
 
 def ldap_check(host: str, port: int, upn: str, password: str, *, source: str | None = None) -> str:
@@ -56,7 +59,7 @@ async def check(org: Org, user: dict[str, Any], password: str) -> str:
     if not password:
         return "bad_password"
     upn = user["profile"].get("userName") or user["profile"]["login"]
-    mode = org.setting("delegated_auth", "auto")
+    mode = org.settings.delegated_auth
     if mode in ("accept", "reject"):
         return "ok" if mode == "accept" else "bad_password"
     from . import agents

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from . import push, shapes
 from .errors import OktaError, invalid, json_body, string_field
 from .ids import digest, token
-from .org import Org, factor_target, user_target
+from .org import Audit, Org, factor_target, user_target
 
 
 def router(org: Org) -> APIRouter:
@@ -21,19 +21,20 @@ def router(org: Org) -> APIRouter:
 
     @r.post("/idp/authenticators/okta-verify/enroll")
     async def enroll(request: Request):
+        audit = Audit.of(request)
         data = await json_body(request)
         activation = string_field(data, "activationToken", required=True)
         endpoint = string_field(data, "pushEndpoint", required=True)
         name = string_field(data, "deviceName") or "Okta Verify device"
         if urlparse(endpoint).scheme not in ("http", "https") or not urlparse(endpoint).netloc:
             raise invalid("pushEndpoint", "must be an http(s) URL")
-        factor = next((f for f in org.store.all("factors")
+        factor = next((f for f in org.people.all_factors()
                        if f["factorType"] == "push" and f.get("activationToken")
                        and hmac.compare_digest(f["activationToken"], activation)), None)
         if factor is None or factor["status"] != "PENDING_ACTIVATION" or org.now() >= factor["activationExpiresTs"]:
-            org.record("okta.device.enroll", request, outcome="invalid_token")
+            org.record("okta.device.enroll", audit, outcome="invalid_token")
             raise OktaError("E0000011")
-        user = org.store.get("users", factor["userId"])
+        user = org.people.user(factor["userId"])
         if user is None:
             raise OktaError("E0000011")
         credential = token(40)
@@ -43,23 +44,24 @@ def router(org: Org) -> APIRouter:
                       device={"pushEndpoint": endpoint, "credentialDigest": digest(credential), "name": name})
         factor.pop("activationToken", None)
         factor.pop("qrToken", None)
-        org.store.put("factors", factor["id"], factor)
-        org.syslog("user.mfa.factor.activate", request=request, targets=[user_target(user), factor_target(factor)],
+        org.people.save_factor(factor)
+        org.syslog("user.mfa.factor.activate", audit=audit, targets=[user_target(user), factor_target(factor)],
                    message="Activate factor for user")
-        org.record("okta.device.enroll", request, outcome="ACTIVE", user=user["profile"]["login"],
+        org.record("okta.device.enroll", audit, outcome="ACTIVE", user=user["profile"]["login"],
                    factor=factor["id"], device=name, pushEndpoint=endpoint)
         return shapes.respond({"factorId": factor["id"], "userId": user["id"],
                                "login": user["profile"]["login"], "deviceCredential": credential})
 
     @r.post("/idp/push/{txid}/answer")
     async def answer(txid: str, request: Request):
+        audit = Audit.of(request)
         tx = org.require("push_tx", txid, "Transaction")
-        factor = org.store.get("factors", tx["factorId"]) or {}
+        factor = org.people.factor(tx["factorId"]) or {}
         scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
         expected = factor.get("device", {}).get("credentialDigest")
         if scheme != "OktaVerify" or not credential or expected is None \
                 or not hmac.compare_digest(digest(credential.strip()), expected):
-            org.record("okta.push.answer", request, outcome="forbidden", transaction=txid,
+            org.record("okta.push.answer", audit, outcome="forbidden", transaction=txid,
                        trace=tx.get("trace"), user=tx["login"])
             raise OktaError("E0000006")
         data = await json_body(request)
@@ -68,10 +70,10 @@ def router(org: Org) -> APIRouter:
             raise invalid("result", "must be APPROVE or DENY")
         tx = push.current(org, tx)
         if tx["status"] != "WAITING":
-            org.record("okta.push.answer", request, outcome=f"too_late_{tx['status']}", transaction=txid,
+            org.record("okta.push.answer", audit, outcome=f"too_late_{tx['status']}", transaction=txid,
                        trace=tx.get("trace"), user=tx["login"])
             raise OktaError("E0000079")
-        tx = push.answer(org, request, tx, result)
+        tx = push.answer(org, audit, tx, result)
         return shapes.respond({"transactionId": tx["id"], "factorResult": tx["status"]})
 
     return r

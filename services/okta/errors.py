@@ -3,7 +3,7 @@ sends: `{errorCode, errorSummary, errorLink, errorId, errorCauses}`, never a tra
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal, overload
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -84,6 +84,14 @@ async def json_body(request: Request, required: bool = True) -> dict[str, Any]:
     return data
 
 
+@overload
+def string_field(data: dict[str, Any], name: str, *, required: Literal[True], where: str = "") -> str: ...
+
+
+@overload
+def string_field(data: dict[str, Any], name: str, *, required: bool = False, where: str = "") -> str | None: ...
+
+
 def string_field(data: dict[str, Any], name: str, *, required: bool = False,
                  where: str = "") -> str | None:
     """A string field or None; a wrong type is 400 E0000001, as Okta's schema validation does."""
@@ -121,7 +129,7 @@ def install(app: FastAPI) -> None:
         return error_response(OktaError("E0000001", str(exc.detail), status=exc.status_code))
 
     @app.exception_handler(Exception)
-    async def _any(request: Request, exc: Exception) -> JSONResponse:  # pragma: no cover
+    async def _any(request: Request, _exc: Exception) -> JSONResponse:  # pragma: no cover
         import logging
         logging.getLogger("lab.okta").exception("unhandled error on %s", request.url.path)
         body = {"errorCode": "E0000009", "errorSummary": "Internal Server Error",

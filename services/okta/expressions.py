@@ -64,7 +64,7 @@ def _compare(value: Any, op: str, wanted: Any) -> bool:
         return value not in (None, "")
     if value is None:
         return op == "ne"
-    a = str(value).lower() if not isinstance(value, bool) else str(value).lower()
+    a = str(value).lower()
     b = str(wanted).lower()
     if op == "eq":
         return a == b
@@ -76,6 +76,8 @@ def _compare(value: Any, op: str, wanted: Any) -> bool:
         return b in a
     if op == "ew":
         return a.endswith(b)
+    x: Any
+    y: Any
     try:
         x, y = float(value), float(wanted)
     except (TypeError, ValueError):
@@ -124,7 +126,7 @@ def parse(text: str) -> Predicate:
         while (tok := peek()) and tok[0] == "word" and tok[1].lower() == "and":
             take()
             right = term()
-            left = (lambda l, r: lambda o: l(o) and r(o))(left, right)
+            left = (lambda lhs, rhs: lambda o: lhs(o) and rhs(o))(left, right)
         return left
 
     def disjunction() -> Predicate:
@@ -132,7 +134,7 @@ def parse(text: str) -> Predicate:
         while (tok := peek()) and tok[0] == "word" and tok[1].lower() == "or":
             take()
             right = conjunction()
-            left = (lambda l, r: lambda o: l(o) or r(o))(left, right)
+            left = (lambda lhs, rhs: lambda o: lhs(o) or rhs(o))(left, right)
         return left
 
     pred = disjunction()

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from . import codes, mailer, otp, policies, push, qr, shapes
 from .errors import OktaError, json_body, not_found, string_field
 from .ids import FACTOR_PREFIX, new_id, token
-from .org import Org, factor_target, user_target
+from .org import Audit, Org, factor_target, user_target
 from .users import get_user
 
 CATALOG = [("token:software:totp", "OKTA"), ("push", "OKTA"), ("token:software:totp", "GOOGLE"),
@@ -28,14 +28,14 @@ def catalog_for(org: Org, user: dict[str, Any]) -> list[tuple[tuple[str, str], s
 
 
 def get_factor(org: Org, user: dict[str, Any], fid: str) -> dict[str, Any]:
-    f = org.store.get("factors", fid)
+    f = org.people.factor(fid)
     if f is None or f["userId"] != user["id"]:
         raise not_found(fid, "UserFactor")
     return f
 
 
 def user_factors(org: Org, user: dict[str, Any]) -> list[dict[str, Any]]:
-    return [f for f in org.store.all("factors") if f["userId"] == user["id"]]
+    return org.people.factors_of(user["id"])
 
 
 def qr_contents(org: Org, user: dict[str, Any], f: dict[str, Any]) -> str:
@@ -55,14 +55,14 @@ def enrolment_view(org: Org, user: dict[str, Any], f: dict[str, Any]) -> dict[st
     body = shapes.factor(org, f)
     if f["status"] != "PENDING_ACTIVATION" or codes.is_code_factor(f):
         return body
-    qr_link = {"href": org.href(f"/api/v1/users/{user['id']}/factors/{f['id']}/qr/{f['qrToken']}"),
-               "type": "image/png"}
+    base = org.href(f"/api/v1/users/{user['id']}/factors/{f['id']}")
+    qr_link = {"href": f"{base}/qr/{f['qrToken']}", "type": "image/png"}
     if f["factorType"] == "push":
         activation: dict[str, Any] = {
             "expiresAt": org.iso(f["activationExpiresTs"]), "factorResult": "WAITING",
             "_links": {"qrcode": qr_link,
-                       "send": [{"name": "email", "href": org.href(f"/api/v1/users/{user['id']}/factors/{f['id']}/lifecycle/activate/email"), "hints": {"allow": ["POST"]}},
-                                {"name": "sms", "href": org.href(f"/api/v1/users/{user['id']}/factors/{f['id']}/lifecycle/activate/sms"), "hints": {"allow": ["POST"]}}]},
+                       "send": [{"name": way, **shapes.post_link(f"{base}/lifecycle/activate/{way}")}
+                                for way in ("email", "sms")]},
         }
     else:
         activation = {"timeStep": otp.PERIOD, "sharedSecret": f["secret"], "encoding": "base32",
@@ -74,12 +74,13 @@ def enrolment_view(org: Org, user: dict[str, Any], f: dict[str, Any]) -> dict[st
 
 
 
-def enrol_factor(org: Org, request: Request, user: dict[str, Any], ftype: str, provider: str,
+def enrol_factor(org: Org, audit: Audit, user: dict[str, Any], ftype: str, provider: str,
                  profile: Any = None) -> dict[str, Any]:
     """A new PENDING_ACTIVATION factor (the Factors API and `/api/v1/authn/factors` share it).
     sms / call / email take `profile` (phoneNumber / email) and get their activation code sent."""
     if (ftype, provider) not in FACTOR_PREFIX:
-        raise OktaError("E0000001", "factorType", [f"factorType: {ftype} with provider {provider} is not supported by this org"])
+        raise OktaError("E0000001", "factorType",
+                        [f"factorType: {ftype} with provider {provider} is not supported by this org"])
     if user["status"] in ("DEPROVISIONED", "SUSPENDED"):
         raise OktaError("E0000038")
     for old in user_factors(org, user):
@@ -87,7 +88,7 @@ def enrol_factor(org: Org, request: Request, user: dict[str, Any], ftype: str, p
             if old["status"] == "ACTIVE":
                 raise OktaError("E0000001", "A factor of this type is already set up.",
                                 ["factorType: A factor of this type is already set up."])
-            org.store.delete("factors", old["id"])   # re-enrolling replaces a pending one
+            org.people.delete_factor(old["id"])   # re-enrolling replaces a pending one
     sent_profile = codes.enrol_profile(ftype, user, profile) if ftype in codes.KINDS else None
     now = org.iso()
     f: dict[str, Any] = {"id": new_id(FACTOR_PREFIX[(ftype, provider)]), "userId": user["id"],
@@ -97,23 +98,23 @@ def enrol_factor(org: Org, request: Request, user: dict[str, Any], ftype: str, p
     if ftype == "push":
         f["profile"] = {}
         f["activationToken"] = token(20)
-        f["activationExpiresTs"] = org.now() + float(org.setting("push_activation_ttl_seconds", 600))
+        f["activationExpiresTs"] = org.now() + org.settings.push_activation_ttl_seconds
     elif sent_profile is not None:
         f["profile"] = sent_profile
         f.pop("qrToken")
     else:
         f["secret"] = otp.new_secret()
-    org.store.put("factors", f["id"], f)
-    org.syslog("user.mfa.factor.update", request=request, targets=[user_target(user), factor_target(f)],
+    org.people.save_factor(f)
+    org.syslog("user.mfa.factor.update", audit=audit, targets=[user_target(user), factor_target(f)],
                message="Enroll factor")
-    org.record("okta.factor.enroll", request, outcome="PENDING_ACTIVATION", user=user["profile"]["login"],
+    org.record("okta.factor.enroll", audit, outcome="PENDING_ACTIVATION", user=user["profile"]["login"],
                factor=f["id"], factorType=ftype, provider=provider)
     if sent_profile is not None:
-        codes.send(org, request, user, f, "activation")
+        codes.send(org, audit, user, f, "activation")
     return f
 
 
-def activate_totp(org: Org, request: Request, user: dict[str, Any], f: dict[str, Any], code: str | None) -> dict[str, Any]:
+def activate_totp(org: Org, audit: Audit, user: dict[str, Any], f: dict[str, Any], code: str | None) -> dict[str, Any]:
     """Check the first code of a pending TOTP factor and make it ACTIVE (403 E0000068 if wrong)."""
     if f["status"] == "ACTIVE":
         raise OktaError("E0000001", "Factor is already active", ["factor: already active"])
@@ -124,25 +125,25 @@ def activate_totp(org: Org, request: Request, user: dict[str, Any], f: dict[str,
         raise OktaError("E0000001", "passCode", ["passCode: The field cannot be left blank"])
     now = org.now()
     if codes.is_code_factor(f):
-        codes.check(org, request, user, f, code, activation=True)
-        return _activated(org, request, user, f)
-    step = otp.matching_step(f["secret"], code, now, int(org.setting("totp_window_steps", 1)))
+        codes.check(org, audit, user, f, code, activation=True)
+        return _activated(org, audit, user, f)
+    step = otp.matching_step(f["secret"], code, now, org.settings.totp_window_steps)
     if step is None:
-        org.record("okta.factor.activate", request, outcome="invalid_passcode",
+        org.record("okta.factor.activate", audit, outcome="invalid_passcode",
                    user=user["profile"]["login"], factor=f["id"])
         raise OktaError("E0000068", causes=["Your passcode doesn't match our records. Please try again."])
-    if org.setting("activation_code_counts_as_used", False):
+    if org.settings.activation_code_counts_as_used:
         org.store.mark_used(f["id"], step, now)
-    return _activated(org, request, user, f)
+    return _activated(org, audit, user, f)
 
 
-def _activated(org: Org, request: Request, user: dict[str, Any], f: dict[str, Any]) -> dict[str, Any]:
+def _activated(org: Org, audit: Audit, user: dict[str, Any], f: dict[str, Any]) -> dict[str, Any]:
     f.update(status="ACTIVE", lastUpdated=org.iso())
     f.pop("qrToken", None)
-    org.store.put("factors", f["id"], f)
-    org.syslog("user.mfa.factor.activate", request=request, targets=[user_target(user), factor_target(f)],
+    org.people.save_factor(f)
+    org.syslog("user.mfa.factor.activate", audit=audit, targets=[user_target(user), factor_target(f)],
                message="Activate factor for user")
-    org.record("okta.factor.activate", request, outcome="ACTIVE", user=user["profile"]["login"],
+    org.record("okta.factor.activate", audit, outcome="ACTIVE", user=user["profile"]["login"],
                factor=f["id"], factorType=f["factorType"], provider=f["provider"])
     return f
 
@@ -169,11 +170,12 @@ def router(org: Org) -> APIRouter:
 
     @r.post(prefix)
     async def enrol(uid: str, request: Request):
+        audit = Audit.of(request)
         user = get_user(org, uid)
         data = await json_body(request)
         ftype = string_field(data, "factorType", required=True)
         provider = string_field(data, "provider") or "OKTA"
-        f = enrol_factor(org, request, user, ftype, provider, data.get("profile"))
+        f = enrol_factor(org, audit, user, ftype, provider, data.get("profile"))
         return shapes.respond(enrolment_view(org, user, f))
 
     @r.get(prefix + "/{fid}")
@@ -183,12 +185,13 @@ def router(org: Org) -> APIRouter:
 
     @r.delete(prefix + "/{fid}")
     async def delete(uid: str, fid: str, request: Request):
+        audit = Audit.of(request)
         user = get_user(org, uid)
         f = get_factor(org, user, fid)
-        org.store.delete("factors", f["id"])
+        org.people.delete_factor(f["id"])
         org.store.forget_codes(f["id"])
-        org.syslog("user.mfa.factor.deactivate", request=request, targets=[user_target(user), factor_target(f)])
-        org.record("okta.factor.delete", request, outcome="deleted", user=user["profile"]["login"], factor=f["id"])
+        org.syslog("user.mfa.factor.deactivate", audit=audit, targets=[user_target(user), factor_target(f)])
+        org.record("okta.factor.delete", audit, outcome="deleted", user=user["profile"]["login"], factor=f["id"])
         return Response(status_code=204)
 
     @r.get(prefix + "/{fid}/qr/{qr_token}")
@@ -206,30 +209,33 @@ def router(org: Org) -> APIRouter:
 
     @r.post(prefix + "/{fid}/lifecycle/activate")
     async def activate(uid: str, fid: str, request: Request):
+        audit = Audit.of(request)
         user = get_user(org, uid)
         f = get_factor(org, user, fid)
         data = await json_body(request, required=False)
         code = string_field(data, "passCode", required=f["factorType"] != "push" and f["status"] != "ACTIVE")
-        return shapes.respond(shapes.factor(org, activate_totp(org, request, user, f, code)))
+        return shapes.respond(shapes.factor(org, activate_totp(org, audit, user, f, code)))
 
     @r.post(prefix + "/{fid}/lifecycle/activate/email")
     async def activation_email(uid: str, fid: str, request: Request):
         """Send the push activation link by email instead of showing the QR code."""
+        audit = Audit.of(request)
         user = get_user(org, uid)
         f = get_factor(org, user, fid)
         if f["factorType"] != "push" or f["status"] != "PENDING_ACTIVATION":
             raise OktaError("E0000001", "factor", ["factor: only a pending push factor has an activation link"])
-        mailer.send_push_activation(org, user, qr_contents(org, user, f), request.headers.get("X-Lab-Trace"))
+        mailer.send_push_activation(org, user, qr_contents(org, user, f), audit.trace)
         return shapes.respond(enrolment_view(org, user, f))
 
     @r.post(prefix + "/{fid}/resend")
     async def resend(uid: str, fid: str, request: Request):
         """Send a pending sms / call / email factor's activation code again (throttled)."""
+        audit = Audit.of(request)
         user = get_user(org, uid)
         f = get_factor(org, user, fid)
         if not codes.is_code_factor(f) or f["status"] != "PENDING_ACTIVATION":
             raise OktaError("E0000001", "factor", ["factor: only a pending sms, call or email factor resends a code"])
-        codes.send(org, request, user, f, "activation")
+        codes.send(org, audit, user, f, "activation")
         return shapes.respond(enrolment_view(org, user, f))
 
     @r.post(prefix + "/{fid}/lifecycle/activate/poll")
@@ -251,29 +257,30 @@ def router(org: Org) -> APIRouter:
 
     @r.post(prefix + "/{fid}/verify")
     async def verify(uid: str, fid: str, request: Request):
+        audit = Audit.of(request)
         user = get_user(org, uid)
         f = get_factor(org, user, fid)
         data = await json_body(request, required=False)
         if f["status"] != "ACTIVE":
             raise OktaError("E0000001", "Factor is not active", ["factor: The factor is not active"])
         if f["factorType"] == "push":
-            otp.check_user_can_verify(org, user)
-            tx = push.create(org, request, user, f)
+            otp.check_user_can_verify(user)
+            tx = push.create(org, audit, user, f)
             return shapes.respond(push.view(org, tx), status=201)
         if codes.is_code_factor(f):
             code = string_field(data, "passCode")
             if not code:                       # no passCode: send one (201 CHALLENGE, as Okta)
-                otp.check_user_can_verify(org, user)
-                codes.send(org, request, user, f, "verify")
+                otp.check_user_can_verify(user)
+                codes.send(org, audit, user, f, "verify")
                 base = org.href(f"/api/v1/users/{user['id']}/factors/{f['id']}")
                 return shapes.respond({"factorResult": "CHALLENGE",
                                        "_links": {"verify": shapes.post_link(f"{base}/verify"),
                                                   "factor": shapes.link(base, hints={"allow": ["GET", "DELETE"]})}},
                                       status=201)
-            codes.check(org, request, user, f, code)
+            codes.check(org, audit, user, f, code)
             return shapes.respond({"factorResult": "SUCCESS"})
         code = string_field(data, "passCode", required=True)
-        otp.verify(org, request, user, f, code)
+        otp.verify(org, audit, user, f, code)
         return shapes.respond({"factorResult": "SUCCESS"})
 
     def transaction(uid: str, fid: str, txid: str) -> dict:
@@ -285,16 +292,17 @@ def router(org: Org) -> APIRouter:
         return push.current(org, tx)
 
     @r.get(prefix + "/{fid}/transactions/{txid}")
-    async def poll(uid: str, fid: str, txid: str, request: Request):
+    async def poll(uid: str, fid: str, txid: str):
         return shapes.respond(push.view(org, transaction(uid, fid, txid)))
 
     @r.delete(prefix + "/{fid}/transactions/{txid}")
     async def cancel(uid: str, fid: str, txid: str, request: Request):
+        audit = Audit.of(request)
         tx = transaction(uid, fid, txid)
         if tx["status"] == "WAITING":
             tx["status"] = "CANCELLED"
             org.store.put("push_tx", tx["id"], tx)
-            org.record("okta.push.cancel", request, outcome="CANCELLED", transaction=tx["id"], user=tx["login"])
+            org.record("okta.push.cancel", audit, outcome="CANCELLED", transaction=tx["id"], user=tx["login"])
         return Response(status_code=204)
 
     return r

@@ -3,12 +3,12 @@ as digests in the store, can be revoked, and expire after `api_token_idle_days` 
 Okta's 30-day sliding window), per-minute rate-limit buckets with Okta's X-Rate-Limit-* headers
 and 429 E0000047, and an `X-Okta-Request-Id` on every answer.
 
-Also the per-username limit of `/api/v1/authn` ("Authenticate the same user", 4 per second,
-setting `authn_user_limit_per_second`, 0 turns it off): `RateLimiter.take_user`, called by
-authn.py for every primary authentication (username and password), counted in whole seconds of
-the service clock. A violation is 429 E0000047 with the X-Rate-Limit-* headers of that limit and
-a System Log `system.operation.rate_limit.violation` (outcome FAILURE, reason `user_rate_limited`,
-once per user and second)."""
+Also the answer of the per-username limit of `/api/v1/authn` ("Authenticate the same user",
+4 per second, setting `authn_user_limit_per_second`, 0 turns it off; counted by
+`limits.RateLimiter.take_user` for every primary authentication). A violation is 429 E0000047
+with the X-Rate-Limit-* headers of that limit and a System Log `system.operation.rate_limit.violation`
+(outcome FAILURE, reason `user_rate_limited`, once per user and second). See docs/okta.md,
+"Rate limits"."""
 from __future__ import annotations
 
 import email.utils
@@ -19,10 +19,8 @@ from fastapi import FastAPI, Request, Response
 
 from .errors import OktaError, error_response
 from .ids import digest, new_id
-from .org import Org, user_actor, user_target
+from .org import Audit, Org, user_actor, user_target
 
-DEFAULT_LIMITS = {"default": 600, "/api/v1/logs": 120, "/api/v1/radius": 600, "/api/v1/authn": 600,
-                  "/api/v1/users": 600, "/api/v1/apps": 600}
 OPEN_PATHS = ("/qr/",)     # enrolment QR links carry their own token
 PUBLIC_PREFIX = "/api/v1/authn"   # public apps call it without a token; trusted apps send SSWS
 
@@ -40,63 +38,13 @@ def ensure_token(org: Org, secret: str, name: str = "Lab admin token") -> dict[s
     return org.store.put("api_tokens", t["id"], t)
 
 
-class RateLimiter:
-    def __init__(self, org: Org) -> None:
-        self.org = org
-        self.counts: dict[tuple[str, int], int] = {}
-        self.user_counts: dict[tuple[str, int], int] = {}
-
-    def limits(self) -> dict[str, int]:
-        return {**DEFAULT_LIMITS, **self.org.setting("rate_limits", {})}
-
-    def bucket(self, path: str) -> tuple[str, int]:
-        limits = self.limits()
-        best = max((p for p in limits if p != "default" and path.startswith(p)), key=len, default="default")
-        return best, int(limits[best])
-
-    def take(self, path: str) -> tuple[int, int, int, bool]:
-        """(limit, remaining, reset epoch, allowed) for one request on `path`."""
-        name, limit = self.bucket(path)
-        now = self.org.now()
-        minute = int(now // 60)
-        key = (name, minute)
-        for old in [k for k in self.counts if k[1] < minute]:
-            del self.counts[old]
-        used = self.counts.get(key, 0)
-        allowed = used < limit
-        if allowed:
-            self.counts[key] = used + 1
-        return limit, max(0, limit - self.counts.get(key, 0)), (minute + 1) * 60, allowed
-
-    def take_user(self, who: str) -> tuple[int, int, int, bool, bool]:
-        """(limit, remaining, reset epoch, allowed, first denial in this second) for one
-        primary authentication of `who` (the user's id, or the username as given when no user
-        has it, case-insensitive). Limit 0: never denied."""
-        limit = int(self.org.setting("authn_user_limit_per_second", 4))
-        now = self.org.now()
-        second = int(now)
-        if limit <= 0:
-            return 0, 0, second + 1, True, False
-        key = (who.strip().lower(), second)
-        for old in [k for k in self.user_counts if k[1] < second]:
-            del self.user_counts[old]
-        used = self.user_counts.get(key, 0)
-        self.user_counts[key] = used + 1          # denied attempts count too (a brute force stays denied)
-        allowed = used < limit
-        return limit, max(0, limit - used - 1), second + 1, allowed, used == limit
-
-    def clear(self) -> None:
-        self.counts.clear()
-        self.user_counts.clear()
-
-
-def user_limit_error(org: Org, request: Request, username: str, user: dict[str, Any] | None,
+def user_limit_error(org: Org, audit: Audit, username: str, user: dict[str, Any] | None,
                      limit: int, reset: int, first: bool) -> OktaError:
     """The 429 of the per-username authn limit, with its System Log event and lab event."""
-    org.record("okta.ratelimit", request, outcome="exceeded", path=request.url.path, limit=limit,
+    org.record("okta.ratelimit", audit, outcome="exceeded", path=PUBLIC_PREFIX, limit=limit,
                scope="user", user=username)
     if first:
-        org.syslog("system.operation.rate_limit.violation", request=request, result="FAILURE",
+        org.syslog("system.operation.rate_limit.violation", audit=audit, result="FAILURE",
                    reason="user_rate_limited", severity="WARN",
                    actor=user_actor(user) if user else None, targets=[user_target(user)] if user else None,
                    message=f"Rate limit violation: authenticate the same user ({limit} per second)",
@@ -108,26 +56,29 @@ def user_limit_error(org: Org, request: Request, username: str, user: dict[str, 
     return OktaError("E0000047", headers=headers)
 
 
-def install(app: FastAPI, org: Org, limiter: RateLimiter) -> None:
+def install(app: FastAPI, org: Org) -> None:
+    limiter = org.limiter
 
     @app.middleware("http")
     async def gate(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         path = request.url.path
         request_id = new_id("", 20)
+        resp: Response
         if path.startswith("/api/v1/") and not any(p in path for p in OPEN_PATHS):
+            audit = Audit.of(request)
             public = path.startswith(PUBLIC_PREFIX) and "Authorization" not in request.headers
             failure = None if public else _check_token(org, request)
             if failure is not None:
-                org.record("okta.auth", request, outcome=failure, path=path, method=request.method)
-                resp = error_response(OktaError("E0000011"))
-                resp.headers["X-Okta-Request-Id"] = request_id
-                return resp
-            limit, remaining, reset, allowed = limiter.take(path)
-            rl_headers = {"X-Rate-Limit-Limit": str(limit), "X-Rate-Limit-Remaining": str(remaining),
-                          "X-Rate-Limit-Reset": str(reset)}
-            if not allowed:
-                org.record("okta.ratelimit", request, outcome="exceeded", path=path, limit=limit)
-                org.syslog("system.operation.rate_limit.violation", request=request, result="DENY",
+                org.record("okta.auth", audit, outcome=failure, path=path, method=request.method)
+                refused = error_response(OktaError("E0000011"))
+                refused.headers["X-Okta-Request-Id"] = request_id
+                return refused
+            taken = limiter.take(path)
+            rl_headers = {"X-Rate-Limit-Limit": str(taken.limit), "X-Rate-Limit-Remaining": str(taken.remaining),
+                          "X-Rate-Limit-Reset": str(taken.reset)}
+            if not taken.allowed:
+                org.record("okta.ratelimit", audit, outcome="exceeded", path=path, limit=taken.limit)
+                org.syslog("system.operation.rate_limit.violation", audit=audit, result="DENY",
                            severity="WARN", message=f"Rate limit violation on {path}")
                 headers = {**rl_headers, "Date": email.utils.formatdate(org.now(), usegmt=True),
                            "X-Okta-Request-Id": request_id}
@@ -166,7 +117,7 @@ def _check_token(org: Org, request: Request) -> str | None:
     if tok["status"] != "ACTIVE":
         return "revoked_token"
     now = org.now()
-    idle_days = float(org.setting("api_token_idle_days", 30))
+    idle_days = org.settings.api_token_idle_days
     if now - tok.get("lastUsedTs", now) > idle_days * 86400:
         return "expired_token"
     if now - tok.get("lastUsedTs", 0) > 60:     # sliding window; write at most once a minute

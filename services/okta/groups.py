@@ -8,18 +8,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from . import shapes
-from .apps import assign_for_groups
 from .errors import invalid, json_body, not_found, string_field
 from .expressions import parse
 from .ids import GROUP, new_id
-from .org import Org, user_target
+from .membership import add_member
+from .org import Audit, Org, user_target
 from .users import get_user
 
 
 def create_group(org: Org, name: str, description: str | None) -> dict[str, Any]:
     now = org.iso()
-    g = {"id": new_id(GROUP), "created": now, "lastUpdated": now, "lastMembershipUpdated": now,
-         "profile": {"name": name, "description": description}}
+    g: dict[str, Any] = {"id": new_id(GROUP), "created": now, "lastUpdated": now, "lastMembershipUpdated": now,
+                         "profile": {"name": name, "description": description}}
     return org.store.put("groups", g["id"], g)
 
 
@@ -30,15 +30,6 @@ def find_group(org: Org, key: str) -> dict[str, Any]:
     if g is None:
         raise not_found(key, "UserGroup")
     return g
-
-
-def add_member(org: Org, g: dict[str, Any], user_id: str) -> None:
-    org.store.put("group_members", f"{g['id']}/{user_id}", {"groupId": g["id"], "userId": user_id})
-    g["lastMembershipUpdated"] = org.iso()
-    org.store.put("groups", g["id"], g)
-    user = org.store.get("users", user_id)
-    if user is not None:
-        assign_for_groups(org, user, g["id"])
 
 
 def router(org: Org) -> APIRouter:
@@ -59,6 +50,7 @@ def router(org: Org) -> APIRouter:
 
     @r.post("/api/v1/groups")
     async def create(request: Request):
+        audit = Audit.of(request)
         data = await json_body(request)
         prof = data.get("profile")
         if not isinstance(prof, dict):
@@ -66,7 +58,7 @@ def router(org: Org) -> APIRouter:
         name = string_field(prof, "name", required=True, where="profile")
         desc = string_field(prof, "description", where="profile")
         g = create_group(org, name, desc)
-        org.syslog("group.lifecycle.create", request=request,
+        org.syslog("group.lifecycle.create", audit=audit,
                    targets=[{"id": g["id"], "type": "UserGroup", "alternateId": name,
                              "displayName": name, "detailEntry": None}])
         return shapes.respond(shapes.group(org, g))
@@ -80,31 +72,33 @@ def router(org: Org) -> APIRouter:
         """The groups a user is a member of (Okta's `GET /api/v1/users/{id}/groups`: a list of
         group objects); the RADIUS agent reads it for the app's groupReturn."""
         u = get_user(org, uid)
-        ids = [m["groupId"] for m in org.store.all("group_members") if m["userId"] == u["id"]]
-        groups = [g for g in (org.store.get("groups", gid) for gid in ids) if g is not None]
+        found = (org.store.get("groups", gid) for gid in org.people.group_ids(u["id"]))
+        groups = [g for g in found if g is not None]
         chunk, headers = shapes.page(request, groups, default_limit=10000, max_limit=10000)
         return shapes.respond([shapes.group(org, g) for g in chunk], headers=headers)
 
     @r.get("/api/v1/groups/{gid}/users")
     async def members(gid: str, request: Request):
         g = find_group(org, gid)
-        users = [org.store.get("users", m["userId"]) for m in org.store.all("group_members", f"{g['id']}/")]
-        users = [u for u in users if u is not None]
+        found = (org.people.user(uid) for uid in org.people.member_ids(g["id"]))
+        users = [u for u in found if u is not None]
         chunk, headers = shapes.page(request, users, default_limit=1000, max_limit=1000)
         return shapes.respond([shapes.user(org, u) for u in chunk], headers=headers)
 
     @r.put("/api/v1/groups/{gid}/users/{uid}")
     async def add(gid: str, uid: str, request: Request):
+        audit = Audit.of(request)
         g, u = find_group(org, gid), get_user(org, uid)
         add_member(org, g, u["id"])
-        org.syslog("group.user_membership.add", request=request, targets=[user_target(u)])
+        org.syslog("group.user_membership.add", audit=audit, targets=[user_target(u)])
         return Response(status_code=204)
 
     @r.delete("/api/v1/groups/{gid}/users/{uid}")
     async def remove(gid: str, uid: str, request: Request):
+        audit = Audit.of(request)
         g, u = find_group(org, gid), get_user(org, uid)
-        org.store.delete("group_members", f"{g['id']}/{u['id']}")
-        org.syslog("group.user_membership.remove", request=request, targets=[user_target(u)])
+        org.people.remove_member(g["id"], u["id"])
+        org.syslog("group.user_membership.remove", audit=audit, targets=[user_target(u)])
         return Response(status_code=204)
 
     return r

@@ -2,7 +2,7 @@
 
 Okta sends the activation email when an admin activates a user with `sendEmail=true` (the
 default), and when a user is created with `activate=true` and no password: "Welcome to Okta!"
-with the activation link `<orgUrl>/welcome/<activationToken>` (spec 3.1). The link is what the
+with the activation link `<orgUrl>/welcome/<activationToken>` (docs/okta.md, "Users"). The link is what the
 user follows; behind it the sign-in page calls `POST /api/v1/authn {"token"}`.
 
 SMTP is blocking smtplib, run in a thread so the API answers at once; the connection leaves from
@@ -21,13 +21,12 @@ from .org import Org
 ACTIVATION_TTL_DAYS = 7
 
 
-def _message(org: Org, user: dict[str, Any], subject: str) -> EmailMessage:
-    """An email from the org to the user, with the headers every Okta email carries."""
-    p = user["profile"]
+def message(org: Org, to: str, subject: str) -> EmailMessage:
+    """An email from the org, with the headers every Okta email carries."""
     msg = EmailMessage()
     msg["Subject"] = subject
-    msg["From"] = f"Okta <{org.setting('mail_from', 'noreply@okta.com')}>"
-    msg["To"] = p.get("email") or p["login"]
+    msg["From"] = f"Okta <{org.settings.mail_from}>"
+    msg["To"] = to
     msg["Date"] = formatdate(org.now(), usegmt=True)
     msg["Message-ID"] = make_msgid(domain="okta.com")
     return msg
@@ -36,7 +35,7 @@ def _message(org: Org, user: dict[str, Any], subject: str) -> EmailMessage:
 def _activation_email(org: Org, user: dict[str, Any], link: str) -> EmailMessage:
     p = user["profile"]
     ad = user.get("provider", {}).get("type") == "ACTIVE_DIRECTORY"
-    msg = _message(org, user, "Welcome to Okta!")
+    msg = message(org, p.get("email") or p["login"], "Welcome to Okta!")
     how = ("Sign in with your Active Directory (Windows) username and password."
            if ad else "You will be asked to choose a password.")
     text = (f"Hi {p.get('firstName') or p['login']},\n\n"
@@ -95,7 +94,7 @@ def send_push_activation(org: Org, user: dict[str, Any], uri: str, trace: str | 
     phone, the link enrols Okta Verify as scanning the QR code would. The lab's link is the QR
     code's own `oktaverify://` URI (the phone's `POST /scan {"uri"}` takes it)."""
     p = user["profile"]
-    msg = _message(org, user, "Activate Okta Verify")
+    msg = message(org, p.get("email") or p["login"], "Activate Okta Verify")
     msg.set_content(f"Hi {p.get('firstName') or p['login']},\n\nOpen this link on your phone to set up "
                     f"Okta Verify for {p['login']}:\n\n{uri}\n\nThe link expires in a few minutes.\n")
     deliver(org, msg, kind="push_activation", user=p["login"], trace=trace)

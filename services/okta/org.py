@@ -3,6 +3,7 @@ records every action leaves behind — an Okta System Log event (`GET /api/v1/lo
 admin sees) and a lab event (`ctx.record`, what the lab's journal and scenarios see)."""
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,7 +14,30 @@ from services.common.clock import iso
 from services.common.context import ServiceContext
 
 from .errors import not_found
+from .hub import Hub
+from .limits import RateLimiter
+from .people import People
+from .settings import OrgSettings
 from .store import Store
+
+
+@dataclass(frozen=True)
+class Audit:
+    """Who made a request, as the two records need it: built once from the HTTP request by the
+    route, so the functions that act (enrol, send a code, verify, push) never see FastAPI."""
+    ip: str | None = None               # the client's address
+    user_agent: str | None = None
+    trace: str | None = None            # X-Lab-Trace: the lab's id of one end-to-end attempt
+    forwarded_for: str | None = None    # X-Forwarded-For (what a push shows as the client's address)
+
+    @classmethod
+    def of(cls, request: Request) -> Audit:
+        return cls(ip=request.client.host if request.client else None,
+                   user_agent=request.headers.get("User-Agent"), trace=request.headers.get("X-Lab-Trace"),
+                   forwarded_for=request.headers.get("X-Forwarded-For"))
+
+
+NOBODY = Audit()     # what the org does on its own (seeding, a push timing out)
 
 
 @dataclass
@@ -21,10 +45,21 @@ class Org:
     ctx: ServiceContext
     store: Store
     url: str                      # the org URL callers use, e.g. http://127.0.10.30:10080
+    settings: OrgSettings
+    hub: Hub                      # the AD agents' work queues (in memory)
+    limiter: RateLimiter          # the rate-limit counters (in memory)
     name: str = "lab"             # the org's subdomain, issuer of TOTP QR codes
-    tasks: set[Any] = field(default_factory=set)   # background push deliveries, emails in flight
-    hub: Any = None               # agents.Hub: the AD agents' work queues (in memory)
-    limiter: Any = None           # gate.RateLimiter (set by app.make_app): authn's per-user limit
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)   # push deliveries, emails in flight
+    people: People = field(init=False)    # users, memberships, app users, factors (over `store`)
+
+    def __post_init__(self) -> None:
+        self.people = People(self.store)
+
+    @classmethod
+    def open(cls, ctx: ServiceContext, store: Store, url: str, settings: OrgSettings) -> Org:
+        """The org over `store`, with its in-memory parts made for `settings`."""
+        limiter = RateLimiter(ctx.clock.now, settings.rate_limits, settings.authn_user_limit_per_second)
+        return cls(ctx=ctx, store=store, url=url, settings=settings, hub=Hub(), limiter=limiter)
 
     # -- time -----------------------------------------------------------------------------
     def now(self) -> float:
@@ -32,9 +67,6 @@ class Org:
 
     def iso(self, epoch: float | None = None) -> str:
         return iso(self.now() if epoch is None else epoch)
-
-    def setting(self, key: str, default: Any) -> Any:
-        return self.ctx.settings.get(key, default)
 
     def href(self, path: str) -> str:
         return self.url + path
@@ -47,24 +79,21 @@ class Org:
         return doc
 
     # -- the two records ---------------------------------------------------------------------
-    def record(self, kind: str, request: Request | None = None, *, outcome: str,
+    def record(self, kind: str, audit: Audit = NOBODY, *, outcome: str,
                trace: str | None = None, **fields: Any) -> None:
         """A lab event; `fields` pass through the journal's redaction, but callers still never
         hand over a passCode, shared secret or token."""
-        peer = request.client.host if request is not None and request.client else None
-        if trace is None and request is not None:
-            trace = request.headers.get("X-Lab-Trace")
-        self.ctx.record(kind, peer=peer, outcome=outcome, trace=trace, **fields)
+        self.ctx.record(kind, peer=audit.ip, outcome=outcome, trace=audit.trace if trace is None else trace,
+                        **fields)
 
-    def syslog(self, event_type: str, *, request: Request | None = None, result: str = "SUCCESS",
+    def syslog(self, event_type: str, *, audit: Audit = NOBODY, result: str = "SUCCESS",
                reason: str | None = None, actor: dict[str, Any] | None = None,
                targets: list[dict[str, Any]] | None = None, message: str = "",
                severity: str = "INFO", credential_type: str | None = None,
                debug: dict[str, Any] | None = None) -> dict[str, Any]:
         """Append one LogEvent, shaped like Okta's System Log API returns it."""
         ts = self.now()
-        ip = request.client.host if request is not None and request.client else None
-        ua = request.headers.get("User-Agent") if request is not None else None
+        ip, ua = audit.ip, audit.user_agent
         event = {
             "uuid": str(uuid.uuid4()),
             "published": iso(ts),

@@ -5,13 +5,12 @@ after `factor_lockout_attempts` wrong codes in a row (the user becomes LOCKED_OU
 from __future__ import annotations
 
 import hmac
-from typing import Any
+from typing import Any, NoReturn
 
 import pyotp
-from fastapi import Request
 
 from .errors import OktaError
-from .org import Org, factor_target, user_actor, user_target
+from .org import Audit, Org, factor_target, user_actor, user_target
 from .users import set_status
 
 PERIOD, DIGITS = 30, 6
@@ -40,61 +39,61 @@ def matching_step(secret: str, code: str, now: float, window: int = 1) -> int | 
     return None
 
 
-def check_user_can_verify(org: Org, user: dict[str, Any]) -> None:
+def check_user_can_verify(user: dict[str, Any]) -> None:
     if user["status"] == "LOCKED_OUT":
         raise OktaError("E0000069")
     if user["status"] not in USABLE_STATUSES:
         raise OktaError("E0000038")
 
 
-def verify(org: Org, request: Request, user: dict[str, Any], factor: dict[str, Any], code: str) -> None:
+def verify(org: Org, audit: Audit, user: dict[str, Any], factor: dict[str, Any], code: str) -> None:
     """Raise the Okta error for a bad code; return quietly on SUCCESS (logs and counters done)."""
-    check_user_can_verify(org, user)
+    check_user_can_verify(user)
     now = org.now()
-    window = int(org.setting("totp_window_steps", 1))
+    window = org.settings.totp_window_steps
     step = matching_step(factor["secret"], code, now, window)
     login = user["profile"]["login"]
     base = dict(user=login, factor=factor["id"], factorType=factor["factorType"], provider=factor["provider"])
     if step is None:
-        wrong_code(org, request, user, factor, "OTP")
+        wrong_code(org, audit, user, factor, "OTP")
     if not org.store.mark_used(factor["id"], step, now):
-        org.syslog("user.authentication.auth_via_mfa", request=request, result="FAILURE",
+        org.syslog("user.authentication.auth_via_mfa", audit=audit, result="FAILURE",
                    reason="PASSCODE_REPLAYED", actor=user_actor(user),
                    targets=[user_target(user), factor_target(factor)], credential_type="OTP")
-        org.record("okta.factor.verify", request, outcome="passcode_replayed", **base)
+        org.record("okta.factor.verify", audit, outcome="passcode_replayed", **base)
         raise OktaError("E0000082")
     user["mfaFailures"] = 0
     user["lastLogin"] = org.iso(now)
-    org.store.put("users", user["id"], user)
-    org.syslog("user.authentication.auth_via_mfa", request=request, actor=user_actor(user),
+    org.people.save(user)
+    org.syslog("user.authentication.auth_via_mfa", audit=audit, actor=user_actor(user),
                targets=[user_target(user), factor_target(factor)], credential_type="OTP",
                message="Authentication of user via MFA")
     if factor["provider"] == "OKTA":
-        org.syslog("user.mfa.okta_verify", request=request, actor=user_actor(user),
+        org.syslog("user.mfa.okta_verify", audit=audit, actor=user_actor(user),
                    targets=[user_target(user), factor_target(factor)], credential_type="OTP",
                    message="Verify user with Okta Verify")
-    org.record("okta.factor.verify", request, outcome="SUCCESS", step_offset=step - int(now // PERIOD), **base)
+    org.record("okta.factor.verify", audit, outcome="SUCCESS", step_offset=step - int(now // PERIOD), **base)
 
 
-def wrong_code(org: Org, request: Request, user: dict[str, Any], factor: dict[str, Any],
-               credential_type: str) -> None:
+def wrong_code(org: Org, audit: Audit, user: dict[str, Any], factor: dict[str, Any],
+               credential_type: str) -> NoReturn:
     """A wrong passcode (TOTP or a code the org sent): count it towards the lockout
     (`factor_lockout_attempts`), log it, and raise 403 E0000068."""
     login = user["profile"]["login"]
     base = dict(user=login, factor=factor["id"], factorType=factor["factorType"], provider=factor["provider"])
     user["mfaFailures"] = int(user.get("mfaFailures", 0)) + 1
-    limit = int(org.setting("factor_lockout_attempts", 10))
-    org.store.put("users", user["id"], user)
-    org.syslog("user.authentication.auth_via_mfa", request=request, result="FAILURE",
+    limit = org.settings.factor_lockout_attempts
+    org.people.save(user)
+    org.syslog("user.authentication.auth_via_mfa", audit=audit, result="FAILURE",
                reason="INVALID_CREDENTIALS", actor=user_actor(user),
                targets=[user_target(user), factor_target(factor)], credential_type=credential_type,
                message="Authentication of user via MFA")
-    org.record("okta.factor.verify", request, outcome="invalid_passcode",
+    org.record("okta.factor.verify", audit, outcome="invalid_passcode",
                failures=user["mfaFailures"], **base)
     if user["mfaFailures"] >= limit:
         set_status(org, user, "LOCKED_OUT")
-        org.syslog("user.account.lock", request=request, actor=user_actor(user),
+        org.syslog("user.account.lock", audit=audit, actor=user_actor(user),
                    targets=[user_target(user)], reason="Too many failed MFA attempts",
                    message="Max sign in attempts exceeded")
-        org.record("okta.user.lock", request, outcome="locked", user=login, failures=user["mfaFailures"])
+        org.record("okta.user.lock", audit, outcome="locked", user=login, failures=user["mfaFailures"])
     raise OktaError("E0000068", causes=["Your passcode doesn't match our records. Please try again."])

@@ -8,10 +8,9 @@ import asyncio
 from typing import Any
 
 import httpx
-from fastapi import Request
 
 from .ids import new_id
-from .org import Org, factor_target, user_actor, user_target
+from .org import Audit, Org, factor_target, user_actor, user_target
 
 FINAL = ("SUCCESS", "REJECTED", "TIMEOUT", "CANCELLED")
 
@@ -39,20 +38,19 @@ def view(org: Org, tx: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def create(org: Org, request: Request, user: dict[str, Any], factor: dict[str, Any]) -> dict[str, Any]:
+def create(org: Org, audit: Audit, user: dict[str, Any], factor: dict[str, Any]) -> dict[str, Any]:
     now = org.now()
-    ttl = float(org.setting("push_ttl_seconds", 60))
+    ttl = org.settings.push_ttl_seconds
     tx = {"id": "v2mst." + new_id("", 22), "factorId": factor["id"], "userId": user["id"],
           "login": user["profile"]["login"], "status": "WAITING", "created": org.iso(now),
           "expiresTs": now + ttl, "expiresAt": org.iso(now + ttl),
-          "trace": request.headers.get("X-Lab-Trace"),
-          "client": {"ipAddress": request.headers.get("X-Forwarded-For") or (request.client.host if request.client else None),
-                     "userAgent": request.headers.get("User-Agent")}}
+          "trace": audit.trace,
+          "client": {"ipAddress": audit.forwarded_for or audit.ip, "userAgent": audit.user_agent}}
     org.store.put("push_tx", tx["id"], tx)
-    org.syslog("system.push.send_factor_verify_push", request=request, actor=user_actor(user),
+    org.syslog("system.push.send_factor_verify_push", audit=audit, actor=user_actor(user),
                targets=[user_target(user), factor_target(factor)],
                message="A push notification was sent to the user's Okta Verify device")
-    org.record("okta.push.send", request, outcome="WAITING", user=tx["login"], factor=factor["id"],
+    org.record("okta.push.send", audit, outcome="WAITING", user=tx["login"], factor=factor["id"],
                transaction=tx["id"], expiresAt=tx["expiresAt"])
     task = asyncio.create_task(deliver(org, tx, factor))
     org.tasks.add(task)
@@ -68,12 +66,12 @@ async def deliver(org: Org, tx: dict[str, Any], factor: dict[str, Any]) -> None:
         org.record("okta.push.deliver", outcome="no_device", transaction=tx["id"], trace=tx["trace"])
         return
     host = httpx.URL(endpoint).host
-    if org.ctx.faults.match(protocol="push", peer=host, action="drop"):
+    gate = org.ctx.faults.gate("push", peer=host)
+    if gate.drop:
         org.record("okta.push.deliver", outcome="dropped_by_fault", transaction=tx["id"], trace=tx["trace"])
         return
-    delay = org.ctx.faults.match(protocol="push", peer=host, action="delay")
-    if delay is not None:
-        await asyncio.sleep(delay.seconds)
+    if gate.delay:
+        await asyncio.sleep(gate.delay)
     body = {"transactionId": tx["id"], "factorId": factor["id"], "login": tx["login"],
             "expiresAt": tx["expiresAt"], "answerUrl": org.href(f"/idp/push/{tx['id']}/answer"),
             "client": tx["client"], "org": org.url, "trace": tx["trace"]}
@@ -94,8 +92,8 @@ def current(org: Org, tx: dict[str, Any]) -> dict[str, Any]:
         tx["status"] = "TIMEOUT"
         tx["finished"] = org.iso()
         org.store.put("push_tx", tx["id"], tx)
-        user = org.store.get("users", tx["userId"])
-        factor = org.store.get("factors", tx["factorId"])
+        user = org.people.user(tx["userId"])
+        factor = org.people.factor(tx["factorId"])
         if user and factor:
             org.syslog("user.authentication.auth_via_mfa", result="FAILURE", reason="TIMEOUT",
                        actor=user_actor(user), targets=[user_target(user), factor_target(factor)],
@@ -105,25 +103,25 @@ def current(org: Org, tx: dict[str, Any]) -> dict[str, Any]:
     return tx
 
 
-def answer(org: Org, request: Request, tx: dict[str, Any], result: str) -> dict[str, Any]:
+def answer(org: Org, audit: Audit, tx: dict[str, Any], result: str) -> dict[str, Any]:
     tx["status"] = "SUCCESS" if result == "APPROVE" else "REJECTED"
     tx["finished"] = org.iso()
     org.store.put("push_tx", tx["id"], tx)
-    user = org.store.get("users", tx["userId"])
-    factor = org.store.get("factors", tx["factorId"])
+    user = org.people.user(tx["userId"])
+    factor = org.people.factor(tx["factorId"])
     if user and factor:
         targets = [user_target(user), factor_target(factor)]
         if tx["status"] == "SUCCESS":
             user["lastLogin"] = org.iso()
-            org.store.put("users", user["id"], user)
-            org.syslog("user.mfa.okta_verify", request=request, actor=user_actor(user), targets=targets,
+            org.people.save(user)
+            org.syslog("user.mfa.okta_verify", audit=audit, actor=user_actor(user), targets=targets,
                        message="Verify user with Okta Verify push")
-            org.syslog("user.authentication.auth_via_mfa", request=request, actor=user_actor(user),
+            org.syslog("user.authentication.auth_via_mfa", audit=audit, actor=user_actor(user),
                        targets=targets, message="Authentication of user via MFA")
         else:
-            org.syslog("user.mfa.okta_verify.deny_push", request=request, actor=user_actor(user),
+            org.syslog("user.mfa.okta_verify.deny_push", audit=audit, actor=user_actor(user),
                        targets=targets, result="FAILURE", reason="User rejected Okta push verify",
                        message="User rejected Okta push verify")
-    org.record("okta.push.answer", request, outcome=tx["status"], trace=tx["trace"],
+    org.record("okta.push.answer", audit, outcome=tx["status"], trace=tx["trace"],
                transaction=tx["id"], user=tx["login"])
     return tx

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from .apps import assign, create_radius_app
-from .groups import add_member, create_group
+from .groups import create_group
+from .membership import add_member
 from .org import Org, user_target
 from .policies import create_policy, create_rule, ensure_defaults
 from .users import create_user
@@ -75,7 +76,8 @@ def seed_policies(org: Org, specs: list[dict[str, Any]], groups: dict[str, dict[
         settings = {"type": "FACTORS", "factors": {k: {"enroll": {"self": str(v).upper()}, "consent": {"type": "NONE"}}
                                                    for k, v in (spec.get("factors") or {}).items()}}
         p = create_policy(org, ptype=ptype, name=str(spec["name"]), description=spec.get("description"),
-                          conditions={"people": {"groups": {"include": [groups[g]["id"] for g in spec.get("groups", [])]}}},
+                          conditions={"people": {"groups": {"include": [groups[g]["id"]
+                                                                        for g in spec.get("groups", [])]}}},
                           settings=settings if ptype == "MFA_ENROLL" else spec.get("settings", {}))
         for rule in spec.get("rules", []):
             create_rule(org, p, name=str(rule["name"]),

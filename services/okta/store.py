@@ -123,7 +123,7 @@ class Store:
         with self._lock:
             cur = self._db.execute("INSERT INTO logs (ts, event_type, data) VALUES (?, ?, ?)",
                                    (ts, event["eventType"], json.dumps(event)))
-        return int(cur.lastrowid)
+        return int(cur.lastrowid or 0)
 
     def logs(self, since: float, until: float | None, after: int | None,
              descending: bool) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -1,6 +1,7 @@
 """Application username formats: the RADIUS app's dropdown value, its built-in
-`credentials.userNameTemplate` expression (spec 1.4), and the evaluation that gives each app
-user its `credentials.userName` (what the RADIUS agent matches User-Name against)."""
+`credentials.userNameTemplate` expression (docs/okta.md, "Apps and the RADIUS app"), and the
+evaluation that gives each app user its `credentials.userName` (what the RADIUS agent matches
+User-Name against)."""
 from __future__ import annotations
 
 import re

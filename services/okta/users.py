@@ -1,10 +1,8 @@
 """Users: create (STAGED / PROVISIONED / ACTIVE per `activate` and password), read by id, login or
 login prefix, list with q / filter / search and cursor paging, and the lifecycle operations with
-the statuses Okta allows them from (spec 3.1)."""
+the statuses Okta allows them from (docs/okta.md, "Users")."""
 from __future__ import annotations
 
-import hashlib
-import os
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -14,7 +12,8 @@ from . import mailer, shapes
 from .errors import OktaError, invalid, json_body, not_found, string_field
 from .expressions import parse
 from .ids import USER, new_id, token
-from .org import Org, user_target
+from .membership import add_member
+from .org import Audit, Org, user_target
 
 PROFILE_STRINGS = ("login", "email", "firstName", "lastName", "samAccountName", "userName",
                    "secondEmail", "mobilePhone", "employeeID", "displayName", "nickName")
@@ -22,15 +21,11 @@ PROFILE_STRINGS = ("login", "email", "firstName", "lastName", "samAccountName", 
 
 def find_user(org: Org, key: str) -> dict[str, Any] | None:
     """By id, by login (case-insensitive), or by login prefix when exactly one user has it."""
-    u = org.store.get("users", key)
+    u = org.people.user(key) or org.people.by_login(key)
     if u is not None:
         return u
     wanted = key.lower()
-    users = org.store.all("users")
-    for u in users:
-        if u["profile"]["login"].lower() == wanted:
-            return u
-    matches = [u for u in users if u["profile"]["login"].lower().split("@")[0] == wanted]
+    matches = [u for u in org.people.users() if u["profile"]["login"].lower().split("@")[0] == wanted]
     return matches[0] if len(matches) == 1 else None
 
 
@@ -41,17 +36,11 @@ def get_user(org: Org, key: str) -> dict[str, Any]:
     return u
 
 
-def _hash(password: str) -> dict[str, str]:
-    salt = os.urandom(16)
-    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, 10000)
-    return {"salt": salt.hex(), "hash": digest.hex()}
-
-
 def create_user(org: Org, profile: dict[str, Any], status: str, *,
                 provider: dict[str, str] | None = None, password: str | None = None) -> dict[str, Any]:
     """Store a new user; the login must be unique (Okta's 400 E0000001 otherwise)."""
     login = profile["login"]
-    if any(u["profile"]["login"].lower() == login.lower() for u in org.store.all("users")):
+    if org.people.by_login(login) is not None:
         raise invalid("login", "An object with this field already exists in the current organization")
     now = org.iso()
     doc = {
@@ -60,10 +49,11 @@ def create_user(org: Org, profile: dict[str, Any], status: str, *,
         "activated": now if status in ("ACTIVE", "PROVISIONED") else None,
         "lastLogin": None, "passwordChanged": now if password else None,
         "profile": profile, "provider": provider or {"type": "OKTA", "name": "OKTA"},
-        "password": _hash(password) if password else None,
-        "mfaFailures": 0,
+        "password": None, "mfaFailures": 0,
     }
-    return org.store.put("users", doc["id"], doc)
+    if password:
+        org.people.set_password(doc, password)
+    return org.people.save(doc)
 
 
 def issue_activation_token(org: Org, u: dict[str, Any]) -> str:
@@ -71,8 +61,8 @@ def issue_activation_token(org: Org, u: dict[str, Any]) -> str:
     `activation_token_ttl_seconds` (7 days, as Okta's emails say); the previous one stops working."""
     tok = token(20)
     u["activationToken"] = tok
-    u["activationExpiresTs"] = org.now() + float(org.setting("activation_token_ttl_seconds", 7 * 86400))
-    org.store.put("users", u["id"], u)
+    u["activationExpiresTs"] = org.now() + org.settings.activation_token_ttl_seconds
+    org.people.save(u)
     return tok
 
 
@@ -81,7 +71,7 @@ def set_status(org: Org, u: dict[str, Any], status: str) -> dict[str, Any]:
     u["status"], u["statusChanged"], u["lastUpdated"] = status, now, now
     if status in ("ACTIVE", "PROVISIONED") and not u.get("activated"):
         u["activated"] = now
-    return org.store.put("users", u["id"], u)
+    return org.people.save(u)
 
 
 def _profile(data: dict[str, Any]) -> dict[str, Any]:
@@ -139,6 +129,7 @@ def router(org: Org) -> APIRouter:
 
     @r.post("/api/v1/users")
     async def create(request: Request):
+        audit = Audit.of(request)
         data = await json_body(request)
         profile = _profile(data)
         password = _password(data)
@@ -150,25 +141,24 @@ def router(org: Org) -> APIRouter:
         if not isinstance(group_ids, list) or not all(isinstance(g, str) for g in group_ids):
             raise invalid("groupIds", "must be a list of group ids")
         u = create_user(org, profile, status, password=password, provider=provider)
-        from .groups import add_member  # groups builds on users; imported here to avoid a cycle
         for gid in group_ids:
             g = org.store.get("groups", gid)
             if g is not None:
                 add_member(org, g, u["id"])
-        org.syslog("user.lifecycle.create", request=request, targets=[user_target(u)],
+        org.syslog("user.lifecycle.create", audit=audit, targets=[user_target(u)],
                    message="Create okta user")
         if activate:
-            org.syslog("user.lifecycle.activate", request=request, targets=[user_target(u)],
+            org.syslog("user.lifecycle.activate", audit=audit, targets=[user_target(u)],
                        message="Activate Okta user")
             if not password:      # Okta emails the activation link (PROVISIONED or AD-sourced)
                 tok = issue_activation_token(org, u)
-                mailer.send_activation(org, u, tok, request.headers.get("X-Lab-Trace"))
-        org.record("okta.user.lifecycle", request, outcome="created", user=profile["login"], status=status)
+                mailer.send_activation(org, u, tok, audit.trace)
+        org.record("okta.user.lifecycle", audit, outcome="created", user=profile["login"], status=status)
         return shapes.respond(shapes.user(org, u))
 
     @r.get("/api/v1/users")
     async def list_users(request: Request):
-        users = org.store.all("users")
+        users = org.people.users()
         q = request.query_params.get("q")
         if q:
             ql = q.lower()
@@ -191,6 +181,7 @@ def router(org: Org) -> APIRouter:
     @r.post("/api/v1/users/{key}")
     async def update(key: str, request: Request):
         """Partial profile update (Okta's POST semantics; PUT replaces)."""
+        audit = Audit.of(request)
         u = get_user(org, key)
         data = await json_body(request)
         prof = data.get("profile", {})
@@ -200,31 +191,26 @@ def router(org: Org) -> APIRouter:
             string_field(prof, name, where="profile")
         u["profile"].update(prof)
         u["lastUpdated"] = org.iso()
-        org.store.put("users", u["id"], u)
-        org.syslog("user.account.update_profile", request=request, targets=[user_target(u)])
+        org.people.save(u)
+        org.syslog("user.account.update_profile", audit=audit, targets=[user_target(u)])
         return shapes.respond(shapes.user(org, u))
 
     @r.delete("/api/v1/users/{key}")
     async def delete(key: str, request: Request):
+        audit = Audit.of(request)
         u = get_user(org, key)
         if u["status"] != "DEPROVISIONED":
             set_status(org, u, "DEPROVISIONED")
-            org.syslog("user.lifecycle.deactivate", request=request, targets=[user_target(u)])
+            org.syslog("user.lifecycle.deactivate", audit=audit, targets=[user_target(u)])
         else:
-            org.store.delete("users", u["id"])
-            for f in org.store.all("factors"):
-                if f["userId"] == u["id"]:
-                    org.store.delete("factors", f["id"])
-            for a in org.store.all("apps"):
-                org.store.delete("app_users", f"{a['id']}/{u['id']}")
-            for g in org.store.all("groups"):
-                org.store.delete("group_members", f"{g['id']}/{u['id']}")
-            org.syslog("user.lifecycle.delete.completed", request=request, targets=[user_target(u)])
-        org.record("okta.user.lifecycle", request, outcome="deleted", user=u["profile"]["login"])
+            org.people.delete_user(u["id"])
+            org.syslog("user.lifecycle.delete.completed", audit=audit, targets=[user_target(u)])
+        org.record("okta.user.lifecycle", audit, outcome="deleted", user=u["profile"]["login"])
         return Response(status_code=204)
 
     @r.post("/api/v1/users/{key}/lifecycle/{operation}")
     async def lifecycle(key: str, operation: str, request: Request):
+        audit = Audit.of(request)
         u = get_user(org, key)
         status = u["status"]
         body: dict[str, Any] = {}
@@ -245,39 +231,38 @@ def router(org: Org) -> APIRouter:
             if not send_email:
                 body = {"activationUrl": org.href(f"/welcome/{tok}"), "activationToken": tok}
             else:
-                mailer.send_activation(org, u, tok, request.headers.get("X-Lab-Trace"))
+                mailer.send_activation(org, u, tok, audit.trace)
             org.syslog("user.lifecycle.activate" if operation == "activate" else "user.lifecycle.reactivate",
-                       request=request, targets=[user_target(u)], message="Activate Okta user")
+                       audit=audit, targets=[user_target(u)], message="Activate Okta user")
         elif operation == "deactivate":
             if status == "DEPROVISIONED":
                 raise OktaError("E0000038")
             set_status(org, u, "DEPROVISIONED")
-            org.syslog("user.lifecycle.deactivate", request=request, targets=[user_target(u)])
+            org.syslog("user.lifecycle.deactivate", audit=audit, targets=[user_target(u)])
             code = 204
         elif operation == "suspend":
             if status != "ACTIVE":
                 raise OktaError("E0000001", "Cannot suspend a user that is not active",
                                 ["Cannot suspend a user that is not active"])
             set_status(org, u, "SUSPENDED")
-            org.syslog("user.lifecycle.suspend", request=request, targets=[user_target(u)])
+            org.syslog("user.lifecycle.suspend", audit=audit, targets=[user_target(u)])
         elif operation == "unsuspend":
             if status != "SUSPENDED":
                 raise OktaError("E0000001", "Cannot unsuspend a user that is not suspended",
                                 ["Cannot unsuspend a user that is not suspended"])
             set_status(org, u, "ACTIVE")
-            org.syslog("user.lifecycle.unsuspend", request=request, targets=[user_target(u)])
+            org.syslog("user.lifecycle.unsuspend", audit=audit, targets=[user_target(u)])
         elif operation == "unlock":
             if status != "LOCKED_OUT":
                 raise OktaError("E0000038")
             u["mfaFailures"] = 0
             set_status(org, u, "ACTIVE")
-            org.syslog("user.account.unlock_by_admin", request=request, targets=[user_target(u)])
+            org.syslog("user.account.unlock_by_admin", audit=audit, targets=[user_target(u)])
         elif operation == "reset_factors":
-            for f in org.store.all("factors"):
-                if f["userId"] == u["id"]:
-                    org.store.delete("factors", f["id"])
-                    org.store.forget_codes(f["id"])
-            org.syslog("user.mfa.factor.reset_all", request=request, targets=[user_target(u)])
+            for f in org.people.factors_of(u["id"]):
+                org.people.delete_factor(f["id"])
+                org.store.forget_codes(f["id"])
+            org.syslog("user.mfa.factor.reset_all", audit=audit, targets=[user_target(u)])
         elif operation in ("expire_password", "reset_password"):
             if status not in ("ACTIVE", "PASSWORD_EXPIRED", "RECOVERY"):
                 raise OktaError("E0000038")
@@ -289,7 +274,7 @@ def router(org: Org) -> APIRouter:
                 body = shapes.user(org, u)
         else:
             raise not_found(f"lifecycle/{operation}", "Operation")
-        org.record("okta.user.lifecycle", request, outcome=operation, user=u["profile"]["login"],
+        org.record("okta.user.lifecycle", audit, outcome=operation, user=u["profile"]["login"],
                    status=u["status"])
         if code == 204:
             return Response(status_code=204)

@@ -16,7 +16,8 @@ import time
 import httpx
 import pytest
 
-from services.okta import gate
+from services.okta.limits import RateLimiter
+from services.okta.settings import OrgSettings
 from tests.services.okta.helpers import assert_error, org_client
 from tests.support import running_services, url
 
@@ -266,32 +267,28 @@ def test_authenticate_the_same_user_four_per_second(lab, api):
     assert httpx.post(f"{org}/api/v1/authn", json={"username": "rita", "password": "Rita-Passw0rd1"}).status_code == 200
 
 
-class _Ctx:
-    def __init__(self, settings):
-        self.settings = settings
-
-
-class _Org:
-    def __init__(self, settings, now=1000.5):
-        self.ctx = _Ctx(settings)
-        self._now = now
-
-    def setting(self, key, default):
-        return self.ctx.settings.get(key, default)
+class _Clock:
+    def __init__(self, now=1000.5):
+        self.now_value = now
 
     def now(self):
-        return self._now
+        return self.now_value
+
+
+def _limiter(settings, clock=None) -> RateLimiter:
+    s = OrgSettings.from_settings(settings)
+    return RateLimiter((clock or _Clock()).now, s.rate_limits, s.authn_user_limit_per_second)
 
 
 def test_user_limit_is_configurable():
-    org = _Org({"authn_user_limit_per_second": 2})
-    limiter = gate.RateLimiter(org)
-    got = [limiter.take_user("00uA")[3] for _ in range(3)]
+    clock = _Clock()
+    limiter = _limiter({"authn_user_limit_per_second": 2}, clock)
+    got = [limiter.take_user("00uA").allowed for _ in range(3)]
     assert got == [True, True, False]
-    assert limiter.take_user("00uB")[3] is True          # per user
-    org._now += 1                                          # the next second
-    assert limiter.take_user("00uA")[3] is True
-    off = gate.RateLimiter(_Org({"authn_user_limit_per_second": 0}))
-    assert all(off.take_user("x")[3] for _ in range(50))
-    default = gate.RateLimiter(_Org({}))
-    assert [default.take_user("y")[3] for _ in range(5)] == [True] * 4 + [False]
+    assert limiter.take_user("00uB").allowed is True          # per user
+    clock.now_value += 1                                       # the next second
+    assert limiter.take_user("00uA").allowed is True
+    off = _limiter({"authn_user_limit_per_second": 0})
+    assert all(off.take_user("x").allowed for _ in range(50))
+    default = _limiter({})
+    assert [default.take_user("y").allowed for _ in range(5)] == [True] * 4 + [False]

@@ -6,8 +6,10 @@ from __future__ import annotations
 from services.common.context import ServiceContext
 from services.common.events import Journal
 from services.okta import delegated, policies
-from services.okta.groups import add_member, create_group
+from services.okta.groups import create_group
+from services.okta.membership import add_member
 from services.okta.org import Org
+from services.okta.settings import OrgSettings
 from services.okta.store import Store
 from services.okta.users import create_user
 
@@ -16,7 +18,7 @@ def make_org(tmp_path) -> Org:
     ctx = ServiceContext(name="okta", topology={"services": {"okta": {"host": "127.0.0.1", "ports": {}}},
                                                 "state_dir": str(tmp_path)})
     ctx.journal = Journal("okta", ctx.clock)
-    org = Org(ctx=ctx, store=Store(tmp_path / "org.sqlite3"), url="http://org")
+    org = Org.open(ctx, Store(tmp_path / "org.sqlite3"), "http://org", OrgSettings())
     policies.ensure_defaults(org)
     return org
 

@@ -245,7 +245,8 @@ def test_authn_push_with_primary_authentication(lab, api):
              json={"profile": {"login": "pat@corp.example.com", "firstName": "Pat", "lastName": "P"},
                    "credentials": {"password": {"value": "Pat-Passw0rd!"}}})
     enrol_okta_verify(api, lab.phone, "pat@corp.example.com")
-    mfa = httpx.post(f"{base}/api/v1/authn", json={"username": "pat@corp.example.com", "password": "Pat-Passw0rd!"}).json()
+    creds = {"username": "pat@corp.example.com", "password": "Pat-Passw0rd!"}
+    mfa = httpx.post(f"{base}/api/v1/authn", json=creds).json()
     assert mfa["status"] == "MFA_REQUIRED"
     factor = next(f for f in mfa["_embedded"]["factors"] if f["factorType"] == "push")
     body = httpx.post(factor["_links"]["verify"]["href"], json={"stateToken": mfa["stateToken"]}).json()

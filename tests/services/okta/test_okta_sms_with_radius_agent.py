@@ -73,7 +73,8 @@ def enrol_sms(api, lab, uid: str, number: str) -> int:
 def test_sms_keyword_then_code_with_groups_in_class(lab, nas):
     api = lab[1]
     app = api.get("/api/v1/radius/apps").json()[0]
-    assert api.put(f"/api/v1/radius/apps/{app['id']}", json={"groupReturn": {"attribute": 25, "groups": []}}).status_code == 200
+    group_return = {"groupReturn": {"attribute": 25, "groups": []}}
+    assert api.put(f"/api/v1/radius/apps/{app['id']}", json=group_return).status_code == 200
     dave = api.get("/api/v1/users/dave@corp.example.com").json()
     seen = enrol_sms(api, lab, dave["id"], "+15550104444")
     advance(lab)                                             # past the 30 s since the activation SMS

@@ -110,4 +110,13 @@ def test_revoked_token_is_refused_and_stays_revoked(tmp_path):
 def test_sdk_style_header_without_space(tmp_path):
     ctx = _ctx(tmp_path, blank=True)
     client, _ = _client(ctx)
-    assert client.get("/api/v1/users", headers={"Authorization": "SSWS" + ctx.credential("okta_api_token")}).status_code == 200
+    no_space = {"Authorization": "SSWS" + ctx.credential("okta_api_token")}
+    assert client.get("/api/v1/users", headers=no_space).status_code == 200
+
+
+def test_a_bad_setting_stops_the_org_before_it_starts(tmp_path):
+    ctx = _ctx(tmp_path, blank=True)
+    ctx.topology["services"]["okta"]["settings"] = {"delegated_auth": "sometimes"}
+    with pytest.raises(ValueError, match="delegated_auth"):
+        asyncio.run(build(ctx))
+    assert not (ctx.state_dir / "org.sqlite3").exists()

@@ -1,0 +1,124 @@
+"""The repository of the org's people: users, group memberships, app users and the users'
+factors. It alone knows
+their document kinds and composite keys in the store, and how a password is hashed, so the
+modules that act on people (users, groups, apps, authn, factors...) never spell a kind or a key.
+
+Keys: a user by its id; a membership by "<groupId>/<userId>"; an app user by "<appId>/<userId>"
+(so one prefix lists a group's members or an app's users, in the order they were added)."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from typing import Any
+
+from .store import Store
+
+USERS, MEMBERSHIPS, APP_USERS, FACTORS = "users", "group_members", "app_users", "factors"
+
+# Okta-mastered passwords: PBKDF2-HMAC-SHA256 with a random salt. The lab's choice (Okta does
+# not say how it stores them); the org never keeps a password itself.
+_HASH, _ROUNDS, _SALT_BYTES = "sha256", 10000, 16
+
+
+def hash_password(password: str) -> dict[str, str]:
+    salt = os.urandom(_SALT_BYTES)
+    return {"salt": salt.hex(), "hash": hashlib.pbkdf2_hmac(_HASH, password.encode(), salt, _ROUNDS).hex()}
+
+
+def password_matches(user: dict[str, Any], password: str) -> bool:
+    """Whether `password` is the user's Okta password (False when the user has none)."""
+    stored = user.get("password")
+    if not stored or not password:
+        return False
+    digest = hashlib.pbkdf2_hmac(_HASH, password.encode(), bytes.fromhex(stored["salt"]), _ROUNDS)
+    return hmac.compare_digest(digest.hex(), stored["hash"])
+
+
+class People:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # -- users ------------------------------------------------------------------------------
+    def user(self, user_id: str) -> dict[str, Any] | None:
+        return self.store.get(USERS, user_id)
+
+    def users(self) -> list[dict[str, Any]]:
+        """Every user, in the order they were created."""
+        return self.store.all(USERS)
+
+    def count(self) -> int:
+        return self.store.count(USERS)
+
+    def by_login(self, login: str) -> dict[str, Any] | None:
+        """The user whose login is `login`, ignoring case."""
+        wanted = login.lower()
+        return next((u for u in self.users() if u["profile"]["login"].lower() == wanted), None)
+
+    def by_activation_token(self, token: str) -> dict[str, Any] | None:
+        return next((u for u in self.users() if u.get("activationToken")
+                     and hmac.compare_digest(u["activationToken"], token)), None)
+
+    def save(self, user: dict[str, Any]) -> dict[str, Any]:
+        return self.store.put(USERS, user["id"], user)
+
+    def set_password(self, user: dict[str, Any], password: str) -> None:
+        """Hash `password` into the user (the caller saves)."""
+        user["password"] = hash_password(password)
+
+    def delete_user(self, user_id: str) -> None:
+        """The user, their memberships, app assignments and factors."""
+        self.store.delete(USERS, user_id)
+        for f in self.factors_of(user_id):
+            self.store.delete(FACTORS, f["id"])
+        for m in self.store.all(MEMBERSHIPS):
+            if m["userId"] == user_id:
+                self.store.delete(MEMBERSHIPS, f"{m['groupId']}/{user_id}")
+        for au in self.store.all(APP_USERS):
+            if au["userId"] == user_id:
+                self.store.delete(APP_USERS, f"{au['appId']}/{user_id}")
+
+    # -- group memberships --------------------------------------------------------------------
+    def add_member(self, group_id: str, user_id: str) -> None:
+        self.store.put(MEMBERSHIPS, f"{group_id}/{user_id}", {"groupId": group_id, "userId": user_id})
+
+    def remove_member(self, group_id: str, user_id: str) -> bool:
+        return self.store.delete(MEMBERSHIPS, f"{group_id}/{user_id}")
+
+    def member_ids(self, group_id: str) -> list[str]:
+        """The group's members, in the order they were added."""
+        return [m["userId"] for m in self.store.all(MEMBERSHIPS, f"{group_id}/")]
+
+    def group_ids(self, user_id: str) -> list[str]:
+        """The groups the user is a member of."""
+        return [m["groupId"] for m in self.store.all(MEMBERSHIPS) if m["userId"] == user_id]
+
+    # -- app users ----------------------------------------------------------------------------
+    def app_user(self, app_id: str, user_id: str) -> dict[str, Any] | None:
+        return self.store.get(APP_USERS, f"{app_id}/{user_id}")
+
+    def app_users(self, app_id: str) -> list[dict[str, Any]]:
+        """The app's users, in the order they were assigned."""
+        return self.store.all(APP_USERS, f"{app_id}/")
+
+    def save_app_user(self, au: dict[str, Any]) -> dict[str, Any]:
+        return self.store.put(APP_USERS, f"{au['appId']}/{au['userId']}", au)
+
+    def remove_app_user(self, app_id: str, user_id: str) -> bool:
+        return self.store.delete(APP_USERS, f"{app_id}/{user_id}")
+
+    # -- factors ------------------------------------------------------------------------------
+    def factor(self, factor_id: str) -> dict[str, Any] | None:
+        return self.store.get(FACTORS, factor_id)
+
+    def factors_of(self, user_id: str) -> list[dict[str, Any]]:
+        return [f for f in self.store.all(FACTORS) if f["userId"] == user_id]
+
+    def all_factors(self) -> list[dict[str, Any]]:
+        return self.store.all(FACTORS)
+
+    def save_factor(self, factor: dict[str, Any]) -> dict[str, Any]:
+        return self.store.put(FACTORS, factor["id"], factor)
+
+    def delete_factor(self, factor_id: str) -> None:
+        self.store.delete(FACTORS, factor_id)

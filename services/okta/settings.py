@@ -1,0 +1,86 @@
+"""The org's settings (`topology.services.okta.settings`), read once at start-up into one frozen
+dataclass: every default is stated here and nowhere else, and a bad value stops the service with
+one line (the runner prints it) instead of failing later inside a request. A scenario changes a
+setting by restarting the service, so nothing re-reads them."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+DELEGATED_MODES = ("auto", "agent", "ldap", "accept", "reject")
+# Requests per minute by path prefix (the longest prefix wins); `rate_limits` overrides them.
+DEFAULT_RATE_LIMITS = {"default": 600, "/api/v1/logs": 120, "/api/v1/radius": 600, "/api/v1/authn": 600,
+                       "/api/v1/users": 600, "/api/v1/apps": 600}
+
+
+@dataclass(frozen=True)
+class OrgSettings:
+    authn_state_ttl_seconds: float = 300.0          # sliding: every authn call renews it
+    activation_token_ttl_seconds: float = 7 * 86400.0
+    delegated_auth: str = "auto"                    # one of DELEGATED_MODES (delegated.py)
+    delegated_auth_timeout_seconds: float = 10.0
+    mail_from: str = "noreply@okta.com"
+    push_ttl_seconds: float = 60.0
+    push_activation_ttl_seconds: float = 600.0
+    factor_lockout_attempts: int = 10
+    totp_window_steps: int = 1
+    activation_code_counts_as_used: bool = False
+    api_token_idle_days: float = 30.0
+    rate_limits: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
+    authn_user_limit_per_second: int = 4            # 0 turns the per-user authn limit off
+    factor_code_ttl_seconds: float = 300.0
+    factor_code_resend_seconds: float = 30.0
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> OrgSettings:
+        """The settings as given, checked; ValueError names the first bad one."""
+        d = cls()
+
+        def number(key: str, default: float, *, minimum: float = 0.0, positive: bool = True) -> float:
+            raw = settings.get(key, default)
+            if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+                raise ValueError(f"okta setting {key} must be a number, not {raw!r}")
+            if raw < minimum or (positive and raw <= 0):
+                raise ValueError(f"okta setting {key} must be {'positive' if positive else f'at least {minimum:g}'}")
+            return float(raw)
+
+        def integer(key: str, default: int, *, minimum: int) -> int:
+            raw = settings.get(key, default)
+            if isinstance(raw, bool) or not isinstance(raw, int) or raw < minimum:
+                raise ValueError(f"okta setting {key} must be an integer of at least {minimum}, not {raw!r}")
+            return raw
+
+        mode = settings.get("delegated_auth", d.delegated_auth)
+        if mode not in DELEGATED_MODES:
+            raise ValueError(f"okta setting delegated_auth must be one of {', '.join(DELEGATED_MODES)}")
+        mail_from = settings.get("mail_from", d.mail_from)
+        if not isinstance(mail_from, str) or "@" not in mail_from:
+            raise ValueError(f"okta setting mail_from must be an email address, not {mail_from!r}")
+        counts_as_used = settings.get("activation_code_counts_as_used", d.activation_code_counts_as_used)
+        if not isinstance(counts_as_used, bool):
+            raise ValueError("okta setting activation_code_counts_as_used must be true or false")
+        limits = settings.get("rate_limits", {})
+        if not isinstance(limits, dict) or not all(
+                isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                for k, v in limits.items()):
+            raise ValueError("okta setting rate_limits must map path prefixes to requests per minute")
+        return cls(
+            authn_state_ttl_seconds=number("authn_state_ttl_seconds", d.authn_state_ttl_seconds),
+            activation_token_ttl_seconds=number("activation_token_ttl_seconds", d.activation_token_ttl_seconds),
+            delegated_auth=mode,
+            delegated_auth_timeout_seconds=number("delegated_auth_timeout_seconds",
+                                                  d.delegated_auth_timeout_seconds),
+            mail_from=mail_from,
+            push_ttl_seconds=number("push_ttl_seconds", d.push_ttl_seconds),
+            push_activation_ttl_seconds=number("push_activation_ttl_seconds", d.push_activation_ttl_seconds),
+            factor_lockout_attempts=integer("factor_lockout_attempts", d.factor_lockout_attempts, minimum=1),
+            totp_window_steps=integer("totp_window_steps", d.totp_window_steps, minimum=0),
+            activation_code_counts_as_used=counts_as_used,
+            api_token_idle_days=number("api_token_idle_days", d.api_token_idle_days),
+            rate_limits={**DEFAULT_RATE_LIMITS, **limits},
+            authn_user_limit_per_second=integer("authn_user_limit_per_second", d.authn_user_limit_per_second,
+                                                minimum=0),
+            factor_code_ttl_seconds=number("factor_code_ttl_seconds", d.factor_code_ttl_seconds),
+            factor_code_resend_seconds=number("factor_code_resend_seconds", d.factor_code_resend_seconds,
+                                              positive=False),
+        )
