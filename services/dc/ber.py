@@ -13,6 +13,7 @@ import asyncio
 from typing import Any
 
 from ldap3.protocol import rfc4511
+from ldap3.protocol.rfc2696 import RealSearchControlValue
 from pyasn1.codec.ber import decoder, encoder
 from pyasn1.type.namedtype import NamedType, NamedTypes
 
@@ -94,6 +95,55 @@ def message(mid: int, op_name: str, op: Any, controls: list[tuple[str, bytes]] |
             c["controlValue"] = value
             ctrls.append(c)
     return encode(msg)
+
+
+_RESPONSE_TYPES = {
+    "bindResponse": rfc4511.BindResponse, "searchResDone": rfc4511.SearchResultDone,
+    "modifyResponse": rfc4511.ModifyResponse, "addResponse": rfc4511.AddResponse,
+    "delResponse": rfc4511.DelResponse, "modDNResponse": rfc4511.ModifyDNResponse,
+    "compareResponse": rfc4511.CompareResponse, "extendedResp": rfc4511.ExtendedResponse,
+}
+
+
+def result(mid: int, op_name: str, code: int, diagnostic: str = "", matched: str = "",
+           controls: list[tuple[str, bytes]] | None = None, **extra: Any) -> bytes:
+    """An encoded LDAPResult-shaped response (`op_name` such as "bindResponse"); `extra` sets
+    further fields (responseName, responseValue)."""
+    op = _RESPONSE_TYPES[op_name]()
+    op["resultCode"] = code
+    op["matchedDN"] = matched
+    op["diagnosticMessage"] = diagnostic
+    for k, v in extra.items():
+        op[k] = v
+    return message(mid, op_name, op, controls)
+
+
+def controls(msg: Any) -> list[tuple[str, bool, bytes | None]]:
+    """A decoded message's controls as (OID, criticality, value)."""
+    out = []
+    ctrls = msg["controls"]
+    if ctrls.isValue:
+        for c in ctrls:
+            value = bytes(c["controlValue"]) if c["controlValue"].isValue else None
+            out.append((str(c["controlType"]), bool(c["criticality"]), value))
+    return out
+
+
+def paged_request(value: bytes | None) -> tuple[int, bytes] | None:
+    """The paged results control's (size, cookie) (RFC 2696), or None when it does not decode."""
+    try:
+        v, _ = decoder.decode(value or b"", asn1Spec=RealSearchControlValue())
+        return int(v["size"]), bytes(v["cookie"])
+    except Exception:  # noqa: BLE001 - any decoding failure of the client's control value
+        return None
+
+
+def paged_value(size: int, cookie: bytes) -> bytes:
+    """The paged results control's value for a reply."""
+    v = RealSearchControlValue()
+    v["size"] = size
+    v["cookie"] = cookie
+    return encoder.encode(v)
 
 
 _COMPARISONS = {"equalityMatch": "=", "greaterOrEqual": ">=", "lessOrEqual": "<=", "approxMatch": "~="}

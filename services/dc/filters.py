@@ -4,7 +4,7 @@ The wire module turns the decoded BER filter into these objects; the directory e
 AD specifics kept here: case-insensitive directory strings, numeric integers, `objectCategory=person`
 shorthand, objectSid given as `S-1-5-...` text, approximate match treated as equality, and the
 extensible-match rules AD implements: 1.2.840.113556.1.4.803 (bitwise AND), .804 (bitwise OR)
-and .1941 (LDAP_MATCHING_RULE_IN_CHAIN, transitive membership).
+and .1941 (LDAP_MATCHING_RULE_IN_CHAIN, transitive membership). See docs/active-directory.md ("LDAP").
 """
 from __future__ import annotations
 

@@ -20,11 +20,6 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-from ldap3.protocol import rfc4511
-from ldap3.protocol.rfc2696 import RealSearchControlValue
-from pyasn1.codec.ber import decoder as ber_decoder
-from pyasn1.codec.ber import encoder as ber_encoder
-
 from services.common.context import ServiceContext
 
 from . import ber, modify
@@ -40,12 +35,6 @@ from .search import NoSuchObject, search, select
 SCOPES = {0: "base", 1: "one", 2: "sub"}
 MODIFY_OPS = {0: "add", 1: "delete", 2: "replace", 3: "increment"}
 
-_RESPONSE_TYPES = {
-    "bindResponse": rfc4511.BindResponse, "searchResDone": rfc4511.SearchResultDone,
-    "modifyResponse": rfc4511.ModifyResponse, "addResponse": rfc4511.AddResponse,
-    "delResponse": rfc4511.DelResponse, "modDNResponse": rfc4511.ModifyDNResponse,
-    "compareResponse": rfc4511.CompareResponse, "extendedResp": rfc4511.ExtendedResponse,
-}
 _WRITE_OPS = {"modifyRequest": "modifyResponse", "addRequest": "addResponse",
               "delRequest": "delResponse", "modDNRequest": "modDNResponse"}
 
@@ -168,25 +157,15 @@ class LdapServer:
         """Tell the client (Notice of Disconnection, RFC 4511 4.4.1) and give up the connection."""
         self.ctx.record("ldap.protocol_error", peer=session.peer, outcome="closed", reason=reason)
         try:
-            writer.write(self._result(0, "extendedResp", R.PROTOCOL_ERROR, R.diagnostic(R.UNDECODABLE),
-                                      responseName=NOTICE_OF_DISCONNECTION))
+            writer.write(ber.result(0, "extendedResp", R.PROTOCOL_ERROR, R.diagnostic(R.UNDECODABLE),
+                                    responseName=NOTICE_OF_DISCONNECTION))
         except Exception:  # noqa: BLE001 - the connection is being given up anyway
             pass
 
     # -- encoding helpers --------------------------------------------------------------------
     @staticmethod
-    def _result(mid: int, op_name: str, code: int, diagnostic: str = "", matched: str = "",
-                controls: list[tuple[str, bytes]] | None = None, **extra: Any) -> bytes:
-        op = _RESPONSE_TYPES[op_name]()
-        op["resultCode"] = code
-        op["matchedDN"] = matched
-        op["diagnosticMessage"] = diagnostic
-        for k, v in extra.items():
-            op[k] = v
-        return ber.message(mid, op_name, op, controls)
-
-    def _refused(self, mid: int, op_name: str, refusal: R.Refusal) -> bytes:
-        return self._result(mid, op_name, refusal.result, refusal.message())
+    def _refused(mid: int, op_name: str, refusal: R.Refusal) -> bytes:
+        return ber.result(mid, op_name, refusal.result, refusal.message())
 
     @staticmethod
     def _entry(mid: int, entry_dn: str, attrs: list[tuple[str, list[Any]]], types_only: bool) -> bytes:
@@ -210,7 +189,7 @@ class LdapServer:
         if name == "bindRequest":
             writer.write(self._bind(s, mid, req))
         elif name == "searchRequest":
-            await self._search(s, mid, req, self._controls(message), writer)
+            await self._search(s, mid, req, ber.controls(message), writer)
         elif name == "extendedReq":
             await self._extended(s, mid, req, writer)
             return
@@ -229,16 +208,6 @@ class LdapServer:
         await writer.drain()
 
     @staticmethod
-    def _controls(message) -> list[tuple[str, bool, bytes | None]]:
-        out = []
-        ctrls = message["controls"]
-        if ctrls.isValue:
-            for c in ctrls:
-                value = bytes(c["controlValue"]) if c["controlValue"].isValue else None
-                out.append((str(c["controlType"]), bool(c["criticality"]), value))
-        return out
-
-    @staticmethod
     def _who(s: Session) -> str | None:
         return s.account.sam if s.account is not None else None
 
@@ -250,11 +219,11 @@ class LdapServer:
         s.pages.clear()
         if version not in (2, 3):
             self.ctx.record("ldap.bind", peer=s.peer, outcome="protocolError", name=name, version=version)
-            return self._result(mid, "bindResponse", R.PROTOCOL_ERROR, R.diagnostic(R.BAD_VERSION))
+            return ber.result(mid, "bindResponse", R.PROTOCOL_ERROR, R.diagnostic(R.BAD_VERSION))
         if auth.getName() != "simple":
             mech = str(auth.getComponent()["mechanism"]) if auth.getName() == "sasl" else auth.getName()
             self.ctx.record("ldap.bind", peer=s.peer, outcome="authMethodNotSupported", name=name, mechanism=mech)
-            return self._result(mid, "bindResponse", R.AUTH_METHOD_NOT_SUPPORTED, R.diagnostic(R.SASL))
+            return ber.result(mid, "bindResponse", R.AUTH_METHOD_NOT_SUPPORTED, R.diagnostic(R.SASL))
         secret = bytes(auth.getComponent()).decode("utf-8", "replace")
         result = self.accounts.bind(name, secret)
         del secret
@@ -263,11 +232,11 @@ class LdapServer:
         self.ctx.record("ldap.bind", peer=s.peer, outcome=result.outcome, dn=dn, user=user, name=name)
         if result.outcome == SUCCESS:
             s.account, s.bind_name = result.account, name
-            return self._result(mid, "bindResponse", R.SUCCESS)
+            return ber.result(mid, "bindResponse", R.SUCCESS)
         if result.outcome == ANONYMOUS:
-            return self._result(mid, "bindResponse", R.SUCCESS)
-        return self._result(mid, "bindResponse", R.INVALID_CREDENTIALS,
-                            R.diagnostic(R.BAD_CREDENTIALS, code=result.outcome))
+            return ber.result(mid, "bindResponse", R.SUCCESS)
+        return ber.result(mid, "bindResponse", R.INVALID_CREDENTIALS,
+                          R.diagnostic(R.BAD_CREDENTIALS, code=result.outcome))
 
     async def _search(self, s: Session, mid: int, req, controls, writer: asyncio.StreamWriter) -> None:
         base = str(req["baseObject"])
@@ -279,16 +248,14 @@ class LdapServer:
         event = dict(base=base, scope=SCOPES.get(scope, str(scope)), filter=str(flt), user=self._who(s))
 
         def done(code: int, text: str = "", matched: str = "", n: int = 0, ctrls=None) -> None:
-            writer.write(self._result(mid, "searchResDone", code, text, matched, ctrls))
+            writer.write(ber.result(mid, "searchResDone", code, text, matched, ctrls))
             self.ctx.record("ldap.search", peer=s.peer, outcome=R.result_name(code), entries=n, **event)
 
         paged = None
         for oid, critical, value in controls:
             if oid == PAGED_RESULTS:
-                try:
-                    v, _ = ber_decoder.decode(value or b"", asn1Spec=RealSearchControlValue())
-                    paged = (int(v["size"]), bytes(v["cookie"]))
-                except Exception:  # noqa: BLE001 - any decoding failure of the client's control value
+                paged = ber.paged_request(value)
+                if paged is None:
                     return done(R.PROTOCOL_ERROR, R.diagnostic(R.CONTROL))
             elif critical and oid not in SUPPORTED_CONTROLS:
                 return done(R.UNAVAILABLE_CRITICAL_EXTENSION, R.diagnostic(R.CONTROL))
@@ -320,7 +287,7 @@ class LdapServer:
                     return done(R.UNWILLING, R.diagnostic(R.STALE_COOKIE))
                 results = state.remaining
             if size == 0:  # the client abandons the paged search
-                return done(R.SUCCESS, ctrls=[(PAGED_RESULTS, self._paged_value(0, b""))])
+                return done(R.SUCCESS, ctrls=[(PAGED_RESULTS, ber.paged_value(0, b""))])
             page = min(size, max_page)
             code = R.SUCCESS
             if size_limit and size_limit < min(page, len(results)):
@@ -331,7 +298,7 @@ class LdapServer:
             if rest and code == R.SUCCESS:
                 next_cookie = os.urandom(12)
                 s.pages[next_cookie] = _Paged(key, rest)
-            return done(code, n=len(now_sent), ctrls=[(PAGED_RESULTS, self._paged_value(0, next_cookie))])
+            return done(code, n=len(now_sent), ctrls=[(PAGED_RESULTS, ber.paged_value(0, next_cookie))])
 
         limit = min(size_limit, max_page) if size_limit else max_page
         if len(results) > limit:
@@ -347,13 +314,6 @@ class LdapServer:
             if i % 200 == 0:
                 await writer.drain()
 
-    @staticmethod
-    def _paged_value(size: int, cookie: bytes) -> bytes:
-        v = RealSearchControlValue()
-        v["size"] = size
-        v["cookie"] = cookie
-        return ber_encoder.encode(v)
-
     def _modify(self, s: Session, mid: int, req) -> bytes:
         dn = str(req["object"])
         changes = []
@@ -367,21 +327,21 @@ class LdapServer:
                         user=self._who(s), changes=[f"{op} {attr}" for op, attr, _ in changes])
         if refusal is not None:
             return self._refused(mid, "modifyResponse", refusal)
-        return self._result(mid, "modifyResponse", R.SUCCESS)
+        return ber.result(mid, "modifyResponse", R.SUCCESS)
 
     def _compare(self, s: Session, mid: int, req) -> bytes:
         dn = str(req["entry"])
         ava = req["ava"]
         attr, value = str(ava["attributeDesc"]), bytes(ava["assertionValue"])
         if s.account is None:
-            return self._result(mid, "compareResponse", R.OPERATIONS_ERROR, R.diagnostic(R.NEED_BIND))
+            return ber.result(mid, "compareResponse", R.OPERATIONS_ERROR, R.diagnostic(R.NEED_BIND))
         try:
             entries = search(self.directory, dn, 0, F.Present("objectClass"))
         except NoSuchObject as exc:
-            return self._result(mid, "compareResponse", R.NO_SUCH_OBJECT,
-                                R.diagnostic(R.NO_OBJECT, dn=exc.matched), exc.matched)
+            return ber.result(mid, "compareResponse", R.NO_SUCH_OBJECT,
+                              R.diagnostic(R.NO_OBJECT, dn=exc.matched), exc.matched)
         except InvalidDN:
-            return self._result(mid, "compareResponse", R.INVALID_DN_SYNTAX, R.diagnostic(R.BAD_DN, dn=dn))
+            return ber.result(mid, "compareResponse", R.INVALID_DN_SYNTAX, R.diagnostic(R.BAD_DN, dn=dn))
         entry = entries[0]
         if not entry.values(attr):
             code = R.NO_SUCH_ATTRIBUTE
@@ -390,16 +350,16 @@ class LdapServer:
             code = R.COMPARE_TRUE if equal else R.COMPARE_FALSE
         self.ctx.record("ldap.compare", peer=s.peer, outcome=R.result_name(code), dn=dn, attribute=attr,
                         user=self._who(s))
-        return self._result(mid, "compareResponse", code)
+        return ber.result(mid, "compareResponse", code)
 
     async def _extended(self, s: Session, mid: int, req, writer: asyncio.StreamWriter) -> None:
         oid = str(req["requestName"])
         if oid == WHO_AM_I:
             who = f"u:{self.directory.domain.netbios}\\{s.account.sam}" if s.account else ""
             self.ctx.record("ldap.extended", peer=s.peer, outcome="success", oid=oid, user=self._who(s))
-            writer.write(self._result(mid, "extendedResp", R.SUCCESS, responseValue=who.encode()))
+            writer.write(ber.result(mid, "extendedResp", R.SUCCESS, responseValue=who.encode()))
         elif oid == START_TLS and self.tls is not None and not s.tls:
-            writer.write(self._result(mid, "extendedResp", R.SUCCESS, responseName=START_TLS))
+            writer.write(ber.result(mid, "extendedResp", R.SUCCESS, responseName=START_TLS))
             await writer.drain()
             try:
                 await writer.start_tls(self.tls)
@@ -412,5 +372,5 @@ class LdapServer:
         else:
             code = R.PROTOCOL_ERROR if oid != START_TLS else R.OPERATIONS_ERROR
             self.ctx.record("ldap.extended", peer=s.peer, outcome=R.result_name(code), oid=oid)
-            writer.write(self._result(mid, "extendedResp", code, R.diagnostic(R.UNKNOWN_EXTENSION)))
+            writer.write(ber.result(mid, "extendedResp", code, R.diagnostic(R.UNKNOWN_EXTENSION)))
         await writer.drain()

@@ -2,7 +2,8 @@
 
 DNs are compared the way AD compares them: attribute types and values case-insensitively, with
 spaces around `=` and `,` ignored and escapes resolved, so `cn=alice anderson, ou=users,...` names
-the same entry as `CN=Alice Anderson,OU=Users,...`.
+the same entry as `CN=Alice Anderson,OU=Users,...`. AD's time values: docs/active-directory.md
+("Values AD stores").
 """
 from __future__ import annotations
 
