@@ -137,14 +137,6 @@ class Accounts:
         e.set("lastLogon", filetime(now))
         e.set("logonCount", e.int("logonCount") + 1)
 
-    def unlock(self, sam: str) -> bool:
-        account = self.directory.by_sam.get(sam.lower())
-        if account is None:
-            return False
-        account.entry.set("lockoutTime", 0)
-        account.entry.set("badPwdCount", 0)
-        return True
-
     # -- the LDAP simple bind ---------------------------------------------------------------------
     def bind(self, name: str, password: str) -> BindResult:
         """A simple bind, as AD decides it: lockout first (775 even with the right password), then
