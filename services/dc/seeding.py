@@ -8,6 +8,7 @@ nothing but attributes. See docs/active-directory.md ("Seeded account states").
 """
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -223,13 +224,8 @@ def _guid(dn: str) -> bytes:
     return uuid.uuid5(uuid.NAMESPACE_URL, f"ldap:///{norm_dn(dn)}").bytes_le
 
 
-_SUBSCHEMA: dict[str, Any] | None = None
-
-
+@functools.cache
 def _ad_subschema() -> dict[str, Any]:
     """AD 2012 R2's subschema entry from ldap3's offline schema (parsed once per process)."""
-    global _SUBSCHEMA
-    if _SUBSCHEMA is None:
-        from ldap3.protocol.schemas.ad2012R2 import ad_2012_r2_schema
-        _SUBSCHEMA = json.loads(ad_2012_r2_schema)["raw"]
-    return _SUBSCHEMA
+    from ldap3.protocol.schemas.ad2012R2 import ad_2012_r2_schema
+    return json.loads(ad_2012_r2_schema)["raw"]

@@ -52,6 +52,8 @@ def test_serve_tcp_binds_at_once_and_serves_when_run():
 
 def test_serve_udp_answers_datagrams_until_cancelled():
     async def answer(data: bytes, peer: str, transport: str) -> bytes | None:
+        if data == b"boom":
+            raise RuntimeError("a bug in one answer")
         return None if data == b"quiet" else data.upper() + f" {transport}".encode()
 
     async def scenario():
@@ -66,9 +68,10 @@ def test_serve_udp_answers_datagrams_until_cancelled():
             client.setblocking(False)
             client.connect(("127.0.0.1", port))
             client.send(b"quiet")
+            client.send(b"boom")
             client.send(b"ping")
             reply = await asyncio.wait_for(loop.sock_recv(client, 100), 2)
-        assert reply == b"PING udp"     # the silent one got nothing, and held nothing up
+        assert reply == b"PING udp"     # the silent and the failing ones got nothing, and held nothing up
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         assert not listener.up
