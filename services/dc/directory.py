@@ -24,10 +24,10 @@ PasswordListener = Callable[[Account, str], None]
 
 
 class Directory:
-    def __init__(self, seed: dict[str, Any], now: Callable[[], float], settings: DcSettings | None = None):
+    def __init__(self, seed: dict[str, Any], now: Callable[[], float], settings: DcSettings):
         self.seed = seed or {}
         self.now = now
-        self.settings = settings or DcSettings.from_settings({}, self.seed)
+        self.settings = settings
         # Told about every password set over LDAP (the KDC derives its keys from them); kept
         # across `load()`, which rebuilds everything else.
         self.password_listeners: list[PasswordListener] = []
