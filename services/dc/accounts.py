@@ -25,7 +25,8 @@ from .settings import Policy
 if TYPE_CHECKING:
     from .directory import Directory
 
-# Account states, in the order AD checks them after the password.
+# Account states: the first three refuse any logon (`revoked`), the last two only a logon with
+# the right password (`key_expired`).
 DISABLED, LOCKED, ACCOUNT_EXPIRED = "disabled", "locked", "account_expired"
 MUST_CHANGE, PASSWORD_EXPIRED = "must_change_password", "password_expired"
 
