@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from services.common import ad_wire
 
 from . import schema
+from .accounts import ACCOUNT_EXPIRED, DISABLED, LOCKED, MUST_CHANGE, PASSWORD_EXPIRED
 from .entry import Account, Domain, password_digest
 from .names import (
     domain_sid,
@@ -32,8 +33,8 @@ from .settings import DAY
 if TYPE_CHECKING:
     from .directory import Directory
 
-STATES = ("enabled", "disabled", "locked", "password_expired", "must_change_password",
-          "account_expired")
+# The seed's `state` names are the account rules' own.
+STATES = ("enabled", DISABLED, LOCKED, PASSWORD_EXPIRED, MUST_CHANGE, ACCOUNT_EXPIRED)
 WELL_KNOWN_GROUP_RIDS = {"domain admins": 512, "domain users": 513, "domain computers": 515}
 DOMAIN_USERS_RID = 513       # every user's primaryGroupID
 ADMINISTRATOR_RID = 500
@@ -167,15 +168,15 @@ class Seeder:
         pwd_last_set = filetime(now - DAY)
         expires = ad_wire.FILETIME_NEVER
         lockout_time = bad_count = bad_time = 0
-        if state == "disabled":
+        if state == DISABLED:
             uac |= ad_wire.UF_ACCOUNTDISABLE
-        elif state == "must_change_password":
+        elif state == MUST_CHANGE:
             pwd_last_set = 0
-        elif state == "password_expired":
+        elif state == PASSWORD_EXPIRED:
             pwd_last_set = filetime(now - d.policy.max_password_age - 5 * DAY)
-        elif state == "account_expired":
+        elif state == ACCOUNT_EXPIRED:
             expires = filetime(now - DAY)
-        elif state == "locked":
+        elif state == LOCKED:
             lockout_time = bad_time = filetime(now)
             bad_count = max(d.policy.lockout_threshold, 1)
         upn = str(u.get("upn") or f"{sam}@{d.domain.dns_name}")
@@ -215,7 +216,7 @@ class Seeder:
         for i in range(1, count + 1):
             self.add_user({
                 "sam": f"user{i:05d}", "given_name": "User", "surname": f"{i:05d}",
-                "password": password, "state": "disabled" if i % 100 == 0 else "enabled",
+                "password": password, "state": DISABLED if i % 100 == 0 else "enabled",
             }, parent)
 
 
