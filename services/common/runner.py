@@ -13,8 +13,9 @@ import logging
 import os
 import signal
 import socket
+import ssl as ssl_module
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ from .events import Journal
 EXIT_PORT_IN_USE = 3
 EXIT_BAD_CONFIG = 4
 
+StreamHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
 
 class PortInUse(Exception):
     def __init__(self, service: str, proto: str, host: str, port: int, reason: str):
@@ -39,7 +42,7 @@ class PortInUse(Exception):
 class Service:
     """What a service hands the runner."""
     http_apps: dict[str, FastAPI] = field(default_factory=dict)       # port kind -> app
-    tasks: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+    tasks: list[Callable[[], Coroutine[Any, Any, Any]]] = field(default_factory=list)   # e.g. serve_tcp()
     health: HealthCheck = _always_ready
     reset: ResetHook = _nothing
     admin_extra: Callable[[FastAPI], None] | None = None
@@ -52,6 +55,63 @@ def bind_tcp(ctx: ServiceContext, kind: str) -> socket.socket:
 
 def bind_udp(ctx: ServiceContext, kind: str) -> socket.socket:
     return _bind(ctx, kind, socket.SOCK_DGRAM)
+
+
+class TcpListener:
+    """A stream server on the port kind's TCP socket, as one of a Service's tasks.
+
+    The socket is bound when the listener is made (so a port in use fails the start, see above);
+    serving starts when the runner calls it. `up` is for health checks."""
+
+    def __init__(self, ctx: ServiceContext, kind: str, handler: StreamHandler,
+                 ssl: ssl_module.SSLContext | None = None):
+        self.kind = kind
+        self.sock = bind_tcp(ctx, kind)
+        self.handler, self.ssl = handler, ssl
+        self.server: asyncio.Server | None = None
+
+    async def __call__(self) -> None:
+        self.server = await asyncio.start_server(self.handler, sock=self.sock, ssl=self.ssl)
+        async with self.server:
+            await self.server.serve_forever()
+
+    @property
+    def up(self) -> bool:
+        return self.server is not None and self.server.is_serving()
+
+
+class UdpListener:
+    """A datagram endpoint on the port kind's UDP socket, as one of a Service's tasks (bound when
+    made, like TcpListener); it serves until the runner cancels it."""
+
+    def __init__(self, ctx: ServiceContext, kind: str, protocol: Callable[[], asyncio.DatagramProtocol]):
+        self.kind = kind
+        self.sock = bind_udp(ctx, kind)
+        self.protocol = protocol
+        self.transport: asyncio.DatagramTransport | None = None
+
+    async def __call__(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.transport, _ = await loop.create_datagram_endpoint(self.protocol, sock=self.sock)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            self.transport.close()
+
+    @property
+    def up(self) -> bool:
+        return self.transport is not None and not self.transport.is_closing()
+
+
+def serve_tcp(ctx: ServiceContext, kind: str, handler: StreamHandler,
+              ssl: ssl_module.SSLContext | None = None) -> TcpListener:
+    """A task serving `handler(reader, writer)` on port kind `kind` (TLS from the first byte with `ssl`)."""
+    return TcpListener(ctx, kind, handler, ssl)
+
+
+def serve_udp(ctx: ServiceContext, kind: str, protocol: Callable[[], asyncio.DatagramProtocol]) -> UdpListener:
+    """A task serving datagrams on port kind `kind` with the protocol `protocol()` makes."""
+    return UdpListener(ctx, kind, protocol)
 
 
 def _bind(ctx: ServiceContext, kind: str, sock_type: int) -> socket.socket:
@@ -78,7 +138,7 @@ class _QuietServer(uvicorn.Server):
     """uvicorn server that leaves signal handling to the runner (several share one loop)."""
 
     @contextlib.contextmanager
-    def capture_signals(self):  # type: ignore[override]
+    def capture_signals(self):
         yield
 
 

@@ -16,12 +16,16 @@ class UdpAnswerer(asyncio.DatagramProtocol):
     def __init__(self, answer: Answer, log: logging.Logger, what: str) -> None:
         self.answer, self.log, self.what = answer, log, what
         self.transport: asyncio.DatagramTransport | None = None
+        # The loop keeps only weak references to tasks: hold each answer's until it is done.
+        self._pending: set[asyncio.Task[None]] = set()
 
-    def connection_made(self, transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport) -> None:
         self.transport = transport
 
-    def datagram_received(self, data: bytes, addr) -> None:  # type: ignore[override]
-        asyncio.get_running_loop().create_task(self._reply(data, addr))
+    def datagram_received(self, data: bytes, addr) -> None:
+        task = asyncio.get_running_loop().create_task(self._reply(data, addr))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
     async def _reply(self, data: bytes, addr) -> None:
         try:

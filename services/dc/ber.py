@@ -1,4 +1,5 @@
-"""LDAP's BER on the wire: framing TCP bytes into messages, and the ASN.1 specs to decode them.
+"""LDAP's BER on the wire: framing TCP bytes into messages, the ASN.1 specs to decode them, decoded
+filters as `filters.Filter`, and the encoding of replies.
 
 The specs are ldap3's own (`ldap3.protocol.rfc4511`). One repair is needed: ldap3 builds the
 recursive Filter type (and/or/not contain Filters) by assigning class attributes after the
@@ -9,10 +10,14 @@ type with a Filter that really refers to itself; no tag numbers are written here
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from ldap3.protocol import rfc4511
+from ldap3.protocol.rfc2696 import RealSearchControlValue
 from pyasn1.codec.ber import decoder, encoder
 from pyasn1.type.namedtype import NamedType, NamedTypes
+
+from . import filters as F
 
 MAX_MESSAGE = 10 * 1024 * 1024   # AD's default MaxReceiveBuffer (10 MB)
 
@@ -75,6 +80,106 @@ def decode(data: bytes) -> rfc4511.LDAPMessage:
 
 def encode(message) -> bytes:
     return encoder.encode(message)
+
+
+def message(mid: int, op_name: str, op: Any, controls: list[tuple[str, bytes]] | None = None) -> bytes:
+    """An encoded LDAPMessage carrying `op` as protocolOp `op_name`, with optional controls."""
+    msg = rfc4511.LDAPMessage()
+    msg["messageID"] = mid
+    msg["protocolOp"][op_name] = op
+    if controls:
+        ctrls = msg["controls"]
+        for oid, value in controls:
+            c = rfc4511.Control()
+            c["controlType"] = oid
+            c["controlValue"] = value
+            ctrls.append(c)
+    return encode(msg)
+
+
+_RESPONSE_TYPES = {
+    "bindResponse": rfc4511.BindResponse, "searchResDone": rfc4511.SearchResultDone,
+    "modifyResponse": rfc4511.ModifyResponse, "addResponse": rfc4511.AddResponse,
+    "delResponse": rfc4511.DelResponse, "modDNResponse": rfc4511.ModifyDNResponse,
+    "compareResponse": rfc4511.CompareResponse, "extendedResp": rfc4511.ExtendedResponse,
+}
+
+
+def result(mid: int, op_name: str, code: int, diagnostic: str = "", matched: str = "",
+           controls: list[tuple[str, bytes]] | None = None, **extra: Any) -> bytes:
+    """An encoded LDAPResult-shaped response (`op_name` such as "bindResponse"); `extra` sets
+    further fields (responseName, responseValue)."""
+    op = _RESPONSE_TYPES[op_name]()
+    op["resultCode"] = code
+    op["matchedDN"] = matched
+    op["diagnosticMessage"] = diagnostic
+    for k, v in extra.items():
+        op[k] = v
+    return message(mid, op_name, op, controls)
+
+
+def controls(msg: Any) -> list[tuple[str, bool, bytes | None]]:
+    """A decoded message's controls as (OID, criticality, value)."""
+    out = []
+    ctrls = msg["controls"]
+    if ctrls.isValue:
+        for c in ctrls:
+            value = bytes(c["controlValue"]) if c["controlValue"].isValue else None
+            out.append((str(c["controlType"]), bool(c["criticality"]), value))
+    return out
+
+
+def paged_request(value: bytes | None) -> tuple[int, bytes] | None:
+    """The paged results control's (size, cookie) (RFC 2696), or None when it does not decode."""
+    try:
+        v, _ = decoder.decode(value or b"", asn1Spec=RealSearchControlValue())
+        return int(v["size"]), bytes(v["cookie"])
+    except Exception:  # noqa: BLE001 - any decoding failure of the client's control value
+        return None
+
+
+def paged_value(size: int, cookie: bytes) -> bytes:
+    """The paged results control's value for a reply."""
+    v = RealSearchControlValue()
+    v["size"] = size
+    v["cookie"] = cookie
+    return encoder.encode(v)
+
+
+_COMPARISONS = {"equalityMatch": "=", "greaterOrEqual": ">=", "lessOrEqual": "<=", "approxMatch": "~="}
+
+
+def to_filter(f: Any) -> F.Filter:
+    """A decoded BER Filter (pyasn1) as a `filters.Filter`."""
+    kind = f.getName()
+    c = f.getComponent()
+    if kind == "and":
+        return F.And([to_filter(x) for x in c])
+    if kind == "or":
+        return F.Or([to_filter(x) for x in c])
+    if kind == "notFilter":
+        return F.Not(to_filter(c["innerNotFilter"]))
+    if kind == "present":
+        return F.Present(str(c))
+    if kind in _COMPARISONS:
+        return F.Compare(_COMPARISONS[kind], str(c["attributeDesc"]), bytes(c["assertionValue"]))
+    if kind == "substringFilter":
+        sub = F.Substrings(str(c["type"]))
+        for s in c["substrings"]:
+            part, value = s.getName(), bytes(s.getComponent())
+            if part == "initial":
+                sub.initial = value
+            elif part == "final":
+                sub.final = value
+            else:
+                sub.any.append(value)
+        return sub
+    if kind == "extensibleMatch":
+        rule = str(c["matchingRule"]) if c["matchingRule"].isValue else None
+        attr = str(c["type"]) if c["type"].isValue else None
+        dn_attrs = bool(c["dnAttributes"]) if c["dnAttributes"].isValue else False
+        return F.Extensible(rule, attr, bytes(c["matchValue"]), dn_attrs)
+    raise ValueError(f"unknown filter choice {kind}")
 
 
 # -- the one hot path encoded without pyasn1 -----------------------------------------------------

@@ -8,8 +8,9 @@ domain's own A record. Unknown names in the zone get NXDOMAIN with the SOA in th
 section; names outside the zone are REFUSED (this is not a recursive resolver). Malformed
 packets get no answer at all, as a real server would drop them.
 
-Faults: `drop` (protocol dns) swallows queries; `delay` waits; `deny` answers REFUSED;
-`remove_record` with `target` = a record name makes that name vanish (NXDOMAIN).
+Faults (one look per query, for this peer and port): `drop` (protocol dns) swallows queries;
+`delay` waits; `deny` answers REFUSED; `remove_record` with `target` = a record name makes that
+name vanish (NXDOMAIN). The records a DC registers: docs/active-directory.md ("DNS").
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import asyncio
 import struct
 from dataclasses import dataclass
 
-from dnslib import EDNS0, NS, PTR, QTYPE, RCODE, RR, SOA, SRV, A, DNSError, DNSRecord
+from dnslib import EDNS0, NS, PTR, QTYPE, RCODE, RR, SOA, SRV, A, DNSRecord
 
 from services.common.context import ServiceContext
 from services.common.udp import UdpAnswerer
@@ -81,25 +82,21 @@ class DnsServer:
         self.zone = zone
         self.port = ctx.port("dns")
 
-    def _removed(self) -> set[str]:
-        return {str(f["target"]).lower().rstrip(".") for f in self.ctx.faults.all()
-                if f["action"] == "remove_record" and f.get("protocol") in (None, "dns") and f.get("target")}
-
     async def answer(self, data: bytes, peer: str, transport: str) -> bytes | None:
         """The reply to one DNS message, or None to stay silent."""
-        if self.ctx.faults.match(protocol="dns", port=self.port, peer=peer, action="drop"):
+        gate = self.ctx.faults.gate("dns", peer, self.port)
+        if gate.drop:
             self.ctx.record("dns.query", peer=peer, outcome="dropped", transport=transport)
             return None
         try:
             request = DNSRecord.parse(data)
-        except (DNSError, Exception):  # dnslib raises assorted errors on garbage
+        except Exception:  # noqa: BLE001 - dnslib raises assorted errors on garbage, all mean "malformed"
             self.ctx.record("dns.malformed", peer=peer, outcome="dropped", transport=transport, size=len(data))
             return None
         if request.header.qr:  # a response sent to a server: ignore it
             return None
-        delay = self.ctx.faults.match(protocol="dns", port=self.port, peer=peer, action="delay")
-        if delay is not None and delay.seconds:
-            await asyncio.sleep(delay.seconds)
+        if gate.delay:
+            await asyncio.sleep(gate.delay)
         reply = request.reply()
         edns = next((rr for rr in request.ar if rr.rtype == QTYPE.OPT), None)
         if edns is not None:   # RFC 6891: answer EDNS with EDNS
@@ -117,17 +114,17 @@ class DnsServer:
         q = request.questions[0]
         name = str(q.qname).lower().rstrip(".")
         qtype = QTYPE.get(q.qtype, str(q.qtype))
-        if self.ctx.faults.match(protocol="dns", port=self.port, peer=peer, action="deny") or not self.zone.contains(name):
+        if gate.deny or not self.zone.contains(name):
             reply.header.aa = 0
             reply.header.rcode = RCODE.REFUSED
             return self._done(reply, peer, transport, name, qtype)
-        records = None if name in self._removed() else self.zone.records.get(name)
+        removed = self.ctx.faults.removed_records("dns", peer, self.port)
+        records = None if name in removed else self.zone.records.get(name)
         if records is None:
             reply.header.rcode = RCODE.NXDOMAIN
             reply.add_auth(self.zone.soa)
             return self._done(reply, peer, transport, name, qtype)
         matching = [rr for rr in records if q.qtype in (QTYPE.ANY, rr.rtype)]
-        removed = self._removed()
         for rr in matching:
             reply.add_answer(rr)
             if rr.rtype == QTYPE.SRV:
@@ -178,7 +175,7 @@ class DnsServer:
         finally:
             try:
                 writer.close()
-            except Exception:
+            except Exception:  # noqa: BLE001 - closing must not raise: the peer may have gone any way
                 pass
 
 
@@ -190,5 +187,5 @@ async def _wait_for_eof(reader: asyncio.StreamReader, seconds: float) -> None:
             left = deadline - loop.time()
             if left <= 0 or not await asyncio.wait_for(reader.read(65536), left):
                 return
-    except Exception:
+    except Exception:  # noqa: BLE001 - the client is gone or silent: either way we are done
         return

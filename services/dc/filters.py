@@ -4,7 +4,7 @@ The wire module turns the decoded BER filter into these objects; the directory e
 AD specifics kept here: case-insensitive directory strings, numeric integers, `objectCategory=person`
 shorthand, objectSid given as `S-1-5-...` text, approximate match treated as equality, and the
 extensible-match rules AD implements: 1.2.840.113556.1.4.803 (bitwise AND), .804 (bitwise OR)
-and .1941 (LDAP_MATCHING_RULE_IN_CHAIN, transitive membership).
+and .1941 (LDAP_MATCHING_RULE_IN_CHAIN, transitive membership). See docs/active-directory.md ("LDAP").
 """
 from __future__ import annotations
 
@@ -126,7 +126,7 @@ class Not(Filter):
 class Present(Filter):
     attr: str
 
-    def match(self, entry, lookup):
+    def match(self, entry, lookup):  # noqa: ARG002 - the Filter interface; presence needs no lookup
         a = self.attr.lower()
         return a == "objectclass" or bool(entry.values(a))
 
@@ -171,7 +171,7 @@ class Substrings(Filter):
     any: list[bytes] = field(default_factory=list)
     final: bytes | None = None
 
-    def match(self, entry, lookup):
+    def match(self, entry, lookup):  # noqa: ARG002 - the Filter interface; substrings need no lookup
         a = self.attr.lower()
         binary = a in schema.BINARY
         fold = (lambda b: b) if binary else (lambda b: b.decode("utf-8", "replace").casefold())
@@ -232,10 +232,10 @@ class Extensible(Filter):
                         return True
             return False
         if self.rule == IN_CHAIN:
-            return bool(attrs) and _in_chain(entry, attrs[0], self.value, lookup)
+            return attrs is not None and _in_chain(entry, attrs[0], self.value, lookup)
         if self.rule is not None:
             return False  # a matching rule AD does not have: no match
-        if attrs and Compare("=", self.attr, self.value).match(entry, lookup):
+        if self.attr and Compare("=", self.attr, self.value).match(entry, lookup):
             return True
         if self.dn_attributes:
             want = self.value.decode("utf-8", "replace").casefold()

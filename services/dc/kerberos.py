@@ -9,17 +9,21 @@ KRB_ERR_RESPONSE_TOO_BIG so the client retries over TCP, as AD does.
 What cannot be parsed is never answered: a malformed datagram is dropped, a malformed TCP message
 closes that connection; the KDC keeps serving. Faults: `{"action": "drop", "protocol":
 "kerberos"}` drops requests (optionally only from `peer`), `delay` holds each reply `seconds`.
-The exchange itself (accounts, pre-authentication, lockout, tickets) is `krb_as.py`.
+The exchange itself (accounts, pre-authentication, lockout, tickets) is `krb_as.py`; what AD's
+KDC does is in docs/active-directory.md ("Kerberos").
 """
 from __future__ import annotations
 
 import asyncio
 import struct
 
+from services.common.context import ServiceContext
 from services.common.udp import UdpAnswerer
 
 from . import krb_wire
-from .krb_as import MAX_SKEW, AsExchange, Outcome
+from .directory import Directory
+from .krb_as import AsExchange, Outcome
+from .krb_keys import KeyTable
 from .krb_wire import Malformed, Principal
 
 TCP_MAX_MESSAGE = 65536      # AD's MaxTokenSize is 48000; anything larger is not a real request
@@ -27,21 +31,20 @@ TCP_IDLE_SECONDS = 30.0
 
 
 class KerberosServer:
-    def __init__(self, ctx, exchange: AsExchange):
+    def __init__(self, ctx: ServiceContext, exchange: AsExchange, udp_max_reply: int):
         self.ctx = ctx
         self.exchange = exchange
-        self.udp_max_reply = int(ctx.settings.get("kerberos_udp_max_reply", 1465))
+        self.udp_max_reply = udp_max_reply
         self.port = ctx.port("kerberos")
 
     async def answer(self, data: bytes, peer: str, transport: str) -> bytes | None:
         """The reply to one request, or None to send nothing (dropped or malformed)."""
-        faults = self.ctx.faults
-        if faults.match(protocol="kerberos", peer=peer, action="drop"):
+        gate = self.ctx.faults.gate("kerberos", peer, self.port)
+        if gate.drop:
             self.ctx.record("kerberos.request", peer=peer, outcome="dropped", transport=transport)
             return None
-        delay = faults.match(protocol="kerberos", peer=peer, action="delay")
-        if delay is not None and delay.seconds > 0:
-            await asyncio.sleep(delay.seconds)
+        if gate.delay > 0:
+            await asyncio.sleep(gate.delay)
         try:
             result = self._exchange(data)
         except Malformed as exc:
@@ -106,7 +109,7 @@ class KerberosServer:
         finally:
             try:
                 writer.close()
-            except Exception:
+            except Exception:  # noqa: BLE001 - closing must not raise: the peer may have gone any way
                 pass
 
 
@@ -114,13 +117,11 @@ def _krbtgt(realm: str) -> Principal:
     return Principal(krb_wire.NT_SRV_INST, ["krbtgt", realm])
 
 
-def build_kdc(ctx, directory) -> KerberosServer:
+def build_kdc(ctx: ServiceContext, directory: Directory) -> KerberosServer:
     """The KDC for `directory`'s domain, on ctx's clock, following password changes over LDAP."""
-    from .krb_keys import KeyTable
-
     realm = directory.domain.dns_name.upper()
-    keys = KeyTable(directory, realm, str(ctx.settings.get("generated_password", "Generated-Passw0rd!")))
+    keys = KeyTable(directory, realm)
     keys.watch(directory)
-    exchange = AsExchange(directory, keys, ctx.clock.now,
-                          float(ctx.settings.get("kerberos_max_skew_seconds", MAX_SKEW)))
-    return KerberosServer(ctx, exchange)
+    settings = directory.settings
+    exchange = AsExchange(directory, keys, ctx.clock.now, settings.kerberos_max_skew_seconds)
+    return KerberosServer(ctx, exchange, settings.kerberos_udp_max_reply)

@@ -14,6 +14,9 @@ Order of the checks, as AD does them, for an AS-REQ naming `client@CORP.EXAMPLE.
    to someone who knows the password, as with LDAP's 532/773);
 8. otherwise a TGT, and the logon resets badPwdCount as a good bind does.
 
+The account rules (states, counting, logon) are `accounts.py`'s, the same the LDAP bind uses.
+See docs/active-directory.md ("Kerberos").
+
 The KDC has no TGS exchange and puts no PAC in tickets: AD Connector only needs the AS exchange to
 prove a password, and MIT kinit only needs a TGT it can store.
 """
@@ -23,15 +26,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import krb_crypto, krb_wire, schema
-from .directory import Account, Directory
+from . import krb_crypto, krb_wire
+from .accounts import Accounts
+from .directory import Directory
+from .entry import Account
 from .krb_keys import KeyTable
 from .krb_wire import Grant, Principal
-from .names import NEVER, filetime
 
 TICKET_LIFETIME = 10 * 3600.0       # AD's default "Maximum lifetime for user ticket"
 RENEW_LIFETIME = 7 * 86400.0        # AD's default "Maximum lifetime for user ticket renewal"
-MAX_SKEW = 300.0                    # AD's default "Maximum tolerance for computer clock sync"
 KRBTGT_KVNO = 2
 
 
@@ -44,9 +47,9 @@ class Outcome:
 
 
 class AsExchange:
-    def __init__(self, directory: Directory, keys: KeyTable, now: Callable[[], float],
-                 max_skew: float = MAX_SKEW):
+    def __init__(self, directory: Directory, keys: KeyTable, now: Callable[[], float], max_skew: float):
         self.directory = directory
+        self.accounts = Accounts(directory)
         self.keys = keys
         self.now = now
         self.max_skew = max_skew
@@ -76,7 +79,7 @@ class AsExchange:
         if account is None:
             return error(krb_wire.KDC_ERR_C_PRINCIPAL_UNKNOWN)
         fields["user"] = account.sam
-        revoked = self._revoked(account, now)
+        revoked = self.accounts.revoked(account, now)
         if revoked:
             return error(krb_wire.KDC_ERR_CLIENT_REVOKED, state=revoked)
         etypes = [e for e in req.etypes if e in krb_crypto.SUPPORTED]
@@ -103,20 +106,20 @@ class AsExchange:
         try:
             plaintext = krb_crypto.decrypt(client_key, krb_crypto.KU_PA_ENC_TIMESTAMP, cipher)
         except (krb_crypto.InvalidChecksum, ValueError):
-            self.directory._bad_password(account, now)
+            self.accounts.bad_password(account, now)
             fields["bad_pwd_count"] = account.entry.int("badPwdCount")
             return error(krb_wire.KDC_ERR_PREAUTH_FAILED)
         client_time = krb_wire.decode_ts_enc(plaintext)   # Malformed (dropped) if not a timestamp
         if abs(client_time - now) > self.max_skew:
             return error(krb_wire.KRB_AP_ERR_SKEW, skew_seconds=round(client_time - now))
-        expired = None if service == "kadmin" else self._key_expired(account, now)
+        expired = None if service == "kadmin" else self.accounts.key_expired(account, now)
         if expired:
             return error(krb_wire.KDC_ERR_KEY_EXPIRED, state=expired)
 
         if service == "krbtgt":
-            self._logged_on(account, now)
+            self.accounts.logged_on(account, now)
         else:   # a password change ticket proves the password but is no logon
-            account.entry.set("badPwdCount", 0)
+            self.accounts.password_proved(account)
         return Outcome(self._as_rep(req, account, service, client_key, etypes[0], now), "ok", fields)
 
     # -- names ---------------------------------------------------------------------------------
@@ -136,33 +139,6 @@ class AsExchange:
         if "@" in name:
             return self.directory.find_account(name)
         return self.directory.by_sam.get(name.lower())
-
-    # -- AD's account rules --------------------------------------------------------------------
-    def _revoked(self, account: Account, now: float) -> str | None:
-        entry = account.entry
-        if entry.int("userAccountControl") & schema.UF_ACCOUNTDISABLE:
-            return "disabled"
-        if self.directory.is_locked(account, now):
-            return "locked"
-        expires = entry.int("accountExpires")
-        if expires not in (0, NEVER) and filetime(now) > expires:
-            return "account_expired"
-        return None
-
-    def _key_expired(self, account: Account, now: float) -> str | None:
-        if account.entry.int("pwdLastSet") == 0:
-            return "must_change_password"
-        if self.directory.password_expired(account, now):
-            return "password_expired"
-        return None
-
-    def _logged_on(self, account: Account, now: float) -> None:
-        """What a good bind does in `Directory.authenticate`: the failure counter starts over."""
-        e = account.entry
-        e.set("badPwdCount", 0)
-        e.set("lockoutTime", 0)
-        e.set("lastLogon", filetime(now))
-        e.set("logonCount", e.int("logonCount") + 1)
 
     # -- the reply -----------------------------------------------------------------------------
     def _as_rep(self, req: krb_wire.AsRequest, account: Account, service: str,

@@ -20,6 +20,8 @@ import struct
 from functools import lru_cache
 
 from impacket.krb5 import crypto as _crypto
+from impacket.krb5.crypto import InvalidChecksum as InvalidChecksum  # re-exported for the KDC
+from impacket.krb5.crypto import Key as Key
 
 AES256, AES128, RC4 = 18, 17, 23
 SUPPORTED = (AES256, AES128, RC4)           # the KDC's preference, strongest first
@@ -30,9 +32,6 @@ AES_ITERATIONS = 4096                       # RFC 3962 default; AD uses it too
 KU_PA_ENC_TIMESTAMP = 1
 KU_TICKET = 2
 KU_AS_REP_ENC_PART = 3
-
-Key = _crypto.Key
-InvalidChecksum = _crypto.InvalidChecksum
 
 
 def string_to_key(enctype: int, password: str, salt: str) -> Key:

@@ -10,22 +10,21 @@ A key set is cached under (sAMAccountName, password digest): when the password c
 `unicodePwd` modify, which `watch()` observes) or a reset restores the seed's, the digest changes
 and the stale keys are simply never looked up again. The table never keeps a plaintext password:
 seed passwords stay in the seed where the directory already holds them, and a password set over
-LDAP is turned into keys the moment it is set.
+LDAP is turned into keys the moment it is set (the directory tells `remember`).
 """
 from __future__ import annotations
 
 from typing import Any
 
 from . import krb_crypto
-from .directory import Account, Directory, _digest
-from .names import InvalidDN, norm_dn
+from .directory import Directory
+from .entry import Account, password_digest
 
 
 class KeyTable:
-    def __init__(self, directory: Directory, realm: str, generated_password: str):
+    def __init__(self, directory: Directory, realm: str):
         self.directory = directory
         self.realm = realm
-        self._generated_password = generated_password
         self._keys: dict[tuple[str, bytes], dict[int, krb_crypto.Key]] = {}
 
     def salt(self, account: Account) -> str:
@@ -49,8 +48,8 @@ class KeyTable:
     def _password_for(self, account: Account) -> str | None:
         """The seed's (or the generated users') password, if it is still the account's."""
         for candidate in (_seed_passwords(self.directory.seed).get(account.sam.lower()),
-                          self._generated_password):
-            if candidate is not None and _digest(account.sam, candidate) == account.digest:
+                          self.directory.settings.generated_password):
+            if candidate is not None and password_digest(account.sam, candidate) == account.digest:
                 return candidate
         return None
 
@@ -61,36 +60,8 @@ class KeyTable:
                             for e in krb_crypto.SUPPORTED}
 
     def watch(self, directory: Directory) -> None:
-        """Follow password changes made over LDAP (`unicodePwd` set by an admin or by the user).
-
-        The directory has no change hook, so this wraps its `modify` on this one instance: after a
-        successful modify that set `unicodePwd`, the new password becomes keys here."""
-        original = directory.modify
-
-        def modify(actor, dn, changes, secure):
-            code, message = original(actor, dn, changes, secure)
-            if code == 0:
-                password = _new_password(changes)
-                try:
-                    account = directory.accounts.get(norm_dn(dn))
-                except InvalidDN:
-                    account = None
-                if password is not None and account is not None:
-                    self.remember(account, password)
-            return code, message
-
-        directory.modify = modify  # type: ignore[method-assign]
-
-
-def _new_password(changes: list[tuple[str, str, list[bytes]]]) -> str | None:
-    for op, attr, values in changes:
-        if attr.lower() == "unicodepwd" and op in ("add", "replace") and values:
-            try:
-                quoted = values[0].decode("utf-16-le")
-            except UnicodeDecodeError:
-                return None
-            return quoted[1:-1]
-    return None
+        """Follow password changes made over LDAP (`unicodePwd` set by an admin or by the user)."""
+        directory.password_listeners.append(self.remember)
 
 
 def _seed_passwords(seed: dict[str, Any]) -> dict[str, str]:

@@ -2,7 +2,8 @@
 
 DNs are compared the way AD compares them: attribute types and values case-insensitively, with
 spaces around `=` and `,` ignored and escapes resolved, so `cn=alice anderson, ou=users,...` names
-the same entry as `CN=Alice Anderson,OU=Users,...`.
+the same entry as `CN=Alice Anderson,OU=Users,...`. AD's time values: docs/active-directory.md
+("Values AD stores").
 """
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import functools
 import hashlib
 import struct
 
+from services.common.ad_wire import FILETIME_TICKS_PER_SECOND
+
 # 100-nanosecond intervals between 1601-01-01 (FILETIME's epoch) and 1970-01-01.
 _EPOCH_AS_FILETIME = 116444736000000000
-NEVER = 0x7FFFFFFFFFFFFFFF   # accountExpires "never", as AD stores it
 
 
 class InvalidDN(ValueError):
@@ -26,11 +28,11 @@ def parse_dn(dn: str) -> list[tuple[str, str]]:
     if "\\" not in dn and ";" not in dn:   # the common case: nothing escaped
         rdns = []
         for part in dn.split(","):
-            attr, eq, value = part.partition("=")
-            attr = attr.strip()
-            if not eq or not attr or not (attr[0].isalnum()) or any(c in attr for c in " \"+<>#"):
+            name, eq, value = part.partition("=")
+            name = name.strip()
+            if not eq or not name or not (name[0].isalnum()) or any(c in name for c in " \"+<>#"):
                 raise InvalidDN(dn)
-            rdns.append((attr, value.strip()))
+            rdns.append((name, value.strip()))
         return rdns
     rdns = []
     attr: str | None = None
@@ -103,11 +105,17 @@ def is_under(norm: str, base_norm: str) -> bool:
 # -- time ------------------------------------------------------------------------------------
 def filetime(epoch: float) -> int:
     """Epoch seconds -> Windows FILETIME (what pwdLastSet, lockoutTime, accountExpires hold)."""
-    return int(epoch * 10_000_000) + _EPOCH_AS_FILETIME
+    return int(epoch * FILETIME_TICKS_PER_SECOND) + _EPOCH_AS_FILETIME
 
 
 def from_filetime(ft: int) -> float:
-    return (ft - _EPOCH_AS_FILETIME) / 10_000_000
+    return (ft - _EPOCH_AS_FILETIME) / FILETIME_TICKS_PER_SECOND
+
+
+def seconds_as_interval(seconds: float) -> int:
+    """A duration as AD stores it on the domain object (lockoutDuration, maxPwdAge...): negative,
+    in FILETIME ticks."""
+    return -int(seconds * FILETIME_TICKS_PER_SECOND)
 
 
 def generalized_time(epoch: float) -> str:

@@ -35,13 +35,8 @@ CATEGORY_ALIASES = {
     "domaindns": "Domain-DNS", "container": "Container",
 }
 
-# userAccountControl flags used by the rules (MS-ADTS 2.2.16).
-UF_ACCOUNTDISABLE = 0x0002
-UF_LOCKOUT = 0x0010
-UF_NORMAL_ACCOUNT = 0x0200
-UF_DONT_EXPIRE_PASSWD = 0x10000
-UF_PASSWORD_EXPIRED = 0x800000
-
+# sAMAccountType and groupType values AD writes (the userAccountControl bits are in
+# services/common/ad_wire.py).
 SAM_USER_OBJECT = 805306368
 SAM_GROUP_OBJECT = 268435456
 GROUP_GLOBAL_SECURITY = -2147483646

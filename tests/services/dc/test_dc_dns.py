@@ -93,6 +93,19 @@ def test_remove_record_fault(dc, fresh):
     assert query(dc, f"_ldap._tcp.{DOMAIN}", "SRV").rcode() == dns.rcode.NOERROR
 
 
+def test_remove_record_fault_honours_its_peer(dc, fresh):
+    name = f"_kerberos._tcp.{DOMAIN}"
+
+    def rcode_from(source: str) -> int:
+        q = dns.message.make_query(name, "SRV")
+        return dns.query.udp(q, dc["host"], port=dc["dns"], timeout=3, source=source).rcode()
+
+    httpx.post(f"{dc['admin']}/faults", json={"action": "remove_record", "protocol": "dns", "target": name,
+                                              "peer": "127.0.0.2"}).raise_for_status()
+    assert rcode_from("127.0.0.1") == dns.rcode.NOERROR
+    assert rcode_from("127.0.0.2") == dns.rcode.NXDOMAIN
+
+
 def test_drop_fault_swallows_queries(dc, fresh):
     httpx.post(f"{dc['admin']}/faults", json={"action": "drop", "protocol": "dns"}).raise_for_status()
     with pytest.raises(dns.exception.Timeout):

@@ -149,7 +149,7 @@ def test_names_are_case_insensitive_and_upns_work_as_enterprise_names(dc, tmp_pa
 
 
 def test_kinit_over_tcp(dc, tmp_path, fresh):
-    out, env = kinit(dc, tmp_path, f"bob@{REALM}", "Bob-Passw0rd!", tcp=True)
+    out, _env = kinit(dc, tmp_path, f"bob@{REALM}", "Bob-Passw0rd!", tcp=True)
     assert out.returncode == 0, out.stderr
     assert "stream" in (tmp_path / "trace").read_text()
     assert {e["fields"]["transport"] for e in events(dc)[-2:]} == {"tcp"}

@@ -177,15 +177,16 @@ def test_anonymous_is_limited_to_the_rootdse(dc):
     assert not c.search(BASE_DN, "(objectClass=*)")
     assert c.result["result"] == 1
     assert c.result["message"].startswith("000004DC: LdapErr:")
-    assert "In order to perform this operation a successful bind must be completed on the connection." in c.result["message"]
+    assert ("In order to perform this operation a successful bind must be completed on the connection."
+            in c.result["message"])
 
 
 @pytest.mark.parametrize("flt,expected", [
     ("(sAMAccountName=ALICE)", {"alice"}),
     ("(userPrincipalName=Bob@Corp.Example.com)", {"bob"}),
     ("(&(objectClass=user)(|(givenName=alice)(sn=brown)))", {"alice", "bob"}),
-    ("(&(objectCategory=person)(!(memberOf=CN=WorkSpaces Users,OU=Groups,DC=corp,DC=example,DC=com))(!(sAMAccountName=user*)))",
-     {"carol", "Administrator", "svc-adconnector", "svc-oktaagent"}),
+    ("(&(objectCategory=person)(!(memberOf=CN=WorkSpaces Users,OU=Groups,DC=corp,DC=example,DC=com))"
+     "(!(sAMAccountName=user*)))", {"carol", "Administrator", "svc-adconnector", "svc-oktaagent"}),
     ("(cn=*ar*)", {"carol"}),
     ("(&(sAMAccountName=*)(!(sAMAccountName=user*))(badPwdCount>=1))", {"erin"}),
     ("(&(userAccountControl:1.2.840.113556.1.4.804:=3)(!(cn=User*)))", {"dave"}),

@@ -1,0 +1,133 @@
+"""Search over the directory, and what a search returns of each entry (AD's attribute selection,
+with its constructed attributes computed at read time).
+
+The wire (`ldap.py`) adds what AD does around it: anonymous access, MaxPageSize, paging.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from services.common import ad_wire
+
+from . import schema
+from .accounts import Accounts
+from .directory import Directory
+from .entry import Entry
+from .filters import Filter, equality_hint
+from .names import InvalidDN, norm_dn, parse_dn
+
+SCOPE_BASE, SCOPE_ONE, SCOPE_SUB = 0, 1, 2
+
+# How AD spells the constructed attributes in a reply, whatever case the client asked in.
+_CANONICAL = {
+    "msds-user-account-control-computed": "msDS-User-Account-Control-Computed",
+    "tokengroups": "tokenGroups", "canonicalname": "canonicalName",
+    "createtimestamp": "createTimeStamp", "modifytimestamp": "modifyTimeStamp",
+}
+
+
+class NoSuchObject(LookupError):
+    """The search base does not exist; `matched` is the deepest existing ancestor's DN."""
+
+    def __init__(self, matched: str):
+        super().__init__(matched)
+        self.matched = matched
+
+
+def search(directory: Directory, base: str, scope: int, flt: Filter) -> list[Entry]:
+    """Entries under `base` within `scope` matching `flt`. Raises NoSuchObject, InvalidDN."""
+    base_norm = norm_dn(base)
+    root = directory.entries.get(base_norm)
+    if root is None:
+        raise NoSuchObject(matched(directory, base_norm))
+    if scope == SCOPE_BASE:
+        candidates: Iterable[Entry] = [root]
+    elif scope == SCOPE_ONE:
+        candidates = directory.children.get(base_norm, [])
+    else:
+        candidates = _subtree(directory, base_norm, flt)
+    return [e for e in candidates if flt.match(e, directory)]
+
+
+def _subtree(directory: Directory, base_norm: str, flt: Filter) -> Iterable[Entry]:
+    hint = equality_hint(flt)
+    if hint is not None and hint[0] in directory.index:
+        attr, raw = hint
+        text = raw.decode("utf-8", "replace")
+        try:
+            key = norm_dn(text) if attr == "distinguishedname" else text.casefold()
+        except InvalidDN:
+            return []
+        hits = directory.index[attr].get(key, [])
+        return [e for e in hits if e.norm == base_norm or e.norm.endswith("," + base_norm)]
+    if base_norm == norm_dn(directory.domain.base_dn):
+        return directory.order
+    return [e for e in directory.order if e.norm == base_norm or e.norm.endswith("," + base_norm)]
+
+
+def matched(directory: Directory, norm: str) -> str:
+    """The DN of the deepest existing ancestor of a missing entry ("" when none)."""
+    rdns = parse_dn(norm)
+    for i in range(1, len(rdns) + 1):
+        key = ",".join(f"{a}={v}" for a, v in rdns[i:])
+        try:
+            found = directory.entries.get(norm_dn(key)) if key else None
+        except InvalidDN:
+            found = None
+        if found is not None:
+            return found.dn
+    return ""
+
+
+def constructed(directory: Directory, entry: Entry, attr: str) -> list[Any]:
+    """AD's constructed attributes, computed at read time; [] when not applicable."""
+    account = directory.accounts.get(entry.norm)
+    if attr == "msds-user-account-control-computed" and account is not None:
+        rules = Accounts(directory)
+        flags = 0
+        if rules.is_locked(account):
+            flags |= ad_wire.UF_LOCKOUT
+        if rules.password_expired(account):
+            flags |= ad_wire.UF_PASSWORD_EXPIRED
+        return [str(flags)]
+    if attr == "canonicalname":
+        rdns = parse_dn(entry.dn)
+        dcs = [v for a, v in rdns if a.lower() == "dc"]
+        rest = [v for a, v in rdns if a.lower() != "dc"]
+        return [".".join(dcs) + "/" + "/".join(reversed(rest))]
+    if attr == "createtimestamp":
+        return entry.values("whenCreated")
+    if attr == "modifytimestamp":
+        return entry.values("whenChanged")
+    if attr == "tokengroups" and account is not None:
+        return [g.first("objectSid") for g in
+                (directory.entries.get(norm_dn(dn)) for dn in entry.values("memberOf")) if g is not None]
+    return []
+
+
+def select(directory: Directory, entry: Entry, requested: list[str]) -> list[tuple[str, list[Any]]]:
+    """The attributes a search returns: all stored ones for none or `*`, none for `1.1`,
+    plus any named ones (constructed attributes only when named, as in AD)."""
+    wanted = [r.split(";")[0] for r in requested if r]
+    everything = not wanted or "*" in wanted
+    named = [w for w in wanted if w not in ("*", "1.1", "+")]
+    out: list[tuple[str, list[Any]]] = []
+    seen: set[str] = set()
+    if everything:
+        for name, vals in entry.items():
+            if name.lower() not in schema.HIDDEN:
+                out.append((name, vals))
+                seen.add(name.lower())
+    for w in named:
+        key = w.lower()
+        if key in seen or key in schema.HIDDEN:
+            continue
+        seen.add(key)
+        if key in schema.CONSTRUCTED:
+            vals = constructed(directory, entry, key)
+            if vals:
+                out.append((_CANONICAL.get(key, w), vals))
+        elif entry.has(key):
+            out.append((entry.name_of(key), entry.values(key)))
+    return out
