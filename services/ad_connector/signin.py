@@ -13,18 +13,12 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.common import ad_wire
 from services.common.context import ServiceContext
 
 from . import directory_auth, kerberos_auth, radius_client
 from .discovery import DiscoveryError, find_domain_controller
-
-AD_REASONS = {
-    "52e": "invalid credentials", "525": "user not found", "530": "not permitted to logon at this time",
-    "531": "not permitted to logon at this workstation", "532": "password expired",
-    "533": "account disabled", "701": "account expired", "773": "user must reset password",
-    "775": "account locked out",
-}
-
+from .service_account import ServiceAccount
 
 @dataclass
 class SignInResult:
@@ -119,12 +113,10 @@ class SignIn:
         if reason != "ok":
             if reason == "dc_unreachable" or reason.startswith("kerberos_"):
                 return SignInResult(False, reason, detail)
-            return SignInResult(False, f"ad_{reason}", AD_REASONS.get(reason, detail))
+            return SignInResult(False, f"ad_{reason}", ad_wire.BIND_SUBCODES.get(reason, detail))
         sam = principal.split("@")[0].split("\\")[-1]
-        base_dn = ",".join(f"DC={part}" for part in domain.split("."))
-        service_user = f"{directory['ConnectSettings']['CustomerUserName']}@{domain}"
-        attrs = await asyncio.to_thread(directory_auth.read_user, dc.address, dc.ldap_port, base_dn,
-                                        service_user, directory.get("ServiceAccountPassword", ""), sam, source)
+        attrs = await asyncio.to_thread(directory_auth.read_user, dc.address, dc.ldap_port,
+                                        ServiceAccount.of(directory), sam, source)
         return SignInResult(True, user=_jsonable(attrs or {"sAMAccountName": sam}))
 
     async def _kerberos_password_check(self, directory, dc, username, password, trace, principal,
@@ -152,16 +144,13 @@ class SignIn:
         elif result.outcome in ("unreachable", "refused", "bad_reply"):
             reason, detail = "dc_unreachable", result.detail
         elif code == kerberos_auth.KDC_ERR_PREAUTH_FAILED:
-            reason, detail = "52e", ""
+            reason, detail = ad_wire.BAD_PASSWORD, ""
         elif code == kerberos_auth.KDC_ERR_C_PRINCIPAL_UNKNOWN:
-            reason, detail = "525", ""
+            reason, detail = ad_wire.NO_SUCH_USER, ""
         elif code in (kerberos_auth.KDC_ERR_CLIENT_REVOKED, kerberos_auth.KDC_ERR_KEY_EXPIRED):
-            base_dn = ",".join(f"DC={part}" for part in domain.split("."))
-            service_user = f"{directory['ConnectSettings']['CustomerUserName']}@{domain}"
             sam = principal.split("@")[0].split("\\")[-1]
-            reason = await asyncio.to_thread(kerberos_auth.explain, code, dc.address, dc.ldap_port, base_dn,
-                                             service_user, directory.get("ServiceAccountPassword", ""), sam,
-                                             source)
+            reason = await asyncio.to_thread(kerberos_auth.explain, code, dc.address, dc.ldap_port,
+                                             ServiceAccount.of(directory), sam, source)
             detail = ""
         elif code == kerberos_auth.KRB_AP_ERR_SKEW:
             reason, detail = "kerberos_skew", ("clock skew too great between AD Connector and the "

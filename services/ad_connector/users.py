@@ -15,45 +15,27 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import ldap3
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from ldap3.core.exceptions import LDAPException
 from ldap3.utils.conv import escape_filter_chars
 
 from services.common.context import ServiceContext
-from services.common.ldap_client import close_quietly
 
 from .discovery import DiscoveryError, find_domain_controller
+from .service_account import LookupFailed, ServiceAccount, find_entry
 from .store import DirectoryStore
 
 ATTRIBUTES = ["sAMAccountName", "userPrincipalName", "givenName", "sn", "mail", "displayName"]
 
 
-class LookupFailed(Exception):
-    pass
-
-
-def _search(host: str, port: int, base_dn: str, bind_user: str, bind_password: str,
-            username: str, source: str | None) -> dict[str, Any] | None:
-    server = ldap3.Server(host, port=port, get_info=ldap3.NONE, connect_timeout=3)
-    conn = ldap3.Connection(server, user=bind_user, password=bind_password, raise_exceptions=False,
-                            receive_timeout=5, source_address=source)
-    try:
-        if not conn.bind():
-            raise LookupFailed(f"service account bind failed: {conn.result.get('description')}")
-        name = escape_filter_chars(username)
-        conn.search(base_dn, f"(&(objectClass=user)(|(sAMAccountName={name})(userPrincipalName={name})))",
-                    attributes=ATTRIBUTES, size_limit=1)
-        if not conn.entries:
-            return None
-        entry = conn.entries[0]
-        return {a: (str(entry[a].value) if entry[a].value is not None else None)
-                for a in ATTRIBUTES if a in entry}
-    except LDAPException as exc:
-        raise LookupFailed(f"LDAP error: {exc.__class__.__name__}") from None
-    finally:
-        close_quietly(conn)
+def _search(host: str, port: int, account: ServiceAccount, username: str, source: str | None) -> dict[str, Any] | None:
+    name = escape_filter_chars(username)
+    entry = find_entry(host, port, account,
+                       f"(&(objectClass=user)(|(sAMAccountName={name})(userPrincipalName={name})))",
+                       ATTRIBUTES, source)
+    if entry is None:
+        return None
+    return {a: (str(entry[a].value) if entry[a].value is not None else None) for a in ATTRIBUTES if a in entry}
 
 
 async def find_user(ctx: ServiceContext, directory: dict[str, Any], username: str) -> dict[str, Any] | None:
@@ -66,10 +48,7 @@ async def find_user(ctx: ServiceContext, directory: dict[str, Any], username: st
                                           source=source)
     except DiscoveryError as exc:
         raise LookupFailed(str(exc)) from None
-    base_dn = ",".join(f"DC={part}" for part in domain.split("."))
-    service_user = f"{directory['ConnectSettings']['CustomerUserName']}@{domain}"
-    return await asyncio.to_thread(_search, dc.address, dc.ldap_port, base_dn, service_user,
-                                   directory.get("ServiceAccountPassword", ""), username, source)
+    return await asyncio.to_thread(_search, dc.address, dc.ldap_port, ServiceAccount.of(directory), username, source)
 
 
 def register_routes(app: FastAPI, ctx: ServiceContext, store: DirectoryStore) -> None:

@@ -55,12 +55,12 @@ class Agent:
     async def handle(self, data: bytes, addr: tuple[str, int], port: int, endpoint: Endpoint) -> None:
         arrived = time.monotonic()
         peer = f"{addr[0]}:{addr[1]}"
-        fault = self.ctx.faults.match(protocol="radius", port=port, peer=addr[0])
-        if fault is not None and fault.action == "drop":
+        gate = self.ctx.faults.gate("radius", addr[0], port)
+        if gate.drop:
             self._discarded(peer, port, data, "fault: drop")
             return
-        if fault is not None and fault.action == "delay":
-            await asyncio.sleep(fault.seconds)
+        if gate.delay:
+            await asyncio.sleep(gate.delay)
         app = self.registry.app_for_port(port)
         if app is None:
             self._discarded(peer, port, data, "no RADIUS app is configured on this port (yet)")
@@ -93,7 +93,7 @@ class Agent:
             return
 
         try:
-            reply = await self._process(request, app, peer, arrived, deny=fault is not None and fault.action == "deny")
+            reply = await self._process(request, app, peer, arrived, deny=gate.deny)
         except BaseException:
             self.dedup.forget(key)
             raise

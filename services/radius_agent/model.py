@@ -10,6 +10,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from services.common.radius_wire import group_attribute
+
 log = logging.getLogger("lab.radius-agent")
 
 Result = Literal["accept", "reject", "none", "challenge"]
@@ -23,9 +25,6 @@ OTP_FACTOR_TYPES = ("token:software:totp", "token:hotp", "token", "token:hardwar
 OTP_ERRORS = {"E0000068": "Invalid passcode", "E0000082": "passcode already used (replay)",
               "E0000083": "passcode outside its time window", "E0000069": "User locked out of MFA (E0000069)",
               "E0000038": "the user's status does not allow MFA (E0000038)"}
-
-# "Include groups in RADIUS response": the three attributes Okta offers (spec/okta.md §1.2).
-GROUP_ATTRIBUTES = {11: 11, 25: 25, 26: 26, "filter-id": 11, "class": 25, "vendor-specific": 26}
 
 
 @dataclass
@@ -48,7 +47,7 @@ class GroupReturn:
         if not isinstance(data, dict):
             raise ValueError("groupReturn must be an object")
         raw = data.get("attribute")
-        attr = GROUP_ATTRIBUTES.get(raw.lower() if isinstance(raw, str) else raw)
+        attr = group_attribute(raw)
         if attr is None:
             raise ValueError(f"groupReturn.attribute {raw!r} is not 11, 25 or 26")
         groups = data.get("groups") or []

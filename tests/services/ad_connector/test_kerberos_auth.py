@@ -14,6 +14,7 @@ import pytest
 
 from services.ad_connector import kerberos_auth
 from services.ad_connector.discovery import DomainController
+from services.ad_connector.service_account import ServiceAccount
 from services.ad_connector.signin import SignIn
 from services.common.clock import Clock
 from tests.support import running_services
@@ -100,8 +101,8 @@ def test_skew_is_measured_against_the_callers_clock(dc, fresh):
     (23, "frank", "532"), (23, "grace", "773"),
 ])
 def test_explain_reads_the_sub_code_over_ldap(dc, code, sam, sub_code):
-    assert kerberos_auth.explain(code, dc["host"], dc["ldap"], BASE_DN, f"svc-adconnector@{DOMAIN}",
-                                 "Connector-Passw0rd!", sam, SOURCE) == sub_code
+    account = ServiceAccount(f"svc-adconnector@{DOMAIN}", "Connector-Passw0rd!", BASE_DN)
+    assert kerberos_auth.explain(code, dc["host"], dc["ldap"], account, sam, SOURCE) == sub_code
 
 
 # -- the connector's sign-in step ------------------------------------------------------------------
