@@ -1,6 +1,6 @@
 """The connector's sign-in path, in AWS's documented order: RADIUS first, then Active Directory.
 
-The order is a setting (`auth_order`: "radius_first" or "ad_first") because AWS documents it only
+The order is a setting (`auth_order`: "radius_first" or "ad_first", settings.py) because AWS documents it only
 for Managed Microsoft AD. The AD step finds the DC by SRV records, proves the password with a
 Kerberos AS exchange (`kerberos_auth`), then reads the user's attributes over LDAP with the
 service account (`directory_auth`). Each step leaves an event; the result names the step that failed so
@@ -19,6 +19,8 @@ from services.common.context import ServiceContext
 from . import directory_auth, kerberos_auth, radius_client
 from .discovery import DiscoveryError, find_domain_controller
 from .service_account import ServiceAccount
+from .settings import ConnectorSettings
+
 
 @dataclass
 class SignInResult:
@@ -37,13 +39,14 @@ class SignInResult:
 
 
 class SignIn:
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, settings: ConnectorSettings) -> None:
         self.ctx = ctx
-        self._sources = itertools.cycle(ctx.settings["connect_ips"])
+        self.settings = settings
+        self._sources = itertools.cycle(settings.connect_ips)
 
     async def run(self, directory: dict[str, Any], username: str, password: str, mfa_code: str,
                   trace: str | None) -> SignInResult:
-        order = self.ctx.settings.get("auth_order", "radius_first")
+        order = self.settings.auth_order
         radius_on = directory.get("RadiusSettings") is not None
         if directory.get("Stage") != "Active":
             return SignInResult(False, "directory_not_active", f"directory Stage is {directory.get('Stage')}")
@@ -79,7 +82,7 @@ class SignIn:
             result = await radius_client.authenticate(
                 servers=rs["RadiusServers"], port=int(rs["RadiusPort"]), secret=rs["SharedSecret"].encode(),
                 username=username, mfa_code=mfa_code, source_ip=source,
-                timeout=float(rs["RadiusTimeout"]) * float(self.ctx.settings.get("time_scale", 1.0)),
+                timeout=float(rs["RadiusTimeout"]) * self.settings.time_scale,
                 retries=int(rs["RadiusRetries"]), nas_identifier=directory["DirectoryId"],
                 protocol=rs.get("AuthenticationProtocol", "PAP"), on_send=sent,
                 on_unanswered=attempt_unanswered)
@@ -100,7 +103,7 @@ class SignIn:
     async def _active_directory(self, directory, username, password, mfa_code, trace, source) -> SignInResult:
         domain = directory["Name"]
         try:
-            dc = await find_domain_controller(domain, directory["DnsIpAddrs"], int(self.ctx.settings["dns_port"]),
+            dc = await find_domain_controller(domain, directory["DnsIpAddrs"], self.settings.dns_port,
                                               source=source)
         except DiscoveryError as exc:
             self.ctx.record("connector.dc_discovery", outcome="failed", trace=trace, reason=str(exc))
@@ -136,8 +139,8 @@ class SignIn:
             return "dc_unreachable", "no Kerberos port for the domain controller"
         result = await kerberos_auth.authenticate(
             dc.address, dc.kerberos_port, domain, username, password, source=source,
-            now=self.ctx.clock.now, timeout=float(self.ctx.settings.get("kerberos_timeout_seconds", 2.0)),
-            transport=str(self.ctx.settings.get("kerberos_transport", "udp")))
+            now=self.ctx.clock.now, timeout=self.settings.kerberos_timeout_seconds,
+            transport=self.settings.kerberos_transport)
         code = result.error_code
         if result.ok:
             reason, detail = "ok", ""

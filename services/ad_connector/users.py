@@ -23,6 +23,7 @@ from services.common.context import ServiceContext
 
 from .discovery import DiscoveryError, find_domain_controller
 from .service_account import LookupFailed, ServiceAccount, find_entry
+from .settings import ConnectorSettings
 from .store import DirectoryStore
 
 ATTRIBUTES = ["sAMAccountName", "userPrincipalName", "givenName", "sn", "mail", "displayName"]
@@ -38,20 +39,20 @@ def _search(host: str, port: int, account: ServiceAccount, username: str, source
     return {a: (str(entry[a].value) if entry[a].value is not None else None) for a in ATTRIBUTES if a in entry}
 
 
-async def find_user(ctx: ServiceContext, directory: dict[str, Any], username: str) -> dict[str, Any] | None:
+async def find_user(settings: ConnectorSettings, directory: dict[str, Any], username: str) -> dict[str, Any] | None:
     """The user's directory entry, or None when the directory has no such user."""
     domain = directory["Name"]
     # Lookups leave from a connector address (ENI), like the sign-in's DNS and LDAP traffic.
     source = (directory["ConnectSettings"].get("ConnectIps") or [None])[0]
     try:
-        dc = await find_domain_controller(domain, directory.get("DnsIpAddrs") or [], int(ctx.settings["dns_port"]),
+        dc = await find_domain_controller(domain, directory.get("DnsIpAddrs") or [], settings.dns_port,
                                           source=source)
     except DiscoveryError as exc:
         raise LookupFailed(str(exc)) from None
     return await asyncio.to_thread(_search, dc.address, dc.ldap_port, ServiceAccount.of(directory), username, source)
 
 
-def register_routes(app: FastAPI, ctx: ServiceContext, store: DirectoryStore) -> None:
+def register_routes(app: FastAPI, ctx: ServiceContext, store: DirectoryStore, settings: ConnectorSettings) -> None:
     @app.post("/connector/users/lookup")
     async def lookup(request: Request) -> JSONResponse:
         trace = request.headers.get("X-Lab-Trace")
@@ -68,7 +69,7 @@ def register_routes(app: FastAPI, ctx: ServiceContext, store: DirectoryStore) ->
         if directory.get("Stage") != "Active":
             return JSONResponse({"error": f"Directory Stage is {directory.get('Stage')}"}, status_code=409)
         try:
-            user = await find_user(ctx, directory, body["username"])
+            user = await find_user(settings, directory, body["username"])
         except LookupFailed as exc:
             ctx.record("connector.user_lookup", outcome="error", trace=trace, user=body["username"],
                        directory=directory["DirectoryId"], reason=str(exc))
