@@ -43,7 +43,7 @@ def new_request_id() -> str:
 
 class Agent:
     def __init__(self, ctx: Any, registry: AppRegistry, verifier: Verifier, dedup: DuplicateCache,
-                 threads: int = 15) -> None:
+                 threads: int) -> None:
         self.ctx = ctx
         self.registry = registry
         self.verifier = verifier

@@ -57,7 +57,7 @@ class Pending:
 
 
 class ChallengeStore:
-    def __init__(self, ttl: float = 60.0, max_entries: int = 10000,
+    def __init__(self, ttl: float, max_entries: int = 10000,
                  now: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
         self.max_entries = max_entries

@@ -44,7 +44,7 @@ Verdict = Literal["new", "in_flight", "answered"]
 class DuplicateCache:
     """In-memory duplicate cache with a bounded size (oldest entries evicted first)."""
 
-    def __init__(self, ttl: float = 10.0, max_entries: int = 4096,
+    def __init__(self, ttl: float, max_entries: int = 4096,
                  now: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
         self.max_entries = max_entries

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from radius_agent_fakes import FakeOrg, FakeUser
-
 from lab import topology as topo
+from tests.services.radius_agent.radius_agent_fakes import FakeOrg, FakeUser
 from tests.support import running_services
 
 STRICT_SECRET = "strict-Secret-9"

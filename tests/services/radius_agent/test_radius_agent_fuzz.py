@@ -8,11 +8,6 @@ Message-Authenticator first and verifies; `primary.split` never loses characters
 is single-use."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helpers, whatever pytest's import mode
-
 import struct
 
 import pytest
@@ -20,11 +15,11 @@ import pytest
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st
-from radius_agent_fakes import access_request  # noqa: E402
 
 from services.radius_agent import radius  # noqa: E402
 from services.radius_agent.challenge import ChallengeStore, Pending  # noqa: E402
 from services.radius_agent.primary import split  # noqa: E402
+from tests.services.radius_agent.radius_agent_fakes import access_request  # noqa: E402
 
 SECRET = b"fuzz-secret"
 FAST = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

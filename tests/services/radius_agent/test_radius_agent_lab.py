@@ -10,20 +10,16 @@ The token test revokes the lab's token, so it runs last and resets the org after
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helpers, whatever pytest's import mode
-
 import re
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 from pyrad import packet as rp
-from radius_agent_fakes import RadiusClient, access_request, decode_reply
 
 from lab.provision import enrol_okta_verify
+from tests.services.radius_agent.radius_agent_fakes import RadiusClient, access_request, decode_reply
 from tests.support import default_seed, running_services, url
 
 SUBNET = "127.0.97"

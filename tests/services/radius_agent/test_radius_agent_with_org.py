@@ -2,18 +2,13 @@
 contract, with Okta Verify enrolled through the Factors API and the phone, as a user would."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helpers, whatever pytest's import mode
-
 import time
 
 import httpx
 import pytest
 from pyrad import packet as rp
-from radius_agent_fakes import RadiusClient, access_request, decode_reply
 
+from tests.services.radius_agent.radius_agent_fakes import RadiusClient, access_request, decode_reply
 from tests.support import running_services, url
 
 SUBNET = "127.0.87"
