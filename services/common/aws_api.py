@@ -7,7 +7,7 @@ models, and AWS's error body (`{"__type", "message"}` plus the error shape's mem
 
 Why botocore's models: they are what boto3 itself uses, so the members, types, ranges, patterns
 and enums we check are exactly AWS's, and a new SDK member needs no code here. botocore checks only
-`required`, types and `min` on the client side (see shared/spec/aws.md 1.3); everything else —
+`required`, types and `min` on the client side (docs/aws.md, "The AWS wire"); everything else —
 max, enum, pattern — has to be checked by the server, which is this module.
 """
 from __future__ import annotations

@@ -5,7 +5,7 @@ anything is decoded), then the app for the receiving port (its secret authentica
 then Message-Authenticator (an invalid one MUST NOT touch the duplicate cache, RFC 5080), then
 Status-Server (answered at once, no org, no dedup, RFC 5997), then duplicates, then a worker.
 
-It also writes the agent's log in the shape of Okta's `okta_radius.log` (spec/okta.md §1.11):
+It also writes the agent's log in the shape of Okta's `okta_radius.log` (docs/radius.md, "The agent's log"):
 
     [radiusRequestId=UsPdTSTAHI, user=alice, requestType=mfa] Begin processing of Access-Request,
         client=/127.0.10.41:51234, packetId=105, method=PAP

@@ -1,7 +1,7 @@
 """The agent's view of the org's RADIUS apps, refreshed without restart, and one UDP port per app.
 
 Okta: app-side changes "do NOT require an agent restart. However, the agent may take a few minutes
-before it retrieves the updated configuration" (spec/okta.md §1.1). The lab re-reads
+before it retrieves the updated configuration" (docs/radius.md). The lab re-reads
 GET /api/v1/radius/apps every `app_refresh_seconds` (default 30) so a scenario can flip
 requireMessageAuthenticator or primaryAuth and watch the agent pick it up.
 

@@ -4,7 +4,7 @@ Why the agent keeps them: with "Okta performs primary authentication" and no fac
 password, the exchange takes several Access-Requests (password → factor menu → passcode). Each
 round carries back the opaque State; the Okta `stateToken` behind it stays here, never on the wire.
 
-Rules (spec/radius.md item 28, spec/okta.md §1.7, §10 item 1):
+Rules (docs/radius.md, "Challenges"):
 - a State is single-use: `take()` removes it, so a replayed round is rejected;
 - it expires after `ragent.mfa.timeout.seconds` (default 60);
 - it is bound to the app and the User-Name it was issued for;

@@ -1,4 +1,4 @@
-"""Groups in the Access-Accept ("Include groups in RADIUS response", spec/okta.md §1.2).
+"""Groups in the Access-Accept ("Include groups in RADIUS response", docs/radius.md).
 
 Why: VPNs and NASes authorise by group (a Filter-Id naming an ACL, a Class the accounting echoes,
 a Cisco-AVPair). The app's `groupReturn` says which attribute and which groups; the agent reads the

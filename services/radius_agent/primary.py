@@ -1,6 +1,6 @@
 """"Okta performs primary authentication" checked: the password goes to the org's /api/v1/authn.
 
-Three ways a client can finish the MFA step after the password (spec/okta.md §1.5, §1.7, §9 C):
+Three ways a client can finish the MFA step after the password (docs/radius.md, "What the RADIUS password means" and "Challenges"):
 
 1. In the same request: `password,123456` or `password,push` (the comma rule: the LAST comma
    splits, so a password may itself contain commas).
@@ -12,7 +12,7 @@ Three ways a client can finish the MFA step after the password (spec/okta.md §1
 3. Nothing: a client that cannot answer a challenge (AD Connector treats one as a failure) fails.
 
 With AD Connector the password field carries the MFA code (WorkSpaces never sends the AD password
-over RADIUS), so /api/v1/authn refuses it (E0000004): failure F7, every sign-in rejected.
+over RADIUS), so /api/v1/authn refuses it (E0000004): failure F7 (docs/radius.md), every sign-in rejected.
 
 The agent keeps Okta's stateToken in `challenge.ChallengeStore`, never in the State on the wire.
 Authn calls made with a stateToken that answer 401 mean the Okta transaction expired (Okta uses
@@ -60,7 +60,7 @@ async def authenticate(ctx: Any) -> Outcome:
     except Reject:
         if not second:
             raise
-        # spec/radius.md item 26: a password that itself ends in ",<digits>" — try it whole
+        # a password that itself ends in ",<digits>": try it whole (docs/radius.md)
         txn = await _password(ctx, ctx.password)
         second = ""
     if txn.get("status") == "SUCCESS":

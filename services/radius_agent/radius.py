@@ -2,7 +2,7 @@
 
 pyrad supplies the codec (packet layout, dictionary, User-Password hiding, Message-Authenticator
 HMAC); this module adds what pyrad 2.6.0's server lacks or leaves optional, because those are the
-rules a conformant server is measured by (spec/radius.md §1):
+rules a conformant server is measured by (docs/radius.md, "The protocol"):
 
 - silent discard (never a reply, never a traceback) of: bad Length, truncated or overlong packets,
   broken attribute lengths, codes other than Access-Request and Status-Server, a wrong
@@ -97,7 +97,7 @@ class Request:
         return bytes(values[0]).decode("utf-8", errors="replace")
 
     def auth_protocol(self) -> str:
-        """PAP, CHAP, MS-CHAPv2, MS-CHAP, EAP or none: the agent only does PAP (spec/okta.md §1.1)."""
+        """PAP, CHAP, MS-CHAPv2, MS-CHAP, EAP or none: the agent only does PAP (docs/radius.md)."""
         if OrderedDict.__contains__(self.packet, ATTR_USER_PASSWORD):
             return "PAP"
         if OrderedDict.__contains__(self.packet, ATTR_CHAP_PASSWORD):

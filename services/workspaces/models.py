@@ -5,7 +5,7 @@ fields the client sign-in uses (ConnectionState, LastKnownUserConnectionTimestam
 cuts every response down to the model's members, so those never leak into Describe* output.
 Defaults follow what AWS shows for a freshly registered AD Connector directory; the registration
 code is `<prefix>+XXXXXX` (prefix setting `registration_code_prefix`, default `WSlab`, as in the
-seed; AWS's own codes are region based, e.g. `WSpdx+ABC12D`, shared/spec/aws.md 3.6 and 7.11).
+seed; AWS's own codes are region based, e.g. `WSpdx+ABC12D`, docs/aws.md).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from services.common.aws_paging import Pager
 
 REGISTERING, REGISTERED, DEREGISTERING = "REGISTERING", "REGISTERED", "DEREGISTERING"
 PENDING, AVAILABLE, TERMINATED = "PENDING", "AVAILABLE", "TERMINATED"
-# Describe* calls: 25 a page when Limit is absent (AWS's maximum for these operations).
+# Describe* calls: 25 a page when Limit is absent (the largest Limit the model allows; docs/aws.md).
 PAGER = Pager(25, "InvalidParameterValuesException", "The specified NextToken is not valid.")
 
 DIRECTORY_TYPES = {"ADConnector": "AD_CONNECTOR", "SimpleAD": "SIMPLE_AD", "MicrosoftAD": "AD_CONNECTOR"}

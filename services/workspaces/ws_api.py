@@ -7,7 +7,7 @@ network (connector.py).
 
 Asynchronous, as in AWS, with `stage_delay_seconds` (settings.py) between states:
 REGISTERING → REGISTERED, DEREGISTERING → gone, PENDING → AVAILABLE. Where moto differs from AWS
-(shared/spec/aws.md 6.4/6.6) this follows AWS: RegisterWorkspaceDirectory returns DirectoryId and
+(docs/aws.md, "Where the lab follows AWS and moto does not") this follows AWS: RegisterWorkspaceDirectory returns DirectoryId and
 State, refuses a directory that is not Active, raises ResourceAlreadyExistsException, and uses the
 connector's own service account; user names compare case-insensitively.
 """

@@ -3,7 +3,7 @@ passwords, in-process so thousands of cases run in seconds. The end-to-end malfo
 (a real agent process, test_radius_agent_unit.py) stays; this one searches much wider.
 
 Properties: `radius.parse` either returns a request or raises `Discard` (never anything else: one
-packet must not take the agent down, spec/radius.md pyrad #234); a valid request's reply always has
+packet must not take the agent down: pyrad once looped forever on a zero-length VSA, pyrad#234); a valid request's reply always has
 Message-Authenticator first and verifies; `primary.split` never loses characters; a challenge State
 is single-use."""
 from __future__ import annotations

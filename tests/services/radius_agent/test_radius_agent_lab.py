@@ -2,7 +2,7 @@
 TWO agents (radius-agent and radius-agent-2, each with its own duplicate cache) and AD Connector.
 
 What only the real pieces show: a retransmission that lands on the other agent starts a second
-push on the phone (Okta documents it, failure F2) while each agent alone sends one; "Okta performs
+push on the phone (Okta documents it, failure F2 in docs/radius.md) while each agent alone sends one; "Okta performs
 primary authentication" against the org's /api/v1/authn (the AD password checked by an LDAP bind at
 the DC) in one request and through Access-Challenge; AD Connector failing every sign-in with that
 setting (it treats a challenge as failure); and a revoked API token making the agents DISRUPTED.

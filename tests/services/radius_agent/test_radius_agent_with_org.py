@@ -126,7 +126,7 @@ def agent_events(lab, since=0):
 
 
 def test_primary_auth_switched_on_in_the_org_fails_every_workspaces_sign_in(lab, nas):
-    # Failure F7: "Okta performs primary authentication" checked. AD Connector sends the MFA code as
+    # Failure F7 (docs/radius.md): "Okta performs primary authentication" checked. AD Connector sends the MFA code as
     # the password, so Okta sees a wrong password (or, while the org has no /api/v1/authn, cannot
     # check one): Access-Reject either way. The agent re-reads the app without a restart.
     org = lab[1]
