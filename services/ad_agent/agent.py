@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import time
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ class Agent:
         self.org_answered = False      # the org refused us (e.g. a revoked token): up, but DISRUPTED
         self.last_error: str | None = None
         self.importing = asyncio.Lock()
+        self._work: set[asyncio.Task[None]] = set()    # running jobs, kept so they are not collected
 
     # -- state -----------------------------------------------------------------------------------
     def save(self) -> None:
@@ -124,9 +126,14 @@ class Agent:
                 continue
             for task in tasks:
                 if task.get("type") == "authenticate":
-                    asyncio.create_task(self.authenticate(org, task))
+                    self._spawn(self.authenticate(org, task))
                 elif task.get("type") == "import":
-                    asyncio.create_task(self.import_job(org, task))
+                    self._spawn(self.import_job(org, task))
+
+    def _spawn(self, job: Coroutine[Any, Any, None]) -> None:
+        running = asyncio.create_task(job)
+        self._work.add(running)
+        running.add_done_callback(self._work.discard)
 
     # -- the work --------------------------------------------------------------------------------
     async def authenticate(self, org: OrgClient, task: dict[str, Any]) -> None:

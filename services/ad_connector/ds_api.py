@@ -90,7 +90,7 @@ class DirectoryService:
         self._start_stage(directory_id)
         return {"DirectoryId": directory_id}
 
-    async def describe_directories(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    async def describe_directories(self, params: dict[str, Any], _call: Call) -> dict[str, Any]:
         ids = params.get("DirectoryIds")
         if ids is not None:
             if not ids:

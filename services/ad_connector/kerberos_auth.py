@@ -286,7 +286,7 @@ class _Channel:
         host, port = self.host, self.port
 
         class _Proto(asyncio.DatagramProtocol):
-            def datagram_received(self, data, addr):
+            def datagram_received(self, data, _addr):
                 if not got.done():
                     got.set_result(data)
 

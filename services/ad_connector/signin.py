@@ -67,7 +67,7 @@ class SignIn:
             user.update(outcome.user)
         return SignInResult(True, user=user)
 
-    async def _radius(self, directory, username, password, mfa_code, trace, source) -> SignInResult:
+    async def _radius(self, directory, username, _password, mfa_code, trace, source) -> SignInResult:
         rs = directory["RadiusSettings"]
 
         def sent(attempt: radius_client.Attempt, number: int, packet_id: int) -> None:
@@ -100,7 +100,7 @@ class SignIn:
                   "timeout": "no reply from any RADIUS server within the time budget"}[result.outcome]
         return SignInResult(False, f"radius_{result.outcome}", detail)
 
-    async def _active_directory(self, directory, username, password, mfa_code, trace, source) -> SignInResult:
+    async def _active_directory(self, directory, username, password, _mfa_code, trace, source) -> SignInResult:
         domain = directory["Name"]
         try:
             dc = await find_domain_controller(domain, directory["DnsIpAddrs"], self.settings.dns_port,

@@ -1,9 +1,10 @@
 """The AWS JSON 1.1 wire, shared by the lab's emulated AWS services (Directory Service, WorkSpaces).
 
-Plumbing only, no domain logic: SigV4 verification against the lab's one access key, the
-`X-Amz-Target` dispatch, request validation and response shaping driven by botocore's own service
-models, and AWS's error body (`{"__type", "message"}` plus the error shape's members, with
-`x-amzn-RequestId`). A service supplies one async handler per operation and raises `AwsError`.
+Plumbing only, no domain logic: SigV4 verification against the lab's one access key
+(aws_sigv4.py), the `X-Amz-Target` dispatch, request validation and response shaping driven by
+botocore's own service models, and AWS's error body (`{"__type", "message"}` plus the error shape's
+members, with `x-amzn-RequestId`). A service supplies one async handler per operation and raises
+`AwsError` (aws_errors.py); Describe* handlers page with aws_paging.py.
 
 Why botocore's models: they are what boto3 itself uses, so the members, types, ranges, patterns
 and enums we check are exactly AWS's, and a new SDK member needs no code here. botocore checks only

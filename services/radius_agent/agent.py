@@ -34,6 +34,7 @@ from .radius import Discard, Endpoint, Request
 log = logging.getLogger("lab.radius-agent")
 
 _ID_ALPHABET = string.ascii_letters + string.digits
+_LOG_RESULTS = {"accept": "ACCEPT", "reject": "REJECT", "none": "NO_RESPONSE", "challenge": "CHALLENGE"}
 
 
 def new_request_id() -> str:
@@ -154,7 +155,7 @@ class Agent:
         log.info("%s Completed processing. packetId=%s, totalProcessingTime=%dms, queueTime=%dms, "
                  "oktaTime=%dms, httpCode=%s, method=%s, result=%s", tag, request.id, total_ms, queue_ms,
                  okta_ms, timer.last_status if timer.last_status is not None else "-", outcome.method,
-                 {"accept": "ACCEPT", "reject": "REJECT", "none": "NO_RESPONSE", "challenge": "CHALLENGE"}[outcome.result])
+                 _LOG_RESULTS[outcome.result])
         extra = {"groups": outcome.groups} if outcome.groups else {}
         self.ctx.record("radius.request", peer=peer, trace=rid, port=request.local_port,
                         outcome=outcome.result if outcome.result != "none" else "no_response",
@@ -171,8 +172,8 @@ class Agent:
             return radius.encode_reply(request, radius.ACCESS_REJECT)
         if outcome.result == "challenge":
             assert outcome.state is not None
-            return radius.encode_reply(request, radius.ACCESS_CHALLENGE,
-                                       [(radius.ATTR_STATE, outcome.state)] + radius.reply_message(outcome.prompt or ""))
+            attributes = [(radius.ATTR_STATE, outcome.state), *radius.reply_message(outcome.prompt or "")]
+            return radius.encode_reply(request, radius.ACCESS_CHALLENGE, attributes)
         return None
 
     def _discarded(self, peer: str, port: int, data: bytes, reason: str) -> None:

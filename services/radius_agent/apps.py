@@ -132,6 +132,7 @@ class Listeners:
         self.handler = handler
         self.record = record
         self.endpoints: dict[int, Endpoint] = {}
+        self._opening: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -145,7 +146,9 @@ class Listeners:
         """Open ports for new apps, close ports whose app went away (never the main port)."""
         loop = asyncio.get_running_loop()
         for port in sorted(set(by_port) - set(self.endpoints)):
-            loop.create_task(self._open(port))
+            opening = loop.create_task(self._open(port))
+            self._opening.add(opening)          # kept until done, so the task is not collected
+            opening.add_done_callback(self._opening.discard)
         for port in sorted(set(self.endpoints) - set(by_port) - {self.main_port}):
             self.endpoints.pop(port).close()
             log.info("closed RADIUS port %s:%s (its app is gone)", self.host, port)

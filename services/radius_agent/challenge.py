@@ -34,7 +34,7 @@ MAX_MENU = 8                         # "no more than eight" (Okta; the prompt ge
 
 
 def factor_label(f: dict[str, Any]) -> str:
-    return FACTOR_LABELS.get((f.get("factorType"), f.get("provider")), str(f.get("factorType")))
+    return FACTOR_LABELS.get((str(f.get("factorType")), str(f.get("provider"))), str(f.get("factorType")))
 
 
 def menu(factors: list[dict[str, Any]]) -> str:

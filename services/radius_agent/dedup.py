@@ -65,10 +65,10 @@ class DuplicateCache:
         slot = key[:4]
         previous = self._latest.get(slot)
         if previous is not None and previous != key[4]:
-            old = self._entries.get(slot + (previous,))
+            old = self._entries.get((*slot, previous))
             # an in-flight request keeps its entry until it finishes; only answered ones go
             if old is not None and old.state == ANSWERED:
-                del self._entries[slot + (previous,)]
+                del self._entries[(*slot, previous)]
         self._latest[slot] = key[4]
         entry = Entry(started=self._now())
         self._entries[key] = entry

@@ -147,7 +147,7 @@ def parse(data: bytes, source: tuple[str, int], local_port: int, secret: bytes, 
     data = data[:length]                 # octets beyond Length are padding (RFC 2865 §3)
     try:
         pkt = rp.AuthPacket(packet=data, secret=secret, dict=dictionary())
-    except Exception as exc:             # pyrad raises PacketError, but a codec bug must not escape
+    except Exception as exc:  # noqa: BLE001 - pyrad raises PacketError, but a codec bug must not escape
         raise Discard(f"malformed {CODE_NAMES[code]}: {exc}") from None
     ma_values = OrderedDict.get(pkt, ATTR_MESSAGE_AUTHENTICATOR) or []
     if ma_values:
@@ -155,7 +155,7 @@ def parse(data: bytes, source: tuple[str, int], local_port: int, secret: bytes, 
             raise Discard("malformed Message-Authenticator")
         try:
             valid = pkt.verify_message_authenticator()
-        except Exception:
+        except Exception:  # noqa: BLE001 - a packet pyrad cannot check is an invalid one
             valid = False
         if not valid:
             raise Discard("bad Message-Authenticator (wrong shared secret or altered packet)")

@@ -127,9 +127,7 @@ def workspace_matches(doc: dict[str, Any], params: dict[str, Any]) -> bool:
         return False
     if params.get("BundleId") is not None and doc.get("BundleId") != params["BundleId"]:
         return False
-    if params.get("WorkspaceName") is not None and doc.get("WorkspaceName") != params["WorkspaceName"]:
-        return False
-    return True
+    return params.get("WorkspaceName") is None or doc.get("WorkspaceName") == params["WorkspaceName"]
 
 
 def directory_matches(doc: dict[str, Any], params: dict[str, Any]) -> bool:

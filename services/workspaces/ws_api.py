@@ -7,9 +7,10 @@ network (connector.py).
 
 Asynchronous, as in AWS, with `stage_delay_seconds` (settings.py) between states:
 REGISTERING → REGISTERED, DEREGISTERING → gone, PENDING → AVAILABLE. Where moto differs from AWS
-(docs/aws.md, "Where the lab follows AWS and moto does not") this follows AWS: RegisterWorkspaceDirectory returns DirectoryId and
-State, refuses a directory that is not Active, raises ResourceAlreadyExistsException, and uses the
-connector's own service account; user names compare case-insensitively.
+(docs/aws.md, "Where the lab follows AWS and moto does not") this follows AWS:
+RegisterWorkspaceDirectory returns DirectoryId and State, refuses a directory that is not Active,
+raises ResourceAlreadyExistsException, and uses the connector's own service account; user names
+compare case-insensitively.
 """
 from __future__ import annotations
 
@@ -109,7 +110,7 @@ class WorkspacesService:
         self.store.put_directory(doc)
         self.ctx.record("workspaces.directory_state", outcome=models.REGISTERED, directory=directory_id)
 
-    async def describe_directories(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    async def describe_directories(self, params: dict[str, Any], _call: Call) -> dict[str, Any]:
         docs = [d for d in self.store.directories() if models.directory_matches(d, params)]
         items, token = models.PAGER.page(docs, params, ("DirectoryIds", "WorkspaceDirectoryNames", "Filters"))
         out: dict[str, Any] = {"Directories": items}
@@ -199,7 +200,7 @@ class WorkspacesService:
         self.store.put_workspace(models.make_available(doc))
         self.ctx.record("workspaces.workspace_state", outcome=models.AVAILABLE, workspace=workspace_id)
 
-    async def describe_workspaces(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    async def describe_workspaces(self, params: dict[str, Any], _call: Call) -> dict[str, Any]:
         models.check_describe_workspaces(params)
         docs = [w for w in self.store.workspaces() if models.workspace_matches(w, params)]
         items, token = models.PAGER.page(docs, params, ("WorkspaceIds", "DirectoryId", "UserName", "BundleId",
@@ -209,7 +210,7 @@ class WorkspacesService:
             out["NextToken"] = token
         return out
 
-    async def describe_connection_status(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    async def describe_connection_status(self, params: dict[str, Any], _call: Call) -> dict[str, Any]:
         ids = params.get("WorkspaceIds")
         docs = [w for w in self.store.workspaces() if ids is None or w["WorkspaceId"] in ids]
         items, token = models.PAGER.page(docs, params, ("WorkspaceIds",))

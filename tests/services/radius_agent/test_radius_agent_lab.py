@@ -52,7 +52,8 @@ class Lab:
         return sum(1 for p in self.phone.get("/pushes").json() if p["login"] == login)
 
     def respond(self, login: str, action: str, after: float = 0.0) -> None:
-        assert self.phone.put(f"/accounts/{login}/behaviour", json={"action": action, "after": after}).status_code == 200
+        answer = self.phone.put(f"/accounts/{login}/behaviour", json={"action": action, "after": after})
+        assert answer.status_code == 200
 
     def code(self, login: str) -> str:
         return self.phone.get(f"/accounts/{login}/code").json()["code"]

@@ -16,7 +16,7 @@ NAS_IP = f"{SUBNET}.42"
 
 
 def users_with_a_slow_one() -> list[FakeUser]:
-    return default_users() + [FakeUser("00u-slow", "slow", "slow@corp.example.com", codes={"246810"},
+    return [*default_users(), FakeUser("00u-slow", "slow", "slow@corp.example.com", codes={"246810"},
                                        factors_delay=5.0)]
 
 

@@ -198,7 +198,8 @@ def test_radclient_status_server(lab):
 @radclient
 def test_radclient_proxy_state_comes_back(lab):
     out = run_radclient(lab, "Proxy-State=0x01,Proxy-State=0x0202,User-Name=alice,User-Password=918273")
-    assert out.stdout.index("Proxy-State = 0x01") < out.stdout.index("Proxy-State = 0x0202", out.stdout.index("Received"))
+    received = out.stdout.index("Received")
+    assert out.stdout.index("Proxy-State = 0x01") < out.stdout.index("Proxy-State = 0x0202", received)
 
 
 # -- RFC 2865 / 2869 / 3579 / 5080 / 5997 and BlastRADIUS ------------------------------------

@@ -34,7 +34,8 @@ class Org:
         totp = self.http.post(f"/api/v1/users/{uid}/factors",
                               json={"factorType": "token:software:totp", "provider": "OKTA"})
         assert totp.status_code == 200, totp.text
-        assert self.phone.post("/scan", json={"uri": totp.json()["_embedded"]["activation"]["qrContents"]}).status_code == 200
+        qr = totp.json()["_embedded"]["activation"]["qrContents"]
+        assert self.phone.post("/scan", json={"uri": qr}).status_code == 200
         code = self.phone.get(f"/accounts/{login}/code").json()["code"]
         act = self.http.post(f"/api/v1/users/{uid}/factors/{totp.json()['id']}/lifecycle/activate",
                              json={"passCode": code})
@@ -48,7 +49,8 @@ class Org:
         return self.phone.get(f"/accounts/{login}/code").json()["code"]
 
     def respond(self, login: str, action: str, after: float = 0.0) -> None:
-        assert self.phone.put(f"/accounts/{login}/behaviour", json={"action": action, "after": after}).status_code == 200
+        answer = self.phone.put(f"/accounts/{login}/behaviour", json={"action": action, "after": after})
+        assert answer.status_code == 200
 
 
 @pytest.fixture(scope="module")
