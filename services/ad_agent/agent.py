@@ -6,37 +6,35 @@ own address, like the real agent on `InstanceOkta`. What it remembers across res
 `<state>/ad-agent/agent.json`: its registration and the last import (time and counts), so a restart
 does not import again before the interval is up.
 
-Settings (`topology.services.ad-agent.settings`): `import_interval_seconds` (3600), `import_on_start`
-(false), `poll_wait_seconds` (20, the long-poll), `retry_seconds` (2), `user_ous` (["OU=Users"]),
-`group_ous` (["OU=Groups"]), `exclude_users` (["Administrator", "Guest", "krbtgt"]),
-`service_account` ("svc-oktaagent"), `page_size` (500); Okta's "Profile & Lifecycle Sourcing" of the
-integration: `deactivated_user_action` ("deactivate", "suspend" or "none"), `reactivate_suspended_users`
-(false), `reactivate_deactivated_users` (false)."""
+Settings: settings.py (read once, at start-up)."""
 from __future__ import annotations
 
 import asyncio
 import json
 import os
 import time
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
 from services.common.context import ServiceContext
 
 from . import directory
-from .importer import Lifecycle, run_import
+from .importer import run_import
 from .okta import OrgClient, OrgError
+from .settings import AgentSettings
 
 
 class Agent:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
+        self.settings = AgentSettings.from_settings(ctx.settings)    # a bad value is a bad config (exit 4)
         seed = ctx.seed()                     # the directory side of the seed: always there
         dom = seed.get("domain", {})
         self.domain = str(dom.get("dns_name", "corp.example.com")).lower()
         self.netbios = str(dom.get("netbios_name", "CORP"))
         self.base_dn = str(dom.get("base_dn") or ",".join(f"DC={p}" for p in self.domain.split(".")))
-        account = str(ctx.settings.get("service_account", "svc-oktaagent"))
+        account = self.settings.service_account
         entry = next((a for a in seed.get("service_accounts", []) if a["sam"].lower() == account.lower()), None)
         if entry is None:
             raise ValueError(f"the seed has no service account {account} for the Okta AD agent")
@@ -48,12 +46,9 @@ class Agent:
         self.org_answered = False      # the org refused us (e.g. a revoked token): up, but DISRUPTED
         self.last_error: str | None = None
         self.importing = asyncio.Lock()
-        self.lifecycle = Lifecycle.from_settings(ctx.settings)    # a bad value is a bad config (exit 4)
+        self._work: set[asyncio.Task[None]] = set()    # running jobs, kept so they are not collected
 
-    # -- settings and state ----------------------------------------------------------------------
-    def setting(self, key: str, default: Any) -> Any:
-        return self.ctx.settings.get(key, default)
-
+    # -- state -----------------------------------------------------------------------------------
     def save(self) -> None:
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.state, indent=2))
@@ -92,13 +87,13 @@ class Agent:
                 self.ctx.record("agent.register", peer="okta", outcome="failed", reason=str(exc)[:200])
                 # The org may still be starting (the lab starts everything at once): retry soon.
                 attempt += 1
-                await asyncio.sleep(min(float(self.setting("retry_seconds", 2)), 0.2 * 2 ** attempt))
+                await asyncio.sleep(min(self.settings.retry_seconds, 0.2 * 2 ** attempt))
 
     async def schedule(self, org: OrgClient) -> None:
         """Ask the org for an import when the interval is up (it is then run like any other job,
         so the admin sees scheduled imports in the same list)."""
-        interval = float(self.setting("import_interval_seconds", 3600))
-        if self.setting("import_on_start", False) and not self.state.get("lastImportTs"):
+        interval = self.settings.import_interval_seconds
+        if self.settings.import_on_start and not self.state.get("lastImportTs"):
             await self.request(org, full=True, trigger="schedule")
         while True:
             due = float(self.state.get("lastImportTs") or time.time()) + interval
@@ -117,7 +112,7 @@ class Agent:
             self.ctx.record("agent.import", peer="okta", outcome="request_failed", reason=str(exc)[:200])
 
     async def work(self, org: OrgClient) -> None:
-        wait = float(self.setting("poll_wait_seconds", 20))
+        wait = self.settings.poll_wait_seconds
         while True:
             try:
                 tasks = await org.tasks(self.state["agentId"], wait)
@@ -127,13 +122,18 @@ class Agent:
                 self.ctx.record("agent.poll", peer="okta", outcome="failed", reason=str(exc)[:200])
                 if exc.status == 404:          # the org forgot us (reset): register again
                     await self.register(org)
-                await asyncio.sleep(float(self.setting("retry_seconds", 2)))
+                await asyncio.sleep(self.settings.retry_seconds)
                 continue
             for task in tasks:
                 if task.get("type") == "authenticate":
-                    asyncio.create_task(self.authenticate(org, task))
+                    self._spawn(self.authenticate(org, task))
                 elif task.get("type") == "import":
-                    asyncio.create_task(self.import_job(org, task))
+                    self._spawn(self.import_job(org, task))
+
+    def _spawn(self, job: Coroutine[Any, Any, None]) -> None:
+        running = asyncio.create_task(job)
+        self._work.add(running)
+        running.add_done_callback(self._work.discard)
 
     # -- the work --------------------------------------------------------------------------------
     async def authenticate(self, org: OrgClient, task: dict[str, Any]) -> None:
@@ -153,13 +153,13 @@ class Agent:
             try:
                 users, groups = await asyncio.to_thread(
                     directory.read, host, port, self.bind_user, self._bind_password, self.base_dn,
-                    list(self.setting("user_ous", ["OU=Users"])), list(self.setting("group_ous", ["OU=Groups"])),
-                    source=self.ctx.source_address, page=int(self.setting("page_size", 500)))
+                    list(self.settings.user_ous), list(self.settings.group_ous),
+                    source=self.ctx.source_address, page=self.settings.page_size)
                 self.ctx.record("agent.ldap", peer=host, outcome="read", users=len(users), groups=len(groups),
                                 bind=self.bind_user)
                 counts = await run_import(org, self.domain, users, groups,
-                                          list(self.setting("exclude_users", ["Administrator", "Guest", "krbtgt"])),
-                                          full=bool(task.get("full", True)), lifecycle=self.lifecycle)
+                                          list(self.settings.exclude_users),
+                                          full=bool(task.get("full", True)), lifecycle=self.settings.lifecycle)
                 body: dict[str, Any] = {"status": "COMPLETED", "counts": counts}
             except (directory.DirectoryError, OrgError) as exc:
                 counts, body = {}, {"status": "FAILED", "error": str(exc)[:300]}

@@ -9,7 +9,6 @@
 Blocking calls (ldap3 is synchronous): the agent runs them in a thread."""
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,15 +16,19 @@ from typing import Any
 import ldap3
 from ldap3.core.exceptions import LDAPException
 
+from services.common import ad_wire
+from services.common.ad_wire import UF_ACCOUNTDISABLE
 from services.common.ldap_client import close_quietly
 
-UF_ACCOUNTDISABLE = 0x2
 USER_ATTRS = ["sAMAccountName", "userPrincipalName", "mail", "givenName", "sn", "displayName", "memberOf",
               "userAccountControl", "objectGUID", "distinguishedName", "telephoneNumber", "employeeID"]
 GROUP_ATTRS = ["cn", "description", "objectGUID", "distinguishedName"]
-AD_CODES = {"52e": "bad_password", "525": "no_user", "775": "locked", "532": "password_expired",
-            "773": "must_change", "533": "disabled", "701": "expired", "530": "disabled", "531": "disabled"}
-_DATA = re.compile(r"data ([0-9a-f]{3})", re.IGNORECASE)
+# What the agent reports to the org for each bind sub-code (the codes themselves: ad_wire).
+OUTCOMES = {ad_wire.BAD_PASSWORD: "bad_password", ad_wire.NO_SUCH_USER: "no_user",
+            ad_wire.ACCOUNT_LOCKED: "locked", ad_wire.PASSWORD_EXPIRED: "password_expired",
+            ad_wire.MUST_CHANGE_PASSWORD: "must_change", ad_wire.ACCOUNT_DISABLED: "disabled",
+            ad_wire.ACCOUNT_EXPIRED: "expired", ad_wire.LOGON_HOURS: "disabled",
+            ad_wire.WORKSTATION: "disabled"}
 
 
 class DirectoryError(Exception):
@@ -128,8 +131,8 @@ def check_password(host: str, port: int, username: str, password: str, *, source
     try:
         if conn.bind():
             return "ok"
-        m = _DATA.search(str((conn.result or {}).get("message", "")))
-        return AD_CODES.get(m.group(1).lower(), "bad_password") if m else "bad_password"
+        code = ad_wire.bind_subcode(str((conn.result or {}).get("message", "")))
+        return OUTCOMES.get(code or "", "bad_password")
     except LDAPException:
         return "unavailable"
     finally:

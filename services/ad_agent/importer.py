@@ -23,6 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from services.common.settings import SettingsReader
+
 from .directory import AdGroup, AdUser
 from .okta import OrgClient
 
@@ -33,17 +35,18 @@ DEACTIVATED_ACTIONS = ("deactivate", "suspend", "none")
 @dataclass(frozen=True)
 class Lifecycle:
     """Okta's "When a user is deactivated in the app" and "When a user is reactivated in the app"."""
-    deactivated: str = "deactivate"           # deactivate | suspend | none
-    reactivate_suspended: bool = False
-    reactivate_deactivated: bool = False
+    deactivated: str                  # deactivate | suspend | none
+    reactivate_suspended: bool
+    reactivate_deactivated: bool
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> Lifecycle:
-        action = str(settings.get("deactivated_user_action", "deactivate")).lower()
+        r = SettingsReader(settings)
+        action = str(settings.get("deactivated_user_action", "deactivate")).lower()   # Okta's values, any case
         if action not in DEACTIVATED_ACTIONS:
-            raise ValueError(f"deactivated_user_action must be one of {', '.join(DEACTIVATED_ACTIONS)}, not {action!r}")
-        return cls(action, bool(settings.get("reactivate_suspended_users", False)),
-                   bool(settings.get("reactivate_deactivated_users", False)))
+            raise ValueError(f"setting deactivated_user_action must be one of {', '.join(DEACTIVATED_ACTIONS)}, "
+                             f"not {action!r}")
+        return cls(action, r.flag("reactivate_suspended_users", False), r.flag("reactivate_deactivated_users", False))
 
     def gone_from_ad(self, user: dict[str, Any]) -> str | None:
         """The lifecycle operation for a user disabled in AD or out of scope, or None."""
@@ -79,7 +82,7 @@ def profile_of(u: AdUser) -> dict[str, Any]:
 
 
 async def run_import(org: OrgClient, domain: str, users: list[AdUser], groups: list[AdGroup],
-                     exclude: list[str], *, full: bool = True, lifecycle: Lifecycle = Lifecycle()) -> dict[str, int]:
+                     exclude: list[str], *, full: bool = True, lifecycle: Lifecycle) -> dict[str, int]:
     counts = {"users.read": len(users), "groups.read": len(groups), "users.created": 0, "users.updated": 0,
               "users.unchanged": 0, "users.conflicts": 0, "users.excluded": 0, "users.disabled_in_ad": 0,
               "users.deactivated": 0, "users.suspended": 0, "users.reactivated": 0,

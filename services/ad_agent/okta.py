@@ -101,9 +101,9 @@ class OrgClient:
         return await self.all_pages(f"/api/v1/groups/{gid}/users", "listing group members", {"limit": 1000})
 
     async def create_user(self, profile: dict[str, Any], domain: str) -> dict[str, Any]:
+        credentials = {"provider": {"type": "ACTIVE_DIRECTORY", "name": domain}}
         return (await self.call("POST", "/api/v1/users", f"creating {profile['login']}", params={"activate": "false"},
-                                json={"profile": profile,
-                                      "credentials": {"provider": {"type": "ACTIVE_DIRECTORY", "name": domain}}})).json()
+                                json={"profile": profile, "credentials": credentials})).json()
 
     async def update_user(self, uid: str, profile: dict[str, Any]) -> dict[str, Any]:
         return (await self.call("POST", f"/api/v1/users/{uid}", "updating a user", json={"profile": profile})).json()

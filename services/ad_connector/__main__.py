@@ -4,12 +4,14 @@ from services.common.runner import Service, run
 from . import users
 from .api import make_app
 from .ds_api import DirectoryService
+from .settings import ConnectorSettings
 from .store import DirectoryStore, seed_directory
 
 
 async def build(ctx) -> Service:
+    settings = ConnectorSettings.from_settings(ctx.settings)   # a bad value: one line, exit 4
     store = DirectoryStore(ctx.state_dir / "directories.sqlite3")
-    ds = DirectoryService(ctx, store)
+    ds = DirectoryService(ctx, store, settings)
 
     def seed() -> None:
         data = ctx.seed(cloud=True)
@@ -17,7 +19,7 @@ async def build(ctx) -> Service:
             # Every Okta RADIUS agent of the topology, in order: AD Connector fails over along the list.
             agents = [svc["host"] for svc in ctx.topology["services"].values()
                       if svc.get("package") == "services.radius_agent"] or [ctx.peer("radius-agent")["host"]]
-            store.put(seed_directory(data, ctx.settings, ctx.credential("radius_shared_secret"), agents))
+            store.put(seed_directory(data, settings, ctx.credential("radius_shared_secret"), agents))
 
     store.seed_once(seed)
 
@@ -26,8 +28,8 @@ async def build(ctx) -> Service:
         store.clear()
         seed()
 
-    app = make_app(ctx, store)
-    users.register_routes(app, ctx, store)
+    app = make_app(ctx, store, settings)
+    users.register_routes(app, ctx, store, settings)
     ds.mount(app)
     await ds.resume()   # schedules lifecycles a previous run left half-way; returns at once
     return Service(http_apps={"api": app}, reset=reset)

@@ -12,13 +12,14 @@ from fastapi.responses import JSONResponse
 
 from services.common.context import ServiceContext
 
+from .settings import ConnectorSettings
 from .signin import SignIn
 from .store import DirectoryStore
 
 
-def make_app(ctx: ServiceContext, store: DirectoryStore) -> FastAPI:
+def make_app(ctx: ServiceContext, store: DirectoryStore, settings: ConnectorSettings) -> FastAPI:
     app = FastAPI(title="AD Connector (lab)", docs_url=None, redoc_url=None)
-    signin = SignIn(ctx)
+    signin = SignIn(ctx, settings)
 
     @app.post("/connector/authenticate")
     async def authenticate(request: Request) -> JSONResponse:

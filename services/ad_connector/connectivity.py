@@ -3,8 +3,8 @@
 AWS checks, from the connector's subnets, that each CustomerDnsIps server answers, that it has the
 `_ldap._tcp.<domain>` and `_kerberos._tcp.<domain>` SRV records, that LDAP on the domain controllers
 is reachable, and that the service account can bind. A failure leaves the directory `Failed` with
-AWS's administrator message as `StageReason` (shared/spec/aws.md 1.8; which way AWS reports it is
-unconfirmed, the lab default is spec row 7.10).
+AWS's administrator message as `StageReason` (docs/aws.md, "ConnectDirectory and the Stage
+lifecycle": AWS does not say how it reports them; this is the lab's choice).
 
 The messages name AWS's standard ports (53, 389, 88) even though the process runtime moves them up
 by 10000: the text is AWS's, the port the lab really used is in the event journal.

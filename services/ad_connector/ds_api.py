@@ -10,30 +10,29 @@ lifecycles AWS shows through DescribeDirectories:
 - RadiusStatus: Creating → Completed or Failed, decided by a real RADIUS probe (radius_probe.py).
   While it is Creating, sign-ins are refused (signin.py checks RadiusStatus).
 
-Both run as asyncio tasks in the service's loop. A generation number per directory makes a late
-result of a superseded task (RADIUS updated or disabled meanwhile, directory deleted) a no-op.
-Delays come from settings so tests are fast: `stage_delay_seconds` (default 1.0),
-`radius_probe_timeout_seconds` (2.0), `radius_probe_retries` (0), `connect_check_timeout_seconds`
-(2.0).
+Both run as background work (services/common/background.py), keyed per directory, so a late
+result of superseded work (RADIUS updated or disabled meanwhile, directory deleted) is dropped.
+Delays and timeouts come from the settings (settings.py) so tests are fast.
 """
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import json
 from typing import Any
 
 from fastapi import FastAPI
 
 from services.common import aws_api
 from services.common.aws_api import AwsError, AwsModel, Call
+from services.common.aws_paging import Pager
+from services.common.background import Background
 from services.common.context import ServiceContext
 
 from . import connectivity, models, radius_probe
+from .settings import ConnectorSettings
 from .store import DirectoryStore, public
 
-DESCRIBE_MAX = 100    # DescribeDirectories page size when Limit is 0 or absent
+# DescribeDirectories: 100 a page when Limit is 0 or absent.
+PAGER = Pager(100, "InvalidNextTokenException", "The NextToken value is not valid.")
 
 
 def _not_found(directory_id: str) -> AwsError:
@@ -41,13 +40,12 @@ def _not_found(directory_id: str) -> AwsError:
 
 
 class DirectoryService:
-    def __init__(self, ctx: ServiceContext, store: DirectoryStore) -> None:
+    def __init__(self, ctx: ServiceContext, store: DirectoryStore, settings: ConnectorSettings) -> None:
         self.ctx = ctx
         self.store = store
+        self.settings = settings
         self.model = AwsModel("ds")
-        self._stage_tasks: dict[str, asyncio.Task[None]] = {}
-        self._radius_tasks: dict[str, asyncio.Task[None]] = {}
-        self._radius_generation: dict[str, int] = {}
+        self.work = Background(ctx.log)    # keys ("stage", id) and ("radius", id)
 
     # -- wiring -------------------------------------------------------------------------------------
     def mount(self, app: FastAPI) -> None:
@@ -61,13 +59,6 @@ class DirectoryService:
                           "DisableRadius": self.disable_radius,
                       })
 
-    def _setting(self, name: str, default: float) -> float:
-        return float(self.ctx.settings.get(name, default))
-
-    @property
-    def _delay(self) -> float:
-        return self._setting("stage_delay_seconds", 1.0)
-
     async def resume(self) -> None:
         """After a restart, pick up lifecycles a previous process left half-way."""
         for doc in self.store.all():
@@ -77,11 +68,7 @@ class DirectoryService:
                 self._start_radius(doc["DirectoryId"])
 
     def cancel_all(self) -> None:
-        for task in [*self._stage_tasks.values(), *self._radius_tasks.values()]:
-            task.cancel()
-        self._stage_tasks.clear()
-        self._radius_tasks.clear()
-        self._radius_generation.clear()
+        self.work.cancel_all()
 
     def _directory(self, directory_id: str) -> dict[str, Any]:
         doc = self.store.get(directory_id)
@@ -96,14 +83,14 @@ class DirectoryService:
         while self.store.get(directory_id) is not None:
             directory_id = models.new_directory_id()
         doc = models.new_connector(params, directory_id=directory_id, region=self.ctx.credential("aws_region"),
-                                   connect_ips=self.ctx.settings["connect_ips"], now=self.ctx.clock.now())
+                                   connect_ips=list(self.settings.connect_ips), now=self.ctx.clock.now())
         self.store.put(doc)
         self.ctx.record("ds.directory_stage", outcome=models.REQUESTED, trace=call.trace,
                         directory=directory_id, name=doc["Name"])
         self._start_stage(directory_id)
         return {"DirectoryId": directory_id}
 
-    async def describe_directories(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    async def describe_directories(self, params: dict[str, Any], _call: Call) -> dict[str, Any]:
         ids = params.get("DirectoryIds")
         if ids is not None:
             if not ids:
@@ -112,22 +99,17 @@ class DirectoryService:
             docs = [self._directory(i) for i in dict.fromkeys(ids)]
         else:
             docs = sorted(self.store.all(), key=lambda d: (d.get("LaunchTime") or 0, d["DirectoryId"]))
-        limit = params.get("Limit") or DESCRIBE_MAX
-        start = _decode_token(params.get("NextToken"), len(docs))
-        page = docs[start:start + limit]
+        page, token = PAGER.page(docs, params)
         out: dict[str, Any] = {"DirectoryDescriptions": [public(d) for d in page]}
-        if start + limit < len(docs):
-            out["NextToken"] = _encode_token(start + limit)
+        if token:
+            out["NextToken"] = token
         return out
 
     async def delete_directory(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
         directory_id = params["DirectoryId"]
         self._directory(directory_id)
-        for tasks in (self._stage_tasks, self._radius_tasks):
-            task = tasks.pop(directory_id, None)
-            if task is not None:
-                task.cancel()
-        self._radius_generation.pop(directory_id, None)
+        self.work.cancel(("stage", directory_id))
+        self.work.cancel(("radius", directory_id))
         self.store.delete(directory_id)
         self.ctx.record("ds.directory_stage", outcome="Deleted", trace=call.trace, directory=directory_id)
         return {"DirectoryId": directory_id}
@@ -153,10 +135,7 @@ class DirectoryService:
     async def disable_radius(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
         doc = self._directory(params["DirectoryId"])
         directory_id = doc["DirectoryId"]
-        self._radius_generation[directory_id] = self._radius_generation.get(directory_id, 0) + 1
-        task = self._radius_tasks.pop(directory_id, None)
-        if task is not None:
-            task.cancel()
+        self.work.cancel(("radius", directory_id))
         if doc.pop("RadiusSettings", None) is not None:
             doc.pop("RadiusStatus", None)
             self.store.put(doc)
@@ -175,27 +154,23 @@ class DirectoryService:
 
     # -- Stage lifecycle ----------------------------------------------------------------------------
     def _start_stage(self, directory_id: str) -> None:
-        old = self._stage_tasks.pop(directory_id, None)
-        if old is not None:
-            old.cancel()
-        task = asyncio.get_running_loop().create_task(self._bring_up(directory_id))
-        self._stage_tasks[directory_id] = task
-        task.add_done_callback(lambda t, d=directory_id: self._forget(self._stage_tasks, d, t))
+        self.work.start(("stage", directory_id), self._bring_up(directory_id))
 
     async def _bring_up(self, directory_id: str) -> None:
-        await asyncio.sleep(self._delay)
+        delay = self.settings.stage_delay_seconds
+        await asyncio.sleep(delay)
         doc = self.store.get(directory_id)
         if doc is None:
             return
         self.store.put(models.set_stage(doc, models.CREATING, self.ctx.clock.now()))
         self.ctx.record("ds.directory_stage", outcome=models.CREATING, directory=directory_id)
-        await asyncio.sleep(self._delay)
+        await asyncio.sleep(delay)
         try:
             result = await connectivity.check_directory(
                 domain=doc["Name"], dns_ips=doc.get("DnsIpAddrs") or [],
-                dns_port=int(self.ctx.settings["dns_port"]), user=doc["ConnectSettings"]["CustomerUserName"],
+                dns_port=self.settings.dns_port, user=doc["ConnectSettings"]["CustomerUserName"],
                 password=doc.get("ServiceAccountPassword", ""),
-                timeout=self._setting("connect_check_timeout_seconds", 2.0),
+                timeout=self.settings.connect_check_timeout_seconds,
                 source=(doc["ConnectSettings"].get("ConnectIps") or [None])[0])
         except Exception as exc:
             self.ctx.log.exception("connectivity check of %s failed", directory_id)
@@ -212,51 +187,23 @@ class DirectoryService:
 
     # -- RadiusStatus lifecycle ---------------------------------------------------------------------
     def _start_radius(self, directory_id: str) -> None:
-        generation = self._radius_generation.get(directory_id, 0) + 1
-        self._radius_generation[directory_id] = generation
-        old = self._radius_tasks.pop(directory_id, None)
-        if old is not None:
-            old.cancel()
-        task = asyncio.get_running_loop().create_task(self._probe_radius(directory_id, generation))
-        self._radius_tasks[directory_id] = task
-        task.add_done_callback(lambda t, d=directory_id: self._forget(self._radius_tasks, d, t))
+        self.work.start(("radius", directory_id), self._probe_radius(directory_id))
 
-    async def _probe_radius(self, directory_id: str, generation: int) -> None:
-        await asyncio.sleep(self._delay)
+    async def _probe_radius(self, directory_id: str) -> None:
+        key = ("radius", directory_id)
+        await asyncio.sleep(self.settings.stage_delay_seconds)
         doc = self.store.get(directory_id)
-        if doc is None or not doc.get("RadiusSettings") or self._radius_generation.get(directory_id) != generation:
+        if doc is None or not doc.get("RadiusSettings") or not self.work.current(key):
             return
         result = await radius_probe.probe(
             doc["RadiusSettings"], doc["ConnectSettings"]["ConnectIps"],
-            timeout=self._setting("radius_probe_timeout_seconds", 2.0),
-            retries=int(self._setting("radius_probe_retries", 0)), nas_identifier=directory_id)
+            timeout=self.settings.radius_probe_timeout_seconds,
+            retries=self.settings.radius_probe_retries, nas_identifier=directory_id)
         doc = self.store.get(directory_id)
-        if doc is None or not doc.get("RadiusSettings") or self._radius_generation.get(directory_id) != generation:
+        if doc is None or not doc.get("RadiusSettings") or not self.work.current(key):
             return
         status = models.RADIUS_COMPLETED if result.ok else models.RADIUS_FAILED
         doc["RadiusStatus"] = status
         self.store.put(doc)
         self.ctx.record("ds.radius_status", outcome=status, directory=directory_id, probes=result.outcomes)
         self.ctx.log.info("directory %s RadiusStatus %s", directory_id, status)
-
-    def _forget(self, tasks: dict[str, asyncio.Task[None]], directory_id: str, task: asyncio.Task[None]) -> None:
-        if tasks.get(directory_id) is task:
-            del tasks[directory_id]
-        if not task.cancelled() and task.exception() is not None:
-            self.ctx.log.error("lifecycle task of %s failed: %r", directory_id, task.exception())
-
-
-def _encode_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
-
-
-def _decode_token(token: str | None, total: int) -> int:
-    if token is None:
-        return 0
-    try:
-        offset = int(json.loads(base64.urlsafe_b64decode(token.encode()))["offset"])
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        raise AwsError("InvalidNextTokenException", "The NextToken value is not valid.") from None
-    if not 0 <= offset <= total:
-        raise AwsError("InvalidNextTokenException", "The NextToken value is not valid.")
-    return offset

@@ -27,15 +27,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import ldap3
 from impacket.krb5 import asn1
 from impacket.krb5 import crypto as kcrypto
-from ldap3.core.exceptions import LDAPException
-from ldap3.utils.conv import escape_filter_chars
 from pyasn1.codec.der import decoder, encoder
 from pyasn1.error import PyAsn1Error
 
-from services.common.ldap_client import close_quietly
+from services.common import ad_wire
+
+from .service_account import LookupFailed, ServiceAccount, by_sam, find_entry
 
 AES256, AES128, RC4 = 18, 17, 23
 ETYPES = (AES256, AES128, RC4)              # what AD Connector offers, strongest first
@@ -133,28 +132,21 @@ def string_to_key(etype: int, password: str, salt: str) -> kcrypto.Key:
 
 
 # -- what Kerberos cannot say ------------------------------------------------------------------
-def explain(error_code: int, host: str, port: int, base_dn: str, bind_user: str, bind_password: str,
-            sam_account_name: str, source: str | None = None) -> str:
+def explain(error_code: int, host: str, port: int, account: ServiceAccount, sam_account_name: str,
+            source: str | None = None) -> str:
     """AD's sub-code behind CLIENT_REVOKED (533 disabled, 775 locked, 701 expired) or KEY_EXPIRED
     (773 must change, 532 expired), read over LDAP with the connector's service account.
     Falls back to 533 / 532 when LDAP cannot say."""
-    default = "533" if error_code == KDC_ERR_CLIENT_REVOKED else "532"
-    server = ldap3.Server(host, port=port, get_info=ldap3.NONE, connect_timeout=3)
-    conn = ldap3.Connection(server, user=bind_user, password=bind_password, raise_exceptions=False,
-                            receive_timeout=5, source_address=source)
+    default = ad_wire.ACCOUNT_DISABLED if error_code == KDC_ERR_CLIENT_REVOKED else ad_wire.PASSWORD_EXPIRED
     try:
-        if not conn.bind():
-            return default
-        conn.search(base_dn, f"(sAMAccountName={escape_filter_chars(sam_account_name)})",
-                    attributes=["userAccountControl", "msDS-User-Account-Control-Computed",
-                                "accountExpires", "pwdLastSet"], size_limit=1)
-        if not conn.response or conn.response[0].get("type") != "searchResEntry":
-            return default
-        raw = conn.response[0]["raw_attributes"]
-    except LDAPException:
+        entry = find_entry(host, port, account, by_sam(sam_account_name),
+                           ["userAccountControl", "msDS-User-Account-Control-Computed", "accountExpires",
+                            "pwdLastSet"], source)
+    except LookupFailed:
         return default
-    finally:
-        close_quietly(conn)
+    if entry is None:
+        return default
+    raw = entry.entry_raw_attributes
 
     def number(attr: str) -> int:
         try:
@@ -163,14 +155,14 @@ def explain(error_code: int, host: str, port: int, base_dn: str, bind_user: str,
             return 0
 
     if error_code == KDC_ERR_KEY_EXPIRED:
-        return "773" if number("pwdLastSet") == 0 else "532"
-    if number("userAccountControl") & 0x2:
-        return "533"
-    if number("msDS-User-Account-Control-Computed") & 0x10:
-        return "775"
+        return ad_wire.MUST_CHANGE_PASSWORD if number("pwdLastSet") == 0 else ad_wire.PASSWORD_EXPIRED
+    if number("userAccountControl") & ad_wire.UF_ACCOUNTDISABLE:
+        return ad_wire.ACCOUNT_DISABLED
+    if number("msDS-User-Account-Control-Computed") & ad_wire.UF_LOCKOUT:
+        return ad_wire.ACCOUNT_LOCKED
     # Neither disabled nor locked: the KDC's one remaining reason to revoke is an expired account
     # (judged on the DC's clock, which is why it is not recomputed here).
-    return "701"
+    return ad_wire.ACCOUNT_EXPIRED
 
 
 # -- messages ----------------------------------------------------------------------------------
@@ -294,7 +286,7 @@ class _Channel:
         host, port = self.host, self.port
 
         class _Proto(asyncio.DatagramProtocol):
-            def datagram_received(self, data, addr):
+            def datagram_received(self, data, _addr):
                 if not got.done():
                     got.set_result(data)
 

@@ -5,7 +5,7 @@ ranges, enums and most patterns. What is left is what AWS decides server-side: t
 a directory needs before MFA can be turned on, the SharedSecret character set (a Java
 `\\p{LD}|\\p{Punct}| ` class Python's `re` cannot say), which directory types and stages accept
 RADIUS, and the lifecycle values (Stage, RadiusStatus) the connector moves through.
-See shared/spec/aws.md sections 1.2-1.8 and 7.
+See docs/aws.md, "Directory Service: the AD Connector".
 """
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pyrad import packet
 from pyrad.dictionary import Dictionary
@@ -60,7 +61,7 @@ class _Receiver(asyncio.DatagramProtocol):
     def __init__(self) -> None:
         self.queue: asyncio.Queue[bytes] = asyncio.Queue()
 
-    def datagram_received(self, data: bytes, addr) -> None:  # type: ignore[override]
+    def datagram_received(self, data: bytes, _addr: tuple[str | Any, int]) -> None:
         self.queue.put_nowait(data)
 
 
@@ -129,7 +130,7 @@ def _judge(req: packet.AuthPacket, data: bytes) -> str | None:
     """The reply's meaning, or None when it is not an authentic reply to `req`."""
     try:
         reply = packet.Packet(packet=data, secret=req.secret, dict=DICTIONARY)
-    except Exception:
+    except Exception:  # noqa: BLE001 - pyrad raises many kinds on a malformed reply: not authentic
         return None
     if reply.id != req.id or reply.code not in CODE_NAMES:
         return None
@@ -137,7 +138,7 @@ def _judge(req: packet.AuthPacket, data: bytes) -> str | None:
         # Response Authenticator, and Message-Authenticator whenever the reply carries one.
         if not req.VerifyReply(reply, data, enforce_ma=False):
             return None
-    except Exception:
+    except Exception:  # noqa: BLE001 - a reply pyrad cannot verify is not authentic
         return None
     return {packet.AccessAccept: "accept", packet.AccessReject: "reject",
             packet.AccessChallenge: "challenge"}[reply.code]

@@ -1,7 +1,7 @@
 """Deciding RadiusStatus: a real Access-Request for a user nobody has, to every RADIUS server.
 
-AWS does not document what happens while RadiusStatus is `Creating`; the lab default (spec
-shared/spec/aws.md 2.5 and 7.4) is a test request for a fake user ("awsfakeuser"): any authentic
+AWS does not document what happens while RadiusStatus is `Creating`; the lab's choice
+(docs/aws.md, "RADIUS multi-factor authentication") is a test request for a fake user ("awsfakeuser"): any authentic
 reply, Accept or Reject, proves the server is reachable and shares our secret; silence, or a reply
 whose authenticator fails (a wrong shared secret), does not.
 

@@ -1,6 +1,6 @@
 """The connector's sign-in path, in AWS's documented order: RADIUS first, then Active Directory.
 
-The order is a setting (`auth_order`: "radius_first" or "ad_first") because AWS documents it only
+The order is a setting (`auth_order`: "radius_first" or "ad_first", settings.py) because AWS documents it only
 for Managed Microsoft AD. The AD step finds the DC by SRV records, proves the password with a
 Kerberos AS exchange (`kerberos_auth`), then reads the user's attributes over LDAP with the
 service account (`directory_auth`). Each step leaves an event; the result names the step that failed so
@@ -13,17 +13,13 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.common import ad_wire
 from services.common.context import ServiceContext
 
 from . import directory_auth, kerberos_auth, radius_client
 from .discovery import DiscoveryError, find_domain_controller
-
-AD_REASONS = {
-    "52e": "invalid credentials", "525": "user not found", "530": "not permitted to logon at this time",
-    "531": "not permitted to logon at this workstation", "532": "password expired",
-    "533": "account disabled", "701": "account expired", "773": "user must reset password",
-    "775": "account locked out",
-}
+from .service_account import ServiceAccount
+from .settings import ConnectorSettings
 
 
 @dataclass
@@ -43,13 +39,14 @@ class SignInResult:
 
 
 class SignIn:
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, settings: ConnectorSettings) -> None:
         self.ctx = ctx
-        self._sources = itertools.cycle(ctx.settings["connect_ips"])
+        self.settings = settings
+        self._sources = itertools.cycle(settings.connect_ips)
 
     async def run(self, directory: dict[str, Any], username: str, password: str, mfa_code: str,
                   trace: str | None) -> SignInResult:
-        order = self.ctx.settings.get("auth_order", "radius_first")
+        order = self.settings.auth_order
         radius_on = directory.get("RadiusSettings") is not None
         if directory.get("Stage") != "Active":
             return SignInResult(False, "directory_not_active", f"directory Stage is {directory.get('Stage')}")
@@ -70,7 +67,7 @@ class SignIn:
             user.update(outcome.user)
         return SignInResult(True, user=user)
 
-    async def _radius(self, directory, username, password, mfa_code, trace, source) -> SignInResult:
+    async def _radius(self, directory, username, _password, mfa_code, trace, source) -> SignInResult:
         rs = directory["RadiusSettings"]
 
         def sent(attempt: radius_client.Attempt, number: int, packet_id: int) -> None:
@@ -85,7 +82,7 @@ class SignIn:
             result = await radius_client.authenticate(
                 servers=rs["RadiusServers"], port=int(rs["RadiusPort"]), secret=rs["SharedSecret"].encode(),
                 username=username, mfa_code=mfa_code, source_ip=source,
-                timeout=float(rs["RadiusTimeout"]) * float(self.ctx.settings.get("time_scale", 1.0)),
+                timeout=float(rs["RadiusTimeout"]) * self.settings.time_scale,
                 retries=int(rs["RadiusRetries"]), nas_identifier=directory["DirectoryId"],
                 protocol=rs.get("AuthenticationProtocol", "PAP"), on_send=sent,
                 on_unanswered=attempt_unanswered)
@@ -103,10 +100,10 @@ class SignIn:
                   "timeout": "no reply from any RADIUS server within the time budget"}[result.outcome]
         return SignInResult(False, f"radius_{result.outcome}", detail)
 
-    async def _active_directory(self, directory, username, password, mfa_code, trace, source) -> SignInResult:
+    async def _active_directory(self, directory, username, password, _mfa_code, trace, source) -> SignInResult:
         domain = directory["Name"]
         try:
-            dc = await find_domain_controller(domain, directory["DnsIpAddrs"], int(self.ctx.settings["dns_port"]),
+            dc = await find_domain_controller(domain, directory["DnsIpAddrs"], self.settings.dns_port,
                                               source=source)
         except DiscoveryError as exc:
             self.ctx.record("connector.dc_discovery", outcome="failed", trace=trace, reason=str(exc))
@@ -119,12 +116,10 @@ class SignIn:
         if reason != "ok":
             if reason == "dc_unreachable" or reason.startswith("kerberos_"):
                 return SignInResult(False, reason, detail)
-            return SignInResult(False, f"ad_{reason}", AD_REASONS.get(reason, detail))
+            return SignInResult(False, f"ad_{reason}", ad_wire.BIND_SUBCODES.get(reason, detail))
         sam = principal.split("@")[0].split("\\")[-1]
-        base_dn = ",".join(f"DC={part}" for part in domain.split("."))
-        service_user = f"{directory['ConnectSettings']['CustomerUserName']}@{domain}"
-        attrs = await asyncio.to_thread(directory_auth.read_user, dc.address, dc.ldap_port, base_dn,
-                                        service_user, directory.get("ServiceAccountPassword", ""), sam, source)
+        attrs = await asyncio.to_thread(directory_auth.read_user, dc.address, dc.ldap_port,
+                                        ServiceAccount.of(directory), sam, source)
         return SignInResult(True, user=_jsonable(attrs or {"sAMAccountName": sam}))
 
     async def _kerberos_password_check(self, directory, dc, username, password, trace, principal,
@@ -144,24 +139,21 @@ class SignIn:
             return "dc_unreachable", "no Kerberos port for the domain controller"
         result = await kerberos_auth.authenticate(
             dc.address, dc.kerberos_port, domain, username, password, source=source,
-            now=self.ctx.clock.now, timeout=float(self.ctx.settings.get("kerberos_timeout_seconds", 2.0)),
-            transport=str(self.ctx.settings.get("kerberos_transport", "udp")))
+            now=self.ctx.clock.now, timeout=self.settings.kerberos_timeout_seconds,
+            transport=self.settings.kerberos_transport)
         code = result.error_code
         if result.ok:
             reason, detail = "ok", ""
         elif result.outcome in ("unreachable", "refused", "bad_reply"):
             reason, detail = "dc_unreachable", result.detail
         elif code == kerberos_auth.KDC_ERR_PREAUTH_FAILED:
-            reason, detail = "52e", ""
+            reason, detail = ad_wire.BAD_PASSWORD, ""
         elif code == kerberos_auth.KDC_ERR_C_PRINCIPAL_UNKNOWN:
-            reason, detail = "525", ""
+            reason, detail = ad_wire.NO_SUCH_USER, ""
         elif code in (kerberos_auth.KDC_ERR_CLIENT_REVOKED, kerberos_auth.KDC_ERR_KEY_EXPIRED):
-            base_dn = ",".join(f"DC={part}" for part in domain.split("."))
-            service_user = f"{directory['ConnectSettings']['CustomerUserName']}@{domain}"
             sam = principal.split("@")[0].split("\\")[-1]
-            reason = await asyncio.to_thread(kerberos_auth.explain, code, dc.address, dc.ldap_port, base_dn,
-                                             service_user, directory.get("ServiceAccountPassword", ""), sam,
-                                             source)
+            reason = await asyncio.to_thread(kerberos_auth.explain, code, dc.address, dc.ldap_port,
+                                             ServiceAccount.of(directory), sam, source)
             detail = ""
         elif code == kerberos_auth.KRB_AP_ERR_SKEW:
             reason, detail = "kerberos_skew", ("clock skew too great between AD Connector and the "

@@ -11,6 +11,8 @@ from typing import Any
 
 from services.common.sqlite_store import SqliteStore
 
+from .settings import ConnectorSettings
+
 WRITE_ONLY = ("ServiceAccountPassword", "SharedSecret")
 
 
@@ -54,7 +56,7 @@ def public(doc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def seed_directory(seed: dict[str, Any], settings: dict[str, Any], shared_secret: str,
+def seed_directory(seed: dict[str, Any], settings: ConnectorSettings, shared_secret: str,
                    radius_hosts: list[str]) -> dict[str, Any]:
     """The seed's AD Connector, Active, with MFA enabled and RADIUS Completed (the walkthrough's end)."""
     aws, domain = seed["aws"], seed["domain"]
@@ -68,14 +70,14 @@ def seed_directory(seed: dict[str, Any], settings: dict[str, Any], shared_secret
         "Size": d.get("size", "Small"),
         "Type": "ADConnector",
         "Stage": "Active",
-        "DnsIpAddrs": settings["customer_dns_ips"],
+        "DnsIpAddrs": list(settings.customer_dns_ips),
         "ConnectSettings": {
             "VpcId": "vpc-0lab0000000000000",
             "SubnetIds": ["subnet-0lab00000000000a1", "subnet-0lab00000000000b2"],
             "CustomerUserName": service_account["sam"],
             "SecurityGroupId": f"{d['id']}_controllers",
             "AvailabilityZones": [f"{aws['region']}a", f"{aws['region']}b"],
-            "ConnectIps": settings["connect_ips"],
+            "ConnectIps": list(settings.connect_ips),
         },
         "ServiceAccountPassword": service_account["password"],
         "RadiusSettings": {

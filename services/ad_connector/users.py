@@ -15,64 +15,44 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import ldap3
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from ldap3.core.exceptions import LDAPException
 from ldap3.utils.conv import escape_filter_chars
 
 from services.common.context import ServiceContext
-from services.common.ldap_client import close_quietly
 
 from .discovery import DiscoveryError, find_domain_controller
+from .service_account import LookupFailed, ServiceAccount, find_entry
+from .settings import ConnectorSettings
 from .store import DirectoryStore
 
 ATTRIBUTES = ["sAMAccountName", "userPrincipalName", "givenName", "sn", "mail", "displayName"]
 
 
-class LookupFailed(Exception):
-    pass
+def _search(host: str, port: int, account: ServiceAccount, username: str, source: str | None) -> dict[str, Any] | None:
+    name = escape_filter_chars(username)
+    entry = find_entry(host, port, account,
+                       f"(&(objectClass=user)(|(sAMAccountName={name})(userPrincipalName={name})))",
+                       ATTRIBUTES, source)
+    if entry is None:
+        return None
+    return {a: (str(entry[a].value) if entry[a].value is not None else None) for a in ATTRIBUTES if a in entry}
 
 
-def _search(host: str, port: int, base_dn: str, bind_user: str, bind_password: str,
-            username: str, source: str | None) -> dict[str, Any] | None:
-    server = ldap3.Server(host, port=port, get_info=ldap3.NONE, connect_timeout=3)
-    conn = ldap3.Connection(server, user=bind_user, password=bind_password, raise_exceptions=False,
-                            receive_timeout=5, source_address=source)
-    try:
-        if not conn.bind():
-            raise LookupFailed(f"service account bind failed: {conn.result.get('description')}")
-        name = escape_filter_chars(username)
-        conn.search(base_dn, f"(&(objectClass=user)(|(sAMAccountName={name})(userPrincipalName={name})))",
-                    attributes=ATTRIBUTES, size_limit=1)
-        if not conn.entries:
-            return None
-        entry = conn.entries[0]
-        return {a: (str(entry[a].value) if entry[a].value is not None else None)
-                for a in ATTRIBUTES if a in entry}
-    except LDAPException as exc:
-        raise LookupFailed(f"LDAP error: {exc.__class__.__name__}") from None
-    finally:
-        close_quietly(conn)
-
-
-async def find_user(ctx: ServiceContext, directory: dict[str, Any], username: str) -> dict[str, Any] | None:
+async def find_user(settings: ConnectorSettings, directory: dict[str, Any], username: str) -> dict[str, Any] | None:
     """The user's directory entry, or None when the directory has no such user."""
     domain = directory["Name"]
     # Lookups leave from a connector address (ENI), like the sign-in's DNS and LDAP traffic.
     source = (directory["ConnectSettings"].get("ConnectIps") or [None])[0]
     try:
-        dc = await find_domain_controller(domain, directory.get("DnsIpAddrs") or [], int(ctx.settings["dns_port"]),
+        dc = await find_domain_controller(domain, directory.get("DnsIpAddrs") or [], settings.dns_port,
                                           source=source)
     except DiscoveryError as exc:
         raise LookupFailed(str(exc)) from None
-    base_dn = ",".join(f"DC={part}" for part in domain.split("."))
-    service_user = f"{directory['ConnectSettings']['CustomerUserName']}@{domain}"
-    return await asyncio.to_thread(_search, dc.address, dc.ldap_port, base_dn, service_user,
-                                   directory.get("ServiceAccountPassword", ""), username, source)
+    return await asyncio.to_thread(_search, dc.address, dc.ldap_port, ServiceAccount.of(directory), username, source)
 
 
-def register_routes(app: FastAPI, ctx: ServiceContext, store: DirectoryStore) -> None:
+def register_routes(app: FastAPI, ctx: ServiceContext, store: DirectoryStore, settings: ConnectorSettings) -> None:
     @app.post("/connector/users/lookup")
     async def lookup(request: Request) -> JSONResponse:
         trace = request.headers.get("X-Lab-Trace")
@@ -89,7 +69,7 @@ def register_routes(app: FastAPI, ctx: ServiceContext, store: DirectoryStore) ->
         if directory.get("Stage") != "Active":
             return JSONResponse({"error": f"Directory Stage is {directory.get('Stage')}"}, status_code=409)
         try:
-            user = await find_user(ctx, directory, body["username"])
+            user = await find_user(settings, directory, body["username"])
         except LookupFailed as exc:
             ctx.record("connector.user_lookup", outcome="error", trace=trace, user=body["username"],
                        directory=directory["DirectoryId"], reason=str(exc))

@@ -38,7 +38,7 @@ def make_admin_app(
     async def healthz() -> JSONResponse:
         try:
             ok, detail = await health()
-        except Exception as exc:  # a failing probe is "not ready", not a 500
+        except Exception as exc:  # noqa: BLE001 - a failing probe is "not ready", not a 500
             ok, detail = False, f"health check failed: {exc}"
         body = {"service": ctx.name, "healthy": ok, "detail": detail}
         return JSONResponse(body, status_code=200 if ok else 503)

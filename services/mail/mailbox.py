@@ -24,8 +24,8 @@ def _parts(msg: email.message.EmailMessage) -> tuple[str, str]:
         try:
             content = part.get_content()
         except (LookupError, ValueError):
-            payload = part.get_payload(decode=True) or b""
-            content = payload.decode("utf-8", "replace")
+            payload = part.get_payload(decode=True)
+            content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
         if not isinstance(content, str):
             continue
         if ctype == "text/plain" and not text:
@@ -51,7 +51,7 @@ class Mailbox:
     def add(self, *, mail_from: str, rcpt_to: list[str], data: bytes, received: str,
             peer: str | None) -> dict[str, Any]:
         msg = email.message_from_bytes(data, policy=email.policy.default)
-        text, html = _parts(msg)   # type: ignore[arg-type]
+        text, html = _parts(msg)
         with self._lock:
             seq = (self.messages[-1]["seq"] + 1) if self.messages else 1
             doc = {

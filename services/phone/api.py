@@ -158,7 +158,8 @@ def make_app(ctx: ServiceContext, wallet: Wallet, pushes: list[dict[str, Any]],
         to, text = data.get("to"), data.get("text")
         if not isinstance(to, str) or not to.strip() or not isinstance(text, str):
             raise HTTPException(400, 'body must be {"to": "<phone number>", "text": "..."}')
-        msg = {"id": (messages[-1]["id"] + 1) if messages else 1, "kind": kind, "to": to, "text": text, "received": ctx.clock.iso()}
+        msg = {"id": (messages[-1]["id"] + 1) if messages else 1, "kind": kind, "to": to, "text": text,
+               "received": ctx.clock.iso()}
         messages.append(msg)
         del messages[:-500]                       # keep the last 500
         # the message itself (it carries a code) stays out of the event

@@ -1,6 +1,7 @@
 """`python -m services.radius_agent`: the Okta RADIUS Server Agent.
 
-Settings (topology `settings` of `radius-agent`), Okta's config.properties names where they exist:
+Settings (topology `settings` of `radius-agent`, read by model.Policy), Okta's config.properties
+names where they exist:
   ragent.request.timeout.millisecond      request budget, default 60000 (push gets half)
   ragent.total.request.timeout.millisecond  older name, used when the above is absent
   ragent.request.timeout.response.mode    SEND_REJECT_ON_POLL_MFA (default) | SEND_REJECT_ALWAYS | NO_RESPONSE
@@ -28,24 +29,19 @@ from .org import OrgClient
 
 
 async def build(ctx) -> Service:
-    settings = ctx.settings
     try:
-        policy = Policy.from_settings(settings)
-        max_http = int(settings.get("ragent.num_max_http_connection", 20))
-        threads = int(settings.get("ragent.num_request_threads", 15))
-        refresh = float(settings.get("app_refresh_seconds", 30))
-        dedup_ttl = float(settings.get("dedup_cache_seconds", 10))
-    except (TypeError, ValueError) as exc:
+        policy = Policy.from_settings(ctx.settings)
+    except ValueError as exc:
         ctx.log.error("bad radius-agent settings: %s", exc)
         sys.exit(EXIT_BAD_CONFIG)
     # The token the agent was given at installation (its own, so revoking it disrupts only the agent).
     token = ctx.topology["credentials"].get("okta_agent_token") or ctx.credential("okta_api_token")
     org = OrgClient(ctx.peer_url("okta"), token,
-                    max_connections=max_http, local_address=ctx.host)
-    registry = AppRegistry(org, refresh, ctx.record)
-    dedup = DuplicateCache(ttl=dedup_ttl)
+                    max_connections=policy.max_http_connections, local_address=ctx.host)
+    registry = AppRegistry(org, policy.app_refresh, ctx.record)
+    dedup = DuplicateCache(ttl=policy.dedup_ttl)
     challenges = ChallengeStore(ttl=policy.mfa_timeout)
-    agent = Agent(ctx, registry, Verifier(org, policy, challenges), dedup, threads=threads)
+    agent = Agent(ctx, registry, Verifier(org, policy, challenges), dedup, threads=policy.threads)
     radius.dictionary()                       # load now: a broken dictionary fails the start
     listeners = Listeners(ctx.host, ctx.port("radius"), bind_udp(ctx, "radius"), agent.handle, ctx.record)
     registry.on_change = listeners.sync

@@ -5,7 +5,7 @@ anything is decoded), then the app for the receiving port (its secret authentica
 then Message-Authenticator (an invalid one MUST NOT touch the duplicate cache, RFC 5080), then
 Status-Server (answered at once, no org, no dedup, RFC 5997), then duplicates, then a worker.
 
-It also writes the agent's log in the shape of Okta's `okta_radius.log` (spec/okta.md §1.11):
+It also writes the agent's log in the shape of Okta's `okta_radius.log` (docs/radius.md, "The agent's log"):
 
     [radiusRequestId=UsPdTSTAHI, user=alice, requestType=mfa] Begin processing of Access-Request,
         client=/127.0.10.41:51234, packetId=105, method=PAP
@@ -34,6 +34,7 @@ from .radius import Discard, Endpoint, Request
 log = logging.getLogger("lab.radius-agent")
 
 _ID_ALPHABET = string.ascii_letters + string.digits
+_LOG_RESULTS = {"accept": "ACCEPT", "reject": "REJECT", "none": "NO_RESPONSE", "challenge": "CHALLENGE"}
 
 
 def new_request_id() -> str:
@@ -43,7 +44,7 @@ def new_request_id() -> str:
 
 class Agent:
     def __init__(self, ctx: Any, registry: AppRegistry, verifier: Verifier, dedup: DuplicateCache,
-                 threads: int = 15) -> None:
+                 threads: int) -> None:
         self.ctx = ctx
         self.registry = registry
         self.verifier = verifier
@@ -55,12 +56,12 @@ class Agent:
     async def handle(self, data: bytes, addr: tuple[str, int], port: int, endpoint: Endpoint) -> None:
         arrived = time.monotonic()
         peer = f"{addr[0]}:{addr[1]}"
-        fault = self.ctx.faults.match(protocol="radius", port=port, peer=addr[0])
-        if fault is not None and fault.action == "drop":
+        gate = self.ctx.faults.gate("radius", addr[0], port)
+        if gate.drop:
             self._discarded(peer, port, data, "fault: drop")
             return
-        if fault is not None and fault.action == "delay":
-            await asyncio.sleep(fault.seconds)
+        if gate.delay:
+            await asyncio.sleep(gate.delay)
         app = self.registry.app_for_port(port)
         if app is None:
             self._discarded(peer, port, data, "no RADIUS app is configured on this port (yet)")
@@ -93,7 +94,7 @@ class Agent:
             return
 
         try:
-            reply = await self._process(request, app, peer, arrived, deny=fault is not None and fault.action == "deny")
+            reply = await self._process(request, app, peer, arrived, deny=gate.deny)
         except BaseException:
             self.dedup.forget(key)
             raise
@@ -154,7 +155,7 @@ class Agent:
         log.info("%s Completed processing. packetId=%s, totalProcessingTime=%dms, queueTime=%dms, "
                  "oktaTime=%dms, httpCode=%s, method=%s, result=%s", tag, request.id, total_ms, queue_ms,
                  okta_ms, timer.last_status if timer.last_status is not None else "-", outcome.method,
-                 {"accept": "ACCEPT", "reject": "REJECT", "none": "NO_RESPONSE", "challenge": "CHALLENGE"}[outcome.result])
+                 _LOG_RESULTS[outcome.result])
         extra = {"groups": outcome.groups} if outcome.groups else {}
         self.ctx.record("radius.request", peer=peer, trace=rid, port=request.local_port,
                         outcome=outcome.result if outcome.result != "none" else "no_response",
@@ -171,8 +172,8 @@ class Agent:
             return radius.encode_reply(request, radius.ACCESS_REJECT)
         if outcome.result == "challenge":
             assert outcome.state is not None
-            return radius.encode_reply(request, radius.ACCESS_CHALLENGE,
-                                       [(radius.ATTR_STATE, outcome.state)] + radius.reply_message(outcome.prompt or ""))
+            attributes = [(radius.ATTR_STATE, outcome.state), *radius.reply_message(outcome.prompt or "")]
+            return radius.encode_reply(request, radius.ACCESS_CHALLENGE, attributes)
         return None
 
     def _discarded(self, peer: str, port: int, data: bytes, reason: str) -> None:

@@ -1,7 +1,7 @@
 """The agent's view of the org's RADIUS apps, refreshed without restart, and one UDP port per app.
 
 Okta: app-side changes "do NOT require an agent restart. However, the agent may take a few minutes
-before it retrieves the updated configuration" (spec/okta.md §1.1). The lab re-reads
+before it retrieves the updated configuration" (docs/radius.md). The lab re-reads
 GET /api/v1/radius/apps every `app_refresh_seconds` (default 30) so a scenario can flip
 requireMessageAuthenticator or primaryAuth and watch the agent pick it up.
 
@@ -132,6 +132,7 @@ class Listeners:
         self.handler = handler
         self.record = record
         self.endpoints: dict[int, Endpoint] = {}
+        self._opening: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -145,7 +146,9 @@ class Listeners:
         """Open ports for new apps, close ports whose app went away (never the main port)."""
         loop = asyncio.get_running_loop()
         for port in sorted(set(by_port) - set(self.endpoints)):
-            loop.create_task(self._open(port))
+            opening = loop.create_task(self._open(port))
+            self._opening.add(opening)          # kept until done, so the task is not collected
+            opening.add_done_callback(self._opening.discard)
         for port in sorted(set(self.endpoints) - set(by_port) - {self.main_port}):
             self.endpoints.pop(port).close()
             log.info("closed RADIUS port %s:%s (its app is gone)", self.host, port)

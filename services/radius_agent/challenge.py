@@ -4,7 +4,7 @@ Why the agent keeps them: with "Okta performs primary authentication" and no fac
 password, the exchange takes several Access-Requests (password → factor menu → passcode). Each
 round carries back the opaque State; the Okta `stateToken` behind it stays here, never on the wire.
 
-Rules (spec/radius.md item 28, spec/okta.md §1.7, §10 item 1):
+Rules (docs/radius.md, "Challenges"):
 - a State is single-use: `take()` removes it, so a replayed round is rejected;
 - it expires after `ragent.mfa.timeout.seconds` (default 60);
 - it is bound to the app and the User-Name it was issued for;
@@ -34,7 +34,7 @@ MAX_MENU = 8                         # "no more than eight" (Okta; the prompt ge
 
 
 def factor_label(f: dict[str, Any]) -> str:
-    return FACTOR_LABELS.get((f.get("factorType"), f.get("provider")), str(f.get("factorType")))
+    return FACTOR_LABELS.get((str(f.get("factorType")), str(f.get("provider"))), str(f.get("factorType")))
 
 
 def menu(factors: list[dict[str, Any]]) -> str:
@@ -57,7 +57,7 @@ class Pending:
 
 
 class ChallengeStore:
-    def __init__(self, ttl: float = 60.0, max_entries: int = 10000,
+    def __init__(self, ttl: float, max_entries: int = 10000,
                  now: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
         self.max_entries = max_entries

@@ -44,7 +44,7 @@ Verdict = Literal["new", "in_flight", "answered"]
 class DuplicateCache:
     """In-memory duplicate cache with a bounded size (oldest entries evicted first)."""
 
-    def __init__(self, ttl: float = 10.0, max_entries: int = 4096,
+    def __init__(self, ttl: float, max_entries: int = 4096,
                  now: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
@@ -65,10 +65,10 @@ class DuplicateCache:
         slot = key[:4]
         previous = self._latest.get(slot)
         if previous is not None and previous != key[4]:
-            old = self._entries.get(slot + (previous,))
+            old = self._entries.get((*slot, previous))
             # an in-flight request keeps its entry until it finishes; only answered ones go
             if old is not None and old.state == ANSWERED:
-                del self._entries[slot + (previous,)]
+                del self._entries[(*slot, previous)]
         self._latest[slot] = key[4]
         entry = Entry(started=self._now())
         self._entries[key] = entry

@@ -1,4 +1,4 @@
-"""Groups in the Access-Accept ("Include groups in RADIUS response", spec/okta.md §1.2).
+"""Groups in the Access-Accept ("Include groups in RADIUS response", docs/radius.md).
 
 Why: VPNs and NASes authorise by group (a Filter-Id naming an ACL, a Class the accounting echoes,
 a Cisco-AVPair). The app's `groupReturn` says which attribute and which groups; the agent reads the
@@ -11,10 +11,11 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+from services.common.radius_wire import VENDOR_SPECIFIC
+
 from .model import GroupReturn
 
 MAX_VALUE = 253                      # RFC 2865 §5: 255 octets per attribute, 2 for type and length
-FILTER_ID, CLASS, VENDOR_SPECIFIC = 11, 25, 26
 
 
 async def group_attributes(ctx: Any, user_id: str, spec: GroupReturn) -> tuple[list[str], list[tuple[int, bytes]]]:

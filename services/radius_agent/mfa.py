@@ -3,7 +3,7 @@
 This module knows nothing about packets. `Verifier.authenticate()` takes the app the request came
 in on, the user name, the password and the State (if the request answers a challenge), and returns
 an `Outcome` (accept / reject / challenge / no answer, the method, the reason for the agent's log,
-and reply attributes). The rules, from spec/okta.md §1:
+and reply attributes). The rules (docs/radius.md, "What the RADIUS password means"):
 
 - Every request first resolves User-Name to an Okta user (`resolve.py`: format mismatch, not
   assigned, suspended, locked out... each rejected with its reason).
@@ -143,7 +143,7 @@ class RequestContext:
         return outcome
 
     async def active_factors(self) -> list[dict[str, Any]]:
-        """The user's ACTIVE factors; none at all means "not enrolled" (F5)."""
+        """The user's ACTIVE factors; none at all means "not enrolled" (failure F5, docs/radius.md)."""
         assert self.user_id
         factors = await self.org.factors(self.user_id, timeout=self.left(), trace=self.trace, timer=self.timer)
         active = [f for f in factors if f.get("status") == "ACTIVE"]

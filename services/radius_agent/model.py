@@ -10,6 +10,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from services.common.radius_wire import group_attribute
+from services.common.settings import SettingsReader
+
 log = logging.getLogger("lab.radius-agent")
 
 Result = Literal["accept", "reject", "none", "challenge"]
@@ -23,9 +26,6 @@ OTP_FACTOR_TYPES = ("token:software:totp", "token:hotp", "token", "token:hardwar
 OTP_ERRORS = {"E0000068": "Invalid passcode", "E0000082": "passcode already used (replay)",
               "E0000083": "passcode outside its time window", "E0000069": "User locked out of MFA (E0000069)",
               "E0000038": "the user's status does not allow MFA (E0000038)"}
-
-# "Include groups in RADIUS response": the three attributes Okta offers (spec/okta.md §1.2).
-GROUP_ATTRIBUTES = {11: 11, 25: 25, 26: 26, "filter-id": 11, "class": 25, "vendor-specific": 26}
 
 
 @dataclass
@@ -48,7 +48,7 @@ class GroupReturn:
         if not isinstance(data, dict):
             raise ValueError("groupReturn must be an object")
         raw = data.get("attribute")
-        attr = GROUP_ATTRIBUTES.get(raw.lower() if isinstance(raw, str) else raw)
+        attr = group_attribute(raw)
         if attr is None:
             raise ValueError(f"groupReturn.attribute {raw!r} is not 11, 25 or 26")
         groups = data.get("groups") or []
@@ -95,34 +95,42 @@ class App:
         return str(t) if t else "the app's username format"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Policy:
-    """The agent's config.properties, read from the service settings with Okta's names."""
-    timeout: float = 60.0                         # ragent.request.timeout.millisecond / 1000
-    response_mode: str = "SEND_REJECT_ON_POLL_MFA"
-    poll_interval: float = 1.0                    # lab: seconds between transaction polls
-    strip_domain: bool = False                    # lab: strip DOMAIN\ from User-Name
-    mfa_timeout: float = 60.0                     # ragent.mfa.timeout.seconds: a challenge's State lives this long
+    """The agent's settings, read once at start-up: its config.properties (Okta's names) and the
+    lab's own knobs. Defaults are Okta's (docs/radius.md, "The agent's settings")."""
+    timeout: float               # ragent.request.timeout.millisecond / 1000: one request's budget
+    response_mode: str           # ragent.request.timeout.response.mode, one of RESPONSE_MODES
+    mfa_timeout: float           # ragent.mfa.timeout.seconds: a challenge's State lives this long
+    threads: int                 # ragent.num_request_threads: the worker pool
+    max_http_connections: int    # ragent.num_max_http_connection: to the org
+    app_refresh: float           # lab: seconds between reads of the org's RADIUS apps
+    poll_interval: float         # lab: seconds between push transaction polls
+    dedup_ttl: float             # lab: how long answered requests are remembered (RFC 5080)
+    strip_domain: bool           # lab: strip DOMAIN\ from User-Name
 
     @property
     def push_budget(self) -> float:
-        """"For Okta Verify Push the agent uses half the value" (spec/okta.md §1.9)."""
+        """For Okta Verify Push the agent waits half the request budget (docs/radius.md)."""
         return self.timeout / 2
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> Policy:
-        ms = settings.get("ragent.request.timeout.millisecond",
-                          settings.get("ragent.total.request.timeout.millisecond", 60000))
+        r = SettingsReader(settings)
+        # The older name stands in when the current one is absent.
+        ms = r.number("ragent.request.timeout.millisecond",
+                      r.number("ragent.total.request.timeout.millisecond", 60000, positive=True), positive=True)
         mode = str(settings.get("ragent.request.timeout.response.mode", "SEND_REJECT_ON_POLL_MFA")).upper()
-        if mode not in RESPONSE_MODES:
-            raise ValueError(f"ragent.request.timeout.response.mode must be one of {', '.join(RESPONSE_MODES)}")
-        mfa_timeout = float(settings.get("ragent.mfa.timeout.seconds", 60))
-        if mfa_timeout <= 0:
-            raise ValueError("ragent.mfa.timeout.seconds must be positive")
-        return cls(timeout=float(ms) / 1000.0, response_mode=mode,
-                   poll_interval=float(settings.get("push_poll_interval_seconds", 1.0)),
-                   strip_domain=bool(settings.get("username_strip_domain", False)),
-                   mfa_timeout=mfa_timeout)
+        if mode not in RESPONSE_MODES:   # Okta's values, in any case
+            raise ValueError(f"setting ragent.request.timeout.response.mode must be one of {', '.join(RESPONSE_MODES)}")
+        return cls(timeout=ms / 1000.0, response_mode=mode,
+                   mfa_timeout=r.number("ragent.mfa.timeout.seconds", 60, positive=True),
+                   threads=r.integer("ragent.num_request_threads", 15, minimum=1),
+                   max_http_connections=r.integer("ragent.num_max_http_connection", 20, minimum=1),
+                   app_refresh=r.number("app_refresh_seconds", 30, positive=True),
+                   poll_interval=r.number("push_poll_interval_seconds", 1.0, positive=True),
+                   dedup_ttl=r.number("dedup_cache_seconds", 10, minimum=0),
+                   strip_domain=r.flag("username_strip_domain", False))
 
 
 @dataclass

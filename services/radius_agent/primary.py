@@ -1,6 +1,7 @@
 """"Okta performs primary authentication" checked: the password goes to the org's /api/v1/authn.
 
-Three ways a client can finish the MFA step after the password (spec/okta.md §1.5, §1.7, §9 C):
+Three ways a client can finish the MFA step after the password (docs/radius.md, "What the RADIUS
+password means" and "Challenges"):
 
 1. In the same request: `password,123456` or `password,push` (the comma rule: the LAST comma
    splits, so a password may itself contain commas).
@@ -12,7 +13,7 @@ Three ways a client can finish the MFA step after the password (spec/okta.md §1
 3. Nothing: a client that cannot answer a challenge (AD Connector treats one as a failure) fails.
 
 With AD Connector the password field carries the MFA code (WorkSpaces never sends the AD password
-over RADIUS), so /api/v1/authn refuses it (E0000004): failure F7, every sign-in rejected.
+over RADIUS), so /api/v1/authn refuses it (E0000004): failure F7 (docs/radius.md), every sign-in rejected.
 
 The agent keeps Okta's stateToken in `challenge.ChallengeStore`, never in the State on the wire.
 Authn calls made with a stateToken that answer 401 mean the Okta transaction expired (Okta uses
@@ -60,7 +61,7 @@ async def authenticate(ctx: Any) -> Outcome:
     except Reject:
         if not second:
             raise
-        # spec/radius.md item 26: a password that itself ends in ",<digits>" — try it whole
+        # a password that itself ends in ",<digits>": try it whole (docs/radius.md)
         txn = await _password(ctx, ctx.password)
         second = ""
     if txn.get("status") == "SUCCESS":
@@ -174,11 +175,11 @@ async def _passcode(ctx: Any, token: str, factors: list[dict[str, Any]], code: s
             continue
         if body.get("status") == "SUCCESS":
             return Outcome("accept", ctx.method, None, ctx.user_id, ctx.login)
-        _not_finished(ctx, body)
+        _not_finished(body)
     raise Reject(f"Authentication failed, {last} (after primary authentication)")
 
 
-def _not_finished(ctx: Any, body: dict[str, Any]) -> None:
+def _not_finished(body: dict[str, Any]) -> None:
     """A verified factor can still leave the transaction short of SUCCESS (an enrolment the
     policy requires, an expired password): RADIUS cannot go on, so say which state it was."""
     status = body.get("status")
@@ -191,7 +192,7 @@ async def _push(ctx: Any, token: str, factor: dict[str, Any]) -> Outcome:
     body = await _step(ctx, factor, {"stateToken": token})
     try:
         while body.get("status") != "SUCCESS":
-            _not_finished(ctx, body)
+            _not_finished(body)
             result = body.get("factorResult")
             if result == "REJECTED":
                 raise Reject("User rejected the Okta Verify push")
@@ -205,7 +206,7 @@ async def _push(ctx: Any, token: str, factor: dict[str, Any]) -> Outcome:
     except AgentTimeout:
         try:        # withdraw the transaction; best effort, the request is over either way
             await ctx.org.authn({"stateToken": token}, path="/api/v1/authn/cancel", timeout=2.0, trace=ctx.trace)
-        except Exception:
+        except Exception:  # noqa: BLE001 - best effort: any failure to cancel leaves the timeout as is
             pass
         raise
     return Outcome("accept", ctx.method, None, ctx.user_id, ctx.login)

@@ -2,7 +2,7 @@
 
 pyrad supplies the codec (packet layout, dictionary, User-Password hiding, Message-Authenticator
 HMAC); this module adds what pyrad 2.6.0's server lacks or leaves optional, because those are the
-rules a conformant server is measured by (spec/radius.md §1):
+rules a conformant server is measured by (docs/radius.md, "The protocol"):
 
 - silent discard (never a reply, never a traceback) of: bad Length, truncated or overlong packets,
   broken attribute lengths, codes other than Access-Request and Status-Server, a wrong
@@ -97,7 +97,7 @@ class Request:
         return bytes(values[0]).decode("utf-8", errors="replace")
 
     def auth_protocol(self) -> str:
-        """PAP, CHAP, MS-CHAPv2, MS-CHAP, EAP or none: the agent only does PAP (spec/okta.md §1.1)."""
+        """PAP, CHAP, MS-CHAPv2, MS-CHAP, EAP or none: the agent only does PAP (docs/radius.md)."""
         if OrderedDict.__contains__(self.packet, ATTR_USER_PASSWORD):
             return "PAP"
         if OrderedDict.__contains__(self.packet, ATTR_CHAP_PASSWORD):
@@ -147,7 +147,7 @@ def parse(data: bytes, source: tuple[str, int], local_port: int, secret: bytes, 
     data = data[:length]                 # octets beyond Length are padding (RFC 2865 §3)
     try:
         pkt = rp.AuthPacket(packet=data, secret=secret, dict=dictionary())
-    except Exception as exc:             # pyrad raises PacketError, but a codec bug must not escape
+    except Exception as exc:  # noqa: BLE001 - pyrad raises PacketError, but a codec bug must not escape
         raise Discard(f"malformed {CODE_NAMES[code]}: {exc}") from None
     ma_values = OrderedDict.get(pkt, ATTR_MESSAGE_AUTHENTICATOR) or []
     if ma_values:
@@ -155,7 +155,7 @@ def parse(data: bytes, source: tuple[str, int], local_port: int, secret: bytes, 
             raise Discard("malformed Message-Authenticator")
         try:
             valid = pkt.verify_message_authenticator()
-        except Exception:
+        except Exception:  # noqa: BLE001 - a packet pyrad cannot check is an invalid one
             valid = False
         if not valid:
             raise Discard("bad Message-Authenticator (wrong shared secret or altered packet)")

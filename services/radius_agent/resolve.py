@@ -1,4 +1,4 @@
-"""User-Name → Okta user, with the reason when it fails (spec/okta.md §1.4, failures F5/F6).
+"""User-Name → Okta user, with the reason when it fails (docs/radius.md, "Application username format").
 
 Why a module: "valid user rejected" is the most common RADIUS support case, and the admin fixes it
 from the agent's log. So a failed match is explained: no such user, a User-Name that names a real

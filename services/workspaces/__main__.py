@@ -5,12 +5,13 @@ from services.common.runner import Service, run
 
 from . import client
 from . import store as store_mod
+from .settings import WorkspacesSettings
 from .ws_api import WorkspacesService
 
 
 async def build(ctx) -> Service:
     store = store_mod.WorkspacesStore(ctx.state_dir / "workspaces.sqlite3")
-    api = WorkspacesService(ctx, store)
+    api = WorkspacesService(ctx, store, WorkspacesSettings.from_settings(ctx.settings))
 
     def seed() -> None:
         data = ctx.seed(cloud=True)

@@ -1,4 +1,4 @@
-"""What the WorkSpaces client shows, word for word (shared/spec/aws.md, section 3.7)."""
+"""What the WorkSpaces client shows, word for word (docs/aws.md, "Amazon WorkSpaces")."""
 
 AUTH_FAILED = ("Authentication Failed: Please check your username and password to make sure you "
                "typed them correctly")

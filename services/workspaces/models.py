@@ -5,24 +5,22 @@ fields the client sign-in uses (ConnectionState, LastKnownUserConnectionTimestam
 cuts every response down to the model's members, so those never leak into Describe* output.
 Defaults follow what AWS shows for a freshly registered AD Connector directory; the registration
 code is `<prefix>+XXXXXX` (prefix setting `registration_code_prefix`, default `WSlab`, as in the
-seed; AWS's own codes are region based, e.g. `WSpdx+ABC12D`, shared/spec/aws.md 3.6 and 7.11).
+seed; AWS's own codes are region based, e.g. `WSpdx+ABC12D`, docs/aws.md).
 """
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import json
 import secrets
 import string
 from collections.abc import Callable
 from typing import Any
 
 from services.common.aws_api import AwsError
+from services.common.aws_paging import Pager
 
 REGISTERING, REGISTERED, DEREGISTERING = "REGISTERING", "REGISTERED", "DEREGISTERING"
 PENDING, AVAILABLE, TERMINATED = "PENDING", "AVAILABLE", "TERMINATED"
-PAGE_MAX = 25
+# Describe* calls: 25 a page when Limit is absent (the largest Limit the model allows; docs/aws.md).
+PAGER = Pager(25, "InvalidParameterValuesException", "The specified NextToken is not valid.")
 
 DIRECTORY_TYPES = {"ADConnector": "AD_CONNECTOR", "SimpleAD": "SIMPLE_AD", "MicrosoftAD": "AD_CONNECTOR"}
 _CODE_ALPHABET = string.ascii_uppercase + string.digits
@@ -129,9 +127,7 @@ def workspace_matches(doc: dict[str, Any], params: dict[str, Any]) -> bool:
         return False
     if params.get("BundleId") is not None and doc.get("BundleId") != params["BundleId"]:
         return False
-    if params.get("WorkspaceName") is not None and doc.get("WorkspaceName") != params["WorkspaceName"]:
-        return False
-    return True
+    return params.get("WorkspaceName") is None or doc.get("WorkspaceName") == params["WorkspaceName"]
 
 
 def directory_matches(doc: dict[str, Any], params: dict[str, Any]) -> bool:
@@ -145,28 +141,3 @@ def directory_matches(doc: dict[str, Any], params: dict[str, Any]) -> bool:
         if doc.get(field) not in flt["Values"]:
             return False
     return True
-
-
-def page(items: list[Any], params: dict[str, Any], filters: tuple[str, ...]) -> tuple[list[Any], str | None]:
-    """One page of `items` and the NextToken for the next one.
-
-    The token carries the offset and a digest of the filter parameters, so a token is only good for
-    the query that produced it (AWS's tokens are opaque; reusing one with other filters fails).
-    """
-    limit = params.get("Limit") or PAGE_MAX
-    digest = hashlib.sha256(json.dumps({f: params.get(f) for f in filters}, sort_keys=True).encode()).hexdigest()[:16]
-    start = 0
-    if params.get("NextToken") is not None:
-        try:
-            token = json.loads(base64.urlsafe_b64decode(params["NextToken"].encode()))
-            start = int(token["o"])
-            valid = token["q"] == digest and 0 <= start <= len(items)
-        except (ValueError, KeyError, TypeError, binascii.Error):
-            valid = False
-        if not valid:
-            raise AwsError("InvalidParameterValuesException", "The specified NextToken is not valid.")
-    end = start + limit
-    token = None
-    if end < len(items):
-        token = base64.urlsafe_b64encode(json.dumps({"o": end, "q": digest}).encode()).decode()
-    return items[start:end], token

@@ -2,20 +2,12 @@
 from __future__ import annotations
 
 import json
-import secrets
-import string
 from pathlib import Path
 from typing import Any
 
 from services.common.sqlite_store import SqliteStore
 
 from . import models
-
-_ALNUM = string.ascii_lowercase + string.digits
-
-
-def new_workspace_id() -> str:
-    return "ws-" + "".join(secrets.choice(_ALNUM) for _ in range(9))
 
 
 class WorkspacesStore(SqliteStore):

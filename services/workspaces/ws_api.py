@@ -5,11 +5,12 @@ CreateWorkspaces, DescribeWorkspaces, DescribeWorkspacesConnectionStatus. The wi
 services/common/aws_api.py; documents and filters are models.py; the AD Connector is asked over the
 network (connector.py).
 
-Asynchronous, as in AWS, with `stage_delay_seconds` (default 1.0) between states:
+Asynchronous, as in AWS, with `stage_delay_seconds` (settings.py) between states:
 REGISTERING → REGISTERED, DEREGISTERING → gone, PENDING → AVAILABLE. Where moto differs from AWS
-(shared/spec/aws.md 6.4/6.6) this follows AWS: RegisterWorkspaceDirectory returns DirectoryId and
-State, refuses a directory that is not Active, raises ResourceAlreadyExistsException, and uses the
-connector's own service account; user names compare case-insensitively.
+(docs/aws.md, "Where the lab follows AWS and moto does not") this follows AWS:
+RegisterWorkspaceDirectory returns DirectoryId and State, refuses a directory that is not Active,
+raises ResourceAlreadyExistsException, and uses the connector's own service account; user names
+compare case-insensitively.
 """
 from __future__ import annotations
 
@@ -20,22 +21,26 @@ from fastapi import FastAPI
 
 from services.common import aws_api
 from services.common.aws_api import AwsError, AwsModel, Call
+from services.common.background import Background
 from services.common.context import ServiceContext
 
 from . import models
 from .connector import Connector, ConnectorUnavailable
+from .settings import WorkspacesSettings
 from .store import WorkspacesStore
 
 NOT_FOUND = "The specified directory could not be found in the specified region."
 
 
 class WorkspacesService:
-    def __init__(self, ctx: ServiceContext, store: WorkspacesStore, connector: Connector | None = None) -> None:
+    def __init__(self, ctx: ServiceContext, store: WorkspacesStore, settings: WorkspacesSettings,
+                 connector: Connector | None = None) -> None:
         self.ctx = ctx
         self.store = store
+        self.settings = settings
         self.connector = connector or Connector(ctx)
         self.model = AwsModel("workspaces")
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.work = Background(ctx.log)    # keys ("directory", id) and ("workspace", id)
 
     def mount(self, app: FastAPI) -> None:
         aws_api.mount(app, self.ctx, model=self.model, invalid_parameter_code="InvalidParameterValuesException",
@@ -48,30 +53,22 @@ class WorkspacesService:
                           "DescribeWorkspacesConnectionStatus": self.describe_connection_status,
                       })
 
-    @property
-    def _delay(self) -> float:
-        return float(self.ctx.settings.get("stage_delay_seconds", 1.0))
-
-    def _later(self, coro) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     async def resume(self) -> None:
         """After a restart, finish transitions a previous process left half-way."""
         for directory in self.store.directories():
             if directory.get("State") == models.REGISTERING:
-                self._later(self._finish_registration(directory["DirectoryId"]))
+                self.work.start(("directory", directory["DirectoryId"]),
+                                self._finish_registration(directory["DirectoryId"]))
             elif directory.get("State") == models.DEREGISTERING:
-                self._later(self._finish_deregistration(directory["DirectoryId"]))
+                self.work.start(("directory", directory["DirectoryId"]),
+                                self._finish_deregistration(directory["DirectoryId"]))
         for workspace in self.store.workspaces():
             if workspace.get("State") == models.PENDING:
-                self._later(self._finish_workspace(workspace["WorkspaceId"]))
+                self.work.start(("workspace", workspace["WorkspaceId"]),
+                                self._finish_workspace(workspace["WorkspaceId"]))
 
     def cancel_all(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        self._tasks.clear()
+        self.work.cancel_all()
 
     # -- directories ----------------------------------------------------------------------------------
     async def register_directory(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
@@ -95,17 +92,17 @@ class WorkspacesService:
             raise AwsError("InvalidResourceStateException", f"The specified directory is not in a valid state "
                            f"for this operation. Directory {directory_id} is {ds.get('Stage')}; it must be Active.")
         taken = {d.get("RegistrationCode", "").lower() for d in self.store.directories()}
-        prefix = self.ctx.settings.get("registration_code_prefix", "WSlab")
-        doc = models.new_directory(ds, params, code=models.registration_code(prefix, taken),
-                                   account=self.ctx.settings.get("account_id", "123456789012"))
+        doc = models.new_directory(ds, params, code=models.registration_code(self.settings.registration_code_prefix,
+                                                                             taken),
+                                   account=self.settings.account_id)
         self.store.put_directory(doc)
         self.ctx.record("workspaces.directory_state", outcome=models.REGISTERING, trace=call.trace,
                         directory=directory_id, registration_code=doc["RegistrationCode"])
-        self._later(self._finish_registration(directory_id))
+        self.work.start(("directory", directory_id), self._finish_registration(directory_id))
         return {"DirectoryId": directory_id, "State": models.REGISTERING}
 
     async def _finish_registration(self, directory_id: str) -> None:
-        await asyncio.sleep(self._delay)
+        await asyncio.sleep(self.settings.stage_delay_seconds)
         doc = self.store.get_directory(directory_id)
         if doc is None or doc.get("State") != models.REGISTERING:
             return
@@ -113,9 +110,9 @@ class WorkspacesService:
         self.store.put_directory(doc)
         self.ctx.record("workspaces.directory_state", outcome=models.REGISTERED, directory=directory_id)
 
-    async def describe_directories(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    async def describe_directories(self, params: dict[str, Any], _call: Call) -> dict[str, Any]:
         docs = [d for d in self.store.directories() if models.directory_matches(d, params)]
-        items, token = models.page(docs, params, ("DirectoryIds", "WorkspaceDirectoryNames", "Filters"))
+        items, token = models.PAGER.page(docs, params, ("DirectoryIds", "WorkspaceDirectoryNames", "Filters"))
         out: dict[str, Any] = {"Directories": items}
         if token:
             out["NextToken"] = token
@@ -137,11 +134,11 @@ class WorkspacesService:
         self.store.put_directory(doc)
         self.ctx.record("workspaces.directory_state", outcome=models.DEREGISTERING, trace=call.trace,
                         directory=directory_id)
-        self._later(self._finish_deregistration(directory_id))
+        self.work.start(("directory", directory_id), self._finish_deregistration(directory_id))
         return {}
 
     async def _finish_deregistration(self, directory_id: str) -> None:
-        await asyncio.sleep(self._delay)
+        await asyncio.sleep(self.settings.stage_delay_seconds)
         doc = self.store.get_directory(directory_id)
         if doc is None or doc.get("State") != models.DEREGISTERING:
             return
@@ -192,31 +189,31 @@ class WorkspacesService:
         self.store.put_workspace(doc)
         self.ctx.record("workspaces.create", outcome=models.PENDING, trace=call.trace, directory=directory_id,
                         user=canonical, workspace=doc["WorkspaceId"])
-        self._later(self._finish_workspace(doc["WorkspaceId"]))
+        self.work.start(("workspace", doc["WorkspaceId"]), self._finish_workspace(doc["WorkspaceId"]))
         return doc
 
     async def _finish_workspace(self, workspace_id: str) -> None:
-        await asyncio.sleep(self._delay)
+        await asyncio.sleep(self.settings.stage_delay_seconds)
         doc = self.store.get_workspace(workspace_id)
         if doc is None or doc.get("State") != models.PENDING:
             return
         self.store.put_workspace(models.make_available(doc))
         self.ctx.record("workspaces.workspace_state", outcome=models.AVAILABLE, workspace=workspace_id)
 
-    async def describe_workspaces(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    async def describe_workspaces(self, params: dict[str, Any], _call: Call) -> dict[str, Any]:
         models.check_describe_workspaces(params)
         docs = [w for w in self.store.workspaces() if models.workspace_matches(w, params)]
-        items, token = models.page(docs, params, ("WorkspaceIds", "DirectoryId", "UserName", "BundleId",
-                                                  "WorkspaceName"))
+        items, token = models.PAGER.page(docs, params, ("WorkspaceIds", "DirectoryId", "UserName", "BundleId",
+                                                        "WorkspaceName"))
         out: dict[str, Any] = {"Workspaces": items}
         if token:
             out["NextToken"] = token
         return out
 
-    async def describe_connection_status(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    async def describe_connection_status(self, params: dict[str, Any], _call: Call) -> dict[str, Any]:
         ids = params.get("WorkspaceIds")
         docs = [w for w in self.store.workspaces() if ids is None or w["WorkspaceId"] in ids]
-        items, token = models.page(docs, params, ("WorkspaceIds",))
+        items, token = models.PAGER.page(docs, params, ("WorkspaceIds",))
         now = self.ctx.clock.now()
         out: dict[str, Any] = {"WorkspacesConnectionStatus": [{
             "WorkspaceId": w["WorkspaceId"],

@@ -1,7 +1,8 @@
 """The Okta AD agent as a process with the DC and the org (blank org, 127.0.94): registration,
 imports on demand through the org (users STAGED with their AD attributes, groups, memberships),
 idempotent re-imports, an AD change reaching Okta, an Okta-mastered login left alone, a user
-disabled in AD deactivated in Okta, and delegated authentication through the agent (right, wrong, locked, expired AD passwords)."""
+disabled in AD deactivated in Okta, and delegated authentication through the agent (right, wrong,
+locked, expired AD passwords)."""
 from __future__ import annotations
 
 import time

@@ -51,7 +51,8 @@ class MemoryOrg:
     async def lifecycle(self, uid, operation):
         user = self.users_by_id[uid]
         allowed = {"deactivate": user["status"] != "DEPROVISIONED", "suspend": user["status"] == "ACTIVE",
-                   "unsuspend": user["status"] == "SUSPENDED", "activate": user["status"] in ("STAGED", "DEPROVISIONED")}
+                   "unsuspend": user["status"] == "SUSPENDED",
+                   "activate": user["status"] in ("STAGED", "DEPROVISIONED")}
         if not allowed[operation]:
             raise OrgError(f"{operation} a user")        # what the real org's 400/403 becomes
         user["status"] = {"deactivate": "DEPROVISIONED", "suspend": "SUSPENDED", "unsuspend": "ACTIVE",

@@ -9,7 +9,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from services.common.aws_api import AwsError, AwsModel, SigV4Verifier
+from services.common.aws_api import AwsError, AwsModel
+from services.common.aws_sigv4 import SigV4Verifier
 
 KEY, SECRET, REGION = "AKIALABTEST000000001", "lab-secret-key", "us-east-1"
 BODY = b'{"DirectoryIds": ["d-0123456789"]}'

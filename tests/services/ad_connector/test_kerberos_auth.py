@@ -14,6 +14,8 @@ import pytest
 
 from services.ad_connector import kerberos_auth
 from services.ad_connector.discovery import DomainController
+from services.ad_connector.service_account import ServiceAccount
+from services.ad_connector.settings import ConnectorSettings
 from services.ad_connector.signin import SignIn
 from services.common.clock import Clock
 from tests.support import running_services
@@ -100,8 +102,8 @@ def test_skew_is_measured_against_the_callers_clock(dc, fresh):
     (23, "frank", "532"), (23, "grace", "773"),
 ])
 def test_explain_reads_the_sub_code_over_ldap(dc, code, sam, sub_code):
-    assert kerberos_auth.explain(code, dc["host"], dc["ldap"], BASE_DN, f"svc-adconnector@{DOMAIN}",
-                                 "Connector-Passw0rd!", sam, SOURCE) == sub_code
+    account = ServiceAccount(f"svc-adconnector@{DOMAIN}", "Connector-Passw0rd!", BASE_DN)
+    assert kerberos_auth.explain(code, dc["host"], dc["ldap"], account, sam, SOURCE) == sub_code
 
 
 # -- the connector's sign-in step ------------------------------------------------------------------
@@ -109,8 +111,8 @@ class _Ctx:
     """What SignIn needs of a ServiceContext: settings, the clock and the journal."""
 
     def __init__(self, dns_port: int, **settings):
-        self.settings = {"connect_ips": [SOURCE], "dns_port": dns_port, "auth_order": "ad_first",
-                         "kerberos_timeout_seconds": 0.5, **settings}
+        self.settings = {"connect_ips": [SOURCE], "dns_port": dns_port, "customer_dns_ips": [SOURCE],
+                         "auth_order": "ad_first", "kerberos_timeout_seconds": 0.5, **settings}
         self.clock = Clock()
         self.events: list[tuple[str, dict]] = []
 
@@ -126,7 +128,8 @@ def directory(dns_ip: str) -> dict:
 
 def ad_step(ctx, dns_ip, username, password):
     """The AD step alone (SignIn.run would add RADIUS, which these tests do not exercise)."""
-    return asyncio.run(SignIn(ctx)._active_directory(directory(dns_ip), username, password, "", None, SOURCE))
+    signin = SignIn(ctx, ConnectorSettings.from_settings(ctx.settings))
+    return asyncio.run(signin._active_directory(directory(dns_ip), username, password, "", None, SOURCE))
 
 
 def sign_in(dc, username, password, **settings):
@@ -185,7 +188,8 @@ def test_sign_in_with_the_kdc_port_refused_is_dc_unreachable(dc, fresh):
     dc_without_kdc = DomainController(f"instancerdc.{DOMAIN}", dc["host"], dc["ldap"], 1)
     for transport in ("udp", "tcp"):
         ctx.settings["kerberos_transport"] = transport
-        reason, detail = asyncio.run(SignIn(ctx)._kerberos_password_check(
+        signin = SignIn(ctx, ConnectorSettings.from_settings(ctx.settings))
+        reason, detail = asyncio.run(signin._kerberos_password_check(
             directory(dc["host"]), dc_without_kdc, "alice", "Alice-Passw0rd!", None, f"alice@{DOMAIN}", SOURCE))
         assert reason == "dc_unreachable" and "refused" in detail
         kind, fields = ctx.events[-1]

@@ -210,7 +210,8 @@ class FakeOrg:
         """sms/call/email: verify without passCode sends a code; with one checks the code sent."""
         if code is None:
             if user.otp_rate_limited:
-                return 429, _error("E0000109", "An SMS message was recently sent. Please wait 30 seconds before trying again.")
+                return 429, _error("E0000109",
+                                   "An SMS message was recently sent. Please wait 30 seconds before trying again.")
             with self.lock:
                 self.verify_calls.append((user.id, fid, "otp"))
                 self.sent_codes[fid] = f"{uuid.uuid4().int % 1000000:06d}"
@@ -229,7 +230,8 @@ class FakeOrg:
             if u is None or u.password is None or body.get("password") != u.password:
                 return self._send(h, 401, _error("E0000004", "Authentication failed"))
             if u.enrol_required:
-                return self._send(h, 200, {"stateToken": "st-enrol", "status": "MFA_ENROLL", "_embedded": {"factors": []}})
+                return self._send(h, 200, {"stateToken": "st-enrol", "status": "MFA_ENROLL",
+                                           "_embedded": {"factors": []}})
             factors = [f for f in self.factors_of(u) if f["status"] == "ACTIVE"]
             if not factors:
                 return self._send(h, 200, {"status": "SUCCESS", "sessionToken": "s"})
@@ -261,7 +263,8 @@ class FakeOrg:
             if result == "SUCCESS":
                 del self.authn[body["stateToken"]]
                 return self._send(h, 200, done)
-            return self._send(h, 200, {"stateToken": body["stateToken"], "status": "MFA_CHALLENGE", "factorResult": result})
+            return self._send(h, 200, {"stateToken": body["stateToken"], "status": "MFA_CHALLENGE",
+                                       "factorResult": result})
         if fid.split("-", 1)[0] in ("sms", "call", "email"):
             status, answer = self._otp_factor(user, fid, body.get("passCode"))
             if status == 201:

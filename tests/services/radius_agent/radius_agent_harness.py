@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from radius_agent_fakes import FakeOrg, FakeUser
-
 from lab import topology as topo
+from tests.services.radius_agent.radius_agent_fakes import FakeOrg, FakeUser
 from tests.support import running_services
 
 STRICT_SECRET = "strict-Secret-9"
@@ -50,7 +49,7 @@ def default_users() -> list[FakeUser]:
         FakeUser("00u-grace", "Grace", "grace@corp.example.com", codes={"777001"}, totp_factors=2, sms=True,
                  password=PASSWORDS["grace"]),
         FakeUser("00u-heidi", "heidi", "heidi@corp.example.com", push="timeout", push_after=0.3),
-        # User-Name resolution (F5/F6) and the Okta statuses that forbid sign-in
+        # User-Name resolution (failures F5/F6, docs/radius.md) and the Okta statuses that forbid sign-in
         FakeUser("00u-ivy", "ivy", "ivy@corp.example.com", codes={"313131"}, status="SUSPENDED"),
         FakeUser("00u-judy", "judy", "judy@corp.example.com", codes={"414141"}, status="LOCKED_OUT"),
         FakeUser("00u-kim", "kim@corp.example.com", "kim@corp.example.com", codes={"515151"}),

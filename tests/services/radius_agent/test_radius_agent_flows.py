@@ -3,11 +3,6 @@ authentication (one request and Access-Challenge with State), User-Name resoluti
 sms/call/email keywords, and groups in the Access-Accept."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helpers, whatever pytest's import mode
-
 import re
 import struct
 import time
@@ -15,8 +10,9 @@ import time
 import httpx
 import pytest
 from pyrad import packet as rp
-from radius_agent_fakes import RadiusClient, access_request, decode_reply
-from radius_agent_harness import PASSWORDS, agent_with_fake_org
+
+from tests.services.radius_agent.radius_agent_fakes import RadiusClient, access_request, decode_reply
+from tests.services.radius_agent.radius_agent_harness import PASSWORDS, agent_with_fake_org
 
 SUBNET = "127.0.96"
 NAS_IP = f"{SUBNET}.41"

@@ -3,15 +3,10 @@ passwords, in-process so thousands of cases run in seconds. The end-to-end malfo
 (a real agent process, test_radius_agent_unit.py) stays; this one searches much wider.
 
 Properties: `radius.parse` either returns a request or raises `Discard` (never anything else: one
-packet must not take the agent down, spec/radius.md pyrad #234); a valid request's reply always has
-Message-Authenticator first and verifies; `primary.split` never loses characters; a challenge State
-is single-use."""
+packet must not take the agent down; pyrad once looped forever on a zero-length VSA, pyrad#234); a
+valid request's reply always has Message-Authenticator first and verifies; `primary.split` never
+loses characters; a challenge State is single-use."""
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helpers, whatever pytest's import mode
 
 import struct
 
@@ -19,12 +14,12 @@ import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st
-from radius_agent_fakes import access_request  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
 from services.radius_agent import radius  # noqa: E402
 from services.radius_agent.challenge import ChallengeStore, Pending  # noqa: E402
 from services.radius_agent.primary import split  # noqa: E402
+from tests.services.radius_agent.radius_agent_fakes import access_request  # noqa: E402
 
 SECRET = b"fuzz-secret"
 FAST = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -86,8 +81,8 @@ def test_valid_requests_round_trip_and_any_flipped_byte_is_handled(user, passwor
     raw = pkt.RequestPacket()
     req = parse(raw, require_ma=True)
     assert (req.user_name(), req.password(), req.state()) == (user, password, state)
-    reply = radius.encode_reply(req, radius.ACCESS_CHALLENGE, [(radius.ATTR_STATE, b"s")]
-                                + radius.reply_message("x" * 300))
+    reply = radius.encode_reply(req, radius.ACCESS_CHALLENGE,
+                                [(radius.ATTR_STATE, b"s"), *radius.reply_message("x" * 300)])
     assert reply[20] == radius.ATTR_MESSAGE_AUTHENTICATOR
     mutated = bytearray(raw)
     mutated[flip % len(raw)] ^= 0x5A

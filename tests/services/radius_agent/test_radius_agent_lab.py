@@ -2,7 +2,7 @@
 TWO agents (radius-agent and radius-agent-2, each with its own duplicate cache) and AD Connector.
 
 What only the real pieces show: a retransmission that lands on the other agent starts a second
-push on the phone (Okta documents it, failure F2) while each agent alone sends one; "Okta performs
+push on the phone (Okta documents it, failure F2 in docs/radius.md) while each agent alone sends one; "Okta performs
 primary authentication" against the org's /api/v1/authn (the AD password checked by an LDAP bind at
 the DC) in one request and through Access-Challenge; AD Connector failing every sign-in with that
 setting (it treats a challenge as failure); and a revoked API token making the agents DISRUPTED.
@@ -10,20 +10,16 @@ The token test revokes the lab's token, so it runs last and resets the org after
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helpers, whatever pytest's import mode
-
 import re
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 from pyrad import packet as rp
-from radius_agent_fakes import RadiusClient, access_request, decode_reply
 
 from lab.provision import enrol_okta_verify
+from tests.services.radius_agent.radius_agent_fakes import RadiusClient, access_request, decode_reply
 from tests.support import default_seed, running_services, url
 
 SUBNET = "127.0.97"
@@ -56,7 +52,8 @@ class Lab:
         return sum(1 for p in self.phone.get("/pushes").json() if p["login"] == login)
 
     def respond(self, login: str, action: str, after: float = 0.0) -> None:
-        assert self.phone.put(f"/accounts/{login}/behaviour", json={"action": action, "after": after}).status_code == 200
+        answer = self.phone.put(f"/accounts/{login}/behaviour", json={"action": action, "after": after})
+        assert answer.status_code == 200
 
     def code(self, login: str) -> str:
         return self.phone.get(f"/accounts/{login}/code").json()["code"]

@@ -2,25 +2,21 @@
 and a FAKE org: the worker pool ("Request queue is full") and the timeout response modes."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helpers, whatever pytest's import mode
-
 import time
 
 import httpx
 import pytest
 from pyrad import packet as rp
-from radius_agent_fakes import FakeUser, RadiusClient, access_request, decode_reply
-from radius_agent_harness import agent_with_fake_org, default_users
+
+from tests.services.radius_agent.radius_agent_fakes import FakeUser, RadiusClient, access_request, decode_reply
+from tests.services.radius_agent.radius_agent_harness import agent_with_fake_org, default_users
 
 SUBNET = "127.0.86"          # the unit module's subnet too: both use a fake org, one after the other
 NAS_IP = f"{SUBNET}.42"
 
 
 def users_with_a_slow_one() -> list[FakeUser]:
-    return default_users() + [FakeUser("00u-slow", "slow", "slow@corp.example.com", codes={"246810"},
+    return [*default_users(), FakeUser("00u-slow", "slow", "slow@corp.example.com", codes={"246810"},
                                        factors_delay=5.0)]
 
 

@@ -2,20 +2,15 @@
 cache, the settings, and the wire codec's known answers."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helpers, whatever pytest's import mode
-
 import hashlib
 
 import pytest
 from pyrad import packet as rp
-from radius_agent_fakes import access_request
 
 from services.radius_agent import radius
 from services.radius_agent.dedup import DuplicateCache
 from services.radius_agent.mfa import Policy
+from tests.services.radius_agent.radius_agent_fakes import access_request
 
 
 class FakeTime:
@@ -59,13 +54,13 @@ def test_dedup_new_authenticator_on_the_same_identifier_purges_the_answered_entr
 
 
 def test_dedup_keys_on_source_port():
-    cache = DuplicateCache(now=FakeTime())
+    cache = DuplicateCache(ttl=10, now=FakeTime())
     assert cache.check(key(sport=5000))[0] == "new"
     assert cache.check(key(sport=5001))[0] == "new"
 
 
 def test_dedup_is_bounded():
-    cache = DuplicateCache(max_entries=50, now=FakeTime())
+    cache = DuplicateCache(ttl=10, max_entries=50, now=FakeTime())
     for i in range(200):
         cache.check(key(ident=i % 256, auth=bytes([i]) * 16))
     assert len(cache) <= 50

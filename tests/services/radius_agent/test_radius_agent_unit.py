@@ -7,11 +7,6 @@ Message-Authenticator and Proxy-State.
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helpers, whatever pytest's import mode
-
 import random
 import shutil
 import struct
@@ -21,8 +16,9 @@ import time
 import httpx
 import pytest
 from pyrad import packet as rp
-from radius_agent_fakes import RadiusClient, access_request, decode_reply
-from radius_agent_harness import STRICT_SECRET, agent_with_fake_org
+
+from tests.services.radius_agent.radius_agent_fakes import RadiusClient, access_request, decode_reply
+from tests.services.radius_agent.radius_agent_harness import STRICT_SECRET, agent_with_fake_org
 
 SUBNET = "127.0.86"
 NAS_IP = f"{SUBNET}.41"       # AD Connector's first connector address in this subnet
@@ -202,7 +198,8 @@ def test_radclient_status_server(lab):
 @radclient
 def test_radclient_proxy_state_comes_back(lab):
     out = run_radclient(lab, "Proxy-State=0x01,Proxy-State=0x0202,User-Name=alice,User-Password=918273")
-    assert out.stdout.index("Proxy-State = 0x01") < out.stdout.index("Proxy-State = 0x0202", out.stdout.index("Received"))
+    received = out.stdout.index("Received")
+    assert out.stdout.index("Proxy-State = 0x01") < out.stdout.index("Proxy-State = 0x0202", received)
 
 
 # -- RFC 2865 / 2869 / 3579 / 5080 / 5997 and BlastRADIUS ------------------------------------

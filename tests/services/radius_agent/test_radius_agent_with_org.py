@@ -2,18 +2,13 @@
 contract, with Okta Verify enrolled through the Factors API and the phone, as a user would."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helpers, whatever pytest's import mode
-
 import time
 
 import httpx
 import pytest
 from pyrad import packet as rp
-from radius_agent_fakes import RadiusClient, access_request, decode_reply
 
+from tests.services.radius_agent.radius_agent_fakes import RadiusClient, access_request, decode_reply
 from tests.support import running_services, url
 
 SUBNET = "127.0.87"
@@ -39,7 +34,8 @@ class Org:
         totp = self.http.post(f"/api/v1/users/{uid}/factors",
                               json={"factorType": "token:software:totp", "provider": "OKTA"})
         assert totp.status_code == 200, totp.text
-        assert self.phone.post("/scan", json={"uri": totp.json()["_embedded"]["activation"]["qrContents"]}).status_code == 200
+        qr = totp.json()["_embedded"]["activation"]["qrContents"]
+        assert self.phone.post("/scan", json={"uri": qr}).status_code == 200
         code = self.phone.get(f"/accounts/{login}/code").json()["code"]
         act = self.http.post(f"/api/v1/users/{uid}/factors/{totp.json()['id']}/lifecycle/activate",
                              json={"passCode": code})
@@ -53,7 +49,8 @@ class Org:
         return self.phone.get(f"/accounts/{login}/code").json()["code"]
 
     def respond(self, login: str, action: str, after: float = 0.0) -> None:
-        assert self.phone.put(f"/accounts/{login}/behaviour", json={"action": action, "after": after}).status_code == 200
+        answer = self.phone.put(f"/accounts/{login}/behaviour", json={"action": action, "after": after})
+        assert answer.status_code == 200
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +128,7 @@ def agent_events(lab, since=0):
 
 
 def test_primary_auth_switched_on_in_the_org_fails_every_workspaces_sign_in(lab, nas):
-    # Failure F7: "Okta performs primary authentication" checked. AD Connector sends the MFA code as
+    # Failure F7 (docs/radius.md): "Okta performs primary authentication" checked. AD Connector sends the MFA code as
     # the password, so Okta sees a wrong password (or, while the org has no /api/v1/authn, cannot
     # check one): Access-Reject either way. The agent re-reads the app without a restart.
     org = lab[1]
