@@ -224,7 +224,8 @@ def start_lab(state: Path, subnet: str, users: int) -> dict:
 
 def known_passwords(topology: dict) -> tuple[dict[str, tuple[str, bool]], str]:
     """sam (lower case) -> (password, enabled) from the seed; and the generated users' password,
-    as services/dc/directory.py sets them (`generated_password`, every 100th user disabled)."""
+    as services/dc/seeding.py sets them (`generated_password`, default in services/dc/settings.py; every
+    100th user disabled)."""
     seed = yaml.safe_load(Path(topology["seed"]).read_text())
     known = {str(u["sam"]).lower(): (str(u.get("password", "")), u.get("state", "enabled") == "enabled")
              for u in (seed.get("users") or []) + (seed.get("service_accounts") or [])}

@@ -28,7 +28,6 @@ def make_admin_app(
     ctx: ServiceContext,
     health: HealthCheck = _always_ready,
     reset: ResetHook = _nothing,
-    extra: Callable[[FastAPI], None] | None = None,
 ) -> FastAPI:
     app = FastAPI(title=f"{ctx.name} admin", docs_url=None, redoc_url=None, openapi_url=None)
     assert ctx.journal is not None
@@ -96,8 +95,6 @@ def make_admin_app(
         journal.record("admin.clock", outcome="set", offset_seconds=ctx.clock.offset_seconds)
         return {"now": ctx.clock.iso(), "offset_seconds": ctx.clock.offset_seconds}
 
-    if extra is not None:
-        extra(app)
     return app
 
 

@@ -45,7 +45,6 @@ class Service:
     tasks: list[Callable[[], Coroutine[Any, Any, Any]]] = field(default_factory=list)   # e.g. serve_tcp()
     health: HealthCheck = _always_ready
     reset: ResetHook = _nothing
-    admin_extra: Callable[[FastAPI], None] | None = None
     on_stop: Callable[[], Awaitable[None]] | None = None
 
 
@@ -193,7 +192,7 @@ async def _serve(ctx: ServiceContext, build: Callable[[ServiceContext], Awaitabl
     admin_sock = bind_tcp(ctx, "admin")
     service = await build(ctx)
     http_socks = {kind: bind_tcp(ctx, kind) for kind in service.http_apps}
-    admin = make_admin_app(ctx, service.health, service.reset, service.admin_extra)
+    admin = make_admin_app(ctx, service.health, service.reset)
 
     servers = [(_http_server(admin), admin_sock)]
     servers += [(_http_server(app), http_socks[kind]) for kind, app in service.http_apps.items()]

@@ -112,7 +112,7 @@ class _Session:
         self.rcpt.append(m.group(1))
         await self.reply("250 2.1.5 OK")
 
-    async def do_DATA(self, arg: str) -> None:
+    async def do_DATA(self, _arg: str) -> None:
         if not self.rcpt:
             await self.reply("503 5.5.1 Error: need RCPT command")
             return
@@ -139,17 +139,17 @@ class _Session:
         self.reset()
         await self.reply(f"250 2.0.0 OK queued as {mid}")
 
-    async def do_RSET(self, arg: str) -> None:
+    async def do_RSET(self, _arg: str) -> None:
         self.reset()
         await self.reply("250 2.0.0 OK")
 
-    async def do_NOOP(self, arg: str) -> None:
+    async def do_NOOP(self, _arg: str) -> None:
         await self.reply("250 2.0.0 OK")
 
-    async def do_VRFY(self, arg: str) -> None:
+    async def do_VRFY(self, _arg: str) -> None:
         await self.reply("252 2.0.0 Cannot VRFY user, but will accept message")
 
-    async def do_QUIT(self, arg: str) -> bool:
+    async def do_QUIT(self, _arg: str) -> bool:
         await self.reply("221 2.0.0 Bye")
         return False
 

@@ -5,19 +5,14 @@ with "Okta performs primary authentication", `password,sms` then `password,<code
 from __future__ import annotations
 
 import re
-import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 from pyrad import packet as rp
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "radius_agent"))
-
-from radius_agent_fakes import RadiusClient, access_request, decode_reply
-
 from tests.services.okta.helpers import org_client
+from tests.services.radius_agent.radius_agent_fakes import RadiusClient, access_request, decode_reply
 from tests.support import running_services, url
 
 SUBNET = "127.0.73"
