@@ -34,7 +34,7 @@ class LabSpec:
     seed: Path | None = None          # a seed YAML file; None: lab/seeds/default.yaml
     blank: bool = False               # no AWS or Okta configuration (the walkthrough from its start)
     agents: int = 1                   # Okta RADIUS agents: 1, or 2 (a second on octet 22)
-    standard_ports: bool = False      # the process runtime: 389/88/53/80 instead of +10000
+    standard_ports: bool = False      # the process runtime: 389/88/53/80 instead of +10000 (HTTP: 8080)
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)   # per-service settings over the defaults
 
 

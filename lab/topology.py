@@ -3,7 +3,8 @@
 One topology, two runtimes: the process runtime writes it to `<state>/topology.json` and every
 service reads its own entry from there. Addresses follow docs/architecture.md's table; in the
 process runtime every service gets its own loopback address (Linux routes all of 127.0.0.0/8 to
-`lo`), and ports below 1024 move up by 10000 unless standard ports are asked for.
+`lo`), and ports below 1024 move up by 10000 (HTTP's 80 to 8080, a port browsers open) unless
+standard ports are asked for.
 """
 from __future__ import annotations
 
@@ -38,8 +39,15 @@ HTTP_KINDS = {"api", "admin"}
 RADIUS_AGENT_PACKAGE = "services.radius_agent"
 
 
+# Browsers refuse 10080 (Chromium's ERR_UNSAFE_PORT; Firefox restricts it too), so HTTP moves to
+# 8080 rather than 80 + 10000: every page the lab serves opens in a browser as it is.
+MOVED_PORTS = {80: 8080}
+
+
 def process_port(port: int, standard_ports: bool) -> int:
-    return port if standard_ports or port >= 1024 else port + 10000
+    if standard_ports or port >= 1024:
+        return port
+    return MOVED_PORTS.get(port, port + 10000)
 
 
 def build(

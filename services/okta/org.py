@@ -44,7 +44,7 @@ NOBODY = Audit()     # what the org does on its own (seeding, a push timing out)
 class Org:
     ctx: ServiceContext
     store: Store
-    url: str                      # the org URL callers use, e.g. http://127.0.10.30:10080
+    url: str                      # the org URL callers use, e.g. http://127.0.10.30:8080
     settings: OrgSettings
     hub: Hub                      # the AD agents' work queues (in memory)
     limiter: RateLimiter          # the rate-limit counters (in memory)

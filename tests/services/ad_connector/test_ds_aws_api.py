@@ -17,12 +17,12 @@ BODY = b'{"DirectoryIds": ["d-0123456789"]}'
 
 
 def signed(service="ds", region=REGION, key=KEY, secret=SECRET, body=BODY):
-    request = AWSRequest(method="POST", url="http://127.0.89.40:10080/", data=body, headers={
+    request = AWSRequest(method="POST", url="http://127.0.89.40:8080/", data=body, headers={
         "X-Amz-Target": "DirectoryService_20150416.DescribeDirectories",
         "Content-Type": "application/x-amz-json-1.1", "User-Agent": "Boto3/test"})
     SigV4Auth(Credentials(key, secret), service, region).add_auth(request)
     headers = {k.lower(): v for k, v in request.headers.items()}
-    headers["host"] = "127.0.89.40:10080"
+    headers["host"] = "127.0.89.40:8080"
     return headers
 
 
