@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--runtime", default="process", choices=["process", "docker"],
                     help="process (default: local processes, no Docker needed) or docker")
     up.add_argument("--blank", action="store_true", help="no AWS or Okta configuration: walk the walkthrough yourself")
-    up.add_argument("--standard-ports", action="store_true", help="use 389/88/53/80 (needs root) instead of +10000 (HTTP: 8080)")
+    up.add_argument("--standard-ports", action="store_true",
+                    help="use 389/88/53/80 (needs root) instead of +10000 (HTTP: 8080)")
     up.add_argument("--subnet", default=None, help="first three octets of the loopback addresses "
                     f"(default {topo.DEFAULT_SUBNET})")
     up.add_argument("--seed", help="a seed YAML file instead of the default")
