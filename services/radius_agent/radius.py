@@ -138,6 +138,24 @@ def header(data: bytes) -> tuple[int, int, int]:
     return code, ident, length
 
 
+def check_attributes(data: bytes) -> None:
+    """Walk the attributes of a packet already cut to its Length; raises Discard when one is
+    broken (RFC 2865 §5: Length counts the type and length octets, so it is at least 2, and an
+    attribute must end within the packet). pyrad 2.6.0 checks the first but quietly truncates an
+    attribute that runs past the end, so it is checked here before pyrad sees the packet."""
+    pos = MIN_LENGTH
+    while pos < len(data):
+        if pos + 2 > len(data):
+            raise Discard(f"a lone octet where an attribute header should be, at octet {pos}")
+        number, length = data[pos], data[pos + 1]
+        if length < 2:
+            raise Discard(f"attribute {number} at octet {pos} has Length {length} (less than 2)")
+        if pos + length > len(data):
+            raise Discard(f"attribute {number} at octet {pos} (Length {length}) runs past the end of the "
+                          f"packet ({len(data)} octets)")
+        pos += length
+
+
 def parse(data: bytes, source: tuple[str, int], local_port: int, secret: bytes, *,
           require_message_authenticator: bool) -> Request:
     """Decode and authenticate one datagram, or raise Discard with the reason."""
@@ -145,6 +163,7 @@ def parse(data: bytes, source: tuple[str, int], local_port: int, secret: bytes, 
     if code not in (ACCESS_REQUEST, STATUS_SERVER):
         raise Discard(f"{CODE_NAMES.get(code, 'code ' + str(code))} is not served on an authentication port")
     data = data[:length]                 # octets beyond Length are padding (RFC 2865 §3)
+    check_attributes(data)
     try:
         pkt = rp.AuthPacket(packet=data, secret=secret, dict=dictionary())
     except Exception as exc:  # noqa: BLE001 - pyrad raises PacketError, but a codec bug must not escape

@@ -329,6 +329,46 @@ def test_malformed_packets_never_crash_the_agent(lab, client):
     assert "Traceback" not in lab.log_path.read_text()
 
 
+def _with_length(raw: bytes, length: int | None = None) -> bytes:
+    """`raw` with its Length field set (default: the datagram's size)."""
+    return raw[:2] + struct.pack("!H", len(raw) if length is None else length) + raw[4:]
+
+
+def test_broken_lengths_are_discarded_logged_and_the_agent_keeps_serving(lab, client):
+    """RFC 2865 §3 and §5: silently discard a packet whose Length is below 20 or beyond the datagram,
+    or with an attribute shorter than 2 or running past the end; octets beyond Length are padding."""
+    def fresh() -> bytes:       # no Message-Authenticator, so only the lengths can be wrong
+        return access_request(lab.secret, "alice", "918273", ma=False).RequestPacket()
+
+    broken = {
+        "runs past the end": _with_length(fresh() + bytes([18, 40]) + b"x" * 10),   # pyrad used to accept it
+        "(less than 2)": _with_length(fresh() + bytes([18, 1])),
+        "Length 0 (less than 2)": _with_length(fresh() + bytes([18, 0]) + b"x" * 4),
+        "lone octet": _with_length(fresh() + bytes([18])),
+        "exceeds the datagram": _with_length(fresh(), len(fresh()) + 1),
+        "outside 20-4096": _with_length(fresh(), 19),
+    }
+    seq = last_seq(lab)
+    for packet in broken.values():
+        client.send(packet)
+        assert client.recv(0.5) is None                  # silence, not a reject
+    discards = [e["fields"]["reason"] for e in events(lab, since=seq) if e["outcome"] == "discarded"]
+    log = lab.log_path.read_text()
+    for reason in broken:
+        assert any(reason in d for d in discards), (reason, discards)
+        assert any(reason in line for line in log.splitlines() if "Silently discarding" in line), reason
+    assert lab.secret.decode() not in log and "918273" not in log
+    # padding after Length is ignored: the request inside is answered
+    padded = fresh() + b"\x00" * 12
+    client.send(padded)
+    reply = client.recv(6)
+    assert reply is not None and reply[0] == rp.AccessAccept
+    assert ask(lab, client, "alice", "918273").code == rp.AccessAccept      # and pyrad clients still are
+    if shutil.which("radclient"):
+        out = run_radclient(lab, "User-Name=alice,User-Password=918273")
+        assert "Received Access-Accept" in out.stdout, out.stdout + out.stderr
+
+
 # -- settings, health, secrets ----------------------------------------------------------------
 def test_app_settings_are_re_read_without_restart(lab):
     c = RadiusClient((lab.host, 1813), NAS_IP)
