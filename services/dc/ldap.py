@@ -28,7 +28,7 @@ from . import ldap_results as R
 from .accounts import ANONYMOUS, SUCCESS, Accounts
 from .directory import Directory
 from .entry import Account, Entry
-from .ldap_work import TooComplex, Worker, convert, event_text
+from .ldap_work import TooComplex, Worker, event_text
 from .names import InvalidDN, norm_dn
 from .rootdse import NOTICE_OF_DISCONNECTION, PAGED_RESULTS, START_TLS, SUPPORTED_CONTROLS, WHO_AM_I, root_dse
 from .search import NoSuchObject, TimeLimit, search, select
@@ -263,7 +263,7 @@ class LdapServer:
         size_limit = int(req["sizeLimit"])
         types_only = bool(req["typesOnly"])
         attributes = [str(a) for a in req["attributes"]]
-        flt, text = await self.work.run(convert, req["filter"])
+        flt, text = await self.work.filter(req["filter"])
         event = dict(base=base, scope=SCOPES.get(scope, str(scope)), filter=event_text(text), user=self._who(s))
 
         def done(code: int, text: str = "", matched: str = "", n: int = 0, ctrls=None) -> None:

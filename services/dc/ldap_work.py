@@ -65,6 +65,12 @@ class Worker:
             return TooComplex(*shape)
         return ber.decode(data)
 
+    async def filter(self, raw: Any) -> tuple[Filter, str]:
+        """A request's filter as a `Filter` and its full text; a big one converted in the pool."""
+        if len(raw) <= INLINE:
+            return convert(raw)
+        return await self.run(convert, raw)
+
     def deadline(self, time_limit: int) -> float:
         """When a search starting now must stop: MaxQueryDuration, or the client's timeLimit
         (seconds, 0 = none; RFC 4511 4.5.1.5) when that is shorter."""
