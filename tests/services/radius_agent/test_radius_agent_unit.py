@@ -152,6 +152,31 @@ def test_chap_is_rejected_pap_only(lab, client):
     assert "only supports PAP" in events(lab, since=seq)[-1]["fields"]["reason"]
 
 
+EAP_IDENTITY = bytes((2, 42, 0, 10)) + b"\x01alice"     # EAP-Response/Identity, Identifier 42 (RFC 3748)
+
+
+def test_eap_on_a_pap_app_is_rejected_with_eap_failure_and_the_reason_logged(lab, client):
+    req = access_request(lab.secret, "alice", None, ma=False)
+    req.AddAttribute("EAP-Message", EAP_IDENTITY)
+    req.add_message_authenticator()
+    seq = last_seq(lab)
+    reply = decode_reply(req, client.exchange(req))          # checks M-A first and both authenticators
+    assert reply.code == rp.AccessReject
+    assert reply["EAP-Message"] == [bytes((4, 42, 0, 4))]     # EAP-Failure, the response's Identifier
+    assert "Reply-Message" not in reply
+    reason = events(lab, since=seq)[-1]["fields"]["reason"]
+    assert "EAP" in reason and "only supports PAP" in reason
+    assert "method=EAP" in lab.log_path.read_text() and reason in lab.log_path.read_text()
+
+
+def test_eap_without_message_authenticator_is_discarded(lab, client):
+    req = access_request(lab.secret, "alice", None, ma=False)
+    req.AddAttribute("EAP-Message", EAP_IDENTITY)
+    seq = last_seq(lab)
+    assert client.exchange(req, timeout=1) is None
+    assert "RFC 3579" in events(lab, since=seq)[-1]["fields"]["reason"]
+
+
 def test_primary_auth_app_rejects_when_the_org_cannot_check_passwords(lab):
     # "Okta performs primary authentication" on: the password (here: an MFA code, as AD Connector
     # sends it) goes to /api/v1/authn, which the fake org does not have.
@@ -184,6 +209,12 @@ def test_radclient_accept_and_reject(lab):
     assert ok.returncode == 0 and "Received Access-Accept" in ok.stdout
     bad = run_radclient(lab, "User-Name=alice,User-Password=111111")
     assert "Received Access-Reject" in bad.stdout
+
+
+@radclient
+def test_radclient_eap_gets_access_reject_with_eap_failure(lab):
+    out = run_radclient(lab, f"User-Name=alice,EAP-Message=0x{EAP_IDENTITY.hex()},Message-Authenticator=0x00")
+    assert "Received Access-Reject" in out.stdout and "EAP-Message = 0x042a0004" in out.stdout, out.stdout
 
 
 @radclient
