@@ -18,9 +18,10 @@ The limits ([LDAP policy], docs/active-directory.md "Limits"):
 from __future__ import annotations
 
 import asyncio
+import queue
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -48,10 +49,35 @@ class Worker:
         self.max_terms = settings.ldap_max_filter_terms
         self.max_depth = settings.ldap_max_filter_depth
         self.max_seconds = settings.ldap_max_query_seconds
-        self.pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="ldap-work")
+        # Daemon threads, not a ThreadPoolExecutor: the interpreter joins an executor's threads at
+        # exit, so a stopping DC would wait for a search's MaxQueryDuration.
+        self.jobs: queue.SimpleQueue[tuple[asyncio.AbstractEventLoop, asyncio.Future, Callable, tuple]] = \
+            queue.SimpleQueue()
+        self.threads: list[threading.Thread] = []
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+        """`fn(*args)` in a worker thread; its result or exception, back on the loop."""
+        if not self.threads:
+            self.threads = [threading.Thread(target=self._serve, name=f"ldap-work-{i}", daemon=True)
+                            for i in range(WORKERS)]
+            for t in self.threads:
+                t.start()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self.jobs.put((loop, future, fn, args))
+        return await future
+
+    def _serve(self) -> None:
+        while True:
+            loop, future, fn, args = self.jobs.get()
+            try:
+                outcome: tuple[Any, BaseException | None] = (fn(*args), None)
+            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine, raised there
+                outcome = (None, exc)
+            try:
+                loop.call_soon_threadsafe(_settle, future, *outcome)
+            except RuntimeError:   # the loop has closed: nobody is waiting any more
+                pass
 
     async def prepare(self, data: bytes) -> Any:
         """The decoded LDAPMessage, or TooComplex. Raises what `ber.decode` raises."""
@@ -76,6 +102,15 @@ class Worker:
         (seconds, 0 = none; RFC 4511 4.5.1.5) when that is shorter."""
         seconds = min(self.max_seconds, time_limit) if time_limit > 0 else self.max_seconds
         return time.monotonic() + seconds
+
+
+def _settle(future: asyncio.Future, result: Any, exc: BaseException | None) -> None:
+    if future.cancelled():         # the connection went away meanwhile
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)
 
 
 def convert(decoded_filter: Any) -> tuple[Filter, str]:
