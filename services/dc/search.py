@@ -53,8 +53,9 @@ def search(directory: Directory, base: str, scope: int, flt: Filter,
     TimeLimit once `time.monotonic()` passes `deadline`.
 
     Runs in the LDAP server's worker threads while the event loop writes (binds, modifies,
-    resets): it only reads, and every write replaces a value (an attribute's list, a whole index)
-    rather than changing one in place, so a search sees each value before or after, never torn."""
+    resets). It only reads: dict lookups and list iteration, which stay whole under the GIL while
+    the loop writes (`Entry.set` replaces an attribute's list; a reset builds new tables and the
+    search goes on over the old ones), and it never iterates a dict the loop may grow."""
     base_norm = norm_dn(base)
     root = directory.entries.get(base_norm)
     if root is None:
