@@ -6,7 +6,10 @@ SRV `_ldap._tcp.<domain>`, `_kerberos._tcp.<domain>`, `_kerberos._udp.<domain>`,
 `instancerdc.<domain>` with the ports of the lab's topology, plus that name's A record and the
 domain's own A record. Unknown names in the zone get NXDOMAIN with the SOA in the authority
 section; names outside the zone are REFUSED (this is not a recursive resolver). Malformed
-packets get no answer at all, as a real server would drop them.
+queries are answered as BIND or Windows DNS answer them: a datagram too short for the 12-byte
+header gets nothing (there is no ID to answer to); one whose header reads but whose question does
+not (truncated, a label over 63 octets, a name over 255) gets FORMERR with its ID, opcode and RD
+echoed and no sections (RFC 1035 4.1.1, 2.3.4); a message with QR set (a response) is ignored.
 
 Faults (one look per query, for this peer and port): `drop` (protocol dns) swallows queries;
 `delay` waits; `deny` answers REFUSED; `remove_record` with `target` = a record name makes that
@@ -24,6 +27,26 @@ from services.common.context import ServiceContext
 from services.common.udp import UdpAnswerer
 
 SRV_TTL, HOST_TTL = 600, 3600
+HEADER = 12                          # octets (RFC 1035 4.1.1)
+MAX_LABEL, MAX_NAME = 63, 255        # octets (RFC 1035 2.3.4)
+_QR, _OPCODE_RD = 0x8000, 0x7900     # flag bits: response; opcode and RD, echoed in a FORMERR
+
+
+def formerr(data: bytes) -> bytes:
+    """FORMERR for a query whose header reads: its ID, opcode and RD echoed, no sections."""
+    ident, flags = struct.unpack("!HH", data[:4])
+    return struct.pack("!HHHHHH", ident, _QR | (flags & _OPCODE_RD) | RCODE.FORMERR, 0, 0, 0, 0)
+
+
+def name_problem(request: DNSRecord) -> str | None:
+    """Why a question's name is not a DNS name, or None (dnslib reads labels of 64-191 octets)."""
+    for q in request.questions:
+        labels = q.qname.label
+        if any(len(label) > MAX_LABEL for label in labels):
+            return f"a label of more than {MAX_LABEL} octets"
+        if sum(len(label) + 1 for label in labels) + 1 > MAX_NAME:
+            return f"a name of more than {MAX_NAME} octets"
+    return None
 
 
 @dataclass
@@ -88,13 +111,20 @@ class DnsServer:
         if gate.drop:
             self.ctx.record("dns.query", peer=peer, outcome="dropped", transport=transport)
             return None
-        try:
-            request = DNSRecord.parse(data)
-        except Exception:  # noqa: BLE001 - dnslib raises assorted errors on garbage, all mean "malformed"
+        if len(data) < HEADER:   # no header, so no ID to answer to
             self.ctx.record("dns.malformed", peer=peer, outcome="dropped", transport=transport, size=len(data))
             return None
-        if request.header.qr:  # a response sent to a server: ignore it
+        if data[2] & 0x80:       # QR: a response sent to a server; answering could loop
             return None
+        try:
+            request = DNSRecord.parse(data)
+            problem = name_problem(request)
+        except Exception as exc:  # noqa: BLE001 - dnslib raises assorted errors on garbage, all mean "malformed"
+            problem = f"{exc.__class__.__name__}: {str(exc)[:120]}"
+        if problem is not None:
+            self.ctx.record("dns.malformed", peer=peer, outcome="FORMERR", transport=transport,
+                            size=len(data), reason=problem)
+            return formerr(data)
         if gate.delay:
             await asyncio.sleep(gate.delay)
         reply = request.reply()
@@ -108,9 +138,10 @@ class DnsServer:
             reply.header.rcode = RCODE.NOTIMP
             return self._done(reply, peer, transport, "", "")
         if len(request.questions) != 1:
-            reply.header.aa = 0
-            reply.header.rcode = RCODE.FORMERR
-            return self._done(reply, peer, transport, "", "")
+            # dnslib's reply() would invent a question ("./A/IN"); a FORMERR carries none
+            self.ctx.record("dns.query", peer=peer, outcome="FORMERR", name="", type="", transport=transport,
+                            answers=0, questions=len(request.questions))
+            return formerr(data)
         q = request.questions[0]
         name = str(q.qname).lower().rstrip(".")
         qtype = QTYPE.get(q.qtype, str(q.qtype))

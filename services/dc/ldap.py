@@ -28,9 +28,10 @@ from . import ldap_results as R
 from .accounts import ANONYMOUS, SUCCESS, Accounts
 from .directory import Directory
 from .entry import Account, Entry
+from .ldap_work import TooComplex, Worker, event_text
 from .names import InvalidDN, norm_dn
 from .rootdse import NOTICE_OF_DISCONNECTION, PAGED_RESULTS, START_TLS, SUPPORTED_CONTROLS, WHO_AM_I, root_dse
-from .search import NoSuchObject, search, select
+from .search import NoSuchObject, TimeLimit, search, select
 
 SCOPES = {0: "base", 1: "one", 2: "sub"}
 MODIFY_OPS = {0: "add", 1: "delete", 2: "replace", 3: "increment"}
@@ -79,6 +80,7 @@ class LdapServer:
         self.extensions = [WHO_AM_I] + ([START_TLS] if tls is not None else [])
         self.idle = directory.settings.ldap_idle_seconds
         self.max_message = directory.settings.ldap_max_message_bytes
+        self.work = Worker(directory.settings)   # decoding and searches, off the event loop
         self.port = ctx.port("ldap")
         self.connections = 0
 
@@ -99,11 +101,16 @@ class LdapServer:
                     data = await ber.read_message(reader, self.idle, self.max_message)
                 except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
                     return
+                except ber.TooLarge as exc:
+                    # AD drops the connection, without a Notice and without reading the rest.
+                    self.ctx.record("ldap.connection", peer=session.peer, outcome="dropped", reason=str(exc))
+                    writer.close()
+                    return
                 except ber.FrameError as exc:
                     self._protocol_error(session, writer, str(exc))
                     return
                 try:
-                    message = ber.decode(data)
+                    message = await self.work.prepare(data)
                 except Exception as exc:  # noqa: BLE001 - pyasn1 raises several types; any means "not LDAP"
                     self._protocol_error(session, writer, f"undecodable BER ({exc.__class__.__name__})")
                     return
@@ -115,8 +122,14 @@ class LdapServer:
                 if gate.delay:
                     await asyncio.sleep(gate.delay)
                 try:
-                    await self._dispatch(session, message, writer)
+                    if isinstance(message, TooComplex):
+                        await self._too_complex(session, message, writer)
+                    else:
+                        await self._dispatch(session, message, writer)
                 except Closed:
+                    return
+                except ber.FilterError as exc:     # a search filter that does not read
+                    self._protocol_error(session, writer, f"undecodable filter ({exc})")
                     return
                 except UnicodeDecodeError:
                     # An LDAPString (DN, attribute name, OID) must be UTF-8 (RFC 4511 4.1.2): the
@@ -161,6 +174,12 @@ class LdapServer:
                                     responseName=NOTICE_OF_DISCONNECTION))
         except Exception:  # noqa: BLE001 - the connection is being given up anyway
             pass
+
+    async def _too_complex(self, s: Session, req: TooComplex, writer: asyncio.StreamWriter) -> None:
+        self.ctx.record("ldap.search", peer=s.peer, outcome=R.result_name(R.ADMIN_LIMIT), entries=0,
+                        terms=req.terms, depth=req.depth, user=self._who(s))
+        writer.write(ber.result(req.mid, "searchResDone", R.ADMIN_LIMIT, R.diagnostic(R.FILTER_TOO_COMPLEX)))
+        await writer.drain()
 
     # -- encoding helpers --------------------------------------------------------------------
     @staticmethod
@@ -244,8 +263,8 @@ class LdapServer:
         size_limit = int(req["sizeLimit"])
         types_only = bool(req["typesOnly"])
         attributes = [str(a) for a in req["attributes"]]
-        flt = ber.to_filter(req["filter"])
-        event = dict(base=base, scope=SCOPES.get(scope, str(scope)), filter=str(flt), user=self._who(s))
+        flt, text = await self.work.filter(req["filter"])
+        event = dict(base=base, scope=SCOPES.get(scope, str(scope)), filter=event_text(text), user=self._who(s))
 
         def done(code: int, text: str = "", matched: str = "", n: int = 0, ctrls=None) -> None:
             writer.write(ber.result(mid, "searchResDone", code, text, matched, ctrls))
@@ -262,7 +281,7 @@ class LdapServer:
 
         if base == "" and scope == 0:
             entry = root_dse(self.directory, self.extensions)
-            found = [entry] if flt.match(entry, self.directory) else []
+            found = [entry] if await self.work.run(flt.match, entry, self.directory) else []
             for e in found:
                 writer.write(self._entry(mid, "", select(self.directory, e, attributes), types_only))
             return done(R.SUCCESS, n=len(found))
@@ -270,17 +289,22 @@ class LdapServer:
             return done(R.OPERATIONS_ERROR, R.diagnostic(R.NEED_BIND))
 
         size, cookie = paged if paged is not None else (0, b"")
+        max_page = self.directory.max_page_size
         try:
             base_key = norm_dn(base) if base else ""
             # A paged search's next page continues from its cookie; anything else searches now.
-            results = [] if cookie else search(self.directory, base, scope, flt)
+            deadline = self.work.deadline(int(req["timeLimit"]))
+            results = [] if cookie else await self.work.run(search, self.directory, base, scope, flt, deadline)
+        except TimeLimit as exc:   # AD's MaxQueryDuration: what was found so far, then the error
+            partial = exc.found[:min(size_limit or max_page, max_page)]
+            await self._send(mid, partial, attributes, types_only, writer)
+            return done(R.TIME_LIMIT, R.diagnostic(R.QUERY_TIME), n=len(partial))
         except NoSuchObject as exc:
             return done(R.NO_SUCH_OBJECT, R.diagnostic(R.NO_OBJECT, dn=exc.matched), exc.matched)
         except InvalidDN:
             return done(R.INVALID_DN_SYNTAX, R.diagnostic(R.BAD_DN, dn=base))
-        max_page = self.directory.max_page_size
         if paged is not None:
-            key = (base_key, scope, str(flt).lower(), tuple(a.lower() for a in attributes))
+            key = (base_key, scope, text.lower(), tuple(a.lower() for a in attributes))
             if cookie:
                 state = s.pages.pop(cookie, None)
                 if state is None or state.key != key:

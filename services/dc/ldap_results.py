@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SUCCESS, OPERATIONS_ERROR, PROTOCOL_ERROR, SIZE_LIMIT = 0, 1, 2, 4
+SUCCESS, OPERATIONS_ERROR, PROTOCOL_ERROR, TIME_LIMIT, SIZE_LIMIT = 0, 1, 2, 3, 4
+ADMIN_LIMIT = 11
 COMPARE_FALSE, COMPARE_TRUE, AUTH_METHOD_NOT_SUPPORTED = 5, 6, 7
 UNAVAILABLE_CRITICAL_EXTENSION, NO_SUCH_ATTRIBUTE, CONSTRAINT_VIOLATION = 12, 16, 19
 NO_SUCH_OBJECT, INVALID_DN_SYNTAX, INVALID_CREDENTIALS = 32, 34, 49
 INSUFFICIENT_ACCESS, UNWILLING = 50, 53
-RESULT_NAMES = {0: "success", 1: "operationsError", 2: "protocolError", 4: "sizeLimitExceeded",
+RESULT_NAMES = {0: "success", 1: "operationsError", 2: "protocolError", 3: "timeLimitExceeded",
+                4: "sizeLimitExceeded", 11: "adminLimitExceeded",
                 5: "compareFalse", 6: "compareTrue", 7: "authMethodNotSupported",
                 12: "unavailableCriticalExtension", 16: "noSuchAttribute", 19: "constraintViolation",
                 32: "noSuchObject", 34: "invalidDNSyntax", 49: "invalidCredentials",
@@ -48,6 +50,8 @@ PASSWORD_NEEDS_TLS = "password_needs_tls"
 WILL_NOT_PERFORM = "will_not_perform"
 WRONG_OLD_PASSWORD = "wrong_old_password"
 PASSWORD_TOO_SHORT = "password_too_short"
+QUERY_TIME = "query_time"
+FILTER_TOO_COMPLEX = "filter_too_complex"
 
 MESSAGES = {
     NEED_BIND: ("000004DC: LdapErr: DSID-0C090A5C, comment: In order to perform this operation "
@@ -69,6 +73,10 @@ MESSAGES = {
     WILL_NOT_PERFORM: "0000209A: SvcErr: DSID-031A1254, problem 5003 (WILL_NOT_PERFORM), data 0\n",
     WRONG_OLD_PASSWORD: ("00000056: AtrErr: DSID-03191083, #1:\n\t0: 00000056: DSID-03191083, problem 1005 "
                          "(CONSTRAINT_ATT_TYPE), data 0, Att 9005a (unicodePwd)\n"),
+    # Win32 8226 ERROR_DS_TIMELIMIT_EXCEEDED and 8228 ERROR_DS_ADMIN_LIMIT_EXCEEDED, with the X.500
+    # service problems 5007 and 5008.
+    QUERY_TIME: "00002022: SvcErr: DSID-0208044C, problem 5007 (TIME_EXCEEDED), data 0\n",
+    FILTER_TOO_COMPLEX: "00002024: SvcErr: DSID-0208044D, problem 5008 (ADMIN_LIMIT_EXCEEDED), data 0\n",
     PASSWORD_TOO_SHORT: ("0000052D: Constraint violation - check_password_restrictions: the password is "
                          "too short. It should be equal or longer than 7 characters!"),
 }

@@ -5,6 +5,7 @@ The wire (`ldap.py`) adds what AD does around it: anonymous access, MaxPageSize,
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -35,8 +36,26 @@ class NoSuchObject(LookupError):
         self.matched = matched
 
 
-def search(directory: Directory, base: str, scope: int, flt: Filter) -> list[Entry]:
-    """Entries under `base` within `scope` matching `flt`. Raises NoSuchObject, InvalidDN."""
+class TimeLimit(Exception):
+    """The search ran past its deadline (AD's MaxQueryDuration); `found` is what matched so far."""
+
+    def __init__(self, found: list[Entry]):
+        super().__init__(len(found))
+        self.found = found
+
+
+_CHECK_EVERY = 32   # candidates between looks at the clock
+
+
+def search(directory: Directory, base: str, scope: int, flt: Filter,
+           deadline: float | None = None) -> list[Entry]:
+    """Entries under `base` within `scope` matching `flt`. Raises NoSuchObject, InvalidDN, and
+    TimeLimit once `time.monotonic()` passes `deadline`.
+
+    Runs in the LDAP server's worker threads while the event loop writes (binds, modifies,
+    resets). It only reads: dict lookups and list iteration, which stay whole under the GIL while
+    the loop writes (`Entry.set` replaces an attribute's list; a reset builds new tables and the
+    search goes on over the old ones), and it never iterates a dict the loop may grow."""
     base_norm = norm_dn(base)
     root = directory.entries.get(base_norm)
     if root is None:
@@ -47,7 +66,15 @@ def search(directory: Directory, base: str, scope: int, flt: Filter) -> list[Ent
         candidates = directory.children.get(base_norm, [])
     else:
         candidates = _subtree(directory, base_norm, flt)
-    return [e for e in candidates if flt.match(e, directory)]
+    if deadline is None:
+        return [e for e in candidates if flt.match(e, directory)]
+    found: list[Entry] = []
+    for i, e in enumerate(candidates):
+        if i % _CHECK_EVERY == 0 and time.monotonic() > deadline:
+            raise TimeLimit(found)
+        if flt.match(e, directory):
+            found.append(e)
+    return found
 
 
 def _subtree(directory: Directory, base_norm: str, flt: Filter) -> Iterable[Entry]:

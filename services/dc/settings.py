@@ -31,7 +31,10 @@ class DcSettings:
     generated_users: int = 0                 # adds user00001... for paging tests and benchmarks
     generated_password: str = GENERATED_PASSWORD
     ldap_idle_seconds: float = 900.0         # AD's MaxConnIdleTime
-    ldap_max_message_bytes: int = MAX_MESSAGE
+    ldap_max_message_bytes: int = MAX_MESSAGE  # AD's MaxReceiveBuffer: a longer request drops the connection
+    ldap_max_query_seconds: float = 120.0    # AD's MaxQueryDuration: then timeLimitExceeded (3)
+    ldap_max_filter_terms: int = 10000       # the lab's bound on a filter (AD documents none): adminLimitExceeded
+    ldap_max_filter_depth: int = 100         # nesting of &, |, ! (the same refusal)
     starttls: bool = True
     advertise_ip: str | None = None          # the A record's address; default: the topology's host
     kerberos_udp_max_reply: int = 1465       # larger replies: KRB_ERR_RESPONSE_TOO_BIG (retry on TCP)
@@ -56,6 +59,9 @@ class DcSettings:
             generated_password=s.text("generated_password", GENERATED_PASSWORD),
             ldap_idle_seconds=s.number("ldap_idle_seconds", 900.0, positive=True),
             ldap_max_message_bytes=s.integer("ldap_max_message_bytes", MAX_MESSAGE, minimum=1),
+            ldap_max_query_seconds=s.number("ldap_max_query_seconds", 120.0, positive=True),
+            ldap_max_filter_terms=s.integer("ldap_max_filter_terms", 10000, minimum=1),
+            ldap_max_filter_depth=s.integer("ldap_max_filter_depth", 100, minimum=1),
             starttls=s.flag("starttls", True),
             advertise_ip=s.text("advertise_ip", "") or None,
             kerberos_udp_max_reply=s.integer("kerberos_udp_max_reply", 1465, minimum=1),

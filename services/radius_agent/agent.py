@@ -121,6 +121,11 @@ class Agent:
             outcome = Outcome("reject", "-", "Request queue is full")
         elif protocol == "none":
             outcome = Outcome("reject", "-", "the Access-Request carries no User-Password")
+        elif protocol == "EAP":
+            # The lab's apps use "PAP authentication"; EAP-TTLS is a per-app choice with its own
+            # certificate (docs/radius.md, "EAP"), so an EAP conversation ends at its first message.
+            outcome = Outcome("reject", "-", "EAP (e.g. EAP-TTLS) is not enabled for this app, which uses PAP "
+                              "authentication: the RADIUS agent only supports PAP-based authentication here")
         elif protocol != "PAP":
             outcome = Outcome("reject", "-", f"{protocol} is not supported: the RADIUS agent only "
                               "supports PAP-based authentication")
@@ -169,7 +174,9 @@ class Agent:
         if outcome.result == "accept":
             return radius.encode_reply(request, radius.ACCESS_ACCEPT, outcome.attributes)
         if outcome.result == "reject":
-            return radius.encode_reply(request, radius.ACCESS_REJECT)
+            # an EAP conversation is ended with EAP-Failure (RFC 3579 §2.6.3), never a Reply-Message
+            eap = radius.eap_failure(request.eap_identifier()) if request.auth_protocol() == "EAP" else []
+            return radius.encode_reply(request, radius.ACCESS_REJECT, eap)
         if outcome.result == "challenge":
             assert outcome.state is not None
             attributes = [(radius.ATTR_STATE, outcome.state), *radius.reply_message(outcome.prompt or "")]

@@ -7,7 +7,8 @@ rules a conformant server is measured by (docs/radius.md, "The protocol"):
 - silent discard (never a reply, never a traceback) of: bad Length, truncated or overlong packets,
   broken attribute lengths, codes other than Access-Request and Status-Server, a wrong
   Message-Authenticator, a missing one where it is required (always for Status-Server, RFC 5997;
-  for Access-Request when the app says requireMessageAuthenticator, BlastRADIUS);
+  with EAP-Message, RFC 3579 §3.2; for Access-Request when the app says
+  requireMessageAuthenticator, BlastRADIUS);
 - replies carry Message-Authenticator as their FIRST attribute (BlastRADIUS), a correct Response
   Authenticator, and the request's Proxy-State attributes unmodified and in order.
 
@@ -110,6 +111,11 @@ class Request:
             return "EAP"
         return "none"
 
+    def eap_identifier(self) -> int:
+        """The Identifier of the EAP packet carried in EAP-Message (RFC 3748 §4; 0 if too short)."""
+        eap = b"".join(bytes(v) for v in OrderedDict.get(self.packet, ATTR_EAP_MESSAGE) or [])
+        return eap[1] if len(eap) >= 2 else 0
+
     def state(self) -> bytes | None:
         """The State attribute (RFC 2865 §5.24), echoed by a client answering an Access-Challenge."""
         values = OrderedDict.get(self.packet, ATTR_STATE) or []
@@ -138,6 +144,24 @@ def header(data: bytes) -> tuple[int, int, int]:
     return code, ident, length
 
 
+def check_attributes(data: bytes) -> None:
+    """Walk the attributes of a packet already cut to its Length; raises Discard when one is
+    broken (RFC 2865 §5: Length counts the type and length octets, so it is at least 2, and an
+    attribute must end within the packet). pyrad 2.6.0 checks the first but quietly truncates an
+    attribute that runs past the end, so it is checked here before pyrad sees the packet."""
+    pos = MIN_LENGTH
+    while pos < len(data):
+        if pos + 2 > len(data):
+            raise Discard(f"a lone octet where an attribute header should be, at octet {pos}")
+        number, length = data[pos], data[pos + 1]
+        if length < 2:
+            raise Discard(f"attribute {number} at octet {pos} has Length {length} (less than 2)")
+        if pos + length > len(data):
+            raise Discard(f"attribute {number} at octet {pos} (Length {length}) runs past the end of the "
+                          f"packet ({len(data)} octets)")
+        pos += length
+
+
 def parse(data: bytes, source: tuple[str, int], local_port: int, secret: bytes, *,
           require_message_authenticator: bool) -> Request:
     """Decode and authenticate one datagram, or raise Discard with the reason."""
@@ -145,6 +169,7 @@ def parse(data: bytes, source: tuple[str, int], local_port: int, secret: bytes, 
     if code not in (ACCESS_REQUEST, STATUS_SERVER):
         raise Discard(f"{CODE_NAMES.get(code, 'code ' + str(code))} is not served on an authentication port")
     data = data[:length]                 # octets beyond Length are padding (RFC 2865 §3)
+    check_attributes(data)
     try:
         pkt = rp.AuthPacket(packet=data, secret=secret, dict=dictionary())
     except Exception as exc:  # noqa: BLE001 - pyrad raises PacketError, but a codec bug must not escape
@@ -161,6 +186,8 @@ def parse(data: bytes, source: tuple[str, int], local_port: int, secret: bytes, 
             raise Discard("bad Message-Authenticator (wrong shared secret or altered packet)")
     elif code == STATUS_SERVER:
         raise Discard("Status-Server without Message-Authenticator (RFC 5997 §3)")
+    elif OrderedDict.__contains__(pkt, ATTR_EAP_MESSAGE):
+        raise Discard("EAP-Message without Message-Authenticator (RFC 3579 §3.2)")
     elif require_message_authenticator:
         raise Discard("Access-Request without Message-Authenticator, which this app requires")
     return Request(pkt, data, source, local_port)
@@ -183,6 +210,12 @@ def encode_reply(request: Request, code: int, attributes: list[tuple[int, bytes]
     data = reply.ReplyPacket()
     assert data[20] == ATTR_MESSAGE_AUTHENTICATOR, "Message-Authenticator must come first"
     return data
+
+
+def eap_failure(identifier: int) -> list[tuple[int, bytes]]:
+    """EAP-Message carrying EAP-Failure (RFC 3748 §4.2: code 4, the response's Identifier, length 4),
+    as an Access-Reject answering an EAP conversation carries it (RFC 3579 §2.6.3)."""
+    return [(ATTR_EAP_MESSAGE, bytes((4, identifier, 0, 4)))]
 
 
 def reply_message(text: str) -> list[tuple[int, bytes]]:

@@ -57,7 +57,8 @@ def test_long_values_use_long_form_lengths():
 @pytest.mark.parametrize("text", [
     "(cn=a)", "(!(sn>=x))", "(cn=a*b*c)", "(cn=*b)", "(userAccountControl:1.2.840.113556.1.4.803:=2)",
     "(cn=*)", "(&(cn=a)(sn=b))", "(|(cn=a)(!(&(sn=b)(|(x=1)(!(y=*))))))", "(sn~=smith)", "(badPwdCount<=3)",
-    "(cn:dn:=alice)",
+    "(cn:dn:=alice)", "(!(!(cn=a)))", "(!(!(!(!(sn=*)))))",
+    "(" + "!(" * 60 + "cn=a" + ")" * 61, "(sn:1.2.840.113556.1.4.804:=3)", "(:dn:2.5.13.5:=x)",
 ])
 def test_filters_round_trip_through_ber(text):
     req = search_operation("DC=corp", text, 2, 0, ["cn"], False, 0, 0, False, True)
@@ -66,3 +67,29 @@ def test_filters_round_trip_through_ber(text):
     msg["protocolOp"]["searchRequest"] = req
     decoded = ber.decode(encoder.encode(msg))
     assert str(ber.to_filter(decoded["protocolOp"]["searchRequest"]["filter"])).lower() == text.lower()
+
+
+@pytest.mark.parametrize("raw", [
+    b"\xa3\x03\x04\x01a",                    # an assertion without its value
+    b"\xa2\x00",                              # not, of nothing
+    b"\xa2\x06\x87\x01a\x87\x01b",            # not, of two
+    b"\xaa\x00",                              # no such choice
+    b"\xa4\x07\x04\x01a\x30\x02\x83\x00",     # a substring part that does not exist
+    b"\xa0\x05\x87\x09abc",                   # a child running past its parent
+    b"\x87\x01a\x00",                          # trailing bytes
+    b"\xa2\x02" * 600,                          # not, nested past any bound (and truncated)
+])
+def test_filters_that_do_not_read_are_filter_errors(raw):
+    with pytest.raises(ber.FilterError):
+        ber.to_filter(raw)
+
+
+def test_the_filter_shape_is_read_off_the_bytes():
+    req = search_operation("DC=corp", "(&(cn=a)(|(sn=b)(!(x=*))))", 2, 0, ["cn"], False, 0, 0, False, True)
+    msg = rfc4511.LDAPMessage()
+    msg["messageID"] = 300
+    msg["protocolOp"]["searchRequest"] = req
+    data = encoder.encode(msg)
+    assert ber.search_filter_shape(data, 100, 100) == (300, 6, 4)
+    assert ber.search_filter_shape(data, 2, 100)[1] == 3            # counting stops past the bound
+    assert ber.search_filter_shape(data[:-5], 100, 100) is None     # truncated: left to the decoder

@@ -114,9 +114,8 @@ def test_drop_fault_swallows_queries(dc, fresh):
     assert query(dc, DOMAIN, "A").rcode() == dns.rcode.NOERROR
 
 
-@pytest.mark.parametrize("packet", [b"", b"\x00", b"garbage that is not dns at all", b"\xff" * 700,
-                                    b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07corp"])
-def test_malformed_packets_are_dropped_and_the_server_keeps_serving(dc, packet):
+def _silence(dc, packet: bytes) -> None:
+    """No answer over UDP; over TCP no answer either (silence, or the server hangs up)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.settimeout(0.3)
         s.sendto(packet, (dc["host"], dc["dns"]))
@@ -126,10 +125,53 @@ def test_malformed_packets_are_dropped_and_the_server_keeps_serving(dc, packet):
         s.sendall(struct.pack("!H", len(packet)) + packet)
         s.settimeout(0.3)
         try:
-            assert s.recv(4096) == b""      # no answer: silence, or the server hung up
+            assert s.recv(4096) == b""
         except TimeoutError:
             pass
+
+
+# Too short for the 12-byte header (no ID to answer to), or QR set (a response, not a query).
+@pytest.mark.parametrize("packet", [b"", b"\x00", b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00", b"\xff" * 700])
+def test_packets_without_a_query_header_get_no_answer_and_the_server_keeps_serving(dc, packet):
+    _silence(dc, packet)
     assert query(dc, f"_ldap._tcp.{DOMAIN}", "SRV").rcode() == dns.rcode.NOERROR
+
+
+HEADER = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"    # ID 0x1234, RD, one question
+QTAIL = b"\x00\x00\x01\x00\x01"                                    # root, type A, class IN
+
+
+@pytest.mark.parametrize("packet", [
+    HEADER + b"\x07corp",                                                # question cut short
+    HEADER + b"\x40" + b"a" * 64 + QTAIL,                                 # a label of 64 octets
+    HEADER + (b"\x3f" + b"a" * 63) * 4 + QTAIL,                          # a name of 257 octets
+    HEADER + b"\x04corp\x07example\x03com",                              # no terminating root label
+    b"garbage that is not dns at all",                                   # a header, then nonsense
+])
+def test_queries_whose_question_does_not_parse_get_formerr_with_their_id(dc, packet):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(3)
+        s.sendto(packet, (dc["host"], dc["dns"]))
+        udp = dns.message.from_wire(s.recvfrom(4096)[0])
+    with socket.create_connection((dc["host"], dc["dns"]), timeout=3) as s:
+        s.sendall(struct.pack("!H", len(packet)) + packet)
+        (length,) = struct.unpack("!H", s.recv(2))
+        tcp = dns.message.from_wire(s.recv(length))
+    for reply in (udp, tcp):
+        assert reply.id == int.from_bytes(packet[:2], "big")
+        assert reply.rcode() == dns.rcode.FORMERR and reply.flags & dns.flags.QR
+        assert not reply.question and not reply.answer
+        assert reply.opcode() == (packet[2] >> 3) & 0xF           # echoed
+    events = [e for e in httpx.get(f"{dc['admin']}/events").json() if e["kind"] == "dns.malformed"]
+    assert events[-1]["outcome"] == "FORMERR" and events[-1]["fields"]["reason"]
+    assert query(dc, f"_ldap._tcp.{DOMAIN}", "SRV").rcode() == dns.rcode.NOERROR
+
+
+@pytest.mark.skipif(not HAVE_DIG, reason="dig not installed")
+def test_dig_header_only_query_gets_formerr(dc):
+    # dig refuses to send a bad name itself; a query with no question is one it can send.
+    out = dig(dc, "+header-only", f"_ldap._tcp.{DOMAIN}", "SRV")
+    assert "status: FORMERR" in out and "QUERY: 0, ANSWER: 0" in out, out
 
 
 def test_queries_are_recorded(dc, fresh):

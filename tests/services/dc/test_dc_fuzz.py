@@ -12,6 +12,7 @@ import random
 import socket
 from pathlib import Path
 
+import dns.flags
 import dns.message
 import dns.query
 import dns.rcode
@@ -75,6 +76,9 @@ def ldap_corpus() -> list[bytes]:
                                                    False, None, None, False)),
         _ldap(8, "extendedReq", extended_operation("1.3.6.1.4.1.4203.1.11.3")),        # Who am I?
         _ldap(9, "extendedReq", extended_operation("1.3.6.1.4.1.1466.20037")),         # StartTLS
+        # issue 16: a double negation (pyasn1 could not decode it), and nesting past the depth bound
+        _ldap(10, "searchRequest", search("(!(!(|(sAMAccountName=alice)(!(!(cn=*))))))", ["cn"])),
+        _ldap(11, "searchRequest", search("(!" * 100 + "(cn=alice)" + ")" * 100, ["cn"])),
     ]
 
 
@@ -113,7 +117,12 @@ def dns_corpus() -> list[bytes]:
                dns.message.make_query("corp.example.com", "SOA"),
                dns.message.make_query("corp.example.com", "ANY"),
                dns.message.make_query("nowhere.corp.example.com", "AAAA")]
-    return [q.to_wire() for q in queries]
+    header = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+    return [q.to_wire() for q in queries] + [
+        # issue 16: what dnspython will not build: a 64-octet label, a question cut short
+        header + b"\x40" + b"a" * 64 + b"\x00\x00\x01\x00\x01",
+        header + b"\x04corp\x07exam",
+    ]
 
 
 def test_dns_survives_mutated_queries_without_a_bug(dc):
@@ -124,7 +133,8 @@ def test_dns_survives_mutated_queries_without_a_bug(dc):
         for _ in range(DNS_CASES):
             s.sendto(mutate(rnd.choice(corpus), rnd), (dc["host"], dc["dns"]))
             try:
-                s.recv(4096)           # an answer or silence: both are allowed
+                reply = s.recv(4096)   # an answer or silence: both are allowed, but an answer is DNS
+                assert dns.message.from_wire(reply).flags & dns.flags.QR
             except TimeoutError:
                 pass
     # TCP too: a length prefix, then a mutated message; the server keeps the port open

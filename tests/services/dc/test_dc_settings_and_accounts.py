@@ -30,6 +30,9 @@ def test_defaults_and_the_seed_domain_section(seed):
     s = DcSettings.from_settings({}, seed)
     assert s.policy.lockout_threshold == seed["domain"]["lockout_threshold"]
     assert s.policy.max_password_age == 42 * DAY and s.max_page_size == 1000 and s.starttls
+    # AD's LDAP policy: MaxReceiveBuffer, MaxQueryDuration; the lab's filter bounds
+    assert (s.ldap_max_message_bytes, s.ldap_max_query_seconds) == (10485760, 120.0)
+    assert (s.ldap_max_filter_terms, s.ldap_max_filter_depth) == (10000, 100)
     s = DcSettings.from_settings({"lockout_threshold": 3, "starttls": False}, seed)
     assert s.policy.lockout_threshold == 3 and not s.starttls   # the topology wins over the seed
 
@@ -41,6 +44,9 @@ def test_defaults_and_the_seed_domain_section(seed):
     ({"starttls": "yes"}, "starttls"),
     ({"generated_users": 2.5}, "generated_users"),
     ({"generated_password": 123}, "generated_password"),
+    ({"ldap_max_query_seconds": 0}, "ldap_max_query_seconds"),
+    ({"ldap_max_filter_terms": 0}, "ldap_max_filter_terms"),
+    ({"ldap_max_filter_depth": "deep"}, "ldap_max_filter_depth"),
 ])
 def test_bad_values_are_refused_naming_the_setting(seed, settings, named):
     with pytest.raises(ValueError, match=named):

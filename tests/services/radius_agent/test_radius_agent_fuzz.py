@@ -13,7 +13,7 @@ import struct
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from services.radius_agent import radius  # noqa: E402
@@ -29,8 +29,29 @@ def parse(data: bytes, require_ma: bool = False):
     return radius.parse(data, ("127.0.0.1", 1), 1812, SECRET, require_message_authenticator=require_ma)
 
 
+# issue 16's packets, kept as seeds: an attribute running past the end (pyrad accepted it),
+# Length below 2, a lone octet after the last attribute, Length fields below 20 and beyond the datagram
+_HEAD = b"\x01\x07" + b"\x00\x00" + bytes(16)
+_SEEDS = [
+    _HEAD[:2] + struct.pack("!H", 32) + _HEAD[4:] + b"\x01\x05ab" + b"\x12\x28abcdefg",
+    _HEAD[:2] + struct.pack("!H", 24) + _HEAD[4:] + b"\x01\x01ab",
+    _HEAD[:2] + struct.pack("!H", 26) + _HEAD[4:] + b"\x01\x05abc\x12",
+    _HEAD[:2] + struct.pack("!H", 19) + _HEAD[4:],
+    _HEAD[:2] + struct.pack("!H", 40) + _HEAD[4:] + b"\x01\x05abc",
+]
+
+
+@pytest.mark.parametrize("data", _SEEDS)
+def test_issue_16_broken_lengths_are_discarded(data):
+    with pytest.raises(radius.Discard):
+        parse(data)
+
+
 @FAST
 @given(st.binary(max_size=300))
+@example(_SEEDS[0])
+@example(_SEEDS[1])
+@example(_SEEDS[2])
 def test_random_datagrams_are_parsed_or_discarded(data):
     try:
         parse(data)
@@ -56,6 +77,11 @@ def test_structured_junk_is_parsed_or_discarded_and_parsed_requests_can_be_answe
         req = parse(data)
     except radius.Discard:
         return
+    # what parsed has attributes that tile the packet exactly (RFC 2865 §5)
+    pos = 20
+    while pos < len(data):
+        assert data[pos + 1] >= 2 and pos + data[pos + 1] <= len(data)
+        pos += data[pos + 1]
     # whatever decoded must be answerable without an exception, with M-A first
     try:
         req.password()

@@ -152,6 +152,31 @@ def test_chap_is_rejected_pap_only(lab, client):
     assert "only supports PAP" in events(lab, since=seq)[-1]["fields"]["reason"]
 
 
+EAP_IDENTITY = bytes((2, 42, 0, 10)) + b"\x01alice"     # EAP-Response/Identity, Identifier 42 (RFC 3748)
+
+
+def test_eap_on_a_pap_app_is_rejected_with_eap_failure_and_the_reason_logged(lab, client):
+    req = access_request(lab.secret, "alice", None, ma=False)
+    req.AddAttribute("EAP-Message", EAP_IDENTITY)
+    req.add_message_authenticator()
+    seq = last_seq(lab)
+    reply = decode_reply(req, client.exchange(req))          # checks M-A first and both authenticators
+    assert reply.code == rp.AccessReject
+    assert reply["EAP-Message"] == [bytes((4, 42, 0, 4))]     # EAP-Failure, the response's Identifier
+    assert "Reply-Message" not in reply
+    reason = events(lab, since=seq)[-1]["fields"]["reason"]
+    assert "EAP" in reason and "only supports PAP" in reason
+    assert "method=EAP" in lab.log_path.read_text() and reason in lab.log_path.read_text()
+
+
+def test_eap_without_message_authenticator_is_discarded(lab, client):
+    req = access_request(lab.secret, "alice", None, ma=False)
+    req.AddAttribute("EAP-Message", EAP_IDENTITY)
+    seq = last_seq(lab)
+    assert client.exchange(req, timeout=1) is None
+    assert "RFC 3579" in events(lab, since=seq)[-1]["fields"]["reason"]
+
+
 def test_primary_auth_app_rejects_when_the_org_cannot_check_passwords(lab):
     # "Okta performs primary authentication" on: the password (here: an MFA code, as AD Connector
     # sends it) goes to /api/v1/authn, which the fake org does not have.
@@ -184,6 +209,12 @@ def test_radclient_accept_and_reject(lab):
     assert ok.returncode == 0 and "Received Access-Accept" in ok.stdout
     bad = run_radclient(lab, "User-Name=alice,User-Password=111111")
     assert "Received Access-Reject" in bad.stdout
+
+
+@radclient
+def test_radclient_eap_gets_access_reject_with_eap_failure(lab):
+    out = run_radclient(lab, f"User-Name=alice,EAP-Message=0x{EAP_IDENTITY.hex()},Message-Authenticator=0x00")
+    assert "Received Access-Reject" in out.stdout and "EAP-Message = 0x042a0004" in out.stdout, out.stdout
 
 
 @radclient
@@ -327,6 +358,46 @@ def test_malformed_packets_never_crash_the_agent(lab, client):
     assert httpx.get(f"{lab.admin}/healthz").status_code == 200
     assert ask(lab, client, "alice", "918273").code == rp.AccessAccept
     assert "Traceback" not in lab.log_path.read_text()
+
+
+def _with_length(raw: bytes, length: int | None = None) -> bytes:
+    """`raw` with its Length field set (default: the datagram's size)."""
+    return raw[:2] + struct.pack("!H", len(raw) if length is None else length) + raw[4:]
+
+
+def test_broken_lengths_are_discarded_logged_and_the_agent_keeps_serving(lab, client):
+    """RFC 2865 §3 and §5: silently discard a packet whose Length is below 20 or beyond the datagram,
+    or with an attribute shorter than 2 or running past the end; octets beyond Length are padding."""
+    def fresh() -> bytes:       # no Message-Authenticator, so only the lengths can be wrong
+        return access_request(lab.secret, "alice", "918273", ma=False).RequestPacket()
+
+    broken = {
+        "runs past the end": _with_length(fresh() + bytes([18, 40]) + b"x" * 10),   # pyrad used to accept it
+        "(less than 2)": _with_length(fresh() + bytes([18, 1])),
+        "Length 0 (less than 2)": _with_length(fresh() + bytes([18, 0]) + b"x" * 4),
+        "lone octet": _with_length(fresh() + bytes([18])),
+        "exceeds the datagram": _with_length(fresh(), len(fresh()) + 1),
+        "outside 20-4096": _with_length(fresh(), 19),
+    }
+    seq = last_seq(lab)
+    for packet in broken.values():
+        client.send(packet)
+        assert client.recv(0.5) is None                  # silence, not a reject
+    discards = [e["fields"]["reason"] for e in events(lab, since=seq) if e["outcome"] == "discarded"]
+    log = lab.log_path.read_text()
+    for reason in broken:
+        assert any(reason in d for d in discards), (reason, discards)
+        assert any(reason in line for line in log.splitlines() if "Silently discarding" in line), reason
+    assert lab.secret.decode() not in log and "918273" not in log
+    # padding after Length is ignored: the request inside is answered
+    padded = fresh() + b"\x00" * 12
+    client.send(padded)
+    reply = client.recv(6)
+    assert reply is not None and reply[0] == rp.AccessAccept
+    assert ask(lab, client, "alice", "918273").code == rp.AccessAccept      # and pyrad clients still are
+    if shutil.which("radclient"):
+        out = run_radclient(lab, "User-Name=alice,User-Password=918273")
+        assert "Received Access-Accept" in out.stdout, out.stdout + out.stderr
 
 
 # -- settings, health, secrets ----------------------------------------------------------------
