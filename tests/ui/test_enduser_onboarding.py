@@ -178,3 +178,75 @@ def read_code(phone_page, fresh: bool = False) -> str:
     code, _ = wait_until(shown, bool, timeout=40)
     assert re.fullmatch(r"\d{6}", code)
     return code
+
+
+def enrol_with_the_api(lab, admin: httpx.Client, login: str) -> None:
+    """Okta Verify for `login` as `lab up` enrols it: factors through the API, the phone scans."""
+    phone = url(lab, "phone")
+    user = admin.get(f"/api/v1/users/{login}").json()
+    totp = admin.post(f"/api/v1/users/{user['id']}/factors", json={"factorType": "token:software:totp",
+                                                                  "provider": "OKTA"}).json()
+    assert httpx.post(f"{phone}/scan", json={"uri": totp["_embedded"]["activation"]["qrContents"]}).status_code == 200
+    code = httpx.get(f"{phone}/accounts/{login}/code").json()["code"]
+    assert admin.post(totp["_links"]["activate"]["href"], json={"passCode": code}).status_code == 200
+    push = admin.post(f"/api/v1/users/{user['id']}/factors", json={"factorType": "push", "provider": "OKTA"}).json()
+    assert httpx.post(f"{phone}/scan", json={"uri": push["_embedded"]["activation"]["qrContents"]}).status_code == 200
+
+
+def test_a_push_denied_on_the_phone_and_one_left_to_expire(lab, admin, page, browser, shot):
+    org, phone = url(lab, "okta"), url(lab, "phone")
+    enrol_with_the_api(lab, admin, "alice@corp.example.com")
+    assert httpx.put(f"{phone}/accounts/alice/behaviour", json={"action": "ignore"}).status_code == 200
+    phone_page = page.context.new_page()
+    phone_page.goto(f"{phone}/phone/alice")
+    assert "Push notifications: ignore" in phone_page.locator(".account").inner_text()  # what `lab phone respond` set
+    page.goto(f"{org}/login")
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("Alice-Passw0rd!")
+    page.get_by_role("button", name="Sign In").click()
+    page.get_by_role("button", name="Send Push").click()
+    card = phone_page.locator("section.push")
+    card.get_by_role("button", name="No, it's not me").click()
+    page.get_by_text("You have chosen to reject this login.").wait_for()
+    assert phone_page.locator("section.push").count() == 0
+    shot(page, "push-rejected")
+    # again, and nobody answers: the card goes when the org's push expires (the phone's clock moves on)
+    page.get_by_role("button", name="Send Push again").click()
+    card.wait_for()
+    shot(phone_page, "push-card-waiting")
+    assert httpx.post(url(lab, "phone", "admin") + "/clock", json={"offset_seconds": 120}).status_code == 200
+    try:
+        phone_page.locator("section.push").wait_for(state="detached")
+        assert "expired" in phone_page.locator("#live").inner_text()
+    finally:
+        httpx.post(url(lab, "phone", "admin") + "/clock", json={"offset_seconds": 0})
+
+
+def test_pages_need_a_session_and_every_form_its_csrf_token(lab, admin, page):
+    org = url(lab, "okta")
+    with httpx.Client(base_url=org, timeout=20) as anonymous:
+        for path in ("/app/UserHome", "/enduser/settings"):
+            resp = anonymous.get(path)
+            assert resp.status_code == 303 and resp.headers["location"] == f"/login?fromURI={path}"
+        assert anonymous.get("/").headers["location"] == "/login"
+        form = anonymous.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+        cookies = form.headers.get_list("set-cookie")
+        sid = next(c for c in cookies if c.startswith("sid="))
+        assert "HttpOnly" in sid and "SameSite=lax" in sid
+        assert anonymous.get("/welcome/not-a-token").status_code == 404
+        credentials = {"username": "alice", "password": "Alice-Passw0rd!"}
+        refused = anonymous.post("/login", data=credentials)
+        assert refused.status_code == 403 and "CSRF" in refused.text
+        assert anonymous.post("/login/step", data={"action": "skip"}).status_code == 403
+        assert anonymous.post("/login/signout").status_code == 403
+        signed = anonymous.post("/login", data=credentials | {"csrf_token": token})
+        # alice has no factor yet and the policy requires Okta Verify: on to enrolment
+        assert signed.status_code == 303 and signed.headers["location"] == "/login/step"
+        assert "Set up multifactor authentication" in anonymous.get("/login/step").text
+        assert anonymous.get("/app/UserHome").status_code == 303          # not signed in yet
+    # the Users API's appLinks: an API token is needed; the RADIUS app gives no link
+    uid = admin.get("/api/v1/users/alice@corp.example.com").json()["id"]
+    assert admin.get(f"/api/v1/users/{uid}/appLinks").json() == []
+    assert httpx.get(f"{org}/api/v1/users/{uid}/appLinks").status_code == 401
+    assert admin.get("/api/v1/users/nobody/appLinks").json()["errorCode"] == "E0000007"

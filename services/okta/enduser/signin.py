@@ -97,6 +97,9 @@ class SignIn:
             self.sessions.signed_in(session, body["_embedded"]["user"]["id"], response)
             return response
         session["stateToken"] = body.get("stateToken")
+        # A push's final answer (REJECTED, TIMEOUT) is said once by the API; the page keeps it to show
+        session["pushResult"] = body.get("factorResult") if body.get("status") == "MFA_CHALLENGE" \
+            and body.get("factorResult") in ("REJECTED", "TIMEOUT") else None
         self.sessions.save(session)
         if body.get("status") == "LOCKED_OUT":
             session["stateToken"] = None
@@ -112,6 +115,9 @@ class SignIn:
         user = (body.get("_embedded") or {}).get("user") or {}
         login = (user.get("profile") or {}).get("login", "")
         factor = (body.get("_embedded") or {}).get("factor") or {}
+        if body.get("status") == "MFA_CHALLENGE" and factor.get("factorType") == "push" \
+                and not body.get("factorResult"):
+            body = body | {"factorResult": session.get("pushResult")}
         qr = qr_of(factor)
         return self.pages.render(
             request, "enduser/step.html", status_code, tx=body, status=body.get("status"), user=user,
@@ -229,7 +235,7 @@ def router(pages: Pages, sessions: Sessions, signin: SignIn) -> APIRouter:
         flow = signin.flow(request)
         try:
             if body["status"] == "MFA_CHALLENGE" and factor.get("factorType") == "push" \
-                    and body.get("factorResult") in ("WAITING", "SUCCESS"):
+                    and body.get("factorResult"):       # poll the push as the widget does
                 body = steps.verify(flow, data, factor["id"])
             elif body["status"] == "MFA_ENROLL_ACTIVATE" and factor.get("factorType") == "push" \
                     and body.get("factorResult") != "TIMEOUT":
