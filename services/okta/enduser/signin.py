@@ -101,9 +101,6 @@ class SignIn:
         session["pushResult"] = body.get("factorResult") if body.get("status") == "MFA_CHALLENGE" \
             and body.get("factorResult") in ("REJECTED", "TIMEOUT") else None
         self.sessions.save(session)
-        if body.get("status") == "LOCKED_OUT":
-            session["stateToken"] = None
-            self.sessions.save(session)
         if htmx:
             return Response(status_code=200, headers={"HX-Redirect": "/login/step"})
         return RedirectResponse("/login/step", status_code=303)
@@ -154,6 +151,8 @@ def router(pages: Pages, sessions: Sessions, signin: SignIn) -> APIRouter:
         except OktaError as err:
             return pages.render(request, "enduser/login.html", err.status, error=ui_error(err), username=username)
         session["purpose"] = "signin"
+        if body.get("status") == "LOCKED_OUT":        # no transaction goes on: say so here
+            return signin.step_page(request, session, body, status_code=403)
         return signin.finish(session, body)
 
     @r.get("/login/step", response_class=HTMLResponse)
