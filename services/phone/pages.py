@@ -144,7 +144,8 @@ def router(ctx: ServiceContext, wallet: Wallet, scanner: Scanner, inbox: PushInb
         except ValueError as exc:
             return pages.render(request, "phone/add.html", 400, person=person, url=url, uri=uri, error=str(exc))
         owner = acc.login.split("@")[0].lower()
-        kind = "push notifications and codes" if acc.device_credential else "codes"
+        kind = " and ".join(k for k, has in (("push notifications", acc.device_credential), ("codes", acc.totp_secret))
+                            if has)
         note = f"Account added: {acc.login} ({kind})."
         if owner != person:
             note += f" It belongs to {owner}: it is on {owner}'s phone."
