@@ -18,6 +18,7 @@ from .client import AD_ACCOUNT_CHANGES, LabClientError
 from .commands.common import EXIT_LAB, EXIT_OK, err
 from .commands.events import cmd_events
 from .commands.lifecycle import cmd_down, cmd_logs, cmd_reset, cmd_status, cmd_up
+from .commands.pages import cmd_open
 from .commands.people import cmd_activate, cmd_ad, cmd_import, cmd_login, cmd_mail, cmd_phone, cmd_users
 from .commands.scenarios import cmd_demo, cmd_scenarios
 from .errors import LabError, UsageError
@@ -105,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     ad.add_argument("change", choices=list(AD_ACCOUNT_CHANGES), help="what to do to the account")
     ad.add_argument("--json", action="store_true")
     ad.set_defaults(func=cmd_ad)
+
+    open_ = sub.add_parser("open", help="a page's address (admin, signin, mail, mail:USER, or USER's phone), "
+                                       "opened in a browser where there is a display")
+    open_.add_argument("name", help="admin | signin | mail | mail:USER | USER (their Okta Verify)")
+    open_.add_argument("--no-browser", action="store_true", help="only print the address")
+    open_.set_defaults(func=cmd_open)
 
     mail = sub.add_parser("mail", help="the users' mailbox; with USER, their mail and the newest message's text")
     mail.add_argument("user", nargs="?")

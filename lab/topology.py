@@ -36,6 +36,9 @@ SECOND_AGENT = ("radius-agent-2", 22)
 CONNECT_IP_OCTETS = (41, 42)
 
 HTTP_KINDS = {"api", "admin"}
+# The pages people open in a browser, by the package that serves them on its `api` port.
+PAGES = {"services.okta": {"signin": "/login", "admin_console": "/admin"},
+         "services.mail": {"mailbox": "/"}, "services.phone": {"phones": "/"}}
 RADIUS_AGENT_PACKAGE = "services.radius_agent"
 
 
@@ -118,11 +121,14 @@ def write_topology(state_dir: Path, topology: dict[str, Any]) -> Path:
 
 
 def endpoints(service: dict[str, Any]) -> dict[str, str]:
-    """`{kind: address}` as `lab status` shows it: URLs for HTTP, host:port for the rest."""
+    """`{kind: address}` as `lab status` shows it: URLs for HTTP, host:port for the rest, and the
+    URLs of the service's pages (PAGES)."""
     out = {}
     for kind, port in service["ports"].items():
         addr = f"{service['host']}:{port}"
         out[kind] = f"http://{addr}" if kind in HTTP_KINDS else addr
+    for page, path in PAGES.get(service.get("package", ""), {}).items():
+        out[page] = out["api"] + path
     return out
 
 

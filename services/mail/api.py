@@ -1,6 +1,6 @@
 """The mailbox's HTTP face (what a trainee's mail client or a test reads):
 `GET /messages[?to=]` (newest last, without bodies), `GET /messages/{id}` (with the text and HTML
-bodies), `DELETE /messages` (empty the mailbox)."""
+bodies), `DELETE /messages` (empty the mailbox). The pages people read are pages.py."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,7 +8,9 @@ from typing import Any
 from fastapi import FastAPI, HTTPException
 
 from services.common.context import ServiceContext
+from services.common.web import mount_static
 
+from . import pages
 from .mailbox import Mailbox
 
 
@@ -18,6 +20,8 @@ def summary(m: dict[str, Any]) -> dict[str, Any]:
 
 def make_app(ctx: ServiceContext, mailbox: Mailbox) -> FastAPI:
     app = FastAPI(title="Mailbox (lab)", docs_url=None, redoc_url=None, openapi_url=None)
+    app.include_router(pages.router(mailbox))      # the mail client's pages (pages.py)
+    mount_static(app)
 
     @app.get("/messages")
     async def messages(to: str | None = None) -> list[dict[str, Any]]:

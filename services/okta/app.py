@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from . import agents, apps, authn, devices, errors, factors, gate, groups, logs, policy_api, tokens, users
+from services.common.web import mount_static
+
+from . import agents, apps, authn, devices, enduser, errors, factors, gate, groups, logs, policy_api, tokens, users
 from .org import Org
 
 
@@ -14,6 +16,8 @@ def make_app(org: Org) -> FastAPI:
     # factors before users: /api/v1/users/{uid}/factors/... must not be taken for a user route.
     for module in (factors, users, groups, apps, logs, tokens, devices, authn, policy_api, agents):
         app.include_router(module.router(org))
+    app.include_router(enduser.router(org))     # the end users' pages (sign-in, activation, dashboard)
+    mount_static(app)
 
     @app.get("/.well-known/okta-organization")
     async def well_known() -> dict:

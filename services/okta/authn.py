@@ -17,7 +17,7 @@ users through delegated authentication (delegated.py: the AD agent, or an LDAP b
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 
 from . import authn_factors as steps
 from . import shapes
@@ -86,15 +86,7 @@ def router(org: Org) -> APIRouter:
         return shapes.respond(flow(request).cancel(await json_body(request)))
 
     # -- where transactions start outside the API --------------------------------------------------
-    @r.get("/welcome/{_tok}")
-    async def welcome(_tok: str) -> HTMLResponse:
-        """The activation link of the email. A browser gets the sign-in page, which calls
-        `POST /api/v1/authn {"token": ...}`; the lab's page just says so (no JavaScript widget)."""
-        return HTMLResponse(
-            "<!doctype html><html><head><title>Activate your account</title></head><body>"
-            "<h1>Welcome to Okta</h1><p>The sign-in page continues with "
-            "<code>POST /api/v1/authn</code> and <code>{\"token\": \"&lt;this link's token&gt;\"}</code>.</p>"
-            "</body></html>")
+    # `GET /welcome/{token}`, the activation email's link, is a page: enduser/activation.py.
 
     @r.get("/home/{app_name}/{app_id}")
     async def app_link(app_name: str, app_id: str, request: Request) -> JSONResponse:

@@ -1,26 +1,29 @@
-"""The phone's HTTP face: pushes arrive here (standing in for APNs/FCM), SMS and voice calls too
+"""The phone's HTTP API: pushes arrive here (standing in for APNs/FCM), SMS and voice calls too
 (`POST /sms`, `POST /call`, read back at `GET /messages`), and the lab's CLI reads codes, scans
-QR contents and sets how the user answers pushes."""
+QR contents and sets how the user answers pushes. The person's screens are pages.py."""
 from __future__ import annotations
 
-import asyncio
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
-import httpx
 from fastapi import FastAPI, HTTPException, Request
 
 from services.common.context import ServiceContext
+from services.common.web import mount_static
 
-from .authenticator import NoSuchAccount, Wallet
-from .camera import read_qr
+from . import pages
+from .authenticator import InvalidAccount, NoSuchAccount, Wallet
+from .pushes import PushInbox
+from .scanning import Scanner
 
 
 def make_app(ctx: ServiceContext, wallet: Wallet, pushes: list[dict[str, Any]],
              messages: list[dict[str, Any]] | None = None) -> FastAPI:
     app = FastAPI(title="Okta Verify (lab phone)", docs_url=None, redoc_url=None)
-    push_endpoint = f"http://{ctx.me['host']}:{ctx.port('api')}/push"
-    pending: set[asyncio.Task[None]] = set()
+    scanner = Scanner(ctx, wallet)
+    inbox = PushInbox(ctx, wallet, pushes)
+    messages = messages if messages is not None else []
+    app.include_router(pages.router(ctx, wallet, scanner, inbox, messages))
+    mount_static(app)
 
     async def body(request: Request) -> dict[str, Any]:
         try:
@@ -43,6 +46,8 @@ def make_app(ctx: ServiceContext, wallet: Wallet, pushes: list[dict[str, Any]],
             value, remaining = wallet.code(user, ctx.clock.now() + steps * acc.totp_period)
         except NoSuchAccount:
             raise HTTPException(404, f"Okta Verify has no code account for {user}") from None
+        except InvalidAccount as exc:
+            raise HTTPException(409, str(exc)) from None
         ctx.record("phone.code_shown", peer=None, outcome="ok", user=user)
         return {"user": wallet.find(user).login, "code": value, "seconds_remaining": remaining}
 
@@ -60,98 +65,43 @@ def make_app(ctx: ServiceContext, wallet: Wallet, pushes: list[dict[str, Any]],
 
     @app.post("/scan")
     async def scan(request: Request) -> dict[str, Any]:
-        """Point the camera at a QR code: a PNG image (image/png) or its decoded text ({"uri"})."""
+        """Point the camera at a QR code: a PNG image (image/*), its decoded text ({"uri"}), or
+        the address of an image on a screen ({"url"}: the phone fetches and reads it)."""
         try:
             if request.headers.get("content-type", "").startswith("image/"):
-                uri = read_qr(await request.body())
+                acc = await scanner.scan_image(await request.body())
             else:
-                uri = str((await body(request)).get("uri", ""))
+                data = await body(request)
+                if "url" in data:
+                    acc = await scanner.scan_url(str(data["url"]))
+                else:
+                    acc = await scanner.scan_uri(str(data.get("uri", "")))
         except ValueError as exc:
-            ctx.record("phone.scan", outcome="refused", reason=str(exc))
             raise HTTPException(400, str(exc)) from None
-        scheme = urlparse(uri).scheme
-        try:
-            if scheme == "otpauth":
-                acc = wallet.add_totp(uri)
-            elif scheme == "oktaverify":
-                acc = await _enrol_push(uri)
-            else:
-                raise ValueError("this QR code is not an Okta Verify or authenticator code")
-        except ValueError as exc:
-            ctx.record("phone.scan", outcome="refused", reason=str(exc))
-            raise HTTPException(400, str(exc)) from None
-        ctx.record("phone.scan", outcome="enrolled", user=acc.login, kind=scheme)
         return acc.public()
 
-    async def _enrol_push(uri: str):
-        parsed = urlparse(uri)
-        params = {k: v[0] for k, v in parse_qs(parsed.query).items()}
-        if not {"t", "s"} <= params.keys():
-            raise ValueError("the Okta Verify QR code lacks its activation token or org")
-        async with ctx.http_client(timeout=10) as client:
-            resp = await client.post(
-                params["s"].rstrip("/") + "/idp/authenticators/okta-verify/enroll",
-                json={"activationToken": params["t"], "pushEndpoint": push_endpoint,
-                      "deviceName": "Lab iPhone"},
-            )
-        if resp.status_code != 200:
-            try:
-                summary = resp.json().get("errorSummary", resp.text)
-            except ValueError:
-                summary = f"HTTP {resp.status_code}"
-            raise ValueError(f"the org refused the enrolment: {summary}")
-        data = resp.json()
-        acc = wallet.account(data["login"])
-        acc.push_factor_id = data["factorId"]
-        acc.device_credential = data["deviceCredential"]
-        wallet.save()
-        return acc
+    @app.delete("/accounts/{user}")
+    async def remove(user: str) -> dict[str, Any]:
+        try:
+            acc = wallet.remove(user)
+        except NoSuchAccount:
+            raise HTTPException(404, f"Okta Verify has no account for {user}") from None
+        ctx.record("phone.account_removed", outcome="ok", user=acc.login)
+        return acc.public()
 
     @app.post("/push", status_code=202)
     async def push(request: Request) -> dict[str, Any]:
-        data = await body(request)
-        login = str(data.get("login", ""))
         try:
-            acc = wallet.find(login)
-        except NoSuchAccount:
-            acc = None
-        if acc is None or acc.device_credential is None or acc.push_factor_id != data.get("factorId"):
-            ctx.record("phone.push_received", peer="okta", outcome="unknown_account", user=login)
-            raise HTTPException(404, "no Okta Verify account on this phone for that push")
-        record = {"transactionId": data.get("transactionId"), "login": acc.login,
-                  "received": ctx.clock.iso(), "action": acc.action, "after": acc.after,
-                  "answered": None}
-        pushes.append(record)
-        ctx.record("phone.push_received", peer="okta", outcome=acc.action, user=acc.login,
-                   transaction=record["transactionId"], trace=data.get("trace"))
-        if acc.action != "ignore":
-            task = asyncio.create_task(_answer(acc.device_credential, str(data.get("answerUrl")),
-                                               acc.action, acc.after, record))
-            pending.add(task)
-            task.add_done_callback(pending.discard)
+            inbox.receive(await body(request))
+        except KeyError:
+            raise HTTPException(404, "no Okta Verify account on this phone for that push") from None
         return {"accepted": True}
-
-    async def _answer(credential: str, url: str, action: str, after: float, record: dict[str, Any]) -> None:
-        if after:
-            await asyncio.sleep(after)
-        result = "APPROVE" if action == "approve" else "DENY"
-        try:
-            async with ctx.http_client(timeout=10) as client:
-                resp = await client.post(url, json={"result": result},
-                                         headers={"Authorization": f"OktaVerify {credential}"})
-            outcome = "ok" if resp.status_code < 300 else f"http {resp.status_code}"
-        except httpx.HTTPError as exc:
-            outcome = f"error: {exc.__class__.__name__}"
-        record["answered"] = ctx.clock.iso()
-        ctx.record("phone.push_answered", peer="okta", outcome=outcome, user=record["login"],
-                   result=result, transaction=record["transactionId"])
 
     @app.get("/pushes")
     async def list_pushes() -> list[dict[str, Any]]:
-        return pushes
+        return [inbox.public(r) for r in inbox.records]
 
     # -- SMS and voice calls (the org's sms / call factors; the phone stands in for the network) --
-    messages = messages if messages is not None else []
 
     async def _receive(kind: str, request: Request) -> dict[str, Any]:
         data = await body(request)

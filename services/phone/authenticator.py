@@ -6,6 +6,9 @@ enrolled through an `oktaverify://` QR code. It also holds how the "user" answer
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import json
 import os
 import threading
@@ -17,6 +20,31 @@ from urllib.parse import parse_qs, unquote, urlparse
 import pyotp
 
 ACTIONS = ("approve", "deny", "ignore")
+DIGESTS = {"SHA1": hashlib.sha1, "SHA256": hashlib.sha256, "SHA512": hashlib.sha512}
+MIN_SECRET_BYTES = 10      # 80 bits: the shortest secret authenticator apps accept (RFC 4226 asks 128)
+
+
+def clean_secret(raw: str) -> str:
+    """An otpauth `secret` as authenticator apps read it: base32, case and spaces ignored,
+    padding optional. ValueError (a message for the person scanning) when it is not one."""
+    secret = raw.replace(" ", "").upper().rstrip("=")
+    if not secret:
+        raise ValueError("the QR code's secret is empty")
+    try:
+        key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    except (binascii.Error, ValueError):
+        raise ValueError("the QR code's secret is not valid base32 (letters A-Z and digits 2-7)") from None
+    if len(key) < MIN_SECRET_BYTES:
+        raise ValueError(f"the QR code's secret is too short ({len(key) * 8} bits; at least "
+                         f"{MIN_SECRET_BYTES * 8} are needed)")
+    return secret
+
+
+def _int_param(params: dict[str, str], name: str, default: int, allowed: range) -> int:
+    raw = params.get(name, str(default))
+    if not raw.isdigit() or int(raw) not in allowed:
+        raise ValueError(f"the QR code's {name} must be a whole number from {allowed.start} to {allowed.stop - 1}")
+    return int(raw)
 
 
 @dataclass
@@ -25,6 +53,7 @@ class Account:
     totp_secret: str | None = None
     totp_digits: int = 6
     totp_period: int = 30
+    totp_algorithm: str = "SHA1"
     issuer: str | None = None
     push_factor_id: str | None = None
     device_credential: str | None = None
@@ -37,6 +66,8 @@ class Account:
             "login": self.login,
             "issuer": self.issuer,
             "totp": self.totp_secret is not None,
+            "digits": self.totp_digits,
+            "period": self.totp_period,
             "push": self.device_credential is not None,
             "respond": {"action": self.action, "after": self.after},
         }
@@ -44,6 +75,10 @@ class Account:
 
 class NoSuchAccount(KeyError):
     pass
+
+
+class InvalidAccount(ValueError):
+    """A stored account that cannot work (its message says what to do)."""
 
 
 @dataclass
@@ -55,7 +90,9 @@ class Wallet:
         self._lock = threading.Lock()
         if self.path.exists():
             raw = json.loads(self.path.read_text())
-            self.accounts = {a["login"]: Account(**a) for a in raw.get("accounts", [])}
+            known = set(Account.__dataclass_fields__)
+            self.accounts = {a["login"]: Account(**{k: v for k, v in a.items() if k in known})
+                             for a in raw.get("accounts", [])}
 
     def save(self) -> None:
         tmp = self.path.with_suffix(".tmp")
@@ -87,27 +124,56 @@ class Wallet:
         parsed = urlparse(uri)
         if parsed.scheme != "otpauth" or parsed.netloc != "totp":
             raise ValueError("not an otpauth://totp URI")
-        params = {k: v[0] for k, v in parse_qs(parsed.query).items()}
+        params = {k: v[0] for k, v in parse_qs(parsed.query, keep_blank_values=True).items()}
         if "secret" not in params:
             raise ValueError("the otpauth URI has no secret")
         label = unquote(parsed.path.lstrip("/"))
         issuer, _, login = label.rpartition(":")
+        login = login.strip()
+        if not login:
+            raise ValueError("the QR code names no account (otpauth://totp/<issuer>:<account>)")
+        # Everything checked before anything is stored: a bad account would answer errors forever.
+        secret = clean_secret(params["secret"])
+        digits = _int_param(params, "digits", 6, range(6, 9))
+        period = _int_param(params, "period", 30, range(1, 301))
+        algorithm = params.get("algorithm", "SHA1").upper()
+        if algorithm not in DIGESTS:
+            raise ValueError(f"the QR code's algorithm must be one of {', '.join(DIGESTS)}")
         acc = self.account(login)
-        acc.totp_secret = params["secret"]
-        acc.totp_digits = int(params.get("digits", 6))
-        acc.totp_period = int(params.get("period", 30))
+        acc.totp_secret, acc.totp_digits, acc.totp_period, acc.totp_algorithm = secret, digits, period, algorithm
         acc.issuer = params.get("issuer", issuer or None)
         self.save()
         return acc
 
     def code(self, user: str, at: float) -> tuple[str, int]:
-        """The code the app shows at time `at`, and seconds until it changes."""
+        """The code the app shows at time `at`, and seconds until it changes. InvalidAccount when
+        the stored secret is unusable (an account scanned before scans were checked)."""
         acc = self.find(user)
         if acc.totp_secret is None:
             raise NoSuchAccount(user)
-        totp = pyotp.TOTP(acc.totp_secret, digits=acc.totp_digits, interval=acc.totp_period)
+        try:
+            secret = clean_secret(acc.totp_secret)
+            if acc.totp_algorithm not in DIGESTS or acc.totp_digits not in range(6, 9) or acc.totp_period < 1:
+                raise ValueError("its digits, period or algorithm are not valid")
+        except ValueError as exc:
+            raise InvalidAccount(f"the Okta Verify account {acc.login} cannot show codes: {exc}; "
+                                 "remove it and scan its QR code again") from None
+        totp = pyotp.TOTP(secret, digits=acc.totp_digits, interval=acc.totp_period,
+                          digest=DIGESTS[acc.totp_algorithm])
         remaining = acc.totp_period - int(at) % acc.totp_period
         return totp.at(at), remaining
+
+    def accounts_of(self, person: str) -> list[Account]:
+        """The accounts on `person`'s phone: their logins' part before the @ is the person."""
+        wanted = person.lower()
+        return [a for a in self.accounts.values() if a.login.lower().split("@")[0] == wanted]
+
+    def remove(self, user: str) -> Account:
+        with self._lock:
+            acc = self.find(user)
+            del self.accounts[acc.login]
+        self.save()
+        return acc
 
     def set_behaviour(self, user: str, action: str, after: float) -> Account:
         if action not in ACTIONS:

@@ -1,0 +1,54 @@
+"""`lab open NAME`: the address of a page the lab serves, opened in a browser when there is one.
+
+NAME is `admin` (the Okta admin console), `signin` (the org's sign-in page), `mail` (the mailbox;
+`mail:alice` opens Alice's inbox), or a person's username (`alice`: Okta Verify on her phone).
+The URL is always printed; a browser opens only where a display exists (a lab on a server over
+SSH prints the address for the trainer's own browser)."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import webbrowser
+from typing import Any
+from urllib.parse import quote
+
+from .. import topology as topo
+from ..errors import UsageError
+from .common import EXIT_OK, running_topology, say
+
+PERSON_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+
+
+def page_url(topology: dict[str, Any], name: str) -> str:
+    services = topology["services"]
+
+    def ep(service: str, page: str) -> str:
+        if service not in services:
+            raise UsageError(f"this lab runs no {service} service")
+        return topo.endpoints(services[service])[page]
+
+    if name in ("admin", "console"):
+        return ep("okta", "admin_console")
+    if name in ("signin", "login"):
+        return ep("okta", "signin")
+    if name in ("mail", "mailbox"):
+        return ep("mail", "mailbox")
+    if name.startswith("mail:") and set(name[5:]) <= PERSON_CHARS | {"@"} and name[5:]:
+        return ep("mail", "mailbox") + "?to=" + quote(name[5:])
+    person = name.split("@")[0]
+    if person and set(person) <= PERSON_CHARS:
+        return ep("phone", "phones") + "phone/" + quote(person.lower())
+    raise UsageError(f"no page called {name!r}: admin, signin, mail, mail:USER or a username (their phone)")
+
+
+def has_display() -> bool:
+    return sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def cmd_open(args: argparse.Namespace) -> int:
+    url = page_url(running_topology(args), args.name)
+    say(url)
+    if has_display() and not args.no_browser:
+        webbrowser.open(url)
+    return EXIT_OK

@@ -1,0 +1,108 @@
+"""What happens when Okta Verify's camera sees a QR code: the text is read from the image (camera.py),
+then an `otpauth://` code becomes a TOTP account and an `oktaverify://` code enrols the phone for
+push with the org that the code names. Scanning "by URL" stands in for pointing the camera at a
+screen: the phone fetches the image the enrolment page shows and reads it the same way; it never
+asks the org for anything else.
+
+Every refusal is a ValueError whose message the person scanning reads."""
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+
+from services.common.context import ServiceContext
+
+from .authenticator import Account, Wallet
+from .camera import read_qr
+
+MAX_IMAGE_BYTES = 2 * 1024 * 1024
+
+
+class Scanner:
+    def __init__(self, ctx: ServiceContext, wallet: Wallet) -> None:
+        self.ctx = ctx
+        self.wallet = wallet
+        self.push_endpoint = f"http://{ctx.me['host']}:{ctx.port('api')}/push"
+
+    async def scan_uri(self, uri: str) -> Account:
+        """Enrol from the QR code's text; records `phone.scan` either way."""
+        scheme = urlparse(uri).scheme
+        try:
+            if scheme == "otpauth":
+                acc = self.wallet.add_totp(uri)
+            elif scheme == "oktaverify":
+                acc = await self._enrol_push(uri)
+            else:
+                raise ValueError("this QR code is not an Okta Verify or authenticator code")
+        except ValueError as exc:
+            self.refused(exc)
+            raise
+        self.ctx.record("phone.scan", outcome="enrolled", user=acc.login, kind=scheme)
+        return acc
+
+    async def scan_image(self, image: bytes) -> Account:
+        try:
+            uri = read_qr(image)
+        except ValueError as exc:
+            self.refused(exc)
+            raise
+        return await self.scan_uri(uri)
+
+    async def scan_url(self, url: str) -> Account:
+        """Point the camera at the image at `url` (the QR code an enrolment page shows)."""
+        return await self.scan_image(await self.fetch_image(url))
+
+    async def fetch_image(self, url: str) -> bytes:
+        parsed = urlparse(url)
+        try:
+            if parsed.scheme not in ("http", "https") or not parsed.netloc:
+                raise ValueError("the camera can only look at an http(s) address")
+            try:
+                async with self.ctx.http_client(timeout=10) as client:
+                    resp = await client.get(url)
+            except httpx.HTTPError as exc:
+                raise ValueError(f"the camera could not load {parsed.netloc}: {exc.__class__.__name__}") from None
+            if resp.status_code != 200:
+                raise ValueError(f"there is no QR code to see at that address (HTTP {resp.status_code}); "
+                                 "it may have expired: reload the enrolment page")
+            if not resp.headers.get("content-type", "").startswith("image/"):
+                raise ValueError("that address shows no image")
+            if len(resp.content) > MAX_IMAGE_BYTES:
+                raise ValueError("that image is too large for the camera")
+        except ValueError as exc:
+            self.refused(exc)
+            raise
+        return resp.content
+
+    def refused(self, exc: Exception) -> None:
+        self.ctx.record("phone.scan", outcome="refused", reason=str(exc))
+
+    async def _enrol_push(self, uri: str) -> Account:
+        params = {k: v[0] for k, v in parse_qs(urlparse(uri).query).items()}
+        if not {"t", "s"} <= params.keys():
+            raise ValueError("the Okta Verify QR code lacks its activation token or org")
+        try:
+            async with self.ctx.http_client(timeout=10) as client:
+                resp = await client.post(
+                    params["s"].rstrip("/") + "/idp/authenticators/okta-verify/enroll",
+                    json={"activationToken": params["t"], "pushEndpoint": self.push_endpoint,
+                          "deviceName": "Lab iPhone"})
+        except httpx.HTTPError as exc:
+            raise ValueError(f"the org could not be reached: {exc.__class__.__name__}") from None
+        if resp.status_code != 200:
+            raise ValueError(f"the org refused the enrolment: {_summary(resp)}")
+        data: dict[str, Any] = resp.json()
+        acc = self.wallet.account(data["login"])
+        acc.push_factor_id = data["factorId"]
+        acc.device_credential = data["deviceCredential"]
+        self.wallet.save()
+        return acc
+
+
+def _summary(resp: httpx.Response) -> str:
+    try:
+        return str(resp.json().get("errorSummary", resp.text))
+    except ValueError:
+        return f"HTTP {resp.status_code}"
