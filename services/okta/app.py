@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from . import agents, apps, authn, devices, errors, factors, gate, groups, logs, policy_api, tokens, users
+from . import agents, apps, authn, console, devices, errors, factors, gate, groups, logs, policy_api, tokens, users
 from .org import Org
 
 
@@ -14,6 +14,7 @@ def make_app(org: Org) -> FastAPI:
     # factors before users: /api/v1/users/{uid}/factors/... must not be taken for a user route.
     for module in (factors, users, groups, apps, logs, tokens, devices, authn, policy_api, agents):
         app.include_router(module.router(org))
+    console.install(app, org)     # the admin console's pages under /admin, over the routes above
 
     @app.get("/.well-known/okta-organization")
     async def well_known() -> dict:
