@@ -111,7 +111,9 @@ def test_people_list_search_add_person_and_activate(page, org, base, shot):
         assert jane["profile"]["secondEmail"] == "jane.doe@home.example.net"
         logged = client.get("/api/v1/logs", params={"filter": 'target.alternateId eq "jane@corp.example.com"'})
         events = [e["eventType"] for e in logged.json()]
+        actors = {e["actor"]["alternateId"] for e in logged.json()}
     assert events == ["user.lifecycle.create", "user.lifecycle.activate"]
+    assert actors == {ADMIN["login"]}          # the System Log names the admin who clicked
     mail = httpx.get(url(topology, "mail") + "/messages", params={"to": "jane@corp.example.com"}, timeout=10).json()
     assert any("Welcome to Okta" in m["subject"] for m in mail)
 

@@ -39,6 +39,7 @@ class Console:
         self.app = app
         self.pages = Pages(TEMPLATES)
         self.sessions = session.Sessions()
+        self.pages.env.filters["when"] = when
 
     def admin(self, request: Request) -> dict[str, Any]:
         """The signed-in admin (the user document), or SignInRequired."""
@@ -54,10 +55,9 @@ class Console:
         self.admin(request)
         return await require_csrf(request)
 
-    def api(self, request: Request, admin_id: str | None = None) -> OrgApi:
-        if admin_id is None:
-            admin_id = self.admin(request)["id"]
-        return OrgApi(self.app, request, admin_id)
+    def api(self, request: Request, admin: dict[str, Any] | None = None) -> OrgApi:
+        """The org API as the signed-in admin (or `admin`, for the sign-in itself)."""
+        return OrgApi(self.app, request, admin if admin is not None else self.admin(request))
 
     def flash(self, request: Request, message: str) -> None:
         s = getattr(request.state, "console_session", None)
@@ -71,6 +71,11 @@ class Console:
         notice, s["flash"] = s.get("flash"), None
         return self.pages.render(request, template, status_code=status_code, admin=user, section=section,
                                  notice=notice, **ctx)
+
+
+def when(iso: str | None) -> str:
+    """2026-12-03T08:33:09.292Z -> 2026-12-03 08:33:09 (UTC), short enough for a table cell."""
+    return iso[:19].replace("T", " ") if iso else "—"
 
 
 def error_of(exc: ApiError) -> dict[str, Any]:

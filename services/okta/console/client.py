@@ -15,6 +15,7 @@ from fastapi import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..gate import CONSOLE_SCOPE
+from ..org import ACTING_ADMIN, user_actor
 
 
 @dataclass
@@ -29,9 +30,13 @@ class ApiError(Exception):
         return f"{self.code} {self.summary}"
 
 
-def _console(app: ASGIApp, admin_id: str) -> ASGIApp:
+def _console(app: ASGIApp, admin: dict[str, Any]) -> ASGIApp:
     async def call(scope: Scope, receive: Receive, send: Send) -> None:
-        await app({**scope, CONSOLE_SCOPE: admin_id}, receive, send)
+        acting = ACTING_ADMIN.set(user_actor(admin))      # the System Log's actor: this admin
+        try:
+            await app({**scope, CONSOLE_SCOPE: admin["id"]}, receive, send)
+        finally:
+            ACTING_ADMIN.reset(acting)
     return call
 
 
@@ -39,11 +44,11 @@ class OrgApi:
     """One page request's client of the org API, carrying the browser's address and User-Agent
     (so the System Log shows where the admin was)."""
 
-    def __init__(self, app: ASGIApp, request: Request, admin_id: str) -> None:
+    def __init__(self, app: ASGIApp, request: Request, admin: dict[str, Any]) -> None:
         client = (request.client.host, request.client.port) if request.client else ("127.0.0.1", 0)
         headers = {"User-Agent": request.headers.get("User-Agent", "okta-admin-console"),
                    "Accept": "application/json"}
-        self._transport = httpx.ASGITransport(app=_console(app, admin_id), client=client)
+        self._transport = httpx.ASGITransport(app=_console(app, admin), client=client)
         self._base = str(request.base_url).rstrip("/")
         self._headers = headers
 

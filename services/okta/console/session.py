@@ -84,7 +84,7 @@ def router(console: Console) -> APIRouter:
             error = {"summary": "Unable to sign in", "causes": []}
         else:
             try:
-                tx = await console.api(request, "").post(
+                tx = await console.api(request, user).post(
                     "/api/v1/authn", {"username": user["profile"]["login"], "password": password})
             except ApiError as exc:
                 error = {"summary": "Unable to sign in" if exc.code == "E0000004" else exc.summary,
