@@ -3,7 +3,22 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from . import agents, apps, authn, console, devices, errors, factors, gate, groups, logs, policy_api, tokens, users
+from . import (
+    agents,
+    apps,
+    authn,
+    console,
+    devices,
+    errors,
+    factors,
+    gate,
+    groups,
+    logs,
+    org_factors,
+    policy_api,
+    tokens,
+    users,
+)
 from .org import Org
 
 
@@ -12,7 +27,7 @@ def make_app(org: Org) -> FastAPI:
     errors.install(app)
     gate.install(app, org)
     # factors before users: /api/v1/users/{uid}/factors/... must not be taken for a user route.
-    for module in (factors, users, groups, apps, logs, tokens, devices, authn, policy_api, agents):
+    for module in (factors, users, groups, apps, logs, tokens, devices, authn, policy_api, org_factors, agents):
         app.include_router(module.router(org))
     console.install(app, org)     # the admin console's pages under /admin, over the routes above
 

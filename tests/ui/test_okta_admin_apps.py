@@ -102,8 +102,8 @@ def test_factor_enrollment_policy_for_a_group_with_a_rule_then_reordered(page, o
     expect(page.get_by_role("alert")).to_contain_text("name: The field cannot be left blank")
     page.get_by_label("Policy name").fill("WorkSpaces users")
     page.get_by_label("Assign to groups").select_option(label="WorkSpaces Users")
-    page.get_by_label("Okta Verify (Push)").select_option(label="Required")
-    page.get_by_label("SMS Authentication").select_option(label="Optional")
+    page.get_by_label("Okta Verify (Push)", exact=True).select_option(label="Required")
+    page.get_by_label("SMS Authentication", exact=True).select_option(label="Optional")
     page.get_by_role("button", name="Create Policy").click()
     expect(page.get_by_role("status")).to_contain_text("Policy added: WorkSpaces users")
     card = page.get_by_role("region", name="WorkSpaces users")
@@ -114,9 +114,8 @@ def test_factor_enrollment_policy_for_a_group_with_a_rule_then_reordered(page, o
     expect(rules.get_by_role("cell", name="the first time a user signs in")).to_be_visible()
     page.get_by_role("button", name="Move WorkSpaces users up").click()
     expect(page.get_by_role("status")).to_contain_text("moved up")
-    expect(page.get_by_role("heading", level=2)).to_have_text(
-        [re.compile("^1. WorkSpaces users"), re.compile("^2. Full time employees"), re.compile("^3. Default Policy"),
-         "Add Multifactor Policy"])
+    expect(page.get_by_role("region").get_by_role("heading")).to_have_text(
+        [re.compile("^1. WorkSpaces users"), re.compile("^2. Full time employees"), re.compile("^3. Default Policy")])
     shot(page, "06-multifactor-policy")
     with api(org) as client:
         pols = client.get("/api/v1/policies", params={"type": "MFA_ENROLL"}).json()
@@ -128,3 +127,27 @@ def test_factor_enrollment_policy_for_a_group_with_a_rule_then_reordered(page, o
         assert factors["okta_otp"]["enroll"]["self"] == "NOT_ALLOWED"
         rule = client.get(f"/api/v1/policies/{mine['id']}/rules").json()[0]
         assert rule["actions"]["enroll"]["self"] == "LOGIN"
+
+
+def test_factor_types_deactivated_are_no_longer_offered_at_enrolment(page, org, base, shot):
+    with api(org) as client:     # ivan (WorkSpaces Users) falls to the Default Policy: every factor optional
+        ivan = client.get("/api/v1/users/ivan@corp.example.com").json()["id"]
+
+        def offered() -> set[str]:
+            return {f["factorType"] for f in client.get(f"/api/v1/users/{ivan}/factors/catalog").json()}
+
+        assert {"push", "sms", "call", "email"} <= offered()
+        sign_in(page, base, "/admin/security/multifactor")
+        types = page.get_by_role("table", name="Factor Types")
+        page.get_by_role("button", name="Deactivate SMS Authentication").click()
+        expect(page.get_by_role("status")).to_have_text("SMS Authentication: inactive.")
+        page.get_by_role("button", name="Deactivate Okta Verify: Enable Push Verification").click()
+        expect(types.get_by_role("row", name=re.compile("Enable Push Verification"))).to_contain_text("Inactive")
+        shot(page, "07-factor-types")
+        assert "sms" not in offered() and "push" not in offered() and "call" in offered()
+        page.get_by_role("button", name="Activate SMS Authentication").click()
+        expect(page.get_by_role("status")).to_have_text("SMS Authentication: active.")
+        assert "sms" in offered()
+        logged = client.get("/api/v1/logs", params={"q": "system.mfa.factor"}).json()
+    assert [e["eventType"] for e in logged] == ["system.mfa.factor.deactivate", "system.mfa.factor.deactivate",
+                                                "system.mfa.factor.activate"]

@@ -1,6 +1,7 @@
-"""Security → Multifactor → Factor Enrollment (MFA_ENROLL policies in priority order: add one for a
-group with each factor Required / Optional / Disabled, add a rule, reorder) and Security → API →
-Tokens (list, revoke). Everything is the Policy API's and the API Tokens API's requests."""
+"""Security → Multifactor: Factor Types (activate / deactivate, `/api/v1/org/factors`) and Factor
+Enrollment (MFA_ENROLL policies in priority order: add one for a group with each factor Required /
+Optional / Disabled, add a rule, reorder); Security → API → Tokens (list, revoke). Everything is the
+Org Factors, Policy and API Tokens APIs' requests."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -32,13 +33,24 @@ def router(console: Console) -> APIRouter:
         policies = await api.get("/api/v1/policies", type="MFA_ENROLL")
         rules = {p["id"]: await api.get(f"/api/v1/policies/{p['id']}/rules") for p in policies}
         groups = {g["id"]: g for g in await api.get("/api/v1/groups")}
+        types = await api.get("/api/v1/org/factors")
         return console.render(request, "admin/multifactor.html", section="mfa", title="Multifactor",
-                              policies=policies, rules=rules, groups=groups, factors=FACTORS, choices=CHOICES,
-                              when=WHEN, error=error, values=values or {}, status_code=status_code)
+                              types=types, policies=policies, rules=rules, groups=groups, factors=FACTORS,
+                              choices=CHOICES, when=WHEN, error=error, values=values or {}, status_code=status_code)
 
     @r.get("/admin/security/multifactor")
     async def multifactor(request: Request) -> Response:
         return await mfa_page(request)
+
+    @r.post("/admin/security/multifactor/types/{fid}/{op}")
+    async def factor_type(request: Request, fid: str, op: str) -> Response:
+        await console.form(request)
+        try:
+            t = await console.api(request).post(f"/api/v1/org/factors/{fid}/lifecycle/{op}")
+        except ApiError as exc:
+            return await mfa_page(request, error_of(exc), exc.status)
+        console.flash(request, f"{t['name']}: {'active' if t['status'] == 'ACTIVE' else 'inactive'}.")
+        return RedirectResponse("/admin/security/multifactor", status_code=303)
 
     @r.post("/admin/security/multifactor/policies")
     async def add_policy(request: Request) -> Response:
