@@ -54,6 +54,7 @@ def test_add_the_workspaces_radius_app_refused_then_added_and_assigned(page, org
     assert app["groupReturn"] == {"attribute": 25, "groups": ["WorkSpaces Users"], "vendorId": 9, "vendorType": 1}
 
     # Assignments: a person, then a group (its members follow, scope GROUP).
+    page.get_by_role("link", name="Assignments").click()
     page.get_by_label("Assign to People").select_option(label="Carol Clark (carol@corp.example.com)")
     page.get_by_role("button", name="Assign person").click()
     expect(page.get_by_role("status")).to_have_text("Assigned: carol")
@@ -83,6 +84,7 @@ def test_a_bookmark_app_is_added_with_its_url_and_assigned(page, org, base, shot
     page.get_by_label("URL").fill("https://clients.amazonworkspaces.com/")
     page.get_by_role("button", name="Done").click()
     expect(page.get_by_role("cell", name="https://clients.amazonworkspaces.com/")).to_be_visible()
+    page.get_by_role("link", name="Assignments").click()
     page.get_by_label("Assign to People").select_option(label="Alice Anderson (alice@corp.example.com)")
     page.get_by_role("button", name="Assign person").click()
     shot(page, "04-bookmark-app")

@@ -98,7 +98,7 @@ def router(console: Console) -> APIRouter:
         return RedirectResponse(f"/admin/apps/{app['id']}", status_code=303)
 
     async def app_page(request: Request, app_id: str, error: dict[str, Any] | None = None,
-                       status_code: int = 200) -> Response:
+                       status_code: int = 200, tab: str = "general") -> Response:
         api = console.api(request)
         app = await api.get(f"/api/v1/apps/{app_id}")
         radius = next((x for x in await api.get("/api/v1/radius/apps") if x["id"] == app_id), None)
@@ -109,11 +109,12 @@ def router(console: Console) -> APIRouter:
         fmt = {template_for(key): text for key, text in USERNAME_FORMATS}
         return console.render(request, "admin/app.html", section="apps", title=app["label"], app=app,
                               radius=radius, app_users=app_users, users=users, groups=groups,
-                              assigned_groups=assigned_groups, formats=fmt, error=error, status_code=status_code)
+                              assigned_groups=assigned_groups, formats=fmt, error=error, status_code=status_code,
+                              tab=tab)
 
     @r.get("/admin/apps/{app_id}")
-    async def app(request: Request, app_id: str) -> Response:
-        return await app_page(request, app_id)
+    async def app(request: Request, app_id: str, tab: str = "general") -> Response:
+        return await app_page(request, app_id, tab=tab)
 
     @r.post("/admin/apps/{app_id}/assign/person")
     async def assign_person(request: Request, app_id: str) -> Response:
@@ -122,9 +123,9 @@ def router(console: Console) -> APIRouter:
             au = await console.api(request).post(f"/api/v1/apps/{app_id}/users",
                                                  {"id": str(form.get("userId") or ""), "scope": "USER"})
         except ApiError as exc:
-            return await app_page(request, app_id, error_of(exc), exc.status)
+            return await app_page(request, app_id, error_of(exc), exc.status, "assignments")
         console.flash(request, f"Assigned: {au['credentials']['userName']}")
-        return RedirectResponse(f"/admin/apps/{app_id}#assignments", status_code=303)
+        return RedirectResponse(f"/admin/apps/{app_id}?tab=assignments", status_code=303)
 
     @r.post("/admin/apps/{app_id}/assign/group")
     async def assign_group(request: Request, app_id: str) -> Response:
@@ -133,9 +134,9 @@ def router(console: Console) -> APIRouter:
         try:
             await console.api(request).put(f"/api/v1/apps/{app_id}/groups/{gid}", {})
         except ApiError as exc:
-            return await app_page(request, app_id, error_of(exc), exc.status)
+            return await app_page(request, app_id, error_of(exc), exc.status, "assignments")
         console.flash(request, "Group assigned: its members are assigned too.")
-        return RedirectResponse(f"/admin/apps/{app_id}#assignments", status_code=303)
+        return RedirectResponse(f"/admin/apps/{app_id}?tab=assignments", status_code=303)
 
     @r.post("/admin/apps/{app_id}/unassign/{kind}/{ref}")
     async def unassign(request: Request, app_id: str, kind: str, ref: str) -> Response:
@@ -144,9 +145,9 @@ def router(console: Console) -> APIRouter:
         try:
             await console.api(request).delete(path)
         except ApiError as exc:
-            return await app_page(request, app_id, error_of(exc), exc.status)
+            return await app_page(request, app_id, error_of(exc), exc.status, "assignments")
         console.flash(request, "Assignment removed.")
-        return RedirectResponse(f"/admin/apps/{app_id}#assignments", status_code=303)
+        return RedirectResponse(f"/admin/apps/{app_id}?tab=assignments", status_code=303)
 
     @r.post("/admin/apps/{app_id}/lifecycle/{op}")
     async def lifecycle(request: Request, app_id: str, op: str) -> Response:
