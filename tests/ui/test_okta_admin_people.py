@@ -47,18 +47,28 @@ def test_nothing_under_admin_opens_without_signing_in(page, org, base, shot):
     expect(page.get_by_role("alert")).to_contain_text("permission")
 
 
-def test_session_cookie_is_httponly_and_a_form_without_its_csrf_token_is_refused(page, org, base):
+def test_session_cookie_is_httponly_and_a_form_without_its_csrf_token_is_refused(page, org, base, shot):
     sign_in(page, base)
     cookie = next(c for c in page.context.cookies() if c["name"] == "okta_admin_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
     # The same signed-in browser posts the Add Person form without the token: 403, nobody added.
     resp = page.request.post(base + "/admin/people/new", form={"firstName": "Eve", "lastName": "Evil",
                                                                "login": "eve@corp.example.com"})
-    assert resp.status == 403
+    assert resp.status == 403 and "CSRF check failed" in resp.text()
     resp = page.request.post(base + "/admin/people/new", form={"firstName": "Eve", "lastName": "Evil",
                                                                "login": "eve@corp.example.com",
                                                                "csrf_token": "x" * 43})
     assert resp.status == 403
+    # In the browser: the Add Person form with its token taken out.
+    page.goto(base + "/admin/people/new")
+    page.locator("form[action='/admin/people/new'] input[name=csrf_token]").evaluate("e => e.remove()")
+    page.get_by_label("First name").fill("Eve")
+    page.get_by_label("Last name").fill("Evil")
+    page.get_by_label("Username").fill("eve@corp.example.com")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", name="Request refused")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("403 Forbidden")
+    shot(page, "02b-csrf-refused")
     with api(org) as client:
         assert client.get("/api/v1/users", params={"q": "eve"}).json() == []
     # Without a session, a POST is sent to the sign-in page too.

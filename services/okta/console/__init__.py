@@ -22,7 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.types import ASGIApp
 
-from services.common.web import Pages, mount_static, require_csrf
+from services.common.web import Pages, mount_static
 
 from ..org import Org
 from . import session
@@ -53,7 +53,7 @@ class Console:
     async def form(self, request: Request) -> dict[str, Any]:
         """A console POST's form: a session first (else the sign-in page), then the CSRF check (403)."""
         self.admin(request)
-        return await require_csrf(request)
+        return await session.checked_form(request)
 
     def api(self, request: Request, admin: dict[str, Any] | None = None) -> OrgApi:
         """The org API as the signed-in admin (or `admin`, for the sign-in itself)."""
@@ -93,6 +93,10 @@ def install(app: FastAPI, org: Org) -> None:
         path = exc.path if isinstance(exc, session.SignInRequired) else "/admin"
         return RedirectResponse(f"{session.SIGN_IN}?next={quote(path)}", status_code=303)
 
+    async def refused(request: Request, exc: Exception) -> Response:
+        return console.pages.render(request, "admin/refused.html", status_code=403, message=str(exc))
+
     app.add_exception_handler(session.SignInRequired, to_sign_in)
+    app.add_exception_handler(session.FormRefused, refused)
     for module in (session, people, groups, directory, applications, security, reports):
         app.include_router(module.router(console))

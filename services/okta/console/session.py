@@ -10,7 +10,7 @@ import secrets
 import time
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from services.common.web import require_csrf
@@ -33,6 +33,18 @@ class SignInRequired(Exception):
     def __init__(self, path: str) -> None:
         super().__init__(path)
         self.path = path
+
+
+class FormRefused(Exception):
+    """A console form without its CSRF token: answered with a 403 page (not the API's JSON)."""
+
+
+async def checked_form(request: Request) -> dict[str, Any]:
+    """The posted form once its CSRF token matches (services.common.web), else FormRefused."""
+    try:
+        return await require_csrf(request)
+    except HTTPException as exc:
+        raise FormRefused(str(exc.detail)) from None
 
 
 class Sessions:
@@ -74,7 +86,7 @@ def router(console: Console) -> APIRouter:
 
     @r.post(SIGN_IN)
     async def sign_in(request: Request) -> Response:
-        form = await require_csrf(request)
+        form = await checked_form(request)
         username = str(form.get("username") or "").strip()
         password = str(form.get("password") or "")
         nxt = _safe(str(form.get("next") or "/admin/people"))
@@ -108,7 +120,7 @@ def router(console: Console) -> APIRouter:
 
     @r.post("/admin/signout")
     async def sign_out(request: Request) -> Response:
-        await require_csrf(request)
+        await checked_form(request)
         console.sessions.end(request)
         resp = RedirectResponse(SIGN_IN, status_code=303)
         resp.delete_cookie(COOKIE, path="/admin")
