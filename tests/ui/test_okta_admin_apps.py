@@ -73,6 +73,19 @@ def test_add_the_workspaces_radius_app_refused_then_added_and_assigned(page, org
     assert users["alice"] == "GROUP" and "carol" not in users
     assert "application.lifecycle.create" in events and "application.user_membership.remove" in events
 
+    # Sign On settings: a new username format recomputes every app username; a blank secret keeps it.
+    page.get_by_role("link", name="General").click()
+    page.get_by_label("Application username format").select_option(label="Email")
+    page.get_by_role("button", name="Save Sign On settings").click()
+    expect(page.get_by_role("status")).to_contain_text("Sign On settings saved")
+    shot(page, "03b-radius-app-sign-on")
+    with api(org) as client:
+        again = next(a for a in client.get("/api/v1/radius/apps").json() if a["id"] == app["id"])
+        names = {u["credentials"]["userName"] for u in client.get(f"/api/v1/apps/{app['id']}/users").json()}
+    assert again["usernameTemplate"] == "${source.email}" and again["sharedSecret"] == "class-Secret-1"
+    assert again["port"] == 1813 and again["groupReturn"]["attribute"] == 25 and again["primaryAuth"] is True
+    assert "alice@corp.example.com" in names
+
 
 def test_a_bookmark_app_is_added_with_its_url_and_assigned(page, org, base, shot):
     sign_in(page, base, "/admin/apps")

@@ -107,14 +107,36 @@ def router(console: Console) -> APIRouter:
         groups = {g["id"]: g for g in await api.get("/api/v1/groups")}
         assigned_groups = await api.get(f"/api/v1/apps/{app_id}/groups")
         fmt = {template_for(key): text for key, text in USERNAME_FORMATS}
+        template = radius["usernameTemplate"] if radius else None
+        current = next((key for key, _ in USERNAME_FORMATS if template_for(key) == template), "")
         return console.render(request, "admin/app.html", section="apps", title=app["label"], app=app,
                               radius=radius, app_users=app_users, users=users, groups=groups,
                               assigned_groups=assigned_groups, formats=fmt, error=error, status_code=status_code,
-                              tab=tab)
+                              tab=tab, format_choices=USERNAME_FORMATS, attributes=GROUP_ATTRIBUTES,
+                              current_format=current)
 
     @r.get("/admin/apps/{app_id}")
     async def app(request: Request, app_id: str, tab: str = "general") -> Response:
         return await app_page(request, app_id, tab=tab)
+
+    @r.post("/admin/apps/{app_id}/signon")
+    async def sign_on(request: Request, app_id: str) -> Response:
+        """Edit the RADIUS app's Sign On settings: `PUT /api/v1/radius/apps/{id}` (a blank secret
+        keeps the current one; a new username format recomputes every app username)."""
+        form = await console.form(request)
+        body, _ = _radius_body(form)
+        conf = body["settings"]["app"]
+        change: dict[str, Any] = {"port": conf["port"], "primaryAuth": conf["primaryAuth"],
+                                  "usernameFormat": body["credentials"]["userNameTemplate"]["template"],
+                                  "groupReturn": conf.get("groupReturn")}
+        if conf["sharedSecret"]:
+            change["sharedSecret"] = conf["sharedSecret"]
+        try:
+            await console.api(request).put(f"/api/v1/radius/apps/{app_id}", change)
+        except ApiError as exc:
+            return await app_page(request, app_id, error_of(exc), exc.status)
+        console.flash(request, "Sign On settings saved: the RADIUS agent uses them from its next configuration pull.")
+        return RedirectResponse(f"/admin/apps/{app_id}", status_code=303)
 
     @r.post("/admin/apps/{app_id}/assign/person")
     async def assign_person(request: Request, app_id: str) -> Response:
