@@ -102,10 +102,13 @@ def router(console: Console) -> APIRouter:
                 error = {"summary": "Unable to sign in" if exc.code == "E0000004" else exc.summary,
                          "causes": exc.causes}
             else:
-                if tx.get("status") != "SUCCESS":
-                    error = {"summary": f"Unable to sign in ({tx.get('status')}): the admin console takes a "
-                                        "password only; finish this user's sign-in as an end user first.",
-                             "causes": []}
+                status = tx.get("status")
+                if status == "LOCKED_OUT":
+                    error = {"summary": "Your account is locked.", "causes": ["Unlock it with the org's API: "
+                             "POST /api/v1/users/{id}/lifecycle/unlock"]}
+                elif status != "SUCCESS":
+                    error = {"summary": f"Unable to sign in (the org answered {status}): the lab's admin console "
+                                        "signs in with a password only.", "causes": []}
                 elif not is_admin(org, user["id"]):
                     error = {"summary": "You do not have permission to access the Admin Console.", "causes": []}
         if error is not None or user is None:
