@@ -3,6 +3,7 @@ Security → API → Tokens (Chromium against a running org)."""
 from __future__ import annotations
 
 import re
+import time
 
 import httpx
 import pytest
@@ -155,6 +156,26 @@ def test_person_lifecycle_suspend_unsuspend_reset_factors_deactivate_and_a_refus
         types = [e["eventType"] for e in client.get("/api/v1/logs", params={"filter": f'target.id eq "{bob}"'}).json()]
     assert types[-4:] == ["user.lifecycle.suspend", "user.lifecycle.unsuspend", "user.mfa.factor.reset_all",
                           "user.lifecycle.deactivate"]
+
+
+def test_a_locked_out_person_is_unlocked(page, org, base, shot):
+    with api(org) as client:
+        client.post("/api/v1/users?activate=true", json={
+            "profile": {"login": "lou@corp.example.com", "firstName": "Lou", "lastName": "Locke"},
+            "credentials": {"password": {"value": "Lou-Passw0rd!"}}}).raise_for_status()
+        for _ in range(10):          # the default password policy locks out after 10 wrong passwords
+            client.post("/api/v1/authn", json={"username": "lou@corp.example.com", "password": "wrong"})
+            time.sleep(0.3)          # under the per-user limit of 4 authentications a second
+        assert client.get("/api/v1/users/lou@corp.example.com").json()["status"] == "LOCKED_OUT"
+    sign_in(page, base)
+    page.get_by_role("link", name="Lou Locke").click()
+    expect(page.get_by_role("heading", name=re.compile("Lou Locke"))).to_have_text(re.compile("LOCKED_OUT$"))
+    page.get_by_role("button", name="Unlock").click()
+    expect(page.get_by_role("heading", name=re.compile("Lou Locke"))).to_have_text(re.compile("ACTIVE$"))
+    shot(page, "08-person-unlocked")
+    with api(org) as client:
+        ok = client.post("/api/v1/authn", json={"username": "lou@corp.example.com", "password": "Lou-Passw0rd!"})
+    assert ok.json()["status"] == "SUCCESS"
 
 
 def test_groups_members_and_apps_and_api_tokens_revoke(page, org, base, shot):
