@@ -28,6 +28,11 @@ def cmd_users(args: argparse.Namespace) -> int:
     seed = seed_of(topology) if topology else yaml.safe_load(topo.SEED_DEFAULT.read_text())
     domain = seed["domain"]["dns_name"]
     rows = [_user_row(p, domain) for p in seed.get("users", [])]
+    admin = (seed.get("okta") or {}).get("admin")
+    if admin:       # the Okta org's own administrator (the admin console's sign-in), not in AD
+        rows.append({"username": admin["login"].split("@")[0], "upn": admin["login"], "password": admin["password"],
+                     "ad_state": "- (Okta admin)", "okta_status": "ACTIVE", "assigned": False,
+                     "okta_verify": False, "workspace": False})
     if args.json:
         say(json.dumps(rows, indent=2))
         return EXIT_OK

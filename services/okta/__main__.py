@@ -7,7 +7,7 @@ from .app import make_app
 from .gate import ensure_token
 from .org import Org
 from .policies import ensure_defaults
-from .seeding import seed
+from .seeding import ensure_admin, seed
 from .settings import OrgSettings
 from .store import Store
 
@@ -31,6 +31,7 @@ async def build(ctx) -> Service:
         else:
             org.name = meta["name"]
         ensure_defaults(org)       # every org has its default policies (older state dirs get them now)
+        ensure_admin(org, ctx.seed().get("okta", {}).get("admin"))   # blank or not: the console's admin
         ensure_token(org, ctx.credential("okta_api_token"))
         agent_token = ctx.topology["credentials"].get("okta_agent_token")
         if agent_token:

@@ -5,7 +5,23 @@ from fastapi import FastAPI
 
 from services.common.web import mount_static
 
-from . import agents, apps, authn, devices, enduser, errors, factors, gate, groups, logs, policy_api, tokens, users
+from . import (
+    agents,
+    apps,
+    authn,
+    console,
+    devices,
+    enduser,
+    errors,
+    factors,
+    gate,
+    groups,
+    logs,
+    org_factors,
+    policy_api,
+    tokens,
+    users,
+)
 from .org import Org
 
 
@@ -14,10 +30,11 @@ def make_app(org: Org) -> FastAPI:
     errors.install(app)
     gate.install(app, org)
     # factors before users: /api/v1/users/{uid}/factors/... must not be taken for a user route.
-    for module in (factors, users, groups, apps, logs, tokens, devices, authn, policy_api, agents):
+    for module in (factors, users, groups, apps, logs, tokens, devices, authn, policy_api, org_factors, agents):
         app.include_router(module.router(org))
     app.include_router(enduser.router(org))     # the end users' pages (sign-in, activation, dashboard)
     mount_static(app)
+    console.install(app, org)     # the admin console's pages under /admin, over the routes above
 
     @app.get("/.well-known/okta-organization")
     async def well_known() -> dict:

@@ -3,10 +3,14 @@ RADIUS agent pulls (`/api/v1/radius/apps`; Okta does not publish the agent's own
 
 An app user's `credentials.userName` comes from the app's username template at assignment (the
 value the agent matches RADIUS User-Name against); changing the format through
-`PUT /api/v1/radius/apps/{id}` recomputes it for every assigned user ("Create and update")."""
+`PUT /api/v1/radius/apps/{id}` recomputes it for every assigned user ("Create and update").
+
+Bookmark apps (`signOnMode: "BOOKMARK"`, name `bookmark`, `settings.app.url`), as Okta's Apps API
+has them: a link the users assigned to it see as a tile on their dashboard."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -30,6 +34,33 @@ def create_radius_app(org: Org, *, name: str, label: str, port: int, secret: str
         "radius": {"port": port, "sharedSecret": secret, "primaryAuth": primary_auth,
                    "requireMessageAuthenticator": require_ma, "inlineEnrollment": inline_enrollment}}
     return org.store.put("apps", a["id"], a)
+
+
+def create_bookmark_app(org: Org, *, label: str, url: str) -> dict[str, Any]:
+    now = org.iso()
+    a: dict[str, Any] = {
+        "id": new_id(APP), "name": "bookmark", "label": label, "status": "ACTIVE", "created": now,
+        "lastUpdated": now, "signOnMode": "BOOKMARK", "usernameTemplate": template_for("okta_username"),
+        "bookmark": {"url": url, "requestIntegration": False}}
+    return org.store.put("apps", a["id"], a)
+
+
+def bookmark_url(conf: dict[str, Any]) -> str:
+    """`settings.app.url`: required, an absolute http(s) URL (Okta's validation message)."""
+    url = string_field(conf, "url", required=True, where="settings.app")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise invalid("settings.app.url", "The URL must be an absolute http or https URL")
+    return url
+
+
+def app_view(org: Org, a: dict[str, Any]) -> dict[str, Any]:
+    """Okta's app object; a bookmark's URL under settings.app, as Okta serves it."""
+    view = shapes.app(org, a)
+    view["signOnMode"] = a.get("signOnMode", "RADIUS")
+    if "bookmark" in a:
+        view["settings"]["app"] = dict(a["bookmark"])
+    return view
 
 
 def get_app(org: Org, app_id: str) -> dict[str, Any]:
@@ -94,6 +125,19 @@ def group_return(value: Any, where: str = "groupReturn") -> dict[str, Any] | Non
     return out
 
 
+def finish_create(org: Org, audit: Audit, request: Request, a: dict[str, Any]) -> Any:
+    """What every new app gets: `?activate=false` leaves it INACTIVE; its two records; its body."""
+    if request.query_params.get("activate", "true").lower() == "false":
+        a["status"] = "INACTIVE"
+        org.store.put("apps", a["id"], a)
+    org.syslog("application.lifecycle.create", audit=audit,
+               targets=[{"id": a["id"], "type": "AppInstance", "alternateId": a["label"],
+                         "displayName": a["label"], "detailEntry": None}])
+    port = a["radius"]["port"] if "radius" in a else None
+    org.record("okta.app", audit, outcome="created", app=a["name"], label=a["label"], port=port)
+    return shapes.respond(app_view(org, a))
+
+
 def radius_view(a: dict[str, Any]) -> dict[str, Any]:
     r = a["radius"]
     view = {"id": a["id"], "label": a["label"], "name": a["name"], "status": a["status"],
@@ -117,7 +161,7 @@ def router(org: Org) -> APIRouter:
             apps = [a for a in apps if a["name"].lower().startswith(q.lower())
                     or a["label"].lower().startswith(q.lower())]
         chunk, headers = shapes.page(request, apps, default_limit=20, max_limit=200)
-        return shapes.respond([shapes.app(org, a) for a in chunk], headers=headers)
+        return shapes.respond([app_view(org, a) for a in chunk], headers=headers)
 
     @r.post("/api/v1/apps")
     async def create_app(request: Request):
@@ -131,13 +175,16 @@ def router(org: Org) -> APIRouter:
         data = await json_body(request)
         label = string_field(data, "label", required=True)
         name = string_field(data, "name") or "radius"
-        mode = string_field(data, "signOnMode") or ("RADIUS" if "radius" in name.lower() else None)
-        if mode != "RADIUS":
-            raise invalid("signOnMode", "the lab's org hosts RADIUS apps only (signOnMode RADIUS)")
+        mode = string_field(data, "signOnMode") or ("RADIUS" if "radius" in name.lower() else
+                                                      "BOOKMARK" if name == "bookmark" else None)
+        if mode not in ("RADIUS", "BOOKMARK"):
+            raise invalid("signOnMode", "the lab's org hosts RADIUS and BOOKMARK apps only")
         settings = data.get("settings") or {}
         conf = (settings.get("app") if isinstance(settings, dict) else None) or {}
         if not isinstance(conf, dict):
             raise invalid("settings.app", "must be an object")
+        if mode == "BOOKMARK":
+            return finish_create(org, audit, request, create_bookmark_app(org, label=label, url=bookmark_url(conf)))
         creds = data.get("credentials") or {}
         template = ((creds.get("userNameTemplate") or {}) if isinstance(creds, dict) else {}).get("template")
         port = conf.get("port", 1812)
@@ -156,14 +203,7 @@ def router(org: Org) -> APIRouter:
         if groups_back is not None:
             a["radius"]["groupReturn"] = groups_back
             org.store.put("apps", a["id"], a)
-        if request.query_params.get("activate", "true").lower() == "false":
-            a["status"] = "INACTIVE"
-            org.store.put("apps", a["id"], a)
-        org.syslog("application.lifecycle.create", audit=audit,
-                   targets=[{"id": a["id"], "type": "AppInstance", "alternateId": a["label"],
-                             "displayName": a["label"], "detailEntry": None}])
-        org.record("okta.app", audit, outcome="created", app=a["name"], label=a["label"], port=port)
-        return shapes.respond(shapes.app(org, a))
+        return finish_create(org, audit, request, a)
 
     @r.post("/api/v1/apps/{app_id}/lifecycle/{op}")
     async def app_lifecycle(app_id: str, op: str, request: Request):
@@ -180,7 +220,7 @@ def router(org: Org) -> APIRouter:
 
     @r.get("/api/v1/apps/{app_id}")
     async def read(app_id: str):
-        return shapes.respond(shapes.app(org, get_app(org, app_id)))
+        return shapes.respond(app_view(org, get_app(org, app_id)))
 
     @r.get("/api/v1/apps/{app_id}/users")
     async def app_users(app_id: str, request: Request):

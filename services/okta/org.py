@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,9 @@ class Audit:
 
 
 NOBODY = Audit()     # what the org does on its own (seeding, a push timing out)
+# The admin console's signed-in admin, while one of its in-process API calls runs (console/client.py):
+# the System Log's actor of what they do, instead of the API token's.
+ACTING_ADMIN: ContextVar[dict[str, Any] | None] = ContextVar("okta_acting_admin", default=None)
 
 
 @dataclass
@@ -102,7 +106,7 @@ class Org:
             "severity": severity,
             "legacyEventType": None,
             "displayMessage": message or event_type,
-            "actor": actor or {"id": "lab-admin", "type": "PublicClientApp",
+            "actor": actor or ACTING_ADMIN.get() or {"id": "lab-admin", "type": "PublicClientApp",
                                "alternateId": "lab API token", "displayName": "Lab admin"},
             "client": {"userAgent": {"rawUserAgent": ua, "os": None, "browser": None},
                        "zone": "null", "ipAddress": ip, "geographicalContext": None,

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import org_factors
 from .ids import new_id
 from .org import Org
 
@@ -140,7 +141,9 @@ def enrollment(org: Org, user: dict[str, Any]) -> Enrollment:
         return Enrollment(None, None, "NEVER")
     p, r = found
     when = ((r.get("actions") or {}).get("enroll") or {}).get("self", "CHALLENGE")
-    return Enrollment(p["id"], r["id"], when, slots_of(p.get("settings")))
+    off = org_factors.inactive(org)       # factor types the admin deactivated are never offered
+    slots = [Slot(s.key, s.enrollment, [f for f in s.factors if f not in off]) for s in slots_of(p.get("settings"))]
+    return Enrollment(p["id"], r["id"], when, [s for s in slots if s.factors])
 
 
 def password_lockout(org: Org, user: dict[str, Any]) -> tuple[int, bool]:

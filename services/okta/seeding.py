@@ -12,6 +12,8 @@ from .org import Org, user_target
 from .policies import create_policy, create_rule, ensure_defaults
 from .users import create_user
 
+ADMIN_ROLES = "admin_roles"     # user id -> {"type": "SUPER_ADMIN"}: who may use the admin console
+
 STATUSES = ("STAGED", "PROVISIONED", "ACTIVE", "RECOVERY", "LOCKED_OUT", "PASSWORD_EXPIRED",
             "SUSPENDED", "DEPROVISIONED")
 
@@ -84,3 +86,25 @@ def seed_policies(org: Org, specs: list[dict[str, Any]], groups: dict[str, dict[
                         conditions={"people": {"users": {"exclude": []}}, "network": {"connection": "ANYWHERE"}},
                         actions={"enroll": {"self": str(rule.get("enroll", "LOGIN")).upper()}})
     return len(specs)
+
+
+def ensure_admin(org: Org, spec: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The org's first administrator (seed `okta.admin`): an Okta-mastered ACTIVE user with a
+    password and the SUPER_ADMIN role. Every org has one, blank or seeded, as a new Okta org
+    starts with the person who signed up for it."""
+    if not spec:
+        return None
+    login = str(spec["login"])
+    u = org.people.by_login(login)
+    if u is None:
+        first, last = str(spec.get("first_name") or "Okta"), str(spec.get("last_name") or "Administrator")
+        profile = {"login": login, "email": login, "firstName": first, "lastName": last,
+                   "displayName": f"{first} {last}"}
+        u = create_user(org, profile, "ACTIVE", password=str(spec["password"]))
+        org.syslog("user.lifecycle.create", targets=[user_target(u)], message="Create okta user (first admin)")
+    org.store.put(ADMIN_ROLES, u["id"], {"userId": u["id"], "type": "SUPER_ADMIN", "label": "Super Administrator"})
+    return u
+
+
+def is_admin(org: Org, user_id: str) -> bool:
+    return org.store.get(ADMIN_ROLES, user_id) is not None

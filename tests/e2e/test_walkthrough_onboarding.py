@@ -57,7 +57,8 @@ def admin(lab):
 def onboarded(lab, admin):
     """Steps 1-4 of the walkthrough, as the admin does them; returns what later tests need."""
     topo = lab["topo"]
-    assert admin.get("/api/v1/users").json() == [], "a blank lab's org starts empty"
+    assert [u["credentials"]["provider"]["type"] for u in admin.get("/api/v1/users").json()] == ["OKTA"], \
+        "a blank lab's org starts with its first administrator only"
     # the AD agent registered itself with the org: Directory Integrations shows Active Directory
     directory = wait_for(lambda: admin.get("/api/v1/directories").json(), bool)[0]
     assert directory["domain"] == "corp.example.com" and directory["agents"][0]["status"] == "ACTIVE"

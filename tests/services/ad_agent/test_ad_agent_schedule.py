@@ -51,7 +51,7 @@ def test_imports_on_start_and_on_the_interval_with_paged_reads(lab):
     searches = [e for e in httpx.get(url(topo, "dc", "admin") + "/events").json() if e["kind"] == "ldap.search"
                 and e["fields"].get("base", "").lower().startswith("ou=users")]
     assert searches and max(e["fields"].get("entries", 0) for e in searches) <= 3, "pages of at most 3"
-    assert len(api.get("/api/v1/users").json()) == 8      # dave, disabled in AD, is deactivated
+    assert len(api.get("/api/v1/users").json()) == 9      # + the org's admin; dave, disabled in AD, is deactivated
 
 
 def test_agent_restart_keeps_its_registration_and_last_import(lab):
@@ -65,7 +65,7 @@ def test_agent_restart_keeps_its_registration_and_last_import(lab):
     assert len(directory) == 1 and [a["id"] for a in directory[0]["agents"]] == [agent_id]
     before = len(jobs(api))
     wait_jobs(api, before + 1)     # the schedule carries on after the restart
-    assert len(api.get("/api/v1/users").json()) == 8      # dave, disabled in AD, is deactivated
+    assert len(api.get("/api/v1/users").json()) == 9      # + the org's admin; dave, disabled in AD, is deactivated
 
 
 def test_an_org_reset_makes_the_agent_register_again(lab):

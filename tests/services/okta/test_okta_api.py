@@ -97,7 +97,7 @@ def test_list_search_filter_and_paging(api):
         resp = api.get(nxt)
         seen += [u["id"] for u in resp.json()]
         nxt = resp.links.get("next", {}).get("url")
-    assert len(seen) == len(set(seen)) == 9
+    assert len(seen) == len(set(seen)) == 10      # the seed's 9 AD users and the org's administrator
     q = api.get("/api/v1/users", params={"q": "bo"}).json()
     assert [u["profile"]["login"] for u in q] == ["bob@corp.example.com"]
     staged = api.get("/api/v1/users", params={"filter": 'status eq "STAGED"'}).json()

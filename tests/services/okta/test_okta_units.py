@@ -81,7 +81,9 @@ def _client(ctx) -> tuple[TestClient, dict]:
 
 def test_blank_lab_has_no_users_but_takes_the_token(tmp_path):
     client, headers = _client(_ctx(tmp_path, blank=True))
-    assert client.get("/api/v1/users", headers=headers).json() == []
+    users = client.get("/api/v1/users", headers=headers).json()      # only the org's first administrator
+    assert [(u["profile"]["login"], u["credentials"]["provider"]["type"]) for u in users] == \
+        [("okta.admin@corp.example.com", "OKTA")]
     assert client.get("/api/v1/radius/apps", headers=headers).json() == []
     assert client.get("/api/v1/users").status_code == 401
 
@@ -90,7 +92,7 @@ def test_seed_runs_once(tmp_path):
     ctx = _ctx(tmp_path, blank=False)
     client, headers = _client(ctx)
     first = {u["id"] for u in client.get("/api/v1/users", params={"filter": 'status pr'}, headers=headers).json()}
-    assert len(first) == 9
+    assert len(first) == 10              # the seed's 9 AD users and the org's administrator
     client2, _ = _client(_ctx(tmp_path, blank=False))      # a restart on the same state dir
     again = {u["id"] for u in client2.get("/api/v1/users", params={"filter": 'status pr'}, headers=headers).json()}
     assert again == first
