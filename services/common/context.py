@@ -60,7 +60,7 @@ class ServiceContext:
     @property
     def state_dir(self) -> Path:
         path = Path(self.topology["state_dir"]) / self.name
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
         return path
 
     @property
