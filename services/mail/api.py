@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException
 
 from services.common.context import ServiceContext
+from services.common.http_guard import BodyGuard
 
 from .mailbox import Mailbox
 
@@ -18,6 +19,7 @@ def summary(m: dict[str, Any]) -> dict[str, Any]:
 
 def make_app(ctx: ServiceContext, mailbox: Mailbox) -> FastAPI:
     app = FastAPI(title="Mailbox (lab)", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(BodyGuard, limit=64 * 1024)   # the API reads no body; 413 {"detail"} past 64 KiB
 
     @app.get("/messages")
     async def messages(to: str | None = None) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ import httpx
 from fastapi import FastAPI, HTTPException, Request
 
 from services.common.context import ServiceContext
+from services.common.http_guard import BodyGuard
 
 from .authenticator import NoSuchAccount, Wallet
 from .camera import read_qr
@@ -19,6 +20,7 @@ from .camera import read_qr
 def make_app(ctx: ServiceContext, wallet: Wallet, pushes: list[dict[str, Any]],
              messages: list[dict[str, Any]] | None = None) -> FastAPI:
     app = FastAPI(title="Okta Verify (lab phone)", docs_url=None, redoc_url=None)
+    app.add_middleware(BodyGuard)   # 1 MiB (a QR code's PNG is a few KB), JSON depth 64: {"detail"}
     push_endpoint = f"http://{ctx.me['host']}:{ctx.port('api')}/push"
     pending: set[asyncio.Task[None]] = set()
 
