@@ -46,7 +46,7 @@ def test_healthz_is_open_and_the_token_opens_the_rest():
 
 
 def test_a_service_without_a_token_refuses_all_but_healthz():
-    c, ctx = client(token=None)
+    c, _ = client(token=None)
     assert c.get("/healthz").status_code == 200
     for auth in ("Bearer ", "Bearer None", f"Bearer {TOKEN}"):
         resp = c.post("/reset", headers={"Authorization": auth})
