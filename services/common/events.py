@@ -18,7 +18,7 @@ import os
 import threading
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from .clock import Clock
 from .redact import redact
@@ -45,7 +45,7 @@ class Journal:
         self._memory = 0
         self._seq = 0
         self._lock = threading.Lock()
-        self._file = None
+        self._file: TextIO | None = None
         self._size = 0
         if path is not None:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -242,4 +242,5 @@ async def _serve(ctx: ServiceContext, build: Callable[[ServiceContext], Awaitabl
     await asyncio.gather(*running, return_exceptions=True)
     if service.on_stop is not None:
         await service.on_stop()
+    await ctx.close_peer_clients()
     ctx.record("service.stop", outcome="ok")
