@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.services.workspaces.doubles import aws_client
-from tests.support import admin_headers, running_services, url
+from tests.support import admin_client, admin_headers, running_services, url
 
 SUBNET = "127.0.46"
 DEEP = b"[" * 100_000
@@ -73,9 +73,10 @@ def test_the_phone_and_the_admin_apis_answer_with_a_detail(lab):
                       headers={"Content-Type": "application/json"})
     assert phone.status_code == 400 and "deeper" in phone.json()["detail"]
     for name in ("okta", "phone", "dc"):
-        admin = httpx.post(url(lab, name, "admin") + "/faults", content=b"[" * 50_000, timeout=30,
-                           headers={"Content-Type": "application/json", **admin_headers(lab)})
-        assert admin.status_code == 400 and "deeper" in admin.json()["detail"]
+        with admin_client(lab, name) as admin:
+            resp = admin.post("/faults", content=b"[" * 50_000, headers={"Content-Type": "application/json"})
+            assert resp.status_code == 400 and "deeper" in resp.json()["detail"]
+            assert admin.get("/faults").json() == []
 
 
 def test_brackets_inside_strings_are_not_nesting(lab):
