@@ -6,7 +6,7 @@ it can be overridden by the environment, so a plain `docker compose up` need not
 credentials of the committed topology:
 
     LAB_OKTA_API_TOKEN  LAB_OKTA_AGENT_TOKEN  LAB_RADIUS_SHARED_SECRET  LAB_AWS_ACCESS_KEY_ID
-    LAB_AWS_SECRET_ACCESS_KEY  LAB_AWS_REGION
+    LAB_AWS_SECRET_ACCESS_KEY  LAB_AWS_REGION  LAB_ADMIN_TOKEN
 
 When any is set (non-empty), the merged topology is written to a private file under /tmp (a tmpfs
 in docker-compose.yml) and the service reads that one. Python only, standard library only, so that
@@ -26,6 +26,7 @@ CREDENTIAL_ENV = {
     "aws_access_key_id": "LAB_AWS_ACCESS_KEY_ID",
     "aws_secret_access_key": "LAB_AWS_SECRET_ACCESS_KEY",
     "aws_region": "LAB_AWS_REGION",
+    "admin_token": "LAB_ADMIN_TOKEN",
 }
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import yaml
 
-from .state import admin_url, api_url
+from .state import admin_headers, admin_url, api_url
 
 # How long this client waits for a sign-in's answer: longer than WorkSpaces waits for AD Connector
 # (600 s, enough for a push approved on the last of AD Connector's RADIUS retries, 50 s × 11), so
@@ -222,8 +222,15 @@ class LabClient:
                 continue
             try:
                 params = {"since": (since or {}).get(name, 0)}
-                events += self._http.get(f"{admin_url(self.topology, name)}/events", params=params, timeout=5).json()
-            except (httpx.HTTPError, ValueError):
+                resp = self._http.get(f"{admin_url(self.topology, name)}/events", params=params, timeout=5,
+                                     headers=admin_headers(self.topology))
+            except httpx.HTTPError:
+                continue      # a service that is down has no events to add
+            if resp.status_code == 401:
+                raise LabClientError(f"{name} refused the admin token: {resp.text}")
+            try:
+                events += resp.json()
+            except ValueError:
                 continue
         return sorted(events, key=lambda e: (e["ts"], e["service"], e["seq"]))
 
@@ -233,20 +240,24 @@ class LabClient:
 
     def reset(self) -> None:
         for name in self.topology["services"]:
-            self._http.post(f"{admin_url(self.topology, name)}/reset").raise_for_status()
+            self._http.post(f"{admin_url(self.topology, name)}/reset",
+                            headers=admin_headers(self.topology)).raise_for_status()
 
     def post_admin(self, service: str, path: str, json: Any = None) -> Any:
-        resp = self._http.post(f"{admin_url(self.topology, service)}{path}", json=json)
+        resp = self._http.post(f"{admin_url(self.topology, service)}{path}", json=json,
+                               headers=admin_headers(self.topology))
         resp.raise_for_status()
         return resp.json()
 
     def add_fault(self, service: str, spec: dict[str, Any]) -> int:
-        resp = self._http.post(f"{admin_url(self.topology, service)}/faults", json=spec)
+        resp = self._http.post(f"{admin_url(self.topology, service)}/faults", json=spec,
+                               headers=admin_headers(self.topology))
         if resp.status_code != 200:
             raise LabClientError(f"{service} refused the fault: {resp.text}")
         return resp.json()["id"]
 
     def set_clock(self, service: str, offset_seconds: float) -> None:
-        resp = self._http.post(f"{admin_url(self.topology, service)}/clock", json={"offset_seconds": offset_seconds})
+        resp = self._http.post(f"{admin_url(self.topology, service)}/clock", json={"offset_seconds": offset_seconds},
+                               headers=admin_headers(self.topology))
         if resp.status_code != 200:
             raise LabClientError(f"{service} refused the clock offset: {resp.text}")

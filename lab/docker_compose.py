@@ -34,9 +34,10 @@ DEMO_CREDENTIALS = {
     "aws_access_key_id": "AKIALABDEMO000000000",
     "aws_secret_access_key": "LabDemoSecretAccessKeyForDockerCompose00",
     "aws_region": "us-east-1",
+    "admin_token": "LabDemoAdminTokenForDockerComposeOnly",
 }
 CREDENTIAL_ENV = ("LAB_OKTA_API_TOKEN", "LAB_OKTA_AGENT_TOKEN", "LAB_RADIUS_SHARED_SECRET", "LAB_AWS_ACCESS_KEY_ID",
-                  "LAB_AWS_SECRET_ACCESS_KEY", "LAB_AWS_REGION")
+                  "LAB_AWS_SECRET_ACCESS_KEY", "LAB_AWS_REGION", "LAB_ADMIN_TOKEN")
 
 
 # -- the topology ------------------------------------------------------------------------------
@@ -117,7 +118,8 @@ COMPOSE_HEADER = """\
 #   LAB_TOPOLOGY_FILE   the topology file to mount (default docker/config/topology.json)
 #   LAB_SEED_FILE       the seed file to mount (default lab/seeds/default.yaml)
 #   LAB_OKTA_API_TOKEN, LAB_OKTA_AGENT_TOKEN, LAB_RADIUS_SHARED_SECRET, LAB_AWS_ACCESS_KEY_ID,
-#   LAB_AWS_SECRET_ACCESS_KEY, LAB_AWS_REGION   override the topology's credentials in every container
+#   LAB_AWS_SECRET_ACCESS_KEY, LAB_AWS_REGION, LAB_ADMIN_TOKEN   override the topology's credentials
+#                       in every container (LAB_ADMIN_TOKEN: the admin APIs' Bearer token)
 version: "2.4"
 
 x-lab-service: &lab-service
@@ -140,6 +142,7 @@ x-lab-service: &lab-service
     LAB_AWS_ACCESS_KEY_ID: ${{LAB_AWS_ACCESS_KEY_ID:-}}
     LAB_AWS_SECRET_ACCESS_KEY: ${{LAB_AWS_SECRET_ACCESS_KEY:-}}
     LAB_AWS_REGION: ${{LAB_AWS_REGION:-}}
+    LAB_ADMIN_TOKEN: ${{LAB_ADMIN_TOKEN:-}}
   healthcheck:
     test: ["CMD", "/opt/lab/bin/python", "/opt/lab/docker/healthcheck.py"]
     interval: 2s

@@ -27,6 +27,11 @@ def admin_url(topology: dict[str, Any], name: str) -> str:
     return f"http://{svc['host']}:{svc['ports']['admin']}"
 
 
+def admin_headers(topology: dict[str, Any]) -> dict[str, str]:
+    """What every admin API call but /healthz carries: the lab's admin token."""
+    return {"Authorization": f"Bearer {topology.get('credentials', {}).get('admin_token', '')}"}
+
+
 def api_url(topology: dict[str, Any], name: str) -> str:
     svc = topology["services"][name]
     return f"http://{svc['host']}:{svc['ports']['api']}"

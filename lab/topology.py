@@ -151,6 +151,8 @@ def load_or_create_credentials(state_dir: Path) -> dict[str, str]:
         "aws_access_key_id": "AKIA" + _secret(16, string.ascii_uppercase + string.digits),
         "aws_secret_access_key": _secret(40),
         "aws_region": "us-east-1",
+        # Every service's admin API (reset, faults, clock, events) takes it as a Bearer token.
+        "admin_token": _secret(43),
     }
     missing = {k: v for k, v in fresh.items() if k not in creds}
     if missing:

@@ -1,4 +1,6 @@
 """`python -m services.ad_connector`: AWS Directory Service AD Connector."""
+from services.common.aws_api import body_errors
+from services.common.http_guard import BodyGuard
 from services.common.runner import Service, run
 
 from . import users
@@ -6,6 +8,11 @@ from .api import make_app
 from .ds_api import DirectoryService
 from .settings import ConnectorSettings
 from .store import DirectoryStore, seed_directory
+
+
+def _refused(_status: int, message: str, _scope: object) -> tuple[dict, dict]:
+    """The connector's own routes refuse a body in the shape of their other refusals."""
+    return {"authenticated": False, "reason": "bad_request", "detail": message}, {}
 
 
 async def build(ctx) -> Service:
@@ -31,6 +38,7 @@ async def build(ctx) -> Service:
     app = make_app(ctx, store, settings)
     users.register_routes(app, ctx, store, settings)
     ds.mount(app)
+    app.add_middleware(BodyGuard, errors=body_errors(_refused))   # 1 MiB; depth 64
     await ds.resume()   # schedules lifecycles a previous run left half-way; returns at once
     return Service(http_apps={"api": app}, reset=reset)
 

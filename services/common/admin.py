@@ -1,16 +1,24 @@
 """The control plane beside each data plane: /healthz, /events, /reset, /faults, /clock.
 
-The lab CLI and the scenario runner use these; real clients never need them.
+The lab CLI and the scenario runner use these; real clients never need them. Everything but
+`GET /healthz` takes the lab's admin token (admin_auth.py); every input is checked with bounds
+before anything changes, and bodies are capped at ADMIN_BODY_LIMIT (http_guard.py).
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
+from .admin_auth import AdminAuth
 from .context import ServiceContext
+from .http_guard import BodyGuard
+
+ADMIN_BODY_LIMIT = 64 * 1024        # a fault or a clock offset is a few dozen bytes
+MAX_CLOCK_OFFSET = 10 * 365 * 86400.0   # ±10 years: beyond that datetime and TLS dates break
 
 HealthCheck = Callable[[], Awaitable[tuple[bool, str]]]
 ResetHook = Callable[[], Awaitable[None]]
@@ -32,6 +40,9 @@ def make_admin_app(
     app = FastAPI(title=f"{ctx.name} admin", docs_url=None, redoc_url=None, openapi_url=None)
     assert ctx.journal is not None
     journal = ctx.journal
+    # Added last = runs first: an unauthenticated caller is refused before its body is read.
+    app.add_middleware(BodyGuard, limit=ADMIN_BODY_LIMIT)
+    app.add_middleware(AdminAuth, token=ctx.topology.get("credentials", {}).get("admin_token"))
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
@@ -44,6 +55,8 @@ def make_admin_app(
 
     @app.get("/events")
     async def events(since: int = 0) -> list[dict[str, Any]]:
+        if since < 0:
+            raise HTTPException(400, "since must be a non-negative event number")
         return journal.since(since)
 
     @app.post("/reset")
@@ -88,10 +101,7 @@ def make_admin_app(
     @app.post("/clock")
     async def set_clock(request: Request) -> dict[str, Any]:
         body = await _json_object(request)
-        try:
-            ctx.clock.offset_seconds = float(body.get("offset_seconds", 0))
-        except (TypeError, ValueError):
-            raise HTTPException(400, "offset_seconds must be a number") from None
+        ctx.clock.offset_seconds = _offset(body)
         journal.record("admin.clock", outcome="set", offset_seconds=ctx.clock.offset_seconds)
         return {"now": ctx.clock.iso(), "offset_seconds": ctx.clock.offset_seconds}
 
@@ -106,3 +116,17 @@ async def _json_object(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise HTTPException(400, "body must be a JSON object")
     return body
+
+
+def _offset(body: dict[str, Any]) -> float:
+    """`offset_seconds`, a finite JSON number within ±MAX_CLOCK_OFFSET (no strings: "nan" and
+    "1e20" parse as floats and would stop every date computation in the service)."""
+    unknown = set(body) - {"offset_seconds"}
+    if unknown:
+        raise HTTPException(400, f"unknown field(s): {', '.join(sorted(unknown))}")
+    value = body.get("offset_seconds", 0)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or abs(value) > MAX_CLOCK_OFFSET:
+        raise HTTPException(400, f"offset_seconds must be a number of seconds within ±{MAX_CLOCK_OFFSET:.0f} "
+                                 "(10 years)")
+    return float(value)

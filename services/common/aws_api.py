@@ -29,6 +29,7 @@ from fastapi.responses import JSONResponse
 
 from .aws_errors import AwsError
 from .aws_sigv4 import SigV4Verifier
+from .http_guard import ErrorShape, default_errors
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 
@@ -224,6 +225,18 @@ def to_epoch(value: Any) -> float | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
     return parsed.timestamp()
+
+
+def body_errors(other: ErrorShape = default_errors) -> ErrorShape:
+    """http_guard's refusals (a body too large or nested too deep) in AWS's JSON 1.1 shape on the
+    API (`POST /`): a SerializationException, as AWS answers a body it cannot deserialize; the
+    app's other routes keep their own shape (`other`)."""
+    def shape(status: int, message: str, scope: Any) -> tuple[dict[str, Any], dict[str, str]]:
+        if scope.get("path") != "/":
+            return other(status, message, scope)
+        return ({"__type": "SerializationException", "message": message},
+                {"content-type": CONTENT_TYPE, "x-amzn-RequestId": str(uuid.uuid4())})
+    return shape
 
 
 # -- the endpoint ----------------------------------------------------------------------------------

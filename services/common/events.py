@@ -1,38 +1,64 @@
 """The event journal: what crossed a service's boundary, as structured, redacted records.
 
-Each service keeps its journal in memory (served by `GET /events`) and appends it to a JSON-lines
-file in the state directory, so a crashed service still leaves its story behind.
+Each service keeps its journal in memory (served by `GET /events?since=N`) and appends it to a
+JSON-lines file in the state directory, so a crashed service still leaves its story behind.
+
+Bounded whatever callers send (a 1 MB user name must not become 1 MB per event): a string keeps
+MAX_FIELD_CHARS characters and a field MAX_FIELD_CHARS of JSON, with a marker saying how much was
+cut; the file rotates at `max_bytes` (x.jsonl -> x.jsonl.1 -> ... -> x.jsonl.<backups>, the
+oldest dropped); memory keeps at most `keep` events and `max_memory_bytes` of them. Event numbers
+stay monotonic across rotations and restarts, so `since=N` readers (`lab events`, the scenario
+runner) never see a number twice. Files are 0600 in a 0700 directory.
 """
 from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
+from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from .clock import Clock
 from .redact import redact
 
 log = logging.getLogger("lab.events")
 
+MAX_FIELD_CHARS = 4096                 # of one string, and of one field's JSON
+MAX_FILE_BYTES = 16 * 1024 * 1024      # a journal file rotates past this
+BACKUPS = 3                            # rotated files kept: at most 64 MiB per service on disk
+MAX_MEMORY_BYTES = 32 * 1024 * 1024    # of events kept for GET /events
+_MAX_DEPTH = 16                        # deeper structures are kept as (cut) JSON text
+
 
 class Journal:
-    def __init__(self, service: str, clock: Clock, path: Path | None = None, keep: int = 20000):
+    def __init__(self, service: str, clock: Clock, path: Path | None = None, keep: int = 20000, *,
+                 max_bytes: int = MAX_FILE_BYTES, backups: int = BACKUPS,
+                 max_memory_bytes: int = MAX_MEMORY_BYTES):
         self.service = service
         self.clock = clock
         self.path = path
         self.keep = keep
-        self._events: list[dict[str, Any]] = []
+        self.max_bytes, self.backups, self.max_memory_bytes = max_bytes, max(1, backups), max_memory_bytes
+        self._events: deque[tuple[dict[str, Any], int]] = deque()   # (event, its size in bytes)
+        self._memory = 0
         self._seq = 0
         self._lock = threading.Lock()
-        self._file = None
+        self._file: TextIO | None = None
+        self._size = 0
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Numbers continue across restarts, so `GET /events?since=N` stays meaningful.
-            self._seq = _last_seq(path)
-            # Kept open, line-buffered: one write per event, no open/close on the hot path.
-            self._file = path.open("a", encoding="utf-8", buffering=1)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # Numbers continue across restarts (and rotations), so `GET /events?since=N` stays meaningful.
+            self._seq = max(_last_seq(path), _last_seq(_backup(path, 1)))
+            self._open()
+
+    def _open(self) -> None:
+        assert self.path is not None
+        # Kept open, line-buffered: one write per event, no open/close on the hot path.
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._file = os.fdopen(fd, "a", encoding="utf-8", buffering=1)
+        self._size = self._file.tell()
 
     def record(
         self,
@@ -44,7 +70,9 @@ class Journal:
         trace: str | None = None,
         **fields: Any,
     ) -> dict[str, Any]:
-        """Record one event. Secret-named fields are redacted here, whatever the caller passed."""
+        """Record one event. Secret-named fields are redacted here, whatever the caller passed,
+        and every field is cut to MAX_FIELD_CHARS."""
+        bounded = {k: _bound_field(v) for k, v in redact(fields).items()}
         with self._lock:
             self._seq += 1
             event = {
@@ -53,28 +81,90 @@ class Journal:
                 "ts": round(self.clock.now(), 6),
                 "service": self.service,
                 "kind": kind,
-                "peer": peer,
-                "outcome": outcome,
-                "trace": trace,
-                "fields": redact(fields),
+                "peer": _bound_string(peer),
+                "outcome": _bound_string(outcome),
+                "trace": _bound_string(trace),
+                "fields": bounded,
             }
-            self._events.append(event)
-            if len(self._events) > self.keep:
-                del self._events[: len(self._events) - self.keep]
-            if self._file is not None:
-                try:
-                    self._file.write(json.dumps(event, default=str) + "\n")
-                except OSError as exc:  # a full disk must not take the service down
-                    log.warning("cannot append to %s: %s", self.path, exc)
+            line = json.dumps(event, default=str) + "\n"
+            self._events.append((event, len(line)))
+            self._memory += len(line)
+            while self._events and (len(self._events) > self.keep or self._memory > self.max_memory_bytes):
+                self._memory -= self._events.popleft()[1]
+            self._write(line)
         return event
+
+    def _write(self, line: str) -> None:
+        if self._file is None:
+            return
+        try:
+            if self._size and self._size + len(line) > self.max_bytes:
+                self._rotate()
+            self._file.write(line)
+            self._size += len(line.encode("utf-8"))
+        except OSError as exc:  # a full disk must not take the service down
+            log.warning("cannot append to %s: %s", self.path, exc)
+
+    def _rotate(self) -> None:
+        """x.jsonl -> x.jsonl.1 -> ... -> x.jsonl.<backups>; the oldest is dropped."""
+        assert self.path is not None and self._file is not None
+        self._file.close()
+        for n in range(self.backups - 1, 0, -1):
+            older = _backup(self.path, n)
+            if older.exists():
+                older.replace(_backup(self.path, n + 1))
+        self.path.replace(_backup(self.path, 1))
+        self._open()
 
     def since(self, seq: int = 0) -> list[dict[str, Any]]:
         with self._lock:
-            return [e for e in self._events if e["seq"] > seq]
+            return [e for e, _ in self._events if e["seq"] > seq]
 
     def clear(self) -> None:
         with self._lock:
             self._events.clear()
+            self._memory = 0
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+
+def _backup(path: Path, n: int) -> Path:
+    return path.with_name(f"{path.name}.{n}")
+
+
+def _bound_string(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
+        return value[:MAX_FIELD_CHARS] + f"…[truncated: {len(value)} characters]"
+    return value
+
+
+def _bound(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, str):
+        return _bound_string(value)
+    if isinstance(value, (bytes, bytearray)):
+        return _bound_string(bytes(value[:MAX_FIELD_CHARS + 1]).hex())
+    if depth >= _MAX_DEPTH:
+        return _bound_string(json.dumps(value, default=str))
+    if isinstance(value, dict):
+        return {_bound_string(str(k)): _bound(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_bound(v, depth + 1) for v in value]
+    return value
+
+
+def _bound_field(value: Any) -> Any:
+    """A field of at most ~MAX_FIELD_CHARS of JSON: strings cut, and a large structure kept as
+    its (cut) JSON text."""
+    value = _bound(value)
+    if isinstance(value, (dict, list)):
+        text = json.dumps(value, default=str)
+        if len(text) > MAX_FIELD_CHARS:
+            return _bound_string(text)
+    return value
 
 
 def _last_seq(path: Path) -> int:
@@ -83,7 +173,7 @@ def _last_seq(path: Path) -> int:
         with path.open("rb") as fh:
             fh.seek(0, 2)
             size = fh.tell()
-            fh.seek(max(0, size - 65536))
+            fh.seek(max(0, size - (1 << 20)))   # more than the longest (bounded) event
             lines = fh.read().splitlines()
     except OSError:
         return 0

@@ -5,6 +5,9 @@ answers, so a scenario can say "the DC drops this peer's LDAP" without touching 
 """
 from __future__ import annotations
 
+import ipaddress
+import math
+import re
 import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -12,6 +15,9 @@ from typing import Any
 ACTIONS = ("drop", "delay", "deny", "remove_record")
 # The protocols some server honours; a fault on any other would silently do nothing.
 PROTOCOLS = ("radius", "ldap", "dns", "kerberos", "push", "smtp")
+MAX_DELAY = 600.0     # seconds; longer than any client in the lab waits
+# A DNS name: labels of letters, digits, hyphens and underscores (SRV names), up to 253 characters.
+_DNS_NAME = re.compile(r"(?=.{1,253}\.?$)(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.?)+")
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,9 @@ class Faults:
         protocol = spec.get("protocol")
         if protocol is not None and protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}")
-        fault = Fault(**{k: spec[k] for k in allowed if k in spec})
+        fault = Fault(action=action, protocol=protocol, port=_port(spec.get("port")),
+                      peer=_peer(spec.get("peer")), seconds=_seconds(spec.get("seconds", 0.0)),
+                      target=_target(spec.get("target")))
         with self._lock:
             fault.id = self._next
             self._next += 1
@@ -118,3 +126,41 @@ class Faults:
     def clear(self) -> None:
         with self._lock:
             self._rules.clear()
+
+
+# -- validation: a rule is checked whole before it is stored, so a bad one changes nothing ------
+
+def _port(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise ValueError("port must be an integer from 1 to 65535")
+    return value
+
+
+def _peer(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError("peer must be an IP address")
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError("peer must be an IP address") from None
+
+
+def _seconds(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"seconds must be a number from 0 to {MAX_DELAY:g}")
+    seconds = float(value)
+    if not math.isfinite(seconds) or not 0 <= seconds <= MAX_DELAY:
+        raise ValueError(f"seconds must be a number from 0 to {MAX_DELAY:g}")
+    return seconds
+
+
+def _target(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _DNS_NAME.fullmatch(value):
+        raise ValueError("target must be a DNS name")
+    return value

@@ -3,6 +3,11 @@ asyncio loop, until SIGTERM or SIGINT.
 
 Sockets are bound here, before anything starts serving, so a port already in use fails the start
 with the service's name and the port instead of a traceback from deep inside a server library.
+
+State is private to the user the service runs as (TOTP seeds, shared secrets, activation tokens
+live there): the runner sets a umask of 077 before anything is written, so every file a service
+or a library (SQLite's -wal/-shm included) creates is 0600 and every directory 0700, in both
+runtimes; what an older lab left more open is tightened at start.
 """
 from __future__ import annotations
 
@@ -165,6 +170,7 @@ def run(name: str, build: Callable[[ServiceContext], Awaitable[Service]]) -> Non
     parser.add_argument("--service", default=name,
                         help=f"this instance's name in the topology (default {name}; e.g. a second agent)")
     args = parser.parse_args()
+    os.umask(0o077)
     name = args.service
     if not args.topology:
         parser.error("--topology (or LAB_TOPOLOGY) is required")
@@ -176,7 +182,9 @@ def run(name: str, build: Callable[[ServiceContext], Awaitable[Service]]) -> Non
         log.error("cannot read the topology %s: %s", args.topology, exc)
         sys.exit(EXIT_BAD_CONFIG)
     ctx = ServiceContext(name=name, topology=topology, log=log)
-    ctx.journal = Journal(name, ctx.clock, Path(topology["state_dir"]) / "events" / f"{name}.jsonl")
+    journal_path = Path(topology["state_dir"]) / "events" / f"{name}.jsonl"
+    make_private(ctx.state_dir, journal_path.parent)
+    ctx.journal = Journal(name, ctx.clock, journal_path)
     try:
         asyncio.run(_serve(ctx, build))
     except PortInUse as exc:
@@ -186,6 +194,20 @@ def run(name: str, build: Callable[[ServiceContext], Awaitable[Service]]) -> Non
         # A bad setting or seed found while building the service: one line, not a traceback.
         log.error("%s cannot start: %s: %s", name, exc.__class__.__name__, exc)
         sys.exit(EXIT_BAD_CONFIG)
+
+
+def make_private(*directories: Path) -> None:
+    """Directories 0700 and the files in them 0600 (a lab made before the umask left them 0755
+    and 0644). Only what this user owns; anything else is left as it is."""
+    for directory in directories:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for path in [directory, *directory.rglob("*")]:
+            try:
+                if path.is_symlink() or path.stat().st_uid != os.getuid():
+                    continue
+                path.chmod(0o700 if path.is_dir() else 0o600)
+            except OSError:
+                continue        # vanished meanwhile, or not ours to change
 
 
 async def _serve(ctx: ServiceContext, build: Callable[[ServiceContext], Awaitable[Service]]) -> None:
@@ -220,4 +242,5 @@ async def _serve(ctx: ServiceContext, build: Callable[[ServiceContext], Awaitabl
     await asyncio.gather(*running, return_exceptions=True)
     if service.on_stop is not None:
         await service.on_stop()
+    await ctx.close_peer_clients()
     ctx.record("service.stop", outcome="ok")

@@ -6,6 +6,7 @@ the seed back.
 """
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -14,6 +15,8 @@ from pathlib import Path
 
 class SqliteStore:
     def __init__(self, path: Path, schema: str) -> None:
+        # Made 0600 before SQLite opens it: SQLite gives the -wal and -shm files the database's mode.
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")

@@ -9,6 +9,7 @@ from fastapi import FastAPI, HTTPException
 
 from services.common.context import ServiceContext
 from services.common.web import mount_static
+from services.common.http_guard import BodyGuard
 
 from . import pages
 from .mailbox import Mailbox
@@ -22,6 +23,7 @@ def make_app(ctx: ServiceContext, mailbox: Mailbox) -> FastAPI:
     app = FastAPI(title="Mailbox (lab)", docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(pages.router(mailbox))      # the mail client's pages (pages.py)
     mount_static(app)
+    app.add_middleware(BodyGuard, limit=64 * 1024)   # the API reads no body; 413 {"detail"} past 64 KiB
 
     @app.get("/messages")
     async def messages(to: str | None = None) -> list[dict[str, Any]]:

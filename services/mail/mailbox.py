@@ -38,7 +38,7 @@ def _parts(msg: email.message.EmailMessage) -> tuple[str, str]:
 class Mailbox:
     def __init__(self, directory: Path) -> None:
         self.dir = directory
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)   # activation links: private
         self._lock = threading.Lock()
         self.messages: list[dict[str, Any]] = []
         for path in sorted(self.dir.glob("*.json")):
@@ -64,7 +64,9 @@ class Mailbox:
             }
             path = self.dir / f"{seq:08d}-{doc['id']}.json"
             tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(doc))
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(json.dumps(doc))
             os.replace(tmp, path)
             self.messages.append(doc)
         return doc

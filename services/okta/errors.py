@@ -15,6 +15,7 @@ from .ids import new_id
 # code -> (HTTP status, summary). Summaries follow Okta's error-codes catalogue.
 CODES: dict[str, tuple[int, str]] = {
     "E0000001": (400, "Api validation failed: {0}"),
+    "E0000003": (400, "The request body was not well-formed."),
     "E0000004": (401, "Authentication failed"),
     "E0000006": (403, "You do not have permission to perform the requested action"),
     "E0000007": (404, "Not found: {0}"),

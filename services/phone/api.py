@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 
 from services.common.context import ServiceContext
+from services.common.http_guard import BodyGuard
 from services.common.web import mount_static
 
 from . import pages
@@ -19,6 +20,7 @@ from .scanning import Scanner
 def make_app(ctx: ServiceContext, wallet: Wallet, pushes: list[dict[str, Any]],
              messages: list[dict[str, Any]] | None = None) -> FastAPI:
     app = FastAPI(title="Okta Verify (lab phone)", docs_url=None, redoc_url=None)
+    app.add_middleware(BodyGuard)   # 1 MiB (a QR code's PNG is a few KB), JSON depth 64: {"detail"}
     scanner = Scanner(ctx, wallet)
     inbox = PushInbox(ctx, wallet, pushes)
     messages = messages if messages is not None else []

@@ -1,12 +1,19 @@
 """`python -m services.workspaces`: Amazon WorkSpaces and its client sign-in."""
 from fastapi import FastAPI
 
+from services.common.aws_api import body_errors
+from services.common.http_guard import BodyGuard
 from services.common.runner import Service, run
 
 from . import client
 from . import store as store_mod
 from .settings import WorkspacesSettings
 from .ws_api import WorkspacesService
+
+
+def _refused(_status: int, message: str, _scope: object) -> tuple[dict, dict]:
+    """The client sign-in refuses a body in the shape of its other refusals."""
+    return {"message": message, "reason": "bad_request"}, {}
 
 
 async def build(ctx) -> Service:
@@ -28,6 +35,7 @@ async def build(ctx) -> Service:
     app = FastAPI(title="Amazon WorkSpaces (lab)", docs_url=None, redoc_url=None)
     client.register_routes(app, ctx, store)
     api.mount(app)
+    app.add_middleware(BodyGuard, errors=body_errors(_refused))   # 1 MiB; depth 64
     await api.resume()   # schedules transitions a previous run left half-way; returns at once
     return Service(http_apps={"api": app}, reset=reset)
 

@@ -25,6 +25,7 @@ CONNECTOR_TIMEOUT = 600.0
 
 def register_routes(app: FastAPI, ctx: ServiceContext, store: WorkspacesStore) -> None:
     connector = ctx.peer_url("ad-connector")
+    http = ctx.peer_client("ad-connector")      # shared by every sign-in, closed at shutdown
 
     def failure(status: int, message: str, reason: str, trace: str, username: str = "") -> JSONResponse:
         ctx.record("workspaces.signin", outcome="failure", trace=trace, user=username, reason=reason,
@@ -49,11 +50,10 @@ def register_routes(app: FastAPI, ctx: ServiceContext, store: WorkspacesStore) -
         ctx.record("workspaces.signin_started", trace=trace, user=username,
                    directory=directory["DirectoryId"])
         try:
-            async with ctx.http_client(timeout=CONNECTOR_TIMEOUT) as client:
-                resp = await client.post(f"{connector}/connector/authenticate", headers={"X-Lab-Trace": trace},
-                                         json={"directoryId": directory["DirectoryId"], "username": username,
-                                               "password": body.get("password", ""),
-                                               "mfaCode": body.get("mfaCode", "")})
+            resp = await http.post(f"{connector}/connector/authenticate", headers={"X-Lab-Trace": trace},
+                                   timeout=CONNECTOR_TIMEOUT,
+                                   json={"directoryId": directory["DirectoryId"], "username": username,
+                                         "password": body.get("password", ""), "mfaCode": body.get("mfaCode", "")})
             verdict = resp.json()
         except (httpx.HTTPError, ValueError) as exc:
             return failure(503, messages.DIRECTORY_UNAVAILABLE, f"connector_unreachable: {exc.__class__.__name__}",

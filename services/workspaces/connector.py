@@ -5,8 +5,8 @@
 - Whether a user exists: the connector's internal `POST /connector/users/lookup`, the counterpart
   of `/connector/authenticate` (only the connector holds the service account's password).
 
-Both leave from WorkSpaces' own address (ctx.http_client), so the connector's journal and faults
-see the WorkSpaces host.
+Both leave from WorkSpaces' own address on the one client WorkSpaces keeps for the connector
+(ctx.peer_client), so the connector's journal and faults see the WorkSpaces host.
 """
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ class Connector:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
         self.url = ctx.peer_url("ad-connector")
+        self.http = ctx.peer_client("ad-connector")
 
     def _signed(self, operation: str, params: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
         body = json.dumps(params).encode()
@@ -47,8 +48,7 @@ class Connector:
         if trace:
             headers["X-Lab-Trace"] = trace
         try:
-            async with self.ctx.http_client(timeout=10.0) as client:
-                resp = await client.post(f"{self.url}/", content=body, headers=headers)
+            resp = await self.http.post(f"{self.url}/", content=body, headers=headers, timeout=10.0)
             answer = resp.json()
         except (httpx.HTTPError, ValueError) as exc:
             raise ConnectorUnavailable(exc.__class__.__name__) from None
@@ -64,9 +64,8 @@ class Connector:
         """The user's directory entry (the directory's spelling of the name), or None."""
         headers = {"X-Lab-Trace": trace} if trace else {}
         try:
-            async with self.ctx.http_client(timeout=15.0) as client:
-                resp = await client.post(f"{self.url}/connector/users/lookup", headers=headers,
-                                         json={"directoryId": directory_id, "username": username})
+            resp = await self.http.post(f"{self.url}/connector/users/lookup", headers=headers, timeout=15.0,
+                                        json={"directoryId": directory_id, "username": username})
             body = resp.json()
         except (httpx.HTTPError, ValueError) as exc:
             raise ConnectorUnavailable(exc.__class__.__name__) from None

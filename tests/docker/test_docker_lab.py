@@ -18,6 +18,7 @@ from lab import docker_runtime as dr
 from lab.docker_runtime import DockerRuntime
 from lab.errors import LabError
 from lab.runtime import LabSpec, bring_up
+from tests.support import admin_headers
 
 from .support import need_docker, start_lab
 
@@ -87,7 +88,8 @@ def test_signin_as_alice_with_the_code_from_her_phone(docker_lab):
     body = resp.json()
     assert body["userName"] == "alice" and body["workspaceId"].startswith("ws-")
     # The RADIUS request left from the connector's container address (its ConnectIp).
-    events = httpx.get(f"{docker_lab.url('radius-agent', 'admin')}/events", timeout=10).json()
+    events = httpx.get(f"{docker_lab.url('radius-agent', 'admin')}/events", timeout=10,
+                       headers=admin_headers(docker_lab.topology)).json()
     peers = [e.get("peer") or "" for e in events if e["kind"].startswith("radius.request")]
     connector = docker_lab.topology["services"]["ad-connector"]["host"]
     assert any(p.split(":")[0] == connector for p in peers), peers
@@ -180,7 +182,8 @@ def test_two_radius_agents_in_containers(tmp_path):
         resp = signin(lab, "alice", phone_code(lab, "alice"))
         assert resp.status_code == 200, resp.text
         agents = {f"{subnet}.20", f"{subnet}.22"}
-        events = httpx.get(f"{lab.url('ad-connector', 'admin')}/events", timeout=10).json()
+        events = httpx.get(f"{lab.url('ad-connector', 'admin')}/events", timeout=10,
+                           headers=admin_headers(lab.topology)).json()
         assert any((e.get("peer") or "").split(":")[0] in agents for e in events)
     finally:
         DockerRuntime(tmp_path).down(volumes=True)

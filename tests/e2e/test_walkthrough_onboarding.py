@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from lab import process_runtime as pr
-from tests.support import url, wait_until
+from tests.support import admin_headers, url, wait_until
 
 SUBNET = "127.0.95"
 SERVICES = ["dc", "mail", "okta", "ad-agent", "phone", "radius-agent", "ad-connector", "workspaces"]
@@ -31,7 +31,7 @@ wait_for = wait_until   # the walkthrough reads better with the old name
 
 
 def events(topo, service):
-    return httpx.get(url(topo, service, "admin") + "/events").json()
+    return httpx.get(url(topo, service, "admin") + "/events", headers=admin_headers(topo)).json()
 
 
 @pytest.fixture(scope="module")

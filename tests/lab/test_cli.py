@@ -76,3 +76,15 @@ def test_an_older_state_directory_gains_the_agents_own_token(tmp_path):
     assert creds["okta_api_token"] == "00old" and creds["radius_shared_secret"] == "s"
     assert creds["okta_agent_token"].startswith("00") and creds["okta_agent_token"] != "00old"
     assert topo.load_or_create_credentials(tmp_path) == creds
+
+
+def test_an_older_state_directory_gains_the_admin_token(tmp_path):
+    import json
+    old = {"okta_api_token": "00old", "okta_agent_token": "00agent", "radius_shared_secret": "s"}
+    (tmp_path / "credentials.json").write_text(json.dumps(old))
+    creds = topo.load_or_create_credentials(tmp_path)
+    assert {k: creds[k] for k in old} == old
+    assert len(creds["admin_token"]) >= 32 and creds["admin_token"] not in old.values()
+    assert topo.load_or_create_credentials(tmp_path)["admin_token"] == creds["admin_token"]
+    topology = topo.build(tmp_path, subnet="127.0.45", credentials=creds)
+    assert topology["credentials"]["admin_token"] == creds["admin_token"]     # what every service reads

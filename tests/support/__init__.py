@@ -11,7 +11,8 @@ as classes named `Fake<Peer>`.
 """
 from __future__ import annotations
 
+from .admin import admin_client, admin_headers
 from .services import default_seed, running_services, url
 from .waiting import wait_until
 
-__all__ = ["default_seed", "running_services", "url", "wait_until"]
+__all__ = ["admin_client", "admin_headers", "default_seed", "running_services", "url", "wait_until"]

@@ -11,7 +11,7 @@ import httpx
 import ldap3
 import pytest
 
-from tests.support import running_services, url
+from tests.support import admin_headers, running_services, url
 
 SUBNET = "127.0.94"
 
@@ -84,12 +84,12 @@ def test_first_import_creates_staged_users_groups_and_memberships(api, directory
     groups = {g["profile"]["name"]: g["id"] for g in api.get("/api/v1/groups").json()}
     fte = {u["profile"]["login"] for u in api.get(f"/api/v1/groups/{groups['Full time employees']}/users").json()}
     assert fte == {"alice@corp.example.com", "bob@corp.example.com", "carol@corp.example.com"}
-    events = httpx.get(url(topo, "ad-agent", "admin") + "/events").json()
+    events = httpx.get(url(topo, "ad-agent", "admin") + "/events", headers=admin_headers(topo)).json()
     done = [e for e in events if e["kind"] == "agent.import"][-1]
     assert done["outcome"] == "COMPLETED" and done["fields"]["users.created"] == 8
     ldap = [e for e in events if e["kind"] == "agent.ldap"][-1]
     assert ldap["peer"] == topo["services"]["dc"]["host"] and ldap["fields"]["bind"] == "CORP\\svc-oktaagent"
-    dc_events = httpx.get(url(topo, "dc", "admin") + "/events").json()
+    dc_events = httpx.get(url(topo, "dc", "admin") + "/events", headers=admin_headers(topo)).json()
     assert any(e["kind"] == "ldap.search" and e["peer"].startswith(topo["services"]["ad-agent"]["host"])
                for e in dc_events), "the agent reads AD from its own address"
     logs = api.get("/api/v1/logs", params={"filter": 'eventType eq "system.import.complete"'}).json()
@@ -156,11 +156,13 @@ def test_delegated_authentication_goes_through_the_agent(api, topo):
     assert api.put(f"/api/v1/policies/{policy['id']}", json=policy).status_code == 200
     shown = httpx.post(f"{base}/api/v1/authn", json={"username": "erin", "password": "Erin-Passw0rd!"}).json()
     assert shown["status"] == "LOCKED_OUT" and shown["_links"]["next"]["name"] == "unlock"
-    outcomes = [e["outcome"] for e in httpx.get(url(topo, "ad-agent", "admin") + "/events").json()
+    outcomes = [e["outcome"] for e in httpx.get(url(topo, "ad-agent", "admin") + "/events",
+                                                headers=admin_headers(topo)).json()
                 if e["kind"] == "agent.auth"]
     assert outcomes[:4] == ["ok", "bad_password", "locked", "password_expired"]
-    everything = httpx.get(url(topo, "ad-agent", "admin") + "/events").text + \
-        httpx.get(url(topo, "okta", "admin") + "/events").text
+    everything = httpx.get(url(topo, "ad-agent", "admin") + "/events", headers=admin_headers(topo)).text + \
+        httpx.get(url(topo, "okta", "admin") + "/events", headers=admin_headers(topo)).text
     assert "Passw0rd" not in everything
-    binds = [e for e in httpx.get(url(topo, "dc", "admin") + "/events").json() if e["kind"] == "ldap.bind"]
+    binds = [e for e in httpx.get(url(topo, "dc", "admin") + "/events",
+                                  headers=admin_headers(topo)).json() if e["kind"] == "ldap.bind"]
     assert binds[-1]["peer"].startswith(topo["services"]["ad-agent"]["host"]), "the agent binds, not the org"

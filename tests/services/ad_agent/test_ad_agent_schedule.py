@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from lab import process_runtime as pr
-from tests.support import running_services, url
+from tests.support import admin_headers, running_services, url
 
 SUBNET = "127.0.94"
 
@@ -48,7 +48,8 @@ def test_imports_on_start_and_on_the_interval_with_paged_reads(lab):
     assert all(j["trigger"] == "schedule" for j in done)
     assert done[0]["full"] is True and done[1]["full"] is False, jobs(api)
     assert done[0]["counts"]["users.created"] == 9 and done[1]["counts"]["users.created"] == 0
-    searches = [e for e in httpx.get(url(topo, "dc", "admin") + "/events").json() if e["kind"] == "ldap.search"
+    searches = [e for e in httpx.get(url(topo, "dc", "admin") + "/events",
+                                     headers=admin_headers(topo)).json() if e["kind"] == "ldap.search"
                 and e["fields"].get("base", "").lower().startswith("ou=users")]
     assert searches and max(e["fields"].get("entries", 0) for e in searches) <= 3, "pages of at most 3"
     assert len(api.get("/api/v1/users").json()) == 9      # + the org's admin; dave, disabled in AD, is deactivated
@@ -71,13 +72,14 @@ def test_agent_restart_keeps_its_registration_and_last_import(lab):
 def test_an_org_reset_makes_the_agent_register_again(lab):
     api, topo = lab["api"], lab["topo"]
     before = api.get("/api/v1/directories").json()[0]["id"]
-    assert httpx.post(url(topo, "okta", "admin") + "/reset").status_code == 200
+    assert httpx.post(url(topo, "okta", "admin") + "/reset", headers=admin_headers(topo)).status_code == 200
     deadline = time.monotonic() + 30
     while not (after := api.get("/api/v1/directories").json()):
         assert time.monotonic() < deadline, "the agent did not register again"
         time.sleep(0.2)
     assert after[0]["id"] != before and after[0]["agents"][0]["status"] == "ACTIVE"
-    registrations = [e for e in httpx.get(url(topo, "ad-agent", "admin") + "/events").json()
+    registrations = [e for e in httpx.get(url(topo, "ad-agent", "admin") + "/events",
+                                          headers=admin_headers(topo)).json()
                      if e["kind"] == "agent.register" and e["outcome"] == "registered"]
     assert len(registrations) >= 2
 
@@ -87,7 +89,8 @@ def test_scheduled_imports_stay_full_until_a_full_import_completes(lab):
     next scheduled import must be full again, since there is nothing to be incremental from."""
     api, topo, state = lab["api"], lab["topo"], lab["state"]
     pr.stop(state, ["dc", "ad-agent"])
-    assert httpx.post(url(topo, "okta", "admin") + "/reset").status_code == 200   # a new integration
+    assert httpx.post(url(topo, "okta", "admin") + "/reset",
+                      headers=admin_headers(topo)).status_code == 200   # a new integration
     pr.wait_healthy(topo, pr.start(state / "topology.json", topo, ["ad-agent"]), timeout=20)
     deadline = time.monotonic() + 30
     while not any(j["status"] == "FAILED" for j in jobs(api)):

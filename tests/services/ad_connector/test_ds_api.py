@@ -18,7 +18,7 @@ import pytest
 from botocore.config import Config
 
 from tests.services.workspaces.doubles import RadiusResponder, aws_client
-from tests.support import running_services, url, wait_until
+from tests.support import admin_headers, running_services, url, wait_until
 
 SUBNET = "127.0.89"
 DELAY = 0.2
@@ -41,10 +41,10 @@ def dc_fault(lab):
     admin = url(lab, "dc", "admin")
 
     def inject(spec):
-        httpx.post(f"{admin}/faults", json=spec).raise_for_status()
+        httpx.post(f"{admin}/faults", json=spec, headers=admin_headers(lab)).raise_for_status()
 
     yield inject
-    httpx.delete(f"{admin}/faults").raise_for_status()
+    httpx.delete(f"{admin}/faults", headers=admin_headers(lab)).raise_for_status()
 
 
 @pytest.fixture(scope="module")
@@ -227,13 +227,13 @@ def test_tampered_body_and_unsigned_requests_are_refused(lab, ds):
 
 def test_skewed_clock_expires_the_signature(lab, ds):
     admin = url(lab, "ad-connector", "admin")
-    httpx.post(f"{admin}/clock", json={"offset_seconds": 3600}).raise_for_status()
+    httpx.post(f"{admin}/clock", json={"offset_seconds": 3600}, headers=admin_headers(lab)).raise_for_status()
     try:
         err = error_of(ds.describe_directories)
         assert err["Error"]["Code"] == "InvalidSignatureException"
         assert err["Error"]["Message"].startswith("Signature expired: ")
     finally:
-        httpx.post(f"{admin}/clock", json={"offset_seconds": 0}).raise_for_status()
+        httpx.post(f"{admin}/clock", json={"offset_seconds": 0}, headers=admin_headers(lab)).raise_for_status()
 
 
 # -- RADIUS settings: validation --------------------------------------------------------------------
@@ -365,7 +365,7 @@ def test_sign_in_refused_while_creating_and_disable_removes_settings(ds, lab, fr
 
 
 def test_secrets_never_reach_the_journal(lab, ds, active):
-    events = httpx.get(url(lab, "ad-connector", "admin") + "/events").text
+    events = httpx.get(url(lab, "ad-connector", "admin") + "/events", headers=admin_headers(lab)).text
     assert SECRET not in events and "Connector-Passw0rd!" not in events
     assert "EnableRadius" in events, "the calls themselves are journaled"
 

@@ -18,7 +18,7 @@ from services.ad_connector.service_account import ServiceAccount
 from services.ad_connector.settings import ConnectorSettings
 from services.ad_connector.signin import SignIn
 from services.common.clock import Clock
-from tests.support import running_services
+from tests.support import admin_headers, running_services
 
 SUBNET = "127.0.92"
 SOURCE = f"{SUBNET}.41"
@@ -33,14 +33,14 @@ def dc(tmp_path_factory):
         svc = topology["services"]["dc"]
         yield {"host": svc["host"], "kerberos": svc["ports"]["kerberos"], "ldap": svc["ports"]["ldap"],
                "dns": svc["ports"]["dns"], "admin": f"http://{svc['host']}:{svc['ports']['admin']}",
-               "topology": topology}
+               "auth": admin_headers(topology), "topology": topology}
 
 
 @pytest.fixture
 def fresh(dc):
-    httpx.post(f"{dc['admin']}/reset").raise_for_status()
+    httpx.post(f"{dc['admin']}/reset", headers=dc["auth"]).raise_for_status()
     yield
-    httpx.post(f"{dc['admin']}/reset").raise_for_status()
+    httpx.post(f"{dc['admin']}/reset", headers=dc["auth"]).raise_for_status()
 
 
 def authenticate(dc, username, password, **kw):
@@ -74,18 +74,20 @@ def test_udp_then_tcp_when_the_reply_is_too_big(dc, fresh):
     assert authenticate(dc, "alice", "Alice-Passw0rd!").transport == "tcp"     # AS-REP > 600 bytes
     assert authenticate(dc, "alice", "wrong").transport == "udp"               # errors fit
     assert authenticate(dc, "alice", "Alice-Passw0rd!", transport="tcp").ok
-    as_reqs = [e for e in httpx.get(f"{dc['admin']}/events").json() if e["kind"] == "kerberos.as_req"]
+    as_reqs = [e for e in httpx.get(f"{dc['admin']}/events",
+                                    headers=dc["auth"]).json() if e["kind"] == "kerberos.as_req"]
     assert {e["peer"] for e in as_reqs} == {SOURCE}       # from the connector's own address
     assert any(e["outcome"] == "KRB_ERR_RESPONSE_TOO_BIG" for e in as_reqs)
 
 
 def test_unreachable_and_refused(dc, fresh):
-    httpx.post(f"{dc['admin']}/faults", json={"action": "drop", "protocol": "kerberos"}).raise_for_status()
+    httpx.post(f"{dc['admin']}/faults", json={"action": "drop", "protocol": "kerberos"},
+               headers=dc["auth"]).raise_for_status()
     result = authenticate(dc, "alice", "Alice-Passw0rd!", timeout=0.3)
     assert result.outcome == "unreachable" and not result.ok
     result = authenticate(dc, "alice", "Alice-Passw0rd!", timeout=0.3, transport="tcp")
     assert result.outcome == "unreachable"
-    httpx.delete(f"{dc['admin']}/faults").raise_for_status()
+    httpx.delete(f"{dc['admin']}/faults", headers=dc["auth"]).raise_for_status()
     closed = asyncio.run(kerberos_auth.authenticate(dc["host"], 1, DOMAIN, "alice", "x", source=SOURCE, timeout=0.5))
     assert closed.outcome == "refused"
 
@@ -161,13 +163,14 @@ def test_sign_in_success_reads_attributes_over_ldap(dc, fresh):
 
 
 def test_sign_in_skew_when_the_dc_clock_moves(dc, fresh):
-    httpx.post(f"{dc['admin']}/clock", json={"offset_seconds": -900}).raise_for_status()
+    httpx.post(f"{dc['admin']}/clock", json={"offset_seconds": -900}, headers=dc["auth"]).raise_for_status()
     result, _ = sign_in(dc, "alice", "Alice-Passw0rd!")
     assert result.reason == "kerberos_skew"
 
 
 def test_sign_in_with_the_kdc_dropping_is_dc_unreachable(dc, fresh):
-    httpx.post(f"{dc['admin']}/faults", json={"action": "drop", "protocol": "kerberos"}).raise_for_status()
+    httpx.post(f"{dc['admin']}/faults", json={"action": "drop", "protocol": "kerberos"},
+               headers=dc["auth"]).raise_for_status()
     result, events = sign_in(dc, "alice", "Alice-Passw0rd!", kerberos_timeout_seconds=0.2)
     assert result.reason == "dc_unreachable"
     assert events[-1][1]["outcome"] == "unreachable"
@@ -195,5 +198,6 @@ def test_sign_in_with_the_kdc_port_refused_is_dc_unreachable(dc, fresh):
         kind, fields = ctx.events[-1]
         assert kind == "connector.ad_auth" and fields["outcome"] == "unreachable"
         assert fields["kerberos"] == "refused" and "method" not in fields
-    assert not [e for e in httpx.get(f"{dc['admin']}/events").json() if e["kind"].startswith("ldap.")], \
+    assert not [e for e in httpx.get(f"{dc['admin']}/events",
+                                     headers=dc["auth"]).json() if e["kind"].startswith("ldap.")], \
         "the password was not tried over LDAP"

@@ -13,7 +13,7 @@ import dns.rdatatype
 import httpx
 import pytest
 
-from tests.support import running_services
+from tests.support import admin_headers, running_services
 
 DOMAIN = "corp.example.com"
 HAVE_DIG = shutil.which("dig") is not None
@@ -25,7 +25,7 @@ def dc(tmp_path_factory):
         svc = topology["services"]["dc"]
         yield {"host": svc["host"], "dns": svc["ports"]["dns"], "ldap": svc["ports"]["ldap"],
                "kerberos": svc["ports"]["kerberos"],
-               "admin": f"http://{svc['host']}:{svc['ports']['admin']}"}
+               "admin": f"http://{svc['host']}:{svc['ports']['admin']}", "auth": admin_headers(topology)}
 
 
 def dig(dc, *args: str) -> str:
@@ -88,7 +88,8 @@ def test_names_outside_the_zone_are_refused(dc):
 def test_remove_record_fault(dc, fresh):
     name = f"_kerberos._tcp.{DOMAIN}"
     httpx.post(f"{dc['admin']}/faults",
-               json={"action": "remove_record", "protocol": "dns", "target": name}).raise_for_status()
+               json={"action": "remove_record", "protocol": "dns", "target": name},
+               headers=dc["auth"]).raise_for_status()
     assert query(dc, name, "SRV").rcode() == dns.rcode.NXDOMAIN
     assert query(dc, f"_ldap._tcp.{DOMAIN}", "SRV").rcode() == dns.rcode.NOERROR
 
@@ -101,16 +102,17 @@ def test_remove_record_fault_honours_its_peer(dc, fresh):
         return dns.query.udp(q, dc["host"], port=dc["dns"], timeout=3, source=source).rcode()
 
     httpx.post(f"{dc['admin']}/faults", json={"action": "remove_record", "protocol": "dns", "target": name,
-                                              "peer": "127.0.0.2"}).raise_for_status()
+                                              "peer": "127.0.0.2"}, headers=dc["auth"]).raise_for_status()
     assert rcode_from("127.0.0.1") == dns.rcode.NOERROR
     assert rcode_from("127.0.0.2") == dns.rcode.NXDOMAIN
 
 
 def test_drop_fault_swallows_queries(dc, fresh):
-    httpx.post(f"{dc['admin']}/faults", json={"action": "drop", "protocol": "dns"}).raise_for_status()
+    httpx.post(f"{dc['admin']}/faults", json={"action": "drop", "protocol": "dns"},
+               headers=dc["auth"]).raise_for_status()
     with pytest.raises(dns.exception.Timeout):
         dns.query.udp(dns.message.make_query(DOMAIN, "A"), dc["host"], port=dc["dns"], timeout=0.5)
-    httpx.delete(f"{dc['admin']}/faults").raise_for_status()
+    httpx.delete(f"{dc['admin']}/faults", headers=dc["auth"]).raise_for_status()
     assert query(dc, DOMAIN, "A").rcode() == dns.rcode.NOERROR
 
 
@@ -177,7 +179,7 @@ def test_dig_header_only_query_gets_formerr(dc):
 def test_queries_are_recorded(dc, fresh):
     query(dc, f"_ldap._tcp.{DOMAIN}", "SRV")
     query(dc, f"missing.{DOMAIN}", "A")
-    events = [e for e in httpx.get(f"{dc['admin']}/events").json() if e["kind"] == "dns.query"]
+    events = [e for e in httpx.get(f"{dc['admin']}/events", headers=dc["auth"]).json() if e["kind"] == "dns.query"]
     assert [(e["outcome"], e["fields"]["name"], e["fields"]["type"]) for e in events] == [
         ("NOERROR", f"_ldap._tcp.{DOMAIN}", "SRV"), ("NXDOMAIN", f"missing.{DOMAIN}", "A")]
 

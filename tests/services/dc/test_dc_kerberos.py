@@ -15,7 +15,7 @@ import httpx
 import pytest
 from ldap3 import NONE, Connection, Server, Tls
 
-from tests.support import running_services
+from tests.support import admin_headers, running_services
 
 REALM = "CORP.EXAMPLE.COM"
 USERS = "OU=Users,DC=corp,DC=example,DC=com"
@@ -28,7 +28,7 @@ def dc(tmp_path_factory):
     with running_services(["dc"], tmp_path_factory.mktemp("dc-kerberos"), "127.0.91") as topology:
         svc = topology["services"]["dc"]
         yield {"host": svc["host"], "kerberos": svc["ports"]["kerberos"], "ldap": svc["ports"]["ldap"],
-               "admin": f"http://{svc['host']}:{svc['ports']['admin']}"}
+               "admin": f"http://{svc['host']}:{svc['ports']['admin']}", "auth": admin_headers(topology)}
 
 
 def krb5_conf(dc, directory, *, tcp: bool = False) -> str:
@@ -63,7 +63,7 @@ def klist(env) -> str:
 
 
 def events(dc, kind="kerberos.as_req"):
-    return [e for e in httpx.get(f"{dc['admin']}/events").json() if e["kind"] == kind]
+    return [e for e in httpx.get(f"{dc['admin']}/events", headers=dc["auth"]).json() if e["kind"] == kind]
 
 
 def ldap_bind(dc, user, password):
@@ -156,12 +156,12 @@ def test_kinit_over_tcp(dc, tmp_path, fresh):
 
 
 def test_clock_skew_on_the_dc_clock(dc, tmp_path, fresh):
-    httpx.post(f"{dc['admin']}/clock", json={"offset_seconds": 600}).raise_for_status()
+    httpx.post(f"{dc['admin']}/clock", json={"offset_seconds": 600}, headers=dc["auth"]).raise_for_status()
     out, _ = kinit(dc, tmp_path, f"alice@{REALM}", "Alice-Passw0rd!")
     assert out.returncode == 1
     assert "Clock skew too great while getting initial credentials" in out.stderr
     assert events(dc)[-1]["outcome"] == "KRB_AP_ERR_SKEW"
-    httpx.post(f"{dc['admin']}/clock", json={"offset_seconds": -240}).raise_for_status()
+    httpx.post(f"{dc['admin']}/clock", json={"offset_seconds": -240}, headers=dc["auth"]).raise_for_status()
     out, _ = kinit(dc, tmp_path, f"alice@{REALM}", "Alice-Passw0rd!")
     assert out.returncode == 0, out.stderr     # within AD's five minutes
 
@@ -218,7 +218,7 @@ def test_a_password_changed_over_ldap_is_the_kerberos_password(dc, tmp_path, fre
     assert out.returncode == 0, out.stderr
     out, _ = kinit(dc, tmp_path, f"alice@{REALM}", "Alice-Passw0rd!")
     assert "Password incorrect" in out.stderr
-    httpx.post(f"{dc['admin']}/reset").raise_for_status()   # the seed's password again
+    httpx.post(f"{dc['admin']}/reset", headers=dc["auth"]).raise_for_status()   # the seed's password again
     out, _ = kinit(dc, tmp_path, f"alice@{REALM}", "Alice-Passw0rd!")
     assert out.returncode == 0, out.stderr
 
@@ -226,7 +226,7 @@ def test_a_password_changed_over_ldap_is_the_kerberos_password(dc, tmp_path, fre
 def test_events_never_carry_passwords_or_keys(dc, tmp_path, fresh):
     kinit(dc, tmp_path, f"alice@{REALM}", "Alice-Passw0rd!")
     kinit(dc, tmp_path, f"alice@{REALM}", "Wrong-Passw0rd!")
-    text = httpx.get(f"{dc['admin']}/events").text
+    text = httpx.get(f"{dc['admin']}/events", headers=dc["auth"]).text
     assert "Passw0rd" not in text
     for e in events(dc):
         assert set(e["fields"]) <= {"user", "etype", "transport", "state", "bad_pwd_count",
@@ -235,11 +235,12 @@ def test_events_never_carry_passwords_or_keys(dc, tmp_path, fresh):
 
 # -- faults and garbage --------------------------------------------------------------------------
 def test_drop_fault(dc, tmp_path, fresh):
-    httpx.post(f"{dc['admin']}/faults", json={"action": "drop", "protocol": "kerberos"}).raise_for_status()
+    httpx.post(f"{dc['admin']}/faults", json={"action": "drop", "protocol": "kerberos"},
+               headers=dc["auth"]).raise_for_status()
     out, _ = kinit(dc, tmp_path, f"alice@{REALM}", "Alice-Passw0rd!", tcp=True)
     assert out.returncode == 1 and "Alice" not in out.stderr
     assert events(dc, "kerberos.request")[-1]["outcome"] == "dropped"
-    httpx.delete(f"{dc['admin']}/faults").raise_for_status()
+    httpx.delete(f"{dc['admin']}/faults", headers=dc["auth"]).raise_for_status()
     out, _ = kinit(dc, tmp_path, f"alice@{REALM}", "Alice-Passw0rd!", tcp=True)
     assert out.returncode == 0, out.stderr
 

@@ -11,7 +11,7 @@ import pytest
 from ldap3 import BASE, DSA, NONE, SUBTREE, Connection, Server, Tls
 from ldap3.core.exceptions import LDAPSessionTerminatedByServerError, LDAPSocketReceiveError
 
-from tests.support import running_services
+from tests.support import admin_headers, running_services
 
 BASE_DN = "DC=corp,DC=example,DC=com"
 USERS = f"OU=Users,{BASE_DN}"
@@ -25,7 +25,7 @@ def dc(tmp_path_factory):
                           settings={"dc": {"generated_users": GENERATED}}) as topology:
         svc = topology["services"]["dc"]
         yield {"host": svc["host"], "port": svc["ports"]["ldap"],
-               "admin": f"http://{svc['host']}:{svc['ports']['admin']}"}
+               "admin": f"http://{svc['host']}:{svc['ports']['admin']}", "auth": admin_headers(topology)}
 
 
 def conn(dc, user=None, password=None, **kw) -> Connection:
@@ -143,7 +143,7 @@ def test_lockout_after_threshold_and_its_expiry_on_the_service_clock(dc, fresh):
     assert attrs["badPwdCount"] == ["5"] and attrs["lockoutTime"][0] != "0"
     assert attrs["msDS-User-Account-Control-Computed"] == ["16"]  # UF_LOCKOUT
     c.unbind()
-    httpx.post(f"{dc['admin']}/clock", json={"offset_seconds": 1801}).raise_for_status()
+    httpx.post(f"{dc['admin']}/clock", json={"offset_seconds": 1801}, headers=dc["auth"]).raise_for_status()
     assert bind(dc, "CORP\\bob", "Bob-Passw0rd!")[0]
     assert bind(dc, "CORP\\erin", "Erin-Passw0rd!")[0]  # the seeded lockout has run out too
 
@@ -160,12 +160,12 @@ def test_a_success_resets_the_bad_password_count(dc, fresh):
 def test_bind_events_have_outcomes_and_never_the_password(dc, fresh):
     bind(dc, "CORP\\alice", "Secret-Typo-123")
     bind(dc, "alice@corp.example.com", "Alice-Passw0rd!")
-    events = httpx.get(f"{dc['admin']}/events").json()
+    events = httpx.get(f"{dc['admin']}/events", headers=dc["auth"]).json()
     binds = [e for e in events if e["kind"] == "ldap.bind"]
     assert [e["outcome"] for e in binds] == ["52e", "success"]
     assert binds[1]["fields"]["user"] == "alice"
     assert binds[1]["fields"]["dn"] == "CN=Alice Anderson,OU=Users,DC=corp,DC=example,DC=com"
-    text = httpx.get(f"{dc['admin']}/events").text
+    text = httpx.get(f"{dc['admin']}/events", headers=dc["auth"]).text
     assert "Secret-Typo-123" not in text and "Alice-Passw0rd!" not in text
 
 
@@ -241,7 +241,7 @@ def test_ldap3_paged_search_through_the_generated_directory(dc, fresh):
         USERS, "(&(objectCategory=person)(objectClass=user))", attributes=["sAMAccountName"],
         paged_size=400, generator=True)]
     assert len(seen) == GENERATED + 10 and len(set(seen)) == len(seen)
-    searches = [e for e in httpx.get(f"{dc['admin']}/events").json() if e["kind"] == "ldap.search"]
+    searches = [e for e in httpx.get(f"{dc['admin']}/events", headers=dc["auth"]).json() if e["kind"] == "ldap.search"]
     assert len(searches) == -(-(GENERATED + 10) // 400)
     c.unbind()
 
@@ -282,11 +282,12 @@ def test_garbage_closes_only_that_connection(dc, garbage):
 
 
 def test_drop_fault_closes_connections(dc, fresh):
-    httpx.post(f"{dc['admin']}/faults", json={"action": "drop", "protocol": "ldap"}).raise_for_status()
+    httpx.post(f"{dc['admin']}/faults", json={"action": "drop", "protocol": "ldap"},
+               headers=dc["auth"]).raise_for_status()
     c = conn(dc, "CORP\\alice", "Alice-Passw0rd!")
     with pytest.raises((LDAPSocketReceiveError, LDAPSessionTerminatedByServerError, Exception)):
         c.bind()
-    httpx.delete(f"{dc['admin']}/faults").raise_for_status()
+    httpx.delete(f"{dc['admin']}/faults", headers=dc["auth"]).raise_for_status()
     assert bind(dc, "CORP\\alice", "Alice-Passw0rd!")[0]
 
 
@@ -328,7 +329,8 @@ def test_a_name_with_an_empty_password_is_an_anonymous_bind_as_in_ad(dc):
 
 def test_delay_fault_slows_answers(dc, fresh):
     import time
-    httpx.post(f"{dc['admin']}/faults", json={"action": "delay", "protocol": "ldap", "seconds": 0.4}).raise_for_status()
+    httpx.post(f"{dc['admin']}/faults", json={"action": "delay", "protocol": "ldap", "seconds": 0.4},
+               headers=dc["auth"]).raise_for_status()
     started = time.monotonic()
     assert bind(dc, "CORP\\alice", "Alice-Passw0rd!")[0]
     assert time.monotonic() - started >= 0.4
@@ -338,7 +340,7 @@ def test_reset_reloads_the_seed_and_clears_lockouts(dc, fresh):
     for _ in range(5):
         bind(dc, "CORP\\carol", "nope")
     assert "data 775" in bind(dc, "CORP\\carol", "Carol-Passw0rd!")[1]["message"]
-    httpx.post(f"{dc['admin']}/reset").raise_for_status()
+    httpx.post(f"{dc['admin']}/reset", headers=dc["auth"]).raise_for_status()
     assert bind(dc, "CORP\\carol", "Carol-Passw0rd!")[0]
     assert "data 775" in bind(dc, "CORP\\erin", "Erin-Passw0rd!")[1]["message"]  # seeded state is back
 
@@ -380,7 +382,7 @@ def test_password_reset_needs_an_admin_and_tls(dc, fresh):
     ok = ldapmodify(dc, ldif, "-ZZ")
     assert ok.returncode == 0, ok.stderr
     assert bind(dc, "CORP\\grace", "Grace-New-Passw0rd!")[0]   # no longer "must change" (773)
-    events = httpx.get(f"{dc['admin']}/events").text
+    events = httpx.get(f"{dc['admin']}/events", headers=dc["auth"]).text
     assert "Grace-New-Passw0rd!" not in events and value not in events
 
 

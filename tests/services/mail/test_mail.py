@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from lab import process_runtime as pr
-from tests.support import running_services, url
+from tests.support import admin_headers, running_services, url
 
 SUBNET = "127.0.94"
 
@@ -59,7 +59,7 @@ def test_a_message_sent_with_smtplib_is_readable_over_http(lab):
     bob = httpx.get(api(lab) + f"/messages/{listed[1]['id']}").json()
     assert ".starts with a dot" in bob["text"], "dot-stuffing is undone"
     assert httpx.get(api(lab) + "/messages/nope").status_code == 404
-    events = httpx.get(url(lab["topo"], "mail", "admin") + "/events").json()
+    events = httpx.get(url(lab["topo"], "mail", "admin") + "/events", headers=admin_headers(lab["topo"])).json()
     received = [e for e in events if e["kind"] == "mail.received"]
     assert received[-2]["fields"]["subject"] == "Welcome to Okta!"
     assert received[-2]["fields"]["rcpt_to"] == ["alice@corp.example.com"]
@@ -91,12 +91,13 @@ def test_smtp_answers_mistakes_with_smtp_codes(lab):
 
 def test_deny_fault_refuses_the_connection(lab):
     admin = url(lab["topo"], "mail", "admin")
-    fid = httpx.post(admin + "/faults", json={"action": "deny", "protocol": "smtp"}).json()["id"]
+    fid = httpx.post(admin + "/faults", json={"action": "deny", "protocol": "smtp"},
+                     headers=admin_headers(lab["topo"])).json()["id"]
     try:
         with pytest.raises(smtplib.SMTPConnectError):
             smtp(lab)
     finally:
-        httpx.delete(f"{admin}/faults/{fid}")
+        httpx.delete(f"{admin}/faults/{fid}", headers=admin_headers(lab["topo"]))
     with smtp(lab) as s:
         assert s.noop()[0] == 250
 

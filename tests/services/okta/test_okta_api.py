@@ -10,7 +10,7 @@ import pyotp
 import pytest
 
 from tests.services.okta.helpers import assert_error, org_client
-from tests.support import running_services, url
+from tests.support import admin_headers, running_services, url
 
 SETTINGS = {"okta": {"factor_lockout_attempts": 3, "rate_limits": {"/api/v1/groups": 5}}}
 
@@ -51,7 +51,7 @@ def test_api_token_is_required(topo):
     assert_error(httpx.get(f"{base}/api/v1/users", headers={"Authorization": "SSWS wrong"}), 401, "E0000011")
     token = topo["credentials"]["okta_api_token"]
     assert_error(httpx.get(f"{base}/api/v1/users", headers={"Authorization": f"Bearer {token}"}), 401, "E0000011")
-    events = httpx.get(url(topo, "okta", "admin") + "/events").json()
+    events = httpx.get(url(topo, "okta", "admin") + "/events", headers=admin_headers(topo)).json()
     auth = [e for e in events if e["kind"] == "okta.auth"]
     assert auth and all(token not in str(e) for e in events)
 
@@ -160,7 +160,7 @@ def test_groups_and_members(api, topo):
     # this module's tight /api/v1/groups bucket: wait for a fresh minute if the 429 test used it
     groups = api.get("/api/v1/groups")
     if groups.status_code == 429:
-        httpx.post(url(topo, "okta", "admin") + "/reset")
+        httpx.post(url(topo, "okta", "admin") + "/reset", headers=admin_headers(topo))
         groups = api.get("/api/v1/groups")
     names = {g["profile"]["name"]: g for g in groups.json()}
     assert {"WorkSpaces Users", "Full time employees", "Domain Admins"} <= names.keys()
@@ -274,7 +274,7 @@ def test_totp_verify_window_replay_and_wrong_code(api, topo):
         assert_error(api.post(verify, json={"passCode": far}), 403, "E0000068")
     assert_error(api.post(verify, json={"passCode": 123456}), 400, "E0000001")
     assert_error(api.post(verify, content=b"{nope"), 400, "E0000001")
-    events = httpx.get(url(topo, "okta", "admin") + "/events").json()
+    events = httpx.get(url(topo, "okta", "admin") + "/events", headers=admin_headers(topo)).json()
     mine = [e for e in events if e["kind"] == "okta.factor.verify" and e["trace"] == "trace-totp-1"]
     assert mine and mine[0]["outcome"] == "SUCCESS" and mine[0]["peer"] == "127.0.0.1"
     text = str(events)
@@ -442,7 +442,7 @@ def test_group_assignment_makes_members_app_users(api, topo):
     app_id = api.get("/api/v1/radius/apps").json()[0]["id"]
     created = api.post("/api/v1/groups", json={"profile": {"name": "VPN people", "description": "x"}})
     if created.status_code == 429:                       # the module's tight groups bucket
-        httpx.post(url(topo, "okta", "admin") + "/reset")
+        httpx.post(url(topo, "okta", "admin") + "/reset", headers=admin_headers(topo))
         created = api.post("/api/v1/groups", json={"profile": {"name": "VPN people", "description": "x"}})
     gid = created.json()["id"]
     ivan = api.get("/api/v1/users/ivan").json()

@@ -15,7 +15,7 @@ import pytest
 
 from lab import process_runtime as pr
 from tests.services.okta.helpers import assert_error, org_client
-from tests.support import default_seed, running_services, url
+from tests.support import admin_headers, default_seed, running_services, url
 
 SUBNET = "127.0.93"
 
@@ -124,7 +124,8 @@ def test_activation_email_password_reset_then_enrolment(lab, api):
     tx = authn(lab, username="nina", password="Activated-Passw0rd1").json()
     assert_error(authn(lab, verify, stateToken=tx["stateToken"], passCode=now), 403, "E0000082")
     assert authn(lab, verify, stateToken=tx["stateToken"], passCode=code(secret, 1)).json()["status"] == "SUCCESS"
-    emails = [e for e in httpx.get(url(lab["topo"], "okta", "admin") + "/events").json() if e["kind"] == "okta.email"]
+    emails = [e for e in httpx.get(url(lab["topo"], "okta", "admin") + "/events",
+                                   headers=admin_headers(lab["topo"])).json() if e["kind"] == "okta.email"]
     assert emails and emails[0]["outcome"] == "sent" and token not in str(emails)
 
 
@@ -152,16 +153,17 @@ def test_state_token_expiry_slides(lab, api):
         tx = authn(lab, username="sid", password="Sid-Passw0rd!").json()
         assert tx["status"] == "MFA_ENROLL"
         st = tx["stateToken"]
-        httpx.post(clock, json={"offset_seconds": 200})
+        httpx.post(clock, json={"offset_seconds": 200}, headers=admin_headers(lab["topo"]))
         again = authn(lab, stateToken=st).json()          # renews the expiry
         assert again["status"] == "MFA_ENROLL" and again["expiresAt"] > tx["expiresAt"]
-        httpx.post(clock, json={"offset_seconds": 400})   # 400 s after the start, 200 after the renewal
+        httpx.post(clock, json={"offset_seconds": 400},
+                   headers=admin_headers(lab["topo"]))   # 400 s after the start, 200 after the renewal
         assert authn(lab, stateToken=st).json()["status"] == "MFA_ENROLL"
-        httpx.post(clock, json={"offset_seconds": 800})
+        httpx.post(clock, json={"offset_seconds": 800}, headers=admin_headers(lab["topo"]))
         assert_error(authn(lab, stateToken=st), 401, "E0000011")
         assert_error(authn(lab, "/api/v1/authn/cancel", stateToken=st), 401, "E0000011")
     finally:
-        httpx.post(clock, json={"offset_seconds": 0})
+        httpx.post(clock, json={"offset_seconds": 0}, headers=admin_headers(lab["topo"]))
 
 
 def test_lockout_hidden_then_shown_and_password_expired(lab, api):

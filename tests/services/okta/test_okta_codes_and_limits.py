@@ -19,7 +19,7 @@ import pytest
 from services.okta.limits import RateLimiter
 from services.okta.settings import OrgSettings
 from tests.services.okta.helpers import assert_error, org_client
-from tests.support import running_services, url
+from tests.support import admin_headers, running_services, url
 
 SUBNET = "127.0.71"
 
@@ -41,10 +41,11 @@ class Clock:
 
     def __init__(self, topo):
         self.href = url(topo, "okta", "admin") + "/clock"
+        self.auth = admin_headers(topo)
 
     def advance(self, seconds: float = 31) -> None:
-        now = httpx.get(self.href).json()["offset_seconds"]
-        assert httpx.post(self.href, json={"offset_seconds": now + seconds}).status_code == 200
+        now = httpx.get(self.href, headers=self.auth).json()["offset_seconds"]
+        assert httpx.post(self.href, json={"offset_seconds": now + seconds}, headers=self.auth).status_code == 200
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +87,7 @@ def other(code: str) -> str:
 
 
 def events(lab) -> list[dict]:
-    return httpx.get(url(lab, "okta", "admin") + "/events").json()
+    return httpx.get(url(lab, "okta", "admin") + "/events", headers=admin_headers(lab)).json()
 
 
 def test_sms_factor_enrol_activate_verify_throttle(lab, api, clock):

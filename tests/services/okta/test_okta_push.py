@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.services.okta.helpers import assert_error, org_client
-from tests.support import running_services, url
+from tests.support import admin_headers, running_services, url
 
 TTL = 2
 
@@ -132,10 +132,10 @@ def test_push_approved(lab, api):
     assert final["factorResult"] == "SUCCESS"
     pushes = httpx.get(f"{lab.phone}/pushes").json()
     assert pushes[-1]["login"] == "alice@corp.example.com" and pushes[-1]["answered"]
-    events = httpx.get(url(lab.topo, "phone", "admin") + "/events").json()
+    events = httpx.get(url(lab.topo, "phone", "admin") + "/events", headers=admin_headers(lab.topo)).json()
     got = [e for e in events if e["kind"] == "phone.push_received" and e["trace"] == "trace-push-ok"]
     assert got, "the trace id must travel with the push"
-    okta_events = httpx.get(url(lab.topo, "okta", "admin") + "/events").json()
+    okta_events = httpx.get(url(lab.topo, "okta", "admin") + "/events", headers=admin_headers(lab.topo)).json()
     kinds = {(e["kind"], e["outcome"]) for e in okta_events if e["trace"] == "trace-push-ok"}
     assert {("okta.push.send", "WAITING"), ("okta.push.deliver", "delivered"), ("okta.push.answer", "SUCCESS")} <= kinds
     types = {e["eventType"] for e in api.get("/api/v1/logs", params={"limit": 1000}).json()}
@@ -166,10 +166,10 @@ def test_push_timeout_follows_the_service_clock(lab, api):
     admin = url(lab.topo, "okta", "admin")
     started = _push(api, "alice")
     try:
-        httpx.post(f"{admin}/clock", json={"offset_seconds": TTL + 1})
+        httpx.post(f"{admin}/clock", json={"offset_seconds": TTL + 1}, headers=admin_headers(lab.topo))
         assert api.get(started["_links"]["poll"]["href"]).json()["factorResult"] == "TIMEOUT"
     finally:
-        httpx.post(f"{admin}/clock", json={"offset_seconds": 0})
+        httpx.post(f"{admin}/clock", json={"offset_seconds": 0}, headers=admin_headers(lab.topo))
         behave(lab, "alice", "approve")
 
 
@@ -206,7 +206,7 @@ def test_push_to_an_unreachable_device_times_out(lab, api):
     started = api.post(push["_links"]["verify"]["href"]).json()
     time.sleep(TTL + 0.3)
     assert api.get(started["_links"]["poll"]["href"]).json()["factorResult"] == "TIMEOUT"
-    events = httpx.get(url(lab.topo, "okta", "admin") + "/events").json()
+    events = httpx.get(url(lab.topo, "okta", "admin") + "/events", headers=admin_headers(lab.topo)).json()
     assert any(e["kind"] == "okta.push.deliver" and e["outcome"].startswith("error") for e in events)
 
 

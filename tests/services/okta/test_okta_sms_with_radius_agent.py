@@ -13,7 +13,7 @@ from pyrad import packet as rp
 
 from tests.services.okta.helpers import org_client
 from tests.services.radius_agent.radius_agent_fakes import RadiusClient, access_request, decode_reply
-from tests.support import running_services, url
+from tests.support import admin_headers, running_services, url
 
 SUBNET = "127.0.73"
 NAS_IP = f"{SUBNET}.41"
@@ -44,8 +44,8 @@ def ask(lab, nas, user, password):
 
 def advance(lab, seconds=31):
     href = url(lab[0], "okta", "admin") + "/clock"
-    now = httpx.get(href).json()["offset_seconds"]
-    httpx.post(href, json={"offset_seconds": now + seconds})
+    now = httpx.get(href, headers=admin_headers(lab[0])).json()["offset_seconds"]
+    httpx.post(href, json={"offset_seconds": now + seconds}, headers=admin_headers(lab[0]))
 
 
 def sms_code(lab, to: str, after: int = 0) -> tuple[str, int]:

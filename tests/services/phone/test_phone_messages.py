@@ -4,7 +4,7 @@ a code) stays out of the phone's events."""
 import httpx
 import pytest
 
-from tests.support import running_services, url
+from tests.support import admin_headers, running_services, url
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def test_sms_and_calls_are_recorded_and_listed(phone):
     assert all({"id", "received", "to"} <= m.keys() for m in mine)
     assert [m["to"] for m in httpx.get(f"{base}/messages", params={"kind": "sms"}).json()] == \
         ["+15550100001", "+15550100002"]
-    evs = [e for e in httpx.get(url(phone, "phone", "admin") + "/events").json()
+    evs = [e for e in httpx.get(url(phone, "phone", "admin") + "/events", headers=admin_headers(phone)).json()
            if e["kind"] in ("phone.sms_received", "phone.call_received")]
     assert len(evs) == 3 and "424242" not in str(evs) and "131313" not in str(evs)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from lab import topology as topo
 from tests.services.radius_agent.radius_agent_fakes import FakeOrg, FakeUser
-from tests.support import running_services
+from tests.support import admin_headers, running_services
 
 STRICT_SECRET = "strict-Secret-9"
 
@@ -27,6 +27,11 @@ class AgentLab:
     def admin(self) -> str:
         svc = self.topology["services"]["radius-agent"]
         return f"http://{svc['host']}:{svc['ports']['admin']}"
+
+    @property
+    def auth(self) -> dict[str, str]:
+        """The admin token header the agent's admin API wants."""
+        return admin_headers(self.topology)
 
     @property
     def log_path(self) -> Path:

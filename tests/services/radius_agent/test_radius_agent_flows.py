@@ -41,7 +41,7 @@ def nas(lab):
 
 
 def last_event(lab) -> dict:
-    return [e for e in httpx.get(f"{lab.admin}/events").json() if e["kind"] == "radius.request"][-1]
+    return [e for e in httpx.get(f"{lab.admin}/events", headers=lab.auth).json() if e["kind"] == "radius.request"][-1]
 
 
 def ask(lab, nas, user, password, port=1812, state: bytes | None = None):
@@ -252,7 +252,7 @@ def test_no_groups_in_a_reject_or_when_the_app_does_not_ask(lab, nas):
 def test_no_password_code_state_or_state_token_reaches_the_log_or_events(lab, nas):
     menu = ask(lab, nas, "alice", PASSWORDS["alice"], PRIMARY)
     ask(lab, nas, "alice", "1", PRIMARY, state=state_of(menu))
-    text = lab.log_path.read_text() + httpx.get(f"{lab.admin}/events").text
+    text = lab.log_path.read_text() + httpx.get(f"{lab.admin}/events", headers=lab.auth).text
     for secret in [*PASSWORDS.values(), "918273", "616161", state_of(menu).decode(), lab.secret.decode()]:
         assert secret not in text
     assert not re.search(r"st-[0-9a-f]{32}", text)          # the fake org's authn stateTokens

@@ -20,7 +20,7 @@ from pyrad import packet as rp
 
 from lab.provision import enrol_okta_verify
 from tests.services.radius_agent.radius_agent_fakes import RadiusClient, access_request, decode_reply
-from tests.support import default_seed, running_services, url
+from tests.support import admin_headers, default_seed, running_services, url
 
 SUBNET = "127.0.97"
 NAS_IP = f"{SUBNET}.41"
@@ -59,7 +59,8 @@ class Lab:
         return self.phone.get(f"/accounts/{login}/code").json()["code"]
 
     def events(self, name: str, kind: str = "radius.request") -> list[dict]:
-        return [e for e in httpx.get(f"{self.admin(name)}/events").json() if e["kind"] == kind]
+        return [e for e in httpx.get(f"{self.admin(name)}/events",
+                                     headers=admin_headers(self.topology)).json() if e["kind"] == kind]
 
     def set_primary_auth(self, on: bool) -> None:
         """PUT the app setting, then wait until both agents have re-read it (no restart)."""
@@ -262,7 +263,8 @@ def test_a_revoked_token_makes_the_agents_disrupted_and_reject(lab, nas):
         statuses = [e["outcome"] for e in lab.events("radius-agent", "radius.agent_status")]
         assert statuses[-1] == "disrupted"
     finally:
-        httpx.post(f"{lab.admin('okta')}/reset")          # back to the seed, with the lab's token
+        httpx.post(f"{lab.admin('okta')}/reset",
+                   headers=admin_headers(lab.topology))          # back to the seed, with the lab's token
     deadline = time.monotonic() + 10
     for agent in AGENTS:
         while httpx.get(f"{lab.admin(agent)}/healthz").status_code != 200:

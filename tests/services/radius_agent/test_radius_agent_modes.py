@@ -21,7 +21,7 @@ def users_with_a_slow_one() -> list[FakeUser]:
 
 
 def reasons(lab) -> list[str]:
-    return [e["fields"].get("reason") for e in httpx.get(f"{lab.admin}/events").json()
+    return [e["fields"].get("reason") for e in httpx.get(f"{lab.admin}/events", headers=lab.auth).json()
             if e["kind"] == "radius.request"]
 
 

@@ -38,11 +38,12 @@ def client(lab):
 
 
 def events(lab, kind="radius.request", since=0):
-    return [e for e in httpx.get(f"{lab.admin}/events", params={"since": since}).json() if e["kind"] == kind]
+    return [e for e in httpx.get(f"{lab.admin}/events", params={"since": since},
+                                 headers=lab.auth).json() if e["kind"] == kind]
 
 
 def last_seq(lab) -> int:
-    evs = httpx.get(f"{lab.admin}/events").json()
+    evs = httpx.get(f"{lab.admin}/events", headers=lab.auth).json()
     return evs[-1]["seq"] if evs else 0
 
 
@@ -453,7 +454,7 @@ def test_org_refusing_the_token_makes_the_agent_disrupted(lab, client):
 
 
 def test_logs_and_events_never_carry_codes_or_secrets(lab):
-    text = lab.log_path.read_text() + httpx.get(f"{lab.admin}/events").text
+    text = lab.log_path.read_text() + httpx.get(f"{lab.admin}/events", headers=lab.auth).text
     for secret in ("918273", "777001", "564738", lab.secret.decode(), STRICT_SECRET, "SSWS"):
         assert secret not in text
 

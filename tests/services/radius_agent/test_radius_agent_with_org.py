@@ -9,7 +9,7 @@ import pytest
 from pyrad import packet as rp
 
 from tests.services.radius_agent.radius_agent_fakes import RadiusClient, access_request, decode_reply
-from tests.support import running_services, url
+from tests.support import admin_headers, running_services, url
 
 SUBNET = "127.0.87"
 NAS_IP = f"{SUBNET}.41"
@@ -124,7 +124,8 @@ def test_retransmissions_during_a_push_reach_the_phone_once(lab, nas):
 
 def agent_events(lab, since=0):
     admin = f"http://{lab[0]['services']['radius-agent']['host']}:{lab[0]['services']['radius-agent']['ports']['admin']}"
-    return [e for e in httpx.get(f"{admin}/events", params={"since": since}).json() if e["kind"] == "radius.request"]
+    return [e for e in httpx.get(f"{admin}/events", params={"since": since},
+                                 headers=admin_headers(lab[0])).json() if e["kind"] == "radius.request"]
 
 
 def test_primary_auth_switched_on_in_the_org_fails_every_workspaces_sign_in(lab, nas):

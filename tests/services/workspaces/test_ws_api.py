@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.services.workspaces.doubles import RadiusResponder, aws_client
-from tests.support import running_services, url, wait_until
+from tests.support import admin_headers, running_services, url, wait_until
 
 SUBNET = "127.0.90"
 DIRECTORY = "d-9067a1b2c3"
@@ -144,7 +144,7 @@ def test_register_then_deregister_an_empty_directory(lab, ws):
     wait_until(lambda: ds.describe_directories(DirectoryIds=[directory_id])["DirectoryDescriptions"][0],
                lambda d: d["Stage"] == "Active")
     ws.register_workspace_directory(DirectoryId=directory_id)
-    events = httpx.get(url(lab, "ad-connector", "admin") + "/events").json()
+    events = httpx.get(url(lab, "ad-connector", "admin") + "/events", headers=admin_headers(lab)).json()
     asked = [e for e in events if e["kind"] == "aws.call" and e["fields"].get("operation") == "DescribeDirectories"
              and e["fields"].get("params") == {"DirectoryIds": [directory_id]}]
     assert asked and asked[-1]["peer"] == lab["services"]["workspaces"]["host"], \
@@ -163,7 +163,7 @@ def test_connection_status_after_a_client_sign_in(lab, ws):
     signin = httpx.post(url(lab, "workspaces") + "/client/signin", timeout=30, json={
         "registrationCode": "wslab+abc12d", "username": "alice", "password": "Alice-Passw0rd!", "mfaCode": "123456"})
     assert signin.status_code == 200, signin.text
-    events = httpx.get(url(lab, "ad-connector", "admin") + "/events").json()
+    events = httpx.get(url(lab, "ad-connector", "admin") + "/events", headers=admin_headers(lab)).json()
     proof = [e for e in events if e["kind"] == "connector.ad_auth"][-1]
     dc = lab["services"]["dc"]
     assert proof["outcome"] == "ok" and proof["fields"]["kerberos"] == "ok", "the DC's KDC proved the password"
