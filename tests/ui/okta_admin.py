@@ -5,7 +5,7 @@ from typing import Any
 
 import httpx
 
-from tests.support import default_seed, url
+from tests.support import admin_headers, default_seed, url
 
 ADMIN = default_seed()["okta"]["admin"]
 
@@ -13,7 +13,8 @@ ADMIN = default_seed()["okta"]["admin"]
 def reset(topology: dict[str, Any], *services: str) -> None:
     """Every service named back to its seed (the admin API's POST /reset)."""
     for name in services:
-        httpx.post(url(topology, name, "admin") + "/reset", timeout=60).raise_for_status()
+        httpx.post(url(topology, name, "admin") + "/reset", timeout=60,
+                   headers=admin_headers(topology)).raise_for_status()
 
 
 def sign_in(page: Any, base: str, path: str = "/admin/people") -> None:

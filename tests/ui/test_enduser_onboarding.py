@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import default_seed, running_services, url, wait_until
+from tests.support import admin_headers, default_seed, running_services, url, wait_until
 
 SUBNET = "127.0.67"
 IVAN = "ivan@corp.example.com"
@@ -43,7 +43,7 @@ def admin(lab):
 @pytest.fixture(autouse=True)
 def fresh(lab):
     for name in SERVICES:
-        assert httpx.post(url(lab, name, "admin") + "/reset", timeout=60).status_code == 200
+        assert httpx.post(url(lab, name, "admin") + "/reset", timeout=60, headers=admin_headers(lab)).status_code == 200
 
 
 def activate_with_email(admin: httpx.Client) -> dict[str, Any]:
@@ -151,7 +151,7 @@ def test_activate_enrol_by_scanning_then_sign_in_with_push_and_with_code(lab, ad
         shot(page, "14-signed-in-with-code")
     finally:
         context.close()
-    events = httpx.get(url(lab, "okta", "admin") + "/events").json()
+    events = httpx.get(url(lab, "okta", "admin") + "/events", headers=admin_headers(lab)).json()
     # the pages went through the Authentication API's state machine: its own events say how
     assert [e["fields"]["via"] for e in events if e["kind"] == "okta.authn" and "via" in e["fields"]] \
         == ["enroll_totp", "push", "otp"]
@@ -214,12 +214,13 @@ def test_a_push_denied_on_the_phone_and_one_left_to_expire(lab, admin, page, bro
     page.get_by_role("button", name="Send Push again").click()
     card.wait_for()
     shot(phone_page, "push-card-waiting")
-    assert httpx.post(url(lab, "phone", "admin") + "/clock", json={"offset_seconds": 120}).status_code == 200
+    assert httpx.post(url(lab, "phone", "admin") + "/clock", json={"offset_seconds": 120},
+                      headers=admin_headers(lab)).status_code == 200
     try:
         phone_page.locator("section.push").wait_for(state="detached")
         assert "expired" in phone_page.locator("#live").inner_text()
     finally:
-        httpx.post(url(lab, "phone", "admin") + "/clock", json={"offset_seconds": 0})
+        httpx.post(url(lab, "phone", "admin") + "/clock", json={"offset_seconds": 0}, headers=admin_headers(lab))
 
 
 def test_pages_need_a_session_and_every_form_its_csrf_token(lab, admin, page):

@@ -10,7 +10,7 @@ from email.message import EmailMessage
 import httpx
 import pytest
 
-from tests.support import running_services, url
+from tests.support import admin_headers, running_services, url
 
 SUBNET = "127.0.68"
 
@@ -23,7 +23,7 @@ def mail(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def empty(mail):
-    assert httpx.post(url(mail, "mail", "admin") + "/reset").status_code == 200
+    assert httpx.post(url(mail, "mail", "admin") + "/reset", headers=admin_headers(mail)).status_code == 200
 
 
 def send(mail, to: str, subject: str, html: str | None = None, text: str = "hello") -> None:

@@ -10,7 +10,7 @@ import pyotp
 import pytest
 
 from services.phone.authenticator import Account, InvalidAccount, Wallet
-from tests.support import running_services, url
+from tests.support import admin_headers, running_services, url
 
 ALICE = "alice@corp.example.com"
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEH"
@@ -32,7 +32,7 @@ def org(lab):
 @pytest.fixture(autouse=True)
 def reset(lab):
     for name in ("okta", "phone"):
-        assert httpx.post(url(lab, name, "admin") + "/reset", timeout=30).status_code == 200
+        assert httpx.post(url(lab, name, "admin") + "/reset", timeout=30, headers=admin_headers(lab)).status_code == 200
     for acc in httpx.get(url(lab, "phone") + "/accounts").json():
         httpx.delete(f"{url(lab, 'phone')}/accounts/{acc['login']}")
 
@@ -90,7 +90,7 @@ def test_invalid_otpauth_is_refused_on_scan_and_never_stored(lab, query, said):
     assert resp.status_code == 400 and said in resp.json()["detail"], resp.text
     assert httpx.get(f"{phone}/accounts").json() == []
     assert httpx.get(f"{phone}/accounts/alice/code").status_code == 404
-    events = httpx.get(url(lab, "phone", "admin") + "/events").json()
+    events = httpx.get(url(lab, "phone", "admin") + "/events", headers=admin_headers(lab)).json()
     assert any(e["kind"] == "phone.scan" and e["outcome"] == "refused" for e in events)
 
 
