@@ -8,8 +8,8 @@ from typing import Any
 from fastapi import FastAPI, HTTPException
 
 from services.common.context import ServiceContext
-from services.common.web import mount_static
 from services.common.http_guard import BodyGuard
+from services.common.web import mount_static
 
 from . import pages
 from .mailbox import Mailbox
