@@ -189,6 +189,13 @@ def router(org: Org) -> APIRouter:
             raise invalid("profile", "must be an object")
         for name in PROFILE_STRINGS:
             string_field(prof, name, where="profile")
+        if "login" in prof:           # the login stays a unique email-form string, as at creation
+            login = string_field(prof, "login", required=True, where="profile")
+            if "@" not in login:
+                raise invalid("login", "Username must be in the form of an email address")
+            other = org.people.by_login(login)
+            if other is not None and other["id"] != u["id"]:
+                raise invalid("login", "An object with this field already exists in the current organization")
         u["profile"].update(prof)
         u["lastUpdated"] = org.iso()
         org.people.save(u)

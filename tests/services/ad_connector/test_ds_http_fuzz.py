@@ -1,0 +1,64 @@
+"""HTTP fuzzing of the AWS Directory Service API of AD Connector (dc and ad-connector on 127.0.57).
+
+Requests are drawn from botocore's `ds` model (tests/aws_fuzzing.py) and signed with the lab's keys,
+valid-shaped and mutated, for every operation the lab emulates and a few it does not. Every answer
+must be AWS's (`__type` and `message`, never a 500), the log must hold no traceback, and the
+service must still answer its health check and a real boto3 call afterwards.
+"""
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.aws_fuzzing import Generator, SignedClient, fuzz_aws
+from tests.fuzzing import LogWatch
+from tests.services.workspaces.doubles import aws_client
+from tests.support import running_services, url
+
+SUBNET = "127.0.57"
+DIRECTORY = "d-9067a1b2c3"
+CASES = 40           # valid-shaped and as many mutated calls per operation
+OPERATIONS = ["DescribeDirectories", "ConnectDirectory", "EnableRadius", "UpdateRadius", "DisableRadius",
+              "DeleteDirectory",
+              "CreateMicrosoftAD", "DescribeTrusts"]   # the last two are AWS's but not the lab's
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    settings = {"ad-connector": {"stage_delay_seconds": 0.2, "connect_check_timeout_seconds": 1.0,
+                                 "radius_probe_timeout_seconds": 0.5, "radius_probe_retries": 0}}
+    with running_services(["dc", "ad-connector"], tmp_path_factory.mktemp("ds-fuzz"), SUBNET,
+                          settings=settings) as topology:
+        yield topology
+
+
+def test_fuzz_the_directory_service_api(lab):
+    started = time.monotonic()
+    log = LogWatch(Path(lab["state_dir"]) / "logs" / "ad-connector.log")
+    svc = lab["services"]["ad-connector"]
+    generator = Generator("ds", random.Random(4116), known={
+        "DirectoryId": [DIRECTORY, "d-0000000000"], "DirectoryIds": [[DIRECTORY]],
+        "Name": ["corp.example.com"], "CustomerDnsIps": [[lab["services"]["dc"]["host"]]],
+        "RadiusServers": [[lab["services"]["radius-agent"]["host"]]],
+        "VpcId": ["vpc-0123456789abcdef0"], "SubnetIds": [["subnet-01234567", "subnet-89abcdef"]]})
+    client = SignedClient(url(lab, "ad-connector"), generator.model, lab["credentials"])
+    report = fuzz_aws(client, generator, OPERATIONS, CASES)
+    print(f"ds API: {report.summary()} in {time.monotonic() - started:.1f} s")
+    assert not report.findings, report.failures()
+    assert not log.tracebacks(), log.tracebacks()[:3]
+    assert httpx.get(f"http://{svc['host']}:{svc['ports']['admin']}/healthz").json()["healthy"]
+    assert "DirectoryDescriptions" in aws_client(lab, "ds").describe_directories()
+
+
+def test_a_non_ascii_signature_is_refused_not_crashed(lab):
+    """Found by fuzzing: hmac.compare_digest raised TypeError on a non-ASCII Signature (a 500)."""
+    generator = Generator("ds", random.Random(1))
+    client = SignedClient(url(lab, "ad-connector"), generator.model, lab["credentials"])
+    sent = client.call("DescribeDirectories", {}, mangle=lambda h: {
+        **h, "Authorization": h["Authorization"].rsplit("Signature=", 1)[0] + "Signature=" + "\u00e9" * 64})
+    assert sent.status_code == 403, sent.text
+    assert sent.json()["__type"] == "InvalidSignatureException"
