@@ -111,6 +111,18 @@ def describe(document: dict[str, Any], *, bodies: dict[str, dict[str, Any]] | No
     return doc
 
 
+def json_api(title: str, bodies: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """An OpenAPI document for internal JSON endpoints no app documents ("POST /path" -> body
+    schema), ready for `fuzz_openapi`."""
+    paths: dict[str, Any] = {}
+    for key, body in bodies.items():
+        method, path = key.split(" ", 1)
+        paths.setdefault(path, {})[method.lower()] = {
+            "responses": {"default": {"description": "any"}},
+            "requestBody": {"required": True, "content": {"application/json": {"schema": body}}}}
+    return {"openapi": "3.0.3", "info": {"title": title, "version": "lab"}, "paths": paths}
+
+
 def _lookup(table: dict[str, Any], method: str, path: str) -> Any:
     exact = table.get(f"{method.upper()} {path}")
     if exact is not None:
@@ -148,20 +160,8 @@ def fuzz_openapi(document: dict[str, Any], base_url: str, *, headers: dict[str, 
         operation = result.ok()
         label = f"{operation.method.upper()} {operation.path}"
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-            strategy = operation.as_strategy(generation_mode=mode)
-
-            @hypothesis.seed(seed)
-            @hypothesis.settings(max_examples=examples, database=None, deadline=None, phases=[Phase.generate],
-                                 suppress_health_check=list(HealthCheck), derandomize=False)
-            @hypothesis.given(case=strategy)
-            def run(case, label: str = label) -> None:
-                send(label, lambda: case.call(base_url=base_url, session=session, headers=headers,
-                                              timeout=timeout))
-
-            try:
-                run()
-            except hypothesis.errors.Unsatisfiable:   # nothing negative to say about this operation
-                pass
+            _run_cases(operation.as_strategy(generation_mode=mode), examples, seed, lambda case, label=label: send(
+                label, lambda: case.call(base_url=base_url, session=session, headers=headers, timeout=timeout)))
         if operation.method.upper() in ("POST", "PUT"):
             method = operation.method.upper()
             url = base_url + _sample_path(operation.path, document.get("x-lab-path-values", {}))
@@ -170,6 +170,23 @@ def fuzz_openapi(document: dict[str, Any], base_url: str, *, headers: dict[str, 
                     method, url, data=raw, timeout=timeout,
                     headers={**(headers or {}), "Content-Type": "application/json"}))
     return report
+
+
+def _run_cases(strategy: Any, examples: int, seed: int, each: Any) -> None:
+    """Call `each(case)` for up to `examples` cases hypothesis draws from `strategy` (no shrinking:
+    findings are collected, not raised)."""
+
+    @hypothesis.seed(seed)
+    @hypothesis.settings(max_examples=examples, database=None, deadline=None, phases=[Phase.generate],
+                         suppress_health_check=list(HealthCheck))
+    @hypothesis.given(case=strategy)
+    def run(case: Any) -> None:
+        each(case)
+
+    try:
+        run()
+    except hypothesis.errors.Unsatisfiable:   # e.g. nothing schema-violating to say about this operation
+        pass
 
 
 def _sample_path(path: str, values: dict[str, list[str]]) -> str:

@@ -15,6 +15,8 @@ from services.common.context import ServiceContext
 from .authenticator import NoSuchAccount, Wallet
 from .camera import read_qr
 
+MAX_STEPS = 10_000       # time steps a code may be asked for away from now (about 3.5 days)
+
 
 def make_app(ctx: ServiceContext, wallet: Wallet, pushes: list[dict[str, Any]],
              messages: list[dict[str, Any]] | None = None) -> FastAPI:
@@ -38,6 +40,8 @@ def make_app(ctx: ServiceContext, wallet: Wallet, pushes: list[dict[str, Any]],
     @app.get("/accounts/{user}/code")
     async def code(user: str, steps: int = 0) -> dict[str, Any]:
         """The code shown now; `steps` shifts by whole time steps (-1: the one just gone)."""
+        if abs(steps) > MAX_STEPS:     # far enough off, the time is not a date any more (a 500)
+            raise HTTPException(400, f"steps must be between -{MAX_STEPS} and {MAX_STEPS}")
         try:
             acc = wallet.find(user)
             value, remaining = wallet.code(user, ctx.clock.now() + steps * acc.totp_period)
@@ -88,12 +92,15 @@ def make_app(ctx: ServiceContext, wallet: Wallet, pushes: list[dict[str, Any]],
         params = {k: v[0] for k, v in parse_qs(parsed.query).items()}
         if not {"t", "s"} <= params.keys():
             raise ValueError("the Okta Verify QR code lacks its activation token or org")
-        async with ctx.http_client(timeout=10) as client:
-            resp = await client.post(
-                params["s"].rstrip("/") + "/idp/authenticators/okta-verify/enroll",
-                json={"activationToken": params["t"], "pushEndpoint": push_endpoint,
-                      "deviceName": "Lab iPhone"},
-            )
+        try:    # the org's address comes from the QR code: it may be anything, or not answer
+            async with ctx.http_client(timeout=10) as client:
+                resp = await client.post(
+                    params["s"].rstrip("/") + "/idp/authenticators/okta-verify/enroll",
+                    json={"activationToken": params["t"], "pushEndpoint": push_endpoint,
+                          "deviceName": "Lab iPhone"},
+                )
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise ValueError(f"the org could not be reached: {exc.__class__.__name__}") from None
         if resp.status_code != 200:
             try:
                 summary = resp.json().get("errorSummary", resp.text)
@@ -101,6 +108,9 @@ def make_app(ctx: ServiceContext, wallet: Wallet, pushes: list[dict[str, Any]],
                 summary = f"HTTP {resp.status_code}"
             raise ValueError(f"the org refused the enrolment: {summary}")
         data = resp.json()
+        if not isinstance(data, dict) or not all(isinstance(data.get(k), str)
+                                                 for k in ("login", "factorId", "deviceCredential")):
+            raise ValueError("the org's enrolment answer is not Okta Verify's")
         acc = wallet.account(data["login"])
         acc.push_factor_id = data["factorId"]
         acc.device_credential = data["deviceCredential"]
