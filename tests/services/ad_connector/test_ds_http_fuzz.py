@@ -1,7 +1,10 @@
 """HTTP fuzzing of the AWS Directory Service API of AD Connector (dc and ad-connector on 127.0.57).
 
 Requests are drawn from botocore's `ds` model (tests/aws_fuzzing.py) and signed with the lab's keys,
-valid-shaped and mutated, for every operation the lab emulates and a few it does not. Every answer
+valid-shaped and mutated, for every operation the lab emulates and a few it does not. The internal
+endpoints WorkSpaces calls (`/connector/authenticate`, `/connector/users/lookup`) and the admin API
+are fuzzed from OpenAPI descriptions (schemathesis); the RADIUS server is the tests' responder that
+accepts every code. Every answer
 must be AWS's (`__type` and `message`, never a 500), the log must hold no traceback, and the
 service must still answer its health check and a real boto3 call afterwards.
 """
@@ -16,12 +19,14 @@ import pytest
 
 from tests.aws_fuzzing import Generator, SignedClient, fuzz_aws
 from tests.fuzzing import LogWatch
-from tests.services.workspaces.doubles import aws_client
+from tests.http_fuzzing import admin_document, fuzz_openapi, json_api, obj
+from tests.services.workspaces.doubles import RadiusResponder, aws_client
 from tests.support import running_services, url
 
 SUBNET = "127.0.57"
 DIRECTORY = "d-9067a1b2c3"
 CASES = 40           # valid-shaped and as many mutated calls per operation
+EXAMPLES = 25        # per mode, for each internal endpoint
 OPERATIONS = ["DescribeDirectories", "ConnectDirectory", "EnableRadius", "UpdateRadius", "DisableRadius",
               "DeleteDirectory",
               "CreateMicrosoftAD", "DescribeTrusts"]   # the last two are AWS's but not the lab's
@@ -33,7 +38,38 @@ def lab(tmp_path_factory):
                                  "radius_probe_timeout_seconds": 0.5, "radius_probe_retries": 0}}
     with running_services(["dc", "ad-connector"], tmp_path_factory.mktemp("ds-fuzz"), SUBNET,
                           settings=settings) as topology:
-        yield topology
+        agent = topology["services"]["radius-agent"]     # stands in for the RADIUS agent: accepts every code
+        radius = RadiusResponder(agent["host"], topology["credentials"]["radius_shared_secret"].encode(), "accept",
+                                 port=agent["ports"]["radius"])
+        try:
+            yield topology
+        finally:
+            radius.close()
+
+
+TEXT = {"type": "string"}
+USERS = {"enum": ["alice", "CORP\\bob", "alice@corp.example.com", "nobody", "*", "a)(cn=*", "Administrator"]}
+INTERNAL = json_api("AD Connector internal (lab)", {
+    "POST /connector/authenticate": {"required": ["directoryId", "username", "password", "mfaCode"], **obj(
+        directoryId={"enum": [DIRECTORY]}, username=USERS, password={"enum": ["Alice-Passw0rd!", "wrong"]},
+        mfaCode={"type": "string", "pattern": "^([0-9]{6}|push)$"})},
+    "POST /connector/users/lookup": {"required": ["directoryId", "username"], **obj(
+        directoryId={"enum": [DIRECTORY]}, username=USERS)},
+})
+
+
+def test_fuzz_the_internal_endpoints_and_the_admin_api(lab, tmp_path):
+    """What WorkSpaces calls (authenticate, user lookup): first, while the seed directory exists."""
+    started = time.monotonic()
+    log = LogWatch(Path(lab["state_dir"]) / "logs" / "ad-connector.log")
+    report = fuzz_openapi(INTERNAL, url(lab, "ad-connector"), examples=EXAMPLES, seed=4117)
+    admin = fuzz_openapi(admin_document(tmp_path), url(lab, "ad-connector", "admin"), examples=10, seed=4118)
+    print(f"ad-connector internal: {report.summary()}; admin: {admin.summary()} in {time.monotonic() - started:.1f} s")
+    assert not report.findings + admin.findings, report.failures() + admin.failures()
+    assert not log.tracebacks(), log.tracebacks()[:3]
+    found = httpx.post(url(lab, "ad-connector") + "/connector/users/lookup",
+                       json={"directoryId": DIRECTORY, "username": "alice"})
+    assert found.json()["found"] is True
 
 
 def test_fuzz_the_directory_service_api(lab):
