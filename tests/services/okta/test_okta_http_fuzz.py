@@ -60,7 +60,7 @@ POLICY = obj(type=one("MFA_ENROLL", "PASSWORD", "OKTA_SIGN_ON"), name=TEXT, desc
                                       okta_push=obj(enroll=obj(self=one("REQUIRED", "OPTIONAL", "NOT_ALLOWED"))))),
              actions=obj(enroll=obj(self=one("LOGIN", "CHALLENGE", "NEVER"))))
 FACTOR_TYPE = one("token:software:totp", "push", "sms", "call", "email")
-AUTHN = obj(username={"anyOf": [one(*LOGINS, "alice", "bob"), TEXT]}, password={"anyOf": [one(*PASSWORDS), TEXT]},
+AUTHN = obj(username=one(*LOGINS, "alice", "bob", "nobody@corp.example.com"), password=one(*PASSWORDS, "wrong"),
             stateToken=TEXT, token=TEXT, passCode={"type": "string", "pattern": "^[0-9]{6}$"},
             factorType=FACTOR_TYPE, provider=one("OKTA"), profile=obj(phoneNumber=TEXT, email=TEXT),
             options=obj(multiOptionalFactorEnroll=FLAG, warnBeforePasswordExpired=FLAG),
@@ -187,15 +187,24 @@ def test_fuzz_the_org_admin_api(lab, tmp_path):
 
 
 # -- regressions: what the fuzzing found ---------------------------------------------------------
+def new_user(api, login: str) -> dict:
+    """A user of the test's own (the fuzzing before it may have deleted the seed's)."""
+    made = api.post("/api/v1/users", params={"activate": "true"},
+                    json={"profile": {"login": login, "firstName": "R", "lastName": "Egression"},
+                          "credentials": {"password": {"value": "Regress-Passw0rd!"}}})
+    assert made.status_code == 200, made.text
+    return made.json()
+
+
 def test_a_profile_update_keeps_the_login_a_unique_email(lab):
     with org_client(lab) as api:
-        carol = api.get("/api/v1/users/carol").json()
-        for login in (None, "", "no-at-sign", "bob@corp.example.com", 42):
-            assert_error(api.post(f"/api/v1/users/{carol['id']}", json={"profile": {"login": login}}), 400, "E0000001")
-        assert api.get(f"/api/v1/users/{carol['id']}").json()["profile"]["login"] == "carol@corp.example.com"
-        assert api.get("/api/v1/users/carol@corp.example.com").status_code == 200      # lookups still work
-        moved = api.post(f"/api/v1/users/{carol['id']}", json={"profile": {"login": "Carol2@corp.example.com"}})
-        assert moved.status_code == 200 and moved.json()["profile"]["login"] == "Carol2@corp.example.com"
+        user, other = new_user(api, "rex@corp.example.com"), new_user(api, "rita@corp.example.com")
+        for login in (None, "", "no-at-sign", other["profile"]["login"], "RITA@corp.example.com", 42):
+            assert_error(api.post(f"/api/v1/users/{user['id']}", json={"profile": {"login": login}}), 400, "E0000001")
+        assert api.get(f"/api/v1/users/{user['id']}").json()["profile"]["login"] == "rex@corp.example.com"
+        assert api.get("/api/v1/users/rex@corp.example.com").status_code == 200      # lookups still work
+        moved = api.post(f"/api/v1/users/{user['id']}", json={"profile": {"login": "Rex2@corp.example.com"}})
+        assert moved.status_code == 200 and moved.json()["profile"]["login"] == "Rex2@corp.example.com"
 
 
 def test_non_ascii_tokens_and_codes_are_refused_not_crashed(lab):
@@ -204,8 +213,8 @@ def test_non_ascii_tokens_and_codes_are_refused_not_crashed(lab):
     lone_surrogate = b'{"activationToken": "\\u00e9\\ud800", "pushEndpoint": "http://127.0.56.60:8080/push"}'
     assert_error(httpx.post(f"{base}/idp/authenticators/okta-verify/enroll", content=lone_surrogate), 401, "E0000011")
     with org_client(lab) as api:
-        dave = api.get("/api/v1/users/dave").json()
-        factor = api.post(f"/api/v1/users/{dave['id']}/factors",
+        user = new_user(api, "ravi@corp.example.com")
+        factor = api.post(f"/api/v1/users/{user['id']}/factors",
                           json={"factorType": "token:software:totp", "provider": "OKTA"}).json()
         arabic_indic = "\u0661\u0662\u0663\u0664\u0665\u0666"            # "123456", and str.isdigit() says so
         assert_error(api.post(factor["_links"]["activate"]["href"], json={"passCode": arabic_indic}), 403, "E0000068")
