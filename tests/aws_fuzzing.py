@@ -48,8 +48,10 @@ class Generator:
 
     def value(self, shape: Shape, name: str, depth: int) -> Any:
         if name in self.known and self.rnd.random() < 0.8:
-            return self.rnd.choice(self.known[name])
+            return copy.deepcopy(self.rnd.choice(self.known[name]))   # mutations must not reach the table
         kind, meta = shape.type_name, shape.metadata
+        if depth > 8 and kind in ("structure", "list", "map"):         # recursive shapes end here
+            return [] if kind == "list" else {}
         if kind == "structure":
             out = {}
             for member, sub in shape.members.items():

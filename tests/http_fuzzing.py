@@ -23,6 +23,7 @@ services/common is not what these tests measure.
 from __future__ import annotations
 
 import copy
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -36,6 +37,9 @@ import schemathesis
 from hypothesis import HealthCheck, Phase
 from schemathesis import GenerationMode
 
+# Every module's example counts are multiplied by this: CI runs 1 (the whole HTTP fuzzing in well
+# under 3 minutes); LAB_FUZZ_SCALE=20 is a deeper local hunt with the same seeds.
+SCALE = max(1, int(os.environ.get("LAB_FUZZ_SCALE", "1")))
 ANY: dict[str, Any] = {}                         # any JSON value: wrong types come for free
 STRING = {"type": "string"}
 MALFORMED = [b"{", b"[]", b"null", b'"text"', b"42", b"\xff\xfe{}", b'{"a":', b'{"a": 1}}']

@@ -19,14 +19,14 @@ import pytest
 
 from tests.aws_fuzzing import Generator, SignedClient, fuzz_aws
 from tests.fuzzing import LogWatch
-from tests.http_fuzzing import admin_document, fuzz_openapi, json_api, obj
+from tests.http_fuzzing import SCALE, admin_document, fuzz_openapi, json_api, obj
 from tests.services.workspaces.doubles import RadiusResponder, aws_client
 from tests.support import running_services, url
 
 SUBNET = "127.0.57"
 DIRECTORY = "d-9067a1b2c3"
-CASES = 40           # valid-shaped and as many mutated calls per operation
-EXAMPLES = 25        # per mode, for each internal endpoint
+CASES = 40 * SCALE           # valid-shaped and as many mutated calls per operation
+EXAMPLES = 25 * SCALE        # per mode, for each internal endpoint
 OPERATIONS = ["DescribeDirectories", "ConnectDirectory", "EnableRadius", "UpdateRadius", "DisableRadius",
               "DeleteDirectory",
               "CreateMicrosoftAD", "DescribeTrusts"]   # the last two are AWS's but not the lab's

@@ -17,12 +17,12 @@ import httpx
 import pytest
 
 from tests.fuzzing import LogWatch
-from tests.http_fuzzing import ANY, admin_document, describe, fuzz_openapi, obj, scratch_context
+from tests.http_fuzzing import ANY, SCALE, admin_document, describe, fuzz_openapi, obj, scratch_context
 from tests.services.okta.helpers import assert_error, org_client
 from tests.support import default_seed, running_services, url
 
 SUBNET = "127.0.56"
-EXAMPLES = 8          # per operation and mode; ~85 operations x 2 modes, about 40 s on a quiet machine
+EXAMPLES = 8 * SCALE   # per operation and mode; ~85 operations x 2 modes, about 40 s on a quiet machine
 SEED = 20261
 # The fuzzer is not a client over the limits: every bucket wide open, the per-user authn limit off.
 SETTINGS = {"okta": {"rate_limits": {p: 1_000_000 for p in ("default", "/api/v1/logs", "/api/v1/radius",

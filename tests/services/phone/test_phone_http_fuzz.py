@@ -24,11 +24,11 @@ import pyotp
 import pytest
 
 from tests.fuzzing import LogWatch
-from tests.http_fuzzing import admin_document, describe, fuzz_openapi, obj, scratch_context
+from tests.http_fuzzing import SCALE, admin_document, describe, fuzz_openapi, obj, scratch_context
 from tests.support import running_services, url
 
 SUBNET = "127.0.59"
-EXAMPLES = 25         # per operation and mode
+EXAMPLES = 25 * SCALE         # per operation and mode
 SEED = 3600
 TEXT = {"type": "string"}
 LOGINS = ["alice@corp.example.com", "bob@corp.example.com"]

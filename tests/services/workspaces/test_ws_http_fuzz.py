@@ -18,14 +18,14 @@ import pytest
 
 from tests.aws_fuzzing import Generator, SignedClient, fuzz_aws
 from tests.fuzzing import LogWatch
-from tests.http_fuzzing import admin_document, fuzz_openapi, json_api, obj
+from tests.http_fuzzing import SCALE, admin_document, fuzz_openapi, json_api, obj
 from tests.services.workspaces.doubles import RadiusResponder, aws_client
 from tests.support import running_services, url
 
 SUBNET = "127.0.58"
 DIRECTORY = "d-9067a1b2c3"
-CASES = 30           # valid-shaped and as many mutated calls per operation
-EXAMPLES = 25        # per mode, for the sign-in endpoint
+CASES = 30 * SCALE           # valid-shaped and as many mutated calls per operation
+EXAMPLES = 25 * SCALE        # per mode, for the sign-in endpoint
 OPERATIONS = ["DescribeWorkspaceDirectories", "DescribeWorkspaces", "DescribeWorkspacesConnectionStatus",
               "CreateWorkspaces", "RegisterWorkspaceDirectory", "DeregisterWorkspaceDirectory",
               "RebootWorkspaces"]   # the last is AWS's but not the lab's
@@ -87,3 +87,16 @@ def test_fuzz_the_client_signin_and_the_admin_api(lab, tmp_path):
     assert not report.findings + admin.findings, report.failures() + admin.failures()
     assert not log.tracebacks() + connector_log.tracebacks(), (log.tracebacks() + connector_log.tracebacks())[:3]
     still_serving(lab)
+
+
+def test_a_null_list_member_is_a_validation_error(lab):
+    """Found by fuzzing: `{"Workspaces": [null]}` passed validation and the handler failed (a 500)."""
+    generator = Generator("workspaces", random.Random(1))
+    client = SignedClient(url(lab, "workspaces"), generator.model, lab["credentials"])
+    resp = client.call("CreateWorkspaces", {"Workspaces": [None]})
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["__type"] == "InvalidParameterValuesException"
+    assert resp.json()["message"] == ("1 validation error detected: Value null at 'workspaces.1.member' failed "
+                                      "to satisfy constraint: Member must not be null")
+    resp = client.call("DescribeWorkspaces", {"WorkspaceIds": ["ws-lab000000", None]})
+    assert resp.status_code == 400 and "'workspaceIds.2.member'" in resp.json()["message"], resp.text
