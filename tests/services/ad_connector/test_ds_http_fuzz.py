@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.aws_fuzzing import Generator, SignedClient, fuzz_aws
+from tests.aws_fuzzing import Generator, SignedClient, fuzz_aws, fuzz_signature
 from tests.fuzzing import LogWatch
 from tests.http_fuzzing import SCALE, admin_document, fuzz_openapi, json_api, obj
 from tests.services.workspaces.doubles import RadiusResponder, aws_client
@@ -27,6 +27,7 @@ SUBNET = "127.0.57"
 DIRECTORY = "d-9067a1b2c3"
 CASES = 40 * SCALE           # valid-shaped and as many mutated calls per operation
 EXAMPLES = 25 * SCALE        # per mode, for each internal endpoint
+SIGNATURE_CASES = 300 * SCALE
 OPERATIONS = ["DescribeDirectories", "ConnectDirectory", "EnableRadius", "UpdateRadius", "DisableRadius",
               "DeleteDirectory",
               "CreateMicrosoftAD", "DescribeTrusts"]   # the last two are AWS's but not the lab's
@@ -87,6 +88,20 @@ def test_fuzz_the_directory_service_api(lab):
     assert not report.findings, report.failures()
     assert not log.tracebacks(), log.tracebacks()[:3]
     assert httpx.get(f"http://{svc['host']}:{svc['ports']['admin']}/healthz").json()["healthy"]
+    assert "DirectoryDescriptions" in aws_client(lab, "ds").describe_directories()
+
+
+def test_fuzz_the_signature_headers(lab):
+    """The SigV4 parser's input: a valid call with Authorization, X-Amz-Date, X-Amz-Target or
+    Content-Type bent byte-wise."""
+    started = time.monotonic()
+    log = LogWatch(Path(lab["state_dir"]) / "logs" / "ad-connector.log")
+    generator = Generator("ds", random.Random(1))
+    client = SignedClient(url(lab, "ad-connector"), generator.model, lab["credentials"])
+    report = fuzz_signature(client, "DescribeDirectories", {}, SIGNATURE_CASES, random.Random(4119))
+    print(f"ds signatures: {report.summary()} in {time.monotonic() - started:.1f} s")
+    assert not report.findings, report.failures()
+    assert not log.tracebacks(), log.tracebacks()[:3]
     assert "DirectoryDescriptions" in aws_client(lab, "ds").describe_directories()
 
 

@@ -218,3 +218,17 @@ def test_non_ascii_tokens_and_codes_are_refused_not_crashed(lab):
                           json={"factorType": "token:software:totp", "provider": "OKTA"}).json()
         arabic_indic = "\u0661\u0662\u0663\u0664\u0665\u0666"            # "123456", and str.isdigit() says so
         assert_error(api.post(factor["_links"]["activate"]["href"], json={"passCode": arabic_indic}), 403, "E0000068")
+
+
+@pytest.mark.parametrize("profile", [
+    {"login": "eve@corp.example.com\r\nBcc: x@example.com"},
+    {"login": "eve@corp.example.com", "email": "eve@corp.example.com\nX-Injected: 1"},
+    {"login": "eve lyn@corp.example.com"},
+])
+def test_an_address_with_whitespace_is_refused_before_any_email(lab, profile):
+    """Found by fuzzing: a CR/LF in the login or email reached the activation email's To: header."""
+    with org_client(lab) as api:
+        body = {"profile": {"firstName": "E", "lastName": "V", **profile}}
+        assert_error(api.post("/api/v1/users", params={"activate": "true"}, json=body), 400, "E0000001")
+        rex = new_user(api, f"rex{len(str(profile))}@corp.example.com")
+        assert_error(api.post(f"/api/v1/users/{rex['id']}", json={"profile": profile}), 400, "E0000001")
