@@ -4,13 +4,15 @@ Two generators, one verdict:
 
 - `fuzz_openapi`: schemathesis, from an OpenAPI document. The lab's FastAPI apps read most bodies
   and many query parameters by hand (to answer in Okta's or the service's own error shape), so the
-  document FastAPI derives from an app (`app.openapi()`, made in-process because the services do not
-  publish it) names the paths, methods and path parameters but not the bodies. `describe` adds what
-  the app reads: a body schema and query parameters per operation, written from docs/architecture.md
-  and each service's README, and real ids as candidate path values so requests get past the 404s.
-  Each operation gets valid-shaped (schemathesis' "positive") and schema-violating ("negative")
-  requests, plus a few malformed bodies (`MALFORMED`).
-- `tests/aws_fuzzing.py`: requests drawn from botocore's service shapes, signed with SigV4.
+  document FastAPI derives from an app (`app.openapi()`, read in-process: the org, the mailbox and
+  the admin API do not publish theirs) names the paths, methods and path parameters but not the
+  bodies. `describe` adds what the app reads: a body schema and query parameters per operation,
+  written from docs/architecture.md and each service's README, and real ids as the path values of
+  valid-shaped requests so they get past the 404s. `json_api` describes internal endpoints no app
+  documents. Each operation gets valid-shaped (schemathesis' "positive") and schema-violating
+  ("negative") requests, plus a few malformed bodies (`MALFORMED`).
+- `tests/aws_fuzzing.py`: requests drawn from botocore's service shapes, signed with SigV4, and
+  signed requests whose SigV4 headers are bent.
 
 A finding is an answer of 500 or more, or a connection the service dropped: `Finding`s are
 collected (not raised at the first) so one run reports them all; the test then also reads the
