@@ -174,6 +174,20 @@ def test_fuzz_the_org_api(lab, tmp_path):
         assert api.get("/api/v1/users/after.fuzz@corp.example.com").json()["id"] == made.json()["id"]
 
 
+def test_fuzz_the_public_endpoints_without_a_token(lab, tmp_path):
+    """What a public client (and the phone) calls with no SSWS token: the authentication API, the
+    Okta Verify device endpoints, the welcome link; and every other path must answer 401, not fail."""
+    started = time.monotonic()
+    log = LogWatch(Path(lab["state_dir"]) / "logs" / "okta.log")
+    document = describe(okta_document(tmp_path), bodies=BODIES, queries=QUERIES, path_values=real_ids(lab),
+                        exclude=EXCLUDE)
+    report = fuzz_openapi(document, url(lab, "okta"), examples=max(2, EXAMPLES // 4), seed=SEED + 1)
+    print(f"okta API without a token: {report.summary()} in {time.monotonic() - started:.1f} s")
+    assert not report.findings, report.failures()
+    assert not log.tracebacks(), log.tracebacks()[:3]
+    assert_error(httpx.get(url(lab, "okta") + "/api/v1/users"), 401, "E0000011")
+
+
 def test_fuzz_the_org_admin_api(lab, tmp_path):
     started = time.monotonic()
     log = LogWatch(Path(lab["state_dir"]) / "logs" / "okta.log")
