@@ -123,6 +123,12 @@ def lab(tmp_path_factory):
         yield topology
 
 
+@pytest.fixture(scope="module")
+def ids(lab):
+    """Read once, before any fuzzing deletes what it reads (later tests get stale ids: 404s)."""
+    return real_ids(lab)
+
+
 def real_ids(topology) -> dict[str, list[str]]:
     """Ids the org holds now, per path parameter name; a TOTP factor is enrolled for bob."""
     with org_client(topology) as api:
@@ -154,11 +160,11 @@ def okta_document(state_dir: Path) -> dict:
         store.close()
 
 
-def test_fuzz_the_org_api(lab, tmp_path):
+def test_fuzz_the_org_api(lab, ids, tmp_path):
     started = time.monotonic()
     log = LogWatch(Path(lab["state_dir"]) / "logs" / "okta.log")
     token = lab["credentials"]["okta_api_token"]
-    document = describe(okta_document(tmp_path), bodies=BODIES, queries=QUERIES, path_values=real_ids(lab),
+    document = describe(okta_document(tmp_path), bodies=BODIES, queries=QUERIES, path_values=ids,
                         exclude=EXCLUDE)
     report = fuzz_openapi(document, url(lab, "okta"), headers={"Authorization": f"SSWS {token}"},
                           examples=EXAMPLES, seed=SEED)
@@ -174,12 +180,12 @@ def test_fuzz_the_org_api(lab, tmp_path):
         assert api.get("/api/v1/users/after.fuzz@corp.example.com").json()["id"] == made.json()["id"]
 
 
-def test_fuzz_the_public_endpoints_without_a_token(lab, tmp_path):
+def test_fuzz_the_public_endpoints_without_a_token(lab, ids, tmp_path):
     """What a public client (and the phone) calls with no SSWS token: the authentication API, the
     Okta Verify device endpoints, the welcome link; and every other path must answer 401, not fail."""
     started = time.monotonic()
     log = LogWatch(Path(lab["state_dir"]) / "logs" / "okta.log")
-    document = describe(okta_document(tmp_path), bodies=BODIES, queries=QUERIES, path_values=real_ids(lab),
+    document = describe(okta_document(tmp_path), bodies=BODIES, queries=QUERIES, path_values=ids,
                         exclude=EXCLUDE)
     report = fuzz_openapi(document, url(lab, "okta"), examples=max(2, EXAMPLES // 4), seed=SEED + 1)
     print(f"okta API without a token: {report.summary()} in {time.monotonic() - started:.1f} s")
