@@ -105,7 +105,10 @@ class AwsModel:
                 raise AwsError("SerializationException", f"Expected a list at '{path}'", 400)
             self._range(shape, len(value), value, path, errors, "length")
             for index, item in enumerate(value, 1):
-                if item is not None:
+                if item is None:    # the models' lists are not sparse: handlers may rely on members
+                    errors.append(f"Value null at '{path}.{index}.member' failed to satisfy constraint: "
+                                  "Member must not be null")
+                else:
                     self._check(shape.member, item, f"{path}.{index}.member", errors)
             return
         if kind == "map":

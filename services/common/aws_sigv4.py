@@ -110,7 +110,7 @@ class SigV4Verifier:
         request.context["timestamp"] = amz_date
         signer = _ExactHeadersSigner(Credentials(self.access_key, self.secret_key), service, region, signed)
         expected = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
-        if not hmac.compare_digest(expected, params["Signature"]):
+        if not hmac.compare_digest(expected.encode(), params["Signature"].encode()):   # str: ASCII only
             raise AwsError("InvalidSignatureException", MSG_BAD_SIGNATURE, 403)
 
     def _check_skew(self, amz_date: str) -> None:

@@ -30,7 +30,8 @@ def router(org: Org) -> APIRouter:
             raise invalid("pushEndpoint", "must be an http(s) URL")
         factor = next((f for f in org.people.all_factors()
                        if f["factorType"] == "push" and f.get("activationToken")
-                       and hmac.compare_digest(f["activationToken"], activation)), None)
+                       and hmac.compare_digest(f["activationToken"].encode(),     # bytes: non-ASCII str is a TypeError
+                                               activation.encode(errors="surrogatepass"))), None)
         if factor is None or factor["status"] != "PENDING_ACTIVATION" or org.now() >= factor["activationExpiresTs"]:
             org.record("okta.device.enroll", audit, outcome="invalid_token")
             raise OktaError("E0000011")

@@ -29,7 +29,7 @@ def otpauth_uri(org: Org, login: str, secret: str) -> str:
 
 def matching_step(secret: str, code: str, now: float, window: int = 1) -> int | None:
     """The time step whose code equals `code` within ±window steps of now, or None."""
-    if not (isinstance(code, str) and code.isdigit() and len(code) == DIGITS):
+    if not (isinstance(code, str) and code.isascii() and code.isdigit() and len(code) == DIGITS):   # "١٢٣٤٥٦" isdigit()
         return None
     totp = pyotp.TOTP(secret, digits=DIGITS, interval=PERIOD)
     current = int(now // PERIOD)

@@ -57,7 +57,9 @@ class People:
 
     def by_activation_token(self, token: str) -> dict[str, Any] | None:
         return next((u for u in self.users() if u.get("activationToken")
-                     and hmac.compare_digest(u["activationToken"], token)), None)
+                     # bytes: compare_digest refuses non-ASCII str (a 500 on any such token)
+                     and hmac.compare_digest(u["activationToken"].encode(),
+                                             token.encode(errors="surrogatepass"))), None)
 
     def save(self, user: dict[str, Any]) -> dict[str, Any]:
         return self.store.put(USERS, user["id"], user)

@@ -3,6 +3,7 @@ login prefix, list with q / filter / search and cursor paging, and the lifecycle
 the statuses Okta allows them from (docs/okta.md, "Users")."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -83,7 +84,20 @@ def _profile(data: dict[str, Any]) -> dict[str, Any]:
     if "@" not in prof["login"]:
         raise invalid("login", "Username must be in the form of an email address")
     prof.setdefault("email", prof["login"])
+    _check_addresses(prof)
     return prof
+
+
+ADDRESS = re.compile(r"[^\s@]+@[^\s@]+")
+
+
+def _check_addresses(prof: dict[str, Any]) -> None:
+    """Login and email are addresses mail goes to: no whitespace, let alone a CR/LF that would
+    end the activation email's To: header (a 500 from the email package)."""
+    for name in ("login", "email"):
+        value = prof.get(name)
+        if isinstance(value, str) and not ADDRESS.fullmatch(value):
+            raise invalid(name, "Does not match required pattern")
 
 
 def _password(data: dict[str, Any]) -> str | None:
@@ -189,6 +203,14 @@ def router(org: Org) -> APIRouter:
             raise invalid("profile", "must be an object")
         for name in PROFILE_STRINGS:
             string_field(prof, name, where="profile")
+        if "login" in prof:           # the login stays a unique email-form string, as at creation
+            login = string_field(prof, "login", required=True, where="profile")
+            if "@" not in login:
+                raise invalid("login", "Username must be in the form of an email address")
+            other = org.people.by_login(login)
+            if other is not None and other["id"] != u["id"]:
+                raise invalid("login", "An object with this field already exists in the current organization")
+        _check_addresses(prof)
         u["profile"].update(prof)
         u["lastUpdated"] = org.iso()
         org.people.save(u)

@@ -16,6 +16,8 @@ from .authenticator import InvalidAccount, NoSuchAccount, Wallet
 from .pushes import PushInbox
 from .scanning import Scanner
 
+MAX_STEPS = 10_000       # time steps a code may be asked for away from now (about 3.5 days)
+
 
 def make_app(ctx: ServiceContext, wallet: Wallet, pushes: list[dict[str, Any]],
              messages: list[dict[str, Any]] | None = None) -> FastAPI:
@@ -43,6 +45,8 @@ def make_app(ctx: ServiceContext, wallet: Wallet, pushes: list[dict[str, Any]],
     @app.get("/accounts/{user}/code")
     async def code(user: str, steps: int = 0) -> dict[str, Any]:
         """The code shown now; `steps` shifts by whole time steps (-1: the one just gone)."""
+        if abs(steps) > MAX_STEPS:     # far enough off, the time is not a date any more (a 500)
+            raise HTTPException(400, f"steps must be between -{MAX_STEPS} and {MAX_STEPS}")
         try:
             acc = wallet.find(user)
             value, remaining = wallet.code(user, ctx.clock.now() + steps * acc.totp_period)

@@ -10,6 +10,7 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 import os
 import threading
 from dataclasses import asdict, dataclass, field
@@ -178,6 +179,8 @@ class Wallet:
     def set_behaviour(self, user: str, action: str, after: float) -> Account:
         if action not in ACTIONS:
             raise ValueError(f"action must be one of {', '.join(ACTIONS)}")
+        if not math.isfinite(after):     # "nan", "inf" and "1e999" all parse as floats
+            raise ValueError("after must be a finite number of seconds")
         if after < 0:
             raise ValueError("after must be zero or more seconds")
         acc = self.find(user)

@@ -83,17 +83,23 @@ class Scanner:
         params = {k: v[0] for k, v in parse_qs(urlparse(uri).query).items()}
         if not {"t", "s"} <= params.keys():
             raise ValueError("the Okta Verify QR code lacks its activation token or org")
-        try:
+        try:    # the org's address comes from the QR code: it may be anything, or not answer
             async with self.ctx.http_client(timeout=10) as client:
                 resp = await client.post(
                     params["s"].rstrip("/") + "/idp/authenticators/okta-verify/enroll",
                     json={"activationToken": params["t"], "pushEndpoint": self.push_endpoint,
                           "deviceName": "Lab iPhone"})
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise ValueError(f"the org could not be reached: {exc.__class__.__name__}") from None
         if resp.status_code != 200:
             raise ValueError(f"the org refused the enrolment: {_summary(resp)}")
-        data: dict[str, Any] = resp.json()
+        try:
+            data = resp.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or not all(isinstance(data.get(k), str)
+                                                 for k in ("login", "factorId", "deviceCredential")):
+            raise ValueError("the org's enrolment answer is not Okta Verify's")
         acc = self.wallet.account(data["login"])
         acc.push_factor_id = data["factorId"]
         acc.device_credential = data["deviceCredential"]
