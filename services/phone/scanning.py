@@ -7,7 +7,6 @@ asks the org for anything else.
 Every refusal is a ValueError whose message the person scanning reads."""
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import httpx
