@@ -19,7 +19,7 @@ import pytest
 
 from tests.aws_fuzzing import Generator, SignedClient, fuzz_aws, fuzz_signature
 from tests.fuzzing import LogWatch
-from tests.http_fuzzing import SCALE, admin_document, fuzz_openapi, json_api, obj
+from tests.http_fuzzing import SCALE, fuzz_admin, fuzz_openapi, json_api, obj
 from tests.services.workspaces.doubles import RadiusResponder, aws_client
 from tests.support import running_services, url
 
@@ -64,7 +64,7 @@ def test_fuzz_the_internal_endpoints_and_the_admin_api(lab, tmp_path):
     started = time.monotonic()
     log = LogWatch(Path(lab["state_dir"]) / "logs" / "ad-connector.log")
     report = fuzz_openapi(INTERNAL, url(lab, "ad-connector"), examples=EXAMPLES, seed=4117)
-    admin = fuzz_openapi(admin_document(tmp_path), url(lab, "ad-connector", "admin"), examples=10, seed=4118)
+    admin = fuzz_admin(lab, "ad-connector", tmp_path, examples=10, seed=4118)
     print(f"ad-connector internal: {report.summary()}; admin: {admin.summary()} in {time.monotonic() - started:.1f} s")
     assert not report.findings + admin.findings, report.failures() + admin.failures()
     assert not log.tracebacks(), log.tracebacks()[:3]

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.fuzzing import LogWatch
-from tests.http_fuzzing import ANY, SCALE, admin_document, describe, fuzz_openapi, obj, scratch_context
+from tests.http_fuzzing import ANY, SCALE, describe, fuzz_admin, fuzz_openapi, obj, scratch_context
 from tests.services.okta.helpers import assert_error, org_client
 from tests.support import default_seed, running_services, url
 
@@ -197,7 +197,7 @@ def test_fuzz_the_public_endpoints_without_a_token(lab, ids, tmp_path):
 def test_fuzz_the_org_admin_api(lab, tmp_path):
     started = time.monotonic()
     log = LogWatch(Path(lab["state_dir"]) / "logs" / "okta.log")
-    report = fuzz_openapi(admin_document(tmp_path), url(lab, "okta", "admin"), examples=EXAMPLES, seed=SEED)
+    report = fuzz_admin(lab, "okta", tmp_path, examples=EXAMPLES, seed=SEED)
     print(f"okta admin API: {report.summary()} in {time.monotonic() - started:.1f} s")
     assert not report.findings, report.failures()
     assert not log.tracebacks(), log.tracebacks()[:3]

@@ -24,7 +24,7 @@ import pyotp
 import pytest
 
 from tests.fuzzing import LogWatch
-from tests.http_fuzzing import SCALE, admin_document, describe, fuzz_openapi, obj, scratch_context
+from tests.http_fuzzing import SCALE, describe, fuzz_admin, fuzz_openapi, obj, scratch_context
 from tests.support import running_services, url
 
 SUBNET = "127.0.59"
@@ -82,7 +82,7 @@ def test_fuzz_the_phone_api(lab, tmp_path):
     document = describe(phone_document(tmp_path), bodies=PHONE_BODIES, queries=PHONE_QUERIES,
                         path_values={"user": ["alice", *LOGINS, "ALICE@corp.example.com"]})
     report = fuzz_openapi(document, url(lab, "phone"), examples=EXAMPLES, seed=SEED)
-    admin = fuzz_openapi(admin_document(tmp_path), url(lab, "phone", "admin"), examples=10, seed=SEED)
+    admin = fuzz_admin(lab, "phone", tmp_path, examples=10, seed=SEED)
     print(f"phone API: {report.summary()}; admin: {admin.summary()} in {time.monotonic() - started:.1f} s")
     assert not report.findings + admin.findings, report.failures() + admin.failures()
     assert not log.tracebacks(), log.tracebacks()[:3]
@@ -107,7 +107,7 @@ def test_fuzz_the_mailbox_api(lab, tmp_path):
                         path_values={"mid": ids},
                         exclude=["DELETE /messages"])      # sent once, last: it empties what the rest reads
     report = fuzz_openapi(document, url(lab, "mail"), examples=EXAMPLES, seed=SEED)
-    admin = fuzz_openapi(admin_document(tmp_path), url(lab, "mail", "admin"), examples=10, seed=SEED)
+    admin = fuzz_admin(lab, "mail", tmp_path, examples=10, seed=SEED)
     print(f"mail API: {report.summary()}; admin: {admin.summary()} in {time.monotonic() - started:.1f} s")
     assert not report.findings + admin.findings, report.failures() + admin.failures()
     assert httpx.delete(url(lab, "mail") + "/messages").json() == {"deleted": len(ids)}

@@ -18,7 +18,7 @@ import pytest
 
 from tests.aws_fuzzing import Generator, SignedClient, fuzz_aws
 from tests.fuzzing import LogWatch
-from tests.http_fuzzing import SCALE, admin_document, fuzz_openapi, json_api, obj
+from tests.http_fuzzing import SCALE, fuzz_admin, fuzz_openapi, json_api, obj
 from tests.services.workspaces.doubles import RadiusResponder, aws_client
 from tests.support import running_services, url
 
@@ -82,7 +82,7 @@ def test_fuzz_the_client_signin_and_the_admin_api(lab, tmp_path):
     log = LogWatch(Path(lab["state_dir"]) / "logs" / "workspaces.log")
     connector_log = LogWatch(Path(lab["state_dir"]) / "logs" / "ad-connector.log")    # the sign-in's next hop
     report = fuzz_openapi(SIGNIN, url(lab, "workspaces"), examples=EXAMPLES, seed=5151)
-    admin = fuzz_openapi(admin_document(tmp_path), url(lab, "workspaces", "admin"), examples=10, seed=5152)
+    admin = fuzz_admin(lab, "workspaces", tmp_path, examples=10, seed=5152)
     print(f"workspaces sign-in: {report.summary()}; admin: {admin.summary()} in {time.monotonic() - started:.1f} s")
     assert not report.findings + admin.findings, report.failures() + admin.failures()
     assert not log.tracebacks() + connector_log.tracebacks(), (log.tracebacks() + connector_log.tracebacks())[:3]
