@@ -164,7 +164,7 @@ def test_queries_whose_question_does_not_parse_get_formerr_with_their_id(dc, pac
         assert reply.rcode() == dns.rcode.FORMERR and reply.flags & dns.flags.QR
         assert not reply.question and not reply.answer
         assert reply.opcode() == (packet[2] >> 3) & 0xF           # echoed
-    events = [e for e in httpx.get(f"{dc['admin']}/events").json() if e["kind"] == "dns.malformed"]
+    events = [e for e in httpx.get(f"{dc['admin']}/events", headers=dc["auth"]).json() if e["kind"] == "dns.malformed"]
     assert events[-1]["outcome"] == "FORMERR" and events[-1]["fields"]["reason"]
     assert query(dc, f"_ldap._tcp.{DOMAIN}", "SRV").rcode() == dns.rcode.NOERROR
 

@@ -27,7 +27,7 @@ from ldap3.operation.search import search_operation
 from ldap3.protocol.rfc4511 import LDAPMessage, MessageID, ProtocolOp
 from pyasn1.codec.ber import decoder, encoder
 
-from tests.support import running_services
+from tests.support import admin_headers, running_services
 
 SUBNET = "127.0.52"
 BASE_DN = "DC=corp,DC=example,DC=com"
@@ -44,7 +44,7 @@ def dc(tmp_path_factory):
         svc = topology["services"]["dc"]
         yield {"host": svc["host"], "ldap": svc["ports"]["ldap"], "dns": svc["ports"]["dns"],
                "kerberos": svc["ports"]["kerberos"], "admin": f"http://{svc['host']}:{svc['ports']['admin']}",
-               "log": Path(topology["state_dir"]) / "logs" / "dc.log"}
+               "log": Path(topology["state_dir"]) / "logs" / "dc.log", "auth": admin_headers(topology)}
 
 
 # -- BER by hand, for requests no client library would build -------------------------------------
@@ -96,7 +96,7 @@ def result_of(msg) -> tuple[str, int, str]:
 
 
 def events(dc, kind: str) -> list[dict]:
-    return [e for e in httpx.get(f"{dc['admin']}/events").json() if e["kind"] == kind]
+    return [e for e in httpx.get(f"{dc['admin']}/events", headers=dc["auth"]).json() if e["kind"] == kind]
 
 
 # -- MaxReceiveBuffer ----------------------------------------------------------------------------
