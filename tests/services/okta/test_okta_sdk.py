@@ -66,3 +66,28 @@ def test_sdk_adds_the_radius_app_from_the_catalog_by_name(sdk, api):
     for aid in (app_id, other_id):
         api.post(f"/api/v1/apps/{aid}/lifecycle/deactivate")
 
+
+def test_sdk_log_search_q_finds_actors_and_targets(sdk, api):
+    alice = api.get("/api/v1/users/alice@corp.example.com").json()
+    assert api.post(f"/api/v1/users/{alice['id']}/lifecycle/suspend").status_code == 200
+    assert api.post(f"/api/v1/users/{alice['id']}/lifecycle/unsuspend").status_code == 200
+
+    async def drive():
+        client = sdk()
+        found = {}
+        for q in ("alice", "ALICE unsuspend", "alice nosuchword", "Lab admin", "lab API token alice"):
+            events, _, err = await client.list_log_events(q=q, limit=1000)
+            assert err is None, err
+            found[q] = events
+        return found
+
+    found = asyncio.run(drive())
+    types = {e.event_type for e in found["alice"]}
+    assert {"user.lifecycle.suspend", "user.lifecycle.unsuspend"} <= types, types
+    assert all(any("alice" in (t.alternate_id or "").lower() for t in e.target) for e in found["alice"]
+               if e.event_type.startswith("user.lifecycle"))
+    assert {e.event_type for e in found["ALICE unsuspend"]} == {"user.lifecycle.unsuspend"}
+    assert found["alice nosuchword"] == []
+    # The actor is searched too: the admin's token made the changes.
+    assert {"user.lifecycle.suspend"} <= {e.event_type for e in found["lab API token alice"]}
+    assert len(found["Lab admin"]) >= 2
