@@ -1,6 +1,7 @@
 """What an admin script does with the official okta SDK (okta-sdk-python 3.x) against the org as a
 process (okta only, 127.0.26): add the walkthrough's RADIUS app from the catalog by name, search
-the System Log with `q`, list authenticators, agent pools and a user's app links."""
+the System Log with `q`, list authenticators (consistent with the factor types), the AD agent's
+pool and a user's app links."""
 import asyncio
 
 import pytest
@@ -91,3 +92,83 @@ def test_sdk_log_search_q_finds_actors_and_targets(sdk, api):
     # The actor is searched too: the admin's token made the changes.
     assert {"user.lifecycle.suspend"} <= {e.event_type for e in found["lab API token alice"]}
     assert len(found["Lab admin"]) >= 2
+
+
+def test_sdk_lists_authenticators_from_the_factor_types(sdk, api):
+    async def listed():
+        found, _, err = await sdk().list_authenticators()
+        assert err is None, err
+        return {a.key.value: a for a in found}
+
+    def status(a):
+        return a.status.value
+
+    before = asyncio.run(listed())
+    assert {"okta_verify", "phone_number", "okta_email", "google_otp", "okta_password"} <= before.keys()
+    assert all(status(a) == "ACTIVE" for a in before.values())
+    raw = {a["key"]: a for a in api.get("/api/v1/authenticators").json()}
+    assert raw["okta_verify"]["type"] == "app" and raw["phone_number"]["type"] == "phone"
+    assert raw["okta_verify"]["id"].startswith("aut") and raw["okta_verify"]["settings"]["methods"] == ["push", "totp"]
+    assert api.get(f"/api/v1/authenticators/{raw['google_otp']['id']}").json()["key"] == "google_otp"
+    assert api.get("/api/v1/authenticators/autNoSuchThing").json()["errorCode"] == "E0000007"
+    # Consistent with the factor types: Google Authenticator off, then SMS and voice off.
+    try:
+        for fid in ("google_otp", "okta_sms", "okta_call"):
+            assert api.post(f"/api/v1/org/factors/{fid}/lifecycle/deactivate").status_code == 200
+        after = asyncio.run(listed())
+        assert status(after["google_otp"]) == "INACTIVE" and status(after["phone_number"]) == "INACTIVE"
+        assert status(after["okta_verify"]) == "ACTIVE"
+        assert api.post("/api/v1/org/factors/okta_push/lifecycle/deactivate").status_code == 200
+        raw = {a["key"]: a for a in api.get("/api/v1/authenticators").json()}
+        assert raw["okta_verify"]["status"] == "ACTIVE" and raw["okta_verify"]["settings"]["methods"] == ["totp"]
+        assert raw["okta_verify"]["id"] == before["okta_verify"].id
+    finally:
+        for fid in ("google_otp", "okta_sms", "okta_call", "okta_push"):
+            api.post(f"/api/v1/org/factors/{fid}/lifecycle/activate")
+
+
+def test_sdk_lists_the_ad_agent_pool(sdk, api):
+    reg = api.post("/api/v1/agents/ad/register", json={"domain": "corp.example.com", "netbiosName": "CORP",
+                                                        "host": "instanceokta", "version": "3.20.0"})
+    assert reg.status_code == 200, reg.text
+    agent_id, dir_id = reg.json()["agentId"], reg.json()["directoryId"]
+
+    async def drive():
+        client = sdk()
+        pools, _, err = await client.list_agent_pools()
+        assert err is None, err
+        ad, _, err = await client.list_agent_pools(pool_type="AD")
+        assert err is None, err
+        radius, _, err = await client.list_agent_pools(pool_type="Radius")
+        assert err is None, err
+        return pools, ad, radius
+
+    pools, ad, radius = asyncio.run(drive())
+    assert [p.id for p in pools] == [dir_id] and [p.id for p in ad] == [dir_id] and radius == []
+    pool = pools[0]
+    assert pool.name == "corp.example.com" and pool.type.value == "AD"
+    assert pool.operational_status.value == "OPERATIONAL"
+    assert [(a.id, a.name, a.version, a.pool_id) for a in pool.agents] == [(agent_id, "instanceokta", "3.20.0", dir_id)]
+    assert pool.agents[0].operational_status.value == "OPERATIONAL" and pool.agents[0].last_connection > 0
+    bad = api.get("/api/v1/agentPools", params={"poolType": "NOPE"})
+    assert bad.status_code == 400 and bad.json()["errorCode"] == "E0000001"
+    assert api.get("/api/v1/agentPools", params={"agentTypes": "AD"}).json()[0]["id"] == dir_id
+
+
+def test_sdk_lists_a_users_app_links(sdk, api):
+    app = api.post("/api/v1/apps", json={"name": "bookmark", "label": "Wiki", "signOnMode": "BOOKMARK",
+                                         "settings": {"app": {"url": "https://wiki.example.com/"}}}).json()
+    bob = api.get("/api/v1/users/bob@corp.example.com").json()
+    assert api.post(f"/api/v1/apps/{app['id']}/users", json={"id": bob["id"]}).status_code == 200
+
+    async def drive():
+        links, _, err = await sdk().list_app_links(bob["id"])
+        assert err is None, err
+        return links
+
+    links = asyncio.run(drive())
+    wiki = [link for link in links if link.app_instance_id == app["id"]]
+    assert len(wiki) == 1 and wiki[0].label == "Wiki" and wiki[0].app_name == "bookmark"
+    assert wiki[0].link_url.endswith(f"/home/bookmark/{app['id']}/link")
+    assert all(link.app_name != "radius_workspaces" for link in links)     # RADIUS apps have no link
+    api.post(f"/api/v1/apps/{app['id']}/lifecycle/deactivate")
