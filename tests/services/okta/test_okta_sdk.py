@@ -172,3 +172,74 @@ def test_sdk_lists_a_users_app_links(sdk, api):
     assert wiki[0].link_url.endswith(f"/home/bookmark/{app['id']}/link")
     assert all(link.app_name != "radius_workspaces" for link in links)     # RADIUS apps have no link
     api.post(f"/api/v1/apps/{app['id']}/lifecycle/deactivate")
+
+
+def _actor_of(api, user_id: str, event_type: str) -> dict:
+    events = api.get("/api/v1/logs", params={
+        "filter": f'eventType eq "{event_type}" and target.id eq "{user_id}"', "limit": 1000}).json()
+    assert events, f"no {event_type} for {user_id}"
+    return events[-1]["actor"]
+
+
+def test_self_service_enrolment_names_the_user_and_imports_name_okta_system(sdk, api, topo):
+    import httpx
+    import pyotp
+
+    policy = api.post("/api/v1/policies", json={
+        "type": "MFA_ENROLL", "name": "Self-service for everyone", "priority": 1,
+        "settings": {"type": "FACTORS", "factors": {"okta_otp": {"enroll": {"self": "REQUIRED"}},
+                                                    "okta_push": {"enroll": {"self": "REQUIRED"}}}}}).json()
+    api.post(f"/api/v1/policies/{policy['id']}/rules", json={"name": "first sign in",
+                                                              "actions": {"enroll": {"self": "LOGIN"}}})
+    base = url(topo, "okta")
+    try:
+        olga = api.post("/api/v1/users", params={"activate": "true"}, json={
+            "profile": {"login": "olga@corp.example.com", "firstName": "Olga", "lastName": "Tester"},
+            "credentials": {"password": {"value": "Olga-Passw0rd!"}}}).json()
+        tx = httpx.post(f"{base}/api/v1/authn", json={"username": "olga@corp.example.com",
+                                                      "password": "Olga-Passw0rd!"}).json()
+        assert tx["status"] == "MFA_ENROLL", tx
+        # Okta Verify's code, then its push, as the sign-in widget would.
+        tx = httpx.post(f"{base}/api/v1/authn/factors", json={
+            "stateToken": tx["stateToken"], "factorType": "token:software:totp", "provider": "OKTA"}).json()
+        secret = tx["_embedded"]["factor"]["_embedded"]["activation"]["sharedSecret"]
+        tx = httpx.post(tx["_links"]["next"]["href"], json={"stateToken": tx["stateToken"],
+                                                            "passCode": pyotp.TOTP(secret).now()}).json()
+        assert tx["status"] == "MFA_ENROLL", tx
+        tx = httpx.post(f"{base}/api/v1/authn/factors", json={
+            "stateToken": tx["stateToken"], "factorType": "push", "provider": "OKTA"}).json()
+        qr = tx["_embedded"]["factor"]["_embedded"]["activation"]["qrContents"]
+        activation_token = qr.split("t=")[1].split("&")[0]
+        phone = httpx.post(f"{base}/idp/authenticators/okta-verify/enroll", json={
+            "activationToken": activation_token, "pushEndpoint": "http://127.0.0.1:9/push"})
+        assert phone.status_code == 200, phone.text
+        me = {"id": olga["id"], "type": "User", "alternateId": "olga@corp.example.com", "displayName": "Olga Tester"}
+        events = api.get("/api/v1/logs", params={"filter": f'target.id eq "{olga["id"]}"', "limit": 1000}).json()
+        mfa = [e for e in events if e["eventType"] in ("user.mfa.factor.update", "user.mfa.factor.activate")]
+        assert len(mfa) == 4, [e["eventType"] for e in mfa]      # TOTP and push, each enrolled then activated
+        assert all(e["actor"] == me for e in mfa), [e["actor"] for e in mfa]
+        # An admin's enrolment through the Factors API still names the admin's token.
+        api.post(f"/api/v1/users/{olga['id']}/factors", json={"factorType": "token:software:totp",
+                                                              "provider": "GOOGLE"})
+        assert _actor_of(api, olga["id"], "user.mfa.factor.update")["alternateId"] == "lab API token"
+    finally:
+        api.delete(f"/api/v1/policies/{policy['id']}")
+
+    # What the AD agent's import does is Okta System's (the agent's own User-Agent, the lab's token).
+    agent = {"User-Agent": "Okta AD Agent/3.16.0 (lab)"}
+    imported = api.post("/api/v1/users", params={"activate": "false"}, headers=agent, json={
+        "profile": {"login": "imported@corp.example.com", "firstName": "Imp", "lastName": "Orted"}}).json()
+    group = api.get("/api/v1/groups", params={"q": "WorkSpaces Users"}).json()[0]
+    assert api.put(f"/api/v1/groups/{group['id']}/users/{imported['id']}", headers=agent).status_code == 204
+    system = {"id": "0oaOktaSystem0000000", "type": "SystemPrincipal", "alternateId": "system@okta.com",
+              "displayName": "Okta System"}
+    assert _actor_of(api, imported["id"], "user.lifecycle.create") == system
+    assert _actor_of(api, imported["id"], "group.user_membership.add") == system
+
+    async def drive():
+        events, _, err = await sdk().list_log_events(q="olga factor")
+        assert err is None, err
+        return events
+
+    assert {e.actor.alternate_id for e in asyncio.run(drive()) if e.event_type.startswith("user.mfa.factor")
+            and e.event_type != "user.mfa.factor.update"} == {"olga@corp.example.com"}
