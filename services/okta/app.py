@@ -10,8 +10,10 @@ from services.common.http_guard import BodyGuard
 from services.common.web import mount_static
 
 from . import (
+    agent_pools,
     agents,
     apps,
+    authenticators,
     authn,
     console,
     devices,
@@ -43,7 +45,8 @@ def make_app(org: Org) -> FastAPI:
     app.add_middleware(BodyGuard, limit=BODY_LIMIT, errors=_body_refused)
     gate.install(app, org)
     # factors before users: /api/v1/users/{uid}/factors/... must not be taken for a user route.
-    for module in (factors, users, groups, apps, logs, tokens, devices, authn, policy_api, org_factors, agents):
+    for module in (factors, users, groups, apps, logs, tokens, devices, authn, policy_api, org_factors, agents,
+                   authenticators, agent_pools):
         app.include_router(module.router(org))
     app.include_router(enduser.router(org))     # the end users' pages (sign-in, activation, dashboard)
     mount_static(app)

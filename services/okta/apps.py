@@ -45,6 +45,27 @@ def create_bookmark_app(org: Org, *, label: str, url: str) -> dict[str, Any]:
     return org.store.put("apps", a["id"], a)
 
 
+# The lab's catalog of RADIUS apps (name -> the catalog's display name). Any other name with
+# "radius" in it is a RADIUS app too (what the console and older seeds send).
+RADIUS_CATALOG = {"radius_workspaces": "Amazon WorkSpaces", "radius_app": "RADIUS Application",
+                  "radius": "RADIUS Application"}
+
+
+def catalog_mode(name: str, sent: str | None) -> str:
+    """The app's sign-on mode. A catalog app is chosen by `name`, as Okta's API adds catalog
+    apps, and the catalog app decides its mode: a RADIUS catalog name makes a RADIUS app
+    whatever `signOnMode` says, because the okta SDK cannot send "RADIUS" with a name (only
+    models such as `BasicAuthApplication` or `BookmarkApplication` send `name`, with their own
+    `signOnMode`), nor the `settings.app` keys they do not model: what is missing gets the
+    defaults, and `PUT /api/v1/radius/apps/{id}` sets it afterwards. A name outside the catalog needs
+    `signOnMode` RADIUS (the SDK's `Application.from_dict` sends that, without a name)."""
+    if name == "bookmark" or (sent == "BOOKMARK" and name not in RADIUS_CATALOG):
+        return "BOOKMARK" if sent in (None, "BOOKMARK") else "RADIUS" if sent == "RADIUS" else ""
+    if sent == "RADIUS" or name in RADIUS_CATALOG or "radius" in name.lower():
+        return "RADIUS"
+    return ""
+
+
 def bookmark_url(conf: dict[str, Any]) -> str:
     """`settings.app.url`: required, an absolute http(s) URL (Okta's validation message)."""
     url = string_field(conf, "url", required=True, where="settings.app")
@@ -173,12 +194,12 @@ def router(org: Org) -> APIRouter:
         (a built-in expression or a format name such as `ad_sam_account_name`)."""
         audit = Audit.of(request)
         data = await json_body(request)
-        label = string_field(data, "label", required=True)
-        name = string_field(data, "name") or "radius"
-        mode = string_field(data, "signOnMode") or ("RADIUS" if "radius" in name.lower() else
-                                                      "BOOKMARK" if name == "bookmark" else None)
+        sent = string_field(data, "signOnMode")
+        name = string_field(data, "name") or ("bookmark" if sent == "BOOKMARK" else "radius")
+        mode = catalog_mode(name, sent)
         if mode not in ("RADIUS", "BOOKMARK"):
             raise invalid("signOnMode", "the lab's org hosts RADIUS and BOOKMARK apps only")
+        label = string_field(data, "label", required=mode == "BOOKMARK") or RADIUS_CATALOG.get(name, name)
         settings = data.get("settings") or {}
         conf = (settings.get("app") if isinstance(settings, dict) else None) or {}
         if not isinstance(conf, dict):

@@ -13,6 +13,7 @@ from .authn_views import can_skip
 from .errors import OktaError, string_field
 from .factors import activate_totp, enrol_factor, qr_contents
 from .ids import token
+from .org import user_actor
 
 
 def is_push(f: dict[str, Any]) -> bool:
@@ -34,7 +35,7 @@ def enroll(flow: AuthnFlow, data: dict[str, Any]) -> dict[str, Any]:
         raise OktaError("E0000001", "factorType", [f"factorType: {ftype} ({provider}) is not allowed "
                                                    "by the multifactor enrollment policy"])
     try:
-        f = enrol_factor(flow.org, flow.audit, user, ftype, provider, data.get("profile"))
+        f = enrol_factor(flow.org, flow.audit, user, ftype, provider, data.get("profile"), actor=user_actor(user))
     finally:
         flow.save(state)
     state.update(status="MFA_ENROLL_ACTIVATE", factorId=f["id"])
@@ -55,7 +56,7 @@ def activate(flow: AuthnFlow, data: dict[str, Any], fid: str) -> dict[str, Any]:
         return flow.respond(state, user, factorResult="WAITING")
     code = string_field(data, "passCode", required=True)
     try:
-        activate_totp(org, flow.audit, user, f, code)
+        activate_totp(org, flow.audit, user, f, code, actor=user_actor(user))
     finally:
         flow.save(state)
     return flow.factor_done(state, user, "enroll_totp")

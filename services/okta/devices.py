@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from . import push, shapes
 from .errors import OktaError, invalid, json_body, string_field
 from .ids import digest, token
-from .org import Audit, Org, factor_target, user_target
+from .org import Audit, Org, factor_target, user_actor, user_target
 
 
 def router(org: Org) -> APIRouter:
@@ -46,8 +46,9 @@ def router(org: Org) -> APIRouter:
         factor.pop("activationToken", None)
         factor.pop("qrToken", None)
         org.people.save_factor(factor)
-        org.syslog("user.mfa.factor.activate", audit=audit, targets=[user_target(user), factor_target(factor)],
-                   message="Activate factor for user")
+        # The user activates Okta Verify on her phone, whoever started the enrolment.
+        org.syslog("user.mfa.factor.activate", audit=audit, actor=user_actor(user),
+                   targets=[user_target(user), factor_target(factor)], message="Activate factor for user")
         org.record("okta.device.enroll", audit, outcome="ACTIVE", user=user["profile"]["login"],
                    factor=factor["id"], device=name, pushEndpoint=endpoint)
         return shapes.respond({"factorId": factor["id"], "userId": user["id"],

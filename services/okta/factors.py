@@ -75,9 +75,11 @@ def enrolment_view(org: Org, user: dict[str, Any], f: dict[str, Any]) -> dict[st
 
 
 def enrol_factor(org: Org, audit: Audit, user: dict[str, Any], ftype: str, provider: str,
-                 profile: Any = None) -> dict[str, Any]:
+                 profile: Any = None, *, actor: dict[str, Any] | None = None) -> dict[str, Any]:
     """A new PENDING_ACTIVATION factor (the Factors API and `/api/v1/authn/factors` share it).
-    sms / call / email take `profile` (phoneNumber / email) and get their activation code sent."""
+    sms / call / email take `profile` (phoneNumber / email) and get their activation code sent.
+    `actor`: who the System Log names; the user herself on the self-service path (authn), else
+    whoever made the API call."""
     if (ftype, provider) not in FACTOR_PREFIX:
         raise OktaError("E0000001", "factorType",
                         [f"factorType: {ftype} with provider {provider} is not supported by this org"])
@@ -105,7 +107,7 @@ def enrol_factor(org: Org, audit: Audit, user: dict[str, Any], ftype: str, provi
     else:
         f["secret"] = otp.new_secret()
     org.people.save_factor(f)
-    org.syslog("user.mfa.factor.update", audit=audit, targets=[user_target(user), factor_target(f)],
+    org.syslog("user.mfa.factor.update", audit=audit, actor=actor, targets=[user_target(user), factor_target(f)],
                message="Enroll factor")
     org.record("okta.factor.enroll", audit, outcome="PENDING_ACTIVATION", user=user["profile"]["login"],
                factor=f["id"], factorType=ftype, provider=provider)
@@ -114,7 +116,8 @@ def enrol_factor(org: Org, audit: Audit, user: dict[str, Any], ftype: str, provi
     return f
 
 
-def activate_totp(org: Org, audit: Audit, user: dict[str, Any], f: dict[str, Any], code: str | None) -> dict[str, Any]:
+def activate_totp(org: Org, audit: Audit, user: dict[str, Any], f: dict[str, Any], code: str | None, *,
+                  actor: dict[str, Any] | None = None) -> dict[str, Any]:
     """Check the first code of a pending TOTP factor and make it ACTIVE (403 E0000068 if wrong)."""
     if f["status"] == "ACTIVE":
         raise OktaError("E0000001", "Factor is already active", ["factor: already active"])
@@ -126,7 +129,7 @@ def activate_totp(org: Org, audit: Audit, user: dict[str, Any], f: dict[str, Any
     now = org.now()
     if codes.is_code_factor(f):
         codes.check(org, audit, user, f, code, activation=True)
-        return _activated(org, audit, user, f)
+        return _activated(org, audit, user, f, actor)
     step = otp.matching_step(f["secret"], code, now, org.settings.totp_window_steps)
     if step is None:
         org.record("okta.factor.activate", audit, outcome="invalid_passcode",
@@ -134,14 +137,15 @@ def activate_totp(org: Org, audit: Audit, user: dict[str, Any], f: dict[str, Any
         raise OktaError("E0000068", causes=["Your passcode doesn't match our records. Please try again."])
     if org.settings.activation_code_counts_as_used:
         org.store.mark_used(f["id"], step, now)
-    return _activated(org, audit, user, f)
+    return _activated(org, audit, user, f, actor)
 
 
-def _activated(org: Org, audit: Audit, user: dict[str, Any], f: dict[str, Any]) -> dict[str, Any]:
+def _activated(org: Org, audit: Audit, user: dict[str, Any], f: dict[str, Any],
+               actor: dict[str, Any] | None) -> dict[str, Any]:
     f.update(status="ACTIVE", lastUpdated=org.iso())
     f.pop("qrToken", None)
     org.people.save_factor(f)
-    org.syslog("user.mfa.factor.activate", audit=audit, targets=[user_target(user), factor_target(f)],
+    org.syslog("user.mfa.factor.activate", audit=audit, actor=actor, targets=[user_target(user), factor_target(f)],
                message="Activate factor for user")
     org.record("okta.factor.activate", audit, outcome="ACTIVE", user=user["profile"]["login"],
                factor=f["id"], factorType=f["factorType"], provider=f["provider"])

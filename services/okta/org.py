@@ -39,6 +39,14 @@ class Audit:
 
 
 NOBODY = Audit()     # what the org does on its own (seeding, a push timing out)
+# What Okta names as the actor of what its directory imports do (users and groups created, members
+# added: "system@okta.com", Okta support's "What is the system@okta.com account"). The lab knows
+# the AD agent's calls by the User-Agent the agent sends (it shares the lab's API token).
+OKTA_SYSTEM = {"id": "0oaOktaSystem0000000", "type": "SystemPrincipal", "alternateId": "system@okta.com",
+               "displayName": "Okta System"}
+AD_AGENT_USER_AGENT = "Okta AD Agent/"
+LAB_ADMIN = {"id": "lab-admin", "type": "PublicClientApp", "alternateId": "lab API token",
+             "displayName": "Lab admin"}
 # The admin console's signed-in admin, while one of its in-process API calls runs (console/client.py):
 # the System Log's actor of what they do, instead of the API token's.
 ACTING_ADMIN: ContextVar[dict[str, Any] | None] = ContextVar("okta_acting_admin", default=None)
@@ -106,8 +114,7 @@ class Org:
             "severity": severity,
             "legacyEventType": None,
             "displayMessage": message or event_type,
-            "actor": actor or ACTING_ADMIN.get() or {"id": "lab-admin", "type": "PublicClientApp",
-                               "alternateId": "lab API token", "displayName": "Lab admin"},
+            "actor": actor or ACTING_ADMIN.get() or default_actor(audit),
             "client": {"userAgent": {"rawUserAgent": ua, "os": None, "browser": None},
                        "zone": "null", "ipAddress": ip, "geographicalContext": None,
                        "device": "Unknown"},
@@ -123,6 +130,14 @@ class Org:
         }
         self.store.append_log(ts, event)
         return event
+
+
+def default_actor(audit: Audit) -> dict[str, Any]:
+    """Who did it when the caller names nobody: Okta System for the AD agent's import calls, else
+    the lab's API token (an admin script)."""
+    if (audit.user_agent or "").startswith(AD_AGENT_USER_AGENT):
+        return dict(OKTA_SYSTEM)
+    return dict(LAB_ADMIN)
 
 
 def user_target(user: dict[str, Any]) -> dict[str, Any]:
