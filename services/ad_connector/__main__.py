@@ -3,7 +3,7 @@ from services.common.aws_api import body_errors
 from services.common.http_guard import BodyGuard
 from services.common.runner import Service, run
 
-from . import users
+from . import registrations, users
 from .api import make_app
 from .ds_api import DirectoryService
 from .settings import ConnectorSettings
@@ -27,6 +27,9 @@ async def build(ctx) -> Service:
             agents = [svc["host"] for svc in ctx.topology["services"].values()
                       if svc.get("package") == "services.radius_agent"] or [ctx.peer("radius-agent")["host"]]
             store.put(seed_directory(data, settings, ctx.credential("radius_shared_secret"), agents))
+            if data["aws"].get("workspaces"):
+                # The seed's directory is registered with WorkSpaces, as WorkSpaces' seed says.
+                store.register(data["aws"]["directory"]["id"], "workspaces")
 
     store.seed_once(seed)
 
@@ -37,6 +40,7 @@ async def build(ctx) -> Service:
 
     app = make_app(ctx, store, settings)
     users.register_routes(app, ctx, store, settings)
+    registrations.register_routes(app, ctx, store)
     ds.mount(app)
     app.add_middleware(BodyGuard, errors=body_errors(_refused))   # 1 MiB; depth 64
     await ds.resume()   # schedules lifecycles a previous run left half-way; returns at once

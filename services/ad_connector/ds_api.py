@@ -1,8 +1,9 @@
 """The AWS Directory Service API of the emulated AD Connector (`DirectoryService_20150416.*`).
 
 Operations: ConnectDirectory, DescribeDirectories, DeleteDirectory, EnableRadius, UpdateRadius,
-DisableRadius. The wire (SigV4, model validation, errors) is services/common/aws_api.py; the rules
-the model cannot express are models.py; this module holds the operations and the two asynchronous
+DisableRadius, DescribeDomainControllers. The wire (SigV4, model validation, errors) is
+services/common/aws_api.py; the rules the model cannot express are models.py; which applications
+use a directory is registrations.py. This module holds the operations and the two asynchronous
 lifecycles AWS shows through DescribeDirectories:
 
 - Stage: Requested → Creating → Active, or Failed with StageReason, decided by the real
@@ -27,7 +28,7 @@ from services.common.aws_paging import Pager
 from services.common.background import Background
 from services.common.context import ServiceContext
 
-from . import connectivity, models, radius_probe
+from . import connectivity, models, radius_probe, registrations
 from .settings import ConnectorSettings
 from .store import DirectoryStore, public
 
@@ -57,6 +58,7 @@ class DirectoryService:
                           "EnableRadius": self.enable_radius,
                           "UpdateRadius": self.update_radius,
                           "DisableRadius": self.disable_radius,
+                          "DescribeDomainControllers": self.describe_domain_controllers,
                       })
 
     async def resume(self) -> None:
@@ -108,11 +110,20 @@ class DirectoryService:
     async def delete_directory(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
         directory_id = params["DirectoryId"]
         self._directory(directory_id)
+        registrations.check_deletable(self.store, directory_id)   # e.g. still registered with WorkSpaces
         self.work.cancel(("stage", directory_id))
         self.work.cancel(("radius", directory_id))
         self.store.delete(directory_id)
         self.ctx.record("ds.directory_stage", outcome="Deleted", trace=call.trace, directory=directory_id)
         return {"DirectoryId": directory_id}
+
+    async def describe_domain_controllers(self, params: dict[str, Any], _call: Call) -> dict[str, Any]:
+        """AWS manages domain controllers only for AWS Managed Microsoft AD; an AD Connector has none
+        of its own (its DCs are the customer's), so the declared UnsupportedOperationException
+        (lab choice, docs/aws.md)."""
+        doc = self._directory(params["DirectoryId"])
+        raise AwsError("UnsupportedOperationException", "DescribeDomainControllers is supported only for AWS "
+                       f"Managed Microsoft AD directories; directory {doc['DirectoryId']} is {doc.get('Type')}.")
 
     async def enable_radius(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
         doc = self._directory(params["DirectoryId"])

@@ -1,7 +1,10 @@
-"""AD Connector's state: the directories (AD Connectors) and their RADIUS settings, in SQLite.
+"""AD Connector's state: the directories (AD Connectors), their RADIUS settings, and which AWS
+applications use each directory, in SQLite.
 
 Each directory is kept as one JSON document in the shape DescribeDirectories returns, plus the
 write-only fields (the service account password, the RADIUS shared secret) that AWS never returns.
+Registrations (`registrations` table) are what applications told the connector over HTTP
+(registrations.py): DeleteDirectory refuses while one exists.
 """
 from __future__ import annotations
 
@@ -18,7 +21,9 @@ WRITE_ONLY = ("ServiceAccountPassword", "SharedSecret")
 
 class DirectoryStore(SqliteStore):
     def __init__(self, path: Path) -> None:
-        super().__init__(path, "CREATE TABLE IF NOT EXISTS directories (id TEXT PRIMARY KEY, doc TEXT NOT NULL);")
+        super().__init__(path, "CREATE TABLE IF NOT EXISTS directories (id TEXT PRIMARY KEY, doc TEXT NOT NULL);\n"
+                               "CREATE TABLE IF NOT EXISTS registrations (directory TEXT NOT NULL, "
+                               "application TEXT NOT NULL, PRIMARY KEY (directory, application));")
 
     def put(self, doc: dict[str, Any]) -> None:
         with self._lock:
@@ -46,6 +51,24 @@ class DirectoryStore(SqliteStore):
     def clear(self) -> None:
         with self._lock:
             self._db.execute("DELETE FROM directories")
+            self._db.execute("DELETE FROM registrations")
+
+    # -- registrations: which AWS applications use a directory ------------------------------------
+    def register(self, directory_id: str, application: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO registrations VALUES (?, ?)", (directory_id, application))
+
+    def deregister(self, directory_id: str, application: str) -> bool:
+        with self._lock:
+            cur = self._db.execute("DELETE FROM registrations WHERE directory = ? AND application = ?",
+                                   (directory_id, application))
+        return cur.rowcount > 0
+
+    def registrations(self, directory_id: str) -> list[str]:
+        with self._lock:
+            rows = self._db.execute("SELECT application FROM registrations WHERE directory = ? ORDER BY application",
+                                    (directory_id,)).fetchall()
+        return [r[0] for r in rows]
 
 
 def public(doc: dict[str, Any]) -> dict[str, Any]:

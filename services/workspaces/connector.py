@@ -4,6 +4,8 @@
   keys by botocore's own signer, exactly as another AWS service (or a user's boto3) would call it.
 - Whether a user exists: the connector's internal `POST /connector/users/lookup`, the counterpart
   of `/connector/authenticate` (only the connector holds the service account's password).
+- That WorkSpaces uses the directory: `PUT` / `DELETE /connector/registrations/<id>/workspaces` on
+  registering and once deregistered, so DeleteDirectory refuses a directory in use, as on AWS.
 
 Both leave from WorkSpaces' own address on the one client WorkSpaces keeps for the connector
 (ctx.peer_client), so the connector's journal and faults see the WorkSpaces host.
@@ -74,3 +76,15 @@ class Connector:
         if resp.status_code == 404:
             return None
         raise ConnectorUnavailable(body.get("error", f"HTTP {resp.status_code}"))
+
+    async def set_registered(self, directory_id: str, registered: bool, trace: str | None = None) -> None:
+        """Tell the connector WorkSpaces uses (or no longer uses) the directory."""
+        headers = {"X-Lab-Trace": trace} if trace else {}
+        url = f"{self.url}/connector/registrations/{directory_id}/workspaces"
+        try:
+            resp = await self.http.request("PUT" if registered else "DELETE", url, headers=headers, timeout=10.0)
+            body = resp.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise ConnectorUnavailable(exc.__class__.__name__) from None
+        if resp.status_code != 200:
+            raise ConnectorUnavailable(body.get("error", f"HTTP {resp.status_code}"))

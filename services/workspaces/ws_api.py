@@ -1,7 +1,8 @@
 """The Amazon WorkSpaces API (`WorkspacesService.*`): directories, WorkSpaces, connection status.
 
 Operations: RegisterWorkspaceDirectory, DescribeWorkspaceDirectories, DeregisterWorkspaceDirectory,
-CreateWorkspaces, DescribeWorkspaces, DescribeWorkspacesConnectionStatus. The wire is
+CreateWorkspaces, DescribeWorkspaces, DescribeWorkspacesConnectionStatus, DescribeWorkspaceBundles
+(the catalog is bundles.py). The wire is
 services/common/aws_api.py; documents and filters are models.py; the AD Connector is asked over the
 network (connector.py).
 
@@ -24,7 +25,7 @@ from services.common.aws_api import AwsError, AwsModel, Call
 from services.common.background import Background
 from services.common.context import ServiceContext
 
-from . import models
+from . import bundles, models
 from .connector import Connector, ConnectorUnavailable
 from .settings import WorkspacesSettings
 from .store import WorkspacesStore
@@ -51,6 +52,7 @@ class WorkspacesService:
                           "CreateWorkspaces": self.create_workspaces,
                           "DescribeWorkspaces": self.describe_workspaces,
                           "DescribeWorkspacesConnectionStatus": self.describe_connection_status,
+                          "DescribeWorkspaceBundles": self.describe_bundles,
                       })
 
     async def resume(self) -> None:
@@ -91,6 +93,10 @@ class WorkspacesService:
         if ds.get("Stage") != "Active":
             raise AwsError("InvalidResourceStateException", f"The specified directory is not in a valid state "
                            f"for this operation. Directory {directory_id} is {ds.get('Stage')}; it must be Active.")
+        try:   # before anything is stored: the directory is in use from REGISTERING on
+            await self.connector.set_registered(directory_id, True, call.trace)
+        except ConnectorUnavailable as exc:
+            raise AwsError("InternalServerException", f"AWS Directory Service is unavailable ({exc}).") from None
         taken = {d.get("RegistrationCode", "").lower() for d in self.store.directories()}
         doc = models.new_directory(ds, params, code=models.registration_code(self.settings.registration_code_prefix,
                                                                              taken),
@@ -142,8 +148,23 @@ class WorkspacesService:
         doc = self.store.get_directory(directory_id)
         if doc is None or doc.get("State") != models.DEREGISTERING:
             return
+        await self._release(directory_id)
         self.store.delete_directory(directory_id)
         self.ctx.record("workspaces.directory_state", outcome="DEREGISTERED", directory=directory_id)
+
+    async def _release(self, directory_id: str) -> None:
+        """Tell the connector the directory is free; retried until it hears (the directory stays
+        DEREGISTERING meanwhile, so nothing is lost if the connector is down)."""
+        pause = self.settings.stage_delay_seconds or 0.1
+        while True:
+            try:
+                await self.connector.set_registered(directory_id, False)
+                return
+            except ConnectorUnavailable as exc:
+                self.ctx.log.warning("deregistering %s: the AD Connector did not answer (%s); retrying in %.1fs",
+                                     directory_id, exc, pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 30.0)
 
     # -- WorkSpaces -----------------------------------------------------------------------------------
     async def create_workspaces(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
@@ -221,6 +242,15 @@ class WorkspacesService:
             "ConnectionStateCheckTimestamp": now,
             "LastKnownUserConnectionTimestamp": w.get("LastKnownUserConnectionTimestamp"),
         } for w in items]}
+        if token:
+            out["NextToken"] = token
+        return out
+
+
+    async def describe_bundles(self, params: dict[str, Any], _call: Call) -> dict[str, Any]:
+        docs = bundles.select(params, self.settings.account_id)
+        items, token = models.PAGER.page(docs, params, ("BundleIds", "Owner"))
+        out: dict[str, Any] = {"Bundles": items}
         if token:
             out["NextToken"] = token
         return out

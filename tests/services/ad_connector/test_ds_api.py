@@ -169,6 +169,43 @@ def test_delete_directory(ds):
     assert error_of(ds.delete_directory, DirectoryId=directory_id)["Error"]["Code"] == "EntityDoesNotExistException"
 
 
+def test_delete_directory_refused_while_registered_with_workspaces(ds, lab):
+    ws = aws_client(lab, "workspaces")
+    directory_id = ds.connect_directory(**connect_args())["DirectoryId"]
+    assert wait_stage(ds, directory_id)["Stage"] == "Active"
+    ws.register_workspace_directory(DirectoryId=directory_id)
+    err = error_of(ds.delete_directory, DirectoryId=directory_id)
+    assert err["Error"]["Code"] == "ClientException", "in use from REGISTERING on"
+    assert "Amazon WorkSpaces" in err["Error"]["Message"] and directory_id in err["Error"]["Message"]
+    wait_until(lambda: ws.describe_workspace_directories(DirectoryIds=[directory_id])["Directories"][0],
+               lambda d: d["State"] == "REGISTERED")
+    assert error_of(ds.delete_directory, DirectoryId=directory_id)["Error"]["Code"] == "ClientException"
+    assert describe(ds, directory_id)["Stage"] == "Active", "a refused delete leaves the directory alone"
+
+    ws.deregister_workspace_directory(DirectoryId=directory_id)
+    wait_until(lambda: ws.describe_workspace_directories(DirectoryIds=[directory_id])["Directories"], lambda d: d == [])
+    assert ds.delete_directory(DirectoryId=directory_id)["DirectoryId"] == directory_id
+
+
+def test_registrations_endpoint_refuses_unknown_directories_and_applications(lab):
+    api = url(lab, "ad-connector", "api")
+    unknown = httpx.put(f"{api}/connector/registrations/d-0000000000/workspaces")
+    assert unknown.status_code == 404 and "d-0000000000" in unknown.json()["error"]
+    assert httpx.put(f"{api}/connector/registrations/d-0000000000/appstream").status_code == 400
+    gone = httpx.delete(f"{api}/connector/registrations/d-0000000000/workspaces")
+    assert gone.status_code == 200 and gone.json() == {"registered": False}, "a retried release is harmless"
+
+
+def test_describe_domain_controllers_of_an_ad_connector(ds, active):
+    err = error_of(ds.describe_domain_controllers, DirectoryId=active)
+    assert err["Error"]["Code"] == "UnsupportedOperationException", "an AD Connector has no AWS-managed DCs"
+    assert "AWS Managed Microsoft AD" in err["Error"]["Message"]
+    err = error_of(ds.describe_domain_controllers, DirectoryId="d-0000000000")
+    assert err["Error"]["Code"] == "EntityDoesNotExistException"
+    err = error_of(ds.describe_domain_controllers, DirectoryId=active, DomainControllerIds=["dc-xyz"])
+    assert err["Error"]["Code"] == "InvalidParameterException"
+
+
 # -- DescribeDirectories ----------------------------------------------------------------------------
 
 def test_describe_directories_errors_and_paging(ds, active):

@@ -185,3 +185,39 @@ def test_signing_errors(lab):
     ds_signed = aws_client(lab, "ds", endpoint_url=url(lab, "workspaces"))
     err = error_of(ds_signed.describe_directories)
     assert err["Error"]["Code"] in ("InvalidSignatureException", "UnknownOperationException")
+
+
+def test_the_seeded_directory_cannot_be_deleted_while_registered(lab):
+    ds = aws_client(lab, "ds")
+    err = error_of(ds.delete_directory, DirectoryId=DIRECTORY)
+    assert err["Error"]["Code"] == "ClientException"
+    assert "Amazon WorkSpaces" in err["Error"]["Message"]
+    assert ds.describe_directories(DirectoryIds=[DIRECTORY])["DirectoryDescriptions"][0]["Stage"] == "Active"
+
+
+def test_describe_workspace_bundles(ws):
+    assert ws.describe_workspace_bundles()["Bundles"] == [], "the account owns no bundles of its own"
+    first = ws.describe_workspace_bundles(Owner="AMAZON")
+    assert len(first["Bundles"]) == 25 and first["NextToken"]
+    rest = ws.describe_workspace_bundles(Owner="AMAZON", NextToken=first["NextToken"])
+    amazon = first["Bundles"] + rest["Bundles"]
+    assert "NextToken" not in rest and len({b["BundleId"] for b in amazon}) == len(amazon) > 25
+    assert all(b["Owner"] == "AMAZON" and b["State"] == "AVAILABLE" for b in amazon)
+    paginated = [b for page in ws.get_paginator("describe_workspace_bundles").paginate(Owner="AMAZON")
+                 for b in page["Bundles"]]
+    assert paginated == amazon, "boto3's own paginator walks the pages"
+
+    seeded = ws.describe_workspace_bundles(BundleIds=["wsb-0123456789", "wsb-zzzzzzzzzz"])["Bundles"]
+    assert [b["BundleId"] for b in seeded] == ["wsb-0123456789"], "the bundle the seed's WorkSpaces use"
+    assert seeded[0]["ComputeType"] == {"Name": "STANDARD"} and seeded[0]["RootStorage"]["Capacity"]
+    for workspace in ws.describe_workspaces()["Workspaces"]:
+        assert ws.describe_workspace_bundles(BundleIds=[workspace["BundleId"]])["Bundles"]
+
+    err = error_of(ws.describe_workspace_bundles, Owner="AMAZON", BundleIds=["wsb-0123456789"])
+    assert err["Error"]["Code"] == "InvalidParameterValuesException"
+    err = error_of(ws.describe_workspace_bundles, BundleIds=["bundle-1"])
+    assert "Member must satisfy regular expression pattern" in err["Error"]["Message"]
+    err = error_of(ws.describe_workspace_bundles, BundleIds=[f"wsb-{i:010d}" for i in range(26)])
+    assert "Member must have length less than or equal to 25" in err["Error"]["Message"]
+    err = error_of(ws.describe_workspace_bundles, Owner="AMAZON", NextToken="bogus")
+    assert err["Error"]["Message"] == "The specified NextToken is not valid."
