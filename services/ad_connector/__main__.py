@@ -26,7 +26,8 @@ async def build(ctx) -> Service:
             # Every Okta RADIUS agent of the topology, in order: AD Connector fails over along the list.
             agents = [svc["host"] for svc in ctx.topology["services"].values()
                       if svc.get("package") == "services.radius_agent"] or [ctx.peer("radius-agent")["host"]]
-            store.put(seed_directory(data, settings, ctx.credential("radius_shared_secret"), agents))
+            store.put(seed_directory(data, settings, ctx.credential("radius_shared_secret"), agents,
+                                     region=data["aws"]["region"], now=ctx.clock.now()))
             if data["aws"].get("workspaces"):
                 # The seed's directory is registered with WorkSpaces, as WorkSpaces' seed says.
                 store.register(data["aws"]["directory"]["id"], "workspaces")

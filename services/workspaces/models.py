@@ -56,7 +56,8 @@ def new_directory(ds: dict[str, Any], params: dict[str, Any], *, code: str, acco
         "CustomerUserName": connect.get("CustomerUserName", "Administrator"),
         "IamRoleId": f"arn:aws:iam::{account}:role/workspaces_DefaultRole",
         "DirectoryType": DIRECTORY_TYPES.get(ds.get("Type", ""), "AD_CONNECTOR"),
-        "WorkspaceSecurityGroupId": f"{directory_id}_workspacesMembers",
+        # sg- and 17 hex digits, as EC2 makes them; AWS names the group `<directory-id>_workspacesMembers`.
+        "WorkspaceSecurityGroupId": "sg-0" + secrets.token_hex(8),
         "State": REGISTERING,
         "WorkspaceCreationProperties": {"EnableInternetAccess": False, "UserEnabledAsLocalAdministrator": True,
                                         "EnableMaintenanceMode": True},

@@ -10,6 +10,7 @@ RADIUS servers are in-test responders.
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import botocore.exceptions
@@ -119,7 +120,7 @@ def test_connect_directory_goes_requested_to_active_with_connect_settings(ds, la
     final = wait_stage(ds, directory_id)
     assert final["Stage"] == "Active" and "StageReason" not in final
     settings = final["ConnectSettings"]
-    assert settings["SecurityGroupId"] == f"{directory_id}_controllers"
+    assert re.fullmatch(r"sg-[0-9a-f]{17}", settings["SecurityGroupId"]), "as EC2 makes them"
     assert settings["ConnectIps"] == lab["services"]["ad-connector"]["settings"]["connect_ips"]
     assert settings["CustomerUserName"] == "svc-adconnector"
     assert final["DnsIpAddrs"] == [f"{SUBNET}.10"] and final["Type"] == "ADConnector"
@@ -426,7 +427,7 @@ def test_blank_lab_walk(lab, responder):
     directory = wait_until(lambda: ws.describe_workspace_directories(DirectoryIds=[directory_id])["Directories"][0],
                            lambda d: d["State"] == "REGISTERED")
     assert directory["RegistrationCode"].startswith("WSlab+") and len(directory["RegistrationCode"]) == 12
-    assert directory["WorkspaceSecurityGroupId"] == f"{directory_id}_workspacesMembers"
+    assert re.fullmatch(r"sg-[0-9a-f]{17}", directory["WorkspaceSecurityGroupId"])
     assert directory["CustomerUserName"] == "svc-adconnector" and directory["DirectoryType"] == "AD_CONNECTOR"
     err = error_of(ws.register_workspace_directory, DirectoryId=directory_id)
     assert err["Error"]["Code"] == "ResourceAlreadyExistsException"
