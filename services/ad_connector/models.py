@@ -128,6 +128,7 @@ def new_connector(params: dict[str, Any], *, directory_id: str, region: str, con
         "LaunchTime": now,
         "StageLastUpdatedDateTime": now,
         "Type": "ADConnector",
+        "Region": region,      # lab field (not in the model, never on the wire): the directory's Region
         "ConnectSettings": {
             "VpcId": connect["VpcId"],
             "SubnetIds": list(connect["SubnetIds"]),

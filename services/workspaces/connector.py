@@ -35,18 +35,19 @@ class Connector:
         self.url = ctx.peer_url("ad-connector")
         self.http = ctx.peer_client("ad-connector")
 
-    def _signed(self, operation: str, params: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    def _signed(self, operation: str, params: dict[str, Any], region: str) -> tuple[bytes, dict[str, str]]:
         body = json.dumps(params).encode()
         request = AWSRequest(method="POST", url=f"{self.url}/", data=body, headers={
             "X-Amz-Target": f"{DS_TARGET}.{operation}", "Content-Type": "application/x-amz-json-1.1"})
         credentials = Credentials(self.ctx.credential("aws_access_key_id"),
                                   self.ctx.credential("aws_secret_access_key"))
-        SigV4Auth(credentials, "ds", self.ctx.credential("aws_region")).add_auth(request)
+        SigV4Auth(credentials, "ds", region).add_auth(request)
         return body, dict(request.headers.items())
 
-    async def describe_directory(self, directory_id: str, trace: str | None = None) -> dict[str, Any] | None:
-        """The DS DirectoryDescription of `directory_id`, or None when DS does not know it."""
-        body, headers = self._signed("DescribeDirectories", {"DirectoryIds": [directory_id]})
+    async def describe_directory(self, directory_id: str, region: str,
+                                 trace: str | None = None) -> dict[str, Any] | None:
+        """The DS DirectoryDescription of `directory_id` in `region`, or None when DS does not know it there."""
+        body, headers = self._signed("DescribeDirectories", {"DirectoryIds": [directory_id]}, region)
         if trace:
             headers["X-Lab-Trace"] = trace
         try:

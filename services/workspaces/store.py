@@ -88,7 +88,8 @@ def seed(store: WorkspacesStore, data: dict[str, Any], *, dns_ips: list[str], ac
                "DnsIpAddrs": list(dns_ips),
                "ConnectSettings": {"CustomerUserName": d["service_account"], "VpcId": d["vpc_id"],
                                    "SubnetIds": list(d["subnet_ids"])}}
-    directory = models.new_directory(ds_view, {}, code=aws["workspaces"]["registration_code"], account=account)
+    directory = models.new_directory(ds_view, {}, region=aws["region"], code=aws["workspaces"]["registration_code"],
+                                     account=account)
     directory["State"] = models.REGISTERED
     store.put_directory(directory)
     for user in (u for u in data.get("users", []) if u.get("workspace")):

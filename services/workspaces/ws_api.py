@@ -72,17 +72,26 @@ class WorkspacesService:
     def cancel_all(self) -> None:
         self.work.cancel_all()
 
+    # Each Region has its own directories and WorkSpaces, as on AWS: the Region the call is signed
+    # for. Documents from before Regions were kept are in the lab's default Region.
+    def _in(self, doc: dict[str, Any] | None, region: str) -> bool:
+        return doc is not None and (doc.get("Region") or self.ctx.credential("aws_region")) == region
+
+    def _directory(self, directory_id: str, region: str) -> dict[str, Any] | None:
+        doc = self.store.get_directory(directory_id)
+        return doc if self._in(doc, region) else None
+
     # -- directories ----------------------------------------------------------------------------------
     async def register_directory(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
         directory_id = params.get("DirectoryId")
         if not directory_id:
             raise AwsError("InvalidParameterValuesException",
                            "The DirectoryId parameter is required to register an AWS Directory Service directory.")
-        if self.store.get_directory(directory_id) is not None:
+        if self._directory(directory_id, call.region) is not None:
             raise AwsError("ResourceAlreadyExistsException",
                            f"The directory {directory_id} is already registered with Amazon WorkSpaces.")
         try:
-            ds = await self.connector.describe_directory(directory_id, call.trace)
+            ds = await self.connector.describe_directory(directory_id, call.region, call.trace)
         except ConnectorUnavailable as exc:
             raise AwsError("InternalServerException", f"AWS Directory Service is unavailable ({exc}).") from None
         if ds is None:
@@ -98,9 +107,8 @@ class WorkspacesService:
         except ConnectorUnavailable as exc:
             raise AwsError("InternalServerException", f"AWS Directory Service is unavailable ({exc}).") from None
         taken = {d.get("RegistrationCode", "").lower() for d in self.store.directories()}
-        doc = models.new_directory(ds, params, code=models.registration_code(self.settings.registration_code_prefix,
-                                                                             taken),
-                                   account=self.settings.account_id)
+        code = models.registration_code(self.settings.registration_code_prefix, taken)
+        doc = models.new_directory(ds, params, region=call.region, code=code, account=self.settings.account_id)
         self.store.put_directory(doc)
         self.ctx.record("workspaces.directory_state", outcome=models.REGISTERING, trace=call.trace,
                         directory=directory_id, registration_code=doc["RegistrationCode"])
@@ -116,8 +124,8 @@ class WorkspacesService:
         self.store.put_directory(doc)
         self.ctx.record("workspaces.directory_state", outcome=models.REGISTERED, directory=directory_id)
 
-    async def describe_directories(self, params: dict[str, Any], _call: Call) -> dict[str, Any]:
-        docs = [d for d in self.store.directories() if models.directory_matches(d, params)]
+    async def describe_directories(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
+        docs = [d for d in self.store.directories() if self._in(d, call.region) and models.directory_matches(d, params)]
         items, token = models.PAGER.page(docs, params, ("DirectoryIds", "WorkspaceDirectoryNames", "Filters"))
         out: dict[str, Any] = {"Directories": items}
         if token:
@@ -126,7 +134,7 @@ class WorkspacesService:
 
     async def deregister_directory(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
         directory_id = params["DirectoryId"]
-        doc = self.store.get_directory(directory_id)
+        doc = self._directory(directory_id, call.region)
         if doc is None:
             raise AwsError("ResourceNotFoundException", NOT_FOUND, ResourceId=directory_id)
         if doc.get("State") != models.REGISTERED:
@@ -185,7 +193,7 @@ class WorkspacesService:
 
     async def _create_one(self, request: dict[str, Any], claimed: set[tuple[str, str]], call: Call) -> dict[str, Any]:
         directory_id, user_name = request["DirectoryId"], request["UserName"]
-        directory = self.store.get_directory(directory_id)
+        directory = self._directory(directory_id, call.region)
         if directory is None:
             raise _Failed("ResourceNotFound.Directory", NOT_FOUND)
         if directory.get("State") != models.REGISTERED:
@@ -221,9 +229,9 @@ class WorkspacesService:
         self.store.put_workspace(models.make_available(doc))
         self.ctx.record("workspaces.workspace_state", outcome=models.AVAILABLE, workspace=workspace_id)
 
-    async def describe_workspaces(self, params: dict[str, Any], _call: Call) -> dict[str, Any]:
+    async def describe_workspaces(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
         models.check_describe_workspaces(params)
-        docs = [w for w in self.store.workspaces() if models.workspace_matches(w, params)]
+        docs = [w for w in self.store.workspaces() if self._in(w, call.region) and models.workspace_matches(w, params)]
         items, token = models.PAGER.page(docs, params, ("WorkspaceIds", "DirectoryId", "UserName", "BundleId",
                                                         "WorkspaceName"))
         out: dict[str, Any] = {"Workspaces": items}
@@ -231,9 +239,10 @@ class WorkspacesService:
             out["NextToken"] = token
         return out
 
-    async def describe_connection_status(self, params: dict[str, Any], _call: Call) -> dict[str, Any]:
+    async def describe_connection_status(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
         ids = params.get("WorkspaceIds")
-        docs = [w for w in self.store.workspaces() if ids is None or w["WorkspaceId"] in ids]
+        docs = [w for w in self.store.workspaces()
+                if self._in(w, call.region) and (ids is None or w["WorkspaceId"] in ids)]
         items, token = models.PAGER.page(docs, params, ("WorkspaceIds",))
         now = self.ctx.clock.now()
         out: dict[str, Any] = {"WorkspacesConnectionStatus": [{

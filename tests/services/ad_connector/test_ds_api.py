@@ -207,6 +207,31 @@ def test_describe_domain_controllers_of_an_ad_connector(ds, active):
     assert err["Error"]["Code"] == "InvalidParameterException"
 
 
+def test_each_region_has_its_own_directories(ds, lab):
+    eu, eu_ws = aws_client(lab, "ds", region_name="eu-west-1"), aws_client(lab, "workspaces", region_name="eu-west-1")
+    directory_id = eu.connect_directory(**connect_args())["DirectoryId"]
+    try:
+        made = wait_stage(eu, directory_id)
+        assert made["Stage"] == "Active"
+        assert made["ConnectSettings"]["AvailabilityZones"] == ["eu-west-1a", "eu-west-1b"]
+        assert directory_id not in [d["DirectoryId"] for d in ds.describe_directories()["DirectoryDescriptions"]]
+        assert error_of(describe, ds, directory_id)["Error"]["Code"] == "EntityDoesNotExistException"
+        err = error_of(aws_client(lab, "workspaces").register_workspace_directory, DirectoryId=directory_id)
+        assert err["Error"]["Code"] == "ResourceNotFoundException", "us-east-1's WorkSpaces cannot see it"
+        eu_ws.register_workspace_directory(DirectoryId=directory_id)
+        assert [d["DirectoryId"] for d in eu_ws.describe_workspace_directories()["Directories"]] == [directory_id]
+        assert directory_id not in [d["DirectoryId"] for d in
+                                    aws_client(lab, "workspaces").describe_workspace_directories()["Directories"]]
+        wait_until(lambda: eu_ws.describe_workspace_directories(DirectoryIds=[directory_id])["Directories"][0],
+                   lambda d: d["State"] == "REGISTERED")
+        eu_ws.deregister_workspace_directory(DirectoryId=directory_id)
+        wait_until(lambda: eu_ws.describe_workspace_directories()["Directories"], lambda d: d == [])
+    finally:
+        eu.delete_directory(DirectoryId=directory_id)
+    err = error_of(aws_client(lab, "ds", region_name="mars-north-1").describe_directories)
+    assert err["Error"]["Code"] == "InvalidSignatureException", "a Region AWS does not offer"
+
+
 # -- DescribeDirectories ----------------------------------------------------------------------------
 
 def test_describe_directories_errors_and_paging(ds, active):
