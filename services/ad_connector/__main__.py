@@ -3,7 +3,7 @@ from services.common.aws_api import body_errors
 from services.common.http_guard import BodyGuard
 from services.common.runner import Service, run
 
-from . import users
+from . import registrations, users
 from .api import make_app
 from .ds_api import DirectoryService
 from .settings import ConnectorSettings
@@ -26,7 +26,11 @@ async def build(ctx) -> Service:
             # Every Okta RADIUS agent of the topology, in order: AD Connector fails over along the list.
             agents = [svc["host"] for svc in ctx.topology["services"].values()
                       if svc.get("package") == "services.radius_agent"] or [ctx.peer("radius-agent")["host"]]
-            store.put(seed_directory(data, settings, ctx.credential("radius_shared_secret"), agents))
+            store.put(seed_directory(data, settings, ctx.credential("radius_shared_secret"), agents,
+                                     region=data["aws"]["region"], now=ctx.clock.now()))
+            if data["aws"].get("workspaces"):
+                # The seed's directory is registered with WorkSpaces, as WorkSpaces' seed says.
+                store.register(data["aws"]["directory"]["id"], "workspaces")
 
     store.seed_once(seed)
 
@@ -37,6 +41,7 @@ async def build(ctx) -> Service:
 
     app = make_app(ctx, store, settings)
     users.register_routes(app, ctx, store, settings)
+    registrations.register_routes(app, ctx, store)
     ds.mount(app)
     app.add_middleware(BodyGuard, errors=body_errors(_refused))   # 1 MiB; depth 64
     await ds.resume()   # schedules lifecycles a previous run left half-way; returns at once

@@ -1,8 +1,9 @@
 """The AWS Directory Service API of the emulated AD Connector (`DirectoryService_20150416.*`).
 
 Operations: ConnectDirectory, DescribeDirectories, DeleteDirectory, EnableRadius, UpdateRadius,
-DisableRadius. The wire (SigV4, model validation, errors) is services/common/aws_api.py; the rules
-the model cannot express are models.py; this module holds the operations and the two asynchronous
+DisableRadius, DescribeDomainControllers. The wire (SigV4, model validation, errors) is
+services/common/aws_api.py; the rules the model cannot express are models.py; which applications
+use a directory is registrations.py. This module holds the operations and the two asynchronous
 lifecycles AWS shows through DescribeDirectories:
 
 - Stage: Requested → Creating → Active, or Failed with StageReason, decided by the real
@@ -27,7 +28,7 @@ from services.common.aws_paging import Pager
 from services.common.background import Background
 from services.common.context import ServiceContext
 
-from . import connectivity, models, radius_probe
+from . import connectivity, models, radius_probe, registrations
 from .settings import ConnectorSettings
 from .store import DirectoryStore, public
 
@@ -57,6 +58,7 @@ class DirectoryService:
                           "EnableRadius": self.enable_radius,
                           "UpdateRadius": self.update_radius,
                           "DisableRadius": self.disable_radius,
+                          "DescribeDomainControllers": self.describe_domain_controllers,
                       })
 
     async def resume(self) -> None:
@@ -70,19 +72,27 @@ class DirectoryService:
     def cancel_all(self) -> None:
         self.work.cancel_all()
 
-    def _directory(self, directory_id: str) -> dict[str, Any]:
+    def _region_of(self, doc: dict[str, Any]) -> str:
+        # Directories from before Regions were kept are in the lab's default Region.
+        return str(doc.get("Region") or self.ctx.credential("aws_region"))
+
+    def _in_region(self, region: str) -> list[dict[str, Any]]:
+        """Each Region has its own directories, as on AWS (the Region the call is signed for)."""
+        return [d for d in self.store.all() if self._region_of(d) == region]
+
+    def _directory(self, directory_id: str, region: str) -> dict[str, Any]:
         doc = self.store.get(directory_id)
-        if doc is None:
+        if doc is None or self._region_of(doc) != region:
             raise _not_found(directory_id)
         return doc
 
     # -- operations ---------------------------------------------------------------------------------
     async def connect_directory(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
-        models.check_connect_request(params, self.store.all())
+        models.check_connect_request(params, self._in_region(call.region))
         directory_id = models.new_directory_id()
         while self.store.get(directory_id) is not None:
             directory_id = models.new_directory_id()
-        doc = models.new_connector(params, directory_id=directory_id, region=self.ctx.credential("aws_region"),
+        doc = models.new_connector(params, directory_id=directory_id, region=call.region,
                                    connect_ips=list(self.settings.connect_ips), now=self.ctx.clock.now())
         self.store.put(doc)
         self.ctx.record("ds.directory_stage", outcome=models.REQUESTED, trace=call.trace,
@@ -90,15 +100,15 @@ class DirectoryService:
         self._start_stage(directory_id)
         return {"DirectoryId": directory_id}
 
-    async def describe_directories(self, params: dict[str, Any], _call: Call) -> dict[str, Any]:
+    async def describe_directories(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
         ids = params.get("DirectoryIds")
         if ids is not None:
             if not ids:
                 raise AwsError("InvalidParameterException", "DirectoryIds must contain at least one directory "
                                "ID; omit it to describe every directory.")
-            docs = [self._directory(i) for i in dict.fromkeys(ids)]
+            docs = [self._directory(i, call.region) for i in dict.fromkeys(ids)]
         else:
-            docs = sorted(self.store.all(), key=lambda d: (d.get("LaunchTime") or 0, d["DirectoryId"]))
+            docs = sorted(self._in_region(call.region), key=lambda d: (d.get("LaunchTime") or 0, d["DirectoryId"]))
         page, token = PAGER.page(docs, params)
         out: dict[str, Any] = {"DirectoryDescriptions": [public(d) for d in page]}
         if token:
@@ -107,15 +117,24 @@ class DirectoryService:
 
     async def delete_directory(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
         directory_id = params["DirectoryId"]
-        self._directory(directory_id)
+        self._directory(directory_id, call.region)
+        registrations.check_deletable(self.store, directory_id)   # e.g. still registered with WorkSpaces
         self.work.cancel(("stage", directory_id))
         self.work.cancel(("radius", directory_id))
         self.store.delete(directory_id)
         self.ctx.record("ds.directory_stage", outcome="Deleted", trace=call.trace, directory=directory_id)
         return {"DirectoryId": directory_id}
 
+    async def describe_domain_controllers(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
+        """AWS manages domain controllers only for AWS Managed Microsoft AD; an AD Connector has none
+        of its own (its DCs are the customer's), so the declared UnsupportedOperationException
+        (lab choice, docs/aws.md)."""
+        doc = self._directory(params["DirectoryId"], call.region)
+        raise AwsError("UnsupportedOperationException", "DescribeDomainControllers is supported only for AWS "
+                       f"Managed Microsoft AD directories; directory {doc['DirectoryId']} is {doc.get('Type')}.")
+
     async def enable_radius(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
-        doc = self._directory(params["DirectoryId"])
+        doc = self._directory(params["DirectoryId"], call.region)
         models.check_mfa_allowed(doc)
         if doc.get("RadiusSettings"):
             raise AwsError("EntityAlreadyExistsException", f"RADIUS is already enabled for directory "
@@ -124,7 +143,7 @@ class DirectoryService:
         return self._radius_changed(doc, call, "EnableRadius")
 
     async def update_radius(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
-        doc = self._directory(params["DirectoryId"])
+        doc = self._directory(params["DirectoryId"], call.region)
         models.check_mfa_allowed(doc)
         if not doc.get("RadiusSettings"):
             raise AwsError("EntityDoesNotExistException", f"RADIUS is not enabled for directory "
@@ -133,7 +152,7 @@ class DirectoryService:
         return self._radius_changed(doc, call, "UpdateRadius")
 
     async def disable_radius(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
-        doc = self._directory(params["DirectoryId"])
+        doc = self._directory(params["DirectoryId"], call.region)
         directory_id = doc["DirectoryId"]
         self.work.cancel(("radius", directory_id))
         if doc.pop("RadiusSettings", None) is not None:

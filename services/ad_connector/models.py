@@ -34,6 +34,11 @@ def new_directory_id() -> str:
     return "d-" + secrets.token_hex(5)
 
 
+def new_security_group_id() -> str:
+    """`sg-` and 17 hex digits, as EC2 makes them (the group is named `<directory-id>_controllers`)."""
+    return "sg-0" + secrets.token_hex(8)
+
+
 def check_shared_secret(secret: str) -> None:
     """AWS pattern `^(\\p{LD}|\\p{Punct}| )+$`, length 8..512; the secret itself never in a message."""
     if not SHARED_SECRET_MIN <= len(secret) <= SHARED_SECRET_MAX:
@@ -123,11 +128,12 @@ def new_connector(params: dict[str, Any], *, directory_id: str, region: str, con
         "LaunchTime": now,
         "StageLastUpdatedDateTime": now,
         "Type": "ADConnector",
+        "Region": region,      # lab field (not in the model, never on the wire): the directory's Region
         "ConnectSettings": {
             "VpcId": connect["VpcId"],
             "SubnetIds": list(connect["SubnetIds"]),
             "CustomerUserName": connect["CustomerUserName"],
-            "SecurityGroupId": f"{directory_id}_controllers",
+            "SecurityGroupId": new_security_group_id(),
             "AvailabilityZones": [f"{region}a", f"{region}b"],
             "ConnectIps": list(connect_ips),
         },

@@ -1,7 +1,10 @@
-"""AD Connector's state: the directories (AD Connectors) and their RADIUS settings, in SQLite.
+"""AD Connector's state: the directories (AD Connectors), their RADIUS settings, and which AWS
+applications use each directory, in SQLite.
 
 Each directory is kept as one JSON document in the shape DescribeDirectories returns, plus the
 write-only fields (the service account password, the RADIUS shared secret) that AWS never returns.
+Registrations (`registrations` table) are what applications told the connector over HTTP
+(registrations.py): DeleteDirectory refuses while one exists.
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from typing import Any
 
 from services.common.sqlite_store import SqliteStore
 
+from . import models
 from .settings import ConnectorSettings
 
 WRITE_ONLY = ("ServiceAccountPassword", "SharedSecret")
@@ -18,7 +22,9 @@ WRITE_ONLY = ("ServiceAccountPassword", "SharedSecret")
 
 class DirectoryStore(SqliteStore):
     def __init__(self, path: Path) -> None:
-        super().__init__(path, "CREATE TABLE IF NOT EXISTS directories (id TEXT PRIMARY KEY, doc TEXT NOT NULL);")
+        super().__init__(path, "CREATE TABLE IF NOT EXISTS directories (id TEXT PRIMARY KEY, doc TEXT NOT NULL);\n"
+                               "CREATE TABLE IF NOT EXISTS registrations (directory TEXT NOT NULL, "
+                               "application TEXT NOT NULL, PRIMARY KEY (directory, application));")
 
     def put(self, doc: dict[str, Any]) -> None:
         with self._lock:
@@ -46,6 +52,24 @@ class DirectoryStore(SqliteStore):
     def clear(self) -> None:
         with self._lock:
             self._db.execute("DELETE FROM directories")
+            self._db.execute("DELETE FROM registrations")
+
+    # -- registrations: which AWS applications use a directory ------------------------------------
+    def register(self, directory_id: str, application: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO registrations VALUES (?, ?)", (directory_id, application))
+
+    def deregister(self, directory_id: str, application: str) -> bool:
+        with self._lock:
+            cur = self._db.execute("DELETE FROM registrations WHERE directory = ? AND application = ?",
+                                   (directory_id, application))
+        return cur.rowcount > 0
+
+    def registrations(self, directory_id: str) -> list[str]:
+        with self._lock:
+            rows = self._db.execute("SELECT application FROM registrations WHERE directory = ? ORDER BY application",
+                                    (directory_id,)).fetchall()
+        return [r[0] for r in rows]
 
 
 def public(doc: dict[str, Any]) -> dict[str, Any]:
@@ -57,39 +81,32 @@ def public(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def seed_directory(seed: dict[str, Any], settings: ConnectorSettings, shared_secret: str,
-                   radius_hosts: list[str]) -> dict[str, Any]:
-    """The seed's AD Connector, Active, with MFA enabled and RADIUS Completed (the walkthrough's end)."""
-    aws, domain = seed["aws"], seed["domain"]
-    d = aws["directory"]
+                   radius_hosts: list[str], *, region: str, now: float) -> dict[str, Any]:
+    """The seed's AD Connector, Active, with MFA enabled and RADIUS Completed (the walkthrough's end).
+
+    Made by ConnectDirectory's own code (models.new_connector), then moved to where the
+    walkthrough leaves it, so it has every member a directory made through the API has.
+    """
+    d, domain = seed["aws"]["directory"], seed["domain"]
     service_account = next(a for a in seed.get("service_accounts", []) if a["sam"] == d["service_account"])
+    params = {"Name": d["name"], "ShortName": d.get("short_name", domain["netbios_name"]),
+              "Password": service_account["password"], "Size": d.get("size", "Small"),
+              "ConnectSettings": {"VpcId": d["vpc_id"], "SubnetIds": list(d["subnet_ids"]),
+                                  "CustomerDnsIps": list(settings.customer_dns_ips),
+                                  "CustomerUserName": service_account["sam"]}}
+    doc = models.new_connector(params, directory_id=d["id"], region=region, connect_ips=list(settings.connect_ips),
+                               now=now)
+    models.set_stage(doc, models.ACTIVE, now)
     radius = d["radius"]
-    return {
-        "DirectoryId": d["id"],
-        "Name": d["name"],
-        "ShortName": d.get("short_name", domain["netbios_name"]),
-        "Size": d.get("size", "Small"),
-        "Type": "ADConnector",
-        "Stage": "Active",
-        "DnsIpAddrs": list(settings.customer_dns_ips),
-        "ConnectSettings": {
-            "VpcId": "vpc-0lab0000000000000",
-            "SubnetIds": ["subnet-0lab00000000000a1", "subnet-0lab00000000000b2"],
-            "CustomerUserName": service_account["sam"],
-            "SecurityGroupId": f"{d['id']}_controllers",
-            "AvailabilityZones": [f"{aws['region']}a", f"{aws['region']}b"],
-            "ConnectIps": list(settings.connect_ips),
-        },
-        "ServiceAccountPassword": service_account["password"],
-        "RadiusSettings": {
-            "RadiusServers": list(radius_hosts),
-            "RadiusPort": radius["port"],
-            "RadiusTimeout": radius["timeout"],
-            "RadiusRetries": radius["retries"],
-            "SharedSecret": shared_secret,
-            "AuthenticationProtocol": radius["protocol"],
-            "DisplayLabel": radius.get("display_label", "MFA"),
-            "UseSameUsername": radius.get("use_same_username", True),
-        },
-        "RadiusStatus": "Completed",
-        "SsoEnabled": False,
-    }
+    doc["RadiusSettings"] = models.radius_settings_for_enable({
+        "RadiusServers": list(radius_hosts),
+        "RadiusPort": radius["port"],
+        "RadiusTimeout": radius["timeout"],
+        "RadiusRetries": radius["retries"],
+        "SharedSecret": shared_secret,
+        "AuthenticationProtocol": radius["protocol"],
+        "DisplayLabel": radius.get("display_label", "MFA"),
+        "UseSameUsername": radius.get("use_same_username", True),
+    })
+    doc["RadiusStatus"] = models.RADIUS_COMPLETED
+    return doc

@@ -252,6 +252,7 @@ class Call:
     trace: str | None
     peer: str | None
     extra: dict[str, Any] = field(default_factory=dict)
+    region: str = ""     # the Region the request is signed for: each Region has its own resources
 
 
 Handler = Callable[[dict[str, Any], Call], Awaitable[dict[str, Any] | None]]
@@ -266,7 +267,9 @@ def mount(app: FastAPI, ctx: Any, *, model: AwsModel, handlers: dict[str, Handle
     the coral "N validation error(s) detected: ..." text.
     """
     verifier = SigV4Verifier(ctx.credential("aws_access_key_id"), ctx.credential("aws_secret_access_key"),
-                             ctx.credential("aws_region"), model.signing_name, now=ctx.clock.now)
+                             ctx.credential("aws_region"), model.signing_name, now=ctx.clock.now,
+                             regions=frozenset(botocore.session.get_session().get_available_regions(
+                                 model.service.endpoint_prefix)))
     unknown = set(handlers) - set(model.service.operation_names)
     if unknown:
         raise ValueError(f"{model.service.service_name} has no operations {sorted(unknown)}")
@@ -281,7 +284,7 @@ def mount(app: FastAPI, ctx: Any, *, model: AwsModel, handlers: dict[str, Handle
         body = await request.body()
         params: Any = None
         try:
-            verifier.verify(request.method, request.url.path, request.url.query, request.headers, body)
+            region = verifier.verify(request.method, request.url.path, request.url.query, request.headers, body)
             operation = model.operation(operation_name) if operation_name else None
             if operation is None:
                 raise AwsError("UnknownOperationException", None, 400)
@@ -297,7 +300,7 @@ def mount(app: FastAPI, ctx: Any, *, model: AwsModel, handlers: dict[str, Handle
                 count = len(violations)
                 raise AwsError(invalid_parameter_code, f"{count} validation error{'s' if count > 1 else ''} "
                                f"detected: " + "; ".join(violations))
-            call = Call(operation_name, request_id, trace, peer)
+            call = Call(operation_name, request_id, trace, peer, region=region)
             result = await handlers[operation_name](params, call) or {}
             shaped = model.shape_output(operation, result)
         except AwsError as error:

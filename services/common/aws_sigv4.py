@@ -55,10 +55,13 @@ class SigV4Verifier:
     region: str
     service: str
     now: Callable[[], float] = time.time
+    # Every Region a client may sign for (each has its own resources, as on AWS); `region` alone if empty.
+    regions: frozenset[str] = frozenset()
 
     def verify(self, method: str, path: str, query: str, headers: Mapping[str, str] | Any,
-               body: bytes) -> None:
-        """Raise `AwsError` unless the request is signed with the lab's key, for this service."""
+               body: bytes) -> str:
+        """The Region the request is signed for; `AwsError` unless it is signed with the lab's key,
+        for this service and a Region it is offered in."""
         authz = headers.get("authorization")
         if not authz:
             raise AwsError("MissingAuthenticationTokenException", MSG_MISSING_AUTH, 400)
@@ -78,7 +81,7 @@ class SigV4Verifier:
         key_id, date, region, service, _ = scope
         if key_id != self.access_key:
             raise AwsError("UnrecognizedClientException", MSG_BAD_KEY, 400)
-        if region != self.region:
+        if region != self.region and region not in self.regions:
             raise AwsError("InvalidSignatureException",
                            f"Credential should be scoped to a valid region, not '{region}'. ", 403)
         if service != self.service:
@@ -112,6 +115,7 @@ class SigV4Verifier:
         expected = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
         if not hmac.compare_digest(expected.encode(), params["Signature"].encode()):   # str: ASCII only
             raise AwsError("InvalidSignatureException", MSG_BAD_SIGNATURE, 403)
+        return region
 
     def _check_skew(self, amz_date: str) -> None:
         try:

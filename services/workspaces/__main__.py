@@ -18,12 +18,15 @@ def _refused(_status: int, message: str, _scope: object) -> tuple[dict, dict]:
 
 async def build(ctx) -> Service:
     store = store_mod.WorkspacesStore(ctx.state_dir / "workspaces.sqlite3")
-    api = WorkspacesService(ctx, store, WorkspacesSettings.from_settings(ctx.settings))
+    settings = WorkspacesSettings.from_settings(ctx.settings)
+    api = WorkspacesService(ctx, store, settings)
 
     def seed() -> None:
         data = ctx.seed(cloud=True)
         if data.get("aws"):
-            store_mod.seed(store, data)
+            # The directory's DNS servers, as DescribeDirectories shows them: the connector's topology settings.
+            dns_ips = ctx.peer("ad-connector").get("settings", {}).get("customer_dns_ips", [])
+            store_mod.seed(store, data, dns_ips=dns_ips, account=settings.account_id)
 
     store.seed_once(seed)
 

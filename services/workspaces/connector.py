@@ -4,6 +4,8 @@
   keys by botocore's own signer, exactly as another AWS service (or a user's boto3) would call it.
 - Whether a user exists: the connector's internal `POST /connector/users/lookup`, the counterpart
   of `/connector/authenticate` (only the connector holds the service account's password).
+- That WorkSpaces uses the directory: `PUT` / `DELETE /connector/registrations/<id>/workspaces` on
+  registering and once deregistered, so DeleteDirectory refuses a directory in use, as on AWS.
 
 Both leave from WorkSpaces' own address on the one client WorkSpaces keeps for the connector
 (ctx.peer_client), so the connector's journal and faults see the WorkSpaces host.
@@ -33,18 +35,19 @@ class Connector:
         self.url = ctx.peer_url("ad-connector")
         self.http = ctx.peer_client("ad-connector")
 
-    def _signed(self, operation: str, params: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    def _signed(self, operation: str, params: dict[str, Any], region: str) -> tuple[bytes, dict[str, str]]:
         body = json.dumps(params).encode()
         request = AWSRequest(method="POST", url=f"{self.url}/", data=body, headers={
             "X-Amz-Target": f"{DS_TARGET}.{operation}", "Content-Type": "application/x-amz-json-1.1"})
         credentials = Credentials(self.ctx.credential("aws_access_key_id"),
                                   self.ctx.credential("aws_secret_access_key"))
-        SigV4Auth(credentials, "ds", self.ctx.credential("aws_region")).add_auth(request)
+        SigV4Auth(credentials, "ds", region).add_auth(request)
         return body, dict(request.headers.items())
 
-    async def describe_directory(self, directory_id: str, trace: str | None = None) -> dict[str, Any] | None:
-        """The DS DirectoryDescription of `directory_id`, or None when DS does not know it."""
-        body, headers = self._signed("DescribeDirectories", {"DirectoryIds": [directory_id]})
+    async def describe_directory(self, directory_id: str, region: str,
+                                 trace: str | None = None) -> dict[str, Any] | None:
+        """The DS DirectoryDescription of `directory_id` in `region`, or None when DS does not know it there."""
+        body, headers = self._signed("DescribeDirectories", {"DirectoryIds": [directory_id]}, region)
         if trace:
             headers["X-Lab-Trace"] = trace
         try:
@@ -74,3 +77,15 @@ class Connector:
         if resp.status_code == 404:
             return None
         raise ConnectorUnavailable(body.get("error", f"HTTP {resp.status_code}"))
+
+    async def set_registered(self, directory_id: str, registered: bool, trace: str | None = None) -> None:
+        """Tell the connector WorkSpaces uses (or no longer uses) the directory."""
+        headers = {"X-Lab-Trace": trace} if trace else {}
+        url = f"{self.url}/connector/registrations/{directory_id}/workspaces"
+        try:
+            resp = await self.http.request("PUT" if registered else "DELETE", url, headers=headers, timeout=10.0)
+            body = resp.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise ConnectorUnavailable(exc.__class__.__name__) from None
+        if resp.status_code != 200:
+            raise ConnectorUnavailable(body.get("error", f"HTTP {resp.status_code}"))

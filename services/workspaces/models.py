@@ -41,13 +41,15 @@ def new_workspace_id(taken: Callable[[str], bool]) -> str:
             return workspace_id
 
 
-def new_directory(ds: dict[str, Any], params: dict[str, Any], *, code: str, account: str) -> dict[str, Any]:
+def new_directory(ds: dict[str, Any], params: dict[str, Any], *, region: str, code: str,
+                  account: str) -> dict[str, Any]:
     """A WorkspaceDirectory for the DS directory `ds` (a DescribeDirectories entry), REGISTERING."""
     directory_id = ds["DirectoryId"]
     connect = ds.get("ConnectSettings") or ds.get("VpcSettings") or {}
     self_service = "ENABLED" if params.get("EnableSelfService") else "DISABLED"
     return {
         "DirectoryId": directory_id,
+        "Region": region,      # lab field (not in the model, never on the wire)
         "Alias": ds.get("Alias", directory_id),
         "DirectoryName": ds["Name"],
         "RegistrationCode": code,
@@ -56,7 +58,8 @@ def new_directory(ds: dict[str, Any], params: dict[str, Any], *, code: str, acco
         "CustomerUserName": connect.get("CustomerUserName", "Administrator"),
         "IamRoleId": f"arn:aws:iam::{account}:role/workspaces_DefaultRole",
         "DirectoryType": DIRECTORY_TYPES.get(ds.get("Type", ""), "AD_CONNECTOR"),
-        "WorkspaceSecurityGroupId": f"{directory_id}_workspacesMembers",
+        # sg- and 17 hex digits, as EC2 makes them; AWS names the group `<directory-id>_workspacesMembers`.
+        "WorkspaceSecurityGroupId": "sg-0" + secrets.token_hex(8),
         "State": REGISTERING,
         "WorkspaceCreationProperties": {"EnableInternetAccess": False, "UserEnabledAsLocalAdministrator": True,
                                         "EnableMaintenanceMode": True},
@@ -91,6 +94,7 @@ def new_workspace(request: dict[str, Any], *, workspace_id: str, user_name: str,
         "RootVolumeEncryptionEnabled": bool(request.get("RootVolumeEncryptionEnabled", False)),
         "WorkspaceProperties": properties,
         "ConnectionState": "UNKNOWN",
+        "Region": directory.get("Region"),      # lab field: the directory's Region
     }
     for optional in ("VolumeEncryptionKey", "WorkspaceName", "Tags"):
         if request.get(optional):

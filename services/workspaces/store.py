@@ -75,25 +75,25 @@ class WorkspacesStore(SqliteStore):
             self._db.execute("DELETE FROM workspaces")
 
 
-def seed(store: WorkspacesStore, data: dict[str, Any]) -> None:
-    """The seed's registered directory and a WorkSpace for every user marked `workspace: true`."""
+def seed(store: WorkspacesStore, data: dict[str, Any], *, dns_ips: list[str], account: str) -> None:
+    """The seed's registered directory and an AVAILABLE WorkSpace for every user marked `workspace: true`.
+
+    Made by the API's own code (models.new_directory, models.new_workspace), from the DS view
+    DescribeDirectories gives of the seed's directory: `dns_ips` are the connector's
+    CustomerDnsIps (the topology's), as DescribeDirectories' DnsIpAddrs would carry them.
+    """
     aws = data["aws"]
-    directory_id = aws["directory"]["id"]
-    ds_view = {"DirectoryId": directory_id, "Alias": directory_id, "Name": aws["directory"]["name"],
-               "Type": "ADConnector", "ConnectSettings": {"CustomerUserName": aws["directory"]["service_account"],
-                                                         "SubnetIds": ["subnet-0lab00000000000a1",
-                                                                       "subnet-0lab00000000000b2"]}}
-    directory = models.new_directory(ds_view, {}, code=aws["workspaces"]["registration_code"],
-                                     account="123456789012")
+    d = aws["directory"]
+    ds_view = {"DirectoryId": d["id"], "Alias": d["id"], "Name": d["name"], "Type": "ADConnector",
+               "DnsIpAddrs": list(dns_ips),
+               "ConnectSettings": {"CustomerUserName": d["service_account"], "VpcId": d["vpc_id"],
+                                   "SubnetIds": list(d["subnet_ids"])}}
+    directory = models.new_directory(ds_view, {}, region=aws["region"], code=aws["workspaces"]["registration_code"],
+                                     account=account)
     directory["State"] = models.REGISTERED
     store.put_directory(directory)
-    for index, user in enumerate(u for u in data.get("users", []) if u.get("workspace")):
-        store.put_workspace({
-            "WorkspaceId": f"ws-lab{index:06d}",
-            "DirectoryId": directory_id,
-            "UserName": user["sam"],
-            "BundleId": aws["workspaces"]["bundle_id"],
-            "State": "AVAILABLE",
-            "ComputerName": f"WSAMZN-{user['sam'].upper()[:8]}",
-            "ConnectionState": "DISCONNECTED",
-        })
+    for user in (u for u in data.get("users", []) if u.get("workspace")):
+        request = {"DirectoryId": d["id"], "UserName": user["sam"], "BundleId": aws["workspaces"]["bundle_id"]}
+        workspace_id = models.new_workspace_id(lambda i: store.get_workspace(i) is not None)
+        store.put_workspace(models.make_available(models.new_workspace(
+            request, workspace_id=workspace_id, user_name=user["sam"], directory=directory)))

@@ -1,7 +1,8 @@
 """The Amazon WorkSpaces API (`WorkspacesService.*`): directories, WorkSpaces, connection status.
 
 Operations: RegisterWorkspaceDirectory, DescribeWorkspaceDirectories, DeregisterWorkspaceDirectory,
-CreateWorkspaces, DescribeWorkspaces, DescribeWorkspacesConnectionStatus. The wire is
+CreateWorkspaces, DescribeWorkspaces, DescribeWorkspacesConnectionStatus, DescribeWorkspaceBundles
+(the catalog is bundles.py). The wire is
 services/common/aws_api.py; documents and filters are models.py; the AD Connector is asked over the
 network (connector.py).
 
@@ -24,7 +25,7 @@ from services.common.aws_api import AwsError, AwsModel, Call
 from services.common.background import Background
 from services.common.context import ServiceContext
 
-from . import models
+from . import bundles, models
 from .connector import Connector, ConnectorUnavailable
 from .settings import WorkspacesSettings
 from .store import WorkspacesStore
@@ -51,6 +52,7 @@ class WorkspacesService:
                           "CreateWorkspaces": self.create_workspaces,
                           "DescribeWorkspaces": self.describe_workspaces,
                           "DescribeWorkspacesConnectionStatus": self.describe_connection_status,
+                          "DescribeWorkspaceBundles": self.describe_bundles,
                       })
 
     async def resume(self) -> None:
@@ -70,17 +72,26 @@ class WorkspacesService:
     def cancel_all(self) -> None:
         self.work.cancel_all()
 
+    # Each Region has its own directories and WorkSpaces, as on AWS: the Region the call is signed
+    # for. Documents from before Regions were kept are in the lab's default Region.
+    def _in(self, doc: dict[str, Any] | None, region: str) -> bool:
+        return doc is not None and (doc.get("Region") or self.ctx.credential("aws_region")) == region
+
+    def _directory(self, directory_id: str, region: str) -> dict[str, Any] | None:
+        doc = self.store.get_directory(directory_id)
+        return doc if self._in(doc, region) else None
+
     # -- directories ----------------------------------------------------------------------------------
     async def register_directory(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
         directory_id = params.get("DirectoryId")
         if not directory_id:
             raise AwsError("InvalidParameterValuesException",
                            "The DirectoryId parameter is required to register an AWS Directory Service directory.")
-        if self.store.get_directory(directory_id) is not None:
+        if self._directory(directory_id, call.region) is not None:
             raise AwsError("ResourceAlreadyExistsException",
                            f"The directory {directory_id} is already registered with Amazon WorkSpaces.")
         try:
-            ds = await self.connector.describe_directory(directory_id, call.trace)
+            ds = await self.connector.describe_directory(directory_id, call.region, call.trace)
         except ConnectorUnavailable as exc:
             raise AwsError("InternalServerException", f"AWS Directory Service is unavailable ({exc}).") from None
         if ds is None:
@@ -91,10 +102,13 @@ class WorkspacesService:
         if ds.get("Stage") != "Active":
             raise AwsError("InvalidResourceStateException", f"The specified directory is not in a valid state "
                            f"for this operation. Directory {directory_id} is {ds.get('Stage')}; it must be Active.")
+        try:   # before anything is stored: the directory is in use from REGISTERING on
+            await self.connector.set_registered(directory_id, True, call.trace)
+        except ConnectorUnavailable as exc:
+            raise AwsError("InternalServerException", f"AWS Directory Service is unavailable ({exc}).") from None
         taken = {d.get("RegistrationCode", "").lower() for d in self.store.directories()}
-        doc = models.new_directory(ds, params, code=models.registration_code(self.settings.registration_code_prefix,
-                                                                             taken),
-                                   account=self.settings.account_id)
+        code = models.registration_code(self.settings.registration_code_prefix, taken)
+        doc = models.new_directory(ds, params, region=call.region, code=code, account=self.settings.account_id)
         self.store.put_directory(doc)
         self.ctx.record("workspaces.directory_state", outcome=models.REGISTERING, trace=call.trace,
                         directory=directory_id, registration_code=doc["RegistrationCode"])
@@ -110,8 +124,8 @@ class WorkspacesService:
         self.store.put_directory(doc)
         self.ctx.record("workspaces.directory_state", outcome=models.REGISTERED, directory=directory_id)
 
-    async def describe_directories(self, params: dict[str, Any], _call: Call) -> dict[str, Any]:
-        docs = [d for d in self.store.directories() if models.directory_matches(d, params)]
+    async def describe_directories(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
+        docs = [d for d in self.store.directories() if self._in(d, call.region) and models.directory_matches(d, params)]
         items, token = models.PAGER.page(docs, params, ("DirectoryIds", "WorkspaceDirectoryNames", "Filters"))
         out: dict[str, Any] = {"Directories": items}
         if token:
@@ -120,7 +134,7 @@ class WorkspacesService:
 
     async def deregister_directory(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
         directory_id = params["DirectoryId"]
-        doc = self.store.get_directory(directory_id)
+        doc = self._directory(directory_id, call.region)
         if doc is None:
             raise AwsError("ResourceNotFoundException", NOT_FOUND, ResourceId=directory_id)
         if doc.get("State") != models.REGISTERED:
@@ -142,8 +156,23 @@ class WorkspacesService:
         doc = self.store.get_directory(directory_id)
         if doc is None or doc.get("State") != models.DEREGISTERING:
             return
+        await self._release(directory_id)
         self.store.delete_directory(directory_id)
         self.ctx.record("workspaces.directory_state", outcome="DEREGISTERED", directory=directory_id)
+
+    async def _release(self, directory_id: str) -> None:
+        """Tell the connector the directory is free; retried until it hears (the directory stays
+        DEREGISTERING meanwhile, so nothing is lost if the connector is down)."""
+        pause = self.settings.stage_delay_seconds or 0.1
+        while True:
+            try:
+                await self.connector.set_registered(directory_id, False)
+                return
+            except ConnectorUnavailable as exc:
+                self.ctx.log.warning("deregistering %s: the AD Connector did not answer (%s); retrying in %.1fs",
+                                     directory_id, exc, pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 30.0)
 
     # -- WorkSpaces -----------------------------------------------------------------------------------
     async def create_workspaces(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
@@ -164,7 +193,7 @@ class WorkspacesService:
 
     async def _create_one(self, request: dict[str, Any], claimed: set[tuple[str, str]], call: Call) -> dict[str, Any]:
         directory_id, user_name = request["DirectoryId"], request["UserName"]
-        directory = self.store.get_directory(directory_id)
+        directory = self._directory(directory_id, call.region)
         if directory is None:
             raise _Failed("ResourceNotFound.Directory", NOT_FOUND)
         if directory.get("State") != models.REGISTERED:
@@ -200,9 +229,9 @@ class WorkspacesService:
         self.store.put_workspace(models.make_available(doc))
         self.ctx.record("workspaces.workspace_state", outcome=models.AVAILABLE, workspace=workspace_id)
 
-    async def describe_workspaces(self, params: dict[str, Any], _call: Call) -> dict[str, Any]:
+    async def describe_workspaces(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
         models.check_describe_workspaces(params)
-        docs = [w for w in self.store.workspaces() if models.workspace_matches(w, params)]
+        docs = [w for w in self.store.workspaces() if self._in(w, call.region) and models.workspace_matches(w, params)]
         items, token = models.PAGER.page(docs, params, ("WorkspaceIds", "DirectoryId", "UserName", "BundleId",
                                                         "WorkspaceName"))
         out: dict[str, Any] = {"Workspaces": items}
@@ -210,9 +239,10 @@ class WorkspacesService:
             out["NextToken"] = token
         return out
 
-    async def describe_connection_status(self, params: dict[str, Any], _call: Call) -> dict[str, Any]:
+    async def describe_connection_status(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
         ids = params.get("WorkspaceIds")
-        docs = [w for w in self.store.workspaces() if ids is None or w["WorkspaceId"] in ids]
+        docs = [w for w in self.store.workspaces()
+                if self._in(w, call.region) and (ids is None or w["WorkspaceId"] in ids)]
         items, token = models.PAGER.page(docs, params, ("WorkspaceIds",))
         now = self.ctx.clock.now()
         out: dict[str, Any] = {"WorkspacesConnectionStatus": [{
@@ -221,6 +251,15 @@ class WorkspacesService:
             "ConnectionStateCheckTimestamp": now,
             "LastKnownUserConnectionTimestamp": w.get("LastKnownUserConnectionTimestamp"),
         } for w in items]}
+        if token:
+            out["NextToken"] = token
+        return out
+
+
+    async def describe_bundles(self, params: dict[str, Any], _call: Call) -> dict[str, Any]:
+        docs = bundles.select(params, self.settings.account_id)
+        items, token = models.PAGER.page(docs, params, ("BundleIds", "Owner"))
+        out: dict[str, Any] = {"Bundles": items}
         if token:
             out["NextToken"] = token
         return out

@@ -10,6 +10,7 @@ RADIUS servers are in-test responders.
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import botocore.exceptions
@@ -119,7 +120,7 @@ def test_connect_directory_goes_requested_to_active_with_connect_settings(ds, la
     final = wait_stage(ds, directory_id)
     assert final["Stage"] == "Active" and "StageReason" not in final
     settings = final["ConnectSettings"]
-    assert settings["SecurityGroupId"] == f"{directory_id}_controllers"
+    assert re.fullmatch(r"sg-[0-9a-f]{17}", settings["SecurityGroupId"]), "as EC2 makes them"
     assert settings["ConnectIps"] == lab["services"]["ad-connector"]["settings"]["connect_ips"]
     assert settings["CustomerUserName"] == "svc-adconnector"
     assert final["DnsIpAddrs"] == [f"{SUBNET}.10"] and final["Type"] == "ADConnector"
@@ -167,6 +168,68 @@ def test_delete_directory(ds):
     assert ds.delete_directory(DirectoryId=directory_id)["DirectoryId"] == directory_id
     assert error_of(describe, ds, directory_id)["Error"]["Code"] == "EntityDoesNotExistException"
     assert error_of(ds.delete_directory, DirectoryId=directory_id)["Error"]["Code"] == "EntityDoesNotExistException"
+
+
+def test_delete_directory_refused_while_registered_with_workspaces(ds, lab):
+    ws = aws_client(lab, "workspaces")
+    directory_id = ds.connect_directory(**connect_args())["DirectoryId"]
+    assert wait_stage(ds, directory_id)["Stage"] == "Active"
+    ws.register_workspace_directory(DirectoryId=directory_id)
+    err = error_of(ds.delete_directory, DirectoryId=directory_id)
+    assert err["Error"]["Code"] == "ClientException", "in use from REGISTERING on"
+    assert "Amazon WorkSpaces" in err["Error"]["Message"] and directory_id in err["Error"]["Message"]
+    wait_until(lambda: ws.describe_workspace_directories(DirectoryIds=[directory_id])["Directories"][0],
+               lambda d: d["State"] == "REGISTERED")
+    assert error_of(ds.delete_directory, DirectoryId=directory_id)["Error"]["Code"] == "ClientException"
+    assert describe(ds, directory_id)["Stage"] == "Active", "a refused delete leaves the directory alone"
+
+    ws.deregister_workspace_directory(DirectoryId=directory_id)
+    wait_until(lambda: ws.describe_workspace_directories(DirectoryIds=[directory_id])["Directories"], lambda d: d == [])
+    assert ds.delete_directory(DirectoryId=directory_id)["DirectoryId"] == directory_id
+
+
+def test_registrations_endpoint_refuses_unknown_directories_and_applications(lab):
+    api = url(lab, "ad-connector", "api")
+    unknown = httpx.put(f"{api}/connector/registrations/d-0000000000/workspaces")
+    assert unknown.status_code == 404 and "d-0000000000" in unknown.json()["error"]
+    assert httpx.put(f"{api}/connector/registrations/d-0000000000/appstream").status_code == 400
+    gone = httpx.delete(f"{api}/connector/registrations/d-0000000000/workspaces")
+    assert gone.status_code == 200 and gone.json() == {"registered": False}, "a retried release is harmless"
+
+
+def test_describe_domain_controllers_of_an_ad_connector(ds, active):
+    err = error_of(ds.describe_domain_controllers, DirectoryId=active)
+    assert err["Error"]["Code"] == "UnsupportedOperationException", "an AD Connector has no AWS-managed DCs"
+    assert "AWS Managed Microsoft AD" in err["Error"]["Message"]
+    err = error_of(ds.describe_domain_controllers, DirectoryId="d-0000000000")
+    assert err["Error"]["Code"] == "EntityDoesNotExistException"
+    err = error_of(ds.describe_domain_controllers, DirectoryId=active, DomainControllerIds=["dc-xyz"])
+    assert err["Error"]["Code"] == "InvalidParameterException"
+
+
+def test_each_region_has_its_own_directories(ds, lab):
+    eu, eu_ws = aws_client(lab, "ds", region_name="eu-west-1"), aws_client(lab, "workspaces", region_name="eu-west-1")
+    directory_id = eu.connect_directory(**connect_args())["DirectoryId"]
+    try:
+        made = wait_stage(eu, directory_id)
+        assert made["Stage"] == "Active"
+        assert made["ConnectSettings"]["AvailabilityZones"] == ["eu-west-1a", "eu-west-1b"]
+        assert directory_id not in [d["DirectoryId"] for d in ds.describe_directories()["DirectoryDescriptions"]]
+        assert error_of(describe, ds, directory_id)["Error"]["Code"] == "EntityDoesNotExistException"
+        err = error_of(aws_client(lab, "workspaces").register_workspace_directory, DirectoryId=directory_id)
+        assert err["Error"]["Code"] == "ResourceNotFoundException", "us-east-1's WorkSpaces cannot see it"
+        eu_ws.register_workspace_directory(DirectoryId=directory_id)
+        assert [d["DirectoryId"] for d in eu_ws.describe_workspace_directories()["Directories"]] == [directory_id]
+        assert directory_id not in [d["DirectoryId"] for d in
+                                    aws_client(lab, "workspaces").describe_workspace_directories()["Directories"]]
+        wait_until(lambda: eu_ws.describe_workspace_directories(DirectoryIds=[directory_id])["Directories"][0],
+                   lambda d: d["State"] == "REGISTERED")
+        eu_ws.deregister_workspace_directory(DirectoryId=directory_id)
+        wait_until(lambda: eu_ws.describe_workspace_directories()["Directories"], lambda d: d == [])
+    finally:
+        eu.delete_directory(DirectoryId=directory_id)
+    err = error_of(aws_client(lab, "ds", region_name="mars-north-1").describe_directories)
+    assert err["Error"]["Code"] == "InvalidSignatureException", "a Region AWS does not offer"
 
 
 # -- DescribeDirectories ----------------------------------------------------------------------------
@@ -389,7 +452,7 @@ def test_blank_lab_walk(lab, responder):
     directory = wait_until(lambda: ws.describe_workspace_directories(DirectoryIds=[directory_id])["Directories"][0],
                            lambda d: d["State"] == "REGISTERED")
     assert directory["RegistrationCode"].startswith("WSlab+") and len(directory["RegistrationCode"]) == 12
-    assert directory["WorkspaceSecurityGroupId"] == f"{directory_id}_workspacesMembers"
+    assert re.fullmatch(r"sg-[0-9a-f]{17}", directory["WorkspaceSecurityGroupId"])
     assert directory["CustomerUserName"] == "svc-adconnector" and directory["DirectoryType"] == "AD_CONNECTOR"
     err = error_of(ws.register_workspace_directory, DirectoryId=directory_id)
     assert err["Error"]["Code"] == "ResourceAlreadyExistsException"

@@ -51,6 +51,14 @@ def test_signature_failures(kwargs, code, status, message):
     assert got[0] == code and got[2] == status and got[1].startswith(message)
 
 
+def test_any_region_the_service_is_offered_in_verifies_and_is_returned():
+    verifier = SigV4Verifier(KEY, SECRET, REGION, "ds", regions=frozenset({"us-east-1", "eu-west-1"}))
+    assert verifier.verify("POST", "/", "", signed(region="eu-west-1"), BODY) == "eu-west-1"
+    assert verifier.verify("POST", "/", "", signed(), BODY) == REGION
+    got = code_of(lambda: verifier.verify("POST", "/", "", signed(region="mars-north-1"), BODY))
+    assert got[0] == "InvalidSignatureException" and "not 'mars-north-1'" in got[1]
+
+
 def test_a_changed_body_or_a_missing_header_fails():
     assert code_of(lambda: verify(signed(), body=BODY.replace(b"0123", b"9999")))[0] == "InvalidSignatureException"
     headers = signed()

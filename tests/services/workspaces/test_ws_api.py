@@ -8,6 +8,8 @@ shared secret.
 """
 from __future__ import annotations
 
+import re
+
 import botocore.exceptions
 import httpx
 import pytest
@@ -52,7 +54,8 @@ def test_seeded_directory(ws):
     directory = directories[0]
     assert directory["RegistrationCode"] == "WSlab+ABC12D" and directory["State"] == "REGISTERED"
     assert directory["CustomerUserName"] == "svc-adconnector"
-    assert directory["WorkspaceSecurityGroupId"] == f"{DIRECTORY}_workspacesMembers"
+    assert re.fullmatch(r"sg-[0-9a-f]{17}", directory["WorkspaceSecurityGroupId"])
+    assert directory["DnsIpAddresses"] == [f"{SUBNET}.10"], "the directory's DNS servers, as DS shows them"
     assert ws.describe_workspace_directories(DirectoryIds=["d-0123456789"])["Directories"] == []
     err = error_of(ws.describe_workspace_directories, Limit=26)
     assert err["Error"]["Code"] == "InvalidParameterValuesException"
@@ -185,3 +188,79 @@ def test_signing_errors(lab):
     ds_signed = aws_client(lab, "ds", endpoint_url=url(lab, "workspaces"))
     err = error_of(ds_signed.describe_directories)
     assert err["Error"]["Code"] in ("InvalidSignatureException", "UnknownOperationException")
+
+
+def test_the_seeded_directory_cannot_be_deleted_while_registered(lab):
+    ds = aws_client(lab, "ds")
+    err = error_of(ds.delete_directory, DirectoryId=DIRECTORY)
+    assert err["Error"]["Code"] == "ClientException"
+    assert "Amazon WorkSpaces" in err["Error"]["Message"]
+    assert ds.describe_directories(DirectoryIds=[DIRECTORY])["DirectoryDescriptions"][0]["Stage"] == "Active"
+
+
+def test_describe_workspace_bundles(ws):
+    assert ws.describe_workspace_bundles()["Bundles"] == [], "the account owns no bundles of its own"
+    first = ws.describe_workspace_bundles(Owner="AMAZON")
+    assert len(first["Bundles"]) == 25 and first["NextToken"]
+    rest = ws.describe_workspace_bundles(Owner="AMAZON", NextToken=first["NextToken"])
+    amazon = first["Bundles"] + rest["Bundles"]
+    assert "NextToken" not in rest and len({b["BundleId"] for b in amazon}) == len(amazon) > 25
+    assert all(b["Owner"] == "AMAZON" and b["State"] == "AVAILABLE" for b in amazon)
+    paginated = [b for page in ws.get_paginator("describe_workspace_bundles").paginate(Owner="AMAZON")
+                 for b in page["Bundles"]]
+    assert paginated == amazon, "boto3's own paginator walks the pages"
+
+    seeded = ws.describe_workspace_bundles(BundleIds=["wsb-0123456789", "wsb-zzzzzzzzzz"])["Bundles"]
+    assert [b["BundleId"] for b in seeded] == ["wsb-0123456789"], "the bundle the seed's WorkSpaces use"
+    assert seeded[0]["ComputeType"] == {"Name": "STANDARD"} and seeded[0]["RootStorage"]["Capacity"]
+    for workspace in ws.describe_workspaces()["Workspaces"]:
+        assert ws.describe_workspace_bundles(BundleIds=[workspace["BundleId"]])["Bundles"]
+
+    err = error_of(ws.describe_workspace_bundles, Owner="AMAZON", BundleIds=["wsb-0123456789"])
+    assert err["Error"]["Code"] == "InvalidParameterValuesException"
+    err = error_of(ws.describe_workspace_bundles, BundleIds=["bundle-1"])
+    assert "Member must satisfy regular expression pattern" in err["Error"]["Message"]
+    err = error_of(ws.describe_workspace_bundles, BundleIds=[f"wsb-{i:010d}" for i in range(26)])
+    assert "Member must have length less than or equal to 25" in err["Error"]["Message"]
+    err = error_of(ws.describe_workspace_bundles, Owner="AMAZON", NextToken="bogus")
+    assert err["Error"]["Message"] == "The specified NextToken is not valid."
+
+
+def _pattern(client, shape):
+    return client.meta.service_model.shape_for(shape).metadata["pattern"]
+
+
+def test_seeded_ids_pass_the_apis_own_validation(lab, ws):
+    ds = aws_client(lab, "ds")
+    seeded = ds.describe_directories(DirectoryIds=[DIRECTORY])["DirectoryDescriptions"][0]
+    connect = seeded["ConnectSettings"]
+    ids = [(seeded["DirectoryId"], "DirectoryId"), (connect["VpcId"], "VpcId"),
+           (connect["SecurityGroupId"], "SecurityGroupId")] + [(s, "SubnetId") for s in connect["SubnetIds"]]
+    for value, shape in ids:
+        assert re.fullmatch(_pattern(ds, shape), value), (shape, value)
+    directory = ws.describe_workspace_directories(DirectoryIds=[DIRECTORY])["Directories"][0]
+    assert directory["SubnetIds"] == connect["SubnetIds"]
+    assert re.fullmatch(_pattern(ws, "SecurityGroupId"), directory["WorkspaceSecurityGroupId"])
+    for workspace in ws.describe_workspaces()["Workspaces"]:
+        assert re.fullmatch(_pattern(ws, "WorkspaceId"), workspace["WorkspaceId"])
+        assert re.fullmatch(_pattern(ws, "BundleId"), workspace["BundleId"])
+        assert re.fullmatch(_pattern(ws, "SubnetId"), workspace["SubnetId"])
+
+    # The issue's repro: connect-directory with the VPC and subnets copied from the seeded directory.
+    made = ds.connect_directory(Name="corp.example.com", Password="Connector-Passw0rd!", Size="Small",
+                                ConnectSettings={"VpcId": connect["VpcId"], "SubnetIds": connect["SubnetIds"],
+                                                 "CustomerDnsIps": seeded["DnsIpAddrs"],
+                                                 "CustomerUserName": connect["CustomerUserName"]})["DirectoryId"]
+    try:
+        assert re.fullmatch(_pattern(ds, "DirectoryId"), made)
+    finally:
+        ds.delete_directory(DirectoryId=made)
+
+
+def test_the_seeded_directory_has_what_connect_directory_gives(lab):
+    ds = aws_client(lab, "ds")
+    seeded = ds.describe_directories(DirectoryIds=[DIRECTORY])["DirectoryDescriptions"][0]
+    assert seeded["Alias"] == DIRECTORY and seeded["AccessUrl"] == f"{DIRECTORY}.awsapps.com"
+    assert seeded["LaunchTime"] and seeded["StageLastUpdatedDateTime"]
+    assert seeded["Stage"] == "Active" and seeded["RadiusStatus"] == "Completed"
+    assert "SharedSecret" not in seeded["RadiusSettings"]
