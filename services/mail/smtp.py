@@ -18,7 +18,7 @@ import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, Envelope, Session, TLSSetupException
 
 from services.common.context import ServiceContext
 
@@ -85,13 +85,6 @@ class _Handler:
                                  _peer(session))
         return f"250 2.0.0 OK queued as {mid}"
 
-    async def handle_exception(self, error: Exception) -> str:
-        # A bug in our hooks (the Mailbox, the disk): logged whole, the client gets a transient
-        # failure in SMTP's terms instead of the exception's text.
-        self.ctx.log.error("SMTP session failed", exc_info=error)
-        self.ctx.record("mail.smtp", outcome="error", reason=error.__class__.__name__)
-        return "451 4.3.0 Local error in processing"
-
 
 class _Server(SMTP):
     """One SMTP session (aiosmtpd makes one protocol object per connection)."""
@@ -121,6 +114,20 @@ class _Server(SMTP):
                 self.transport.close()
             return
         await super()._handle_client()
+
+    async def handle_exception(self, error: Exception) -> str:
+        if isinstance(error, TLSSetupException):
+            # The client's side of a STARTTLS handshake failed (it hung up, or spoke no TLS):
+            # aiosmtpd closes the connection; the lab says so in one line.
+            cause = error.__cause__ or error
+            self.ctx.log.info("STARTTLS handshake from %s failed: %s", self.peer, cause.__class__.__name__)
+            self.ctx.record("mail.smtp", peer=self.peer, outcome="tls_failed", reason=cause.__class__.__name__)
+            return "454 4.7.0 TLS not available due to temporary reason"
+        # A bug in our hooks (the Mailbox, the disk): logged whole, the client gets a transient
+        # failure in SMTP's terms instead of the exception's text.
+        self.ctx.log.error("SMTP session failed", exc_info=error)
+        self.ctx.record("mail.smtp", peer=self.peer, outcome="error", reason=error.__class__.__name__)
+        return "451 4.3.0 Local error in processing"
 
     async def push(self, status: Any) -> None:
         delay = self.ctx.faults.gate("smtp", self.peer).delay

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.support import admin_client, running_services, url
+from tests.support.waiting import wait_until
 
 SUBNET = "127.0.29"
 TEN_MB = 10 * 1024 * 1024
@@ -73,6 +74,14 @@ def test_a_utf8_address_and_subject_are_delivered_with_smtputf8(lab):
     assert len(messages(lab, "zoë@corp.example.com")) == 2
 
 
+def test_a_message_whose_headers_the_parser_chokes_on_is_still_stored(lab):
+    with smtp(lab) as s:       # `From: x@` makes Python's header parser raise IndexError
+        assert s.sendmail("a@b.example", ["choke@corp.example.com"],
+                          b"From: x@\r\nTo: choke@corp.example.com\r\nSubject: kept\r\n\r\nbody\r\n") == {}
+    [got] = messages(lab, "choke@corp.example.com")
+    assert (got["from"], got["subject"]) == ("x@", "kept")
+
+
 def test_pipelined_mail_rcpt_data_in_one_write(lab):
     body = b"From: a@b.example\r\nTo: pipe@corp.example.com\r\nSubject: pipelined\r\n\r\nall at once\r\n.\r\n"
     with socket.create_connection(address(lab), timeout=10) as raw:
@@ -111,6 +120,28 @@ def test_starttls_with_the_services_own_certificate(lab):
         assert s.sock is not None and s.sock.version() in ("TLSv1.2", "TLSv1.3")
         assert s.send_message(msg) == {}
     assert [m["subject"] for m in messages(lab, "tls@corp.example.com")] == ["over TLS"]
+
+
+def test_a_failed_starttls_handshake_is_an_event_not_a_traceback(lab):
+    from tests.fuzzing import LogWatch
+
+    watch = LogWatch(lab["state"] / "logs" / "mail.log")
+    before = len(events(lab, "mail.smtp"))
+    with socket.create_connection(address(lab), timeout=10) as raw:
+        reader = raw.makefile("rb")
+        reader.readline()
+        raw.sendall(b"EHLO client.example\r\n")
+        while reader.readline()[3:4] == b"-":
+            pass
+        raw.sendall(b"STARTTLS\r\n")
+        assert reader.readline().startswith(b"220")
+        raw.sendall(b"this is not a TLS ClientHello\r\n")
+        assert reader.read() == b"", "the server hangs up"
+    new = wait_until(lambda: events(lab, "mail.smtp")[before:])
+    assert [(e["peer"], e["outcome"]) for e in new] == [("127.0.0.1", "tls_failed")]
+    assert not watch.tracebacks()
+    with smtp(lab) as s:
+        assert s.noop()[0] == 250
 
 
 def test_the_ten_megabyte_limit(lab):
