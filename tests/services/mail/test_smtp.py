@@ -7,6 +7,7 @@ import smtplib
 import socket
 import ssl
 import stat
+import time
 from email.message import EmailMessage
 
 import httpx
@@ -179,3 +180,22 @@ def test_drop_and_deny_faults_by_peer(lab, action, error, outcome):
     assert [(e["peer"], e["outcome"]) for e in new] == [("127.0.0.1", outcome)]
     with smtp(lab) as s:
         assert s.noop()[0] == 250
+
+
+def test_a_delay_fault_holds_each_reply_for_that_peer_only(lab):
+    with admin_client(lab["topo"], "mail") as admin:
+        fault = admin.post("/faults", json={"action": "delay", "protocol": "smtp", "peer": "127.0.0.1",
+                                            "seconds": 5}).json()
+        try:
+            with socket.create_connection(address(lab), timeout=60) as raw:
+                started = time.monotonic()
+                raw.settimeout(1)      # far below the delay: a greeting by then means no delay
+                with pytest.raises(TimeoutError):
+                    raw.recv(100)
+                raw.settimeout(60)     # generous: the machine is shared
+                assert raw.recv(100).startswith(b"220 ")
+                print(f"greeting held {time.monotonic() - started:.1f} s by a 5 s delay")
+            with smtplib.SMTP(*address(lab), timeout=10, source_address=(f"{SUBNET}.5", 0)) as s:
+                assert s.noop()[0] == 250
+        finally:
+            admin.delete(f"/faults/{fault['id']}")
