@@ -5,7 +5,8 @@ relay is an internal relay that accepts mail for anyone, as a test mail catcher 
 
 Faults (protocol "smtp", by peer): drop closes the connection at once, deny answers 554 instead
 of the greeting, delay waits before each reply. Malformed commands get aiosmtpd's 500-series
-replies; an error inside the lab's own hooks is logged and answered 451, and the session goes on.
+replies; a failed STARTTLS handshake is one log line and a `tls_failed` event; an error inside
+the lab's own hooks is logged with its traceback and answered 451, and the session goes on.
 
 aiosmtpd has no hook before its greeting, so `_Server` wraps its `_handle_client` (the session
 loop) for drop and deny; pyproject pins aiosmtpd below 2 and the fault tests cover the wrap."""
