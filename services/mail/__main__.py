@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from services.common.runner import Service, bind_tcp, run
 
-from . import smtp
+from . import smtp, tls
 from .api import make_app
 from .mailbox import Mailbox
 
@@ -11,6 +11,7 @@ from .mailbox import Mailbox
 async def build(ctx) -> Service:
     mailbox = Mailbox(ctx.state_dir / "messages")
     sock = bind_tcp(ctx, "smtp")
+    certificate = tls.server_context(ctx.state_dir, ctx.me["host"], ctx.log)   # for STARTTLS
 
     async def deliver(mail_from: str, rcpt_to: list[str], data: bytes, peer: str | None) -> str:
         doc = mailbox.add(mail_from=mail_from, rcpt_to=rcpt_to, data=data, received=ctx.clock.iso(), peer=peer)
@@ -27,7 +28,7 @@ async def build(ctx) -> Service:
         return True, f"{len(mailbox.messages)} messages"
 
     return Service(http_apps={"api": make_app(ctx, mailbox)},
-                   tasks=[lambda: smtp.serve(ctx, sock, deliver)], reset=reset, health=health)
+                   tasks=[lambda: smtp.serve(ctx, sock, deliver, certificate)], reset=reset, health=health)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,16 @@ def _parts(msg: email.message.EmailMessage) -> tuple[str, str]:
     return text, html
 
 
+def _header(msg: email.message.EmailMessage, name: str) -> str:
+    """A header as text. The stdlib's parser can fail on a hostile value (`From: x@` raises
+    IndexError in Python 3.11): then the raw value, so the message is still stored."""
+    try:
+        return str(msg.get(name, ""))
+    except Exception:  # noqa: BLE001 - its failures on malformed headers are not a closed set
+        raw = next((str(v) for k, v in msg.raw_items() if k.lower() == name.lower()), "")
+        return raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 class Mailbox:
     def __init__(self, directory: Path) -> None:
         self.dir = directory
@@ -57,9 +67,9 @@ class Mailbox:
             doc = {
                 "id": uuid.uuid4().hex[:16], "seq": seq, "received": received, "peer": peer,
                 "envelope": {"from": mail_from, "to": rcpt_to},
-                "from": str(msg.get("From", "")), "to": str(msg.get("To", "")),
-                "subject": str(msg.get("Subject", "")), "date": str(msg.get("Date", "")),
-                "messageId": str(msg.get("Message-ID", "")),
+                "from": _header(msg, "From"), "to": _header(msg, "To"),
+                "subject": _header(msg, "Subject"), "date": _header(msg, "Date"),
+                "messageId": _header(msg, "Message-ID"),
                 "size": len(data), "text": text, "html": html,
             }
             path = self.dir / f"{seq:08d}-{doc['id']}.json"

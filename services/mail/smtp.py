@@ -1,170 +1,147 @@
-"""A small SMTP server (RFC 5321 subset) on asyncio: EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP,
-VRFY, QUIT; enough for smtplib, aiosmtplib, swaks or `telnet`. No AUTH and no STARTTLS: the lab's
-mail relay is an internal relay that accepts mail for anyone, as a test mail catcher does.
+"""The mailbox's SMTP server: aiosmtpd (a well-kept asyncio SMTP server) on the runner's socket,
+with the lab's fault hooks and events around it. ESMTP with SIZE (10 MB), 8BITMIME, SMTPUTF8,
+PIPELINING and, when the service has a certificate (tls.py), STARTTLS; no AUTH: the lab's mail
+relay is an internal relay that accepts mail for anyone, as a test mail catcher does.
 
-Faults (protocol "smtp"): drop closes the connection at once, deny answers 554 to the greeting,
-delay waits before each reply. A malformed command gets a 500-series reply, never a traceback."""
+Faults (protocol "smtp", by peer): drop closes the connection at once, deny answers 554 instead
+of the greeting, delay waits before each reply. Malformed commands get aiosmtpd's 500-series
+replies; a failed STARTTLS handshake is one log line and a `tls_failed` event; an error inside
+the lab's own hooks is logged with its traceback and answered 451, and the session goes on.
+
+aiosmtpd has no hook before its greeting, so `_Server` wraps its `_handle_client` (the session
+loop) for drop and deny; pyproject pins aiosmtpd below 2 and the fault tests cover the wrap."""
 from __future__ import annotations
 
 import asyncio
-import re
+import logging
 import socket
+import ssl
 from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session, TLSSetupException
 
 from services.common.context import ServiceContext
 
 MAX_SIZE = 10 * 1024 * 1024
-MAX_LINE = 4096
-_ADDR = re.compile(r"^(?:FROM|TO):\s*<([^>]*)>", re.IGNORECASE)
+# aiosmtpd's own logger: at INFO it logs every connection and command line, at DEBUG every line
+# of every message, and message bodies carry activation links (secrets). Warnings only.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 Deliver = Callable[[str, list[str], bytes, str | None], Awaitable[str]]
 
 
-class _Session:
-    def __init__(self, ctx: ServiceContext, deliver: Deliver, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter) -> None:
-        self.ctx, self.deliver, self.reader, self.writer = ctx, deliver, reader, writer
-        peer = writer.get_extra_info("peername")
-        self.peer = peer[0] if peer else None
-        self.helo: str | None = None
-        self.reset()
+def _peer(session: Session) -> str | None:
+    peer = session.peer
+    return str(peer[0]) if isinstance(peer, tuple) and peer else None
 
-    def reset(self) -> None:
-        self.mail_from: str | None = None
-        self.rcpt: list[str] = []
 
-    async def reply(self, text: str) -> None:
-        delay = self.ctx.faults.match(protocol="smtp", peer=self.peer, action="delay")
-        if delay is not None:
-            await asyncio.sleep(delay.seconds)
-        self.writer.write(text.encode() + b"\r\n")
-        await self.writer.drain()
-
-    async def run(self) -> None:
-        host = self.ctx.me["host"]
-        if self.ctx.faults.match(protocol="smtp", peer=self.peer, action="drop"):
-            self.ctx.record("mail.smtp", peer=self.peer, outcome="dropped_by_fault")
-            return
-        if self.ctx.faults.match(protocol="smtp", peer=self.peer, action="deny"):
-            await self.reply(f"554 5.7.1 {host} no SMTP service here")
-            self.ctx.record("mail.smtp", peer=self.peer, outcome="denied_by_fault")
-            return
-        await self.reply(f"220 {host} ESMTP lab mail ready")
-        while True:
-            try:
-                line = await self.reader.readuntil(b"\n")
-            except asyncio.LimitOverrunError:
-                await self.reply("500 5.5.2 Line too long")
-                return
-            except asyncio.IncompleteReadError:
-                return
-            if len(line) > MAX_LINE:
-                await self.reply("500 5.5.2 Line too long")
-                continue
-            text = line.decode("utf-8", "replace").rstrip("\r\n")
-            verb, _, arg = text.partition(" ")
-            handler = getattr(self, f"do_{verb.upper()}", None) if verb.isalpha() else None
-            if handler is None:
-                await self.reply("502 5.5.1 Command not recognized")
-                continue
-            if await handler(arg.strip()) is False:
-                return
-
-    async def do_EHLO(self, arg: str) -> None:
-        if not arg:
-            await self.reply("501 5.5.4 Syntax: EHLO hostname")
-            return
-        self.helo = arg
-        self.reset()
-        host = self.ctx.me["host"]
-        await self.reply(f"250-{host} Hello {arg}\r\n250-SIZE {MAX_SIZE}\r\n250-8BITMIME\r\n250 HELP")
-
-    async def do_HELO(self, arg: str) -> None:
-        if not arg:
-            await self.reply("501 5.5.4 Syntax: HELO hostname")
-            return
-        self.helo = arg
-        self.reset()
-        await self.reply(f"250 {self.ctx.me['host']}")
-
-    async def do_MAIL(self, arg: str) -> None:
-        if self.helo is None:
-            await self.reply("503 5.5.1 Error: send HELO/EHLO first")
-            return
-        if self.mail_from is not None:
-            await self.reply("503 5.5.1 Error: nested MAIL command")
-            return
-        m = _ADDR.match(arg)
-        if not m or not arg.upper().startswith("FROM:"):
-            await self.reply("501 5.5.4 Syntax: MAIL FROM:<address>")
-            return
-        self.mail_from = m.group(1)
-        await self.reply("250 2.1.0 OK")
-
-    async def do_RCPT(self, arg: str) -> None:
-        if self.mail_from is None:
-            await self.reply("503 5.5.1 Error: need MAIL command")
-            return
-        m = _ADDR.match(arg)
-        if not m or not arg.upper().startswith("TO:") or "@" not in m.group(1):
-            await self.reply("501 5.5.4 Syntax: RCPT TO:<address>")
-            return
-        self.rcpt.append(m.group(1))
-        await self.reply("250 2.1.5 OK")
-
-    async def do_DATA(self, _arg: str) -> None:
-        if not self.rcpt:
-            await self.reply("503 5.5.1 Error: need RCPT command")
-            return
-        await self.reply("354 End data with <CR><LF>.<CR><LF>")
-        lines: list[bytes] = []
-        size = 0
-        while True:
-            try:
-                line = await self.reader.readuntil(b"\n")
-            except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-                return
-            if line in (b".\r\n", b".\n"):
-                break
-            if line.startswith(b".."):
-                line = line[1:]                       # dot-unstuffing (RFC 5321 4.5.2)
-            size += len(line)
-            if size <= MAX_SIZE:
-                lines.append(line)
-        if size > MAX_SIZE:
-            self.reset()
-            await self.reply("552 5.3.4 Message too big")
-            return
-        mid = await self.deliver(self.mail_from or "", list(self.rcpt), b"".join(lines), self.peer)
-        self.reset()
-        await self.reply(f"250 2.0.0 OK queued as {mid}")
-
-    async def do_RSET(self, _arg: str) -> None:
-        self.reset()
-        await self.reply("250 2.0.0 OK")
-
-    async def do_NOOP(self, _arg: str) -> None:
-        await self.reply("250 2.0.0 OK")
-
-    async def do_VRFY(self, _arg: str) -> None:
-        await self.reply("252 2.0.0 Cannot VRFY user, but will accept message")
-
-    async def do_QUIT(self, _arg: str) -> bool:
-        await self.reply("221 2.0.0 Bye")
+def _utf8(address: str) -> bool:
+    """With SMTPUTF8 on, aiosmtpd keeps bytes that are not UTF-8 as surrogates (RFC 6531 asks for
+    UTF-8); such an address could not be stored or served as JSON, so it is refused."""
+    try:
+        address.encode("utf-8")
+    except UnicodeEncodeError:
         return False
+    return True
 
 
-async def serve(ctx: ServiceContext, sock: socket.socket, deliver: Deliver) -> None:
+class _Handler:
+    """aiosmtpd's handler hooks (called positionally: server, session, envelope, ...): EHLO says
+    PIPELINING, addresses must be UTF-8, recipients must have a domain, DATA goes into the Mailbox."""
+
+    def __init__(self, ctx: ServiceContext, deliver: Deliver) -> None:
+        self.ctx, self.deliver = ctx, deliver
+
+    async def handle_EHLO(self, _server: SMTP, session: Session, _envelope: Envelope, hostname: str,
+                          responses: list[str]) -> list[str]:
+        # aiosmtpd reads each command as it comes, so a client may pipeline (RFC 2920); it just
+        # does not say so.
+        session.host_name = hostname          # what aiosmtpd does itself when there is no hook
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+    async def handle_MAIL(self, _server: SMTP, _session: Session, envelope: Envelope,
+                          address: str, mail_options: list[str]) -> str:
+        if not _utf8(address):
+            return "553 5.6.7 Sender address is not valid UTF-8"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 OK"
+
+    async def handle_RCPT(self, _server: SMTP, _session: Session, envelope: Envelope,
+                          address: str, rcpt_options: list[str]) -> str:
+        if not _utf8(address):
+            return "553 5.6.7 Recipient address is not valid UTF-8"
+        if "@" not in address:        # aiosmtpd takes a bare local part; a relay cannot route it
+            return "501 5.1.3 Bad recipient address syntax"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, _server: SMTP, session: Session, envelope: Envelope) -> str:
+        mail_from = envelope.mail_from or ""
+        if mail_from == "<>":         # the null reverse-path (bounces): stored as an empty sender
+            mail_from = ""
+        mid = await self.deliver(mail_from, list(envelope.rcpt_tos), envelope.original_content or b"",
+                                 _peer(session))
+        return f"250 2.0.0 OK queued as {mid}"
+
+
+class _Server(SMTP):
+    """One SMTP session (aiosmtpd makes one protocol object per connection)."""
+
+    def __init__(self, ctx: ServiceContext, handler: _Handler, tls: ssl.SSLContext | None,
+                 loop: asyncio.AbstractEventLoop) -> None:
+        self.ctx = ctx
+        super().__init__(handler, data_size_limit=MAX_SIZE, enable_SMTPUTF8=True,
+                         hostname=ctx.me["host"], ident="ESMTP lab mail ready", tls_context=tls,
+                         loop=loop)
+
+    @property
+    def peer(self) -> str | None:
+        return _peer(self.session) if self.session is not None else None
+
+    async def _handle_client(self) -> None:
+        gate = self.ctx.faults.gate("smtp", self.peer)
+        if gate.drop:
+            self.ctx.record("mail.smtp", peer=self.peer, outcome="dropped_by_fault")
+            if self.transport is not None:
+                self.transport.close()
+            return
+        if gate.deny:
+            await self.push(f"554 5.7.1 {self.hostname} no SMTP service here")
+            self.ctx.record("mail.smtp", peer=self.peer, outcome="denied_by_fault")
+            if self.transport is not None:
+                self.transport.close()
+            return
+        await super()._handle_client()
+
+    async def handle_exception(self, error: Exception) -> str:
+        if isinstance(error, TLSSetupException):
+            # The client's side of a STARTTLS handshake failed (it hung up, or spoke no TLS):
+            # aiosmtpd closes the connection; the lab says so in one line.
+            cause = error.__cause__ or error
+            self.ctx.log.info("STARTTLS handshake from %s failed: %s", self.peer, cause.__class__.__name__)
+            self.ctx.record("mail.smtp", peer=self.peer, outcome="tls_failed", reason=cause.__class__.__name__)
+            return "454 4.7.0 TLS not available due to temporary reason"
+        # A bug in our hooks (the Mailbox, the disk): logged whole, the client gets a transient
+        # failure in SMTP's terms instead of the exception's text.
+        self.ctx.log.error("SMTP session failed", exc_info=error)
+        self.ctx.record("mail.smtp", peer=self.peer, outcome="error", reason=error.__class__.__name__)
+        return "451 4.3.0 Local error in processing"
+
+    async def push(self, status: Any) -> None:
+        delay = self.ctx.faults.gate("smtp", self.peer).delay
+        if delay:
+            await asyncio.sleep(delay)
+        await super().push(status)
+
+
+async def serve(ctx: ServiceContext, sock: socket.socket, deliver: Deliver,
+                tls: ssl.SSLContext | None = None) -> None:
     """Serve SMTP on an already bound, listening socket until cancelled."""
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            await _Session(ctx, deliver, reader, writer).run()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            writer.close()
-
-    server = await asyncio.start_server(handle, sock=sock, limit=1024 * 1024)
+    loop = asyncio.get_running_loop()
+    handler = _Handler(ctx, deliver)
+    server = await loop.create_server(lambda: _Server(ctx, handler, tls, loop), sock=sock)
     async with server:
         await server.serve_forever()

@@ -71,7 +71,8 @@ def test_smtp_answers_mistakes_with_smtp_codes(lab):
         assert s.docmd("RCPT", "TO:<x@y.z>")[0] == 503          # before HELO/MAIL
         assert s.ehlo("tester")[0] == 250 and s.has_extn("size")
         assert s.docmd("MAIL", "nonsense")[0] == 501
-        assert s.docmd("FROZZLE")[0] == 502
+        # RFC 5321 4.2.4: 500 for a command not recognized (502 is for one recognized, not implemented)
+        assert s.docmd("FROZZLE")[0] == 500
         assert s.docmd("DATA")[0] == 503                          # no recipients yet
         assert s.docmd("MAIL", "FROM:<a@b.c>")[0] == 250
         assert s.docmd("MAIL", "FROM:<a@b.c>")[0] == 503          # nested
