@@ -261,6 +261,8 @@ def cmd_reset(args: argparse.Namespace) -> int:
             runtime.restart(name)
             restarted.append(name)
     agent_token.ensure(runtime, topology, say)
+    if runtime.name == "process":
+        supervisor.spawn(args.state_dir)
     unhealthy = wait_all_healthy(topology, runtime.default_timeout)
     if unhealthy:
         say("reset, but not healthy: " + "; ".join(f"{n} ({why})" for n, why in unhealthy.items()))
