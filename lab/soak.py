@@ -85,6 +85,8 @@ class Soak:
                 else:
                     self.violation(f"{user}: a failed sign-in without the client's message: {answer}")
             except (httpx.TransportError, LabClientError) as exc:
+                if self.stop.is_set():    # the run ended while waiting for a fresh code
+                    break
                 if self.down:     # a killed service: its port is closed until it is back
                     self.count("sign-in unreachable while a service was down")
                     time.sleep(0.5)
