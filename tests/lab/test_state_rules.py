@@ -9,6 +9,7 @@ import sys
 import time
 
 from lab.client import LabClient
+from tests.support import wait_until
 
 from .support import ROOT, healthy, kill9, lab_up, ok, pid_of, run_lab, status, supervisor_pid, topology
 
@@ -39,7 +40,8 @@ def revoke_agent_token(state_dir) -> None:
 def test_the_state_directory_records_its_lab_and_starts_afresh_for_another(tmp_path):
     state = tmp_path / "state"
     with lab_up(state, "--subnet", SUBNET):
-        # every file the runtime writes is its owner's alone
+        # every file the runtime writes is its owner's alone (the supervisor's journal: once it has started)
+        wait_until(lambda: (state / "events" / "supervisor.jsonl").exists(), timeout=30)
         assert mode(state) == 0o700 and mode(state / "logs") == 0o700 and mode(state / "supervisor") == 0o700
         for path in [state / "processes.json", state / "lab.json", state / "topology.json",
                      state / "credentials.json", *(state / "logs").iterdir(), *(state / "supervisor").iterdir(),
