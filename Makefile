@@ -9,7 +9,7 @@ STAMP   = $(VENV)/.installed
 IMAGE      ?= okta-workspaces-lab:latest
 BASE_IMAGE ?=
 
-.PHONY: lab-up lab-down lab-status test scenarios bench venv clean base-image images test-docker lint
+.PHONY: lab-up lab-down lab-status test scenarios bench venv clean base-image images test-docker lint soak
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,12 @@ scenarios: $(STAMP)
 bench: $(STAMP)
 	bash bench/install-references.sh
 	@for b in bench/bench_*.py; do [ -e "$$b" ] || continue; echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# A bounded soak run (not in `make test`): a lab of its own on 127.0.44, sign-ins, imports, admin
+# changes and a service killed every minute for SOAK_MINUTES; a report, exit 1 on any violation.
+SOAK_MINUTES ?= 2
+soak: $(STAMP)
+	$(BIN)/python -m lab.soak --minutes $(SOAK_MINUTES)
 
 # A Debian 12 base image without any registry: debootstrap from this host's Debian mirror, then
 # `docker import` (needs root, debootstrap and a running Docker engine).

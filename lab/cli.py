@@ -17,7 +17,7 @@ from . import topology as topo
 from .client import AD_ACCOUNT_CHANGES, LabClientError
 from .commands.common import EXIT_LAB, EXIT_OK, err
 from .commands.events import cmd_events
-from .commands.lifecycle import cmd_down, cmd_logs, cmd_reset, cmd_status, cmd_up
+from .commands.lifecycle import cmd_down, cmd_logs, cmd_reset, cmd_restart, cmd_status, cmd_up
 from .commands.pages import cmd_open
 from .commands.people import cmd_activate, cmd_ad, cmd_import, cmd_login, cmd_mail, cmd_phone, cmd_users
 from .commands.scenarios import cmd_demo, cmd_scenarios
@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     up = sub.add_parser("up", help="start every service and wait until all are healthy")
-    up.add_argument("--runtime", default="process", choices=["process", "docker"],
+    up.add_argument("--runtime", default=None, choices=["process", "docker"],
                     help="process (default: local processes, no Docker needed) or docker")
     up.add_argument("--blank", action="store_true", help="no AWS or Okta configuration: walk the walkthrough yourself")
     up.add_argument("--standard-ports", action="store_true",
@@ -43,15 +43,16 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--subnet", default=None, help="first three octets of the loopback addresses "
                     f"(default {topo.DEFAULT_SUBNET})")
     up.add_argument("--seed", help="a seed YAML file instead of the default")
-    up.add_argument("--agents", type=int, choices=[1, 2], default=1,
-                    help="Okta RADIUS agents to run (2: a second one on .22, with its own duplicate cache)")
+    up.add_argument("--agents", type=int, choices=[1, 2], default=None,
+                    help="Okta RADIUS agents to run (default 1; 2: a second one on .22, with its own duplicate cache)")
     up.add_argument("--timeout", type=float, default=None,
                     help="seconds to wait for health (default 60; 180 with --runtime docker)")
     up.set_defaults(func=cmd_up)
 
-    down = sub.add_parser("down", help="stop exactly the processes or containers `lab up` started")
+    down = sub.add_parser("down", help="stop the supervisor, then exactly the processes or containers `lab up` started")
     down.add_argument("--volumes", action="store_true",
-                      help="docker runtime: also remove the containers' state volumes (a fresh lab next time)")
+                      help="also remove the services' state (data folders, journals, logs; the containers' "
+                           "volumes): a fresh lab next time; the credentials are kept")
     down.set_defaults(func=cmd_down)
 
     status = sub.add_parser("status", help="health and endpoints of every service, and the admin credentials")
@@ -141,8 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-pause", action="store_true", help="do not wait for Enter between steps")
     demo.set_defaults(func=cmd_demo)
 
-    sub.add_parser("reset", help="every service back to its seed state (faults, clocks, journals too)"
-                   ).set_defaults(func=cmd_reset)
+    reset = sub.add_parser("reset", help="every service back to its seed state (faults, clocks too), healthy or "
+                           "not: what answers is reset, what does not is restarted")
+    reset.add_argument("--blank", action="store_true", help="back to a blank lab instead (starts it afresh)")
+    reset.set_defaults(func=cmd_reset)
+
+    restart = sub.add_parser("restart", help="stop one service and start it again, wait until it is healthy")
+    restart.add_argument("service")
+    restart.set_defaults(func=cmd_restart)
     return parser
 
 

@@ -150,7 +150,9 @@ x-lab-service: &lab-service
     retries: 3
     start_period: 60s
   stop_grace_period: 10s
-  restart: "no"
+  # A crashed service is started again (Docker backs off 0.1 s, doubling); one stopped on purpose
+  # (docker stop, lab down) is not. The process runtime's supervisor does the same (lab/supervisor.py).
+  restart: on-failure
 
 services:
 """
@@ -194,7 +196,8 @@ def compose_text(topology: dict[str, Any], *, origin: str = "the demo topology")
               [f"hostname: {hostname}"])
     out.append("  # One-shot: enrols Okta Verify (TOTP and push) for the seed users as `lab up` does, then\n"
                "  # exits; idempotent. `lab up --runtime docker` does not start it: the CLI enrols from the host.\n")
-    block(PROVISION, PROVISION, PROVISION_OCTET, list(services), None, ["healthcheck:", "  disable: true"])
+    block(PROVISION, PROVISION, PROVISION_OCTET, list(services), None,
+          ["healthcheck:", "  disable: true", 'restart: "no"'])
     out.append(f"networks:\n  lab:\n    driver: bridge\n    ipam:\n      config:\n"
                f"        - subnet: {subnet_var}.0/24\n          gateway: {subnet_var}.1\n\n")
     out.append("volumes:\n" + "".join(f"  {name}-state:\n" for name in services))

@@ -145,7 +145,7 @@ def unhealthy_logs(conf: dict[str, Any], names: list[str]) -> str:
 
 
 def containers(conf: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """{service: {id, state, health, exit_code}} of the compose project's containers."""
+    """{service: {id, state, health, exit_code, restarts}} of the compose project's containers."""
     ids = docker("ps", "--all", "--quiet", "--filter", f"label=com.docker.compose.project={conf['project']}",
                   check=False).stdout.split()
     if not ids:
@@ -158,7 +158,8 @@ def containers(conf: dict[str, Any]) -> dict[str, dict[str, Any]]:
         state = c.get("State", {})
         rows[service] = {"id": c["Id"][:12], "name": c.get("Name", "").lstrip("/"),
                          "state": state.get("Status"), "exit_code": state.get("ExitCode"),
-                         "health": (state.get("Health") or {}).get("Status")}
+                         "health": (state.get("Health") or {}).get("Status"),
+                         "restarts": c.get("RestartCount", 0)}
     return rows
 
 

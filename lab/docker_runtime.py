@@ -139,7 +139,7 @@ class DockerRuntime:
             rows = engine.containers(conf)
         except (LabError, OSError, ValueError, subprocess.TimeoutExpired):
             return []
-        return [{"name": name, "container": row["name"], "health": row["health"]}
+        return [{"name": name, "container": row["name"], "health": row["health"], "restarts": row.get("restarts", 0)}
                 for name, row in rows.items() if row["state"] == "running" and name in conf["services"]]
 
     def restart(self, service: str) -> None:

@@ -3,12 +3,11 @@
 `ProcessRuntime` is this runtime behind the `Runtime` interface (lab/runtime.py), which `lab up`,
 the scenarios and the tests use through `bring_up`; it sits at the end, over these pieces: check the
 ports are free, start each service in its own session (so `stop` can stop it and its children),
-wait for every `/healthz`, and record the pids it started in `<state>/processes.json` so `stop`
-stops exactly those and nothing else.
+wait for every `/healthz`, and record the pids it started in `<state>/processes.json`
+(lab/process_records.py) so `stop` stops exactly those and nothing else.
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -22,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from . import process_records as records
 from .errors import LabError
 from .runtime import LabSpec, Progress, quiet
 from .state import load_topology
@@ -32,7 +32,7 @@ from .topology import DEFAULT_SUBNET, SEED_DEFAULT, build, load_or_create_creden
 __all__ = ["LabError", "ProcessRuntime", "Started", "check_ports_free", "load_processes", "running", "start",
            "stop", "wait_healthy", "write_topology"]
 
-PROCESSES_FILE = "processes.json"
+PROCESSES_FILE = records.PROCESSES_FILE
 DEFAULT_TIMEOUT = 60.0    # seconds for every service to answer /healthz
 
 
@@ -63,23 +63,28 @@ def check_ports_free(topology: dict[str, Any], names: Iterable[str]) -> None:
 
 
 def start(topology_path: Path, topology: dict[str, Any], names: Iterable[str]) -> list[Started]:
-    state_dir = Path(topology["state_dir"])
-    logs = state_dir / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    started = []
-    env = dict(os.environ, PYTHONUNBUFFERED="1", LAB_TOPOLOGY=str(topology_path))
-    for name in names:
-        log_path = logs / f"{name}.log"
-        with open(log_path, "ab") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", package_of(topology, name), "--service", name,
-                 "--topology", str(topology_path)],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, env=env,
-            )
-        started.append(Started(name, proc.pid, log_path))
-    _save_processes(state_dir, started)
+    """Start each service in its own session (so `stop` stops it and its children), its output
+    appended to `<state>/logs/<name>.log` (0600), and record the pids."""
+    started = [start_one(topology_path, topology, name) for name in names]
+    records.put(Path(topology["state_dir"]), [records.row_for(s.name, s.pid) for s in started])
     return started
+
+
+def start_one(topology_path: Path, topology: dict[str, Any], name: str) -> Started:
+    """Start one service (not recorded: the caller records it, under the lock)."""
+    logs = records.private_dir(Path(topology["state_dir"]) / "logs")
+    log_path = logs / f"{name}.log"
+    env = dict(os.environ, PYTHONUNBUFFERED="1", LAB_TOPOLOGY=str(topology_path))
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.chmod(log_path, 0o600)
+    with os.fdopen(fd, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", package_of(topology, name), "--service", name,
+             "--topology", str(topology_path)],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, env=env,
+        )
+    return Started(name, proc.pid, log_path)
 
 
 def wait_healthy(topology: dict[str, Any], started: list[Started], timeout: float = 60.0,
@@ -91,8 +96,8 @@ def wait_healthy(topology: dict[str, Any], started: list[Started], timeout: floa
     with httpx.Client(timeout=2.0) as client:
         while waiting:
             for name, s in list(waiting.items()):
-                if not _alive(s.pid):
-                    raise LabError(f"{name} exited during start-up; last lines of {s.log}:\n{_tail(s.log)}")
+                if not records.alive(s.pid):
+                    raise LabError(f"{name} exited during start-up; last lines of {s.log}:\n{tail(s.log)}")
                 svc = topology["services"][name]
                 try:
                     resp = client.get(f"http://{svc['host']}:{svc['ports']['admin']}/healthz")
@@ -112,75 +117,44 @@ def wait_healthy(topology: dict[str, Any], started: list[Started], timeout: floa
 
 
 def stop(state_dir: Path, names: Iterable[str] | None = None, timeout: float = 10.0) -> list[str]:
-    """Stop the processes `start` recorded (all, or `names`), TERM first, KILL after `timeout`."""
-    recorded = load_processes(state_dir)
-    chosen = [p for p in recorded if names is None or p["name"] in set(names)]
-    for p in chosen:
-        if _is_ours(p):
-            _signal_group(p["pid"], signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    for p in chosen:
-        while _is_ours(p) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if _is_ours(p):
-            _signal_group(p["pid"], signal.SIGKILL)
-    for p in chosen:
-        _reap(p["pid"])
-    remaining = [p for p in recorded if p not in chosen]
-    path = state_dir / PROCESSES_FILE
-    if remaining:
-        path.write_text(json.dumps(remaining, indent=2))
-    elif path.exists():
-        path.unlink()
+    """Stop the processes `start` recorded (all, or `names`), TERM first, KILL after `timeout`.
+    The rows are marked `stopping` first, so the supervisor does not take the stop for a crash."""
+    wanted = None if names is None else set(names)
+    with records.locked(state_dir):
+        rows = records.load(state_dir)
+        for row in rows:
+            if wanted is None or row["name"] in wanted:
+                row["stopping"] = True
+        records.save(state_dir, rows)
+    chosen = [p for p in rows if p.get("stopping")]
+    stop_rows(chosen, timeout)
+    with records.locked(state_dir):
+        gone = {(p["name"], p["pid"]) for p in chosen}
+        records.save(state_dir, [p for p in records.load(state_dir) if (p["name"], p["pid"]) not in gone])
     return [p["name"] for p in chosen]
 
 
+def stop_rows(rows: list[dict[str, Any]], timeout: float = 10.0) -> None:
+    """TERM each row's process group, KILL what is left after `timeout`, reap our children."""
+    for p in rows:
+        if records.is_ours(p):
+            _signal_group(p["pid"], signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for p in rows:
+        while records.is_ours(p) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if records.is_ours(p):
+            _signal_group(p["pid"], signal.SIGKILL)
+    for p in rows:
+        _reap(p["pid"])
+
+
 def load_processes(state_dir: Path) -> list[dict[str, Any]]:
-    path = state_dir / PROCESSES_FILE
-    if not path.exists():
-        return []
-    try:
-        return json.loads(path.read_text())
-    except ValueError:
-        return []
+    return records.load(state_dir)
 
 
 def running(state_dir: Path) -> list[dict[str, Any]]:
-    return [p for p in load_processes(state_dir) if _is_ours(p)]
-
-
-def _save_processes(state_dir: Path, started: list[Started]) -> None:
-    old = [p for p in load_processes(state_dir) if p["name"] not in {s.name for s in started}]
-    rows = old + [{"name": s.name, "pid": s.pid, "cmd": f"--service {s.name} ",
-                   "started": _start_time(s.pid)} for s in started]
-    (state_dir / PROCESSES_FILE).write_text(json.dumps(rows, indent=2))
-
-
-def _start_time(pid: int) -> str | None:
-    """The kernel's start time of pid: guards against killing a recycled pid."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
-def _is_ours(p: dict[str, Any]) -> bool:
-    pid = p["pid"]
-    if not _alive(pid):
-        return False
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return False
-    return p["cmd"] in cmdline and (p.get("started") in (None, _start_time(pid)))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
+    return [p for p in records.load(state_dir) if records.is_ours(p)]
 
 
 def _signal_group(pid: int, sig: int) -> None:
@@ -200,7 +174,7 @@ def _reap(pid: int) -> None:
         pass
 
 
-def _tail(path: Path, lines: int = 20) -> str:
+def tail(path: Path, lines: int = 20) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
@@ -209,7 +183,8 @@ def _tail(path: Path, lines: int = 20) -> str:
 
 class ProcessRuntime:
     """The lab as local processes, one per service on its own loopback address (the `Runtime`
-    of lab/runtime.py)."""
+    of lab/runtime.py). `lab up` adds the lab's supervisor (lab/supervisor.py), which restarts a
+    crashed service; `down` stops the supervisor first, then the services."""
     name = "process"
     default_timeout = DEFAULT_TIMEOUT
     undone = "everything it started is stopped again"
@@ -218,6 +193,7 @@ class ProcessRuntime:
         self.state_dir = state_dir
 
     def prepare(self, spec: LabSpec, names: list[str] | None, progress: Progress) -> dict[str, Any]:
+        records.private_dir(self.state_dir)
         creds = load_or_create_credentials(self.state_dir)
         topology = build(self.state_dir, subnet=spec.subnet or DEFAULT_SUBNET, standard_ports=spec.standard_ports,
                          blank=spec.blank, credentials=creds, agents=spec.agents, seed=spec.seed or SEED_DEFAULT)
@@ -233,17 +209,26 @@ class ProcessRuntime:
         started = start(self.state_dir / "topology.json", topology, names)
         wait_healthy(topology, started, timeout=timeout, progress=lambda name, _: progress(f"{name:<15} healthy"))
 
-    def down(self, *, volumes: bool = False) -> list[str]:  # noqa: ARG002 — volumes are the containers'
-        return stop(self.state_dir)        # the state directory, the processes' state, is always kept
+    def down(self, *, volumes: bool = False) -> list[str]:  # noqa: ARG002 — `lab down` removes the state itself
+        from . import supervisor  # here: the supervisor imports this module
+
+        supervisor.stop(self.state_dir)      # first: nothing may restart what is being stopped
+        return stop(self.state_dir)
 
     def running(self) -> list[dict[str, Any]]:
+        topology = load_topology(self.state_dir) if records.load(self.state_dir) else None
+        if topology is not None:
+            records.adopt(self.state_dir, topology)      # a service restarted by hand counts again
         return running(self.state_dir)
 
     def restart(self, service: str) -> None:
         topology = load_topology(self.state_dir)
         if topology is None:
             raise LabError(f"no lab in {self.state_dir}")
+        if service not in topology["services"]:
+            raise LabError(f"no service {service!r}; services: {', '.join(topology['services'])}")
         stop(self.state_dir, [service])
+        check_ports_free(topology, [service])
         self.up(topology, [service], timeout=DEFAULT_TIMEOUT, progress=quiet)
 
     def logs(self, service: str, lines: int) -> list[str]:

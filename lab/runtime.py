@@ -18,6 +18,7 @@ import httpx
 import yaml
 
 from . import provision
+from . import topology as topo
 from .errors import LabError
 
 Progress = Callable[[str], None]
@@ -78,16 +79,32 @@ def bring_up(runtime: Runtime, spec: LabSpec | None = None, *, names: list[str] 
              enrol: bool = False, timeout: float | None = None, progress: Progress = quiet) -> dict[str, Any]:
     """Bring the lab (or only `names`) up and return its topology once every service is healthy and,
     with `enrol` in a seeded lab, the seed users have Okta Verify. On failure everything started is
-    stopped again and LabError says why."""
+    stopped again and LabError says why.
+
+    The state directory's data is resumed when it was made for the same choices, else discarded
+    first (lab/state_rules.py). The org starts first (with what it needs): a revoked RADIUS agent
+    token is renewed then (lab/agent_token.py), before the agents would wait on it in vain."""
+    from . import agent_token, state_rules  # here: both import this module
+
     spec = spec or LabSpec()
+    state_rules.settle(runtime.state_dir, spec, runtime.name, progress)
     topology = runtime.prepare(spec, names, progress)
     names = names or list(topology["services"])
+    order = list(topology["services"])
+    first: list[str] = []
+    if "okta" in names and any(agent in names for agent in topo.radius_agents(topology)):
+        first = [n for n in order[:order.index("okta") + 1] if n in names]
+    rest = [n for n in names if n not in first]
 
     def step(message: str) -> None:
         progress(f"  {message}")
 
+    wait = timeout or runtime.default_timeout
     try:
-        runtime.up(topology, names, timeout=timeout or runtime.default_timeout, progress=step)
+        if first:
+            runtime.up(topology, first, timeout=wait, progress=step)
+            agent_token.ensure(runtime, topology, step, agents_running=False)
+        runtime.up(topology, rest, timeout=wait, progress=step)
         if enrol and not spec.blank:
             seed = yaml.safe_load(Path(topology["seed"]).read_text()) or {}
             provision.enrol_okta_verify(topology, seed, progress=step)

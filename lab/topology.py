@@ -162,3 +162,15 @@ def load_or_create_credentials(state_dir: Path) -> dict[str, str]:
         with os.fdopen(fd, "w") as fh:
             json.dump(creds, fh, indent=2)
     return creds
+
+
+def renew_credential(state_dir: Path, key: str) -> dict[str, str]:
+    """A new value for one credential (as re-installing the Okta RADIUS agent gives it a new API
+    token); the others are kept. Returns the credentials."""
+    path = state_dir / "credentials.json"
+    creds = json.loads(path.read_text()) if path.exists() else {}
+    creds.pop(key, None)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(creds, fh, indent=2)
+    return load_or_create_credentials(state_dir)

@@ -1,17 +1,28 @@
-"""`lab events`: the merged, time-ordered events of every service, once or followed live."""
+"""`lab events`: the merged, time-ordered events of every service (and the lab's supervisor), once
+or followed live."""
 from __future__ import annotations
 
 import argparse
 import json
 import time
+from typing import Any
 
+from .. import supervisor
 from ..timeline import format_event
 from .common import EXIT_OK, lab_client, say
 
 
+def _with_supervisor(args: argparse.Namespace, events: list[dict[str, Any]], since: int = 0) -> list[dict[str, Any]]:
+    """The services' events merged with the supervisor's (restarts, crashes), in time order."""
+    if args.service not in (None, supervisor.NAME):
+        return events
+    merged = events + supervisor.supervisor_events(args.state_dir, since)
+    return sorted(merged, key=lambda e: (e["ts"], e["service"], e["seq"]))
+
+
 def cmd_events(args: argparse.Namespace) -> int:
     client = lab_client(args)
-    events = client.events(args.service)
+    events = _with_supervisor(args, client.events(args.service) if args.service != supervisor.NAME else [])
     if args.json and not args.follow:
         say(json.dumps(events, indent=2))
         return EXIT_OK
@@ -24,6 +35,7 @@ def cmd_events(args: argparse.Namespace) -> int:
         marks[e["service"]] = max(marks.get(e["service"], 0), e["seq"])
     while True:  # until Ctrl-C: the live timeline a class watches during a demo
         time.sleep(0.3)
-        for e in client.events(args.service, since=marks):
+        fresh = client.events(args.service, since=marks) if args.service != supervisor.NAME else []
+        for e in _with_supervisor(args, fresh, marks.get(supervisor.NAME, 0)):
             marks[e["service"]] = max(marks.get(e["service"], 0), e["seq"])
             say(json.dumps(e) if args.json else format_event(e))
