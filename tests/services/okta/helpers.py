@@ -1,9 +1,28 @@
-"""Helpers shared by the okta tests: an SSWS client for a running org."""
+"""Helpers shared by the okta tests: an SSWS client for a running org, and an org in the test's
+own process (no HTTP) for the flow and policy unit tests."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import httpx
 
+from services.common.context import ServiceContext
+from services.common.events import Journal
+from services.okta import policies
+from services.okta.org import Org
+from services.okta.settings import OrgSettings
+from services.okta.store import Store
 from tests.support import url
+
+
+def in_process_org(state_dir: Path, org_url: str = "http://org") -> Org:
+    """An org on a SQLite file in `state_dir`, with its default policies, served by nothing."""
+    ctx = ServiceContext(name="okta", topology={"services": {"okta": {"host": "127.0.0.1", "ports": {}}},
+                                                "state_dir": str(state_dir)})
+    ctx.journal = Journal("okta", ctx.clock)
+    org = Org.open(ctx, Store(state_dir / "org.sqlite3"), org_url, OrgSettings())
+    policies.ensure_defaults(org)
+    return org
 
 
 def org_client(topology) -> httpx.Client:

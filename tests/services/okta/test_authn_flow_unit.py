@@ -9,8 +9,6 @@ import asyncio
 import pyotp
 import pytest
 
-from services.common.context import ServiceContext
-from services.common.events import Journal
 from services.okta import authn_factors as steps
 from services.okta import policies
 from services.okta.authn_flow import AuthnFlow
@@ -18,21 +16,15 @@ from services.okta.errors import OktaError
 from services.okta.groups import create_group
 from services.okta.membership import add_member
 from services.okta.org import Audit, Org
-from services.okta.settings import OrgSettings
-from services.okta.store import Store
 from services.okta.users import create_user
+from tests.services.okta.helpers import in_process_org
 
 PASSWORD = "Corr3ct-Horse"
 
 
 @pytest.fixture
 def org(tmp_path) -> Org:
-    ctx = ServiceContext(name="okta", topology={"services": {"okta": {"host": "127.0.0.1", "ports": {}}},
-                                                "state_dir": str(tmp_path)})
-    ctx.journal = Journal("okta", ctx.clock)
-    org = Org.open(ctx, Store(tmp_path / "org.sqlite3"), "http://org", OrgSettings())
-    policies.ensure_defaults(org)
-    return org
+    return in_process_org(tmp_path)
 
 
 def flow(org: Org) -> AuthnFlow:

@@ -10,26 +10,17 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from services.common.context import ServiceContext
-from services.common.events import Journal
-from services.okta import policies
 from services.okta.app import make_app
 from services.okta.org import Org
-from services.okta.settings import OrgSettings
-from services.okta.store import Store
 from services.okta.users import create_user, issue_activation_token
+from tests.services.okta.helpers import in_process_org
 
 PASSWORD = "Corr3ct-Horse"
 
 
 @pytest.fixture
 def org(tmp_path) -> Org:
-    ctx = ServiceContext(name="okta", topology={"services": {"okta": {"host": "127.0.0.1", "ports": {}}},
-                                                "state_dir": str(tmp_path)})
-    ctx.journal = Journal("okta", ctx.clock)
-    org = Org.open(ctx, Store(tmp_path / "org.sqlite3"), "http://testserver", OrgSettings())
-    policies.ensure_defaults(org)
-    return org
+    return in_process_org(tmp_path, "http://testserver")
 
 
 def csrf_of(page: str) -> str:

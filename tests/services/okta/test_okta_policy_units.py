@@ -3,24 +3,13 @@ system default last, group conditions, first matching rule, inactive policies sk
 settings shapes, and the AD data codes delegated authentication understands."""
 from __future__ import annotations
 
-from services.common.context import ServiceContext
-from services.common.events import Journal
 from services.okta import delegated, policies
 from services.okta.groups import create_group
 from services.okta.membership import add_member
-from services.okta.org import Org
-from services.okta.settings import OrgSettings
-from services.okta.store import Store
 from services.okta.users import create_user
+from tests.services.okta.helpers import in_process_org
 
-
-def make_org(tmp_path) -> Org:
-    ctx = ServiceContext(name="okta", topology={"services": {"okta": {"host": "127.0.0.1", "ports": {}}},
-                                                "state_dir": str(tmp_path)})
-    ctx.journal = Journal("okta", ctx.clock)
-    org = Org.open(ctx, Store(tmp_path / "org.sqlite3"), "http://org", OrgSettings())
-    policies.ensure_defaults(org)
-    return org
+make_org = in_process_org
 
 
 def user(org, login, *groups):
