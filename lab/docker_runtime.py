@@ -114,7 +114,7 @@ class DockerRuntime:
         if proc.returncode != 0:
             raise LabError("docker-compose up failed: " + engine.last_lines(proc.stderr + proc.stdout, 15)
                            + engine.unhealthy_logs(conf, names))
-        wait_healthy(conf, topology, deadline=deadline, progress=progress)
+        wait_healthy(conf, topology, deadline=deadline, progress=progress, names=names)
 
     def down(self, *, volumes: bool = False) -> list[str]:
         """Remove the containers and the network of this state directory's compose project, and with
