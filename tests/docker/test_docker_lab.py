@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -132,6 +133,32 @@ def test_restart_brings_the_topologys_new_settings_to_the_container(docker_lab):
     finally:
         path.write_text(original)
         docker_lab.runtime.restart("phone")
+
+
+@pytest.mark.parametrize("service", ["okta", "radius-agent"])
+def test_a_crashed_container_is_restarted_by_its_policy(docker_lab, service):
+    """kill -9 of a service's process (as a crash, not `docker kill`, which Docker counts as a
+    deliberate stop): compose's `restart: on-failure` starts it again; sign-ins work after it and the
+    org's enrolments (in its volume) are still there: bob's push is answered by his enrolled phone.
+    The time it took is printed, not asserted."""
+    conf = dr.load_conf(docker_lab.state_dir)
+    before = engine.containers(conf)[service]
+    pid = subprocess.run(["docker", "inspect", "-f", "{{.State.Pid}}", before["id"]],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    started = time.monotonic()
+    subprocess.run(["kill", "-9", pid], check=True)
+    deadline = started + 180
+    while True:
+        row = engine.containers(conf).get(service) or {}
+        if row.get("restarts", 0) > before["restarts"] and row.get("health") == "healthy":
+            break
+        assert time.monotonic() < deadline, f"{service} did not come back: {row}"
+        time.sleep(0.5)
+    print(f"{service}: healthy again {time.monotonic() - started:.1f} s after kill -9 (restarts {row['restarts']})")
+    # A push (the phone approves by default): unlike a code, it cannot collide with a code another
+    # test here spent in the same 30 s step.
+    resp = signin(docker_lab, "bob", "push")
+    assert resp.status_code == 200, resp.text
 
 
 def test_down_removes_its_containers_and_network_and_nothing_else(docker_lab):
