@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "services" / "radius_agent")]
+sys.path[:0] = [str(ROOT)]
 
 from pyrad import packet as rp
 
@@ -170,7 +170,7 @@ async def load(server: tuple[str, int], packets: list[bytes], concurrency: int, 
 
 
 def make_packets(n: int, secret: bytes, code: int, user: str | None, password: str | None) -> list[bytes]:
-    from radius_agent_fakes import access_request
+    from tests.services.radius_agent.fakes import access_request
     return [access_request(secret, user, password, ident=i % 256, code=code).RequestPacket() for i in range(n)]
 
 
@@ -274,10 +274,9 @@ def spawn(cmd: list[str]) -> subprocess.Popen:
 
 
 def serve_fake_org(state: Path, subnet: str) -> None:
-    from radius_agent_fakes import FakeOrg
-    from radius_agent_harness import default_apps, default_users
-
     from lab import topology as topo
+    from tests.services.radius_agent.fakes import FakeOrg
+    from tests.services.radius_agent.support import default_apps, default_users
     creds = topo.load_or_create_credentials(state)
     okta = topo.build(state, subnet=subnet)["services"]["okta"]
     FakeOrg(okta["host"], okta["ports"]["api"], creds.get("okta_agent_token", creds["okta_api_token"]),

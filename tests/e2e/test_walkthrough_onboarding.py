@@ -180,7 +180,7 @@ def test_ad_password_through_the_agent_then_push(lab, onboarded, admin):
 def test_workspaces_sign_in_with_password_and_code(lab, onboarded):
     """The AWS side of the walkthrough on the same blank lab: AD Connector with RADIUS to the
     agent, a registered directory and a WorkSpace for Alice, then the client's sign-in."""
-    from tests.services.workspaces.doubles import aws_client
+    from tests.services.workspaces.fakes import aws_client
     topo = lab["topo"]
     ds, ws = aws_client(topo, "ds"), aws_client(topo, "workspaces")
     dc = topo["services"]["dc"]["host"]

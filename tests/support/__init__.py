@@ -7,7 +7,8 @@ a module's factory of running services.
 
 Naming, across tests/: shared helpers live here; a test package's own helpers live in its
 `support.py`, and stand-ins for a real peer (a RADIUS server, an AWS client) in its `fakes.py`,
-as classes named `Fake<Peer>`.
+as classes named `Fake<Peer>`. The fuzzers (`fuzzing.py`: mutation and log watch; `http_fuzzing.py`:
+schemathesis over OpenAPI; `aws_fuzzing.py`: botocore shapes signed with SigV4) live here too.
 """
 from __future__ import annotations
 

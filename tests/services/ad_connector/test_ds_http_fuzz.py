@@ -1,6 +1,6 @@
 """HTTP fuzzing of the AWS Directory Service API of AD Connector (dc and ad-connector on 127.0.57).
 
-Requests are drawn from botocore's `ds` model (tests/aws_fuzzing.py) and signed with the lab's keys,
+Requests are drawn from botocore's `ds` model (tests/support/aws_fuzzing.py) and signed with the lab's keys,
 valid-shaped and mutated, for every operation the lab emulates and a few it does not. The internal
 endpoints WorkSpaces calls (`/connector/authenticate`, `/connector/users/lookup`) and the admin API
 are fuzzed from OpenAPI descriptions (schemathesis); the RADIUS server is the tests' responder that
@@ -17,11 +17,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.aws_fuzzing import Generator, SignedClient, fuzz_aws, fuzz_signature
-from tests.fuzzing import LogWatch
-from tests.http_fuzzing import SCALE, fuzz_admin, fuzz_openapi, json_api, obj
-from tests.services.workspaces.doubles import RadiusResponder, aws_client
+from tests.services.workspaces.fakes import RadiusResponder, aws_client
 from tests.support import running_services, url
+from tests.support.aws_fuzzing import Generator, SignedClient, fuzz_aws, fuzz_signature
+from tests.support.fuzzing import LogWatch
+from tests.support.http_fuzzing import SCALE, fuzz_admin, fuzz_openapi, json_api, obj
 
 SUBNET = "127.0.57"
 DIRECTORY = "d-9067a1b2c3"

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.services.workspaces.doubles import aws_client
+from tests.services.workspaces.fakes import aws_client
 from tests.support import admin_client, admin_headers, running_services, url
 
 SUBNET = "127.0.46"

@@ -28,8 +28,8 @@ from ldap3.protocol.rfc2696 import paged_search_control
 from ldap3.protocol.rfc4511 import LDAPMessage, MessageID, ProtocolOp
 from pyasn1.codec.ber import encoder
 
-from tests.fuzzing import LogWatch, mutate
 from tests.support import running_services
+from tests.support.fuzzing import LogWatch, mutate
 
 SUBNET = "127.0.75"
 BASE_DN = "DC=corp,DC=example,DC=com"

@@ -130,7 +130,7 @@ SESSIONS = [
 def test_smtp_survives_mutated_sessions_and_the_api_reads_what_it_stored(lab):
     import random
 
-    from tests.fuzzing import LogWatch, mutate
+    from tests.support.fuzzing import LogWatch, mutate
 
     svc = lab["topo"]["services"]["mail"]
     watch = LogWatch(lab["state"] / "logs" / "mail.log")

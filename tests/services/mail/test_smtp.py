@@ -124,7 +124,7 @@ def test_starttls_with_the_services_own_certificate(lab):
 
 
 def test_a_failed_starttls_handshake_is_an_event_not_a_traceback(lab):
-    from tests.fuzzing import LogWatch
+    from tests.support.fuzzing import LogWatch
 
     watch = LogWatch(lab["state"] / "logs" / "mail.log")
     before = len(events(lab, "mail.smtp"))

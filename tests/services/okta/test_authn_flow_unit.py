@@ -17,7 +17,7 @@ from services.okta.groups import create_group
 from services.okta.membership import add_member
 from services.okta.org import Audit, Org
 from services.okta.users import create_user
-from tests.services.okta.helpers import in_process_org
+from tests.services.okta.support import in_process_org
 
 PASSWORD = "Corr3ct-Horse"
 

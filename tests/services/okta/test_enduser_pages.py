@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from services.okta.app import make_app
 from services.okta.org import Org
 from services.okta.users import create_user, issue_activation_token
-from tests.services.okta.helpers import in_process_org
+from tests.services.okta.support import in_process_org
 
 PASSWORD = "Corr3ct-Horse"
 

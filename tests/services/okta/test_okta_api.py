@@ -9,7 +9,7 @@ import httpx
 import pyotp
 import pytest
 
-from tests.services.okta.helpers import assert_error, org_client
+from tests.services.okta.support import assert_error, org_client
 from tests.support import admin_headers, running_services, url
 
 SETTINGS = {"okta": {"factor_lockout_attempts": 3, "rate_limits": {"/api/v1/groups": 5}}}

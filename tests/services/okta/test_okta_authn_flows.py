@@ -14,7 +14,7 @@ import pyotp
 import pytest
 
 from lab import process_runtime as pr
-from tests.services.okta.helpers import assert_error, org_client
+from tests.services.okta.support import assert_error, org_client
 from tests.support import admin_headers, default_seed, running_services, url
 
 SUBNET = "127.0.93"

@@ -18,7 +18,7 @@ import pytest
 
 from services.okta.limits import RateLimiter
 from services.okta.settings import OrgSettings
-from tests.services.okta.helpers import assert_error, org_client
+from tests.services.okta.support import assert_error, org_client
 from tests.support import admin_headers, running_services, url
 
 SUBNET = "127.0.71"

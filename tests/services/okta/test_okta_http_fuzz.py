@@ -16,10 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.fuzzing import LogWatch
-from tests.http_fuzzing import ANY, SCALE, describe, fuzz_admin, fuzz_openapi, obj, scratch_context
-from tests.services.okta.helpers import assert_error, org_client
+from tests.services.okta.support import assert_error, org_client
 from tests.support import default_seed, running_services, url
+from tests.support.fuzzing import LogWatch
+from tests.support.http_fuzzing import ANY, SCALE, describe, fuzz_admin, fuzz_openapi, obj, scratch_context
 
 SUBNET = "127.0.56"
 EXAMPLES = 8 * SCALE   # per operation and mode; ~85 operations x 2 modes, about 40 s on a quiet machine

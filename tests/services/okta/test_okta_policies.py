@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from tests.services.okta.helpers import assert_error, org_client
+from tests.services.okta.support import assert_error, org_client
 from tests.support import default_seed, running_services, url
 
 SUBNET = "127.0.93"

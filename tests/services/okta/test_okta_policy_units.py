@@ -7,7 +7,7 @@ from services.okta import delegated, policies
 from services.okta.groups import create_group
 from services.okta.membership import add_member
 from services.okta.users import create_user
-from tests.services.okta.helpers import in_process_org
+from tests.services.okta.support import in_process_org
 
 make_org = in_process_org
 

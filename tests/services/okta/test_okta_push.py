@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from tests.services.okta.helpers import assert_error, org_client
+from tests.services.okta.support import assert_error, org_client
 from tests.support import admin_headers, running_services, url
 
 TTL = 2

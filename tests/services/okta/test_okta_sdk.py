@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tests.services.okta.helpers import org_client
+from tests.services.okta.support import org_client
 from tests.support import running_services, url
 
 okta_client = pytest.importorskip("okta.client")

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from pyrad import packet as rp
 
-from tests.services.okta.helpers import org_client
-from tests.services.radius_agent.radius_agent_fakes import RadiusClient, access_request, decode_reply
+from tests.services.okta.support import org_client
+from tests.services.radius_agent.fakes import RadiusClient, access_request, decode_reply
 from tests.support import admin_headers, running_services, url
 
 SUBNET = "127.0.73"

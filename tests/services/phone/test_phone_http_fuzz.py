@@ -23,9 +23,9 @@ import httpx
 import pyotp
 import pytest
 
-from tests.fuzzing import LogWatch
-from tests.http_fuzzing import SCALE, describe, fuzz_admin, fuzz_openapi, obj, scratch_context
 from tests.support import running_services, url
+from tests.support.fuzzing import LogWatch
+from tests.support.http_fuzzing import SCALE, describe, fuzz_admin, fuzz_openapi, obj, scratch_context
 
 SUBNET = "127.0.59"
 EXAMPLES = 25 * SCALE         # per operation and mode

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from pyrad import packet as rp
 
-from tests.services.radius_agent.radius_agent_fakes import RadiusClient, access_request, decode_reply
-from tests.services.radius_agent.radius_agent_harness import PASSWORDS, agent_with_fake_org
+from tests.services.radius_agent.fakes import RadiusClient, access_request, decode_reply
+from tests.services.radius_agent.support import PASSWORDS, agent_with_fake_org
 
 SUBNET = "127.0.96"
 NAS_IP = f"{SUBNET}.41"

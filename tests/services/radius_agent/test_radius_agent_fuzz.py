@@ -19,7 +19,7 @@ from hypothesis import strategies as st  # noqa: E402
 from services.radius_agent import radius  # noqa: E402
 from services.radius_agent.challenge import ChallengeStore, Pending  # noqa: E402
 from services.radius_agent.primary import split  # noqa: E402
-from tests.services.radius_agent.radius_agent_fakes import access_request  # noqa: E402
+from tests.services.radius_agent.fakes import access_request  # noqa: E402
 
 SECRET = b"fuzz-secret"
 FAST = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

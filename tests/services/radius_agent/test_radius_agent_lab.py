@@ -19,7 +19,7 @@ import pytest
 from pyrad import packet as rp
 
 from lab.provision import enrol_okta_verify
-from tests.services.radius_agent.radius_agent_fakes import RadiusClient, access_request, decode_reply
+from tests.services.radius_agent.fakes import RadiusClient, access_request, decode_reply
 from tests.support import admin_headers, default_seed, running_services, url
 
 SUBNET = "127.0.97"

@@ -8,8 +8,8 @@ import httpx
 import pytest
 from pyrad import packet as rp
 
-from tests.services.radius_agent.radius_agent_fakes import FakeUser, RadiusClient, access_request, decode_reply
-from tests.services.radius_agent.radius_agent_harness import agent_with_fake_org, default_users
+from tests.services.radius_agent.fakes import FakeUser, RadiusClient, access_request, decode_reply
+from tests.services.radius_agent.support import agent_with_fake_org, default_users
 
 SUBNET = "127.0.86"          # the unit module's subnet too: both use a fake org, one after the other
 NAS_IP = f"{SUBNET}.42"

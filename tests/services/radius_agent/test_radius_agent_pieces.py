@@ -10,7 +10,7 @@ from pyrad import packet as rp
 from services.radius_agent import radius
 from services.radius_agent.dedup import DuplicateCache
 from services.radius_agent.mfa import Policy
-from tests.services.radius_agent.radius_agent_fakes import access_request
+from tests.services.radius_agent.fakes import access_request
 
 
 class FakeTime:

@@ -1,5 +1,5 @@
 """Unit tests of the radius-agent: the agent as a real process, real UDP, and a FAKE org
-(radius_agent_fakes.FakeOrg, only the contract endpoints the agent calls).
+(tests.services.radius_agent.fakes.FakeOrg, only the contract endpoints the agent calls).
 
 Clients: Debian's radclient (FreeRADIUS 3.2.1; it has no `-b`, so M-A-first is checked on raw
 bytes here) and pyrad packets on raw sockets for exact control of Identifier, authenticator,
@@ -17,8 +17,8 @@ import httpx
 import pytest
 from pyrad import packet as rp
 
-from tests.services.radius_agent.radius_agent_fakes import RadiusClient, access_request, decode_reply
-from tests.services.radius_agent.radius_agent_harness import STRICT_SECRET, agent_with_fake_org
+from tests.services.radius_agent.fakes import RadiusClient, access_request, decode_reply
+from tests.services.radius_agent.support import STRICT_SECRET, agent_with_fake_org
 
 SUBNET = "127.0.86"
 NAS_IP = f"{SUBNET}.41"       # AD Connector's first connector address in this subnet

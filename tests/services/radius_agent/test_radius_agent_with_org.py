@@ -8,7 +8,7 @@ import httpx
 import pytest
 from pyrad import packet as rp
 
-from tests.services.radius_agent.radius_agent_fakes import RadiusClient, access_request, decode_reply
+from tests.services.radius_agent.fakes import RadiusClient, access_request, decode_reply
 from tests.support import admin_headers, running_services, url
 
 SUBNET = "127.0.87"

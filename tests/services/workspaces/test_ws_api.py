@@ -14,7 +14,7 @@ import botocore.exceptions
 import httpx
 import pytest
 
-from tests.services.workspaces.doubles import RadiusResponder, aws_client
+from tests.services.workspaces.fakes import RadiusResponder, aws_client
 from tests.support import admin_headers, running_services, url, wait_until
 
 SUBNET = "127.0.90"

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from lab.provision import enrol_okta_verify
-from tests.services.workspaces.doubles import aws_client
+from tests.services.workspaces.fakes import aws_client
 from tests.support import default_seed, running_services, url, wait_until
 
 SUBNET = "127.0.90"

@@ -16,11 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.aws_fuzzing import Generator, SignedClient, fuzz_aws
-from tests.fuzzing import LogWatch
-from tests.http_fuzzing import SCALE, fuzz_admin, fuzz_openapi, json_api, obj
-from tests.services.workspaces.doubles import RadiusResponder, aws_client
+from tests.services.workspaces.fakes import RadiusResponder, aws_client
 from tests.support import running_services, url
+from tests.support.aws_fuzzing import Generator, SignedClient, fuzz_aws
+from tests.support.fuzzing import LogWatch
+from tests.support.http_fuzzing import SCALE, fuzz_admin, fuzz_openapi, json_api, obj
 
 SUBNET = "127.0.58"
 DIRECTORY = "d-9067a1b2c3"

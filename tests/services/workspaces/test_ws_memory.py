@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.services.workspaces.doubles import RadiusResponder
+from tests.services.workspaces.fakes import RadiusResponder
 from tests.support import admin_headers, running_services, url
 
 SUBNET = "127.0.47"

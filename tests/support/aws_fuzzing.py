@@ -23,7 +23,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.model import OperationModel, Shape
 
-from tests.http_fuzzing import Finding, Report
+from tests.support.http_fuzzing import Finding, Report
 
 ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.@ é\u00ff\u4e2d\U0001f600"
 WRONG = [0, -1, 2**63, 1.5, True, "text", "", [], {}, ["x"], {"a": 1}, None]
@@ -179,9 +179,9 @@ SIGNATURE_HEADERS = ["Authorization", "X-Amz-Date", "X-Amz-Target", "Content-Typ
 
 
 def fuzz_signature(client: SignedClient, operation: str, body: Any, cases: int, rnd: random.Random) -> Report:
-    """A valid signed call with one of its headers mutated byte-wise (tests.fuzzing.mutate): the
+    """A valid signed call with one of its headers mutated byte-wise (tests.support.fuzzing.mutate): the
     SigV4 parser's input. A finding is a 5xx, a dropped connection, or an error not in AWS's shape."""
-    from tests.fuzzing import mutate
+    from tests.support.fuzzing import mutate
 
     report = Report()
     for _ in range(cases):

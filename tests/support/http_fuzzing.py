@@ -11,12 +11,12 @@ Two generators, one verdict:
   valid-shaped requests so they get past the 404s. `json_api` describes internal endpoints no app
   documents. Each operation gets valid-shaped (schemathesis' "positive") and schema-violating
   ("negative") requests, plus a few malformed bodies (`MALFORMED`).
-- `tests/aws_fuzzing.py`: requests drawn from botocore's service shapes, signed with SigV4, and
+- `tests/support/aws_fuzzing.py`: requests drawn from botocore's service shapes, signed with SigV4, and
   signed requests whose SigV4 headers are bent.
 
 A finding is an answer of 500 or more, or a connection the service dropped: `Finding`s are
 collected (not raised at the first) so one run reports them all; the test then also reads the
-service's log for tracebacks (tests.fuzzing.LogWatch).
+service's log for tracebacks (tests.support.fuzzing.LogWatch).
 
 Nesting stays shallow on purpose: hypothesis-jsonschema nests a few levels at most, and the
 malformed bodies here never nest deep, so the JSON depth limit the "harden" change adds to

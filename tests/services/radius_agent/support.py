@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from lab import topology as topo
-from tests.services.radius_agent.radius_agent_fakes import FakeOrg, FakeUser
+from tests.services.radius_agent.fakes import FakeOrg, FakeUser
 from tests.support import admin_headers, running_services
 
 STRICT_SECRET = "strict-Secret-9"
