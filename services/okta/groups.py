@@ -12,7 +12,7 @@ from .errors import invalid, json_body, not_found, string_field
 from .expressions import parse
 from .ids import GROUP, new_id
 from .membership import add_member
-from .org import Audit, Org, user_target
+from .org import Audit, Org, group_target, user_target
 from .users import get_user
 
 
@@ -90,7 +90,8 @@ def router(org: Org) -> APIRouter:
         audit = Audit.of(request)
         g, u = find_group(org, gid), get_user(org, uid)
         add_member(org, g, u["id"])
-        org.syslog("group.user_membership.add", audit=audit, targets=[user_target(u)])
+        org.syslog("group.user_membership.add", audit=audit, targets=[user_target(u), group_target(g)],
+                   message="Add user to group membership")
         return Response(status_code=204)
 
     @r.delete("/api/v1/groups/{gid}/users/{uid}")
@@ -98,7 +99,8 @@ def router(org: Org) -> APIRouter:
         audit = Audit.of(request)
         g, u = find_group(org, gid), get_user(org, uid)
         org.people.remove_member(g["id"], u["id"])
-        org.syslog("group.user_membership.remove", audit=audit, targets=[user_target(u)])
+        org.syslog("group.user_membership.remove", audit=audit, targets=[user_target(u), group_target(g)],
+                   message="Remove user from group membership")
         return Response(status_code=204)
 
     return r

@@ -147,6 +147,12 @@ def user_target(user: dict[str, Any]) -> dict[str, Any]:
             "detailEntry": None}
 
 
+def group_target(group: dict[str, Any]) -> dict[str, Any]:
+    name = group["profile"]["name"]
+    return {"id": group["id"], "type": "UserGroup", "alternateId": name, "displayName": name,
+            "detailEntry": None}
+
+
 def user_actor(user: dict[str, Any]) -> dict[str, Any]:
     t = user_target(user)
     t.pop("detailEntry")

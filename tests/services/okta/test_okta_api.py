@@ -447,6 +447,9 @@ def test_group_assignment_makes_members_app_users(api, topo):
     gid = created.json()["id"]
     ivan = api.get("/api/v1/users/ivan").json()
     assert api.put(f"/api/v1/groups/{gid}/users/{ivan['id']}").status_code == 204
+    added = api.get("/api/v1/logs", params={"filter": 'eventType eq "group.user_membership.add"'}).json()[-1]
+    assert added["displayMessage"] == "Add user to group membership"
+    assert [(t["type"], t["id"]) for t in added["target"]] == [("User", ivan["id"]), ("UserGroup", gid)]
     assigned = api.put(f"/api/v1/apps/{app_id}/groups/{gid}", json={})
     assert assigned.status_code == 200 and assigned.json()["id"] == gid
     au = api.get(f"/api/v1/apps/{app_id}/users/{ivan['id']}").json()
