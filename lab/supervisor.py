@@ -44,6 +44,8 @@ BACKOFF = 1.0           # first restart delay; doubled per crash in the window
 MAX_BACKOFF = 30.0
 BURST, WINDOW = 5, 120.0    # systemd's StartLimitBurst / StartLimitIntervalSec
 HANG_SECONDS = 30.0     # alive but no answer from /healthz this long: killed and restarted
+PROBE_EVERY = 5.0       # /healthz at most this often per service: a crash is seen from its pid at
+                        # every tick; the probe only has to catch a hang, which takes HANG_SECONDS
 START_GRACE = 60.0      # a (re)started service may take this long before it must answer
 IDLE_EXIT = 10.0        # nothing recorded to supervise this long (the lab was stopped): exit
 
@@ -67,6 +69,7 @@ class Watch:
     restart_at: float | None = None
     since: float = field(default_factory=time.monotonic)   # when this pid was first seen
     answered: float = field(default_factory=time.monotonic)  # last answer from /healthz
+    probed: float = 0.0                    # when /healthz was last asked
     log_tail: list[str] = field(default_factory=list)
 
     def view(self) -> dict[str, Any]:
@@ -108,6 +111,7 @@ class Supervisor:
         self.journal = Journal(state_dir)
         self.stopping = False
         self.http = httpx.Client(timeout=2.0)
+        self.written = ""                        # state.json as last written: rewritten on change only
 
     def run(self) -> None:
         signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stopping", True))
@@ -208,6 +212,9 @@ class Supervisor:
     def _probe(self, topology: dict[str, Any], name: str, row: dict[str, Any], now: float) -> None:
         """/healthz answered at all (200 or 503) counts as alive; silence past the grace is a hang."""
         watch = self.watches[name]
+        if now - watch.probed < PROBE_EVERY:
+            return
+        watch.probed = now
         svc = topology["services"][name]
         try:
             self.http.get(f"http://{svc['host']}:{svc['ports']['admin']}/healthz")
@@ -242,9 +249,11 @@ class Supervisor:
             self.exits[pid] = _describe(status)
 
     def _write_state(self) -> None:
-        body = {"pid": os.getpid(), "updated": _now_iso(),
-                "services": {name: w.view() for name, w in self.watches.items()}}
-        records.write_private(folder(self.state_dir) / "state.json", json.dumps(body, indent=2))
+        body = json.dumps({"pid": os.getpid(), "services": {name: w.view() for name, w in self.watches.items()}},
+                          indent=2)
+        if body != self.written:
+            records.write_private(folder(self.state_dir) / "state.json", body)
+            self.written = body
 
 
 # -- the control plane's handle on it ------------------------------------------------------------
