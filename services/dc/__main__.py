@@ -6,15 +6,18 @@ a bad value stops the start with one line. The list is in services/dc/README.md.
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from services.common.context import ServiceContext
-from services.common.runner import Service, TcpListener, UdpListener, run, serve_tcp, serve_udp
+from services.common.runner import Service, run, serve_tcp, serve_udp
 
 from .directory import Directory
 from .dns import DnsServer, build_zone
 from .kerberos import build_kdc
 from .ldap import LdapServer
 from .settings import DcSettings
+from .snapshot import DirectorySnapshot
 from .tls import server_context
 
 
@@ -28,11 +31,16 @@ async def build(ctx: ServiceContext) -> Service:
                       _advertised_ip(ctx, settings), ctx.port("ldap"), ctx.port("kerberos"))
     dns = DnsServer(ctx, zone)
     kdc = build_kdc(ctx, directory)
+    # What changed since the seed (an admin's modify, lockouts, new passwords) outlives a restart.
+    snapshot = DirectorySnapshot(ctx.state_dir, directory, kdc.exchange.keys, ctx.log)
+    restored = snapshot.restore()
+    if restored:
+        ctx.log.info("directory: %d changed entries restored from %s", restored, snapshot.path.name)
 
     ldap_tcp = serve_tcp(ctx, "ldap", ldap.handle)
     dns_tcp, dns_udp = serve_tcp(ctx, "dns", dns.handle_tcp), serve_udp(ctx, "dns", dns.udp_protocol)
     krb_tcp, krb_udp = serve_tcp(ctx, "kerberos", kdc.handle_tcp), serve_udp(ctx, "kerberos", kdc.udp_protocol)
-    tasks: list[TcpListener | UdpListener] = [ldap_tcp, dns_tcp, dns_udp, krb_tcp, krb_udp]
+    tasks: list[Callable[[], Coroutine[Any, Any, Any]]] = [ldap_tcp, dns_tcp, dns_udp, krb_tcp, krb_udp, snapshot.run]
     if "ldaps" in ctx.me["ports"]:
         if tls is None:
             ctx.log.warning("LDAPS is off: no certificate (starttls is off or the openssl command is missing)")
@@ -48,8 +56,9 @@ async def build(ctx: ServiceContext) -> Service:
 
     async def reset() -> None:
         directory.load()
+        snapshot.discard()
 
-    return Service(tasks=list(tasks), health=health, reset=reset)
+    return Service(tasks=list(tasks), health=health, reset=reset, on_stop=snapshot.close)
 
 
 def _advertised_ip(ctx: ServiceContext, settings: DcSettings) -> str:

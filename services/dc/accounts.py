@@ -123,20 +123,21 @@ class Accounts:
         e.set("badPasswordTime", filetime(now))
         if self.policy.lockout_threshold and count >= self.policy.lockout_threshold:
             e.set("lockoutTime", filetime(now))
+        self.directory.changed(e)
 
-    @staticmethod
-    def password_proved(account: Account) -> None:
+    def password_proved(self, account: Account) -> None:
         """The right password without a logon (a password-change ticket): the count starts over."""
         account.entry.set("badPwdCount", 0)
+        self.directory.changed(account.entry)
 
-    @staticmethod
-    def logged_on(account: Account, now: float) -> None:
+    def logged_on(self, account: Account, now: float) -> None:
         """A successful logon: the failure counter and any expired lockout start over."""
         e = account.entry
         e.set("badPwdCount", 0)
         e.set("lockoutTime", 0)
         e.set("lastLogon", filetime(now))
         e.set("logonCount", e.int("logonCount") + 1)
+        self.directory.changed(e)
 
     # -- the LDAP simple bind ---------------------------------------------------------------------
     def bind(self, name: str, password: str) -> BindResult:

@@ -1,6 +1,7 @@
 """The directory: AD's entries for the lab domain, their indexes, and which account a name means.
 
-This is the state of the DC, rebuilt from the seed by `load()` (at start and on `POST /reset`).
+This is the state of the DC, built from the seed by `load()` (at start and on `POST /reset`);
+what changed since is kept across restarts by `snapshot.py`, which follows `changed()`.
 The rest is kept elsewhere: building the entries (`seeding.py`), the account rules shared by
 LDAP and Kerberos (`accounts.py`), administration over LDAP (`modify.py`), search and attribute
 selection (`search.py`), the RootDSE (`rootdse.py`). Filters (`filters.py`) read entries through
@@ -55,6 +56,9 @@ class Directory:
         self.index: dict[str, dict[Any, list[Entry]]] = {attr: {} for attr in INDEXED}
         self.usn = FIRST_USN
         self.loaded_at = self.now()
+        # The entries changed since the seed (by DN) and a counter of changes: what the snapshot saves.
+        self.changed_entries: set[str] = set()
+        self.generation = 0
         Seeder(self).populate()
 
     def next_usn(self) -> int:
@@ -68,11 +72,14 @@ class Directory:
         self.order.append(entry)
         if entry.parent is not None:
             self.children.setdefault(entry.parent, []).append(entry)
+        self._index(entry)
+        return entry
+
+    def _index(self, entry: Entry) -> None:
         for attr, idx in self.index.items():
             for v in entry.values(attr):
                 key = norm_dn(v) if attr == "distinguishedname" else str(v).casefold()
                 idx.setdefault(key, []).append(entry)
-        return entry
 
     def add_detached(self, dn: str, attrs: dict[str, Any]) -> Entry:
         """An entry readable by its DN only, outside every subtree (the subschema entry)."""
@@ -119,14 +126,27 @@ class Directory:
             admins is not None and norm_dn(admins) in {norm_dn(v) for v in account.entry.values("memberOf")})
 
     # -- changes -----------------------------------------------------------------------------
+    def changed(self, entry: Entry) -> None:
+        """Note that `entry` differs from the seed now (an admin's modify, a logon's counters)."""
+        self.changed_entries.add(entry.norm)
+        self.generation += 1
+
+    def reindex(self) -> None:
+        """Rebuild the indexes from the entries (after a snapshot replaced their attributes)."""
+        self.index = {attr: {} for attr in INDEXED}
+        for entry in self.order:
+            self._index(entry)
+
     def touched(self, entry: Entry) -> None:
         """Record a change to `entry` as AD does (uSNChanged, whenChanged)."""
         entry.set("uSNChanged", self.next_usn())
         entry.set("whenChanged", generalized_time(self.now()))
+        self.changed(entry)
 
     def set_password(self, account: Account, password: str) -> None:
         """A new password (already checked): pwdLastSet is now, and the listeners hear of it."""
         account.digest = password_digest(account.sam, password)
         account.entry.set("pwdLastSet", filetime(self.now()))
+        self.changed(account.entry)
         for listener in self.password_listeners:
             listener(account, password)

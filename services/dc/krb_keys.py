@@ -59,6 +59,19 @@ class KeyTable:
         self._keys[slot] = {e: krb_crypto.string_to_key(e, password, self.salt(account))
                             for e in krb_crypto.SUPPORTED}
 
+    def saved(self, account: Account) -> dict[int, bytes] | None:
+        """The keys of a password set over LDAP, for the snapshot (None: the seed's password, or
+        keys the table never held); AD keeps these long-term keys in its database too."""
+        if self._password_for(account) is not None:
+            return None
+        keys = self._keys.get((account.sam.lower(), account.digest))
+        return {e: k.contents for e, k in keys.items()} if keys else None
+
+    def restore(self, account: Account, keys: dict[int, bytes]) -> None:
+        """Keys read back from the snapshot for the account's current password."""
+        self._keys[(account.sam.lower(), account.digest)] = {
+            e: krb_crypto.Key(e, contents) for e, contents in keys.items()}
+
     def watch(self, directory: Directory) -> None:
         """Follow password changes made over LDAP (`unicodePwd` set by an admin or by the user)."""
         directory.password_listeners.append(self.remember)

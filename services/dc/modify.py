@@ -12,7 +12,7 @@ from typing import Any
 
 from . import ldap_results as R
 from .accounts import Accounts
-from .directory import Directory
+from .directory import INDEXED, Directory
 from .entry import Account
 from .names import InvalidDN, filetime, norm_dn
 from .search import matched
@@ -84,6 +84,8 @@ def apply(directory: Directory, actor: Account | None, dn: str, changes: list[Ch
         directory.set_password(account, new_password)
     if staged or new_password is not None:
         directory.touched(target)
+    if any(attr.lower() in INDEXED for attr, _ in staged):
+        directory.reindex()          # a new mail must be found by the indexed equality filter
     return None
 
 

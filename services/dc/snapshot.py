@@ -1,0 +1,133 @@
+"""What the DC keeps across restarts: every entry changed since the seed, and the Kerberos keys of
+passwords set over LDAP, in `<state>/directory.json` (0600: it holds password digests and keys).
+
+A real DC keeps its database on disk, so an admin's change (an account disabled, a password
+reset, a lockout) outlives a reboot. The lab's directory is built from the seed at every start;
+this file is laid over it. Entries cannot be added or deleted over LDAP, so the seed gives the
+full set of entries and the snapshot only their changed attributes.
+
+The snapshot belongs to one seed: it records a fingerprint of the seed and the settings that
+shape the entries, and a start with a different seed ignores it (and says so). `POST /reset`
+discards it. Writing is batched: `run()` saves at most every FLUSH_SECONDS, and `close()` saves
+at a clean stop, so a kill -9 loses at most the last FLUSH_SECONDS of changes.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from .directory import Directory
+from .krb_keys import KeyTable
+
+FILE = "directory.json"
+FLUSH_SECONDS = 1.0
+VERSION = 1
+
+
+class DirectorySnapshot:
+    def __init__(self, state_dir: Path, directory: Directory, keys: KeyTable, log: logging.Logger):
+        self.path = state_dir / FILE
+        self.directory = directory
+        self.keys = keys
+        self.log = log
+        self.saved_generation = 0
+
+    def fingerprint(self) -> str:
+        d = self.directory
+        shape = {"seed": d.seed, "generated_users": d.settings.generated_users,
+                 "generated_password": d.settings.generated_password}
+        return hashlib.sha256(json.dumps(shape, sort_keys=True, default=str).encode()).hexdigest()
+
+    # -- reading -----------------------------------------------------------------------------------
+    def restore(self) -> int:
+        """Lay the saved changes over the freshly seeded directory; the number of entries restored."""
+        try:
+            saved = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return 0
+        except (OSError, ValueError) as exc:
+            self.log.warning("directory snapshot %s unreadable (%s): starting from the seed", self.path, exc)
+            return 0
+        if saved.get("version") != VERSION or saved.get("fingerprint") != self.fingerprint():
+            self.log.warning("directory snapshot %s was made for another seed: starting from the seed", self.path)
+            return 0
+        d = self.directory
+        restored = 0
+        for row in saved.get("entries", []):
+            entry = d.get(row.get("dn", ""))
+            if entry is None:
+                continue
+            for name in [n for n, _ in entry.items()]:
+                entry.set(name, None)
+            for name, values in row["attributes"]:
+                entry.set(name, [_value(v) for v in values])
+            account = d.accounts.get(entry.norm)
+            if account is not None and "digest" in row:
+                account.digest = bytes.fromhex(row["digest"])
+                if row.get("keys"):
+                    self.keys.restore(account, {int(e): bytes.fromhex(k) for e, k in row["keys"].items()})
+            d.changed_entries.add(entry.norm)
+            restored += 1
+        d.usn = max(d.usn, int(saved.get("usn", d.usn)))
+        d.reindex()
+        self.saved_generation = d.generation
+        return restored
+
+    # -- writing -----------------------------------------------------------------------------------
+    def save(self) -> None:
+        d = self.directory
+        generation = d.generation
+        rows = []
+        for norm in sorted(d.changed_entries):
+            entry = d.get(norm)
+            if entry is None:
+                continue
+            row: dict[str, Any] = {"dn": norm, "attributes": [[n, [_plain(v) for v in vs]] for n, vs in entry.items()]}
+            account = d.accounts.get(norm)
+            if account is not None:
+                row["digest"] = account.digest.hex()
+                keys = self.keys.saved(account)
+                if keys:
+                    row["keys"] = {str(e): k.hex() for e, k in keys.items()}
+            rows.append(row)
+        body = json.dumps({"version": VERSION, "fingerprint": self.fingerprint(), "usn": d.usn, "entries": rows})
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(body)
+        os.replace(tmp, self.path)
+        self.saved_generation = generation
+
+    def save_if_changed(self) -> None:
+        if self.directory.generation != self.saved_generation:
+            try:
+                self.save()
+            except OSError as exc:
+                self.log.error("directory snapshot not saved: %s", exc)
+
+    def discard(self) -> None:
+        """Back to the seed (`POST /reset`): the file goes, and the freshly loaded directory is clean."""
+        self.path.unlink(missing_ok=True)
+        self.saved_generation = self.directory.generation
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            self.save_if_changed()
+
+    async def close(self) -> None:
+        self.save_if_changed()
+
+
+def _plain(value: Any) -> Any:
+    return {"b64": base64.b64encode(value).decode()} if isinstance(value, bytes) else value
+
+
+def _value(value: Any) -> Any:
+    return base64.b64decode(value["b64"]) if isinstance(value, dict) else value
