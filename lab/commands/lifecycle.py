@@ -267,6 +267,8 @@ def cmd_reset(args: argparse.Namespace) -> int:
     if unhealthy:
         say("reset, but not healthy: " + "; ".join(f"{n} ({why})" for n, why in unhealthy.items()))
         return EXIT_FAILED
+    for name in restarted:           # a restart keeps a service's state (the DC's changes, the org's db)
+        client.post_admin(name, "/reset")
     if not topology.get("blank"):
         provision.enrol_okta_verify(topology, client.seed())
     say("every service is back to its " + ("blank" if topology.get("blank") else "seed") + " state"

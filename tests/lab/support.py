@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import ldap3
+
+from lab.client import LabClient
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -87,3 +90,20 @@ def wait_back(state_dir: Path, service: str, old_pid: int, timeout: float = 120)
 def events_of(state_dir: Path, service: str | None = None) -> list[dict[str, Any]]:
     args = ["events", "--json"] + (["--service", service] if service else [])
     return json.loads(ok(run_lab(state_dir, *args)).stdout)
+
+
+def carol_disabled(topo: dict[str, Any]) -> bool:
+    """Is carol's account disabled in the DC (read over LDAP as the domain admin)?"""
+    dc = topo["services"]["dc"]
+    conn = ldap3.Connection(ldap3.Server(dc["host"], port=dc["ports"]["ldap"], get_info=ldap3.NONE),
+                            user="CORP\\Administrator", password=admin_password(topo))
+    assert conn.bind()
+    conn.search("DC=corp,DC=example,DC=com", "(sAMAccountName=carol)", attributes=["userAccountControl"])
+    uac = int(conn.entries[0].userAccountControl.value)
+    conn.unbind()
+    return bool(uac & 2)
+
+
+def admin_password(topo: dict[str, Any]) -> str:
+    seed = LabClient(topo).seed()
+    return next(p["password"] for p in seed["users"] if p["sam"] == "Administrator")

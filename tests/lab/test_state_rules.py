@@ -11,7 +11,7 @@ import time
 from lab.client import LabClient
 from tests.support import wait_until
 
-from .support import ROOT, healthy, kill9, lab_up, ok, pid_of, run_lab, status, supervisor_pid, topology
+from .support import ROOT, carol_disabled, healthy, kill9, lab_up, ok, pid_of, run_lab, status, supervisor_pid, topology
 
 SUBNET = "127.0.43"
 
@@ -117,11 +117,16 @@ def test_a_revoked_agent_token_and_an_unhealthy_lab_are_recovered(tmp_path):
         assert "giving the agent a new one" in up.stdout
         ok(run_lab(state, "login", "bob", "--mfa", "push"))
 
-        # an unhealthy lab with no supervisor: `lab reset` restarts what does not answer
+        # an unhealthy lab with no supervisor: `lab reset` restarts what does not answer, and
+        # resets it too (a restarted DC would keep an admin's change)
+        ok(run_lab(state, "ad", "carol", "disable"))
+        time.sleep(1.5)                    # the DC writes its changes within a second
         kill9(supervisor_pid(state))
         kill9(pid_of(state, "phone"))
+        kill9(pid_of(state, "dc"))
         reset = ok(run_lab(state, "reset"))
-        assert "phone does not answer" in reset.stdout
+        assert "phone does not answer" in reset.stdout and "dc does not answer" in reset.stdout
+        assert not carol_disabled(topology(state))
         assert run_lab(state, "status").returncode == 0
 
         # a service restarted by hand is known to `lab status` and stopped by `lab down`

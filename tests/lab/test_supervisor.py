@@ -7,12 +7,11 @@ import threading
 import time
 
 import httpx
-import ldap3
 import pytest
 
 from lab.client import LabClient
 
-from .support import events_of, kill9, lab_up, ok, pid_of, run_lab, status, topology, wait_back
+from .support import carol_disabled, events_of, kill9, lab_up, ok, pid_of, run_lab, status, topology, wait_back
 
 SUBNET = "127.0.42"
 
@@ -57,22 +56,6 @@ class SignIns(threading.Thread):
                     self.results.append((user, False, f"unreachable: {exc.__class__.__name__}", str(exc),
                                          self.phase))
                     time.sleep(0.2)
-
-
-def carol_disabled(topo) -> bool:
-    dc = topo["services"]["dc"]
-    conn = ldap3.Connection(ldap3.Server(dc["host"], port=dc["ports"]["ldap"], get_info=ldap3.NONE),
-                            user="CORP\\Administrator", password=admin_password(topo))
-    assert conn.bind()
-    conn.search("DC=corp,DC=example,DC=com", "(sAMAccountName=carol)", attributes=["userAccountControl"])
-    uac = int(conn.entries[0].userAccountControl.value)
-    conn.unbind()
-    return bool(uac & 2)
-
-
-def admin_password(topo) -> str:
-    seed = LabClient(topo).seed()
-    return next(p["password"] for p in seed["users"] if p["sam"] == "Administrator")
 
 
 def test_every_service_killed_comes_back_and_nothing_is_lost(lab):
