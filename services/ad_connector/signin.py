@@ -120,7 +120,15 @@ class SignIn:
         sam = principal.split("@")[0].split("\\")[-1]
         attrs = await asyncio.to_thread(directory_auth.read_user, dc.address, dc.ldap_port,
                                         ServiceAccount.of(directory), sam, source)
-        return SignInResult(True, user=_jsonable(attrs or {"sAMAccountName": sam}))
+        if attrs is None:
+            # Kerberos proved the password, but the connector reads the user with its service
+            # account to hand WorkSpaces who signed in; when it cannot (LDAP blocked, the service
+            # account's password changed, disabled or locked), there is no sign-in.
+            self.ctx.record("connector.ad_lookup", peer=f"{dc.address}:{dc.ldap_port}", outcome="failed",
+                            trace=trace, user=principal)
+            return SignInResult(False, "ad_lookup_failed",
+                                "the service account could not read the user from the directory")
+        return SignInResult(True, user=_jsonable(attrs))
 
     async def _kerberos_password_check(self, directory, dc, username, password, trace, principal,
                                        source) -> tuple[str, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import ldap3
 import pytest
 
 from services.ad_connector import kerberos_auth
@@ -160,6 +161,20 @@ def test_sign_in_success_reads_attributes_over_ldap(dc, fresh):
     assert result.authenticated, result
     assert result.user["sAMAccountName"] == "alice" and result.user["mail"] == "alice@corp.example.com"
     assert events[1][1]["kerberos"] == "ok" and events[1][1]["transport"] == "tcp"
+
+
+def test_sign_in_fails_when_the_service_account_cannot_read_the_user(dc, fresh):
+    """Kerberos accepts alice's password, but the connector's service account has been disabled:
+    it cannot read her, and there is no sign-in (not one with a bare sAMAccountName)."""
+    conn = ldap3.Connection(ldap3.Server(dc["host"], port=dc["ldap"], get_info=ldap3.NONE),
+                            user="CORP\\Administrator", password="Admin-Passw0rd!", auto_bind=True)
+    conn.search(BASE_DN, "(sAMAccountName=svc-adconnector)", attributes=["userAccountControl"])
+    assert conn.modify(conn.entries[0].entry_dn, {"userAccountControl": [(ldap3.MODIFY_REPLACE, ["514"])]})
+    conn.unbind()
+    result, events = sign_in(dc, "alice", "Alice-Passw0rd!")
+    assert not result.authenticated and result.reason == "ad_lookup_failed"
+    assert [k for k, _ in events] == ["connector.dc_discovery", "connector.ad_auth", "connector.ad_lookup"]
+    assert events[1][1]["kerberos"] == "ok" and events[2][1]["outcome"] == "failed"
 
 
 def test_sign_in_skew_when_the_dc_clock_moves(dc, fresh):
