@@ -30,6 +30,7 @@ CODES: dict[str, tuple[int, str]] = {
     "E0000079": (403, "This operation is not allowed in the current authentication state."),
     "E0000080": (403, "The password does not meet the complexity requirements of the current password policy."),
     "E0000082": (403, "Each code can only be used once. Please wait for a new code and try again."),
+    "E0000083": (403, "PassCode is valid but exceeded time window."),
     "E0000109": (429, "An SMS message was recently sent. Please wait 30 seconds before trying again."),
     "E0000133": (429, "A phone call was recently made. Please wait 30 seconds before initiating another call."),
 }

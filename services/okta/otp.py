@@ -1,7 +1,9 @@
 """TOTP checks for Okta Verify and Google Authenticator factors (RFC 6238, pyotp), on the
 service clock so `POST /clock` skews them: a window of one step either side, each step usable
 once per factor (replays are 403 E0000082, remembered in SQLite across restarts), and a lockout
-after `factor_lockout_attempts` wrong codes in a row (the user becomes LOCKED_OUT, 403 E0000069)."""
+after `factor_lockout_attempts` wrong codes in a row (the user becomes LOCKED_OUT, 403 E0000069).
+A code of the factor a few steps outside the window (`totp_outside_window_steps`) is 403 E0000083
+"valid but exceeded time window", counted toward the lockout like a wrong one."""
 from __future__ import annotations
 
 import hmac
@@ -55,6 +57,9 @@ def verify(org: Org, audit: Audit, user: dict[str, Any], factor: dict[str, Any],
     login = user["profile"]["login"]
     base = dict(user=login, factor=factor["id"], factorType=factor["factorType"], provider=factor["provider"])
     if step is None:
+        outside = org.settings.totp_outside_window_steps
+        if outside and matching_step(factor["secret"], code, now, window + outside) is not None:
+            wrong_code(org, audit, user, factor, "OTP", outside_window=True)
         wrong_code(org, audit, user, factor, "OTP")
     if not org.store.mark_used(factor["id"], step, now):
         org.syslog("user.authentication.auth_via_mfa", audit=audit, result="FAILURE",
@@ -76,9 +81,10 @@ def verify(org: Org, audit: Audit, user: dict[str, Any], factor: dict[str, Any],
 
 
 def wrong_code(org: Org, audit: Audit, user: dict[str, Any], factor: dict[str, Any],
-               credential_type: str) -> NoReturn:
+               credential_type: str, *, outside_window: bool = False) -> NoReturn:
     """A wrong passcode (TOTP or a code the org sent): count it towards the lockout
-    (`factor_lockout_attempts`), log it, and raise 403 E0000068."""
+    (`factor_lockout_attempts`), log it, and raise 403 E0000068 (E0000083 for the factor's own
+    code outside the time window)."""
     login = user["profile"]["login"]
     base = dict(user=login, factor=factor["id"], factorType=factor["factorType"], provider=factor["provider"])
     user["mfaFailures"] = int(user.get("mfaFailures", 0)) + 1
@@ -88,7 +94,7 @@ def wrong_code(org: Org, audit: Audit, user: dict[str, Any], factor: dict[str, A
                reason="INVALID_CREDENTIALS", actor=user_actor(user),
                targets=[user_target(user), factor_target(factor)], credential_type=credential_type,
                message="Authentication of user via MFA")
-    org.record("okta.factor.verify", audit, outcome="invalid_passcode",
+    org.record("okta.factor.verify", audit, outcome="passcode_outside_window" if outside_window else "invalid_passcode",
                failures=user["mfaFailures"], **base)
     if user["mfaFailures"] >= limit:
         set_status(org, user, "LOCKED_OUT")
@@ -96,4 +102,6 @@ def wrong_code(org: Org, audit: Audit, user: dict[str, Any], factor: dict[str, A
                    targets=[user_target(user)], reason="Too many failed MFA attempts",
                    message="Max sign in attempts exceeded")
         org.record("okta.user.lock", audit, outcome="locked", user=login, failures=user["mfaFailures"])
+    if outside_window:
+        raise OktaError("E0000083")
     raise OktaError("E0000068", causes=["Your passcode doesn't match our records. Please try again."])

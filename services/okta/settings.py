@@ -24,6 +24,10 @@ class OrgSettings:
     push_activation_ttl_seconds: float = 600.0
     factor_lockout_attempts: int = 10
     totp_window_steps: int = 1
+    # Steps beyond the window still recognised as the factor's code: 403 E0000083 "valid but
+    # exceeded time window" instead of E0000068. Lab choice: Okta documents the error, not how far
+    # it looks; 0 makes every code outside the window simply wrong.
+    totp_outside_window_steps: int = 2
     activation_code_counts_as_used: bool = False
     api_token_idle_days: float = 30.0
     rate_limits: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
@@ -75,6 +79,7 @@ class OrgSettings:
             push_activation_ttl_seconds=number("push_activation_ttl_seconds", d.push_activation_ttl_seconds),
             factor_lockout_attempts=integer("factor_lockout_attempts", d.factor_lockout_attempts, minimum=1),
             totp_window_steps=integer("totp_window_steps", d.totp_window_steps, minimum=0),
+            totp_outside_window_steps=integer("totp_outside_window_steps", d.totp_outside_window_steps, minimum=0),
             activation_code_counts_as_used=counts_as_used,
             api_token_idle_days=number("api_token_idle_days", d.api_token_idle_days),
             rate_limits={**DEFAULT_RATE_LIMITS, **limits},

@@ -265,6 +265,11 @@ def test_totp_verify_window_replay_and_wrong_code(api, topo):
     assert api.post(verify, json={"passCode": code_at(secret)}).json()["factorResult"] == "SUCCESS"
     replay = assert_error(api.post(verify, json={"passCode": code_at(secret)}), 403, "E0000082")
     assert "only be used once" in replay["errorSummary"]
+    # the factor's own code two steps back: recognised, but outside the window (counted, so the
+    # next step's code, a success, starts the count over before the wrong codes below)
+    late = assert_error(api.post(verify, json={"passCode": code_at(secret, -2)}), 403, "E0000083")
+    assert late["errorSummary"] == "PassCode is valid but exceeded time window."
+    assert api.post(verify, json={"passCode": code_at(secret, 1)}).json()["factorResult"] == "SUCCESS"
     used = {code_at(secret, s) for s in (-1, 0, 1)}
     wrong = next(c for c in ("000000", "111111", "222222", "333333") if c not in used)
     body = assert_error(api.post(verify, json={"passCode": wrong}), 403, "E0000068")
