@@ -5,6 +5,7 @@ from services.common.runner import Service, run
 
 from .app import make_app
 from .gate import ensure_token
+from .groups import ensure_everyone
 from .org import Org
 from .policies import ensure_defaults
 from .seeding import ensure_admin, seed
@@ -21,6 +22,7 @@ async def build(ctx) -> Service:
     def initialise() -> None:
         """Seed on the first start only (unless the lab is blank), and remember that it did, so a
         restart never re-seeds: the org's state survives restarts."""
+        ensure_everyone(org)       # before the seed: its users join it, its policies may target it
         meta = store.get("meta", "org")
         if meta is None:
             name = str(data.get("okta", {}).get("org_name") or "lab")

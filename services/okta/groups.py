@@ -1,5 +1,6 @@
 """Groups: list (q, paging), get, members, add/remove a member, a user's groups. The seed's AD
-groups land here."""
+groups land here, beside the built-in `Everyone` group every org has (type BUILT_IN): every user
+is a member, implicitly, and nobody can be added to or removed from it."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,19 +9,38 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from . import shapes
-from .errors import invalid, json_body, not_found, string_field
+from .errors import OktaError, invalid, json_body, not_found, string_field
 from .expressions import parse
 from .ids import GROUP, new_id
 from .membership import add_member
 from .org import Audit, Org, group_target, user_target
 from .users import get_user
 
+EVERYONE = {"name": "Everyone", "description": "All users in your organization"}
 
-def create_group(org: Org, name: str, description: str | None) -> dict[str, Any]:
+
+def create_group(org: Org, name: str, description: str | None, kind: str = "OKTA_GROUP") -> dict[str, Any]:
     now = org.iso()
     g: dict[str, Any] = {"id": new_id(GROUP), "created": now, "lastUpdated": now, "lastMembershipUpdated": now,
-                         "profile": {"name": name, "description": description}}
+                         "type": kind, "profile": {"name": name, "description": description}}
     return org.store.put("groups", g["id"], g)
+
+
+def ensure_everyone(org: Org) -> dict[str, Any]:
+    """The org's `Everyone` group (made once; older state dirs get it now), known to the people
+    repository so its membership is every user."""
+    g = next((x for x in org.store.all("groups") if x.get("type") == "BUILT_IN"), None)
+    if g is None:
+        g = create_group(org, EVERYONE["name"], EVERYONE["description"], kind="BUILT_IN")
+    org.people.everyone_id = g["id"]
+    return g
+
+
+def _not_built_in(g: dict[str, Any]) -> None:
+    # Lab choice: Okta's API adds members to OKTA_GROUP groups only and does not publish the error
+    # for the others; the lab answers its generic 403.
+    if g.get("type") == "BUILT_IN":
+        raise OktaError("E0000006")
 
 
 def find_group(org: Org, key: str) -> dict[str, Any]:
@@ -89,6 +109,7 @@ def router(org: Org) -> APIRouter:
     async def add(gid: str, uid: str, request: Request):
         audit = Audit.of(request)
         g, u = find_group(org, gid), get_user(org, uid)
+        _not_built_in(g)
         add_member(org, g, u["id"])
         org.syslog("group.user_membership.add", audit=audit, targets=[user_target(u), group_target(g)],
                    message="Add user to group membership")
@@ -98,6 +119,7 @@ def router(org: Org) -> APIRouter:
     async def remove(gid: str, uid: str, request: Request):
         audit = Audit.of(request)
         g, u = find_group(org, gid), get_user(org, uid)
+        _not_built_in(g)
         org.people.remove_member(g["id"], u["id"])
         org.syslog("group.user_membership.remove", audit=audit, targets=[user_target(u), group_target(g)],
                    message="Remove user from group membership")

@@ -9,7 +9,15 @@ from .apps import assign_for_groups
 from .org import Org
 
 
+def joined_org(org: Org, user: dict[str, Any]) -> None:
+    """A new user is a member of Everyone: the apps assigned to Everyone are theirs too."""
+    if org.people.everyone_id:
+        assign_for_groups(org, user, org.people.everyone_id)
+
+
 def add_member(org: Org, g: dict[str, Any], user_id: str) -> None:
+    if g.get("type") == "BUILT_IN":
+        return          # Everyone's membership is implicit
     org.people.add_member(g["id"], user_id)
     g["lastMembershipUpdated"] = org.iso()
     org.store.put("groups", g["id"], g)

@@ -38,6 +38,8 @@ def password_matches(user: dict[str, Any], password: str) -> bool:
 class People:
     def __init__(self, store: Store) -> None:
         self.store = store
+        # The built-in `Everyone` group (groups.ensure_everyone): every user is in it, unstored.
+        self.everyone_id: str | None = None
 
     # -- users ------------------------------------------------------------------------------
     def user(self, user_id: str) -> dict[str, Any] | None:
@@ -88,12 +90,15 @@ class People:
         return self.store.delete(MEMBERSHIPS, f"{group_id}/{user_id}")
 
     def member_ids(self, group_id: str) -> list[str]:
-        """The group's members, in the order they were added."""
+        """The group's members, in the order they were added (Everyone: every user)."""
+        if group_id == self.everyone_id:
+            return [u["id"] for u in self.users()]
         return [m["userId"] for m in self.store.all(MEMBERSHIPS, f"{group_id}/")]
 
     def group_ids(self, user_id: str) -> list[str]:
-        """The groups the user is a member of."""
-        return [m["groupId"] for m in self.store.all(MEMBERSHIPS) if m["userId"] == user_id]
+        """The groups the user is a member of, Everyone first."""
+        ids = [m["groupId"] for m in self.store.all(MEMBERSHIPS) if m["userId"] == user_id]
+        return ([self.everyone_id] if self.everyone_id else []) + ids
 
     # -- app users ----------------------------------------------------------------------------
     def app_user(self, app_id: str, user_id: str) -> dict[str, Any] | None:

@@ -222,19 +222,21 @@ def place(org: Org, others: list[dict[str, Any]], doc: dict[str, Any], priority:
 
 
 def ensure_defaults(org: Org) -> None:
-    """The system default policies every org has (made once; they survive restarts)."""
+    """The system default policies every org has (made once; they survive restarts), assigned to
+    the Everyone group as Okta's are."""
     have = {p["type"] for p in org.store.all("policies") if p.get("system")}
+    everyone = [org.people.everyone_id] if org.people.everyone_id else []
     if "MFA_ENROLL" not in have:
         p = create_policy(org, ptype="MFA_ENROLL", name="Default Policy", system=True,
                           description="The default policy applies in all situations if no other policy applies.",
-                          conditions={"people": {"groups": {"include": []}}}, settings=DEFAULT_MFA_SETTINGS)
+                          conditions={"people": {"groups": {"include": everyone}}}, settings=DEFAULT_MFA_SETTINGS)
         create_rule(org, p, name="Default Rule", system=True,
                     conditions={"people": {"users": {"exclude": []}}, "network": {"connection": "ANYWHERE"}},
                     actions={"enroll": {"self": "CHALLENGE"}})
     if "PASSWORD" not in have:
         p = create_policy(org, ptype="PASSWORD", name="Default Policy", system=True,
                           description="The default policy applies in all situations if no other policy applies.",
-                          conditions={"people": {"groups": {"include": []}},
+                          conditions={"people": {"groups": {"include": everyone}},
                                       "authProvider": {"provider": "OKTA"}}, settings=DEFAULT_PASSWORD_SETTINGS)
         create_rule(org, p, name="Default Rule", system=True,
                     conditions={"people": {"users": {"exclude": []}}, "network": {"connection": "ANYWHERE"}},

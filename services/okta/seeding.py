@@ -57,7 +57,8 @@ def seed(org: Org, data: dict[str, Any]) -> dict[str, int]:
                 assign(org, app, u)
                 org.syslog("application.user_membership.add", targets=[user_target(u)],
                            message="Add user to application membership (seed)")
-    pols = seed_policies(org, okta_cfg.get("policies", []), groups)
+    everyone = {g["profile"]["name"]: g for g in org.store.all("groups") if g.get("type") == "BUILT_IN"}
+    pols = seed_policies(org, okta_cfg.get("policies", []), everyone | groups)   # a policy may target Everyone
     return {"users": len(users), "groups": len(groups), "apps": apps, "policies": pols}
 
 

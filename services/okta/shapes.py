@@ -68,7 +68,7 @@ def group(org: Org, g: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": g["id"], "created": g["created"], "lastUpdated": g["lastUpdated"],
         "lastMembershipUpdated": g.get("lastMembershipUpdated", g["lastUpdated"]),
-        "objectClass": ["okta:user_group"], "type": "OKTA_GROUP",
+        "objectClass": ["okta:user_group"], "type": g.get("type", "OKTA_GROUP"),
         "profile": g["profile"],
         "_links": {"self": link(base), "users": link(f"{base}/users"), "apps": link(f"{base}/apps")},
     }

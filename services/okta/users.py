@@ -13,7 +13,7 @@ from . import mailer, shapes
 from .errors import OktaError, invalid, json_body, not_found, string_field
 from .expressions import parse
 from .ids import USER, new_id, token
-from .membership import add_member
+from .membership import add_member, joined_org
 from .org import Audit, Org, user_target
 
 PROFILE_STRINGS = ("login", "email", "firstName", "lastName", "samAccountName", "userName",
@@ -54,7 +54,9 @@ def create_user(org: Org, profile: dict[str, Any], status: str, *,
     }
     if password:
         org.people.set_password(doc, password)
-    return org.people.save(doc)
+    saved = org.people.save(doc)
+    joined_org(org, saved)
+    return saved
 
 
 def issue_activation_token(org: Org, u: dict[str, Any]) -> str:

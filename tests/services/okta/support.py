@@ -9,6 +9,7 @@ import httpx
 from services.common.context import ServiceContext
 from services.common.events import Journal
 from services.okta import policies
+from services.okta.groups import ensure_everyone
 from services.okta.org import Org
 from services.okta.settings import OrgSettings
 from services.okta.store import Store
@@ -16,11 +17,13 @@ from tests.support import url
 
 
 def in_process_org(state_dir: Path, org_url: str = "http://org") -> Org:
-    """An org on a SQLite file in `state_dir`, with its default policies, served by nothing."""
+    """An org on a SQLite file in `state_dir`, with its Everyone group and default policies (as the
+    service's start makes them), served by nothing."""
     ctx = ServiceContext(name="okta", topology={"services": {"okta": {"host": "127.0.0.1", "ports": {}}},
                                                 "state_dir": str(state_dir)})
     ctx.journal = Journal("okta", ctx.clock)
     org = Org.open(ctx, Store(state_dir / "org.sqlite3"), org_url, OrgSettings())
+    ensure_everyone(org)
     policies.ensure_defaults(org)
     return org
 

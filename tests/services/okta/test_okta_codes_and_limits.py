@@ -237,8 +237,13 @@ def test_group_return_on_radius_apps_and_user_groups(api):
     alice = api.get("/api/v1/users/alice@corp.example.com").json()
     groups = api.get(f"/api/v1/users/{alice['id']}/groups")
     assert groups.status_code == 200
-    assert sorted(g["profile"]["name"] for g in groups.json()) == ["Full time employees", "WorkSpaces Users"]
-    assert all(g["id"].startswith("00g") and g["type"] == "OKTA_GROUP" for g in groups.json())
+    # Everyone first (type BUILT_IN: every user is in it), then the AD groups
+    first = groups.json()[0]
+    assert (first["profile"]["name"], first["type"]) == ("Everyone", "BUILT_IN")
+    assert_error(api.put(f"/api/v1/groups/{first['id']}/users/{alice['id']}"), 403, "E0000006")
+    assert_error(api.delete(f"/api/v1/groups/{first['id']}/users/{alice['id']}"), 403, "E0000006")
+    assert sorted(g["profile"]["name"] for g in groups.json()[1:]) == ["Full time employees", "WorkSpaces Users"]
+    assert all(g["id"].startswith("00g") and g["type"] == "OKTA_GROUP" for g in groups.json()[1:])
     assert api.get("/api/v1/users/alice/groups").json() == groups.json()   # by login prefix too
     assert_error(api.get("/api/v1/users/00uNOPE/groups"), 404, "E0000007")
 

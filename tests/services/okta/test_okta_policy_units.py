@@ -4,7 +4,8 @@ settings shapes, and the AD data codes delegated authentication understands."""
 from __future__ import annotations
 
 from services.okta import delegated, policies
-from services.okta.groups import create_group
+from services.okta.apps import create_radius_app
+from services.okta.groups import create_group, ensure_everyone
 from services.okta.membership import add_member
 from services.okta.users import create_user
 from tests.services.okta.support import in_process_org
@@ -28,6 +29,32 @@ def test_default_policy_offers_everything_optionally_and_enrols_when_challenged(
     assert {req for _, req in e.offered()} == {"OPTIONAL"} and e.missing_required(set()) == []
     policies.ensure_defaults(org)                                  # idempotent
     assert len(policies.ordered(org, "MFA_ENROLL")) == 1
+
+
+def test_everyone_holds_every_user_and_a_policy_can_target_it(tmp_path):
+    """The built-in Everyone group: every user is a member without being added, the default
+    policy targets it, an app assigned to it is every user's, new users included."""
+    org = make_org(tmp_path)
+    everyone = ensure_everyone(org)
+    assert ensure_everyone(org)["id"] == everyone["id"]                     # made once
+    assert everyone["type"] == "BUILT_IN" and everyone["profile"]["name"] == "Everyone"
+    default = policies.ordered(org, "MFA_ENROLL")[-1]
+    assert default["conditions"]["people"]["groups"]["include"] == [everyone["id"]]
+    app = create_radius_app(org, name="radius", label="WorkSpaces", port=1812, secret="s3cret-s3cret",
+                            username_format="okta_username", primary_auth=False, require_ma=False)
+    early = user(org, "early@x.com")
+    org.store.put("app_groups", f"{app['id']}/{everyone['id']}",
+                  {"appId": app["id"], "groupId": everyone["id"], "priority": 0, "lastUpdated": org.iso()})
+    add_member(org, everyone, early["id"])                                   # implicit: nothing stored
+    late = user(org, "late@x.com")
+    assert org.people.member_ids(everyone["id"]) == [early["id"], late["id"]]
+    assert org.people.group_ids(late["id"]) == [everyone["id"]]
+    assert org.people.app_user(app["id"], late["id"])["scope"] == "GROUP"     # joined the org, got the app
+    p = policies.create_policy(org, ptype="MFA_ENROLL", name="All staff",
+                               conditions={"people": {"groups": {"include": [everyone["id"]]}}},
+                               settings={"type": "FACTORS", "factors": {"okta_push": {"enroll": {"self": "REQUIRED"}}}})
+    policies.create_rule(org, p, name="at sign-in", actions={"enroll": {"self": "LOGIN"}})
+    assert policies.enrollment(org, late).policy_id == p["id"]
 
 
 def test_priority_groups_and_first_matching_rule(tmp_path):
