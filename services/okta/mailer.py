@@ -36,6 +36,11 @@ def _activation_email(org: Org, user: dict[str, Any], link: str) -> EmailMessage
     p = user["profile"]
     ad = user.get("provider", {}).get("type") == "ACTIVE_DIRECTORY"
     msg = message(org, p.get("email") or p["login"], "Welcome to Okta!")
+    # Lab choice: a person given a secondary email (Add Person's "Secondary email") gets the
+    # activation email there too, as a copy; Okta's documentation does not spell out the rule.
+    second = p.get("secondEmail")
+    if second and second.lower() != str(msg["To"]).lower():
+        msg["Cc"] = second
     how = ("Sign in with your Active Directory (Windows) username and password."
            if ad else "You will be asked to choose a password.")
     text = (f"Hi {p.get('firstName') or p['login']},\n\n"
@@ -71,7 +76,7 @@ def send_activation(org: Org, user: dict[str, Any], token: str, trace: str | Non
 
 
 def deliver(org: Org, msg: EmailMessage, *, kind: str, user: str, trace: str | None = None) -> None:
-    to = str(msg["To"])
+    to = ", ".join(str(msg[h]) for h in ("To", "Cc") if msg[h])
     if "mail" not in org.ctx.topology.get("services", {}):
         org.ctx.record("okta.email", outcome="no_mail_service", trace=trace, template=kind, user=user, rcpt_to=to)
         return

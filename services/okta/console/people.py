@@ -24,7 +24,7 @@ ACTIONS: dict[str, list[tuple[str, str]]] = {
     "LOCKED_OUT": [("unlock", "Unlock"), ("deactivate", "Deactivate"), ("reset_factors", "Reset Multifactor")],
     "DEPROVISIONED": [("activate", "Activate")],
 }
-DONE = {"activate": "activated; the activation email went to their primary email",
+DONE = {"activate": "activated; the activation email went to their primary email (and secondary, if any)",
         "reactivate": "sent a new activation email", "deactivate": "deactivated",
         "suspend": "suspended", "unsuspend": "unsuspended", "unlock": "unlocked",
         "reset_factors": "reset: every factor removed"}

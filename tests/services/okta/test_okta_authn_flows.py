@@ -70,6 +70,22 @@ def code(secret: str, steps: int = 0) -> str:
     return pyotp.TOTP(secret).at(time.time() + 30 * steps)
 
 
+def test_the_activation_email_is_copied_to_the_secondary_email(lab, api):
+    resp = api.post("/api/v1/users", params={"activate": "true"},
+                    json={"profile": {"login": "olga@corp.example.com", "email": "olga@corp.example.com",
+                                      "secondEmail": "olga.home@example.net", "firstName": "Olga",
+                                      "lastName": "Lab"}})
+    assert resp.status_code == 200, resp.text
+    mail = url(lab["topo"], "mail")
+    deadline = time.monotonic() + 10
+    while not (copy := httpx.get(f"{mail}/messages", params={"to": "olga.home@example.net"}).json()):
+        assert time.monotonic() < deadline, "no copy at the secondary email"
+        time.sleep(0.1)
+    full = httpx.get(f"{mail}/messages/{copy[0]['id']}").json()
+    assert full["subject"] == "Welcome to Okta!"
+    assert sorted(full["envelope"]["to"]) == ["olga.home@example.net", "olga@corp.example.com"]
+
+
 def test_activation_email_password_reset_then_enrolment(lab, api):
     user = new_user(api, "nina@corp.example.com", group=fte_group(api))
     assert user["status"] == "PROVISIONED"
