@@ -166,6 +166,16 @@ def _email(org: Org, user: dict[str, Any], f: dict[str, Any], code: str, purpose
     return msg
 
 
+def send_activation_link(org: Org, audit: Audit, user: dict[str, Any], f: dict[str, Any], number: str,
+                         uri: str) -> None:
+    """A pending push factor's activation link by SMS (`_links.send` name sms): opened on the
+    phone, it enrols Okta Verify as scanning the QR code would. Wording: the lab's."""
+    login = user["profile"]["login"]
+    _to_phone(org, "sms", number, f"Okta Verify: tap to activate Okta Verify for {login}: {uri}",
+              login=login, factor=f["id"], trace=audit.trace)
+    org.record("okta.factor.activation_link", audit, outcome="sent", channel="sms", user=login, factor=f["id"])
+
+
 def _to_phone(org: Org, kind: str, number: str, text: str, *, login: str, factor: str, trace: str | None) -> None:
     """POST the message to the phone service in the background (the SMS gateway / phone network)."""
     if "phone" not in org.ctx.topology.get("services", {}):

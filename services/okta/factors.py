@@ -231,6 +231,19 @@ def router(org: Org) -> APIRouter:
         mailer.send_push_activation(org, user, qr_contents(org, user, f), audit.trace)
         return shapes.respond(enrolment_view(org, user, f))
 
+    @r.post(prefix + "/{fid}/lifecycle/activate/sms")
+    async def activation_sms(uid: str, fid: str, request: Request):
+        """Send the push activation link by SMS: `{"profile": {"phoneNumber"}}`."""
+        audit = Audit.of(request)
+        user = get_user(org, uid)
+        f = get_factor(org, user, fid)
+        if f["factorType"] != "push" or f["status"] != "PENDING_ACTIVATION":
+            raise OktaError("E0000001", "factor", ["factor: only a pending push factor has an activation link"])
+        data = await json_body(request, required=False)
+        number = codes.enrol_profile("sms", user, data.get("profile"))["phoneNumber"]
+        codes.send_activation_link(org, audit, user, f, number, qr_contents(org, user, f))
+        return shapes.respond(enrolment_view(org, user, f))
+
     @r.post(prefix + "/{fid}/resend")
     async def resend(uid: str, fid: str, request: Request):
         """Send a pending sms / call / email factor's activation code again (throttled)."""

@@ -134,6 +134,27 @@ def test_sms_factor_enrol_activate_verify_throttle(lab, api, clock):
     assert logs and code not in str(api.get("/api/v1/logs").json())
 
 
+def test_push_activation_link_by_sms(lab, api):
+    """The `send` link a pending push factor advertises for sms answers: the phone gets the link."""
+    user = new_user(api, "sven@corp.example.com")
+    made = api.post(f"/api/v1/users/{user['id']}/factors", json={"factorType": "push", "provider": "OKTA"}).json()
+    links = {s["name"]: s["href"] for s in made["_embedded"]["activation"]["_links"]["send"]}
+    assert links["sms"].endswith(f"/factors/{made['id']}/lifecycle/activate/sms")
+    assert_error(api.post(links["sms"], json={"profile": {"phoneNumber": "12"}}), 400, "E0000001")
+    assert_error(api.post(links["sms"], json={}), 400, "E0000001")
+    sent = api.post(links["sms"], json={"profile": {"phoneNumber": "+1 555 010 0042"}})
+    assert sent.status_code == 200, sent.text
+    uri = sent.json()["_embedded"]["activation"]["qrContents"]
+    phone = url(lab, "phone")
+    msgs = wait_for(lambda: httpx.get(f"{phone}/messages", params={"to": "+15550100042", "kind": "sms"}).json(),
+                    "the activation link by sms")
+    assert uri.startswith("oktaverify://") and uri in msgs[-1]["text"]
+    sms = api.post(f"/api/v1/users/{user['id']}/factors", json={"factorType": "sms", "provider": "OKTA",
+                                                               "profile": {"phoneNumber": "+15550100043"}}).json()
+    not_push = f"/api/v1/users/{user['id']}/factors/{sms['id']}/lifecycle/activate/sms"
+    assert_error(api.post(not_push, json={"profile": {"phoneNumber": "+15550100043"}}), 400, "E0000001")
+
+
 def test_call_factor_uses_the_call_throttle(lab, api, clock):
     user = new_user(api, "cal@corp.example.com")
     f = api.post(f"/api/v1/users/{user['id']}/factors", json={
