@@ -41,6 +41,15 @@ def _agents(org: Org) -> list[dict[str, Any]]:
     return org.store.all("ad_agents")
 
 
+def agent_state(org: Org, a: dict[str, Any]) -> str:
+    """ACTIVE when it polled within CONNECTED_SECONDS, then DISRUPTED, and INACTIVE once it has
+    been silent for `agent_inactive_days` (7, as the Agents dashboard shows a revoked agent)."""
+    silent = org.now() - a.get("lastSeenTs", 0)
+    if silent <= CONNECTED_SECONDS:
+        return "ACTIVE"
+    return "INACTIVE" if silent > org.settings.agent_inactive_days * 86400 else "DISRUPTED"
+
+
 def connected(org: Org, directory_id: str | None = None) -> bool:
     now = org.now()
     return any(now - a.get("lastSeenTs", 0) <= CONNECTED_SECONDS
@@ -80,7 +89,7 @@ async def delegate_auth(org: Org, user: dict[str, Any], upn: str, password: str)
 def directory_view(org: Org, d: dict[str, Any]) -> dict[str, Any]:
     base = org.href(f"/api/v1/directories/{d['id']}")
     agents = [{"id": a["id"], "host": a.get("host"), "version": a.get("version"),
-               "status": "ACTIVE" if org.now() - a.get("lastSeenTs", 0) <= CONNECTED_SECONDS else "DISRUPTED",
+               "status": agent_state(org, a),
                "lastConnection": org.iso(a["lastSeenTs"]) if a.get("lastSeenTs") else None}
               for a in _agents(org) if a["directoryId"] == d["id"]]
     return {"id": d["id"], "name": "active_directory", "label": d["domain"], "domain": d["domain"],

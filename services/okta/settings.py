@@ -30,6 +30,7 @@ class OrgSettings:
     totp_outside_window_steps: int = 2
     activation_code_counts_as_used: bool = False
     api_token_idle_days: float = 30.0
+    agent_inactive_days: float = 7.0                # a DISRUPTED agent shows INACTIVE after this
     rate_limits: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
     authn_user_limit_per_second: int = 4            # 0 turns the per-user authn limit off
     factor_code_ttl_seconds: float = 300.0
@@ -82,6 +83,7 @@ class OrgSettings:
             totp_outside_window_steps=integer("totp_outside_window_steps", d.totp_outside_window_steps, minimum=0),
             activation_code_counts_as_used=counts_as_used,
             api_token_idle_days=number("api_token_idle_days", d.api_token_idle_days),
+            agent_inactive_days=number("agent_inactive_days", d.agent_inactive_days),
             rate_limits={**DEFAULT_RATE_LIMITS, **limits},
             authn_user_limit_per_second=integer("authn_user_limit_per_second", d.authn_user_limit_per_second,
                                                 minimum=0),

@@ -4,10 +4,11 @@ the System Log with `q`, list authenticators (consistent with the factor types),
 pool and a user's app links."""
 import asyncio
 
+import httpx
 import pytest
 
 from tests.services.okta.support import org_client
-from tests.support import running_services, url
+from tests.support import admin_headers, running_services, url
 
 okta_client = pytest.importorskip("okta.client")
 
@@ -127,7 +128,7 @@ def test_sdk_lists_authenticators_from_the_factor_types(sdk, api):
             api.post(f"/api/v1/org/factors/{fid}/lifecycle/activate")
 
 
-def test_sdk_lists_the_ad_agent_pool(sdk, api):
+def test_sdk_lists_the_ad_agent_pool(sdk, api, topo):
     reg = api.post("/api/v1/agents/ad/register", json={"domain": "corp.example.com", "netbiosName": "CORP",
                                                         "host": "instanceokta", "version": "3.20.0"})
     assert reg.status_code == 200, reg.text
@@ -153,6 +154,19 @@ def test_sdk_lists_the_ad_agent_pool(sdk, api):
     bad = api.get("/api/v1/agentPools", params={"poolType": "NOPE"})
     assert bad.status_code == 400 and bad.json()["errorCode"] == "E0000001"
     assert api.get("/api/v1/agentPools", params={"agentTypes": "AD"}).json()[0]["id"] == dir_id
+    # silent: DISRUPTED after 30 s, INACTIVE after agent_inactive_days (7) on the org's clock
+    clock = url(topo, "okta", "admin") + "/clock"
+    try:
+        for offset, want in ((60, "DISRUPTED"), (8 * 86400, "INACTIVE")):
+            assert httpx.post(clock, json={"offset_seconds": offset}, headers=admin_headers(topo)).status_code == 200
+            pool = asyncio.run(drive())[1][0]
+            assert pool.operational_status.value == want and pool.agents[0].operational_status.value == want
+            raw = api.get("/api/v1/agentPools").json()[0]
+            assert (raw["disruptedAgents"], raw["inactiveAgents"]) == ((1, 0) if want == "DISRUPTED" else (0, 1))
+            status = api.get(f"/api/v1/directories/{dir_id}").json()["agents"][0]["status"]
+            assert status == want
+    finally:
+        httpx.post(clock, json={"offset_seconds": 0}, headers=admin_headers(topo))
 
 
 def test_sdk_lists_a_users_app_links(sdk, api):
