@@ -106,8 +106,9 @@ class Agent:
     async def _process(self, request: Request, app: Any, peer: str, arrived: float, deny: bool) -> bytes | None:
         rid = new_request_id()
         user = request.user_name()
+        logged = request.name_as_logged()      # what the log shows: garbled for MS-CHAP (radius.py)
         request_type = "primary" if app.primary_auth else "mfa"
-        tag = f"[radiusRequestId={rid}, user={user}, requestType={request_type}]"
+        tag = f"[radiusRequestId={rid}, user={logged}, requestType={request_type}]"
         protocol = request.auth_protocol()
         log.info("%s Begin processing of Access-Request, client=/%s, packetId=%s, method=%s, app=%s",
                  tag, peer, request.id, protocol, app.label)
@@ -127,7 +128,7 @@ class Agent:
             outcome = Outcome("reject", "-", "EAP (e.g. EAP-TTLS) is not enabled for this app, which uses PAP "
                               "authentication: the RADIUS agent only supports PAP-based authentication here")
         elif protocol != "PAP":
-            outcome = Outcome("reject", "-", f"{protocol} is not supported: the RADIUS agent only "
+            outcome = Outcome("reject", "-", f"no User-Password in the request ({protocol}): the RADIUS agent only "
                               "supports PAP-based authentication")
         else:
             self.busy += 1
@@ -149,7 +150,7 @@ class Agent:
         okta_ms = int(timer.seconds * 1000)
         reply = self._encode(request, outcome)
         if outcome.result == "reject":
-            log.warning("%s Authentication failed for user %s, reason --- %s", tag, user, outcome.reason)
+            log.warning("%s Authentication failed for user %s, reason --- %s", tag, logged, outcome.reason)
         elif outcome.result == "none":
             log.warning("%s No response sent for user %s, reason --- %s", tag, user, outcome.reason)
         elif outcome.result == "challenge":

@@ -97,6 +97,17 @@ class Request:
             return ""
         return bytes(values[0]).decode("utf-8", errors="replace")
 
+    def name_as_logged(self) -> str:
+        """The user name the agent's log shows. With a client set to MS-CHAPv2 Okta's RADIUS
+        troubleshooting page says the log shows a malformed name ("the user sent 'bob' but the
+        log shows 'Á'"): the lab reads the MS-CHAP response's Ident octet as Latin-1 text, one
+        way that symptom arises (a reconstruction: Okta does not say where the name comes from)."""
+        for attr in ((VENDOR_MICROSOFT, 25), (VENDOR_MICROSOFT, 1)):
+            values = OrderedDict.get(self.packet, attr) or []
+            if values and bytes(values[0]):
+                return bytes(values[0])[:1].decode("latin-1")
+        return self.user_name()
+
     def auth_protocol(self) -> str:
         """PAP, CHAP, MS-CHAPv2, MS-CHAP, EAP or none: the agent only does PAP (docs/radius.md)."""
         if OrderedDict.__contains__(self.packet, ATTR_USER_PASSWORD):

@@ -153,6 +153,21 @@ def test_chap_is_rejected_pap_only(lab, client):
     assert "only supports PAP" in events(lab, since=seq)[-1]["fields"]["reason"]
 
 
+def test_mschapv2_is_rejected_and_logged_with_a_garbled_name(lab, client):
+    """A client set to MS-CHAPv2: no User-Password to read. Okta's troubleshooting page: the log
+    shows a malformed user name ("the user sent 'bob' but the log shows 'Á'")."""
+    req = access_request(lab.secret, "bob", None, ma=False)
+    req.AddAttribute("MS-CHAP-Challenge", bytes(16))
+    req.AddAttribute("MS-CHAP2-Response", bytes([0xC1, 0]) + bytes(48))     # Ident 0xC1
+    req.add_message_authenticator()
+    seq = last_seq(lab)
+    assert decode_reply(req, client.exchange(req)).code == rp.AccessReject
+    event = events(lab, since=seq)[-1]["fields"]
+    assert event["user"] == "bob" and event["reason"].startswith("no User-Password in the request (MS-CHAPv2)")
+    failed = [line for line in lab.log_path.read_text().splitlines() if "Authentication failed for user Á" in line]
+    assert failed and "user=Á" in failed[-1] and "only supports PAP-based authentication" in failed[-1]
+
+
 EAP_IDENTITY = bytes((2, 42, 0, 10)) + b"\x01alice"     # EAP-Response/Identity, Identifier 42 (RFC 3748)
 
 
