@@ -117,9 +117,8 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
 
     try:
-        scenarios = model.catalog()
-        chosen = model.select(scenarios, [args.scenario], []) if args.scenario else \
-            [s for s in scenarios if "demo" in s.tags]
+        chosen = model.choose([args.scenario], []) if args.scenario else \
+            [s for s in model.catalog() if "demo" in s.tags]
     except model.ScenarioError as exc:
         raise UsageError(str(exc)) from None
     lab = lab_client(args)
