@@ -148,6 +148,7 @@ class LabSession:
         self.subnet: str | None = None
         self._lock_fd: int | None = None
         self._seeded: Lab | None = None
+        self._failed: str | None = None      # why the lab did not start: said once, not retried per test
         self._blank: dict[str, Any] | None = None
         self._stack = contextlib.ExitStack()
 
@@ -171,21 +172,29 @@ class LabSession:
 
     def seeded(self) -> Lab:
         """The seeded lab, started now if it is not running yet."""
+        if self._failed:
+            raise LabError(self._failed)
         if self._seeded is None:
-            self._start()
-            assert self.state_dir is not None
-            log.info("starting a lab on %s.x in %s", self.subnet, self.state_dir)
-            spec = LabSpec(subnet=self.subnet, agents=self.agents)
-            topology = self._stack.enter_context(running_lab(ProcessRuntime(self.state_dir), spec,
-                                                             progress=log.info))
-            lab = Lab(topology)
-            if lab.okta_config["orgUrl"].startswith("http:"):
-                self._stack.enter_context(_environ(OKTA_HTTP_SWITCH, "true"))
-            enrol_okta_verify(topology, lab.seed())
-            supervisor.spawn(self.state_dir)    # as `lab up`: a crashed service is restarted
-            self._stack.callback(lab.close)
-            self._seeded = lab
+            try:
+                self._seeded = self._start_seeded()
+            except Exception as exc:
+                self._failed = f"the lab did not start: {exc}"
+                raise
         return self._seeded
+
+    def _start_seeded(self) -> Lab:
+        self._start()
+        assert self.state_dir is not None
+        log.info("starting a lab on %s.x in %s", self.subnet, self.state_dir)
+        spec = LabSpec(subnet=self.subnet, agents=self.agents)
+        topology = self._stack.enter_context(running_lab(ProcessRuntime(self.state_dir), spec, progress=log.info))
+        lab = Lab(topology)
+        self._stack.callback(lab.close)
+        if lab.okta_config["orgUrl"].startswith("http:"):
+            self._stack.enter_context(_environ(OKTA_HTTP_SWITCH, "true"))
+        enrol_okta_verify(topology, lab.seed())
+        supervisor.spawn(self.state_dir)    # as `lab up`: a crashed service is restarted
+        return lab
 
     def blank(self) -> dict[str, Any]:
         """The blank lab's topology (for the scenarios that start from nothing), started now if needed."""
@@ -306,7 +315,7 @@ class ScenarioItem(pytest.Item):
         super().__init__(**kwargs)
         self.scenario = scenario
         for tag in scenario.tags:          # `-k ci` selects the scenarios tagged ci
-            self.keywords[tag] = True
+            self.extra_keyword_matches.add(tag)
 
     def runtest(self) -> None:
         labs = _labs(self.config)

@@ -88,10 +88,10 @@ def test_scenario_files_are_collected_from_the_named_folder_only(venv, project):
     assert "scenarios/sample-deliberately-failing.yaml::sample-deliberately-failing" in collected
     assert len([c for c in collected if c.startswith("test_provisioning.py::")]) == 3
     assert not any("deploy.yaml" in c for c in collected)       # unrelated YAML is left alone
-    chosen = run([venv / "bin" / "python", "-m", "pytest", "--collect-only", "-q", "-k", "code-accepted"],
-                 cwd=project)
-    assert [line for line in chosen.stdout.splitlines() if "::" in line] == [
-        "scenarios/sample-code-accepted.yaml::sample-code-accepted"]
+    for keyword in ("code-accepted", "everyday"):       # a scenario's name, or one of its tags
+        chosen = run([venv / "bin" / "python", "-m", "pytest", "--collect-only", "-q", "-k", keyword], cwd=project)
+        assert [line for line in chosen.stdout.splitlines() if "::" in line] == [
+            "scenarios/sample-code-accepted.yaml::sample-code-accepted"]
 
 
 def test_a_broken_scenario_file_is_a_collection_error_naming_file_and_line(venv, project):

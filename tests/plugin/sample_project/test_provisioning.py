@@ -1,8 +1,6 @@
 """A suite of another team's: its tooling meets the lab through the plugin's fixtures (no conftest)."""
 import asyncio
 
-from okta.client import Client as OktaClient
-
 
 def test_the_directory_is_registered_and_alice_signs_in(lab):
     directory = lab.ds.describe_directories()["DirectoryDescriptions"][0]
@@ -16,6 +14,8 @@ def test_the_directory_is_registered_and_alice_signs_in(lab):
 
 
 def test_the_okta_sdk_sees_the_seeded_users(lab):
+    from okta.client import Client as OktaClient   # here: the SDK takes seconds to import
+
     async def logins():
         users, _resp, error = await OktaClient(lab.okta_config).list_users()
         assert error is None, error
