@@ -14,7 +14,7 @@ def test_the_directory_is_registered_and_alice_signs_in(lab):
 
 
 def test_the_okta_sdk_sees_the_seeded_users(lab):
-    from okta.client import Client as OktaClient   # here: the SDK takes seconds to import
+    from okta.client import Client as OktaClient  # here: the SDK takes seconds to import
 
     async def logins():
         users, _resp, error = await OktaClient(lab.okta_config).list_users()
