@@ -31,9 +31,10 @@ lab-status: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest
 
-# The scenario catalog against the running lab (or one brought up for the run): JUnit + HTML.
+# The scenario catalog (packaged in lab/scenarios/catalog) against the running lab, or one brought
+# up for the run on SUBNET (default 127.0.10; the blank lab's is derived from it): JUnit + HTML.
 scenarios: $(STAMP)
-	$(LAB) scenarios run $(if $(TAG),--tag $(TAG)) --junit reports/junit.xml --report reports/scenarios
+	$(LAB) scenarios run $(if $(TAG),--tag $(TAG)) $(if $(SUBNET),--subnet $(SUBNET)) --junit reports/junit.xml --report reports/scenarios
 
 bench: $(STAMP)
 	bash bench/install-references.sh

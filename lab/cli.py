@@ -127,11 +127,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     scen = sub.add_parser("scenarios", help="the scenario catalog: list it, or run it against the lab")
     scen_sub = scen.add_subparsers(dest="scen_cmd", required=True, metavar="ACTION")
-    scen_list = scen_sub.add_parser("list", help="the scenarios in scenarios/")
+    scen_list = scen_sub.add_parser("list", help="the scenario catalog (shipped in the package)")
     scen_list.add_argument("--tag", action="append", default=[], help="only scenarios with this tag")
     scen_list.add_argument("--json", action="store_true")
-    scen_run = scen_sub.add_parser("run", help="run scenarios (all, by NAME, or by --tag); exit 0 only if all pass")
-    scen_run.add_argument("names", nargs="*", metavar="NAME")
+    scen_run = scen_sub.add_parser("run", help="run scenarios (all, by NAME or PATH.yaml, or by --tag); exit 0 only "
+                                   "if all pass")
+    scen_run.add_argument("names", nargs="*", metavar="NAME", help="a catalog name, or a scenario file's path")
+    scen_run.add_argument("--subnet", help="the lab's subnet when the run brings one up (default "
+                          f"{topo.DEFAULT_SUBNET}); the blank lab's is derived from it")
     scen_run.add_argument("--tag", action="append", default=[], help="only scenarios with this tag (repeatable)")
     scen_run.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
     scen_run.add_argument("--report", metavar="DIR", help="write an HTML report")

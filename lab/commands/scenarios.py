@@ -13,10 +13,11 @@ from ..demo import run_demo
 from ..errors import UsageError
 from ..runtime import running_runtime
 from ..scenarios import junit, model, report
-from ..scenarios.blank_lab import blank_lab
+from ..scenarios.blank_lab import blank_lab, blank_subnet
 from ..scenarios.outcome import Outcome
 from ..scenarios.runner import Runner
-from ..timeline import timeline
+from ..scenarios.story import story
+from ..state import load_topology
 from .common import EXIT_FAILED, EXIT_OK, lab_client, running_topology, say
 from .lifecycle import cmd_down, cmd_up
 
@@ -32,17 +33,27 @@ def _run_scenarios(runner: Runner, scenarios: list[model.Scenario], outcomes: li
             say(f"  PASS in {outcome.seconds:.1f} s")
         else:
             say(f"  FAIL in {outcome.seconds:.1f} s")
-            for failure in outcome.failures:
-                say(f"    - {failure}")
-            say("    event timeline:")
-            for line in timeline(outcome.events).splitlines():
-                say(f"      {line}")
+            for line in story(outcome).splitlines()[2:]:     # title and file: said above
+                say(f"  {line}")
+
+
+def _subnet(args: argparse.Namespace) -> str | None:
+    """`--subnet`, checked: three octets, each 0-255."""
+    subnet = getattr(args, "subnet", None)
+    if subnet is None:
+        return None
+    octets = subnet.split(".")
+    if len(octets) != 3 or not all(o.isdigit() and int(o) <= 255 for o in octets):
+        raise UsageError(f"--subnet {subnet}: not a subnet; give its first three octets, e.g. 127.0.10")
+    return subnet
 
 
 def cmd_scenarios(args: argparse.Namespace) -> int:
-
     try:
-        chosen = model.select(model.catalog(), args.names if args.scen_cmd == "run" else [], args.tag)
+        if args.scen_cmd == "list":
+            chosen = model.select(model.catalog(), [], args.tag)
+        else:
+            chosen = model.choose(args.names, args.tag)
     except model.ScenarioError as exc:
         raise UsageError(str(exc)) from None
     if args.scen_cmd == "list":
@@ -55,6 +66,12 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not chosen:
         raise UsageError("no scenario matches")
+    subnet = _subnet(args)
+    running = load_topology(args.state_dir) if running_runtime(args.state_dir) else None
+    if running and subnet and running["subnet"] != subnet:
+        raise UsageError(f"the lab running in {args.state_dir} is on {running['subnet']}.x, not --subnet {subnet}; "
+                         "give its subnet (or none), or another --state-dir")
+    seeded_subnet = subnet or (running or {}).get("subnet") or topo.DEFAULT_SUBNET
     seeded = [s for s in chosen if not s.requires.get("blank")]
     blank = [s for s in chosen if s.requires.get("blank")]
     outcomes: list[Outcome] = []
@@ -62,10 +79,11 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
     topology_for_report: dict[str, Any] = {}   # the lab the report draws the events of
     if seeded:
         brought_up = False
-        if running_runtime(args.state_dir) is None:
-            say("no lab is running here: bringing one up for the run (two RADIUS agents, for every scenario)")
-            up_args = argparse.Namespace(**vars(args), runtime="process", blank=False, standard_ports=False,
-                                         subnet=topo.DEFAULT_SUBNET, seed=None, timeout=60, agents=2)
+        if running is None:
+            say(f"no lab is running here: bringing one up on {seeded_subnet}.x for the run "
+                "(two RADIUS agents, for every scenario)")
+            up_args = argparse.Namespace(**(vars(args) | {"subnet": seeded_subnet}), runtime="process", blank=False,
+                                         standard_ports=False, seed=None, timeout=60, agents=2)
             cmd_up(up_args)
             brought_up = True
         lab = LabClient(running_topology(args))
@@ -79,7 +97,7 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
             else:   # leave the lab as the run found it: seeded, nothing broken
                 runner.isolate()
     if blank:
-        with blank_lab(args.state_dir, progress=say) as topology:
+        with blank_lab(args.state_dir, blank_subnet(seeded_subnet), progress=say) as topology:
             topology_for_report = topology_for_report or topology
             runner = Runner(LabClient(topology), Path(topology["state_dir"]), progress=say)
             _run_scenarios(runner, blank, outcomes, len(chosen))
@@ -89,7 +107,7 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
     say(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else "")
         + f" in {time.monotonic() - started:.1f} s")
     if args.junit:
-        junit.write(outcomes, Path(args.junit), timeline)
+        junit.write(outcomes, Path(args.junit))
         say(f"JUnit report: {args.junit}")
     if args.report:
         say(f"HTML report: {report.write(outcomes, Path(args.report), topology_for_report)}")
@@ -99,9 +117,8 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
 
     try:
-        scenarios = model.catalog()
-        chosen = model.select(scenarios, [args.scenario], []) if args.scenario else \
-            [s for s in scenarios if "demo" in s.tags]
+        chosen = model.choose([args.scenario], []) if args.scenario else \
+            [s for s in model.catalog() if "demo" in s.tags]
     except model.ScenarioError as exc:
         raise UsageError(str(exc)) from None
     lab = lab_client(args)

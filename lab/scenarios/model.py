@@ -10,7 +10,8 @@ import yaml
 
 from .steps import ACTIONS, LOGIN_EXPECT, LOGIN_PARAMS
 
-CATALOG = Path(__file__).resolve().parents[2] / "scenarios"
+# The catalog ships inside the package (package data), so `pip install .` brings it along.
+CATALOG = Path(__file__).resolve().parent / "catalog"
 
 TOP_KEYS = {"name": True, "title": True, "description": False, "tags": False, "requires": False,
             "given": False, "steps": True, "expect": False}
@@ -154,5 +155,32 @@ def select(scenarios: list[Scenario], names: list[str], tags: list[str]) -> list
     chosen = [s for s in scenarios if (not names or s.name in names) and (not tags or set(tags) & set(s.tags))]
     unknown = set(names) - {s.name for s in scenarios}
     if unknown:
-        raise ScenarioError(f"no scenario named {', '.join(sorted(unknown))}")
+        raise ScenarioError(f"no scenario named {', '.join(sorted(unknown))}; known scenarios: "
+                            f"{', '.join(s.name for s in scenarios)}")
+    return chosen
+
+
+def is_path(name: str) -> bool:
+    """A NAME on the command line that is a scenario file rather than a catalog name."""
+    return name.endswith((".yaml", ".yml")) or "/" in name
+
+
+def choose(names: list[str], tags: list[str], directory: Path = CATALOG) -> list[Scenario]:
+    """The scenarios a command line asks for: catalog names and scenario files by path (in the
+    order given, files after the catalog's), filtered by tags; all of the catalog without names."""
+    files = [n for n in names if is_path(n)]
+    loaded = []
+    for name in files:
+        path = Path(name)
+        if not path.is_file():
+            raise ScenarioError(f"no scenario file {name}")
+        loaded.append(load(path))
+    named = [n for n in names if not is_path(n)]
+    from_catalog = select(catalog(directory), named, tags) if named or not files else []
+    chosen = from_catalog + [s for s in loaded if not tags or set(tags) & set(s.tags)]
+    seen: dict[str, Path] = {}
+    for s in chosen:
+        if s.name in seen and seen[s.name] != s.path:
+            raise ScenarioError(f"{s.path}: name {s.name!r} is also used by {seen[s.name]}")
+        seen[s.name] = s.path
     return chosen

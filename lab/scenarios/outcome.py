@@ -23,3 +23,5 @@ class Outcome:
     error: str | None = None
     skipped: str | None = None
     topology: dict[str, Any] | None = None   # the lab it ran in (for drawing its events)
+    # Step by step: (number, what it does as `lab demo` tells it, "ok" | "FAILED" | "not run").
+    steps: list[tuple[int, str, str]] = field(default_factory=list)

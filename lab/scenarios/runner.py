@@ -17,7 +17,7 @@ from .expectations import check_events
 from .model import Scenario
 from .outcome import Outcome, StepFailed
 from .placeholders import resolve
-from .steps import ACTIONS, Step, action_of, wait_for_event
+from .steps import ACTIONS, Step, action_of, tell, wait_for_event
 
 
 class Runner:
@@ -66,10 +66,13 @@ class Runner:
         try:
             self.isolate(scenario.given.get("settings"))
             self._given(scenario.given)
+            outcome.steps = [(index, tell(step), "not run") for index, step in enumerate(scenario.steps, 1)]
             for index, step in enumerate(scenario.steps, 1):
                 if self.before_step:
                     self.before_step(index, step)
+                outcome.steps[index - 1] = (index, outcome.steps[index - 1][1], "FAILED")
                 ACTIONS[action_of(step)].run(Step(self, index, step, outcome))
+                outcome.steps[index - 1] = (index, outcome.steps[index - 1][1], "ok")
                 if self.after_step:
                     self.after_step(index, step, outcome)
             elapsed = time.monotonic() - started
