@@ -2,7 +2,8 @@
 
 Enable/disable (`userAccountControl`), unlock (`lockoutTime: 0`), force or clear "must change
 password" (`pwdLastSet: 0 / -1`), expiry (`accountExpires`), a few descriptive attributes, and
-setting (admin) or changing (self: delete old + add new) `unicodePwd` over TLS. Anything else is
+setting (admin: replace) or changing (delete old + add new, which any signed-in account may do
+knowing the old password: AD grants the "Change Password" right to Everyone) `unicodePwd` over TLS. Anything else is
 refused as AD would refuse it. Nothing is applied unless the whole request is accepted.
 See docs/active-directory.md ("Administration over LDAP").
 """
@@ -34,10 +35,10 @@ def apply(directory: Directory, actor: Account | None, dn: str, changes: list[Ch
     if target is None:
         return R.Refusal(R.NO_SUCH_OBJECT, R.NO_OBJECT, matched(directory, norm_dn(dn)))
     account = directory.accounts.get(target.norm)
-    self_password_change = (actor is not None and account is actor and
-                            {a.lower() for _, a, _ in changes} == {"unicodepwd"} and
-                            sorted(op for op, _, _ in changes) == ["add", "delete"])
-    if not directory.is_admin(actor) and not self_password_change:
+    password_change = (actor is not None and account is not None and
+                       {a.lower() for _, a, _ in changes} == {"unicodepwd"} and
+                       sorted(op for op, _, _ in changes) == ["add", "delete"])
+    if not directory.is_admin(actor) and not password_change:
         return R.Refusal(R.INSUFFICIENT_ACCESS, R.ACCESS)
     conversion = R.Refusal(R.UNWILLING, R.ATTRIBUTE_CONVERSION)
     staged: list[tuple[str, Any]] = []
@@ -73,8 +74,8 @@ def apply(directory: Directory, actor: Account | None, dn: str, changes: list[Ch
         else:
             return R.Refusal(R.UNWILLING, R.WILL_NOT_PERFORM)
     if new_password is not None and account is not None:
-        if self_password_change and (old_password is None
-                                     or not Accounts.password_matches(account, old_password)):
+        if password_change and (old_password is None
+                                or not Accounts.password_matches(account, old_password)):
             return R.Refusal(R.CONSTRAINT_VIOLATION, R.WRONG_OLD_PASSWORD)
         if len(new_password) < MIN_PASSWORD_LENGTH:
             return R.Refusal(R.CONSTRAINT_VIOLATION, R.PASSWORD_TOO_SHORT)

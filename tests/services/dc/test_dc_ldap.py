@@ -8,7 +8,7 @@ import subprocess
 
 import httpx
 import pytest
-from ldap3 import BASE, DSA, NONE, SUBTREE, Connection, Server, Tls
+from ldap3 import BASE, DSA, MODIFY_REPLACE, NONE, SUBTREE, Connection, Server, Tls
 from ldap3.core.exceptions import LDAPSessionTerminatedByServerError, LDAPSocketReceiveError
 
 from tests.support import admin_headers, running_services
@@ -384,6 +384,27 @@ def test_password_reset_needs_an_admin_and_tls(dc, fresh):
     assert bind(dc, "CORP\\grace", "Grace-New-Passw0rd!")[0]   # no longer "must change" (773)
     events = httpx.get(f"{dc['admin']}/events", headers=dc["auth"]).text
     assert "Grace-New-Passw0rd!" not in events and value not in events
+
+
+def test_any_account_may_change_a_password_knowing_the_old_one(dc, fresh):
+    """AD grants the Change Password right to Everyone: bob (no admin) changes frank's expired
+    password with the old one, as the Okta AD agent does with its service account; a reset
+    (replace) is still an admin's."""
+    c = conn(dc, "bob@corp.example.com", "Bob-Passw0rd!")
+    c.server.tls = Tls(validate=ssl.CERT_NONE)
+    c.open()
+    c.start_tls()
+    c.bind()
+    frank = f"CN=Frank Foster,{USERS}"
+    assert "data 532" in bind(dc, "CORP\\frank", "Frank-Passw0rd!")[1]["message"]      # expired
+    assert not c.extend.microsoft.modify_password(frank, "Frank-N3w-Passw0rd!", "not-the-old-one")
+    assert c.result["result"] == 19
+    value = '"Frank-Reset-Passw0rd!"'.encode("utf-16-le")
+    assert not c.modify(frank, {"unicodePwd": [(MODIFY_REPLACE, [value])]})
+    assert c.result["result"] == 50
+    assert c.extend.microsoft.modify_password(frank, "Frank-N3w-Passw0rd!", "Frank-Passw0rd!")
+    c.unbind()
+    assert bind(dc, "CORP\\frank", "Frank-N3w-Passw0rd!")[0]
 
 
 def test_users_change_their_own_password_with_ldap3(dc, fresh):
