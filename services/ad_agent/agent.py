@@ -127,6 +127,8 @@ class Agent:
             for task in tasks:
                 if task.get("type") == "authenticate":
                     self._spawn(self.authenticate(org, task))
+                elif task.get("type") == "change_password":
+                    self._spawn(self.change_password(org, task))
                 elif task.get("type") == "import":
                     self._spawn(self.import_job(org, task))
 
@@ -145,6 +147,19 @@ class Agent:
             await org.result(self.state["agentId"], task["id"], {"outcome": outcome})
         except OrgError as exc:
             self.ctx.record("agent.auth", peer="okta", outcome="report_failed", reason=str(exc)[:200])
+
+    async def change_password(self, org: OrgClient, task: dict[str, Any]) -> None:
+        """A password change the org asks for (the user's old and new passwords; neither logged)."""
+        host, port = self.ctx.peer_address("dc", "ldap")
+        outcome = await asyncio.to_thread(
+            directory.change_password, host, port, self.bind_user, self._bind_password, self.base_dn,
+            str(task.get("username", "")), str(task.get("oldPassword", "")), str(task.get("newPassword", "")),
+            source=self.ctx.source_address)
+        self.ctx.record("agent.password_change", peer=host, outcome=outcome, user=task.get("username"))
+        try:
+            await org.result(self.state["agentId"], task["id"], {"outcome": outcome})
+        except OrgError as exc:
+            self.ctx.record("agent.password_change", peer="okta", outcome="report_failed", reason=str(exc)[:200])
 
     async def import_job(self, org: OrgClient, task: dict[str, Any]) -> None:
         async with self.importing:              # one import at a time, as the real agent

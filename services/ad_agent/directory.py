@@ -15,6 +15,7 @@ from typing import Any
 
 import ldap3
 from ldap3.core.exceptions import LDAPException
+from ldap3.utils.conv import escape_filter_chars
 
 from services.common import ad_wire
 from services.common.ad_wire import UF_ACCOUNTDISABLE
@@ -133,6 +134,34 @@ def check_password(host: str, port: int, username: str, password: str, *, source
             return "ok"
         code = ad_wire.bind_subcode(str((conn.result or {}).get("message", "")))
         return OUTCOMES.get(code or "", "bad_password")
+    except LDAPException:
+        return "unavailable"
+    finally:
+        close_quietly(conn)
+
+
+def change_password(host: str, port: int, bind_user: str, bind_password: str, base_dn: str, username: str,
+                    old: str, new: str, *, source: str | None = None) -> str:
+    """A user's password change done for them (the Okta sign-in page's "change password"): as the
+    service account, over StartTLS, AD's change operation (delete the old unicodePwd, add the new),
+    which needs the old password but not a bind as the user, whose password may have expired.
+    ok, bad_old_password, policy (too short...), no_user, unavailable."""
+    conn = _connect(host, port, bind_user, bind_password, source)
+    try:
+        conn.open()
+        if not conn.start_tls() or not conn.bind():
+            return "unavailable"
+        sam = username.split("@")[0].split("\\")[-1]
+        flt = f"(|(userPrincipalName={escape_filter_chars(username)})(sAMAccountName={escape_filter_chars(sam)}))"
+        conn.search(base_dn, f"(&(objectCategory=person)(objectClass=user){flt})", ldap3.SUBTREE, attributes=["cn"])
+        if not conn.entries:
+            return "no_user"
+        if conn.extend.microsoft.modify_password(conn.entries[0].entry_dn, new, old):
+            return "ok"
+        message = str((conn.result or {}).get("message", ""))
+        if (conn.result or {}).get("result") == 19:      # constraintViolation
+            return "policy" if "check_password_restrictions" in message else "bad_old_password"
+        return "unavailable"
     except LDAPException:
         return "unavailable"
     finally:

@@ -68,6 +68,17 @@ def _agent_for(org: Org, domain: str | None) -> dict[str, Any] | None:
 
 async def delegate_auth(org: Org, user: dict[str, Any], upn: str, password: str) -> str:
     """Ask the user's directory's agent to check the password; "unavailable" if nobody answers."""
+    return await _ask_agent(org, user, {"type": "authenticate", "username": upn, "password": password})
+
+
+async def delegate_password_change(org: Org, user: dict[str, Any], upn: str, old: str, new: str) -> str:
+    """Ask the agent to change the password in AD: ok, bad_old_password, policy, no_user, unavailable."""
+    return await _ask_agent(org, user, {"type": "change_password", "username": upn, "oldPassword": old,
+                                        "newPassword": new})
+
+
+async def _ask_agent(org: Org, user: dict[str, Any], task: dict[str, Any]) -> str:
+    """Queue a task for the user's directory's agent and wait for its outcome."""
     agent = _agent_for(org, (user.get("provider") or {}).get("name"))
     if agent is None:
         return "unavailable"
@@ -75,7 +86,7 @@ async def delegate_auth(org: Org, user: dict[str, Any], upn: str, password: str)
     tid = "tsk" + token(17)
     fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
     h.pending_auth[tid] = fut
-    h.push(agent["id"], {"id": tid, "type": "authenticate", "username": upn, "password": password})
+    h.push(agent["id"], {"id": tid, **task})
     try:
         return await asyncio.wait_for(fut, org.settings.delegated_auth_timeout_seconds)
     except TimeoutError:

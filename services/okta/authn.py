@@ -79,7 +79,7 @@ def router(org: Org) -> APIRouter:
 
     @r.post("/api/v1/authn/credentials/change_password")
     async def change_password(request: Request) -> JSONResponse:
-        return shapes.respond(flow(request).change_password(await json_body(request)))
+        return shapes.respond(await flow(request).change_password(await json_body(request)))
 
     @r.post("/api/v1/authn/cancel")
     async def cancel(request: Request) -> JSONResponse:

@@ -280,17 +280,16 @@ class AuthnFlow:
                    targets=[user_target(user)], message="User reset password for Okta")
         return self.advance(state, user, "reset_password")
 
-    def change_password(self, data: dict[str, Any]) -> dict[str, Any]:
-        """PASSWORD_EXPIRED: the old password and a new one (Okta-mastered users only)."""
+    async def change_password(self, data: dict[str, Any]) -> dict[str, Any]:
+        """PASSWORD_EXPIRED: the old password and a new one. An AD user's is changed in AD by the
+        AD agent (delegated.change_password), as delegated authentication checks it there."""
         org = self.org
         state = self.load(data, "PASSWORD_EXPIRED")
         user = self.user_of(state)
         old = string_field(data, "oldPassword", required=True) or ""
         new = string_field(data, "newPassword", required=True) or ""
         if is_ad(user) and not user.get("password"):
-            self.save(state)
-            raise OktaError("E0000014", causes=["oldPassword: Active Directory users change an expired "
-                                                "password in Active Directory (not emulated)"])
+            return await self._change_in_ad(state, user, old, new)
         if not password_matches(user, old):
             self.save(state)
             raise OktaError("E0000014", causes=["oldPassword: Old password is not correct"])
@@ -305,4 +304,32 @@ class AuthnFlow:
         state["passwordExpired"] = False
         org.syslog("user.account.update_password", audit=self.audit, actor=user_actor(user),
                    targets=[user_target(user)], message="User update password for Okta")
+        return self.advance(state, user, "change_password")
+
+    async def _change_in_ad(self, state: dict[str, Any], user: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+        org = self.org
+        if new == old:
+            self.save(state)
+            raise OktaError("E0000080", causes=["Password requirements were not met."])
+        outcome = await delegated.change_password(org, user, old, new)
+        org.record("okta.password_change", self.audit, outcome=outcome, user=user["profile"]["login"],
+                   directory="active_directory")
+        if outcome != "ok":
+            self.save(state)
+            org.syslog("user.account.update_password", audit=self.audit, result="FAILURE", reason=outcome,
+                       actor=user_actor(user), targets=[user_target(user)],
+                       message="User update password for Active Directory")
+            if outcome == "policy":
+                raise OktaError("E0000080", causes=["Password requirements were not met."])
+            if outcome == "bad_old_password":
+                raise OktaError("E0000014", causes=["oldPassword: Old password is not correct"])
+            raise OktaError("E0000014", causes=["Active Directory could not be reached to change the "
+                                                "password: no Okta AD agent answered"])
+        user["passwordChanged"] = org.iso()
+        org.people.save(user)
+        if user["status"] == "PASSWORD_EXPIRED":
+            set_status(org, user, "ACTIVE")
+        state["passwordExpired"] = False
+        org.syslog("user.account.update_password", audit=self.audit, actor=user_actor(user),
+                   targets=[user_target(user)], message="User update password for Active Directory")
         return self.advance(state, user, "change_password")

@@ -55,6 +55,20 @@ def ldap_check(host: str, port: int, upn: str, password: str, *, source: str | N
         close_quietly(conn)
 
 
+async def change_password(org: Org, user: dict[str, Any], old: str, new: str) -> str:
+    """An AD user's password change, made in AD through the AD agent (as every AD operation of the
+    org is): ok, bad_old_password, policy, no_user, unavailable. Without a connected agent (or in
+    the `ldap` shortcut) it is unavailable; `accept` / `reject` answer as for a check."""
+    mode = org.settings.delegated_auth
+    if mode in ("accept", "reject"):
+        return "ok" if mode == "accept" else "bad_old_password"
+    from . import agents
+    if mode == "ldap" or not agents.connected(org):
+        return "unavailable"
+    upn = user["profile"].get("userName") or user["profile"]["login"]
+    return await agents.delegate_password_change(org, user, upn, old, new)
+
+
 async def check(org: Org, user: dict[str, Any], password: str) -> str:
     if not password:
         return "bad_password"

@@ -208,7 +208,7 @@ def router(pages: Pages, sessions: Sessions, signin: SignIn) -> APIRouter:
                     raise OktaError("E0000001", causes=["newPassword: the passwords do not match"])
                 body = flow.reset_password(data | {"newPassword": str(form.get("newPassword") or "")})
             elif action == "change_password":
-                body = flow.change_password(data | {"oldPassword": str(form.get("oldPassword") or ""),
+                body = await flow.change_password(data | {"oldPassword": str(form.get("oldPassword") or ""),
                                                     "newPassword": str(form.get("newPassword") or "")})
             elif action == "cancel":
                 flow.cancel(data)

@@ -89,6 +89,6 @@ def test_state_token_expires_on_the_service_clock(org):
     assert again["status"] == "PASSWORD_EXPIRED"
     org.ctx.clock.offset_seconds += org.settings.authn_state_ttl_seconds + 1
     with pytest.raises(OktaError) as err:
-        flow(org).change_password({"stateToken": body["stateToken"], "oldPassword": PASSWORD,
-                                   "newPassword": "N3w-Passphrase"})
+        asyncio.run(flow(org).change_password({"stateToken": body["stateToken"], "oldPassword": PASSWORD,
+                                               "newPassword": "N3w-Passphrase"}))
     assert err.value.code == "E0000011"
