@@ -14,6 +14,7 @@ from services.common.runner import Service, run, serve_tcp, serve_udp
 
 from .directory import Directory
 from .dns import DnsServer, build_zone
+from .gssapi import GssapiAcceptor
 from .kerberos import build_kdc
 from .ldap import LdapServer
 from .settings import DcSettings
@@ -31,6 +32,8 @@ async def build(ctx: ServiceContext) -> Service:
                       _advertised_ip(ctx, settings), ctx.port("ldap"), ctx.port("kerberos"))
     dns = DnsServer(ctx, zone)
     kdc = build_kdc(ctx, directory)
+    # SASL GSSAPI binds take service tickets in the DC's machine key, which the KDC holds.
+    ldap.gssapi = GssapiAcceptor(directory, kdc.tgs.principals, ctx.clock.now, settings.kerberos_max_skew_seconds)
     # What changed since the seed (an admin's modify, lockouts, new passwords) outlives a restart.
     snapshot = DirectorySnapshot(ctx.state_dir, directory, kdc.exchange.keys, ctx.log)
     restored = snapshot.restore()

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from impacket.dcerpc.v5.dtypes import NULL
-from impacket.dcerpc.v5.nrpc import GROUP_MEMBERSHIP
 from impacket.dcerpc.v5.ndr import NDRULONG
+from impacket.dcerpc.v5.nrpc import GROUP_MEMBERSHIP
 from impacket.krb5 import pac as ms_pac
 from impacket.krb5.crypto import _checksum_table
 
