@@ -16,6 +16,7 @@ from .directory import Directory
 from .dns import DnsServer, build_zone
 from .gssapi import GssapiAcceptor
 from .kerberos import build_kdc
+from .kpasswd import KpasswdService
 from .ldap import LdapServer
 from .settings import DcSettings
 from .snapshot import DirectorySnapshot
@@ -44,6 +45,9 @@ async def build(ctx: ServiceContext) -> Service:
     dns_tcp, dns_udp = serve_tcp(ctx, "dns", dns.handle_tcp), serve_udp(ctx, "dns", dns.udp_protocol)
     krb_tcp, krb_udp = serve_tcp(ctx, "kerberos", kdc.handle_tcp), serve_udp(ctx, "kerberos", kdc.udp_protocol)
     tasks: list[Callable[[], Coroutine[Any, Any, Any]]] = [ldap_tcp, dns_tcp, dns_udp, krb_tcp, krb_udp, snapshot.run]
+    if "kpasswd" in ctx.me["ports"]:   # password changes with a kadmin/changepw ticket (RFC 3244)
+        kpw = KpasswdService(ctx, directory, kdc.tgs.principals, ctx.clock.now, settings.kerberos_max_skew_seconds)
+        tasks += [serve_tcp(ctx, "kpasswd", kpw.handle_tcp), serve_udp(ctx, "kpasswd", kpw.udp_protocol)]
     if "ldaps" in ctx.me["ports"]:
         if tls is None:
             ctx.log.warning("LDAPS is off: no certificate (starttls is off or the openssl command is missing)")
