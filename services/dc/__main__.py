@@ -12,6 +12,7 @@ from typing import Any
 from services.common.context import ServiceContext
 from services.common.runner import Service, run, serve_tcp, serve_udp
 
+from .cldap import CldapServer
 from .directory import Directory
 from .dns import DnsServer, build_zone
 from .gssapi import GssapiAcceptor
@@ -29,8 +30,9 @@ async def build(ctx: ServiceContext) -> Service:
     directory = Directory(seed, ctx.clock.now, settings)
     tls = server_context(ctx.state_dir, directory.domain.dc_fqdn, ctx.log) if settings.starttls else None
     ldap = LdapServer(ctx, directory, tls)
+    advertised = _advertised_ip(ctx, settings)
     zone = build_zone(directory.domain.dns_name, directory.domain.dc_hostname,
-                      _advertised_ip(ctx, settings), ctx.port("ldap"), ctx.port("kerberos"))
+                      advertised, ctx.port("ldap"), ctx.port("kerberos"))
     dns = DnsServer(ctx, zone)
     kdc = build_kdc(ctx, directory)
     # SASL GSSAPI binds take service tickets in the DC's machine key, which the KDC holds.
@@ -45,6 +47,7 @@ async def build(ctx: ServiceContext) -> Service:
     dns_tcp, dns_udp = serve_tcp(ctx, "dns", dns.handle_tcp), serve_udp(ctx, "dns", dns.udp_protocol)
     krb_tcp, krb_udp = serve_tcp(ctx, "kerberos", kdc.handle_tcp), serve_udp(ctx, "kerberos", kdc.udp_protocol)
     tasks: list[Callable[[], Coroutine[Any, Any, Any]]] = [ldap_tcp, dns_tcp, dns_udp, krb_tcp, krb_udp, snapshot.run]
+    tasks.append(serve_udp(ctx, "ldap", CldapServer(ctx, directory, advertised).udp_protocol))  # LDAP pings
     if "kpasswd" in ctx.me["ports"]:   # password changes with a kadmin/changepw ticket (RFC 3244)
         kpw = KpasswdService(ctx, directory, kdc.tgs.principals, ctx.clock.now, settings.kerberos_max_skew_seconds)
         tasks += [serve_tcp(ctx, "kpasswd", kpw.handle_tcp), serve_udp(ctx, "kpasswd", kpw.udp_protocol)]
