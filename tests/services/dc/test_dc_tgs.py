@@ -1,0 +1,241 @@
+"""The DC's TGS exchange, PAC and GSSAPI binds, checked with clients nobody here wrote: MIT kinit/kvno
+and OpenLDAP's `ldapsearch -Y GSSAPI` (Cyrus SASL's GSSAPI plugin over MIT's libgssapi).
+
+The PAC is read back from the ticket kvno stored, with impacket's MS-PAC types and checksums and the
+machine account's key derived by impacket from the password the DC keeps in its state (the lab's
+choice of how the DC's key is made; see services/dc/krb_principals.py).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+from impacket.krb5 import asn1
+from impacket.krb5 import pac as ms_pac
+from impacket.krb5.ccache import CCache
+from impacket.krb5.crypto import _checksum_table, _enctype_table, string_to_key
+from ldap3 import MODIFY_REPLACE, NONE, Connection, Server
+from pyasn1.codec.der import decoder
+
+from tests.support import admin_headers, running_services
+
+SUBNET = "127.0.142"
+REALM = "CORP.EXAMPLE.COM"
+LDAP_SPN = f"ldap/instancerdc.corp.example.com@{REALM}"
+BASE_DN = "DC=corp,DC=example,DC=com"
+HAVE_TOOLS = all(shutil.which(t) for t in ("kinit", "kvno", "klist"))
+HAVE_GSSAPI_SASL = shutil.which("ldapsearch") is not None and shutil.which("unshare") is not None and any(
+    Path(d).glob("libgssapiv2.so*") for d in ("/usr/lib/x86_64-linux-gnu/sasl2", "/usr/lib/aarch64-linux-gnu/sasl2",
+                                              "/usr/lib/sasl2") if Path(d).is_dir())
+pytestmark = pytest.mark.skipif(not HAVE_TOOLS, reason="krb5-user (kinit, kvno, klist) not installed")
+
+
+@pytest.fixture(scope="module")
+def dc(tmp_path_factory):
+    with running_services(["dc"], tmp_path_factory.mktemp("dc-tgs"), SUBNET) as topology:
+        svc = topology["services"]["dc"]
+        yield {"host": svc["host"], "kerberos": svc["ports"]["kerberos"], "ldap": svc["ports"]["ldap"],
+               "admin": f"http://{svc['host']}:{svc['ports']['admin']}", "auth": admin_headers(topology),
+               "state": Path(topology["state_dir"]) / "dc"}
+
+
+@pytest.fixture
+def krb(dc, tmp_path):
+    conf = tmp_path / "krb5.conf"
+    conf.write_text(f"""[libdefaults]
+    default_realm = {REALM}
+    dns_lookup_kdc = false
+    dns_lookup_realm = false
+    rdns = false
+    dns_canonicalize_hostname = false
+[realms]
+    {REALM} = {{
+        kdc = {dc['host']}:{dc['kerberos']}
+    }}
+""")
+    env = dict(os.environ, KRB5_CONFIG=str(conf), KRB5CCNAME=f"FILE:{tmp_path}/ccache",
+               KRB5_TRACE=str(tmp_path / "trace"))
+    return {"env": env, "ccache": tmp_path / "ccache", "dir": tmp_path}
+
+
+def run(args, env, stdin=""):
+    return subprocess.run(args, input=stdin, capture_output=True, text=True, env=env, timeout=30)
+
+
+def kinit(krb, user="alice", password="Alice-Passw0rd!"):
+    out = run(["kinit", f"{user}@{REALM}"], krb["env"], password + "\n")
+    assert out.returncode == 0, out.stderr
+
+
+def events(dc, kind):
+    return [e for e in httpx.get(f"{dc['admin']}/events", headers=dc["auth"]).json() if e["kind"] == kind]
+
+
+def admin_modify(dc, sam, changes):
+    c = Connection(Server(dc["host"], port=dc["ldap"], get_info=NONE), user="CORP\\Administrator",
+                   password="Admin-Passw0rd!", auto_bind=True)
+    c.search(BASE_DN, f"(sAMAccountName={sam})", attributes=["cn"])
+    assert c.modify(c.entries[0].entry_dn, changes), c.result
+    c.unbind()
+
+
+def machine_key(dc):
+    """The DC's machine account key as a Windows client would derive it (AD's computer salt)."""
+    secret = json.loads((dc["state"] / "kdc-keys.json").read_text())
+    return string_to_key(18, secret["machine_password"], f"{REALM}hostinstancerdc.corp.example.com")
+
+
+def stored_ticket(krb, spn):
+    cache = CCache.loadFile(str(krb["ccache"]))
+    for cred in cache.credentials:
+        if cred["server"].prettyPrint().decode().lower().startswith(spn.split("@")[0].lower()):
+            return cred.toTGS()["KDC_REP"]
+    raise AssertionError(f"no ticket for {spn} in the cache")
+
+
+# -- kvno: service tickets --------------------------------------------------------------------------
+@pytest.mark.parametrize("spn", [LDAP_SPN, f"host/instancerdc.corp.example.com@{REALM}",
+                                 f"LDAP/InstanceRDC@{REALM}", f"INSTANCERDC$@{REALM}",
+                                 f"ldap/instancerdc.corp.example.com/corp.example.com@{REALM}"])
+def test_kvno_gets_a_service_ticket_for_the_dcs_names(dc, krb, spn):
+    kinit(krb)
+    out = run(["kvno", spn], krb["env"])
+    assert out.returncode == 0, out.stderr
+    assert "kvno = 2" in out.stdout
+    last = events(dc, "kerberos.tgs_req")[-1]
+    assert last["outcome"] == "ok" and last["fields"]["user"] == "alice"
+
+
+def test_an_unknown_service_is_s_principal_unknown(dc, krb):
+    kinit(krb)
+    out = run(["kvno", f"cifs/fileserver.corp.example.com@{REALM}"], krb["env"])
+    assert out.returncode == 1
+    assert "Server not found in Kerberos database" in out.stderr
+    assert events(dc, "kerberos.tgs_req")[-1]["outcome"] == "KDC_ERR_S_PRINCIPAL_UNKNOWN"
+
+
+def test_a_user_disabled_after_logon_gets_no_service_ticket(dc, krb, fresh):
+    kinit(krb, "carol", "Carol-Passw0rd!")
+    admin_modify(dc, "carol", {"userAccountControl": [(MODIFY_REPLACE, ["514"])]})
+    out = run(["kvno", LDAP_SPN], krb["env"])
+    assert out.returncode == 1
+    assert "Client's credentials have been revoked" in out.stderr
+    last = events(dc, "kerberos.tgs_req")[-1]
+    assert last["outcome"] == "KDC_ERR_CLIENT_REVOKED" and last["fields"]["state"] == "disabled"
+
+
+def test_the_service_ticket_carries_a_pac_signed_as_ad_signs_it(dc, krb):
+    kinit(krb, "bob", "Bob-Passw0rd!")
+    assert run(["kvno", LDAP_SPN], krb["env"]).returncode == 0
+    rep = decoder.decode(stored_ticket(krb, LDAP_SPN), asn1Spec=asn1.TGS_REP())[0]
+    key = machine_key(dc)
+    plain = _enctype_table[18].decrypt(key, 2, bytes(rep["ticket"]["enc-part"]["cipher"]))
+    part = decoder.decode(plain, asn1Spec=asn1.EncTicketPart())[0]
+    outer = part["authorization-data"][0]
+    assert int(outer["ad-type"]) == 1                                  # AD-IF-RELEVANT
+    inner = decoder.decode(bytes(outer["ad-data"]), asn1Spec=asn1.AuthorizationData())[0][0]
+    assert int(inner["ad-type"]) == 128                                # AD-WIN2K-PAC
+    raw = bytes(inner["ad-data"])
+    header = ms_pac.PACTYPE(raw)
+    buffers, at = {}, 8
+    for _ in range(header["cBuffers"]):
+        info = ms_pac.PAC_INFO_BUFFER(raw[at:at + 16])
+        buffers[info["ulType"]] = (info["Offset"], raw[info["Offset"]:info["Offset"] + info["cbBufferSize"]])
+        at += 16
+    assert sorted(buffers) == [1, 6, 7, 10, 12]
+
+    logon = ms_pac.VALIDATION_INFO()
+    logon.fromString(buffers[1][1])
+    logon.fromStringReferents(buffers[1][1][len(logon.getData()):])
+    info = logon["Data"]
+    assert str(info["EffectiveName"]) == "bob" and str(info["LogonDomainName"]) == "CORP"
+    assert info["PrimaryGroupId"] == 513
+    rids = {g["RelativeId"] for g in info["GroupIds"]}
+    assert 513 in rids and len(rids) == 3                      # Domain Users + his two groups
+    assert info["LogonDomainId"].formatCanonical().startswith("S-1-5-21-")
+    assert info["ExtraSids"][0]["Sid"].formatCanonical() == "S-1-18-1"
+
+    client = ms_pac.PAC_CLIENT_INFO(buffers[10][1])
+    assert client["Name"].decode("utf-16-le") == "bob"
+    upn = ms_pac.UPN_DNS_INFO(buffers[12][1])
+    body = buffers[12][1]
+    assert body[upn["UpnOffset"]:upn["UpnOffset"] + upn["UpnLength"]].decode("utf-16-le") == "bob@corp.example.com"
+    assert body[upn["DnsDomainNameOffset"]:][:upn["DnsDomainNameLength"]].decode("utf-16-le") == REALM
+
+    # Server checksum: over the PAC with both signatures zeroed, in the service's (machine) key.
+    server = ms_pac.PAC_SIGNATURE_DATA(buffers[6][1])
+    kdc = ms_pac.PAC_SIGNATURE_DATA(buffers[7][1])
+    assert server["SignatureType"] == 16 and kdc["SignatureType"] == 16   # HMAC-SHA1-96-AES256
+    zeroed = bytearray(raw)
+    for kind in (6, 7):
+        offset = buffers[kind][0]
+        zeroed[offset + 4:offset + 16] = bytes(12)
+    assert _checksum_table[16].checksum(key, 17, bytes(zeroed)) == server["Signature"]
+    # The KDC checksum is in krbtgt's key, which only the DC holds: it must at least not be the
+    # server checksum's twin (a KDC signing with the service key would make them equal).
+    assert _checksum_table[16].checksum(key, 17, server["Signature"]) != kdc["Signature"]
+
+
+# -- ldapsearch -Y GSSAPI -----------------------------------------------------------------------------
+def gssapi(dc, krb, *tool_args, tool="ldapsearch"):
+    """Run an OpenLDAP tool with SASL GSSAPI in a private mount namespace whose /etc/hosts names the DC
+    (the machine's own /etc/hosts is never touched)."""
+    hosts = krb["dir"] / "hosts"
+    hosts.write_text(f"127.0.0.1 localhost\n{dc['host']} instancerdc.corp.example.com instancerdc\n")
+    url = f"ldap://instancerdc.corp.example.com:{dc['ldap']}"
+    script = 'mount --bind "$1" /etc/hosts && shift && exec "$@"'
+    return run(["unshare", "--mount", "--map-root-user", "sh", "-c", script, "sh", str(hosts),
+                tool, "-N", "-Y", "GSSAPI", "-H", url, *tool_args], krb["env"])
+
+
+needs_sasl = pytest.mark.skipif(not HAVE_GSSAPI_SASL, reason="libsasl2-modules-gssapi-mit or unshare missing")
+
+
+@needs_sasl
+def test_ldapsearch_binds_with_gssapi_and_acts_as_the_user(dc, krb):
+    kinit(krb)
+    out = gssapi(dc, krb, "-b", BASE_DN, "(sAMAccountName=bob)", "sAMAccountName")
+    assert out.returncode == 0, out.stderr
+    assert "SASL username: alice@CORP.EXAMPLE.COM" in out.stderr
+    assert "SASL SSF: 0" in out.stderr                          # no security layer: the lab's choice
+    assert "sAMAccountName: bob" in out.stdout
+    who = gssapi(dc, krb, tool="ldapwhoami")
+    assert who.returncode == 0 and who.stdout.strip() == "u:CORP\\alice"
+    binds = [e for e in events(dc, "ldap.bind") if e["fields"].get("mechanism") == "GSSAPI"]
+    assert binds[-1]["outcome"] == "success" and binds[-1]["fields"]["user"] == "alice"
+    assert "ldap/instancerdc.corp.example.com" in run(["klist"], krb["env"]).stdout
+
+
+@needs_sasl
+def test_gssapi_without_a_ticket_fails_on_the_client(dc, krb):
+    out = gssapi(dc, krb, "-b", BASE_DN, "(sAMAccountName=bob)")
+    assert out.returncode != 0
+    assert "No Kerberos credentials available" in out.stderr or "credentials cache" in out.stderr
+
+
+@needs_sasl
+def test_a_client_that_insists_on_a_security_layer_is_refused(dc, krb):
+    kinit(krb)
+    out = gssapi(dc, krb, "-O", "minssf=56", "-b", BASE_DN, "(sAMAccountName=bob)")
+    assert out.returncode != 0
+    assert "too weak" in out.stderr                    # Cyrus: no offered layer meets minssf
+    assert "sAMAccountName: bob" not in out.stdout
+
+
+def test_a_gssapi_token_that_is_not_kerberos_is_invalid_credentials(dc):
+    from ldap3 import SASL
+    c = Connection(Server(dc["host"], port=dc["ldap"], get_info=NONE), authentication=SASL,
+                   sasl_mechanism="GSSAPI", sasl_credentials=None)
+    c.open()
+    # A raw bind with garbage in the SASL credentials, as a broken client would send it.
+    from ldap3.operation.bind import bind_operation
+    request = bind_operation(3, SASL, None, None, "GSSAPI", b"\x60\x03\x06\x01\x00")
+    response = c.post_send_single_response(c.send("bindRequest", request, None))
+    assert response[0]["result"] == 49
+    assert response[0]["message"].startswith("80090308")
+    c.unbind()
