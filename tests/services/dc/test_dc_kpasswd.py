@@ -2,12 +2,14 @@
 expired password. The new password must work at once for LDAP binds and for Kerberos."""
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
 import socket
 import struct
 import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -19,6 +21,7 @@ from tests.support.fuzzing import LogWatch, mutate
 
 SUBNET = "127.0.143"
 REALM = "CORP.EXAMPLE.COM"
+ROOT = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.skipif(not all(shutil.which(t) for t in ("kinit", "kpasswd")),
                                 reason="krb5-user (kinit, kpasswd) not installed")
 
@@ -29,7 +32,8 @@ def dc(tmp_path_factory):
         svc = topology["services"]["dc"]
         yield {"host": svc["host"], "kerberos": svc["ports"]["kerberos"], "kpasswd": svc["ports"]["kpasswd"],
                "ldap": svc["ports"]["ldap"], "admin": f"http://{svc['host']}:{svc['ports']['admin']}",
-               "auth": admin_headers(topology), "log": Path(topology["state_dir"]) / "logs" / "dc.log"}
+               "auth": admin_headers(topology), "log": Path(topology["state_dir"]) / "logs" / "dc.log",
+               "state_dir": topology["state_dir"]}
 
 
 @pytest.fixture(params=["udp", "tcp"])
@@ -143,3 +147,27 @@ def test_a_user_may_not_set_someone_elses_password(dc, impacket_client, fresh):
                                     kdcHost=dc["host"], kpasswdHost=dc["host"], kpasswdPort=dc["kpasswd"])
     assert ldap_bind(dc, "CORP\\carol", "Carol-Passw0rd!")
     assert last_kpasswd(dc)["outcome"] == "ACCESSDENIED"
+
+
+# -- `lab ad USER set-password`: the admin's reset over StartTLS ----------------------------------------
+def lab_ad(dc, *args, stdin=""):
+    return subprocess.run([sys.executable, "-m", "lab.cli", "--state-dir", str(dc["state_dir"]), "ad", *args],
+                          input=stdin, capture_output=True, text=True, timeout=60, cwd=ROOT)
+
+
+def test_lab_ad_set_password_resets_it_over_starttls(dc, env, fresh):
+    out = lab_ad(dc, "ivan", "set-password", "--json", stdin="Reset-By-Lab-1\n")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert json.loads(out.stdout)["dn"].startswith("CN=")
+    assert "Reset-By-Lab-1" not in out.stdout + out.stderr
+    assert ldap_bind(dc, "CORP\\ivan", "Reset-By-Lab-1") and not ldap_bind(dc, "CORP\\ivan", "Ivan-Passw0rd!")
+    assert run(["kinit", f"ivan@{REALM}"], env, "Reset-By-Lab-1\n").returncode == 0
+    modify = [e for e in httpx.get(f"{dc['admin']}/events", headers=dc["auth"]).json() if e["kind"] == "ldap.modify"]
+    assert modify[-1]["outcome"] == "success"
+
+
+def test_lab_ad_set_password_reports_the_dcs_refusal(dc, fresh):
+    out = lab_ad(dc, "ivan", "set-password", "--password", "short")
+    assert out.returncode == 1
+    assert "constraintViolation" in out.stdout
+    assert ldap_bind(dc, "CORP\\ivan", "Ivan-Passw0rd!")
