@@ -17,7 +17,7 @@ is not documented). A `User` that is not in the directory gets the *_USER_UNKNOW
 Anything else over UDP: a search of the RootDSE with other attributes is answered with them
 (anonymous, as over TCP); any other search gets `1 operationsError` with AD's "a successful bind
 must be completed" (CLDAP has no bind); any other operation gets its response with
-`2 protocolError` (AD supports only search over UDP, MS-ADTS 3.1.1.3.1.1); abandon and unbind
+`2 protocolError` (AD supports only search over UDP); abandon and unbind
 get nothing; a datagram that does not decode as an LDAPMessage is dropped.
 """
 from __future__ import annotations

@@ -11,9 +11,9 @@ The ticket is opened with krbtgt's key (kadmin/changepw is an SPN of AD's krbtgt
 authenticator checked (`krb_ap.accept`; a failure is KRB5_KPASSWD_AUTHERROR 3), the KRB-PRIV
 decrypted with the authenticator's subkey. The new password must meet the domain's policy, the same
 rules an LDAP `unicodePwd` change meets (`modify.MIN_PASSWORD_LENGTH`): else
-KRB5_KPASSWD_SOFTERROR (4) whose result string is AD's 30-byte policy block (MS-KILE 2.2.7
-"password policy" in the kpasswd reply: min length, history, properties, max and min age), which
-MIT turns into "Password too short..." for the user. Then `Directory.set_password`: LDAP binds and
+KRB5_KPASSWD_SOFTERROR (4) whose result string is AD's 30-byte policy block (min length, history,
+properties, max and min age; the layout MIT's client decodes), which MIT turns into sentences
+for the user. Then `Directory.set_password`: LDAP binds and
 the KDC's keys follow at once, pwdLastSet is now (clearing "must change").
 The reply: the same framing, an AP-REP, and a KRB-PRIV (result code 2 bytes + result string) in
 the subkey. A request that does not parse gets KRB5_KPASSWD_MALFORMED (1) in a KRB-ERROR.

@@ -4,7 +4,7 @@ A real DC's service tickets for `ldap/instancerdc.corp.example.com` (and `host/.
 `INSTANCERDC$` itself) are encrypted in the key of the DC's computer account, whose password the
 DC sets itself (120 random characters, changed every 30 days). The lab's choice: at its first start
 the DC makes a random machine password (64 hex characters) and derives its keys as AD does for a
-computer, string2key with the salt `<REALM>host<hostname>.<domain>` (MS-KILE 3.1.1.2); krbtgt gets
+computer, string2key with the salt `<REALM>host<hostname>.<domain>` (MS-KILE "Cryptographic Material"); krbtgt gets
 a random AES256 key. `kadmin/changepw` is, as in AD, an SPN of the krbtgt account: its tickets are
 in krbtgt's key. Both are kept in `<state>/kdc-keys.json` (0600) so tickets
 stay valid across a restart of the DC, as on a real DC; `POST /reset` keeps them (a reset
