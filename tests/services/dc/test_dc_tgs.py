@@ -239,3 +239,205 @@ def test_a_gssapi_token_that_is_not_kerberos_is_invalid_credentials(dc):
     assert response[0]["result"] == 49
     assert response[0]["message"].startswith("80090308")
     c.unbind()
+
+
+def test_kinit_renews_a_renewable_tgt_through_the_tgs(dc, krb):
+    out = run(["kinit", "-r", "2d", f"alice@{REALM}"], krb["env"], "Alice-Passw0rd!\n")
+    assert out.returncode == 0, out.stderr
+    renewed = run(["kinit", "-R"], krb["env"])
+    assert renewed.returncode == 0, renewed.stderr
+    last = events(dc, "kerberos.tgs_req")[-1]
+    assert last["outcome"] == "ok" and last["fields"]["service"] == f"krbtgt/{REALM}"
+    assert "renew until" in run(["klist"], krb["env"]).stdout
+
+
+# -- hostile input: MIT's own TGS-REQ, captured on its way and mutated ----------------------------------
+class Recorder:
+    """A UDP relay between MIT's client and the KDC that keeps what the client sent."""
+
+    def __init__(self, dc):
+        import socket
+        import threading
+        self.sent: list[bytes] = []
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((dc["host"].rsplit(".", 1)[0] + ".98", 0))
+        self.sock.settimeout(0.2)
+        self.dc = (dc["host"], dc["kerberos"])
+        self.stop = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        import socket
+        while not self.stop:
+            try:
+                data, client = self.sock.recvfrom(65536)
+            except TimeoutError:
+                continue
+            self.sent.append(data)
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as up:
+                up.settimeout(5)
+                up.sendto(data, self.dc)
+                self.sock.sendto(up.recvfrom(65536)[0], client)
+
+    def close(self):
+        self.stop = True
+        self.thread.join()
+        self.sock.close()
+
+
+def test_mutated_tgs_requests_never_cost_the_kdc_a_traceback(dc, krb):
+    import random
+    import socket
+
+    from tests.support.fuzzing import LogWatch, mutate
+    relay = Recorder(dc)
+    conf = Path(krb["env"]["KRB5_CONFIG"])
+    direct = conf.read_text()
+    try:
+        host, port = relay.sock.getsockname()
+        conf.write_text(direct.replace(f"kdc = {dc['host']}:{dc['kerberos']}", f"kdc = {host}:{port}"))
+        kinit(krb)
+        assert run(["kvno", LDAP_SPN], krb["env"]).returncode == 0
+    finally:
+        relay.close()
+        conf.write_text(direct)
+    tgs_reqs = [m for m in relay.sent if m[:1] == b"\x6c"]
+    assert tgs_reqs, "MIT sent no TGS-REQ through the relay"
+    watch = LogWatch(Path(dc["state"]).parent / "logs" / "dc.log")
+    rnd = random.Random(4120)
+    answered = 0
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(0.1)
+        for _ in range(200):          # silence costs a 0.1 s receive timeout each
+            s.sendto(mutate(rnd.choice(tgs_reqs), rnd), (dc["host"], dc["kerberos"]))
+            try:
+                reply = s.recv(65536)
+                assert reply[:1] in (b"\x7e", b"\x6d")        # KRB-ERROR or TGS-REP
+                answered += 1
+            except TimeoutError:
+                pass
+    assert not watch.tracebacks()
+    assert answered, "no mutation got far enough to be answered"
+    assert run(["kvno", f"host/instancerdc.corp.example.com@{REALM}"], krb["env"]).returncode == 0
+
+
+# -- the GSSAPI acceptor with a second client written from RFC 4121 over impacket's crypto -------------
+KRB5_OID = bytes.fromhex("06092a864886f712010202")
+
+
+def _frame(inner: bytes) -> bytes:
+    body = KRB5_OID + inner
+    n = len(body)
+    size = bytes([n]) if n < 0x80 else bytes([0x82]) + n.to_bytes(2, "big")
+    return b"\x60" + size + body
+
+
+def initial_token(krb, user="alice", flags=2 | 32):
+    """An InitialContextToken for the DC's LDAP ticket in the cache: AP-REQ with a 0x8003 checksum."""
+    import datetime as dt
+    import struct
+
+    from impacket.krb5.asn1 import seq_set
+    from impacket.krb5.types import KerberosTime, Ticket
+    from pyasn1.codec.der import encoder
+    cache = CCache.loadFile(str(krb["ccache"]))
+    cred = next(c for c in cache.credentials if c["server"].prettyPrint().decode().lower().startswith("ldap/"))
+    tgs = cred.toTGS()
+    rep = decoder.decode(tgs["KDC_REP"], asn1Spec=asn1.TGS_REP())[0]
+    session = tgs["sessionKey"]
+    auth = asn1.Authenticator()
+    auth["authenticator-vno"] = 5
+    auth["crealm"] = REALM
+    auth["cname"]["name-type"] = 1
+    auth["cname"]["name-string"][0] = user
+    auth["cksum"]["cksumtype"] = 0x8003
+    auth["cksum"]["checksum"] = struct.pack("<I", 16) + bytes(16) + struct.pack("<I", flags)
+    now = dt.datetime.now(dt.UTC)
+    auth["cusec"] = now.microsecond
+    auth["ctime"] = KerberosTime.to_asn1(now)
+    ap = asn1.AP_REQ()
+    ap["pvno"] = 5
+    ap["msg-type"] = 14
+    ap["ap-options"] = (0, 0, 1) + (0,) * 29                      # mutual-required
+    ticket = Ticket()
+    ticket.from_asn1(rep["ticket"])
+    seq_set(ap, "ticket", ticket.to_asn1)
+    ap["authenticator"]["etype"] = session.enctype
+    ap["authenticator"]["cipher"] = _enctype_table[session.enctype].encrypt(session, 11, encoder.encode(auth), None)
+    return _frame(b"\x01\x00" + encoder.encode(ap)), session
+
+
+def sasl_bind(conn, creds: bytes | None):
+    from ldap3 import SASL
+    from ldap3.operation.bind import bind_operation
+    return conn.post_send_single_response(conn.send("bindRequest", bind_operation(3, SASL, None, None, "GSSAPI", creds),
+                                                    None))[0]
+
+
+def wrap(session, data: bytes, seq: int, usage: int, flags: int) -> bytes:
+    import struct
+    header = b"\x05\x04" + bytes([flags, 0xFF]) + struct.pack(">HHQ", 0, 0, seq)
+    mac = _checksum_table[16].checksum(session, usage, data + header)
+    return header[:4] + struct.pack(">HH", len(mac), 0) + header[8:] + data + mac
+
+
+def test_a_second_gssapi_client_completes_rfc_4752s_three_steps(dc, krb):
+    import struct
+    kinit(krb)
+    assert run(["kvno", LDAP_SPN], krb["env"]).returncode == 0
+    token, session = initial_token(krb)
+    conn = Connection(Server(dc["host"], port=dc["ldap"], get_info=NONE))
+    conn.open()
+    step1 = sasl_bind(conn, token)
+    assert step1["result"] == 14, step1
+    reply = bytes(step1["saslCreds"])
+    assert reply[0] == 0x60 and KRB5_OID + b"\x02\x00" in reply
+    ap_rep = decoder.decode(reply[reply.index(b"\x02\x00", 4) + 2:], asn1Spec=asn1.AP_REP())[0]
+    enc = decoder.decode(_enctype_table[session.enctype].decrypt(session, 12, bytes(ap_rep["enc-part"]["cipher"])),
+                         asn1Spec=asn1.EncAPRepPart())[0]
+    seq = int(enc["seq-number"])
+    step2 = sasl_bind(conn, b"")
+    assert step2["result"] == 14
+    offer = bytes(step2["saslCreds"])
+    assert offer[:4] == b"\x05\x04\x01\xff" and struct.unpack(">HH", offer[4:8]) == (12, 0)
+    assert struct.unpack(">Q", offer[8:16])[0] == seq
+    body, mac = offer[16:-12], offer[-12:]
+    assert body == b"\x01\x00\x00\x00"                        # "no security layer", max size 0
+    assert _checksum_table[16].checksum(session, 22, body + offer[:4] + bytes(4) + offer[8:16]) == mac
+    step3 = sasl_bind(conn, wrap(session, b"\x01\x00\x00\x00", 0, 24, 0))
+    assert step3["result"] == 0, step3
+    assert conn.extend.standard.who_am_i() == "u:CORP\\alice"
+    conn.unbind()
+
+
+def test_a_tampered_choice_or_a_layer_the_dc_did_not_offer_is_refused(dc, krb):
+    kinit(krb)
+    assert run(["kvno", LDAP_SPN], krb["env"]).returncode == 0
+    for choice, usage in ((b"\x02\x00\x10\x00", 24), (b"\x01\x00\x00\x00", 22)):
+        token, session = initial_token(krb)
+        conn = Connection(Server(dc["host"], port=dc["ldap"], get_info=NONE))
+        conn.open()
+        assert sasl_bind(conn, token)["result"] == 14
+        assert sasl_bind(conn, b"")["result"] == 14
+        refused = sasl_bind(conn, wrap(session, choice, 0, usage, 0))
+        assert refused["result"] == 49 and refused["message"].startswith("80090308")
+        conn.unbind()
+
+
+def test_mutated_gssapi_tokens_never_cost_the_dc_a_traceback(dc, krb):
+    import random
+
+    from tests.support.fuzzing import LogWatch, mutate
+    kinit(krb)
+    assert run(["kvno", LDAP_SPN], krb["env"]).returncode == 0
+    token, _ = initial_token(krb)
+    watch = LogWatch(Path(dc["state"]).parent / "logs" / "dc.log")
+    rnd = random.Random(4752)
+    conn = Connection(Server(dc["host"], port=dc["ldap"], get_info=NONE))
+    conn.open()
+    for _ in range(300):
+        result = sasl_bind(conn, mutate(token, rnd))
+        assert result["result"] in (14, 49)
+    conn.unbind()
+    assert not watch.tracebacks()
