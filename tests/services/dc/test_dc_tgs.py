@@ -252,46 +252,13 @@ def test_kinit_renews_a_renewable_tgt_through_the_tgs(dc, krb):
 
 
 # -- hostile input: MIT's own TGS-REQ, captured on its way and mutated ----------------------------------
-class Recorder:
-    """A UDP relay between MIT's client and the KDC that keeps what the client sent."""
-
-    def __init__(self, dc):
-        import socket
-        import threading
-        self.sent: list[bytes] = []
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((dc["host"].rsplit(".", 1)[0] + ".98", 0))
-        self.sock.settimeout(0.2)
-        self.dc = (dc["host"], dc["kerberos"])
-        self.stop = False
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        import socket
-        while not self.stop:
-            try:
-                data, client = self.sock.recvfrom(65536)
-            except TimeoutError:
-                continue
-            self.sent.append(data)
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as up:
-                up.settimeout(5)
-                up.sendto(data, self.dc)
-                self.sock.sendto(up.recvfrom(65536)[0], client)
-
-    def close(self):
-        self.stop = True
-        self.thread.join()
-        self.sock.close()
-
-
 def test_mutated_tgs_requests_never_cost_the_kdc_a_traceback(dc, krb):
     import random
     import socket
 
+    from tests.services.dc.support import Recorder
     from tests.support.fuzzing import LogWatch, mutate
-    relay = Recorder(dc)
+    relay = Recorder(dc["host"], dc["kerberos"])
     conf = Path(krb["env"]["KRB5_CONFIG"])
     direct = conf.read_text()
     try:
