@@ -4,7 +4,8 @@ A TGS-REQ carries, in PA-TGS-REQ, an AP-REQ with the client's TGT. In order:
 1. a TGS-REQ without PA-TGS-REQ is malformed and dropped (no client sends one);
 2. the ticket must be a TGT of this realm (KRB_AP_ERR_NOT_US) in krbtgt's key
    (KRB_AP_ERR_BAD_INTEGRITY), with a matching, fresh authenticator (`krb_ap.accept`: 31, 36, 37, 32);
-3. the TGT's PAC must carry a KDC signature that verifies (KRB_AP_ERR_MODIFIED);
+3. the authenticator's keyed checksum of the req-body must verify (KRB_AP_ERR_MODIFIED; none or
+   an unkeyed one KRB_AP_ERR_INAPP_CKSUM), and the TGT's PAC signature too (KRB_AP_ERR_MODIFIED);
 4. the server name must be one of the KDC's principals (`krb_principals`: the DC's SPNs and its
    machine account, krbtgt for a renewal) -> else KDC_ERR_S_PRINCIPAL_UNKNOWN;
 5. the client must still exist (KDC_ERR_C_PRINCIPAL_UNKNOWN) and not have been disabled, locked
@@ -16,8 +17,11 @@ A TGS-REQ carries, in PA-TGS-REQ, an AP-REQ with the client's TGT. In order:
 """
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from typing import Any
+
+from impacket.krb5.crypto import _checksum_table
 
 from . import krb_ap, krb_crypto, krb_wire, pac
 from .accounts import Accounts
@@ -27,6 +31,9 @@ from .krb_principals import Principals
 from .krb_wire import Grant, Principal
 
 KU_TGS_REP_SESSION, KU_TGS_REP_SUBKEY = 8, 9
+KU_TGS_REQ_AUTH_CKSUM = 6
+KRB_AP_ERR_INAPP_CKSUM = 50
+KEYED_CHECKSUMS = (15, 16, -138)       # hmac-sha1-96-aes128/-aes256, hmac-md5 (rc4)
 
 
 class TgsExchange:
@@ -60,6 +67,9 @@ class TgsExchange:
             return error(exc.code, reason=str(exc))
         tgt = accepted.ticket
         fields["user"] = tgt.cname.text
+        problem = _body_checksum_problem(accepted, req.body)
+        if problem is not None:
+            return error(problem, tgt.cname, reason="req-body checksum")
         if req.realm.upper() != self.realm:
             return error(krb_wire.KDC_ERR_WRONG_REALM, tgt.cname)
         if tgt.pac is not None:
@@ -117,3 +127,18 @@ class TgsExchange:
                                        ticket_cipher=ticket_cipher, reply_etype=reply_key.enctype,
                                        reply_kvno=None, reply_cipher=reply_cipher, tgs=True)
         return Outcome(reply, "ok", fields)
+
+
+def _body_checksum_problem(accepted: krb_ap.Accepted, body: bytes) -> int | None:
+    """RFC 4120 3.3.2 / 3.3.3: the authenticator checksums the req-body with a keyed checksum in
+    the TGT's session key, so nobody can change the server name or options on the way. None when
+    it verifies, else the error: an absent or unkeyed checksum KRB_AP_ERR_INAPP_CKSUM (50, as a
+    KDC that requires one answers), a wrong one KRB_AP_ERR_MODIFIED (41)."""
+    kind = accepted.checksum_type
+    if kind is None or kind not in KEYED_CHECKSUMS:
+        return KRB_AP_ERR_INAPP_CKSUM
+    try:
+        expected = bytes(_checksum_table[kind].checksum(accepted.ticket.session_key, KU_TGS_REQ_AUTH_CKSUM, body))
+    except (ValueError, KeyError, TypeError):   # a checksum type that does not fit the session key
+        return KRB_AP_ERR_INAPP_CKSUM
+    return None if hmac.compare_digest(expected, accepted.checksum) else krb_wire.KRB_AP_ERR_MODIFIED

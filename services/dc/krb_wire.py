@@ -82,6 +82,7 @@ class AsRequest:
     till: float | None
     rtime: float | None
     padata: dict[int, bytes] = field(default_factory=dict)
+    body: bytes = b""            # req-body re-encoded in DER: what a TGS-REQ's authenticator checksums
 
 
 def message_type(data: bytes) -> int:
@@ -123,6 +124,7 @@ def _decode_kdc_req(data: bytes, tgs: bool) -> AsRequest:
             till=_time(body["till"]),
             rtime=_time(body["rtime"]) if body["rtime"].isValue else None,
             padata=padata,
+            body=_untagged(encoder.encode(body)) if tgs else b"",
         )
     except Malformed:
         raise
@@ -291,6 +293,12 @@ def encode_as_rep(g: Grant, *, ticket_etype: int, ticket_kvno: int, ticket_ciphe
 
 
 # -- helpers ----------------------------------------------------------------------------------
+def _untagged(der: bytes) -> bytes:
+    """The contents of an explicitly tagged component: `[4] KDC-REQ-BODY` without its `[4]`."""
+    n = der[1]
+    return der[2:] if n < 0x80 else der[2 + (n & 0x7F):]
+
+
 def _principal(component) -> Principal:
     parts = [str(s) for s in component["name-string"]]
     if not parts:

@@ -271,6 +271,16 @@ def test_mutated_tgs_requests_never_cost_the_kdc_a_traceback(dc, krb):
         conf.write_text(direct)
     tgs_reqs = [m for m in relay.sent if m[:1] == b"\x6c"]
     assert tgs_reqs, "MIT sent no TGS-REQ through the relay"
+    # The same request with its server name changed on the way: the authenticator's checksum of the
+    # req-body no longer matches (RFC 4120 3.3.2), so no ticket for "host/..." comes out of it.
+    ldap_req = next(m for m in tgs_reqs if b"\x1b\x04ldap" in m)
+    forged = ldap_req.replace(b"\x1b\x04ldap", b"\x1b\x04host", 1)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(5)
+        s.sendto(forged, (dc["host"], dc["kerberos"]))
+        err = decoder.decode(s.recv(65536), asn1Spec=asn1.KRB_ERROR())[0]
+    assert int(err["error-code"]) == 41                       # KRB_AP_ERR_MODIFIED
+    assert events(dc, "kerberos.tgs_req")[-1]["outcome"] == "KRB_AP_ERR_MODIFIED"
     watch = LogWatch(Path(dc["state"]).parent / "logs" / "dc.log")
     rnd = random.Random(4120)
     answered = 0
