@@ -47,10 +47,12 @@ async def build(ctx: ServiceContext) -> Service:
     dns_tcp, dns_udp = serve_tcp(ctx, "dns", dns.handle_tcp), serve_udp(ctx, "dns", dns.udp_protocol)
     krb_tcp, krb_udp = serve_tcp(ctx, "kerberos", kdc.handle_tcp), serve_udp(ctx, "kerberos", kdc.udp_protocol)
     tasks: list[Callable[[], Coroutine[Any, Any, Any]]] = [ldap_tcp, dns_tcp, dns_udp, krb_tcp, krb_udp, snapshot.run]
-    tasks.append(serve_udp(ctx, "ldap", CldapServer(ctx, directory, advertised).udp_protocol))  # LDAP pings
+    cldap_udp = serve_udp(ctx, "ldap", CldapServer(ctx, directory, advertised).udp_protocol)  # LDAP pings
+    kpw_up: list[Any] = []
     if "kpasswd" in ctx.me["ports"]:   # password changes with a kadmin/changepw ticket (RFC 3244)
         kpw = KpasswdService(ctx, directory, kdc.tgs.principals, ctx.clock.now, settings.kerberos_max_skew_seconds)
-        tasks += [serve_tcp(ctx, "kpasswd", kpw.handle_tcp), serve_udp(ctx, "kpasswd", kpw.udp_protocol)]
+        kpw_up = [serve_tcp(ctx, "kpasswd", kpw.handle_tcp), serve_udp(ctx, "kpasswd", kpw.udp_protocol)]
+    tasks += [cldap_udp, *kpw_up]
     if "ldaps" in ctx.me["ports"]:
         if tls is None:
             ctx.log.warning("LDAPS is off: no certificate (starttls is off or the openssl command is missing)")
@@ -60,7 +62,8 @@ async def build(ctx: ServiceContext) -> Service:
 
     async def health() -> tuple[bool, str]:
         dns_up = {"dns/tcp": dns_tcp.up, "dns/udp": dns_udp.up}
-        up = {"ldap": ldap_tcp.up, **dns_up, "kerberos": krb_tcp.up and krb_udp.up}
+        up = {"ldap": ldap_tcp.up, **dns_up, "kerberos": krb_tcp.up and krb_udp.up, "cldap": cldap_udp.up,
+              **({"kpasswd": all(listener.up for listener in kpw_up)} if kpw_up else {})}
         detail = ", ".join(f"{name} {'up' if ok else 'down'}" for name, ok in up.items())
         return all(up.values()), f"{detail}; {len(directory.entries)} entries"
 
