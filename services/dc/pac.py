@@ -21,7 +21,7 @@ The NDR types are impacket's (`impacket.krb5.pac`), as are the checksum types.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from impacket.dcerpc.v5.dtypes import NULL
@@ -32,7 +32,7 @@ from impacket.krb5.crypto import _checksum_table
 
 from . import krb_crypto
 from .entry import Account
-from .names import filetime, norm_dn, sid_from_bytes
+from .names import filetime, norm_dn, seconds_as_interval, sid_from_bytes
 
 if TYPE_CHECKING:
     from .directory import Directory
@@ -74,7 +74,7 @@ class Logon:
     logon_count: int
     bad_password_count: int
     uac: int
-    extra: dict[str, int] = field(default_factory=dict)
+    password_must_change: int = 0x7FFFFFFFFFFFFFFF    # FILETIME; "never" for a password that does not expire
 
 
 def build(logon: Logon, server_key: krb_crypto.Key, kdc_key: krb_crypto.Key) -> bytes:
@@ -176,7 +176,7 @@ def _logon_info(lg: Logon) -> bytes:
     _filetime(info["KickOffTime"], NEVER)
     _filetime(info["PasswordLastSet"], lg.password_last_set)
     _filetime(info["PasswordCanChange"], lg.password_last_set)
-    _filetime(info["PasswordMustChange"], lg.extra.get("password_must_change", NEVER))
+    _filetime(info["PasswordMustChange"], lg.password_must_change)
     info["EffectiveName"] = lg.sam
     info["FullName"] = lg.full_name
     for name in ("LogonScript", "ProfilePath", "HomeDirectory", "HomeDirectoryDrive"):
@@ -241,13 +241,16 @@ def logon_for(directory: Directory, account: Account, now: float) -> Logon:
             group_rids.append(rid)
     uac = USER_NORMAL_ACCOUNT | (USER_DONT_EXPIRE_PASSWORD if e.int("userAccountControl") & 0x10000 else 0)
     upn = e.first("userPrincipalName")
+    last_set = e.int("pwdLastSet")
+    never = uac & USER_DONT_EXPIRE_PASSWORD
+    must_change = NEVER if never else last_set and last_set + seconds_as_interval(-directory.policy.max_password_age)
     return Logon(sam=account.sam, full_name=str(e.first("displayName") or ""),
                  upn=str(upn or f"{account.sam}@{d.dns_name}"), upn_implicit=not upn,
                  domain_sid=d.sid, rid=_rid(e.first("objectSid"), d.sid) or 0,
                  primary_group=e.int("primaryGroupID", 513), group_rids=group_rids, netbios=d.netbios,
                  dns_domain=d.dns_name, dc_name=d.dc_hostname, logon_time=now,
-                 password_last_set=e.int("pwdLastSet"), logon_count=e.int("logonCount"),
-                 bad_password_count=e.int("badPwdCount"), uac=uac)
+                 password_last_set=last_set, logon_count=e.int("logonCount"),
+                 bad_password_count=e.int("badPwdCount"), uac=uac, password_must_change=must_change)
 
 
 def _rid(sid_bytes: bytes | str | None, domain_sid: str) -> int | None:

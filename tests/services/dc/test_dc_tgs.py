@@ -167,6 +167,9 @@ def test_the_service_ticket_carries_a_pac_signed_as_ad_signs_it(dc, krb):
     assert 513 in rids and len(rids) == 3                      # Domain Users + his two groups
     assert info["LogonDomainId"].formatCanonical().startswith("S-1-5-21-")
     assert info["ExtraSids"][0]["Sid"].formatCanonical() == "S-1-18-1"
+    filetime = lambda ft: (ft["dwHighDateTime"] << 32) | ft["dwLowDateTime"]  # noqa: E731
+    # The password must change at pwdLastSet + maxPwdAge (42 days by default).
+    assert filetime(info["PasswordMustChange"]) - filetime(info["PasswordLastSet"]) == 42 * 86400 * 10**7
 
     client = ms_pac.PAC_CLIENT_INFO(buffers[10][1])
     assert client["Name"].decode("utf-16-le") == "bob"
