@@ -104,7 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     ad = sub.add_parser("ad", help="change an AD account as the domain admin does (an LDAP modify on the DC)")
     ad.add_argument("user", help="sAMAccountName, UPN or CORP\\name")
-    ad.add_argument("change", choices=list(AD_ACCOUNT_CHANGES), help="what to do to the account")
+    ad.add_argument("change", choices=[*AD_ACCOUNT_CHANGES, "set-password"],
+                    help="what to do to the account (set-password: unicodePwd over StartTLS)")
+    ad.add_argument("--password", help="set-password: the new password (default: one line read from stdin)")
     ad.add_argument("--json", action="store_true")
     ad.set_defaults(func=cmd_ad)
 

@@ -21,7 +21,7 @@ ADMIN_PORT = 9100
 
 # service -> (last octet, {endpoint kind: standard port}); the order is the start order.
 SERVICES: dict[str, tuple[int, dict[str, int]]] = {
-    "dc": (10, {"ldap": 389, "ldaps": 636, "kerberos": 88, "dns": 53}),
+    "dc": (10, {"ldap": 389, "ldaps": 636, "kerberos": 88, "kpasswd": 464, "dns": 53}),
     "mail": (70, {"smtp": 25, "api": 80}),      # before okta: the org sends its emails here
     "okta": (30, {"api": 80}),
     "ad-agent": (21, {}),                       # after okta: it registers with the org; no data ports

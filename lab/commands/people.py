@@ -111,6 +111,8 @@ def cmd_activate(args: argparse.Namespace) -> int:
 
 
 def cmd_ad(args: argparse.Namespace) -> int:
+    if args.change == "set-password":
+        return _ad_set_password(args)
     result = lab_client(args).ad_account(args.user, args.change)
     if args.json:
         say(json.dumps(result, indent=2))
@@ -119,6 +121,63 @@ def cmd_ad(args: argparse.Namespace) -> int:
                 "must-change-password": "must change the password at next logon"}[args.change]
         say(f"{result['user']}: {done} in AD ({result['dn']}, userAccountControl {result['userAccountControl']}); "
             "Okta sees it at the next import (`lab import`)")
+    return EXIT_OK
+
+
+def _ad_set_password(args: argparse.Namespace) -> int:
+    """`lab ad USER set-password`: what "Reset Password" in Active Directory Users and Computers
+    does, the way LDAP tools do it: bind as the domain administrator over StartTLS (AD refuses a
+    unicodePwd change on a connection that is not encrypted) and replace unicodePwd with the quoted
+    UTF-16LE password (ldap3's `extend.microsoft.modify_password`)."""
+    import getpass
+    import ssl
+    import sys
+
+    import ldap3
+    from ldap3.utils.conv import escape_filter_chars
+
+    from ..client import LabClientError
+    password = args.password
+    if password is None:
+        password = getpass.getpass("New password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    if not password:
+        raise LabClientError("no new password (give --password or one line on stdin)")
+    client = lab_client(args)
+    seed, dc = client.seed(), client.topology["services"]["dc"]
+    domain = seed.get("domain", {})
+    admin = next((p for p in seed.get("users", []) if p["sam"].lower() == "administrator"), None)
+    if admin is None:
+        raise LabClientError("the seed has no Administrator to change AD accounts with")
+    sam = args.user.split("@")[0].split("\\")[-1]
+    base = domain.get("base_dn") or ",".join(f"DC={p}" for p in domain.get("dns_name", "corp.example.com").split("."))
+    # The DC's certificate is the lab's own; the lab trusts it as the CLI's other TLS clients do.
+    tls = ldap3.Tls(validate=ssl.CERT_NONE)
+    conn = ldap3.Connection(ldap3.Server(dc["host"], port=dc["ports"]["ldap"], get_info=ldap3.NONE, tls=tls,
+                                         connect_timeout=5),
+                            user=f"{domain.get('netbios_name', 'CORP')}\\Administrator", password=admin["password"],
+                            receive_timeout=10)
+    try:
+        conn.open()
+        if not conn.start_tls():
+            raise LabClientError(f"the DC refused StartTLS: {conn.result.get('message')}")
+        if not conn.bind():
+            raise LabClientError(f"the DC refused the administrator's bind: {conn.result.get('message')}")
+        conn.search(base, f"(sAMAccountName={escape_filter_chars(sam)})", attributes=["sAMAccountName"])
+        if not conn.entries:
+            raise LabClientError(f"AD has no account {sam}")
+        dn = conn.entries[0].entry_dn
+        if not conn.extend.microsoft.modify_password(dn, password):
+            say(f"{sam}: the DC refused the new password: {conn.result.get('description')} "
+                f"({conn.result.get('message')})")
+            return EXIT_FAILED
+    except ldap3.core.exceptions.LDAPException as exc:
+        raise LabClientError(f"cannot reach the DC's LDAP: {exc.__class__.__name__}: {exc}") from None
+    finally:
+        if not conn.closed:
+            conn.unbind()
+    result = {"user": sam, "dn": dn, "change": "set-password"}
+    say(json.dumps(result, indent=2) if args.json else
+        f"{sam}: password set in AD over StartTLS ({dn}); LDAP binds and Kerberos take it at once")
     return EXIT_OK
 
 

@@ -12,9 +12,12 @@ from typing import Any
 from services.common.context import ServiceContext
 from services.common.runner import Service, run, serve_tcp, serve_udp
 
+from .cldap import CldapServer
 from .directory import Directory
 from .dns import DnsServer, build_zone
+from .gssapi import GssapiAcceptor
 from .kerberos import build_kdc
+from .kpasswd import KpasswdService
 from .ldap import LdapServer
 from .settings import DcSettings
 from .snapshot import DirectorySnapshot
@@ -27,10 +30,13 @@ async def build(ctx: ServiceContext) -> Service:
     directory = Directory(seed, ctx.clock.now, settings)
     tls = server_context(ctx.state_dir, directory.domain.dc_fqdn, ctx.log) if settings.starttls else None
     ldap = LdapServer(ctx, directory, tls)
+    advertised = _advertised_ip(ctx, settings)
     zone = build_zone(directory.domain.dns_name, directory.domain.dc_hostname,
-                      _advertised_ip(ctx, settings), ctx.port("ldap"), ctx.port("kerberos"))
+                      advertised, ctx.port("ldap"), ctx.port("kerberos"))
     dns = DnsServer(ctx, zone)
     kdc = build_kdc(ctx, directory)
+    # SASL GSSAPI binds take service tickets in the DC's machine key, which the KDC holds.
+    ldap.gssapi = GssapiAcceptor(directory, kdc.tgs.principals, ctx.clock.now, settings.kerberos_max_skew_seconds)
     # What changed since the seed (an admin's modify, lockouts, new passwords) outlives a restart.
     snapshot = DirectorySnapshot(ctx.state_dir, directory, kdc.exchange.keys, ctx.log)
     restored = snapshot.restore()
@@ -41,6 +47,12 @@ async def build(ctx: ServiceContext) -> Service:
     dns_tcp, dns_udp = serve_tcp(ctx, "dns", dns.handle_tcp), serve_udp(ctx, "dns", dns.udp_protocol)
     krb_tcp, krb_udp = serve_tcp(ctx, "kerberos", kdc.handle_tcp), serve_udp(ctx, "kerberos", kdc.udp_protocol)
     tasks: list[Callable[[], Coroutine[Any, Any, Any]]] = [ldap_tcp, dns_tcp, dns_udp, krb_tcp, krb_udp, snapshot.run]
+    cldap_udp = serve_udp(ctx, "ldap", CldapServer(ctx, directory, advertised).udp_protocol)  # LDAP pings
+    kpw_up: list[Any] = []
+    if "kpasswd" in ctx.me["ports"]:   # password changes with a kadmin/changepw ticket (RFC 3244)
+        kpw = KpasswdService(ctx, directory, kdc.tgs.principals, ctx.clock.now, settings.kerberos_max_skew_seconds)
+        kpw_up = [serve_tcp(ctx, "kpasswd", kpw.handle_tcp), serve_udp(ctx, "kpasswd", kpw.udp_protocol)]
+    tasks += [cldap_udp, *kpw_up]
     if "ldaps" in ctx.me["ports"]:
         if tls is None:
             ctx.log.warning("LDAPS is off: no certificate (starttls is off or the openssl command is missing)")
@@ -50,7 +62,8 @@ async def build(ctx: ServiceContext) -> Service:
 
     async def health() -> tuple[bool, str]:
         dns_up = {"dns/tcp": dns_tcp.up, "dns/udp": dns_udp.up}
-        up = {"ldap": ldap_tcp.up, **dns_up, "kerberos": krb_tcp.up and krb_udp.up}
+        up = {"ldap": ldap_tcp.up, **dns_up, "kerberos": krb_tcp.up and krb_udp.up, "cldap": cldap_udp.up,
+              **({"kpasswd": all(listener.up for listener in kpw_up)} if kpw_up else {})}
         detail = ", ".join(f"{name} {'up' if ok else 'down'}" for name, ok in up.items())
         return all(up.values()), f"{detail}; {len(directory.entries)} entries"
 

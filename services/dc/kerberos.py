@@ -24,6 +24,8 @@ from . import krb_wire
 from .directory import Directory
 from .krb_as import AsExchange, Outcome
 from .krb_keys import KeyTable
+from .krb_principals import Principals
+from .krb_tgs import TgsExchange
 from .krb_wire import Malformed, Principal
 
 TCP_MAX_MESSAGE = 65536      # AD's MaxTokenSize is 48000; anything larger is not a real request
@@ -31,9 +33,10 @@ TCP_IDLE_SECONDS = 30.0
 
 
 class KerberosServer:
-    def __init__(self, ctx: ServiceContext, exchange: AsExchange, udp_max_reply: int):
+    def __init__(self, ctx: ServiceContext, exchange: AsExchange, tgs: TgsExchange, udp_max_reply: int):
         self.ctx = ctx
         self.exchange = exchange
+        self.tgs = tgs
         self.udp_max_reply = udp_max_reply
         self.port = ctx.port("kerberos")
 
@@ -46,7 +49,7 @@ class KerberosServer:
         if gate.delay > 0:
             await asyncio.sleep(gate.delay)
         try:
-            result = self._exchange(data)
+            kind, result = self._exchange(data)
         except Malformed as exc:
             self.ctx.record("kerberos.malformed", peer=peer, outcome="dropped", transport=transport,
                             size=len(data), reason=str(exc)[:120])
@@ -62,20 +65,16 @@ class KerberosServer:
             outcome = "KRB_ERR_RESPONSE_TOO_BIG"
         else:
             outcome = result.outcome
-        self.ctx.record("kerberos.as_req", peer=peer, outcome=outcome, transport=transport, **result.fields)
+        self.ctx.record(kind, peer=peer, outcome=outcome, transport=transport, **result.fields)
         return reply
 
-    def _exchange(self, data: bytes) -> Outcome:
+    def _exchange(self, data: bytes) -> tuple[str, Outcome]:
+        """(the event's kind, the outcome) of one request."""
         kind = krb_wire.message_type(data)
         if kind == krb_wire.AS_REQ:
-            return self.exchange.handle(krb_wire.decode_as_req(data))
+            return "kerberos.as_req", self.exchange.handle(krb_wire.decode_as_req(data))
         if kind == krb_wire.TGS_REQ:
-            # Well-formed enough to answer: this KDC issues TGTs only (see krb_as).
-            now = self.exchange.now()
-            reply = krb_wire.encode_error(krb_wire.KRB_AP_ERR_MSG_TYPE, now=now, realm=self.exchange.realm,
-                                          sname=_krbtgt(self.exchange.realm),
-                                          e_text="the lab KDC has no TGS exchange")
-            return Outcome(reply, "KRB_AP_ERR_MSG_TYPE", {"message": "TGS-REQ"})
+            return "kerberos.tgs_req", self.tgs.handle(krb_wire.decode_tgs_req(data))
         raise Malformed(f"message type {kind} is not a request")
 
     # -- transports ----------------------------------------------------------------------------
@@ -123,5 +122,8 @@ def build_kdc(ctx: ServiceContext, directory: Directory) -> KerberosServer:
     keys = KeyTable(directory, realm)
     keys.watch(directory)
     settings = directory.settings
-    exchange = AsExchange(directory, keys, ctx.clock.now, settings.kerberos_max_skew_seconds)
-    return KerberosServer(ctx, exchange, settings.kerberos_udp_max_reply)
+    principals = Principals(ctx.state_dir, directory.domain, realm)
+    skew = settings.kerberos_max_skew_seconds
+    exchange = AsExchange(directory, keys, principals, ctx.clock.now, skew)
+    tgs = TgsExchange(directory, principals, ctx.clock.now, skew)
+    return KerberosServer(ctx, exchange, tgs, settings.kerberos_udp_max_reply)

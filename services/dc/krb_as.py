@@ -17,8 +17,7 @@ Order of the checks, as AD does them, for an AS-REQ naming `client@CORP.EXAMPLE.
 The account rules (states, counting, logon) are `accounts.py`'s, the same the LDAP bind uses.
 See docs/active-directory.md ("Kerberos").
 
-The KDC has no TGS exchange and puts no PAC in tickets: AD Connector only needs the AS exchange to
-prove a password, and MIT kinit only needs a TGT it can store.
+The TGT carries a PAC (`pac.py`) as AD's do; service tickets come from the TGS (`krb_tgs.py`).
 """
 from __future__ import annotations
 
@@ -26,16 +25,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import krb_crypto, krb_wire
+from . import krb_ap, krb_crypto, krb_wire, pac
 from .accounts import Accounts
 from .directory import Directory
 from .entry import Account
 from .krb_keys import KeyTable
+from .krb_principals import Principals
 from .krb_wire import Grant, Principal
 
 TICKET_LIFETIME = 10 * 3600.0       # AD's default "Maximum lifetime for user ticket"
 RENEW_LIFETIME = 7 * 86400.0        # AD's default "Maximum lifetime for user ticket renewal"
-KRBTGT_KVNO = 2
 
 
 @dataclass
@@ -47,17 +46,15 @@ class Outcome:
 
 
 class AsExchange:
-    def __init__(self, directory: Directory, keys: KeyTable, now: Callable[[], float], max_skew: float):
+    def __init__(self, directory: Directory, keys: KeyTable, principals: Principals,
+                 now: Callable[[], float], max_skew: float):
         self.directory = directory
         self.accounts = Accounts(directory)
         self.keys = keys
+        self.principals = principals
         self.now = now
         self.max_skew = max_skew
         self.realm = keys.realm
-        # Service keys live only as long as the process: no TGS exchange ever needs to read a
-        # ticket back, so nothing has to survive a restart.
-        self._service_keys = {"krbtgt": krb_crypto.random_key(krb_crypto.AES256),
-                              "kadmin": krb_crypto.random_key(krb_crypto.AES256)}
 
     def handle(self, req: krb_wire.AsRequest) -> Outcome:
         now = self.now()
@@ -141,7 +138,7 @@ class AsExchange:
         return self.directory.by_sam.get(name.lower())
 
     # -- the reply -----------------------------------------------------------------------------
-    def _as_rep(self, req: krb_wire.AsRequest, account: Account, service: str,
+    def _as_rep(self, req: krb_wire.AsRequest, account: Account, name: str,
                 client_key: krb_crypto.Key, session_etype: int, now: float) -> bytes:
         flags = {krb_wire.INITIAL, krb_wire.PRE_AUTHENT}
         if krb_wire.FORWARDABLE in req.options:
@@ -151,7 +148,7 @@ class AsExchange:
         till = req.till if req.till and req.till > now else now + TICKET_LIFETIME
         endtime = min(till, now + TICKET_LIFETIME)
         renew_till = None
-        if krb_wire.RENEWABLE in req.options and service == "krbtgt":
+        if krb_wire.RENEWABLE in req.options and name == "krbtgt":
             flags.add(krb_wire.RENEWABLE)
             rtime = req.rtime if req.rtime and req.rtime > now else now + RENEW_LIFETIME
             renew_till = max(endtime, min(rtime, now + RENEW_LIFETIME))
@@ -160,7 +157,7 @@ class AsExchange:
         cname = req.cname
         if cname.name_type == krb_wire.NT_ENTERPRISE:
             cname = Principal(krb_wire.NT_PRINCIPAL, [account.sam])
-        sname = (Principal(krb_wire.NT_SRV_INST, ["krbtgt", self.realm]) if service == "krbtgt"
+        sname = (Principal(krb_wire.NT_SRV_INST, ["krbtgt", self.realm]) if name == "krbtgt"
                  else Principal(krb_wire.NT_PRINCIPAL, ["kadmin", "changepw"]))
         session = krb_crypto.random_key(session_etype)
         salt = None if client_key.enctype == krb_crypto.RC4 else self.keys.salt(account)
@@ -168,11 +165,15 @@ class AsExchange:
                       session_etype=session_etype, session_key=session.contents, authtime=now,
                       endtime=endtime, renew_till=renew_till,
                       padata=[krb_wire.etype_info2_padata(client_key.enctype, salt)])
-        service_key = self._service_keys[service]
+        service = self.principals.krbtgt if name == "krbtgt" else self.principals.kadmin
+        service_key = service.key()
+        krbtgt_key = self.principals.krbtgt.key()
+        grant.authorization_data = [krb_ap.pac_authorization_data(
+            pac.build(pac.logon_for(self.directory, account, now), service_key, krbtgt_key))]
         ticket_cipher = krb_crypto.encrypt(service_key, krb_crypto.KU_TICKET,
                                            krb_wire.encode_enc_ticket_part(grant))
         reply_cipher = krb_crypto.encrypt(client_key, krb_crypto.KU_AS_REP_ENC_PART,
                                           krb_wire.encode_enc_as_rep_part(grant))
-        return krb_wire.encode_as_rep(grant, ticket_etype=service_key.enctype, ticket_kvno=KRBTGT_KVNO,
+        return krb_wire.encode_as_rep(grant, ticket_etype=service_key.enctype, ticket_kvno=service.kvno,
                                       ticket_cipher=ticket_cipher, reply_etype=client_key.enctype,
                                       reply_kvno=1, reply_cipher=reply_cipher)

@@ -14,11 +14,11 @@ from pyasn1.codec.der import decoder, encoder
 from pyasn1.error import PyAsn1Error
 
 # Message types (application tags).
-AS_REQ, AS_REP, TGS_REQ, KRB_ERROR = 10, 11, 12, 30
+AS_REQ, AS_REP, TGS_REQ, TGS_REP, AP_REQ, KRB_ERROR = 10, 11, 12, 13, 14, 30
 # Name types.
 NT_PRINCIPAL, NT_SRV_INST, NT_ENTERPRISE = 1, 2, 10
 # Pre-authentication data types.
-PA_ENC_TIMESTAMP, PA_ETYPE_INFO2 = 2, 19
+PA_TGS_REQ, PA_ENC_TIMESTAMP, PA_ETYPE_INFO2 = 1, 2, 19
 # Error codes the KDC sends.
 KDC_ERR_C_PRINCIPAL_UNKNOWN = 6
 KDC_ERR_S_PRINCIPAL_UNKNOWN = 7
@@ -29,16 +29,28 @@ KDC_ERR_PREAUTH_FAILED = 24
 KDC_ERR_PREAUTH_REQUIRED = 25
 KRB_AP_ERR_SKEW = 37
 KRB_AP_ERR_MSG_TYPE = 40
+KDC_ERR_BADOPTION = 13
+KDC_ERR_POLICY = 12
+KRB_AP_ERR_BAD_INTEGRITY = 31
+KRB_AP_ERR_TKT_EXPIRED = 32
+KRB_AP_ERR_NOT_US = 35
+KRB_AP_ERR_BADMATCH = 36
+KRB_AP_ERR_MODIFIED = 41
+KDC_ERR_TGT_REVOKED = 20
 KRB_ERR_RESPONSE_TOO_BIG = 52
 KDC_ERR_WRONG_REALM = 68
 ERROR_NAMES = {
     6: "KDC_ERR_C_PRINCIPAL_UNKNOWN", 7: "KDC_ERR_S_PRINCIPAL_UNKNOWN", 14: "KDC_ERR_ETYPE_NOSUPP",
     18: "KDC_ERR_CLIENT_REVOKED", 23: "KDC_ERR_KEY_EXPIRED", 24: "KDC_ERR_PREAUTH_FAILED",
     25: "KDC_ERR_PREAUTH_REQUIRED", 37: "KRB_AP_ERR_SKEW", 40: "KRB_AP_ERR_MSG_TYPE",
-    52: "KRB_ERR_RESPONSE_TOO_BIG", 68: "KDC_ERR_WRONG_REALM",
+    52: "KRB_ERR_RESPONSE_TOO_BIG", 68: "KDC_ERR_WRONG_REALM", 12: "KDC_ERR_POLICY", 13: "KDC_ERR_BADOPTION",
+    20: "KDC_ERR_TGT_REVOKED", 31: "KRB_AP_ERR_BAD_INTEGRITY", 32: "KRB_AP_ERR_TKT_EXPIRED",
+    33: "KRB_AP_ERR_TKT_NYV", 35: "KRB_AP_ERR_NOT_US", 36: "KRB_AP_ERR_BADMATCH", 41: "KRB_AP_ERR_MODIFIED",
 }
 # Ticket flags (bit numbers).
-FORWARDABLE, PROXIABLE, RENEWABLE, INITIAL, PRE_AUTHENT = 1, 3, 8, 9, 10
+FORWARDABLE, FORWARDED, PROXIABLE, RENEWABLE, INITIAL, PRE_AUTHENT = 1, 2, 3, 8, 9, 10
+# KDC option bits that are not ticket flags.
+OPT_CANONICALIZE, OPT_RENEW = 15, 30
 
 
 # What pyasn1 raises on hostile input (a huge length, for one, is an OverflowError).
@@ -70,6 +82,7 @@ class AsRequest:
     till: float | None
     rtime: float | None
     padata: dict[int, bytes] = field(default_factory=dict)
+    body: bytes = b""            # req-body re-encoded in DER: what a TGS-REQ's authenticator checksums
 
 
 def message_type(data: bytes) -> int:
@@ -80,13 +93,22 @@ def message_type(data: bytes) -> int:
 
 
 def decode_as_req(data: bytes) -> AsRequest:
+    return _decode_kdc_req(data, tgs=False)
+
+
+def decode_tgs_req(data: bytes) -> AsRequest:
+    """A TGS-REQ in the same shape (its cname is empty: the client is named in the TGT)."""
+    return _decode_kdc_req(data, tgs=True)
+
+
+def _decode_kdc_req(data: bytes, tgs: bool) -> AsRequest:
     try:
-        req, rest = decoder.decode(data, asn1Spec=asn1.AS_REQ())
+        req, rest = decoder.decode(data, asn1Spec=asn1.TGS_REQ() if tgs else asn1.AS_REQ())
         if rest:
             raise Malformed("trailing bytes")
         body = req["req-body"]
-        if not body["cname"].isValue or not body["sname"].isValue:
-            raise Malformed("AS-REQ without cname or sname")
+        if (not tgs and not body["cname"].isValue) or not body["sname"].isValue:
+            raise Malformed("KDC-REQ without cname or sname")
         padata = {}
         if req["padata"].isValue:
             for pa in req["padata"]:
@@ -94,7 +116,7 @@ def decode_as_req(data: bytes) -> AsRequest:
         flags = body["kdc-options"]
         return AsRequest(
             realm=str(body["realm"]),
-            cname=_principal(body["cname"]),
+            cname=_principal(body["cname"]) if body["cname"].isValue else Principal(NT_PRINCIPAL, []),
             sname=_principal(body["sname"]),
             nonce=int(body["nonce"]),
             etypes=[int(e) for e in body["etype"]],
@@ -102,6 +124,7 @@ def decode_as_req(data: bytes) -> AsRequest:
             till=_time(body["till"]),
             rtime=_time(body["rtime"]) if body["rtime"].isValue else None,
             padata=padata,
+            body=_untagged(encoder.encode(body)) if tgs else b"",
         )
     except Malformed:
         raise
@@ -201,6 +224,8 @@ class Grant:
     endtime: float
     renew_till: float | None
     padata: list[tuple[int, bytes]] = field(default_factory=list)
+    authorization_data: list[tuple[int, bytes]] = field(default_factory=list)
+    starttime: float | None = None     # None: the authtime (an AS exchange)
 
 
 def encode_enc_ticket_part(g: Grant) -> bytes:
@@ -213,15 +238,19 @@ def encode_enc_ticket_part(g: Grant) -> bytes:
     part["transited"]["tr-type"] = 0
     part["transited"]["contents"] = b""
     part["authtime"] = kerberos_time(g.authtime)
-    part["starttime"] = kerberos_time(g.authtime)
+    part["starttime"] = kerberos_time(g.starttime or g.authtime)
     part["endtime"] = kerberos_time(g.endtime)
     if g.renew_till is not None:
         part["renew-till"] = kerberos_time(g.renew_till)
+    for i, (kind, value) in enumerate(g.authorization_data):
+        part["authorization-data"][i]["ad-type"] = kind
+        part["authorization-data"][i]["ad-data"] = value
     return encoder.encode(part)
 
 
-def encode_enc_as_rep_part(g: Grant) -> bytes:
-    part = asn1.EncASRepPart()
+def encode_enc_as_rep_part(g: Grant, tgs: bool = False) -> bytes:
+    """EncASRepPart, or with `tgs` EncTGSRepPart (the same fields under another tag)."""
+    part = asn1.EncTGSRepPart() if tgs else asn1.EncASRepPart()
     part["key"]["keytype"] = g.session_etype
     part["key"]["keyvalue"] = g.session_key
     part["last-req"][0]["lr-type"] = 0
@@ -229,7 +258,7 @@ def encode_enc_as_rep_part(g: Grant) -> bytes:
     part["nonce"] = g.nonce
     part["flags"] = _flags(g.flags)
     part["authtime"] = kerberos_time(g.authtime)
-    part["starttime"] = kerberos_time(g.authtime)
+    part["starttime"] = kerberos_time(g.starttime or g.authtime)
     part["endtime"] = kerberos_time(g.endtime)
     if g.renew_till is not None:
         part["renew-till"] = kerberos_time(g.renew_till)
@@ -239,10 +268,11 @@ def encode_enc_as_rep_part(g: Grant) -> bytes:
 
 
 def encode_as_rep(g: Grant, *, ticket_etype: int, ticket_kvno: int, ticket_cipher: bytes,
-                  reply_etype: int, reply_kvno: int, reply_cipher: bytes) -> bytes:
-    rep = asn1.AS_REP()
+                  reply_etype: int, reply_kvno: int | None, reply_cipher: bytes, tgs: bool = False) -> bytes:
+    """An AS-REP, or with `tgs` a TGS-REP (whose enc-part has no kvno: it is in a session key)."""
+    rep = asn1.TGS_REP() if tgs else asn1.AS_REP()
     rep["pvno"] = 5
-    rep["msg-type"] = AS_REP
+    rep["msg-type"] = TGS_REP if tgs else AS_REP
     for i, (kind, value) in enumerate(g.padata):
         rep["padata"][i]["padata-type"] = kind
         rep["padata"][i]["padata-value"] = value
@@ -256,12 +286,19 @@ def encode_as_rep(g: Grant, *, ticket_etype: int, ticket_kvno: int, ticket_ciphe
     ticket["enc-part"]["kvno"] = ticket_kvno
     ticket["enc-part"]["cipher"] = ticket_cipher
     rep["enc-part"]["etype"] = reply_etype
-    rep["enc-part"]["kvno"] = reply_kvno
+    if reply_kvno is not None:
+        rep["enc-part"]["kvno"] = reply_kvno
     rep["enc-part"]["cipher"] = reply_cipher
     return encoder.encode(rep)
 
 
 # -- helpers ----------------------------------------------------------------------------------
+def _untagged(der: bytes) -> bytes:
+    """The contents of an explicitly tagged component: `[4] KDC-REQ-BODY` without its `[4]`."""
+    n = der[1]
+    return der[2:] if n < 0x80 else der[2 + (n & 0x7F):]
+
+
 def _principal(component) -> Principal:
     parts = [str(s) for s in component["name-string"]]
     if not parts:

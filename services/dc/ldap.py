@@ -28,6 +28,7 @@ from . import ldap_results as R
 from .accounts import ANONYMOUS, SUCCESS, Accounts
 from .directory import Directory
 from .entry import Account, Entry
+from .gssapi import GssapiAcceptor
 from .ldap_work import TooComplex, Worker, event_text
 from .names import InvalidDN, norm_dn
 from .rootdse import NOTICE_OF_DISCONNECTION, PAGED_RESULTS, START_TLS, SUPPORTED_CONTROLS, WHO_AM_I, root_dse
@@ -68,6 +69,7 @@ class Session:
     bind_name: str = ""
     pages: dict[bytes, _Paged] = field(default_factory=dict)
     tls: bool = False
+    gss: Any = None                 # a SASL GSSAPI bind in progress (gssapi.GssContext)
 
 
 class LdapServer:
@@ -83,6 +85,7 @@ class LdapServer:
         self.work = Worker(directory.settings)   # decoding and searches, off the event loop
         self.port = ctx.port("ldap")
         self.connections = 0
+        self.gssapi: GssapiAcceptor | None = None    # set once the KDC's keys exist (__main__)
 
     # -- connection loop ---------------------------------------------------------------------
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -239,6 +242,12 @@ class LdapServer:
         if version not in (2, 3):
             self.ctx.record("ldap.bind", peer=s.peer, outcome="protocolError", name=name, version=version)
             return ber.result(mid, "bindResponse", R.PROTOCOL_ERROR, R.diagnostic(R.BAD_VERSION))
+        if auth.getName() == "sasl" and self.gssapi is not None \
+                and str(auth.getComponent()["mechanism"]).upper() == "GSSAPI":
+            sasl = auth.getComponent()
+            creds = bytes(sasl["credentials"]) if sasl["credentials"].isValue else b""
+            return self.gssapi.bind(s, mid, creds, self.ctx.record)
+        s.gss = None
         if auth.getName() != "simple":
             mech = str(auth.getComponent()["mechanism"]) if auth.getName() == "sasl" else auth.getName()
             self.ctx.record("ldap.bind", peer=s.peer, outcome="authMethodNotSupported", name=name, mechanism=mech)

@@ -18,10 +18,12 @@ COMPARE_FALSE, COMPARE_TRUE, AUTH_METHOD_NOT_SUPPORTED = 5, 6, 7
 UNAVAILABLE_CRITICAL_EXTENSION, NO_SUCH_ATTRIBUTE, CONSTRAINT_VIOLATION = 12, 16, 19
 NO_SUCH_OBJECT, INVALID_DN_SYNTAX, INVALID_CREDENTIALS = 32, 34, 49
 INSUFFICIENT_ACCESS, UNWILLING = 50, 53
+SASL_BIND_IN_PROGRESS = 14
 RESULT_NAMES = {0: "success", 1: "operationsError", 2: "protocolError", 3: "timeLimitExceeded",
                 4: "sizeLimitExceeded", 11: "adminLimitExceeded",
                 5: "compareFalse", 6: "compareTrue", 7: "authMethodNotSupported",
-                12: "unavailableCriticalExtension", 16: "noSuchAttribute", 19: "constraintViolation",
+                12: "unavailableCriticalExtension", 14: "saslBindInProgress", 16: "noSuchAttribute",
+                19: "constraintViolation",
                 32: "noSuchObject", 34: "invalidDNSyntax", 49: "invalidCredentials",
                 50: "insufficientAccessRights", 53: "unwillingToPerform"}
 

@@ -18,7 +18,7 @@ def test_status_endpoints_list_the_pages(topology):
     assert okta["admin_console"] == "http://127.0.65.30:8080/admin"
     assert topo.endpoints(topology["services"]["mail"])["mailbox"] == "http://127.0.65.70:8080/"
     assert topo.endpoints(topology["services"]["phone"])["phones"] == "http://127.0.65.60:8080/"
-    assert set(topo.endpoints(topology["services"]["dc"])) == {"ldap", "ldaps", "kerberos", "dns", "admin"}
+    assert set(topo.endpoints(topology["services"]["dc"])) == {"ldap", "ldaps", "kerberos", "kpasswd", "dns", "admin"}
 
 
 @pytest.mark.parametrize("name, expected", [
