@@ -16,7 +16,9 @@ def event_matches(event: dict[str, Any], spec: dict[str, Any]) -> bool:
     if "outcome" in spec and str(event.get("outcome")) != str(spec["outcome"]):
         return False
     fields = event.get("fields", {})
-    return all(str(fields.get(k)) == str(v) for k, v in (spec.get("fields") or {}).items())
+    # `fields` must be equal; `contains` only contain the text (a log reason is a sentence)
+    return (all(str(fields.get(k)) == str(v) for k, v in (spec.get("fields") or {}).items())
+            and all(str(v) in str(fields.get(k, "")) for k, v in (spec.get("contains") or {}).items()))
 
 
 def describe(spec: dict[str, Any]) -> str:
@@ -25,6 +27,8 @@ def describe(spec: dict[str, Any]) -> str:
         parts.append(f"-> {spec['outcome']}")
     if spec.get("fields"):
         parts.append(" ".join(f"{k}={v}" for k, v in spec["fields"].items()))
+    if spec.get("contains"):
+        parts.append(" ".join(f"{k}~{v!r}" for k, v in spec["contains"].items()))
     return " ".join(parts)
 
 

@@ -23,7 +23,7 @@ GIVEN_KEYS = {"phone", "faults", "clocks", "settings", "radius", "app"}
 # The step actions and the parameters each takes: steps.ACTIONS (one table for the schema check,
 # the runner and `lab demo`).
 STEP_EXTRA = {"expect"}
-EVENT_KEYS = {"service", "kind", "outcome", "fields", "count", "min", "max", "absent"}
+EVENT_KEYS = {"service", "kind", "outcome", "fields", "contains", "count", "min", "max", "absent"}
 EXPECT_KEYS = {"events", "order", "max_seconds"}
 
 
