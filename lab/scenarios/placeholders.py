@@ -9,7 +9,8 @@ from ..client import LabClient
 
 def placeholders(client: LabClient) -> dict[str, str]:
     """Names a scenario may use for what depends on the topology: `$directory` (the seed's
-    directory id), `$dc`, `$agent`, `$agent2` (addresses), `$nowhere` (an address nothing uses)."""
+    directory id), `$dc`, `$agent`, `$agent2` (addresses), `$nowhere` (an address nothing uses);
+    `$app` (the WorkSpaces RADIUS app's id in the org) is looked up by `resolve` when used."""
     services = client.topology["services"]
     seed_directory = (client.seed().get("aws") or {}).get("directory", {}).get("id", "")
     out = {"$directory": "" if client.topology.get("blank") else seed_directory, "$dc": services["dc"]["host"],
@@ -23,6 +24,8 @@ def resolve(params: dict[str, Any], client: LabClient,
             remembered: dict[str, Any] | None = None) -> dict[str, Any]:
     """Scenario parameters with the placeholders (and remembered values) replaced."""
     names = placeholders(client) | (remembered or {})
+    if "$app" in repr(params):          # an org call: only when a step names it
+        names["$app"] = client.workspaces_app_id()
 
     def swap(value: Any) -> Any:
         if isinstance(value, str) and value in names:
