@@ -128,7 +128,8 @@ def test_web_access_denied_shows_the_clients_message(lab, page, shot):
     web_access(lab, False)
     register(page, url(lab, "workspaces") + "/webclient")
     sign_in(page, phone_code(lab))
-    assert page.get_by_role("alert").inner_text().startswith("This OS/platform is not authorized to access your WorkSpace")
+    denied = page.get_by_role("alert").inner_text()
+    assert denied.startswith("This OS/platform is not authorized to access your WorkSpace"), denied
     shot(page, "web-access-08-denied")
 
 
