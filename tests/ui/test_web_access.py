@@ -3,7 +3,8 @@ radius-agent, ad-connector, workspaces on 127.0.126): Bob enters the registratio
 user name, password and, in the field labelled with the directory's display label ("Okta"), the
 code his phone shows, or `push`, approved on the phone's page while Web Access waits; a wrong code
 and Web Access denied by the directory's access properties show the client's messages; and the
-Okta bookmark app's tile on his dashboard opens Web Access.
+Okta bookmark app, added in the Okta admin console, shows as a tile on his dashboard that opens
+Web Access.
 
 Screenshots: reports/ui/test_web_access/ (the committed copies are docs/screenshots/web-access-*.png).
 The access properties are set with boto3 (the console's pages are another module's tests).
@@ -19,6 +20,8 @@ import pytest
 from lab.provision import enrol_okta_verify
 from tests.services.workspaces.fakes import aws_client
 from tests.support import admin_headers, default_seed, running_services, url
+from tests.ui.okta_admin import api as okta_api
+from tests.ui.okta_admin import sign_in as admin_sign_in
 
 SUBNET = "127.0.126"
 DIRECTORY = "d-9067a1b2c3"
@@ -133,18 +136,30 @@ def test_web_access_denied_shows_the_clients_message(lab, page, shot):
     shot(page, "web-access-08-denied")
 
 
-def test_the_bookmark_tile_on_the_okta_dashboard_opens_web_access(lab, page, shot):
+def test_the_bookmark_tile_on_the_okta_dashboard_opens_web_access(lab, page, browser, shot):
     web_access(lab, True)
-    org = url(lab, "okta")
-    token = lab["credentials"]["okta_api_token"]
-    with httpx.Client(base_url=org, headers={"Authorization": f"SSWS {token}"}, timeout=30) as okta:
-        app = okta.post("/api/v1/apps", json={
-            "name": "bookmark", "label": "Amazon WorkSpaces", "signOnMode": "BOOKMARK",
-            "settings": {"app": {"requestIntegration": False, "url": url(lab, "workspaces") + "/webclient"}}})
-        assert app.status_code == 200, app.text
-        bob = okta.get(f"/api/v1/users/{BOB}@corp.example.com").json()
-        assigned = okta.post(f"/api/v1/apps/{app.json()['id']}/users", json={"id": bob["id"]})
-        assert assigned.status_code == 200, assigned.text
+    org, web_access_url = url(lab, "okta"), url(lab, "workspaces") + "/webclient"
+    # the administrator adds the bookmark app in the Okta admin console and assigns it to Bob
+    admin = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        console = admin.new_page()
+        admin_sign_in(console, org, "/admin/apps")
+        console.get_by_role("link", name="Add Bookmark App").click()
+        console.get_by_label("Application label").fill("WorkSpaces Web Access")
+        console.get_by_label("URL").fill(web_access_url)
+        console.get_by_role("button", name="Done").click()
+        console.get_by_role("cell", name=web_access_url).wait_for()
+        console.get_by_role("link", name="Assignments").click()
+        console.get_by_label("Assign to People").select_option(label="Bob Brown (bob@corp.example.com)")
+        console.get_by_role("button", name="Assign person").click()
+        shot(console, "web-access-09-okta-bookmark-app")
+    finally:
+        admin.close()
+    with okta_api(lab) as okta:
+        app = next(a for a in okta.get("/api/v1/apps").json() if a["label"] == "WorkSpaces Web Access")
+        assert app["signOnMode"] == "BOOKMARK" and app["name"] == "bookmark"
+        assert app["settings"]["app"] == {"url": web_access_url, "requestIntegration": False}
+    # Bob signs in to his Okta dashboard and opens the tile
     page.goto(f"{org}/login")
     page.get_by_label("Username").fill(BOB)
     page.get_by_label("Password").fill(BOB_PASSWORD)
@@ -155,13 +170,13 @@ def test_the_bookmark_tile_on_the_okta_dashboard_opens_web_access(lab, page, sho
     if verify.is_visible():                   # Bob has Okta Verify: the org asks for it (his phone approves)
         verify.click()
     home.wait_for(timeout=60_000)
-    tile = page.get_by_role("link", name="Amazon WorkSpaces")
-    shot(page, "web-access-09-okta-dashboard-tile")
+    tile = page.get_by_role("link", name="WorkSpaces Web Access")
+    shot(page, "web-access-10-okta-dashboard-tile")
     with page.context.expect_page() as opened:
         tile.click()
     client = opened.value
-    client.wait_for_url(url(lab, "workspaces") + "/webclient")    # through the org's app link, as in Okta
+    client.wait_for_url(web_access_url)            # through the org's app link, as in Okta
     register(client)
     sign_in(client, "push")
     on_desktop(client)
-    shot(client, "web-access-10-desktop-from-bookmark")
+    shot(client, "web-access-11-desktop-from-bookmark")
