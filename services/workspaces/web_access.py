@@ -65,7 +65,7 @@ class WebAccess:
         self.sessions.clear()
 
     # -- what a page needs ---------------------------------------------------------------------
-    def _directory(self, request: Request) -> dict[str, Any] | None:
+    def directory_of(self, request: Request) -> dict[str, Any] | None:
         return self.signin.directory(request.cookies.get(CODE_COOKIE, ""))
 
     async def mfa_label(self, directory: dict[str, Any]) -> str | None:
@@ -97,7 +97,7 @@ class WebAccess:
                                 "bundle_name": bundle.get("Name", ""), "directory_id": outcome.directory_id}
         return token
 
-    def _prune(self) -> None:
+    def prune(self) -> None:
         now = time.monotonic()
         for key, job in list(self.jobs.items()):
             if now - job.started > JOB_TTL:
@@ -123,7 +123,7 @@ def register_routes(app: FastAPI, web: WebAccess) -> None:
     async def start(request: Request) -> Response:
         if web.session(request):
             return RedirectResponse(f"{BASE}/desktop", status_code=303)
-        if web._directory(request):
+        if web.directory_of(request):
             return RedirectResponse(f"{BASE}/signin", status_code=303)
         return web.pages.render(request, "web_register.html", title="Amazon WorkSpaces", error="", code="")
 
@@ -148,7 +148,7 @@ def register_routes(app: FastAPI, web: WebAccess) -> None:
 
     @app.get(f"{BASE}/signin")
     async def signin_form(request: Request) -> Response:
-        directory = web._directory(request)
+        directory = web.directory_of(request)
         if directory is None:
             return RedirectResponse(BASE, status_code=303)
         return await web.signin_page(request, directory)
@@ -156,11 +156,11 @@ def register_routes(app: FastAPI, web: WebAccess) -> None:
     @app.post(f"{BASE}/signin")
     async def signin(request: Request) -> Response:
         form = await require_csrf(request)
-        directory = web._directory(request)
+        directory = web.directory_of(request)
         if directory is None:
             return RedirectResponse(BASE, status_code=303)
         username = str(form.get("username") or "")
-        web._prune()
+        web.prune()
         job = secrets.token_urlsafe(16)
         trace = request.headers.get("X-Lab-Trace") or uuid.uuid4().hex[:16]
         task = asyncio.create_task(web.signin.attempt(
@@ -175,7 +175,7 @@ def register_routes(app: FastAPI, web: WebAccess) -> None:
 
     @app.get(f"{BASE}/signin/{{job}}")
     async def poll(request: Request, job: str) -> Response:
-        directory = web._directory(request)
+        directory = web.directory_of(request)
         entry = web.jobs.get(job)
         if directory is None or entry is None:
             return Response(status_code=200, headers={"HX-Redirect": BASE})
