@@ -38,7 +38,8 @@ CONNECT_IP_OCTETS = (41, 42)
 HTTP_KINDS = {"api", "admin"}
 # The pages people open in a browser, by the package that serves them on its `api` port.
 PAGES = {"services.okta": {"signin": "/login", "admin_console": "/admin"},
-         "services.mail": {"mailbox": "/"}, "services.phone": {"phones": "/"}}
+         "services.mail": {"mailbox": "/"}, "services.phone": {"phones": "/"},
+         "services.workspaces": {"web_access": "/webclient"}}
 RADIUS_AGENT_PACKAGE = "services.radius_agent"
 
 

@@ -1,13 +1,15 @@
-"""`python -m services.workspaces`: Amazon WorkSpaces and its client sign-in."""
+"""`python -m services.workspaces`: Amazon WorkSpaces, its client sign-in and Web Access."""
 from fastapi import FastAPI
 
 from services.common.aws_api import body_errors
 from services.common.http_guard import BodyGuard
 from services.common.runner import Service, run
+from services.common.web import mount_static
 
-from . import client
+from . import client, web_access
 from . import store as store_mod
 from .settings import WorkspacesSettings
+from .signin import SignIn
 from .ws_api import WorkspacesService
 
 
@@ -30,13 +32,19 @@ async def build(ctx) -> Service:
 
     store.seed_once(seed)
 
+    signin = SignIn(ctx, store)
+    web = web_access.WebAccess(ctx, signin)
+
     async def reset() -> None:
         api.cancel_all()
+        web.reset()
         store.clear()
         seed()
 
     app = FastAPI(title="Amazon WorkSpaces (lab)", docs_url=None, redoc_url=None)
-    client.register_routes(app, ctx, store)
+    client.register_routes(app, signin)
+    web_access.register_routes(app, web)
+    mount_static(app)
     api.mount(app)
     app.add_middleware(BodyGuard, errors=body_errors(_refused))   # 1 MiB; depth 64
     await api.resume()   # schedules transitions a previous run left half-way; returns at once

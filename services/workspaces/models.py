@@ -23,6 +23,13 @@ PENDING, AVAILABLE, TERMINATED = "PENDING", "AVAILABLE", "TERMINATED"
 PAGER = Pager(25, "InvalidParameterValuesException", "The specified NextToken is not valid.")
 
 DIRECTORY_TYPES = {"ADConnector": "AD_CONNECTOR", "SimpleAD": "SIMPLE_AD", "MicrosoftAD": "AD_CONNECTOR"}
+# Access control options of a newly registered directory (docs/aws.md, "Web Access"): the console
+# shows Web Access, Linux and WorkSpaces Thin Client off until an administrator allows them, the
+# other clients allowed.
+DEFAULT_ACCESS = {"DeviceTypeWindows": "ALLOW", "DeviceTypeOsx": "ALLOW", "DeviceTypeWeb": "DENY",
+                  "DeviceTypeIos": "ALLOW", "DeviceTypeAndroid": "ALLOW", "DeviceTypeChromeOs": "ALLOW",
+                  "DeviceTypeZeroClient": "ALLOW", "DeviceTypeLinux": "DENY",
+                  "DeviceTypeWorkSpacesThinClient": "DENY"}
 _CODE_ALPHABET = string.ascii_uppercase + string.digits
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -63,10 +70,7 @@ def new_directory(ds: dict[str, Any], params: dict[str, Any], *, region: str, co
         "State": REGISTERING,
         "WorkspaceCreationProperties": {"EnableInternetAccess": False, "UserEnabledAsLocalAdministrator": True,
                                         "EnableMaintenanceMode": True},
-        "WorkspaceAccessProperties": {"DeviceTypeWindows": "ALLOW", "DeviceTypeOsx": "ALLOW",
-                                      "DeviceTypeWeb": "DENY", "DeviceTypeIos": "ALLOW",
-                                      "DeviceTypeAndroid": "ALLOW", "DeviceTypeChromeOs": "ALLOW",
-                                      "DeviceTypeZeroClient": "ALLOW", "DeviceTypeLinux": "DENY"},
+        "WorkspaceAccessProperties": dict(DEFAULT_ACCESS),
         "Tenancy": params.get("Tenancy", "SHARED"),
         "SelfservicePermissions": {"RestartWorkspace": "ENABLED", "IncreaseVolumeSize": self_service,
                                    "ChangeComputeType": self_service, "SwitchRunningMode": self_service,
@@ -75,6 +79,17 @@ def new_directory(ds: dict[str, Any], params: dict[str, Any], *, region: str, co
         "WorkspaceType": params.get("WorkspaceType", "PERSONAL"),
         "Tags": params.get("Tags") or [],
     }
+
+
+def device_access(directory: dict[str, Any], device_type: str) -> str:
+    """ALLOW or DENY for a client of `device_type`; a member a directory stored before it existed
+    takes the default."""
+    return (directory.get("WorkspaceAccessProperties") or {}).get(device_type, DEFAULT_ACCESS.get(device_type, "DENY"))
+
+
+def access_properties(directory: dict[str, Any]) -> dict[str, Any]:
+    """The directory's WorkspaceAccessProperties, every device type present."""
+    return {**DEFAULT_ACCESS, **(directory.get("WorkspaceAccessProperties") or {})}
 
 
 def new_workspace(request: dict[str, Any], *, workspace_id: str, user_name: str,

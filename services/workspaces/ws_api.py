@@ -1,8 +1,8 @@
 """The Amazon WorkSpaces API (`WorkspacesService.*`): directories, WorkSpaces, connection status.
 
 Operations: RegisterWorkspaceDirectory, DescribeWorkspaceDirectories, DeregisterWorkspaceDirectory,
-CreateWorkspaces, DescribeWorkspaces, DescribeWorkspacesConnectionStatus, DescribeWorkspaceBundles
-(the catalog is bundles.py). The wire is
+ModifyWorkspaceAccessProperties, CreateWorkspaces, DescribeWorkspaces,
+DescribeWorkspacesConnectionStatus, DescribeWorkspaceBundles (the catalog is bundles.py). The wire is
 services/common/aws_api.py; documents and filters are models.py; the AD Connector is asked over the
 network (connector.py).
 
@@ -53,6 +53,7 @@ class WorkspacesService:
                           "DescribeWorkspaces": self.describe_workspaces,
                           "DescribeWorkspacesConnectionStatus": self.describe_connection_status,
                           "DescribeWorkspaceBundles": self.describe_bundles,
+                          "ModifyWorkspaceAccessProperties": self.modify_access_properties,
                       })
 
     async def resume(self) -> None:
@@ -127,10 +128,32 @@ class WorkspacesService:
     async def describe_directories(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
         docs = [d for d in self.store.directories() if self._in(d, call.region) and models.directory_matches(d, params)]
         items, token = models.PAGER.page(docs, params, ("DirectoryIds", "WorkspaceDirectoryNames", "Filters"))
+        # Every device type the model lists, also for a directory stored before a type existed.
+        items = [{**d, "WorkspaceAccessProperties": models.access_properties(d)} for d in items]
         out: dict[str, Any] = {"Directories": items}
         if token:
             out["NextToken"] = token
         return out
+
+    async def modify_access_properties(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
+        """Which clients may connect (the console's "Access Control Options"): the members sent
+        replace the stored ones, the others stay; the model has checked every value."""
+        directory_id = params["ResourceId"]
+        doc = self._directory(directory_id, call.region)
+        if doc is None:
+            raise AwsError("ResourceNotFoundException", NOT_FOUND, ResourceId=directory_id)
+        changes = params["WorkspaceAccessProperties"]
+        if not changes:
+            raise AwsError("InvalidParameterValuesException",
+                           "WorkspaceAccessProperties must set at least one device type or AccessEndpointConfig.")
+        if doc.get("State") == models.DEREGISTERING:
+            raise AwsError("OperationNotSupportedException",
+                           f"The directory {directory_id} is being deregistered; its access properties cannot change.")
+        doc["WorkspaceAccessProperties"] = {**models.access_properties(doc), **changes}
+        self.store.put_directory(doc)
+        self.ctx.record("workspaces.access_properties", trace=call.trace, directory=directory_id,
+                        **{k: v for k, v in changes.items() if k.startswith("DeviceType")})
+        return {}
 
     async def deregister_directory(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
         directory_id = params["DirectoryId"]

@@ -85,7 +85,10 @@ def router(org: Org, pages: Pages, sessions: Sessions) -> APIRouter:
         link = next((lk for lk in app_links(org, user) if lk["appInstanceId"] == app_id
                      and lk["appName"] == app_name), None)
         app = org.store.get("apps", app_id)
-        url = (((app or {}).get("settings") or {}).get("app") or {}).get("url")
+        # The Apps API keeps a bookmark's URL under "bookmark" (apps.create_bookmark_app) and serves
+        # it as settings.app.url; an app stored in Okta's own shape has only the latter.
+        url = (((app or {}).get("bookmark") or {}).get("url")
+               or (((app or {}).get("settings") or {}).get("app") or {}).get("url"))
         if link is None or not url or link_name != "link":
             return pages.render(request, "enduser/home.html", 404, me=user, nav="home",
                                 tiles=[lk for lk in app_links(org, user) if not lk["hidden"]],

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.okta.app import make_app
+from services.okta.gate import ensure_token
 from services.okta.org import Org
 from services.okta.users import create_user, issue_activation_token
 from tests.services.okta.support import in_process_org
@@ -82,3 +83,28 @@ def test_sign_in_without_mfa_and_a_wrong_password_and_forms_without_their_token(
         ok = browser.post("/login", data={"username": "bo", "password": PASSWORD, "csrf_token": token})
         assert ok.status_code == 303 and ok.headers["location"] == "/enduser/settings"   # where it was asked
         assert browser.get("/login?fromURI=//evil.example.com").headers["location"] == "/app/UserHome"
+
+
+def test_a_bookmark_app_made_by_the_apps_api_opens_its_url_from_the_tile(org):
+    """Found by the Web Access browser test: the Apps API keeps the URL under `bookmark`, and the
+    tile's link looked only at `settings.app` (the shape Okta serves), so it answered 404."""
+    user = create_user(org, {"login": "bo@x.com", "email": "bo@x.com"}, "ACTIVE", password=PASSWORD)
+    token = "00" + "t" * 40
+    ensure_token(org, token)
+    with TestClient(make_app(org), follow_redirects=False) as browser:
+        created = browser.post("/api/v1/apps", headers={"Authorization": f"SSWS {token}"}, json={
+            "name": "bookmark", "label": "Amazon WorkSpaces", "signOnMode": "BOOKMARK",
+            "settings": {"app": {"requestIntegration": False, "url": "http://127.0.10.50:8080/webclient"}}})
+        assert created.status_code == 200, created.text
+        app = created.json()
+        assert app["settings"]["app"] == {"url": "http://127.0.10.50:8080/webclient", "requestIntegration": False}
+        assigned = browser.post(f"/api/v1/apps/{app['id']}/users", json={"id": user["id"]},
+                                headers={"Authorization": f"SSWS {token}"})
+        assert assigned.status_code == 200, assigned.text
+        page = browser.get("/login")
+        ok = browser.post("/login", data={"username": "bo", "password": PASSWORD, "csrf_token": csrf_of(page.text)})
+        assert ok.status_code == 303
+        tiles = re.findall(r'<a class="tile" href="([^"]+)"[^>]*>([^<]+)</a>', browser.get("/app/UserHome").text)
+        assert tiles == [(f"http://testserver/home/bookmark/{app['id']}/link", "Amazon WorkSpaces")]
+        opened = browser.get(f"/home/bookmark/{app['id']}/link")
+        assert opened.status_code == 302 and opened.headers["location"] == "http://127.0.10.50:8080/webclient"

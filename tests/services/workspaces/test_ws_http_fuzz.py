@@ -1,6 +1,8 @@
 """HTTP fuzzing of Amazon WorkSpaces (dc, ad-connector and workspaces on 127.0.58): the AWS JSON 1.1
 API from botocore's `workspaces` model, SigV4-signed, valid-shaped and mutated; the client sign-in
-endpoint (`POST /client/signin`, described here since no app documents it); and the admin API.
+endpoint (`POST /client/signin`, described here since no app documents it); Web Access's pages
+(`/webclient/*`, their forms sent with a valid CSRF pair and a remembered registration code, so
+the fuzz reaches the handlers rather than the CSRF check); and the admin API.
 The RADIUS server is the tests' responder that accepts every code (as in test_ws_api.py), so
 sign-ins run to the end instead of waiting out RADIUS retries.
 
@@ -28,7 +30,7 @@ CASES = 30 * SCALE           # valid-shaped and as many mutated calls per operat
 EXAMPLES = 25 * SCALE        # per mode, for the sign-in endpoint
 OPERATIONS = ["DescribeWorkspaceDirectories", "DescribeWorkspaces", "DescribeWorkspacesConnectionStatus",
               "CreateWorkspaces", "RegisterWorkspaceDirectory", "DeregisterWorkspaceDirectory",
-              "RebootWorkspaces"]   # the last is AWS's but not the lab's
+              "ModifyWorkspaceAccessProperties", "RebootWorkspaces"]   # the last is AWS's but not the lab's
 TEXT = {"type": "string"}
 SIGNIN = json_api("WorkSpaces client sign-in (lab)", {"POST /client/signin": {"required": [
     "registrationCode", "username", "password", "mfaCode"], **obj(
@@ -36,6 +38,30 @@ SIGNIN = json_api("WorkSpaces client sign-in (lab)", {"POST /client/signin": {"r
     registrationCode={"enum": ["WSlab+ABC12D", "wslab+abc12d"]},
     username={"enum": ["alice", "CORP\\bob", "carol@corp.example.com", "nobody", " alice "]},
     password={"enum": ["Alice-Passw0rd!", "wrong"]}, mfaCode={"type": "string", "pattern": "^([0-9]{6}|push)$"})}})
+
+
+CSRF = "c" * 43      # the double-submit pair: the same value as cookie and header
+FORM = "application/x-www-form-urlencoded"
+
+
+def _form_op(members: dict) -> dict:
+    return {"responses": {"default": {"description": "any"}},
+            "requestBody": {"required": True, "content": {FORM: {"schema": obj(**members)}}}}
+
+
+GET = {"responses": {"default": {"description": "any"}}}
+WEB_ACCESS = {"openapi": "3.0.3", "info": {"title": "WorkSpaces Web Access (lab)", "version": "lab"}, "paths": {
+    "/webclient": {"get": GET},
+    "/webclient/registration": {"post": _form_op({"registration_code": {"enum": ["WSlab+ABC12D", "nope"]}})},
+    "/webclient/registration/change": {"post": _form_op({})},
+    "/webclient/signin": {"get": GET, "post": _form_op({
+        "username": {"enum": ["alice", "CORP\\bob", "nobody"]}, "password": {"enum": ["Alice-Passw0rd!", "x"]},
+        "mfa_code": {"type": "string", "pattern": "^([0-9]{6}|push)$"}})},
+    "/webclient/signin/{job}": {"get": {**GET, "parameters": [
+        {"name": "job", "in": "path", "required": True, "schema": TEXT}]}},
+    "/webclient/desktop": {"get": GET},
+    "/webclient/disconnect": {"post": _form_op({})},
+}}
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +94,7 @@ def test_fuzz_the_workspaces_api(lab):
     generator = Generator("workspaces", random.Random(5150), known={
         "DirectoryId": [DIRECTORY, "d-0000000000"], "DirectoryIds": [[DIRECTORY]],
         "WorkspaceIds": [[w["WorkspaceId"] for w in workspaces[:3]]], "UserName": ["alice", "ALICE", "nobody"],
-        "BundleId": ["wsb-0123456789"]})
+        "BundleId": ["wsb-0123456789"], "ResourceId": [DIRECTORY, "d-0000000000"]})
     client = SignedClient(url(lab, "workspaces"), generator.model, lab["credentials"])
     report = fuzz_aws(client, generator, OPERATIONS, CASES)
     print(f"workspaces API: {report.summary()} in {time.monotonic() - started:.1f} s")
@@ -86,6 +112,19 @@ def test_fuzz_the_client_signin_and_the_admin_api(lab, tmp_path):
     print(f"workspaces sign-in: {report.summary()}; admin: {admin.summary()} in {time.monotonic() - started:.1f} s")
     assert not report.findings + admin.findings, report.failures() + admin.failures()
     assert not log.tracebacks() + connector_log.tracebacks(), (log.tracebacks() + connector_log.tracebacks())[:3]
+    still_serving(lab)
+
+
+def test_fuzz_web_access(lab):
+    started = time.monotonic()
+    log = LogWatch(Path(lab["state_dir"]) / "logs" / "workspaces.log")
+    aws_client(lab, "workspaces").modify_workspace_access_properties(   # so sign-ins reach the connector
+        ResourceId=DIRECTORY, WorkspaceAccessProperties={"DeviceTypeWeb": "ALLOW"})
+    headers = {"Cookie": f"lab_csrf={CSRF}; ws_regcode=WSlab+ABC12D", "X-CSRF-Token": CSRF}
+    report = fuzz_openapi(WEB_ACCESS, url(lab, "workspaces"), headers=headers, examples=EXAMPLES, seed=5153)
+    print(f"workspaces Web Access: {report.summary()} in {time.monotonic() - started:.1f} s")
+    assert not report.findings, report.failures()
+    assert not log.tracebacks(), log.tracebacks()[:3]
     still_serving(lab)
 
 

@@ -1,0 +1,97 @@
+"""One client sign-in, whatever the client: registration code → directory → the directory's access
+property for the client's device type → `/connector/authenticate` → the user's WorkSpace.
+
+The desktop client's `POST /client/signin` (client.py) and Web Access's pages (web_access.py) both
+go through `SignIn.attempt`, so a refusal, its message and its events are the same in both.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from services.common.context import ServiceContext
+
+from . import messages, models
+from .store import WorkspacesStore
+
+# Long enough for a push approved on the last RADIUS retry: AD Connector allows at most
+# 50 s × 11 attempts per server; the lab's defaults are far shorter.
+CONNECTOR_TIMEOUT = 600.0
+
+
+@dataclass
+class Outcome:
+    """What the client shows: on success the WorkSpace; on failure `message` (the client's words),
+    `reason` (the step that failed, for the journal) and the HTTP status the JSON client answers."""
+    ok: bool
+    status: int = 200
+    message: str = ""
+    reason: str = ""
+    workspace: dict[str, Any] = field(default_factory=dict)
+    directory_id: str = ""
+    session: str = ""
+
+    def body(self) -> dict[str, Any]:
+        if not self.ok:
+            return {"message": self.message, "reason": self.reason}
+        return {"workspaceId": self.workspace["WorkspaceId"], "directoryId": self.directory_id,
+                "userName": self.workspace["UserName"], "computerName": self.workspace.get("ComputerName"),
+                "sessionId": self.session}
+
+
+class SignIn:
+    def __init__(self, ctx: ServiceContext, store: WorkspacesStore) -> None:
+        self.ctx = ctx
+        self.store = store
+        self.connector = ctx.peer_url("ad-connector")
+        self.http = ctx.peer_client("ad-connector")      # shared by every sign-in, closed at shutdown
+
+    def directory(self, registration_code: str) -> dict[str, Any] | None:
+        """The REGISTERED directory a registration code names, or None."""
+        directory = self.store.directory_by_registration_code(registration_code)
+        return directory if directory is not None and directory.get("State") == models.REGISTERED else None
+
+    def _failure(self, status: int, message: str, reason: str, trace: str, username: str) -> Outcome:
+        self.ctx.record("workspaces.signin", outcome="failure", trace=trace, user=username, reason=reason,
+                        message=message)
+        return Outcome(False, status, message, reason)
+
+    async def attempt(self, *, registration_code: str, username: str, password: str, mfa_code: str,
+                      device_type: str, trace: str) -> Outcome:
+        """`device_type` is a WorkspaceAccessProperties member (`DeviceTypeWeb`, `DeviceTypeWindows`)."""
+        username = username.strip()
+        directory = self.directory(registration_code)
+        if directory is None:
+            return self._failure(404, messages.REGISTRATION_UNREACHABLE, "unknown_registration_code", trace, username)
+        if models.device_access(directory, device_type) != "ALLOW":
+            return self._failure(403, messages.DEVICE_DENIED, f"access_denied_{device_type}", trace, username)
+        self.ctx.record("workspaces.signin_started", trace=trace, user=username, directory=directory["DirectoryId"],
+                        device=device_type)
+        try:
+            resp = await self.http.post(f"{self.connector}/connector/authenticate", headers={"X-Lab-Trace": trace},
+                                        timeout=CONNECTOR_TIMEOUT,
+                                        json={"directoryId": directory["DirectoryId"], "username": username,
+                                              "password": password, "mfaCode": mfa_code})
+            verdict = resp.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            return self._failure(503, messages.DIRECTORY_UNAVAILABLE,
+                                 f"connector_unreachable: {exc.__class__.__name__}", trace, username)
+        if not isinstance(verdict, dict) or not verdict.get("authenticated"):
+            reason = verdict.get("reason", "unknown") if isinstance(verdict, dict) else "unknown"
+            return self._failure(401, messages.AUTH_FAILED, reason, trace, username)
+        workspace = self.store.workspace_for(directory["DirectoryId"], username.split("@")[0].split("\\")[-1])
+        if workspace is None:
+            return self._failure(403, messages.NO_WORKSPACE, "no_workspace", trace, username)
+        if workspace.get("State") != models.AVAILABLE:
+            return self._failure(503, messages.UNHEALTHY, f"workspace_{workspace.get('State', '').lower()}",
+                                 trace, username)
+        workspace["ConnectionState"] = "CONNECTED"
+        workspace["LastKnownUserConnectionTimestamp"] = self.ctx.clock.iso()
+        self.store.put_workspace(workspace)
+        self.ctx.record("workspaces.signin", outcome="success", trace=trace, user=username,
+                        workspace=workspace["WorkspaceId"], device=device_type)
+        return Outcome(True, workspace=workspace, directory_id=directory["DirectoryId"],
+                       session=secrets.token_hex(8))
