@@ -35,6 +35,7 @@ DEMO_CREDENTIALS = {
     "aws_secret_access_key": "LabDemoSecretAccessKeyForDockerCompose00",
     "aws_region": "us-east-1",
     "admin_token": "LabDemoAdminTokenForDockerComposeOnly",
+    "console_password": "LabDemoConsolePassword",
 }
 CREDENTIAL_ENV = ("LAB_OKTA_API_TOKEN", "LAB_OKTA_AGENT_TOKEN", "LAB_RADIUS_SHARED_SECRET", "LAB_AWS_ACCESS_KEY_ID",
                   "LAB_AWS_SECRET_ACCESS_KEY", "LAB_AWS_REGION", "LAB_ADMIN_TOKEN")
@@ -95,6 +96,7 @@ DEPENDS_ON: dict[str, tuple[str, ...]] = {
     "radius-agent": ("okta",),              # pulls its apps from the org at start
     "ad-connector": ("dc", "radius-agent"),
     "workspaces": ("ad-connector",),
+    "aws-console": ("ad-connector", "workspaces"),
 }
 HOSTNAMES = {"dc": "instancerdc", "radius-agent": "instanceokta", "ad-agent": "instanceokta"}
 
