@@ -13,8 +13,6 @@ from .aws import ApiError
 from .console import Console
 from .session import BAD_SIGN_IN, SignedOut, safe_next, to_sign_in
 
-NOT_FOUND_CODES = {"EntityDoesNotExistException", "ResourceNotFoundException", "DirectoryDoesNotExistException"}
-
 
 def make_app(ctx: ServiceContext | None, console: Console) -> FastAPI:
     app = FastAPI(title="AWS Management Console (lab)", docs_url=None, redoc_url=None, openapi_url=None)
@@ -27,8 +25,7 @@ def make_app(ctx: ServiceContext | None, console: Console) -> FastAPI:
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> Response:
-        status = 404 if exc.code in NOT_FOUND_CODES else 502 if exc.code == "NetworkError" else 400
-        return render(request, "console/not_found.html", status, error=exc, back="/")
+        return render(request, "console/not_found.html", exc.status, error=exc, back="/")
 
     @app.get("/signin", response_class=HTMLResponse)
     async def sign_in_page(request: Request, next: str = "/") -> Response:

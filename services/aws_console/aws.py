@@ -22,6 +22,10 @@ CLIENT_CONFIG = Config(parameter_validation=False, connect_timeout=5, read_timeo
                        retries={"max_attempts": 1, "mode": "standard"})
 
 
+NETWORK_ERROR = "NetworkError"
+NOT_FOUND_CODES = {"EntityDoesNotExistException", "ResourceNotFoundException", "DirectoryDoesNotExistException"}
+
+
 class ApiError(Exception):
     """An AWS error as the console shows it: the code and the service's message."""
 
@@ -34,6 +38,14 @@ class ApiError(Exception):
         return f"{self.code}: {self.message}"
 
     causes: tuple[str, ...] = ()
+
+    @property
+    def status(self) -> int:
+        """The page's HTTP status: 404 for a resource AWS does not know, 502 when AWS could not be
+        reached, 400 for the rest (the request was refused)."""
+        if self.code in NOT_FOUND_CODES:
+            return 404
+        return 502 if self.code == NETWORK_ERROR else 400
 
 
 @dataclass
@@ -60,7 +72,7 @@ class Aws:
             err = exc.response.get("Error", {})
             raise ApiError(err.get("Code") or "ServiceException", err.get("Message") or str(exc)) from None
         except BotoCoreError as exc:       # unreachable endpoint, timeout: the console's own words
-            raise ApiError("NetworkError", f"The request could not be sent: {exc}") from None
+            raise ApiError(NETWORK_ERROR, f"The request could not be sent: {exc}") from None
         response.pop("ResponseMetadata", None)
         return response
 

@@ -104,7 +104,8 @@ def router(console: Console) -> APIRouter:
         try:
             d = await directory(directory_id)
         except ApiError as exc:
-            return render(request, "console/not_found.html", 404, nav="ds", error=exc, back="/directoryservice/")
+            return render(request, "console/not_found.html", exc.status, nav="ds", error=exc,
+                          back="/directoryservice/")
         return render(request, "console/ds_detail.html", nav="ds", d=d, error=None, **settled(d))
 
     @r.get("/directoryservice/{directory_id}/live", response_class=HTMLResponse)
