@@ -38,7 +38,7 @@ DEMO_CREDENTIALS = {
     "console_password": "LabDemoConsolePassword",
 }
 CREDENTIAL_ENV = ("LAB_OKTA_API_TOKEN", "LAB_OKTA_AGENT_TOKEN", "LAB_RADIUS_SHARED_SECRET", "LAB_AWS_ACCESS_KEY_ID",
-                  "LAB_AWS_SECRET_ACCESS_KEY", "LAB_AWS_REGION", "LAB_ADMIN_TOKEN")
+                  "LAB_AWS_SECRET_ACCESS_KEY", "LAB_AWS_REGION", "LAB_ADMIN_TOKEN", "LAB_CONSOLE_PASSWORD")
 
 
 # -- the topology ------------------------------------------------------------------------------
@@ -120,8 +120,9 @@ COMPOSE_HEADER = """\
 #   LAB_TOPOLOGY_FILE   the topology file to mount (default docker/config/topology.json)
 #   LAB_SEED_FILE       the seed file to mount (default lab/seeds/default.yaml)
 #   LAB_OKTA_API_TOKEN, LAB_OKTA_AGENT_TOKEN, LAB_RADIUS_SHARED_SECRET, LAB_AWS_ACCESS_KEY_ID,
-#   LAB_AWS_SECRET_ACCESS_KEY, LAB_AWS_REGION, LAB_ADMIN_TOKEN   override the topology's credentials
-#                       in every container (LAB_ADMIN_TOKEN: the admin APIs' Bearer token)
+#   LAB_AWS_SECRET_ACCESS_KEY, LAB_AWS_REGION, LAB_ADMIN_TOKEN, LAB_CONSOLE_PASSWORD   override the
+#                       topology's credentials in every container (LAB_ADMIN_TOKEN: the admin APIs'
+#                       Bearer token; LAB_CONSOLE_PASSWORD: the AWS console's lab-operator)
 version: "2.4"
 
 x-lab-service: &lab-service
@@ -145,6 +146,7 @@ x-lab-service: &lab-service
     LAB_AWS_SECRET_ACCESS_KEY: ${{LAB_AWS_SECRET_ACCESS_KEY:-}}
     LAB_AWS_REGION: ${{LAB_AWS_REGION:-}}
     LAB_ADMIN_TOKEN: ${{LAB_ADMIN_TOKEN:-}}
+    LAB_CONSOLE_PASSWORD: ${{LAB_CONSOLE_PASSWORD:-}}
   healthcheck:
     test: ["CMD", "/opt/lab/bin/python", "/opt/lab/docker/healthcheck.py"]
     interval: 2s
