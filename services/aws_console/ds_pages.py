@@ -73,12 +73,15 @@ def router(console: Console) -> APIRouter:
             items = await directories()
         except ApiError as exc:
             error = exc
-        return render(request, "console/ds_list.html", nav="ds", directories=items, error=error)
+        return render(request, "console/ds_list.html", nav="ds", directories=items, error=error,
+                      settled=all(d.get("Stage") in SETTLED_STAGES for d in items))
 
     @r.get("/directoryservice/rows", response_class=HTMLResponse)
     async def rows(request: Request) -> Response:
         console.session(request)
-        return render(request, "console/ds_rows.html", directories=await directories())
+        items = await directories()
+        return render(request, "console/ds_rows.html", directories=items,
+                      settled=all(d.get("Stage") in SETTLED_STAGES for d in items))
 
     @r.get("/directoryservice/new", response_class=HTMLResponse)
     async def new(request: Request) -> Response:
