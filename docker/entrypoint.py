@@ -27,6 +27,7 @@ CREDENTIAL_ENV = {
     "aws_secret_access_key": "LAB_AWS_SECRET_ACCESS_KEY",
     "aws_region": "LAB_AWS_REGION",
     "admin_token": "LAB_ADMIN_TOKEN",
+    "console_password": "LAB_CONSOLE_PASSWORD",
 }
 
 

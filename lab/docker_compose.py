@@ -35,9 +35,10 @@ DEMO_CREDENTIALS = {
     "aws_secret_access_key": "LabDemoSecretAccessKeyForDockerCompose00",
     "aws_region": "us-east-1",
     "admin_token": "LabDemoAdminTokenForDockerComposeOnly",
+    "console_password": "LabDemoConsolePassword",
 }
 CREDENTIAL_ENV = ("LAB_OKTA_API_TOKEN", "LAB_OKTA_AGENT_TOKEN", "LAB_RADIUS_SHARED_SECRET", "LAB_AWS_ACCESS_KEY_ID",
-                  "LAB_AWS_SECRET_ACCESS_KEY", "LAB_AWS_REGION", "LAB_ADMIN_TOKEN")
+                  "LAB_AWS_SECRET_ACCESS_KEY", "LAB_AWS_REGION", "LAB_ADMIN_TOKEN", "LAB_CONSOLE_PASSWORD")
 
 
 # -- the topology ------------------------------------------------------------------------------
@@ -95,6 +96,7 @@ DEPENDS_ON: dict[str, tuple[str, ...]] = {
     "radius-agent": ("okta",),              # pulls its apps from the org at start
     "ad-connector": ("dc", "radius-agent"),
     "workspaces": ("ad-connector",),
+    "aws-console": ("ad-connector", "workspaces"),
 }
 HOSTNAMES = {"dc": "instancerdc", "radius-agent": "instanceokta", "ad-agent": "instanceokta"}
 
@@ -118,8 +120,9 @@ COMPOSE_HEADER = """\
 #   LAB_TOPOLOGY_FILE   the topology file to mount (default docker/config/topology.json)
 #   LAB_SEED_FILE       the seed file to mount (default lab/seeds/default.yaml)
 #   LAB_OKTA_API_TOKEN, LAB_OKTA_AGENT_TOKEN, LAB_RADIUS_SHARED_SECRET, LAB_AWS_ACCESS_KEY_ID,
-#   LAB_AWS_SECRET_ACCESS_KEY, LAB_AWS_REGION, LAB_ADMIN_TOKEN   override the topology's credentials
-#                       in every container (LAB_ADMIN_TOKEN: the admin APIs' Bearer token)
+#   LAB_AWS_SECRET_ACCESS_KEY, LAB_AWS_REGION, LAB_ADMIN_TOKEN, LAB_CONSOLE_PASSWORD   override the
+#                       topology's credentials in every container (LAB_ADMIN_TOKEN: the admin APIs'
+#                       Bearer token; LAB_CONSOLE_PASSWORD: the AWS console's lab-operator)
 version: "2.4"
 
 x-lab-service: &lab-service
@@ -143,6 +146,7 @@ x-lab-service: &lab-service
     LAB_AWS_SECRET_ACCESS_KEY: ${{LAB_AWS_SECRET_ACCESS_KEY:-}}
     LAB_AWS_REGION: ${{LAB_AWS_REGION:-}}
     LAB_ADMIN_TOKEN: ${{LAB_ADMIN_TOKEN:-}}
+    LAB_CONSOLE_PASSWORD: ${{LAB_CONSOLE_PASSWORD:-}}
   healthcheck:
     test: ["CMD", "/opt/lab/bin/python", "/opt/lab/docker/healthcheck.py"]
     interval: 2s

@@ -29,17 +29,23 @@ SERVICES: dict[str, tuple[int, dict[str, int]]] = {
     "radius-agent": (20, {"radius": 1812}),
     "ad-connector": (40, {"api": 80}),
     "workspaces": (50, {"api": 80}),
+    "aws-console": (80, {"api": 80}),           # a client of the two AWS APIs above, as a person's browser
 }
 # A second Okta RADIUS agent (`lab up --agents 2`): same program, its own address and duplicate cache.
 SECOND_AGENT = ("radius-agent-2", 22)
 # AD Connector's two connector addresses: the source of its RADIUS requests (ConnectIps).
 CONNECT_IP_OCTETS = (41, 42)
 
+# The AWS account of the console's sign-in (WorkSpaces' default `account_id` is the same).
+CONSOLE_ACCOUNT_ID = "123456789012"
+# The lab's operator: the IAM user who signs in to the AWS console (password: credential console_password).
+CONSOLE_USER = "lab-operator"
+
 HTTP_KINDS = {"api", "admin"}
 # The pages people open in a browser, by the package that serves them on its `api` port.
 PAGES = {"services.okta": {"signin": "/login", "admin_console": "/admin"},
          "services.mail": {"mailbox": "/"}, "services.phone": {"phones": "/"},
-         "services.workspaces": {"web_access": "/webclient"}}
+         "services.workspaces": {"web_access": "/webclient"}, "services.aws_console": {"console": "/signin"}}
 RADIUS_AGENT_PACKAGE = "services.radius_agent"
 
 
@@ -88,6 +94,12 @@ def build(
         # DNS servers are given by IP only (CustomerDnsIps); the lab's DNS port is a lab setting.
         "dns_port": dc_ports["dns"],
         "customer_dns_ips": [services["dc"]["host"]],
+    }
+    # The console calls the two AWS APIs as boto3 does: their URLs here, the keys from credentials.
+    services["aws-console"]["settings"] = {
+        "ds_endpoint": f"http://{services['ad-connector']['host']}:{services['ad-connector']['ports']['api']}",
+        "workspaces_endpoint": f"http://{services['workspaces']['host']}:{services['workspaces']['ports']['api']}",
+        "account_id": CONSOLE_ACCOUNT_ID,
     }
     return {
         "runtime": runtime,
@@ -154,6 +166,8 @@ def load_or_create_credentials(state_dir: Path) -> dict[str, str]:
         "aws_region": "us-east-1",
         # Every service's admin API (reset, faults, clock, events) takes it as a Bearer token.
         "admin_token": _secret(43),
+        # The AWS console's IAM user password (CONSOLE_USER); shown by `lab users`.
+        "console_password": _secret(16),
     }
     missing = {k: v for k, v in fresh.items() if k not in creds}
     if missing:

@@ -33,6 +33,11 @@ def cmd_users(args: argparse.Namespace) -> int:
         rows.append({"username": admin["login"].split("@")[0], "upn": admin["login"], "password": admin["password"],
                      "ad_state": "- (Okta admin)", "okta_status": "ACTIVE", "assigned": False,
                      "okta_verify": False, "workspace": False})
+    # The lab's operator: the IAM user of the AWS console (its password is a lab credential).
+    password = ((topology or {}).get("credentials") or {}).get("console_password") or "(lab not up)"
+    rows.append({"username": topo.CONSOLE_USER, "upn": f"{topo.CONSOLE_USER} (account {topo.CONSOLE_ACCOUNT_ID})",
+                 "password": password, "ad_state": "- (AWS operator)", "okta_status": None, "assigned": False,
+                 "okta_verify": False, "workspace": False, "operator": True})
     if args.json:
         say(json.dumps(rows, indent=2))
         return EXIT_OK
