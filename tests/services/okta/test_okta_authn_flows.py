@@ -72,18 +72,18 @@ def code(secret: str, steps: int = 0) -> str:
 
 def test_the_activation_email_is_copied_to_the_secondary_email(lab, api):
     resp = api.post("/api/v1/users", params={"activate": "true"},
-                    json={"profile": {"login": "olga@corp.example.com", "email": "olga@corp.example.com",
-                                      "secondEmail": "olga.home@example.net", "firstName": "Olga",
+                    json={"profile": {"login": "oona@corp.example.com", "email": "oona@corp.example.com",
+                                      "secondEmail": "oona.home@example.net", "firstName": "Oona",
                                       "lastName": "Lab"}})
     assert resp.status_code == 200, resp.text
     mail = url(lab["topo"], "mail")
     deadline = time.monotonic() + 10
-    while not (copy := httpx.get(f"{mail}/messages", params={"to": "olga.home@example.net"}).json()):
+    while not (copy := httpx.get(f"{mail}/messages", params={"to": "oona.home@example.net"}).json()):
         assert time.monotonic() < deadline, "no copy at the secondary email"
         time.sleep(0.1)
     full = httpx.get(f"{mail}/messages/{copy[0]['id']}").json()
     assert full["subject"] == "Welcome to Okta!"
-    assert sorted(full["envelope"]["to"]) == ["olga.home@example.net", "olga@corp.example.com"]
+    assert sorted(full["envelope"]["to"]) == ["oona.home@example.net", "oona@corp.example.com"]
 
 
 def test_activation_email_password_reset_then_enrolment(lab, api):
@@ -152,8 +152,8 @@ def test_optional_enrolment_can_be_skipped(lab, api):
     api.post(f"/api/v1/policies/{policy['id']}/rules", json={"name": "first sign in",
                                                               "actions": {"enroll": {"self": "LOGIN"}}})
     try:
-        new_user(api, "olga@corp.example.com", password="Olga-Passw0rd!")
-        tx = authn(lab, username="olga@corp.example.com", password="Olga-Passw0rd!").json()
+        new_user(api, "oona@corp.example.com", password="Olga-Passw0rd!")
+        tx = authn(lab, username="oona@corp.example.com", password="Olga-Passw0rd!").json()
         assert tx["status"] == "MFA_ENROLL" and "skip" in tx["_links"]
         assert authn(lab, tx["_links"]["skip"]["href"], stateToken=tx["stateToken"]).json()["status"] == "SUCCESS"
     finally:
