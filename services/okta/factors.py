@@ -85,8 +85,12 @@ def enrol_factor(org: Org, audit: Audit, user: dict[str, Any], ftype: str, provi
                         [f"factorType: {ftype} with provider {provider} is not supported by this org"])
     if user["status"] in ("DEPROVISIONED", "SUSPENDED"):
         raise OktaError("E0000038")
+    # Okta Verify: each device is its own push factor, up to okta_verify_max_devices (1: Classic)
+    devices = sum(1 for f in user_factors(org, user) if f["factorType"] == "push" and f["status"] == "ACTIVE")
     for old in user_factors(org, user):
         if (old["factorType"], old["provider"]) == (ftype, provider):
+            if old["status"] == "ACTIVE" and ftype == "push" and devices < org.settings.okta_verify_max_devices:
+                continue
             if old["status"] == "ACTIVE":
                 raise OktaError("E0000001", "A factor of this type is already set up.",
                                 ["factorType: A factor of this type is already set up."])
