@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from . import codes, mailer, otp, policies, push, qr, shapes
-from .errors import OktaError, json_body, not_found, string_field
+from .errors import OktaError, invalid, json_body, not_found, string_field
 from .ids import FACTOR_PREFIX, new_id, token
 from .org import Audit, Org, factor_target, user_target
 from .users import get_user
@@ -285,8 +285,12 @@ def router(org: Org) -> APIRouter:
         if f["status"] != "ACTIVE":
             raise OktaError("E0000001", "Factor is not active", ["factor: The factor is not active"])
         if f["factorType"] == "push":
+            # Okta: a caller asks for a number matching challenge with a body; none is a plain push
+            number = (data or {}).get("useNumberMatchingChallenge", False)
+            if not isinstance(number, bool):
+                raise invalid("useNumberMatchingChallenge", "must be true or false")
             otp.check_user_can_verify(user)
-            tx = push.create(org, audit, user, f)
+            tx = push.create(org, audit, user, f, number=number)
             return shapes.respond(push.view(org, tx), status=201)
         if codes.is_code_factor(f):
             code = string_field(data, "passCode")

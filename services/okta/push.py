@@ -24,10 +24,11 @@ RADIUS_AGENT_USER_AGENT = "okta-radius-agent"
 
 
 def wants_number(org: Org, audit: Audit) -> bool:
-    """Whether a push sent now carries a number challenge. `high_risk`: the lab has no risk
-    engine, so no sign-in is high risk (lab choice). A RADIUS sign-in (the agent's User-Agent)
-    gets one only with `number_challenge_radius: send`, what a migrated org without Okta's
-    "Disable number matching challenge for RADIUS" does."""
+    """Whether a push of a sign-in (the Authentication API) carries a number challenge: the org's
+    Okta Verify setting. `high_risk`: the lab has no risk engine, so no sign-in is high risk (lab
+    choice). A RADIUS sign-in (the agent's User-Agent) gets one only with
+    `number_challenge_radius: send`, what a migrated org without Okta's "Disable number matching
+    challenge for RADIUS" does. The Factors API asks for one per call instead (factors.py)."""
     if org.settings.okta_verify_number_challenge != "all":
         return False
     if (audit.user_agent or "").lower().startswith(RADIUS_AGENT_USER_AGENT):
@@ -66,7 +67,10 @@ def view(org: Org, tx: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def create(org: Org, audit: Audit, user: dict[str, Any], factor: dict[str, Any]) -> dict[str, Any]:
+def create(org: Org, audit: Audit, user: dict[str, Any], factor: dict[str, Any],
+           number: bool | None = None) -> dict[str, Any]:
+    """A new WAITING transaction; `number`: with a number challenge or not (None: the org's
+    setting decides, as for a sign-in)."""
     now = org.now()
     ttl = org.settings.push_ttl_seconds
     tx = {"id": "v2mst." + new_id("", 22), "factorId": factor["id"], "userId": user["id"],
@@ -74,7 +78,7 @@ def create(org: Org, audit: Audit, user: dict[str, Any], factor: dict[str, Any])
           "expiresTs": now + ttl, "expiresAt": org.iso(now + ttl),
           "trace": audit.trace,
           "client": {"ipAddress": audit.forwarded_for or audit.ip, "userAgent": audit.user_agent}}
-    if wants_number(org, audit):
+    if wants_number(org, audit) if number is None else number:
         tx["correctAnswer"], tx["choices"] = _numbers()
     org.store.put("push_tx", tx["id"], tx)
     org.syslog("system.push.send_factor_verify_push", audit=audit, actor=user_actor(user),

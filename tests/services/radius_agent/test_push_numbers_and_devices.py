@@ -64,13 +64,14 @@ def pushes_of(phone: httpx.Client, login: str) -> int:
     return len([p for p in phone.get("/pushes").json() if p["login"] == login])
 
 
-def sign_in_to_push(topology) -> tuple[str, dict]:
+def sign_in_to_push(topology, user_agent: str = "Mozilla/5.0 (lab browser)") -> tuple[str, dict]:
     """The sign-in page's calls: password, then Okta Verify push; returns the stateToken and answer."""
-    base = url(topology, "okta")
-    mfa = httpx.post(f"{base}/api/v1/authn", json={"username": PAT, "password": PASSWORD}).json()
+    base, headers = url(topology, "okta"), {"User-Agent": user_agent}
+    mfa = httpx.post(f"{base}/api/v1/authn", json={"username": PAT, "password": PASSWORD}, headers=headers).json()
     assert mfa["status"] == "MFA_REQUIRED"
     factor = next(f for f in mfa["_embedded"]["factors"] if f["factorType"] == "push")
-    body = httpx.post(factor["_links"]["verify"]["href"], json={"stateToken": mfa["stateToken"]}).json()
+    body = httpx.post(factor["_links"]["verify"]["href"], json={"stateToken": mfa["stateToken"]},
+                      headers=headers).json()
     assert body["status"] == "MFA_CHALLENGE" and body["factorResult"] == "WAITING"
     return mfa["stateToken"], body
 
@@ -120,7 +121,7 @@ def test_a_wrong_number_denies_the_sign_in(lab):
 def test_the_phone_takes_only_one_of_its_three_numbers(lab):
     topology, _api, phone = lab
     before = pushes_of(phone, PAT)
-    _token, body = sign_in_to_push(topology)
+    sign_in_to_push(topology)
     pushed = wait_push(phone, before, PAT)
     outside = next(n for n in range(10, 100) if n not in pushed["choices"])
     for bad in ({"answer": "approve"}, {"answer": "approve", "number": outside}):
@@ -134,15 +135,33 @@ def test_the_phone_takes_only_one_of_its_three_numbers(lab):
     assert phone.post(f"/pushes/{pushed['transactionId']}/answer", json={"answer": "deny"}).status_code == 409
 
 
-def test_factors_api_verify_carries_the_correct_answer(lab):
+def test_factors_api_verify_asks_for_the_number_per_call(lab):
+    """Okta's Factors API: a number matching push only when the call's body asks for one."""
     _topology, api, _phone = lab
     uid = api.get(f"/api/v1/users/{PAT}").json()["id"]
     push = next(f for f in api.get(f"/api/v1/users/{uid}/factors").json() if f["factorType"] == "push")
-    sent = api.post(f"/api/v1/users/{uid}/factors/{push['id']}/verify")
+    plain = api.post(f"/api/v1/users/{uid}/factors/{push['id']}/verify")      # no body: a plain push
+    assert plain.status_code == 201 and "_embedded" not in plain.json()
+    api.delete(plain.json()["_links"]["cancel"]["href"])
+    bad = api.post(f"/api/v1/users/{uid}/factors/{push['id']}/verify", json={"useNumberMatchingChallenge": "yes"})
+    assert bad.status_code == 400 and bad.json()["errorCode"] == "E0000001"
+    sent = api.post(f"/api/v1/users/{uid}/factors/{push['id']}/verify", json={"useNumberMatchingChallenge": True})
     assert sent.status_code == 201 and sent.json()["factorResult"] == "WAITING"
     answer = sent.json()["_embedded"]["challenge"]["correctAnswer"]
     polled = api.get(sent.json()["_links"]["poll"]["href"]).json()
     assert polled["_embedded"]["challenge"]["correctAnswer"] == answer
+
+
+def test_the_radius_agents_sign_in_gets_no_number(lab):
+    """The agent's primary-authentication path uses the Authentication API too: with
+    number_challenge_radius: skip (Okta's "Disable number matching challenge for RADIUS") its
+    push is a plain one, which the scripted phone approves."""
+    topology, _api, phone = lab
+    before = pushes_of(phone, PAT)
+    token, body = sign_in_to_push(topology, user_agent="okta-radius-agent-lab/2.x")
+    assert "_embedded" not in body["_embedded"]["factor"]
+    assert wait_push(phone, before, PAT)["choices"] is None
+    assert poll(token, body, {"REJECTED", "TIMEOUT"})["status"] == "SUCCESS"
 
 
 radclient = pytest.mark.skipif(shutil.which("radclient") is None, reason="radclient not installed")
@@ -196,7 +215,8 @@ def test_a_second_device_is_its_own_factor_and_radius_pushes_to_the_first(lab):
     assert [p["device"] for p in got] == ["Lab iPhone"] and got[0]["state"] == "denied"
     events = [json.loads(line) for line in
               (topology["_test_state"] / "events" / "radius-agent.jsonl").read_text().splitlines()]
-    reason = [e for e in events if e["kind"] == "radius.request" and e["fields"].get("user") == "bob"][-1]["fields"]["reason"]
+    bobs = [e for e in events if e["kind"] == "radius.request" and e["fields"].get("user") == "bob"]
+    reason = bobs[-1]["fields"]["reason"]
     assert "User rejected the Okta Verify push" in reason
     assert "2 Okta Verify devices enrolled (Lab iPhone, Lab iPad); the push went to the first only" in reason
     # the org's verify of the iPad's factor reaches the iPad only
