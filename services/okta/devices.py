@@ -3,8 +3,8 @@ the phone enrols a push factor with the activation token from the oktaverify:// 
 gets a device credential; later it answers pushes with that credential, and only the device
 enrolled for the transaction's factor may answer (403 E0000006 otherwise). Each device enrolled is
 its own push factor (`okta_verify_max_devices`); a push goes to its factor's device only. An
-answer to a number challenge carries the number picked (`{"result": "APPROVE", "number": 42}`). The org keeps only a
-digest of the credential."""
+answer to a number challenge carries the number picked (`{"result": "APPROVE", "number": 42}`).
+The org keeps only a digest of the credential."""
 from __future__ import annotations
 
 import hmac

@@ -78,7 +78,9 @@ def create(org: Org, audit: Audit, user: dict[str, Any], factor: dict[str, Any],
           "expiresTs": now + ttl, "expiresAt": org.iso(now + ttl),
           "trace": audit.trace,
           "client": {"ipAddress": audit.forwarded_for or audit.ip, "userAgent": audit.user_agent}}
-    if wants_number(org, audit) if number is None else number:
+    if number is None:
+        number = wants_number(org, audit)
+    if number:
         tx["correctAnswer"], tx["choices"] = _numbers()
     org.store.put("push_tx", tx["id"], tx)
     org.syslog("system.push.send_factor_verify_push", audit=audit, actor=user_actor(user),

@@ -65,9 +65,10 @@ class PushInbox:
             "_answerUrl": str(data.get("answerUrl")), "_credential": acc.device_credential}
         self.records.append(record)
         del self.records[:-200]                       # keep the last 200
-        scripted = acc.action != "ignore" and not (choices and acc.action == "approve")
-        self.ctx.record("phone.push_received", peer="okta", outcome=acc.action if scripted or acc.action == "ignore"
-                        else "needs_number", user=acc.login, device=acc.device,
+        needs_number = bool(choices) and acc.action == "approve"     # only the person sees the number
+        scripted = acc.action != "ignore" and not needs_number
+        self.ctx.record("phone.push_received", peer="okta", outcome="needs_number" if needs_number else acc.action,
+                        user=acc.login, device=acc.device,
                         transaction=record["transactionId"], trace=data.get("trace"), numberChallenge=bool(choices))
         if scripted:
             self._spawn(self._scripted(record))
