@@ -224,3 +224,43 @@ def test_a_second_device_is_its_own_factor_and_radius_pushes_to_the_first(lab):
     sent = api.post(f"/api/v1/users/{uid}/factors/{ipad['id']}/verify")
     assert sent.status_code == 201
     assert wait_push(phone, before, bob)["device"] == "Lab iPad"
+
+
+# -- the pieces, without processes --------------------------------------------------------------
+
+def test_the_agent_chooses_among_push_factors_as_set():
+    from services.radius_agent.model import Policy, Reject, choose_push
+    iphone = {"id": "opf1", "factorType": "push", "profile": {"name": "Lab iPhone"}}
+    ipad = {"id": "opf2", "factorType": "push", "profile": {"name": "Lab iPad"}}
+    totp = {"id": "ost1", "factorType": "token:software:totp"}
+    assert choose_push([totp, iphone], "first") == (iphone, None)
+    chosen, note = choose_push([totp, iphone, ipad], "first")
+    assert chosen is iphone and note is not None and "2 Okta Verify devices enrolled (Lab iPhone, Lab iPad)" in note
+    with pytest.raises(Reject, match="does not choose"):
+        choose_push([iphone, ipad], "reject")
+    with pytest.raises(Reject, match="no ACTIVE Okta Verify push factor"):
+        choose_push([totp], "first")
+    assert Policy.from_settings({}).multi_device == "first"
+    assert Policy.from_settings({"okta_verify_multi_device": "reject"}).multi_device == "reject"
+    with pytest.raises(ValueError, match="okta_verify_multi_device"):
+        Policy.from_settings({"okta_verify_multi_device": "all"})
+
+
+def test_the_phone_keeps_several_devices_of_one_person(tmp_path):
+    from services.phone.authenticator import Wallet
+    wallet = Wallet(tmp_path / "okta_verify.json")
+    for device, factor in (("Lab iPhone", "opf1"), ("Lab iPad", "opf2")):
+        acc = wallet.account("ann@corp.example.com", device)
+        acc.push_factor_id, acc.device_credential = factor, f"cred-{factor}"
+    wallet.save()
+    reopened = Wallet(tmp_path / "okta_verify.json")
+    assert sorted(a.device for a in reopened.accounts_of("ann")) == ["Lab iPad", "Lab iPhone"]
+    ipad = reopened.by_factor("opf2")                          # a push reaches its factor's device
+    assert ipad is not None and ipad.device == "Lab iPad"
+    assert reopened.find("ann").device == "Lab iPhone"
+    reopened.set_behaviour("ann", "deny", 0, device="Lab iPad")
+    assert [a.action for a in reopened.accounts_of("ann")] == ["approve", "deny"]
+    reopened.set_behaviour("ann", "ignore", 1)                 # no device: all of them
+    assert {a.action for a in reopened.accounts_of("ann")} == {"ignore"}
+    reopened.remove("ann", "Lab iPad")
+    assert [a.device for a in Wallet(tmp_path / "okta_verify.json").accounts_of("ann")] == ["Lab iPhone"]
