@@ -81,7 +81,7 @@ def poll(state_token: str, body: dict, until: set[str]) -> dict:
     while time.monotonic() < deadline:
         if body.get("status") == "SUCCESS" or body.get("factorResult") in until:
             return body
-        time.sleep(0.1)
+        time.sleep(0.3)        # under the org's 4 authn calls per second per user
         body = httpx.post(body["_links"]["next"]["href"], json={"stateToken": state_token}).json()
     raise AssertionError(f"the push did not end: {body}")
 
@@ -137,11 +137,14 @@ def test_the_phone_takes_only_one_of_its_three_numbers(lab):
 
 def test_factors_api_verify_asks_for_the_number_per_call(lab):
     """Okta's Factors API: a number matching push only when the call's body asks for one."""
-    _topology, api, _phone = lab
+    _topology, api, phone = lab
     uid = api.get(f"/api/v1/users/{PAT}").json()["id"]
     push = next(f for f in api.get(f"/api/v1/users/{uid}/factors").json() if f["factorType"] == "push")
+    assert phone.put("/accounts/pat/behaviour", json={"action": "ignore"}).status_code == 200
+    before = pushes_of(phone, PAT)
     plain = api.post(f"/api/v1/users/{uid}/factors/{push['id']}/verify")      # no body: a plain push
     assert plain.status_code == 201 and "_embedded" not in plain.json()
+    assert wait_push(phone, before, PAT)["choices"] is None          # delivered (in the background)
     api.delete(plain.json()["_links"]["cancel"]["href"])
     bad = api.post(f"/api/v1/users/{uid}/factors/{push['id']}/verify", json={"useNumberMatchingChallenge": "yes"})
     assert bad.status_code == 400 and bad.json()["errorCode"] == "E0000001"
@@ -150,6 +153,9 @@ def test_factors_api_verify_asks_for_the_number_per_call(lab):
     answer = sent.json()["_embedded"]["challenge"]["correctAnswer"]
     polled = api.get(sent.json()["_links"]["poll"]["href"]).json()
     assert polled["_embedded"]["challenge"]["correctAnswer"] == answer
+    assert answer in wait_push(phone, before + 1, PAT)["choices"]
+    api.delete(sent.json()["_links"]["cancel"]["href"])
+    assert phone.put("/accounts/pat/behaviour", json={"action": "approve"}).status_code == 200
 
 
 def test_the_radius_agents_sign_in_gets_no_number(lab):
