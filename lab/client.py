@@ -116,6 +116,18 @@ class LabClient:
             raise LabClientError(str(resp.json().get("detail", resp.text)))
         return resp.json()
 
+    def phone_scan(self, uri: str, device: str) -> dict[str, Any]:
+        """The person scans a QR code's text with one of their phones (`device`)."""
+        resp = self._http.post(f"{api_url(self.topology, 'phone')}/scan", params={"device": device}, json={"uri": uri})
+        if resp.status_code != 200:
+            raise LabClientError(str(resp.json().get("detail", resp.text)))
+        return resp.json()
+
+    def phone_remove(self, user: str, device: str) -> None:
+        resp = self._http.delete(f"{api_url(self.topology, 'phone')}/accounts/{user}", params={"device": device})
+        if resp.status_code != 200:
+            raise LabClientError(str(resp.json().get("detail", resp.text)))
+
     def phone_pushes(self) -> list[dict[str, Any]]:
         return self._http.get(f"{api_url(self.topology, 'phone')}/pushes").json()
 

@@ -60,6 +60,23 @@ def _phone(step: Step) -> None:
     step.runner.client.phone_respond(arg["user"], arg.get("respond", "approve"), float(arg.get("after", 0)))
 
 
+def _phone_scan(step: Step) -> None:
+    """A second phone (`device`) scans an enrolment QR code's text (`uri`, e.g. a remembered `$qr`)."""
+    r = step.runner
+    arg = resolve(dict(step.arg), r.client, r.remembered)
+    try:
+        r.client.phone_scan(str(arg["uri"]), str(arg.get("device", "Lab iPhone")))
+    except LabClientError as exc:
+        raise StepFailed(f"step {step.index}: the phone did not enrol: {exc}") from None
+
+
+def _phone_remove(step: Step) -> None:
+    try:
+        step.runner.client.phone_remove(str(step.arg["user"]), str(step.arg["device"]))
+    except LabClientError as exc:
+        raise StepFailed(f"step {step.index}: {exc}") from None
+
+
 def _fault(step: Step) -> None:
     spec = dict(step.arg)
     step.runner.client.add_fault(spec.pop("service"), spec)
@@ -272,6 +289,11 @@ ACTIONS: dict[str, Action] = {
     "say": Action(None, _say, tell=str),
     "login": Action(LOGIN_PARAMS, _login, tell=_tell_login),
     "phone": Action(frozenset({"user", "respond", "after"}), _phone, tell=_tell_phone),
+    # Several Okta Verify devices: another phone scans a QR code, or is taken off (issue 17).
+    "phone_scan": Action(frozenset({"uri", "device"}), _phone_scan,
+                         tell=lambda arg: f"The user scans the QR code with another phone, {arg.get('device')}."),
+    "phone_remove": Action(frozenset({"user", "device"}), _phone_remove,
+                           tell=lambda arg: f"{arg['user']} removes the account from {arg['device']}."),
     "fault": Action(frozenset({"service", "action", "protocol", "port", "peer", "seconds", "target"}), _fault,
                     tell=_tell_fault),
     "clock": Action(frozenset({"service", "offset"}), _clock,

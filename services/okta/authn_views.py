@@ -96,6 +96,17 @@ def _challenge(org: Org, f: dict[str, Any], extra: dict[str, Any], embedded: dic
         links["resend"] = [{"name": f["factorType"], **shapes.post_link(verify + "/resend")}]
 
 
+def _number_challenge(org: Org, state: dict[str, Any], f: dict[str, Any], extra: dict[str, Any],
+                      embedded: dict[str, Any]) -> None:
+    """A waiting push with a number challenge: the number the page shows, as Okta's
+    `_embedded.factor._embedded.challenge.correctAnswer`."""
+    if f["factorType"] != "push" or extra.get("factorResult") != "WAITING" or not state.get("pushTx"):
+        return
+    tx = org.store.get("push_tx", state["pushTx"])
+    if tx and tx.get("correctAnswer") is not None:
+        embedded["factor"]["_embedded"] = {"challenge": {"correctAnswer": tx["correctAnswer"]}}
+
+
 def transaction(org: Org, state: dict[str, Any], user: dict[str, Any] | None, **extra: Any) -> dict[str, Any]:
     """The body for a transaction that is still going (every state but SUCCESS)."""
     status = state["status"]
@@ -125,6 +136,7 @@ def transaction(org: Org, state: dict[str, Any], user: dict[str, Any] | None, **
         f = org.people.factor(state.get("factorId") or "")
         if f is not None:
             _challenge(org, f, extra, embedded, links)
+            _number_challenge(org, state, f, extra, embedded)
         links["prev"] = prev
     elif status in ("PASSWORD_EXPIRED", "PASSWORD_RESET"):
         embedded["policy"] = PASSWORD_POLICY

@@ -1,8 +1,10 @@
 """The Okta Verify device channel (no SSWS; stands in for the app's private API):
 the phone enrols a push factor with the activation token from the oktaverify:// QR code and
 gets a device credential; later it answers pushes with that credential, and only the device
-enrolled for the transaction's factor may answer (403 E0000006 otherwise). The org keeps only a
-digest of the credential."""
+enrolled for the transaction's factor may answer (403 E0000006 otherwise). Each device enrolled is
+its own push factor (`okta_verify_max_devices`); a push goes to its factor's device only. An
+answer to a number challenge carries the number picked (`{"result": "APPROVE", "number": 42}`).
+The org keeps only a digest of the credential."""
 from __future__ import annotations
 
 import hmac
@@ -70,12 +72,17 @@ def router(org: Org) -> APIRouter:
         result = string_field(data, "result", required=True)
         if result not in ("APPROVE", "DENY"):
             raise invalid("result", "must be APPROVE or DENY")
+        number = data.get("number")
+        if number is not None and (isinstance(number, bool) or not isinstance(number, int)):
+            raise invalid("number", "must be the number picked, a whole number")
+        if result == "APPROVE" and tx.get("correctAnswer") is not None and number is None:
+            raise invalid("number", "this push has a number challenge: answer with the number picked")
         tx = push.current(org, tx)
         if tx["status"] != "WAITING":
             org.record("okta.push.answer", audit, outcome=f"too_late_{tx['status']}", transaction=txid,
                        trace=tx.get("trace"), user=tx["login"])
             raise OktaError("E0000079")
-        tx = push.answer(org, audit, tx, result)
+        tx = push.answer(org, audit, tx, result, number)
         return shapes.respond({"transactionId": tx["id"], "factorResult": tx["status"]})
 
     return r

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from . import codes, mailer, otp, policies, push, qr, shapes
-from .errors import OktaError, json_body, not_found, string_field
+from .errors import OktaError, invalid, json_body, not_found, string_field
 from .ids import FACTOR_PREFIX, new_id, token
 from .org import Audit, Org, factor_target, user_target
 from .users import get_user
@@ -85,8 +85,12 @@ def enrol_factor(org: Org, audit: Audit, user: dict[str, Any], ftype: str, provi
                         [f"factorType: {ftype} with provider {provider} is not supported by this org"])
     if user["status"] in ("DEPROVISIONED", "SUSPENDED"):
         raise OktaError("E0000038")
+    # Okta Verify: each device is its own push factor, up to okta_verify_max_devices (1: Classic)
+    devices = sum(1 for f in user_factors(org, user) if f["factorType"] == "push" and f["status"] == "ACTIVE")
     for old in user_factors(org, user):
         if (old["factorType"], old["provider"]) == (ftype, provider):
+            if old["status"] == "ACTIVE" and ftype == "push" and devices < org.settings.okta_verify_max_devices:
+                continue
             if old["status"] == "ACTIVE":
                 raise OktaError("E0000001", "A factor of this type is already set up.",
                                 ["factorType: A factor of this type is already set up."])
@@ -281,8 +285,12 @@ def router(org: Org) -> APIRouter:
         if f["status"] != "ACTIVE":
             raise OktaError("E0000001", "Factor is not active", ["factor: The factor is not active"])
         if f["factorType"] == "push":
+            # Okta: a caller asks for a number matching challenge with a body; none is a plain push
+            number = (data or {}).get("useNumberMatchingChallenge", False)
+            if not isinstance(number, bool):
+                raise invalid("useNumberMatchingChallenge", "must be true or false")
             otp.check_user_can_verify(user)
-            tx = push.create(org, audit, user, f)
+            tx = push.create(org, audit, user, f, number=number)
             return shapes.respond(push.view(org, tx), status=201)
         if codes.is_code_factor(f):
             code = string_field(data, "passCode")

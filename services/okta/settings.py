@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DELEGATED_MODES = ("auto", "agent", "ldap", "accept", "reject")
+NUMBER_CHALLENGE = ("never", "high_risk", "all")     # Okta Verify's "Number Challenge" (push.py)
+NUMBER_CHALLENGE_RADIUS = ("skip", "send")
 # Requests per minute by path prefix (the longest prefix wins); `rate_limits` overrides them.
 DEFAULT_RATE_LIMITS = {"default": 600, "/api/v1/logs": 120, "/api/v1/radius": 600, "/api/v1/authn": 600,
                        "/api/v1/users": 600, "/api/v1/apps": 600}
@@ -35,6 +37,12 @@ class OrgSettings:
     authn_user_limit_per_second: int = 4            # 0 turns the per-user authn limit off
     factor_code_ttl_seconds: float = 300.0
     factor_code_resend_seconds: float = 30.0
+    # Okta Verify (push.py, docs/okta.md "Number challenge"): when a push carries a number to pick;
+    # whether a push for a RADIUS sign-in does too (skip: Okta's "Disable number matching
+    # challenge for RADIUS"); how many Okta Verify devices (push factors) a user may enrol.
+    okta_verify_number_challenge: str = "never"
+    number_challenge_radius: str = "skip"
+    okta_verify_max_devices: int = 1
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> OrgSettings:
@@ -69,7 +77,17 @@ class OrgSettings:
                 isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 0
                 for k, v in limits.items()):
             raise ValueError("okta setting rate_limits must map path prefixes to requests per minute")
+        challenge = settings.get("okta_verify_number_challenge", d.okta_verify_number_challenge)
+        if challenge not in NUMBER_CHALLENGE:
+            raise ValueError(f"okta setting okta_verify_number_challenge must be one of {', '.join(NUMBER_CHALLENGE)}")
+        radius_challenge = settings.get("number_challenge_radius", d.number_challenge_radius)
+        if radius_challenge not in NUMBER_CHALLENGE_RADIUS:
+            raise ValueError("okta setting number_challenge_radius must be one of "
+                             f"{', '.join(NUMBER_CHALLENGE_RADIUS)}")
         return cls(
+            okta_verify_number_challenge=challenge,
+            number_challenge_radius=radius_challenge,
+            okta_verify_max_devices=integer("okta_verify_max_devices", d.okta_verify_max_devices, minimum=1),
             authn_state_ttl_seconds=number("authn_state_ttl_seconds", d.authn_state_ttl_seconds),
             activation_token_ttl_seconds=number("activation_token_ttl_seconds", d.activation_token_ttl_seconds),
             delegated_auth=mode,

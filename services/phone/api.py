@@ -12,7 +12,7 @@ from services.common.http_guard import BodyGuard
 from services.common.web import mount_static
 
 from . import pages
-from .authenticator import InvalidAccount, NoSuchAccount, Wallet
+from .authenticator import DEFAULT_DEVICE, InvalidAccount, NoSuchAccount, Wallet
 from .pushes import PushInbox
 from .scanning import Scanner
 
@@ -61,7 +61,9 @@ def make_app(ctx: ServiceContext, wallet: Wallet, pushes: list[dict[str, Any]],
     async def behaviour(user: str, request: Request) -> dict[str, Any]:
         data = await body(request)
         try:
-            acc = wallet.set_behaviour(user, str(data.get("action")), float(data.get("after", 0)))
+            device = data.get("device")
+            acc = wallet.set_behaviour(user, str(data.get("action")), float(data.get("after", 0)),
+                                       None if device is None else str(device))
         except NoSuchAccount:
             raise HTTPException(404, f"Okta Verify has no account for {user}") from None
         except (TypeError, ValueError) as exc:
@@ -70,26 +72,27 @@ def make_app(ctx: ServiceContext, wallet: Wallet, pushes: list[dict[str, Any]],
         return acc.public()
 
     @app.post("/scan")
-    async def scan(request: Request) -> dict[str, Any]:
+    async def scan(request: Request, device: str = DEFAULT_DEVICE) -> dict[str, Any]:
         """Point the camera at a QR code: a PNG image (image/*), its decoded text ({"uri"}), or
-        the address of an image on a screen ({"url"}: the phone fetches and reads it)."""
+        the address of an image on a screen ({"url"}: the phone fetches and reads it).
+        `?device=` names which of the person's phones scans it (a second phone: its own factor)."""
         try:
             if request.headers.get("content-type", "").startswith("image/"):
-                acc = await scanner.scan_image(await request.body())
+                acc = await scanner.scan_image(await request.body(), device)
             else:
                 data = await body(request)
                 if "url" in data:
-                    acc = await scanner.scan_url(str(data["url"]))
+                    acc = await scanner.scan_url(str(data["url"]), device)
                 else:
-                    acc = await scanner.scan_uri(str(data.get("uri", "")))
+                    acc = await scanner.scan_uri(str(data.get("uri", "")), device)
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from None
         return acc.public()
 
     @app.delete("/accounts/{user}")
-    async def remove(user: str) -> dict[str, Any]:
+    async def remove(user: str, device: str | None = None) -> dict[str, Any]:
         try:
-            acc = wallet.remove(user)
+            acc = wallet.remove(user, device)
         except NoSuchAccount:
             raise HTTPException(404, f"Okta Verify has no account for {user}") from None
         ctx.record("phone.account_removed", outcome="ok", user=acc.login)
@@ -106,6 +109,27 @@ def make_app(ctx: ServiceContext, wallet: Wallet, pushes: list[dict[str, Any]],
     @app.get("/pushes")
     async def list_pushes() -> list[dict[str, Any]]:
         return [inbox.public(r) for r in inbox.records]
+
+    @app.post("/pushes/{transaction}/answer")
+    async def answer_push(transaction: str, request: Request) -> dict[str, Any]:
+        """The person answers a push: `{"answer": "approve" | "deny", "number": 42}` (the number
+        tapped, for a number challenge). 409 once it is answered or expired."""
+        data = await body(request)
+        record = inbox.find(transaction)
+        if record is None:
+            raise HTTPException(404, "no such notification on this phone")
+        choice, number = data.get("answer"), data.get("number")
+        if choice not in ("approve", "deny"):
+            raise HTTPException(400, 'answer must be "approve" or "deny"')
+        if number is not None and (isinstance(number, bool) or not isinstance(number, int)):
+            raise HTTPException(400, "number must be a whole number")
+        if inbox.state(record) != "waiting":
+            raise HTTPException(409, f"this notification is {inbox.state(record)}")
+        try:
+            await inbox.answer(record, choice, by="person", number=number)
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+        return inbox.public(record)
 
     # -- SMS and voice calls (the org's sms / call factors; the phone stands in for the network) --
 

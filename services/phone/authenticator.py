@@ -1,4 +1,5 @@
-"""The phone's state: one Okta Verify account per user, kept in a JSON file so it survives restarts.
+"""The phone's state: Okta Verify accounts, kept in a JSON file so it survives restarts. A person
+may carry several devices (a second phone enrolled for push): one account per (login, device).
 
 An account holds what the real app keeps after enrolment: the TOTP secret read from an
 `otpauth://` QR code, and the push factor's device credential returned by the org when the phone
@@ -22,6 +23,7 @@ import pyotp
 
 ACTIONS = ("approve", "deny", "ignore")
 DIGESTS = {"SHA1": hashlib.sha1, "SHA256": hashlib.sha256, "SHA512": hashlib.sha512}
+DEFAULT_DEVICE = "Lab iPhone"
 MIN_SECRET_BYTES = 10      # 80 bits: the shortest secret authenticator apps accept (RFC 4226 asks 128)
 
 
@@ -60,11 +62,17 @@ class Account:
     device_credential: str | None = None
     action: str = "approve"
     after: float = 0.0
+    device: str = DEFAULT_DEVICE
+
+    @property
+    def key(self) -> str:
+        return account_key(self.login, self.device)
 
     def public(self) -> dict[str, Any]:
         """What the app's account list shows: no secrets."""
         return {
             "login": self.login,
+            "device": self.device,
             "issuer": self.issuer,
             "totp": self.totp_secret is not None,
             "digits": self.totp_digits,
@@ -72,6 +80,10 @@ class Account:
             "push": self.device_credential is not None,
             "respond": {"action": self.action, "after": self.after},
         }
+
+
+def account_key(login: str, device: str) -> str:
+    return login if device == DEFAULT_DEVICE else f"{login}|{device}"
 
 
 class NoSuchAccount(KeyError):
@@ -92,8 +104,8 @@ class Wallet:
         if self.path.exists():
             raw = json.loads(self.path.read_text())
             known = set(Account.__dataclass_fields__)
-            self.accounts = {a["login"]: Account(**{k: v for k, v in a.items() if k in known})
-                             for a in raw.get("accounts", [])}
+            loaded = [Account(**{k: v for k, v in a.items() if k in known}) for a in raw.get("accounts", [])]
+            self.accounts = {a.key: a for a in loaded}
 
     def save(self) -> None:
         tmp = self.path.with_suffix(".tmp")
@@ -102,22 +114,31 @@ class Wallet:
             json.dump({"accounts": [asdict(a) for a in self.accounts.values()]}, fh, indent=2)
         tmp.replace(self.path)
 
-    def find(self, user: str) -> Account:
-        """By Okta login, or by the part before the @ (what a trainer types: `alice`)."""
+    def find(self, user: str, device: str | None = None) -> Account:
+        """By Okta login, or by the part before the @ (what a trainer types: `alice`); `device`
+        picks one of that login's devices (without it: the first enrolled)."""
         wanted = user.lower()
-        for acc in self.accounts.values():
-            if acc.login.lower() == wanted:
-                return acc
-        matches = [a for a in self.accounts.values() if a.login.lower().split("@")[0] == wanted]
-        if len(matches) == 1:
-            return matches[0]
-        raise NoSuchAccount(user)
+        matches = [a for a in self.accounts.values() if a.login.lower() == wanted]
+        if not matches:
+            matches = [a for a in self.accounts.values() if a.login.lower().split("@")[0] == wanted]
+            if len({a.login for a in matches}) != 1:
+                raise NoSuchAccount(user)
+        if device is not None:
+            matches = [a for a in matches if a.device.lower() == device.lower()]
+        if not matches:
+            raise NoSuchAccount(user)
+        return matches[0]
 
-    def account(self, login: str) -> Account:
+    def by_factor(self, factor_id: Any) -> Account | None:
+        """The device enrolled for this push factor (the org pushes to one factor's device)."""
+        return next((a for a in self.accounts.values() if a.push_factor_id and a.push_factor_id == factor_id), None)
+
+    def account(self, login: str, device: str = DEFAULT_DEVICE) -> Account:
         with self._lock:
-            acc = self.accounts.get(login)
+            key = account_key(login, device)
+            acc = self.accounts.get(key)
             if acc is None:
-                acc = self.accounts[login] = Account(login=login)
+                acc = self.accounts[key] = Account(login=login, device=device)
             return acc
 
     def add_totp(self, uri: str) -> Account:
@@ -149,8 +170,9 @@ class Wallet:
     def code(self, user: str, at: float) -> tuple[str, int]:
         """The code the app shows at time `at`, and seconds until it changes. InvalidAccount when
         the stored secret is unusable (an account scanned before scans were checked)."""
-        acc = self.find(user)
-        if acc.totp_secret is None:
+        login = self.find(user).login         # the codes of whichever device holds a TOTP secret
+        acc = next((a for a in self.accounts.values() if a.totp_secret is not None and a.login == login), None)
+        if acc is None or acc.totp_secret is None:
             raise NoSuchAccount(user)
         try:
             secret = clean_secret(acc.totp_secret)
@@ -169,21 +191,23 @@ class Wallet:
         wanted = person.lower()
         return [a for a in self.accounts.values() if a.login.lower().split("@")[0] == wanted]
 
-    def remove(self, user: str) -> Account:
+    def remove(self, user: str, device: str | None = None) -> Account:
         with self._lock:
-            acc = self.find(user)
-            del self.accounts[acc.login]
+            acc = self.find(user, device)
+            del self.accounts[acc.key]
         self.save()
         return acc
 
-    def set_behaviour(self, user: str, action: str, after: float) -> Account:
+    def set_behaviour(self, user: str, action: str, after: float, device: str | None = None) -> Account:
         if action not in ACTIONS:
             raise ValueError(f"action must be one of {', '.join(ACTIONS)}")
         if not math.isfinite(after):     # "nan", "inf" and "1e999" all parse as floats
             raise ValueError("after must be a finite number of seconds")
         if after < 0:
             raise ValueError("after must be zero or more seconds")
-        acc = self.find(user)
-        acc.action, acc.after = action, float(after)
+        acc = self.find(user, device)
+        # without a device, every device of that login answers the same way
+        for each in ([acc] if device is not None else [a for a in self.accounts.values() if a.login == acc.login]):
+            each.action, each.after = action, float(after)
         self.save()
         return acc

@@ -1,7 +1,8 @@
 """The person's screens of Okta Verify, one phone per person (`/phone/<person>`, the part of their
 login before the @): the accounts with their current code and the seconds left in its step, push
-notifications as they arrive ("Did you just try to sign in?", Approve / Deny, gone when the org's
-push expires), each account's scripted behaviour (what `lab phone respond` sets), and Add account:
+notifications as they arrive ("Did you just try to sign in?", Approve / Deny, or the three numbers
+of a number challenge, gone when the org's push expires), each account's scripted behaviour (what
+`lab phone respond` sets), and Add account:
 scan the QR code an enrolment page shows (by its address: the phone fetches the image and reads
 it as its camera would), upload a PNG of it, or paste its text.
 
@@ -20,7 +21,7 @@ from starlette.datastructures import UploadFile
 from services.common.context import ServiceContext
 from services.common.web import Pages, require_csrf
 
-from .authenticator import ACTIONS, Account, InvalidAccount, NoSuchAccount, Wallet
+from .authenticator import ACTIONS, DEFAULT_DEVICE, Account, InvalidAccount, NoSuchAccount, Wallet
 from .pushes import PushInbox
 from .scanning import MAX_IMAGE_BYTES, Scanner
 
@@ -38,7 +39,8 @@ def router(ctx: ServiceContext, wallet: Wallet, scanner: Scanner, inbox: PushInb
         return person.lower()
 
     def account_view(acc: Account) -> dict[str, Any]:
-        view: dict[str, Any] = {"login": acc.login, "issuer": acc.issuer, "push": acc.device_credential is not None,
+        view: dict[str, Any] = {"login": acc.login, "device": acc.device, "issuer": acc.issuer,
+                                "push": acc.device_credential is not None,
                                 "totp": acc.totp_secret is not None, "action": acc.action, "after": acc.after,
                                 "code": None, "seconds": None, "period": acc.totp_period, "problem": None}
         if acc.totp_secret is not None:
@@ -79,14 +81,20 @@ def router(ctx: ServiceContext, wallet: Wallet, scanner: Scanner, inbox: PushInb
 
     @r.post("/phone/{person}/pushes/{transaction}/{choice}", response_class=HTMLResponse)
     async def answer(request: Request, person: str, transaction: str, choice: str) -> HTMLResponse:
-        await require_csrf(request)
+        """Approve / Deny; a number challenge is approved by tapping one of its numbers."""
+        form = await require_csrf(request)
         person = person_of(person)
+        raw = str(form.get("number") or "")
+        number = int(raw) if raw.isdigit() and len(raw) < 4 else None
         record = inbox.find(transaction)
         if choice not in ("approve", "deny") or record is None \
                 or record["login"].lower().split("@")[0] != person:
             raise HTTPException(404, "no such notification on this phone")
         if inbox.state(record) == "waiting":
-            await inbox.answer(record, choice, by="person")
+            try:
+                await inbox.answer(record, choice, by="person", number=number)
+            except ValueError as exc:
+                return phone_page(request, person, 400, error=str(exc))
         if request.headers.get("HX-Request"):
             return pages.render(request, "phone/_live.html", **live_context(person))
         return phone_page(request, person)
@@ -96,7 +104,8 @@ def router(ctx: ServiceContext, wallet: Wallet, scanner: Scanner, inbox: PushInb
         form = await require_csrf(request)
         person = person_of(person)
         try:
-            acc = wallet.set_behaviour(login, str(form.get("action", "")), float(str(form.get("after") or 0)))
+            acc = wallet.set_behaviour(login, str(form.get("action", "")), float(str(form.get("after") or 0)),
+                                       str(form.get("device") or "") or None)
         except NoSuchAccount:
             raise HTTPException(404, "no such account on this phone") from None
         except ValueError as exc:
@@ -107,10 +116,10 @@ def router(ctx: ServiceContext, wallet: Wallet, scanner: Scanner, inbox: PushInb
 
     @r.post("/phone/{person}/accounts/{login}/remove", response_class=HTMLResponse)
     async def remove(request: Request, person: str, login: str) -> HTMLResponse:
-        await require_csrf(request)
+        form = await require_csrf(request)
         person = person_of(person)
         try:
-            acc = wallet.remove(login)
+            acc = wallet.remove(login, str(form.get("device") or "") or None)
         except NoSuchAccount:
             raise HTTPException(404, "no such account on this phone") from None
         ctx.record("phone.account_removed", outcome="ok", user=acc.login, by="page")
@@ -128,17 +137,18 @@ def router(ctx: ServiceContext, wallet: Wallet, scanner: Scanner, inbox: PushInb
         person = person_of(person)
         url = str(form.get("url") or "").strip()
         upload = form.get("image")
+        device = str(form.get("device") or "").strip() or DEFAULT_DEVICE
         uri = str(form.get("uri") or "").strip()
         try:
             if url:
-                acc = await scanner.scan_url(url)
+                acc = await scanner.scan_url(url, device)
             elif isinstance(upload, UploadFile) and upload.filename:
                 image = await upload.read(MAX_IMAGE_BYTES + 1)
                 if len(image) > MAX_IMAGE_BYTES:
                     raise ValueError("that image is too large for the camera")
-                acc = await scanner.scan_image(image)
+                acc = await scanner.scan_image(image, device)
             elif uri:
-                acc = await scanner.scan_uri(uri)
+                acc = await scanner.scan_uri(uri, device)
             else:
                 raise ValueError("point the camera at a QR code: give its address, an image, or its text")
         except ValueError as exc:
@@ -146,7 +156,8 @@ def router(ctx: ServiceContext, wallet: Wallet, scanner: Scanner, inbox: PushInb
         owner = acc.login.split("@")[0].lower()
         kind = " and ".join(k for k, has in (("push notifications", acc.device_credential), ("codes", acc.totp_secret))
                             if has)
-        note = f"Account added: {acc.login} ({kind})."
+        on = "" if acc.device == DEFAULT_DEVICE else f" on {acc.device}"
+        note = f"Account added: {acc.login} ({kind}){on}."
         if owner != person:
             note += f" It belongs to {owner}: it is on {owner}'s phone."
         return phone_page(request, person, notice=note)

@@ -2,7 +2,12 @@
 each is answered: by the account's scripted behaviour (approve or deny, after N seconds; ignore
 leaves it to the person), or by the person tapping Approve or Deny on the phone's page. A push
 is answerable until the org's own expiry (`expiresAt` in the notification), then it is expired.
-The answer goes to the org's `answerUrl` with the device credential, as the real app does."""
+The answer goes to the org's `answerUrl` with the device credential, as the real app does.
+
+A push reaches the device enrolled for its factor (several devices per person: each its own
+factor). With a number challenge the push carries three numbers: the person taps the one the
+sign-in page shows; a script cannot see that page, so a scripted "approve" leaves such a push to
+the person (a scripted "deny" still denies)."""
 from __future__ import annotations
 
 import asyncio
@@ -13,7 +18,7 @@ import httpx
 
 from services.common.context import ServiceContext
 
-from .authenticator import Account, NoSuchAccount, Wallet
+from .authenticator import Account, Wallet
 
 
 def _epoch(iso: str | None) -> float | None:
@@ -23,6 +28,14 @@ def _epoch(iso: str | None) -> float | None:
         return dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
+
+
+def _factor_result(resp: httpx.Response) -> str | None:
+    try:
+        data = resp.json()
+    except ValueError:
+        return None
+    return data.get("factorResult") if isinstance(data, dict) else None
 
 
 class PushInbox:
@@ -35,24 +48,29 @@ class PushInbox:
     def receive(self, data: dict[str, Any]) -> dict[str, Any]:
         """A notification from the org; KeyError when no account on this phone is enrolled for it."""
         login = str(data.get("login", ""))
-        try:
-            acc: Account | None = self.wallet.find(login)
-        except NoSuchAccount:
-            acc = None
-        if acc is None or acc.device_credential is None or acc.push_factor_id != data.get("factorId"):
+        acc: Account | None = self.wallet.by_factor(data.get("factorId"))
+        if acc is None or acc.device_credential is None or acc.login.lower() != login.lower():
             self.ctx.record("phone.push_received", peer="okta", outcome="unknown_account", user=login)
             raise KeyError(login)
         client = data.get("client") if isinstance(data.get("client"), dict) else {}
+        challenge = data.get("challenge")
+        choices = challenge.get("choices") if isinstance(challenge, dict) else None
+        if not (isinstance(choices, list) and all(isinstance(n, int) and not isinstance(n, bool) for n in choices)):
+            choices = None
         record: dict[str, Any] = {
-            "transactionId": data.get("transactionId"), "login": acc.login, "received": self.ctx.clock.iso(),
-            "expiresAt": data.get("expiresAt"), "org": data.get("org"), "client": client,
-            "action": acc.action, "after": acc.after, "answered": None, "result": None, "by": None,
+            "transactionId": data.get("transactionId"), "login": acc.login, "device": acc.device,
+            "received": self.ctx.clock.iso(), "expiresAt": data.get("expiresAt"), "org": data.get("org"),
+            "client": client, "choices": choices,
+            "action": acc.action, "after": acc.after, "answered": None, "result": None, "by": None, "number": None,
             "_answerUrl": str(data.get("answerUrl")), "_credential": acc.device_credential}
         self.records.append(record)
         del self.records[:-200]                       # keep the last 200
-        self.ctx.record("phone.push_received", peer="okta", outcome=acc.action, user=acc.login,
-                        transaction=record["transactionId"], trace=data.get("trace"))
-        if acc.action != "ignore":
+        needs_number = bool(choices) and acc.action == "approve"     # only the person sees the number
+        scripted = acc.action != "ignore" and not needs_number
+        self.ctx.record("phone.push_received", peer="okta", outcome="needs_number" if needs_number else acc.action,
+                        user=acc.login, device=acc.device,
+                        transaction=record["transactionId"], trace=data.get("trace"), numberChallenge=bool(choices))
+        if scripted:
             self._spawn(self._scripted(record))
         return record
 
@@ -83,21 +101,33 @@ class PushInbox:
     def find(self, transaction_id: str) -> dict[str, Any] | None:
         return next((r for r in self.records if r["transactionId"] == transaction_id), None)
 
-    async def answer(self, record: dict[str, Any], choice: str, *, by: str) -> str:
-        """Send Approve or Deny for `record`; returns its state afterwards."""
+    async def answer(self, record: dict[str, Any], choice: str, *, by: str, number: int | None = None) -> str:
+        """Send Approve or Deny for `record` (with the number tapped, for a number challenge);
+        returns its state afterwards. ValueError when a number challenge gets no number of its three."""
         result = "APPROVE" if choice == "approve" else "DENY"
+        body: dict[str, Any] = {"result": result}
+        if result == "APPROVE" and record.get("choices"):
+            if number not in record["choices"]:
+                raise ValueError("tap one of the numbers shown: "
+                                 + ", ".join(str(n) for n in record["choices"]))
+            body["number"] = number
         record["answered"] = self.ctx.clock.iso()      # taken now: no second answer races it
         record["by"] = by
+        record["number"] = body.get("number")
         try:
             async with self.ctx.http_client(timeout=10) as client:
-                resp = await client.post(record["_answerUrl"], json={"result": result},
+                resp = await client.post(record["_answerUrl"], json=body,
                                          headers={"Authorization": f"OktaVerify {record['_credential']}"})
             outcome = "ok" if resp.status_code < 300 else f"http {resp.status_code}"
+            verdict = _factor_result(resp) if outcome == "ok" else None
         except httpx.HTTPError as exc:
-            outcome = f"error: {exc.__class__.__name__}"
-        record["result"] = ("approved" if result == "APPROVE" else "denied") if outcome == "ok" else "failed"
+            outcome, verdict = f"error: {exc.__class__.__name__}", None
+        # what the org made of it: a wrong number is denied, whatever the tap said
+        record["result"] = "failed" if outcome != "ok" else \
+            "approved" if verdict == "SUCCESS" or (verdict is None and result == "APPROVE") else "denied"
         self.ctx.record("phone.push_answered", peer="okta", outcome=outcome, user=record["login"],
-                        result=result, by=by, transaction=record["transactionId"])
+                        result=result, by=by, transaction=record["transactionId"], device=record.get("device"),
+                        number=record["number"])
         return str(record["result"])
 
     def public(self, record: dict[str, Any]) -> dict[str, Any]:

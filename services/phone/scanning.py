@@ -13,7 +13,7 @@ import httpx
 
 from services.common.context import ServiceContext
 
-from .authenticator import Account, Wallet
+from .authenticator import DEFAULT_DEVICE, Account, Wallet
 from .camera import read_qr
 
 MAX_IMAGE_BYTES = 2 * 1024 * 1024
@@ -25,33 +25,35 @@ class Scanner:
         self.wallet = wallet
         self.push_endpoint = f"http://{ctx.me['host']}:{ctx.port('api')}/push"
 
-    async def scan_uri(self, uri: str) -> Account:
-        """Enrol from the QR code's text; records `phone.scan` either way."""
+    async def scan_uri(self, uri: str, device: str = DEFAULT_DEVICE) -> Account:
+        """Enrol from the QR code's text; records `phone.scan` either way. `device`: which of the
+        person's phones scans it (a second phone enrols as its own push factor)."""
         scheme = urlparse(uri).scheme
         try:
+            device = check_device(device)
             if scheme == "otpauth":
                 acc = self.wallet.add_totp(uri)
             elif scheme == "oktaverify":
-                acc = await self._enrol_push(uri)
+                acc = await self._enrol_push(uri, device)
             else:
                 raise ValueError("this QR code is not an Okta Verify or authenticator code")
         except ValueError as exc:
             self.refused(exc)
             raise
-        self.ctx.record("phone.scan", outcome="enrolled", user=acc.login, kind=scheme)
+        self.ctx.record("phone.scan", outcome="enrolled", user=acc.login, kind=scheme, device=acc.device)
         return acc
 
-    async def scan_image(self, image: bytes) -> Account:
+    async def scan_image(self, image: bytes, device: str = DEFAULT_DEVICE) -> Account:
         try:
             uri = read_qr(image)
         except ValueError as exc:
             self.refused(exc)
             raise
-        return await self.scan_uri(uri)
+        return await self.scan_uri(uri, device)
 
-    async def scan_url(self, url: str) -> Account:
+    async def scan_url(self, url: str, device: str = DEFAULT_DEVICE) -> Account:
         """Point the camera at the image at `url` (the QR code an enrolment page shows)."""
-        return await self.scan_image(await self.fetch_image(url))
+        return await self.scan_image(await self.fetch_image(url), device)
 
     async def fetch_image(self, url: str) -> bytes:
         parsed = urlparse(url)
@@ -78,7 +80,7 @@ class Scanner:
     def refused(self, exc: Exception) -> None:
         self.ctx.record("phone.scan", outcome="refused", reason=str(exc))
 
-    async def _enrol_push(self, uri: str) -> Account:
+    async def _enrol_push(self, uri: str, device: str) -> Account:
         params = {k: v[0] for k, v in parse_qs(urlparse(uri).query).items()}
         if not {"t", "s"} <= params.keys():
             raise ValueError("the Okta Verify QR code lacks its activation token or org")
@@ -87,7 +89,7 @@ class Scanner:
                 resp = await client.post(
                     params["s"].rstrip("/") + "/idp/authenticators/okta-verify/enroll",
                     json={"activationToken": params["t"], "pushEndpoint": self.push_endpoint,
-                          "deviceName": "Lab iPhone"})
+                          "deviceName": device})
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise ValueError(f"the org could not be reached: {exc.__class__.__name__}") from None
         if resp.status_code != 200:
@@ -99,11 +101,19 @@ class Scanner:
         if not isinstance(data, dict) or not all(isinstance(data.get(k), str)
                                                  for k in ("login", "factorId", "deviceCredential")):
             raise ValueError("the org's enrolment answer is not Okta Verify's")
-        acc = self.wallet.account(data["login"])
+        acc = self.wallet.account(data["login"], device)
         acc.push_factor_id = data["factorId"]
         acc.device_credential = data["deviceCredential"]
         self.wallet.save()
         return acc
+
+
+def check_device(name: str) -> str:
+    """A device name as a person types it: 1-40 printable characters."""
+    name = name.strip()
+    if not 1 <= len(name) <= 40 or not name.isprintable() or "|" in name:
+        raise ValueError("a device name is 1 to 40 printable characters (no |)")
+    return name
 
 
 def _summary(resp: httpx.Response) -> str:

@@ -11,7 +11,8 @@ and reply attributes). The rules (docs/radius.md, "What the RADIUS password mean
   keyword, `push`, `sms`, `call` or `email` in any case, or a passcode tried against each ACTIVE
   OTP factor of the user until one verifies ("processed by each handler until it is validated").
   A user with no ACTIVE factor is "not enrolled": rejected, naming the app's inlineEnrollment.
-- `push`: verify the user's ACTIVE push factor, then poll the transaction until SUCCESS (accept),
+- `push`: verify the user's ACTIVE push factor (several devices: `model.choose_push`), then poll
+  the transaction until SUCCESS (accept),
   REJECTED or TIMEOUT (reject). The agent gives the push half of the request timeout
   (ragent.request.timeout.millisecond, 60000 → 30 s).
 - `sms`/`call`/`email`: ask the org to send an OTP and answer Access-Reject ("initially returns a
@@ -31,7 +32,19 @@ from typing import Any
 from . import primary
 from .challenge import ChallengeStore
 from .groups import group_attributes
-from .model import KEYWORDS, OTP_ERRORS, OTP_FACTOR_TYPES, AgentTimeout, App, Challenge, Outcome, Policy, Reject, Result
+from .model import (
+    KEYWORDS,
+    OTP_ERRORS,
+    OTP_FACTOR_TYPES,
+    AgentTimeout,
+    App,
+    Challenge,
+    Outcome,
+    Policy,
+    Reject,
+    Result,
+    choose_push,
+)
 from .org import OrgClient, OrgError, OrgTimeout, OrgUnreachable, Timer
 from .resolve import resolve_user
 
@@ -181,14 +194,21 @@ class RequestContext:
 
     async def _push(self) -> Outcome:
         factors = await self.active_factors()
-        push = next((f for f in factors if f.get("factorType") == "push"), None)
-        if push is None:
-            raise Reject("the user has no ACTIVE Okta Verify push factor")
+        push, note = choose_push(factors, self.policy.multi_device)
         assert self.user_id
         body = await self.org.verify(self.user_id, push["id"], None, timeout=self.left(),
                                      trace=self.trace, timer=self.timer)
+        if isinstance((body.get("_embedded") or {}).get("challenge"), dict):
+            # Okta: number challenge is not supported over RADIUS; nothing can show the number
+            number = ("the org sent the push with a number challenge, which a RADIUS client cannot show "
+                      "(Okta's \"Disable number matching challenge for RADIUS\" is off)")
+            note = f"{note}; {number}" if note else number
         try:
-            return await self._poll_push(body)
+            outcome = await self._poll_push(body)
+            outcome.reason = note
+            return outcome
+        except Reject as exc:
+            raise Reject(f"{exc}; {note}" if note else str(exc)) from None
         except AgentTimeout:
             # Nobody will hear the answer any more: withdraw the push so a late approval on the
             # phone cannot count for a sign-in that has already failed.

@@ -108,6 +108,7 @@ class Policy:
     poll_interval: float         # lab: seconds between push transaction polls
     dedup_ttl: float             # lab: how long answered requests are remembered (RFC 5080)
     strip_domain: bool           # lab: strip DOMAIN\ from User-Name
+    multi_device: str = "first"  # lab: a user with several Okta Verify push factors (MULTI_DEVICE)
 
     @property
     def push_budget(self) -> float:
@@ -130,7 +131,8 @@ class Policy:
                    app_refresh=r.number("app_refresh_seconds", 30, positive=True),
                    poll_interval=r.number("push_poll_interval_seconds", 1.0, positive=True),
                    dedup_ttl=r.number("dedup_cache_seconds", 10, minimum=0),
-                   strip_domain=r.flag("username_strip_domain", False))
+                   strip_domain=r.flag("username_strip_domain", False),
+                   multi_device=r.choice("okta_verify_multi_device", MULTI_DEVICE, "first"))
 
 
 @dataclass
@@ -159,6 +161,29 @@ class AgentTimeout(Exception):
 
 class Reject(Exception):
     """Ends processing with Access-Reject and a reason for the log."""
+
+
+# Okta: RADIUS supports Okta Verify "for one device only"; more "can cause undefined or unexpected
+# behavior". The Factors API verifies one factor, so the agent picks (lab choice, README):
+# `first` pushes to the first ACTIVE push factor the org lists (the oldest enrolment), `reject`
+# refuses to guess.
+MULTI_DEVICE = ("first", "reject")
+
+
+def choose_push(factors: list[dict[str, Any]], mode: str) -> tuple[dict[str, Any], str | None]:
+    """The push factor to verify, and a note for the log when the user has several devices."""
+    pushes = [f for f in factors if f.get("factorType") == "push"]
+    if not pushes:
+        raise Reject("the user has no ACTIVE Okta Verify push factor")
+    if len(pushes) == 1:
+        return pushes[0], None
+    names = ", ".join(str((f.get("profile") or {}).get("name") or f.get("id")) for f in pushes)
+    if mode == "reject":
+        raise Reject(f"the user has {len(pushes)} Okta Verify devices enrolled ({names}); Okta RADIUS "
+                     "supports one device only and the agent does not choose (okta_verify_multi_device=reject)")
+    first = pushes[0]
+    return first, (f"{len(pushes)} Okta Verify devices enrolled ({names}); the push went to the first only "
+                   f"({(first.get('profile') or {}).get('name') or first.get('id')})")
 
 
 class Challenge(Exception):

@@ -25,7 +25,7 @@ import asyncio
 from typing import Any
 
 from .challenge import MAX_MENU, Pending, factor_label, menu
-from .model import OTP_ERRORS, OTP_FACTOR_TYPES, AgentTimeout, Challenge, Outcome, Reject
+from .model import OTP_ERRORS, OTP_FACTOR_TYPES, AgentTimeout, Challenge, Outcome, Reject, choose_push
 from .org import OrgError, OrgTimeout
 
 SENT_BY_ORG = ("sms", "call", "email")       # verify without a passCode sends the code
@@ -72,9 +72,7 @@ async def authenticate(ctx: Any) -> Outcome:
     if not factors:
         raise Reject("MFA required after the password, but the user has no factor usable over RADIUS")
     if second.lower() == "push":
-        push = next((f for f in factors if f.get("factorType") == "push"), None)
-        if push is None:
-            raise Reject("the user has no Okta Verify push factor")
+        push, _note = choose_push(factors, ctx.policy.multi_device)
         return await _push(ctx, token, push)
     if second.lower() in SENT_BY_ORG:
         kind = second.lower()

@@ -14,12 +14,15 @@ def test_defaults_and_overrides():
                                    "authn_user_limit_per_second": 0, "factor_code_resend_seconds": 0})
     assert s.push_ttl_seconds == 2.0 and s.authn_user_limit_per_second == 0
     assert s.rate_limits == {**DEFAULT_RATE_LIMITS, "/api/v1/apps": 2}
+    ov = (s.okta_verify_number_challenge, s.number_challenge_radius, s.okta_verify_max_devices)
+    assert ov == ("never", "skip", 1)
 
 
 @pytest.mark.parametrize("bad", [
     {"delegated_auth": "maybe"}, {"push_ttl_seconds": "soon"}, {"push_ttl_seconds": 0},
     {"factor_lockout_attempts": 0}, {"totp_window_steps": -1}, {"activation_code_counts_as_used": "yes"},
     {"rate_limits": {"/api/v1/apps": "two"}}, {"mail_from": "nobody"}, {"authn_user_limit_per_second": True},
+    {"okta_verify_number_challenge": "sometimes"}, {"number_challenge_radius": True}, {"okta_verify_max_devices": 0},
 ])
 def test_bad_values_are_refused_in_one_line(bad):
     with pytest.raises(ValueError) as err:

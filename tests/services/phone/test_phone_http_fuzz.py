@@ -46,7 +46,10 @@ PHONE_BODIES = {
                                           after={"type": "number", "minimum": 0, "maximum": 1}),
     "POST /scan": obj(uri={"enum": URIS}),
     "POST /push": obj(transactionId=TEXT, factorId=TEXT, login={"enum": LOGINS}, expiresAt=TEXT,
-                      answerUrl={"enum": ["http://127.0.59.30:8080/idp/push/v2mst1/answer"]}, client=obj()),
+                      answerUrl={"enum": ["http://127.0.59.30:8080/idp/push/v2mst1/answer"]}, client=obj(),
+                      challenge=obj(choices={"type": "array", "items": {"type": "integer"}})),
+    "POST /pushes/{transaction}/answer": obj(answer={"enum": ["approve", "deny"]},
+                                             number={"type": "integer", "minimum": 0, "maximum": 120}),
     "POST /sms": {"required": ["to", "text"], **obj(to={"enum": ["+15555550100"]}, text=TEXT)},
     "POST /call": {"required": ["to", "text"], **obj(to={"enum": ["+15555550100"]}, text=TEXT)},
 }
