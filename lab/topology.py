@@ -27,6 +27,7 @@ SERVICES: dict[str, tuple[int, dict[str, int]]] = {
     "ad-agent": (21, {}),                       # after okta: it registers with the org; no data ports
     "phone": (60, {"api": 80}),
     "radius-agent": (20, {"radius": 1812}),
+    "ec2": (46, {"api": 80}),                   # before ad-connector: ConnectDirectory makes its group here
     "ad-connector": (40, {"api": 80}),
     "workspaces": (50, {"api": 80}),
 }
@@ -87,6 +88,14 @@ def build(
         # DNS servers are given by IP only (CustomerDnsIps); the lab's DNS port is a lab setting.
         "dns_port": dc_ports["dns"],
         "customer_dns_ips": [services["dc"]["host"]],
+    }
+    # EC2's instances are the walkthrough's machines: InstanceRDC is the DC, InstanceOkta every
+    # Okta agent's address; AD Connector's two interfaces are its connector addresses.
+    okta_hosts = [services[name]["host"] for name in ("radius-agent", "ad-agent", SECOND_AGENT[0]) if name in services]
+    services["ec2"]["settings"] = {
+        "instances": {"InstanceRDC": [services["dc"]["host"]], "InstanceOkta": okta_hosts},
+        "connector_interfaces": list(services["ad-connector"]["settings"]["connect_ips"]),
+        "vpc_cidr": f"{subnet}.0/24",
     }
     return {
         "runtime": runtime,
