@@ -6,8 +6,11 @@ services/common/aws_api.py; the rules the model cannot express are models.py; wh
 use a directory is registrations.py. This module holds the operations and the two asynchronous
 lifecycles AWS shows through DescribeDirectories:
 
-- Stage: Requested → Creating → Active, or Failed with StageReason, decided by the real
-  connectivity check against the customer's DNS and domain controllers (connectivity.py).
+- Stage: Requested → Creating → Active, or Failed with StageReason. While Creating, EC2 makes the
+  directory's security group `<id>_controllers` on the connector's interfaces (ec2_client.py; EC2's
+  refusal fails the directory with EC2's message; a lab without the ec2 service gives the directory
+  a group id of its own and says so in a `ds.security_group` event); then the real connectivity
+  check against the customer's DNS and domain controllers (connectivity.py) decides.
 - RadiusStatus: Creating → Completed or Failed, decided by a real RADIUS probe (radius_probe.py).
   While it is Creating, sign-ins are refused (signin.py checks RadiusStatus).
 
@@ -29,6 +32,7 @@ from services.common.background import Background
 from services.common.context import ServiceContext
 
 from . import connectivity, models, radius_probe, registrations
+from .ec2_client import Ec2Client, Ec2Error, Ec2Unreachable
 from .settings import ConnectorSettings
 from .store import DirectoryStore, public
 
@@ -46,7 +50,8 @@ class DirectoryService:
         self.store = store
         self.settings = settings
         self.model = AwsModel("ds")
-        self.work = Background(ctx.log)    # keys ("stage", id) and ("radius", id)
+        self.work = Background(ctx.log)    # keys ("stage", id), ("radius", id) and ("group", id)
+        self.ec2 = Ec2Client(ctx)
 
     # -- wiring -------------------------------------------------------------------------------------
     def mount(self, app: FastAPI) -> None:
@@ -121,8 +126,13 @@ class DirectoryService:
         registrations.check_deletable(self.store, directory_id)   # e.g. still registered with WorkSpaces
         self.work.cancel(("stage", directory_id))
         self.work.cancel(("radius", directory_id))
+        doc = self.store.get(directory_id) or {}
         self.store.delete(directory_id)
         self.ctx.record("ds.directory_stage", outcome="Deleted", trace=call.trace, directory=directory_id)
+        group = doc.get("ConnectSettings", {}).get("SecurityGroupId")
+        if group:
+            self.work.start(("group", directory_id),
+                            self._delete_group(directory_id, group, doc["ConnectSettings"]["VpcId"], call.region))
         return {"DirectoryId": directory_id}
 
     async def describe_domain_controllers(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
@@ -183,6 +193,14 @@ class DirectoryService:
             return
         self.store.put(models.set_stage(doc, models.CREATING, self.ctx.clock.now()))
         self.ctx.record("ds.directory_stage", outcome=models.CREATING, directory=directory_id)
+        refused = await self._make_group(directory_id)
+        doc = self.store.get(directory_id)
+        if doc is None or doc.get("Stage") != models.CREATING:
+            return
+        if refused:
+            self.store.put(models.set_stage(doc, models.FAILED, self.ctx.clock.now(), refused))
+            self.ctx.record("ds.directory_stage", outcome=models.FAILED, directory=directory_id, reason=refused)
+            return
         await asyncio.sleep(delay)
         try:
             result = await connectivity.check_directory(
@@ -203,6 +221,41 @@ class DirectoryService:
         self.ctx.record("ds.directory_stage", outcome=stage, directory=directory_id, dc=result.dc,
                         reason=result.reason, notes=result.notes)
         self.ctx.log.info("directory %s is %s%s", directory_id, stage, f": {result.reason}" if result.reason else "")
+
+    async def _make_group(self, directory_id: str) -> str | None:
+        """The directory's security group, made by EC2; EC2's refusal as a StageReason (None: made)."""
+        doc = self.store.get(directory_id)
+        if doc is None or doc["ConnectSettings"].get("SecurityGroupId"):
+            return None
+        connect = doc["ConnectSettings"]
+        try:
+            group = await self.ec2.create_directory_group(directory_id, connect["VpcId"], connect["ConnectIps"],
+                                                          self._region_of(doc))
+            outcome = "created"
+        except Ec2Error as exc:
+            self.ctx.record("ds.security_group", outcome="refused", directory=directory_id, code=exc.code,
+                            message=exc.message)
+            return f"EC2 refused to create the directory's security group: {exc.code}: {exc.message}"
+        except Ec2Unreachable as exc:
+            group, outcome = models.new_security_group_id(), "no_ec2"
+            self.ctx.log.warning("directory %s: no EC2 service (%s); its group id is the lab's own", directory_id, exc)
+        doc = self.store.get(directory_id)
+        if doc is not None:
+            doc["ConnectSettings"]["SecurityGroupId"] = group
+            self.store.put(doc)
+        self.ctx.record("ds.security_group", outcome=outcome, directory=directory_id, group=group)
+        return None
+
+    async def _delete_group(self, directory_id: str, group: str, vpc_id: str, region: str) -> None:
+        """With the directory goes its group, as on AWS; a group another still refers to stays."""
+        try:
+            await self.ec2.delete_directory_group(group, vpc_id, region)
+            outcome, detail = "deleted", None
+        except Ec2Error as exc:
+            outcome, detail = "kept", f"{exc.code}: {exc.message}"
+        except Ec2Unreachable:
+            outcome, detail = "no_ec2", None
+        self.ctx.record("ds.security_group", outcome=outcome, directory=directory_id, group=group, detail=detail)
 
     # -- RadiusStatus lifecycle ---------------------------------------------------------------------
     def _start_radius(self, directory_id: str) -> None:
