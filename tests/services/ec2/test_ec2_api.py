@@ -165,7 +165,7 @@ def test_paginators_walk_every_group_rule_instance_and_interface(ec2):
     try:
         every = ec2.describe_security_groups()["SecurityGroups"]
         pages = list(ec2.get_paginator("describe_security_groups").paginate(PaginationConfig={"PageSize": 5}))
-        assert [len(p["SecurityGroups"]) for p in pages][0] == 5 and len(pages) == -(-len(every) // 5)
+        assert len(pages[0]["SecurityGroups"]) == 5 and len(pages) == -(-len(every) // 5)
         assert [g["GroupId"] for p in pages for g in p["SecurityGroups"]] == [g["GroupId"] for g in every]
         rules = ec2.describe_security_group_rules()["SecurityGroupRules"]
         paged = [r for p in ec2.get_paginator("describe_security_group_rules").paginate(
@@ -200,7 +200,8 @@ def test_authorize_and_revoke_ingress_by_permissions_and_by_rule_id(ec2, group):
     assert rules[0]["CidrIpv4"] == "10.0.0.0/16" and rules[1]["ReferencedGroupInfo"]["GroupId"].startswith("sg-")
     err = error_of(ec2.authorize_security_group_ingress, GroupId=group, IpPermissions=[tcp(22)])
     assert err["Code"] == "InvalidPermission.Duplicate"
-    assert err["Message"] == 'the specified rule "peer: 10.0.0.0/16, TCP, from port: 22, to port: 22, ALLOW" already exists'
+    assert err["Message"] == \
+        'the specified rule "peer: 10.0.0.0/16, TCP, from port: 22, to port: 22, ALLOW" already exists'
     revoked = ec2.revoke_security_group_ingress(GroupId=group, IpPermissions=[tcp(22)])
     assert [r["SecurityGroupRuleId"] for r in revoked["RevokedSecurityGroupRules"]] == [rules[0]["SecurityGroupRuleId"]]
     err = error_of(ec2.revoke_security_group_ingress, GroupId=group, IpPermissions=[tcp(22)])
