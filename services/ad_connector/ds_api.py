@@ -6,11 +6,12 @@ services/common/aws_api.py; the rules the model cannot express are models.py; wh
 use a directory is registrations.py. This module holds the operations and the two asynchronous
 lifecycles AWS shows through DescribeDirectories:
 
-- Stage: Requested → Creating → Active, or Failed with StageReason. While Creating, EC2 makes the
-  directory's security group `<id>_controllers` on the connector's interfaces (ec2_client.py; EC2's
-  refusal fails the directory with EC2's message; a lab without the ec2 service gives the directory
-  a group id of its own and says so in a `ds.security_group` event); then the real connectivity
-  check against the customer's DNS and domain controllers (connectivity.py) decides.
+- ConnectDirectory first has EC2 make the directory's security group `<id>_controllers` on the
+  connector's interfaces, as AWS does (ec2_client.py): EC2's refusal (an unknown VPC) is the
+  call's ClientException; a lab without the ec2 service gives the directory a group id of its own
+  and says so in a `ds.security_group` event.
+- Stage: Requested → Creating → Active, or Failed with StageReason, decided by the real
+  connectivity check against the customer's DNS and domain controllers (connectivity.py).
 - RadiusStatus: Creating → Completed or Failed, decided by a real RADIUS probe (radius_probe.py).
   While it is Creating, sign-ins are refused (signin.py checks RadiusStatus).
 
@@ -97,8 +98,10 @@ class DirectoryService:
         directory_id = models.new_directory_id()
         while self.store.get(directory_id) is not None:
             directory_id = models.new_directory_id()
+        group = await self._make_group(directory_id, params["ConnectSettings"]["VpcId"], call)
         doc = models.new_connector(params, directory_id=directory_id, region=call.region,
-                                   connect_ips=list(self.settings.connect_ips), now=self.ctx.clock.now())
+                                   connect_ips=list(self.settings.connect_ips), now=self.ctx.clock.now(),
+                                   security_group_id=group)
         self.store.put(doc)
         self.ctx.record("ds.directory_stage", outcome=models.REQUESTED, trace=call.trace,
                         directory=directory_id, name=doc["Name"])
@@ -193,14 +196,6 @@ class DirectoryService:
             return
         self.store.put(models.set_stage(doc, models.CREATING, self.ctx.clock.now()))
         self.ctx.record("ds.directory_stage", outcome=models.CREATING, directory=directory_id)
-        refused = await self._make_group(directory_id)
-        doc = self.store.get(directory_id)
-        if doc is None or doc.get("Stage") != models.CREATING:
-            return
-        if refused:
-            self.store.put(models.set_stage(doc, models.FAILED, self.ctx.clock.now(), refused))
-            self.ctx.record("ds.directory_stage", outcome=models.FAILED, directory=directory_id, reason=refused)
-            return
         await asyncio.sleep(delay)
         try:
             result = await connectivity.check_directory(
@@ -222,29 +217,22 @@ class DirectoryService:
                         reason=result.reason, notes=result.notes)
         self.ctx.log.info("directory %s is %s%s", directory_id, stage, f": {result.reason}" if result.reason else "")
 
-    async def _make_group(self, directory_id: str) -> str | None:
-        """The directory's security group, made by EC2; EC2's refusal as a StageReason (None: made)."""
-        doc = self.store.get(directory_id)
-        if doc is None or doc["ConnectSettings"].get("SecurityGroupId"):
-            return None
-        connect = doc["ConnectSettings"]
+    async def _make_group(self, directory_id: str, vpc_id: str, call: Call) -> str:
+        """The directory's security group, made by EC2 in the directory's VPC (its id)."""
         try:
-            group = await self.ec2.create_directory_group(directory_id, connect["VpcId"], connect["ConnectIps"],
-                                                          self._region_of(doc))
+            group = await self.ec2.create_directory_group(directory_id, vpc_id, list(self.settings.connect_ips),
+                                                          call.region)
             outcome = "created"
         except Ec2Error as exc:
-            self.ctx.record("ds.security_group", outcome="refused", directory=directory_id, code=exc.code,
-                            message=exc.message)
-            return f"EC2 refused to create the directory's security group: {exc.code}: {exc.message}"
+            self.ctx.record("ds.security_group", outcome="refused", trace=call.trace, directory=directory_id,
+                            code=exc.code, message=exc.message)
+            raise AwsError("ClientException", f"Cannot create the directory's security group in {vpc_id}: "
+                           f"{exc.code}: {exc.message}") from None
         except Ec2Unreachable as exc:
             group, outcome = models.new_security_group_id(), "no_ec2"
             self.ctx.log.warning("directory %s: no EC2 service (%s); its group id is the lab's own", directory_id, exc)
-        doc = self.store.get(directory_id)
-        if doc is not None:
-            doc["ConnectSettings"]["SecurityGroupId"] = group
-            self.store.put(doc)
-        self.ctx.record("ds.security_group", outcome=outcome, directory=directory_id, group=group)
-        return None
+        self.ctx.record("ds.security_group", outcome=outcome, trace=call.trace, directory=directory_id, group=group)
+        return group
 
     async def _delete_group(self, directory_id: str, group: str, vpc_id: str, region: str) -> None:
         """With the directory goes its group, as on AWS; a group another still refers to stays."""

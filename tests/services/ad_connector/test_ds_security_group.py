@@ -1,6 +1,6 @@
 """AD Connector's security group, made by the lab's EC2 as AWS makes it: ConnectDirectory has EC2
 create `<directory-id>_controllers` on the connector's two interfaces, DescribeDirectories returns
-its `sg-` id, DeleteDirectory deletes it, an unknown VPC fails the directory with EC2's message.
+its `sg-` id, DeleteDirectory deletes it, an unknown VPC is a ClientException with EC2's message.
 dc, ec2 and ad-connector on 127.0.132.x, the default seed; boto3 for both APIs."""
 from __future__ import annotations
 
@@ -45,6 +45,8 @@ def test_the_seed_directorys_group_is_ec2s(lab):
 def test_connect_directory_has_ec2_make_its_group_and_delete_directory_deletes_it(lab):
     ds, ec2 = aws_client(lab, "ds"), ec2_client(lab)
     directory_id = connect(ds)
+    made = ds.describe_directories(DirectoryIds=[directory_id])["DirectoryDescriptions"][0]
+    assert made["Stage"] in ("Requested", "Creating") and made["ConnectSettings"]["SecurityGroupId"].startswith("sg-0")
     directory = settled(ds, directory_id)
     assert directory["Stage"] == "Active", directory.get("StageReason")
     group_id = directory["ConnectSettings"]["SecurityGroupId"]
@@ -65,10 +67,10 @@ def test_connect_directory_has_ec2_make_its_group_and_delete_directory_deletes_i
     assert all([g["GroupId"] for g in e["Groups"]] == [seed_group] for e in enis)
 
 
-def test_a_vpc_ec2_does_not_know_fails_the_directory_with_ec2s_message(lab):
+def test_a_vpc_ec2_does_not_know_is_a_client_exception_with_ec2s_message(lab):
     ds = aws_client(lab, "ds")
-    directory = settled(ds, connect(ds, vpc="vpc-0123456789abcdef0"))
-    assert directory["Stage"] == "Failed"
-    assert "InvalidVpcID.NotFound" in directory["StageReason"] and "vpc-0123456789abcdef0" in directory["StageReason"]
-    assert "SecurityGroupId" not in directory["ConnectSettings"]
-    ds.delete_directory(DirectoryId=directory["DirectoryId"])
+    before = ds.describe_directories()["DirectoryDescriptions"]
+    err = error_of(connect, ds, vpc="vpc-0123456789abcdef0")
+    assert err["Code"] == "ClientException"
+    assert "InvalidVpcID.NotFound" in err["Message"] and "vpc-0123456789abcdef0" in err["Message"]
+    assert ds.describe_directories()["DirectoryDescriptions"] == before, "no directory was made"
