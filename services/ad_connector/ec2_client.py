@@ -20,7 +20,7 @@ from botocore.serialize import create_serializer
 
 from services.common.context import ServiceContext
 
-TIMEOUT = 10.0
+TIMEOUT = 30.0     # above EC2's wait for its enforcer (10 s): a slow apply is not "no EC2"
 
 
 class Ec2Error(Exception):
