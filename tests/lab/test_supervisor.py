@@ -75,6 +75,9 @@ def admin_password(topo) -> str:
     return next(p["password"] for p in seed["users"] if p["sam"] == "Administrator")
 
 
+# One kill and two sign-ins per service: ~30 s each on a loaded machine, so nine services outgrow the
+# default 300 s (which also counts the module's lab start).
+@pytest.mark.timeout(600)
 def test_every_service_killed_comes_back_and_nothing_is_lost(lab):
     topo = topology(lab)
     client = LabClient(topo)
