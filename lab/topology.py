@@ -27,6 +27,7 @@ SERVICES: dict[str, tuple[int, dict[str, int]]] = {
     "ad-agent": (21, {}),                       # after okta: it registers with the org; no data ports
     "phone": (60, {"api": 80}),
     "radius-agent": (20, {"radius": 1812}),
+    "ec2": (46, {"api": 80}),                   # before ad-connector: ConnectDirectory makes its group here
     "ad-connector": (40, {"api": 80}),
     "workspaces": (50, {"api": 80}),
     "aws-console": (80, {"api": 80}),           # a client of the two AWS APIs above, as a person's browser
@@ -100,6 +101,14 @@ def build(
         "ds_endpoint": f"http://{services['ad-connector']['host']}:{services['ad-connector']['ports']['api']}",
         "workspaces_endpoint": f"http://{services['workspaces']['host']}:{services['workspaces']['ports']['api']}",
         "account_id": CONSOLE_ACCOUNT_ID,
+    }
+    # EC2's instances are the walkthrough's machines: InstanceRDC is the DC, InstanceOkta every
+    # Okta agent's address; AD Connector's two interfaces are its connector addresses.
+    okta_hosts = [services[name]["host"] for name in ("radius-agent", "ad-agent", SECOND_AGENT[0]) if name in services]
+    services["ec2"]["settings"] = {
+        "instances": {"InstanceRDC": [services["dc"]["host"]], "InstanceOkta": okta_hosts},
+        "connector_interfaces": list(services["ad-connector"]["settings"]["connect_ips"]),
+        "vpc_cidr": f"{subnet}.0/24",
     }
     return {
         "runtime": runtime,

@@ -6,6 +6,10 @@ services/common/aws_api.py; the rules the model cannot express are models.py; wh
 use a directory is registrations.py. This module holds the operations and the two asynchronous
 lifecycles AWS shows through DescribeDirectories:
 
+- ConnectDirectory first has EC2 make the directory's security group `<id>_controllers` on the
+  connector's interfaces, as AWS does (ec2_client.py): EC2's refusal (an unknown VPC) is the
+  call's ClientException; a lab without the ec2 service gives the directory a group id of its own
+  and says so in a `ds.security_group` event.
 - Stage: Requested → Creating → Active, or Failed with StageReason, decided by the real
   connectivity check against the customer's DNS and domain controllers (connectivity.py).
 - RadiusStatus: Creating → Completed or Failed, decided by a real RADIUS probe (radius_probe.py).
@@ -29,6 +33,7 @@ from services.common.background import Background
 from services.common.context import ServiceContext
 
 from . import connectivity, models, radius_probe, registrations
+from .ec2_client import Ec2Client, Ec2Error, Ec2Unreachable
 from .settings import ConnectorSettings
 from .store import DirectoryStore, public
 
@@ -46,7 +51,8 @@ class DirectoryService:
         self.store = store
         self.settings = settings
         self.model = AwsModel("ds")
-        self.work = Background(ctx.log)    # keys ("stage", id) and ("radius", id)
+        self.work = Background(ctx.log)    # keys ("stage", id), ("radius", id) and ("group", id)
+        self.ec2 = Ec2Client(ctx)
 
     # -- wiring -------------------------------------------------------------------------------------
     def mount(self, app: FastAPI) -> None:
@@ -92,8 +98,10 @@ class DirectoryService:
         directory_id = models.new_directory_id()
         while self.store.get(directory_id) is not None:
             directory_id = models.new_directory_id()
+        group = await self._make_group(directory_id, params["ConnectSettings"]["VpcId"], call)
         doc = models.new_connector(params, directory_id=directory_id, region=call.region,
-                                   connect_ips=list(self.settings.connect_ips), now=self.ctx.clock.now())
+                                   connect_ips=list(self.settings.connect_ips), now=self.ctx.clock.now(),
+                                   security_group_id=group)
         self.store.put(doc)
         self.ctx.record("ds.directory_stage", outcome=models.REQUESTED, trace=call.trace,
                         directory=directory_id, name=doc["Name"])
@@ -121,8 +129,13 @@ class DirectoryService:
         registrations.check_deletable(self.store, directory_id)   # e.g. still registered with WorkSpaces
         self.work.cancel(("stage", directory_id))
         self.work.cancel(("radius", directory_id))
+        doc = self.store.get(directory_id) or {}
         self.store.delete(directory_id)
         self.ctx.record("ds.directory_stage", outcome="Deleted", trace=call.trace, directory=directory_id)
+        group = doc.get("ConnectSettings", {}).get("SecurityGroupId")
+        if group:
+            self.work.start(("group", directory_id),
+                            self._delete_group(directory_id, group, doc["ConnectSettings"]["VpcId"], call.region))
         return {"DirectoryId": directory_id}
 
     async def describe_domain_controllers(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
@@ -203,6 +216,34 @@ class DirectoryService:
         self.ctx.record("ds.directory_stage", outcome=stage, directory=directory_id, dc=result.dc,
                         reason=result.reason, notes=result.notes)
         self.ctx.log.info("directory %s is %s%s", directory_id, stage, f": {result.reason}" if result.reason else "")
+
+    async def _make_group(self, directory_id: str, vpc_id: str, call: Call) -> str:
+        """The directory's security group, made by EC2 in the directory's VPC (its id)."""
+        try:
+            group = await self.ec2.create_directory_group(directory_id, vpc_id, list(self.settings.connect_ips),
+                                                          call.region)
+            outcome = "created"
+        except Ec2Error as exc:
+            self.ctx.record("ds.security_group", outcome="refused", trace=call.trace, directory=directory_id,
+                            code=exc.code, message=exc.message)
+            raise AwsError("ClientException", f"Cannot create the directory's security group in {vpc_id}: "
+                           f"{exc.code}: {exc.message}") from None
+        except Ec2Unreachable as exc:
+            group, outcome = models.new_security_group_id(), "no_ec2"
+            self.ctx.log.warning("directory %s: no EC2 service (%s); its group id is the lab's own", directory_id, exc)
+        self.ctx.record("ds.security_group", outcome=outcome, trace=call.trace, directory=directory_id, group=group)
+        return group
+
+    async def _delete_group(self, directory_id: str, group: str, vpc_id: str, region: str) -> None:
+        """With the directory goes its group, as on AWS; a group another still refers to stays."""
+        try:
+            await self.ec2.delete_directory_group(group, vpc_id, region)
+            outcome, detail = "deleted", None
+        except Ec2Error as exc:
+            outcome, detail = "kept", f"{exc.code}: {exc.message}"
+        except Ec2Unreachable:
+            outcome, detail = "no_ec2", None
+        self.ctx.record("ds.security_group", outcome=outcome, directory=directory_id, group=group, detail=detail)
 
     # -- RadiusStatus lifecycle ---------------------------------------------------------------------
     def _start_radius(self, directory_id: str) -> None:

@@ -35,7 +35,8 @@ def new_directory_id() -> str:
 
 
 def new_security_group_id() -> str:
-    """`sg-` and 17 hex digits, as EC2 makes them (the group is named `<directory-id>_controllers`)."""
+    """`sg-` and 17 hex digits, as EC2 makes them: the id a directory gets in a lab without the ec2
+    service (with it, EC2 makes the group `<directory-id>_controllers`, ec2_client.py)."""
     return "sg-0" + secrets.token_hex(8)
 
 
@@ -108,11 +109,12 @@ def check_connect_request(params: dict[str, Any], existing: list[dict[str, Any]]
 
 
 def new_connector(params: dict[str, Any], *, directory_id: str, region: str, connect_ips: list[str],
-                  now: float) -> dict[str, Any]:
+                  now: float, security_group_id: str | None = None) -> dict[str, Any]:
     """A fresh AD Connector document, Stage Requested, as DescribeDirectories will show it.
 
     `ServiceAccountPassword` is write-only (store.public drops it); `ConnectIps` are the lab's
-    connector addresses, the source of the connector's RADIUS and LDAP traffic.
+    connector addresses, the source of the connector's RADIUS and LDAP traffic. `SecurityGroupId`
+    comes once EC2 has made the directory's group (the Stage lifecycle, ds_api.py), as on AWS.
     """
     connect = params["ConnectSettings"]
     name = params["Name"]
@@ -133,7 +135,6 @@ def new_connector(params: dict[str, Any], *, directory_id: str, region: str, con
             "VpcId": connect["VpcId"],
             "SubnetIds": list(connect["SubnetIds"]),
             "CustomerUserName": connect["CustomerUserName"],
-            "SecurityGroupId": new_security_group_id(),
             "AvailabilityZones": [f"{region}a", f"{region}b"],
             "ConnectIps": list(connect_ips),
         },
@@ -141,6 +142,8 @@ def new_connector(params: dict[str, Any], *, directory_id: str, region: str, con
         "SsoEnabled": False,
         "DesiredNumberOfDomainControllers": 0,
     }
+    if security_group_id:
+        doc["ConnectSettings"]["SecurityGroupId"] = security_group_id
     if params.get("Description"):
         doc["Description"] = params["Description"]
     if connect.get("CustomerDnsIpsV6"):

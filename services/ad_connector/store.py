@@ -94,8 +94,9 @@ def seed_directory(seed: dict[str, Any], settings: ConnectorSettings, shared_sec
               "ConnectSettings": {"VpcId": d["vpc_id"], "SubnetIds": list(d["subnet_ids"]),
                                   "CustomerDnsIps": list(settings.customer_dns_ips),
                                   "CustomerUserName": service_account["sam"]}}
+    # The directory's group as EC2's seed made it (services/ec2/seed.py), same id.
     doc = models.new_connector(params, directory_id=d["id"], region=region, connect_ips=list(settings.connect_ips),
-                               now=now)
+                               now=now, security_group_id=d.get("security_group_id") or models.new_security_group_id())
     models.set_stage(doc, models.ACTIVE, now)
     radius = d["radius"]
     doc["RadiusSettings"] = models.radius_settings_for_enable({

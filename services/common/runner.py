@@ -51,6 +51,8 @@ class Service:
     health: HealthCheck = _always_ready
     reset: ResetHook = _nothing
     on_stop: Callable[[], Awaitable[None]] | None = None
+    # Routes a service adds to its admin API (same port and token), e.g. EC2's /admin/network.
+    admin_routes: Callable[[FastAPI], None] | None = None
 
 
 def bind_tcp(ctx: ServiceContext, kind: str) -> socket.socket:
@@ -215,6 +217,8 @@ async def _serve(ctx: ServiceContext, build: Callable[[ServiceContext], Awaitabl
     service = await build(ctx)
     http_socks = {kind: bind_tcp(ctx, kind) for kind in service.http_apps}
     admin = make_admin_app(ctx, service.health, service.reset)
+    if service.admin_routes is not None:
+        service.admin_routes(admin)
 
     servers = [(_http_server(admin), admin_sock)]
     servers += [(_http_server(app), http_socks[kind]) for kind, app in service.http_apps.items()]

@@ -58,6 +58,9 @@ class SignIns(threading.Thread):
                     time.sleep(0.2)
 
 
+# One kill and two sign-ins per service: ~30 s each on a loaded machine, so ten services outgrow the
+# default 300 s (which also counts the module's lab start).
+@pytest.mark.timeout(900)
 def test_every_service_killed_comes_back_and_nothing_is_lost(lab):
     topo = topology(lab)
     client = LabClient(topo)
