@@ -9,20 +9,20 @@ import socket
 
 from services.common.context import ServiceContext
 from services.common.runner import Service, TcpListener, UdpListener, run, serve_tcp, serve_udp
+from services.common.tls import server_context
 
 from .directory import Directory
 from .dns import DnsServer, build_zone
 from .kerberos import build_kdc
 from .ldap import LdapServer
 from .settings import DcSettings
-from .tls import server_context
 
 
 async def build(ctx: ServiceContext) -> Service:
     seed = ctx.seed()
     settings = DcSettings.from_settings(ctx.settings, seed)
     directory = Directory(seed, ctx.clock.now, settings)
-    tls = server_context(ctx.state_dir, directory.domain.dc_fqdn, ctx.log) if settings.starttls else None
+    tls = server_context(ctx.me, ctx.log, "LDAP StartTLS and LDAPS") if settings.starttls else None
     ldap = LdapServer(ctx, directory, tls)
     zone = build_zone(directory.domain.dns_name, directory.domain.dc_hostname,
                       _advertised_ip(ctx, settings), ctx.port("ldap"), ctx.port("kerberos"))
@@ -35,7 +35,7 @@ async def build(ctx: ServiceContext) -> Service:
     tasks: list[TcpListener | UdpListener] = [ldap_tcp, dns_tcp, dns_udp, krb_tcp, krb_udp]
     if "ldaps" in ctx.me["ports"]:
         if tls is None:
-            ctx.log.warning("LDAPS is off: no certificate (starttls is off or the openssl command is missing)")
+            ctx.log.warning("LDAPS is off: no certificate (starttls is off, or the topology gives none)")
         else:
             # LDAP over TLS from the first byte (636), with the certificate StartTLS uses.
             tasks.append(serve_tcp(ctx, "ldaps", ldap.handle, ssl=tls))
