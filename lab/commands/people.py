@@ -11,7 +11,7 @@ import yaml
 
 from .. import people_view
 from .. import topology as topo
-from ..client import LabClient
+from ..client import LabClient, LabClientError
 from ..errors import LabError, UsageError
 from ..runtime import running_runtime
 from ..state import api_url, load_topology
@@ -142,7 +142,15 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_activate(args: argparse.Namespace) -> int:
-    result = lab_client(args).activate(args.user, send_email=not args.no_email)
+    client = lab_client(args)
+    try:
+        result = client.activate(args.user, send_email=not args.no_email)
+    except LabClientError as exc:
+        if "Not found" not in str(exc):
+            raise
+        users = [u["profile"]["login"] for u in client.okta("GET", "/api/v1/users", params={"limit": 200}).json()]
+        raise UsageError(f"the org has no user {args.user!r} (import them first: `lab import`); users: "
+                         f"{', '.join(users) or 'none'}") from None
     if args.json:
         say(json.dumps(result, indent=2))
     elif args.no_email:
@@ -153,7 +161,14 @@ def cmd_activate(args: argparse.Namespace) -> int:
 
 
 def cmd_ad(args: argparse.Namespace) -> int:
-    result = lab_client(args).ad_account(args.user, args.change)
+    client = lab_client(args)
+    try:
+        result = client.ad_account(args.user, args.change)
+    except LabClientError as exc:
+        if "has no account" not in str(exc):
+            raise
+        known = ", ".join(str(e.sAMAccountName.value) for e in people_view.ad_accounts(client))
+        raise UsageError(f"{exc}; accounts: {known}") from None
     if args.json:
         say(json.dumps(result, indent=2))
     else:

@@ -119,7 +119,11 @@ def test_unknown_names_exit_2_with_the_known_ones(lab):
     for args, listed in ((["phone", "code", "zed"], "accounts: alice, bob"),
                          (["login", "zed"], "(alice, bob"),
                          (["restart", "nope"], "services: dc, mail"),
-                         (["logs", "nope"], "services: dc, mail")):
+                         (["logs", "nope"], "services: dc, mail"),
+                         (["events", "--service", "nope"], "services: dc, mail"),
+                         (["open", "zed", "--no-browser"], "one of alice, bob"),
+                         (["ad", "zed", "disable"], "accounts: alice, bob"),
+                         (["activate", "zed"], "users: alice@corp.example.com")):
         result = run_lab(lab, *args)
         assert result.returncode == 2 and listed in result.stderr, (args, result.stderr)
 
