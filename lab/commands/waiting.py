@@ -45,7 +45,7 @@ def for_phone(user: str, out: TextIO | None = None) -> Iterator[None]:
         thread.join()
         elapsed = time.monotonic() - started
         if tty:
-            stream.write(f"\r{what} … answered after {elapsed:.0f} s\n")
-        else:
-            print(f"the phone answered after {elapsed:.0f} s", file=stream)
+            stream.write(f"\r{what} … {elapsed:.0f} s, done\n")
+        else:       # done, whatever the answer: approved, denied, or no answer in time
+            print(f"done waiting after {elapsed:.0f} s", file=stream)
         stream.flush()

@@ -133,5 +133,5 @@ def test_login_with_push_says_it_waits_for_the_phone(lab):
     result = ok(run_lab(lab, "login", "alice", "--mfa", "push"))
     lines = result.stdout.splitlines()
     assert lines[0].startswith("waiting for alice's phone: approve the push in Okta Verify")
-    assert any(line.startswith("the phone answered after ") for line in lines)
+    assert any(line.startswith("done waiting after ") for line in lines)
     assert lines[-1].startswith("signed in as alice")

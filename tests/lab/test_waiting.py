@@ -15,7 +15,7 @@ def test_on_a_terminal_one_line_counts_the_seconds_in_place():
     real_write = out.write
 
     def write(text: str) -> int:
-        if text.startswith("\r") and "answered" not in text:
+        if text.startswith("\r") and "done" not in text:
             ticked.set()
         return real_write(text)
 
@@ -25,7 +25,7 @@ def test_on_a_terminal_one_line_counts_the_seconds_in_place():
     text = out.getvalue()
     assert text.startswith("waiting for alice's phone: approve the push in Okta Verify")
     assert "… 0 s" in text and "\r" in text and text.count("\n") == 1
-    assert "answered after" in text.splitlines()[-1].split("\r")[-1]
+    assert text.splitlines()[-1].split("\r")[-1].endswith(" s, done")
 
 
 def test_otherwise_plain_lines():
@@ -33,5 +33,5 @@ def test_otherwise_plain_lines():
     with waiting.for_phone("bob", out):
         pass
     lines = out.getvalue().splitlines()
-    assert lines[0].startswith("waiting for bob's phone") and lines[-1].startswith("the phone answered after")
+    assert lines[0].startswith("waiting for bob's phone") and lines[-1].startswith("done waiting after")
     assert "\r" not in out.getvalue()
