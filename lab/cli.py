@@ -7,15 +7,18 @@ refused, a service unhealthy); 2 usage or lab errors (bad arguments, lab not run
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import httpx
 
-from . import provision
+from . import completion, provision
 from . import topology as topo
 from .client import AD_ACCOUNT_CHANGES, LabClientError
-from .commands.common import EXIT_LAB, EXIT_OK, err
+from .commands.common import EXIT_LAB, EXIT_OK, EXIT_USAGE, err, say
+from .commands.env import cmd_env
 from .commands.events import cmd_events
 from .commands.lifecycle import cmd_down, cmd_logs, cmd_reset, cmd_restart, cmd_status, cmd_up
 from .commands.pages import cmd_open
@@ -24,15 +27,48 @@ from .commands.scenarios import cmd_demo, cmd_scenarios
 from .errors import LabError, UsageError
 from .state import default_state_dir
 
+STATE_DIR_HELP = ("where the lab keeps state, logs and its topology (env LAB_STATE_DIR; "
+                  "default ~/.local/state/okta-workspaces-lab)")
+
+
+def version() -> str:
+    try:
+        return metadata.version("okta-workspaces-lab")
+    except metadata.PackageNotFoundError:      # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def subnet_arg(value: str) -> str:
+    """`--subnet`: the first three octets of an IPv4 address (`127.0.20`), nothing else."""
+    parts = value.split(".")
+    if len(parts) != 3 or not all(p.isdigit() and int(p) <= 255 and str(int(p)) == p for p in parts):
+        raise argparse.ArgumentTypeError(f"{value!r} is not the first three octets of an IPv4 address "
+                                         f"(like {topo.DEFAULT_SUBNET})")
+    ipaddress.ip_network(f"{value}.0/24")
+    return value
+
+
+class _Sub:
+    """add_parser for every command and action, each also taking `--state-dir` after its name
+    (`lab status --state-dir D` as well as `lab --state-dir D status`)."""
+
+    def __init__(self, action: argparse._SubParsersAction) -> None:
+        self.action = action
+        self.common = argparse.ArgumentParser(add_help=False)
+        # SUPPRESS: absent after the command, the value given before it (or the default) stays.
+        self.common.add_argument("--state-dir", type=Path, default=argparse.SUPPRESS, help=STATE_DIR_HELP)
+
+    def add_parser(self, name: str, **kwargs) -> argparse.ArgumentParser:
+        return self.action.add_parser(name, parents=[self.common], **kwargs)
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lab", description="A local lab of Okta MFA for Amazon WorkSpaces.",
         epilog="Exit codes: 0 success, 1 refused/unhealthy (as the real system would), 2 usage or lab error.")
-    parser.add_argument("--state-dir", type=Path, default=None,
-                        help="where the lab keeps state, logs and its topology (env LAB_STATE_DIR; "
-                             "default ~/.local/state/okta-workspaces-lab)")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    parser.add_argument("--state-dir", type=Path, default=None, help=STATE_DIR_HELP)
+    sub = _Sub(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
 
     up = sub.add_parser("up", help="start every service and wait until all are healthy")
     up.add_argument("--runtime", default=None, choices=["process", "docker"],
@@ -40,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--blank", action="store_true", help="no AWS or Okta configuration: walk the walkthrough yourself")
     up.add_argument("--standard-ports", action="store_true",
                     help="use 389/88/53/80 (needs root) instead of +10000 (HTTP: 8080)")
-    up.add_argument("--subnet", default=None, help="first three octets of the loopback addresses "
+    up.add_argument("--subnet", type=subnet_arg, default=None, help="first three octets of the loopback addresses "
                     f"(default {topo.DEFAULT_SUBNET})")
     up.add_argument("--seed", help="a seed YAML file instead of the default")
     up.add_argument("--agents", type=int, choices=[1, 2], default=None,
@@ -77,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     login.set_defaults(func=cmd_login)
 
     phone = sub.add_parser("phone", help="Okta Verify on the user's phone")
-    phone_sub = phone.add_subparsers(dest="phone_cmd", required=True, metavar="ACTION")
+    phone_sub = _Sub(phone.add_subparsers(dest="phone_cmd", required=True, metavar="ACTION"))
     code = phone_sub.add_parser("code", help="the 6-digit code USER's Okta Verify shows now")
     code.add_argument("user")
     code.add_argument("--json", action="store_true")
@@ -128,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     events.set_defaults(func=cmd_events)
 
     scen = sub.add_parser("scenarios", help="the scenario catalog: list it, or run it against the lab")
-    scen_sub = scen.add_subparsers(dest="scen_cmd", required=True, metavar="ACTION")
+    scen_sub = _Sub(scen.add_subparsers(dest="scen_cmd", required=True, metavar="ACTION"))
     scen_list = scen_sub.add_parser("list", help="the scenario catalog (shipped in the package)")
     scen_list.add_argument("--tag", action="append", default=[], help="only scenarios with this tag")
     scen_list.add_argument("--json", action="store_true")
@@ -155,7 +191,21 @@ def build_parser() -> argparse.ArgumentParser:
     restart = sub.add_parser("restart", help="stop one service and start it again, wait until it is healthy")
     restart.add_argument("service")
     restart.set_defaults(func=cmd_restart)
+
+    env = sub.add_parser("env", help="export lines that point the AWS CLI, boto3, ldapsearch, kinit and the "
+                         "okta SDK at the lab: eval \"$(lab env)\"")
+    env.add_argument("--json", action="store_true")
+    env.set_defaults(func=cmd_env)
+
+    comp = sub.add_parser("completion", help="a shell completion script: source <(lab completion bash)")
+    comp.add_argument("shell", choices=completion.SHELLS)
+    comp.set_defaults(func=cmd_completion)
     return parser
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    say(completion.script(build_parser(), args.shell).rstrip())
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except (UsageError, LabClientError) as exc:
         err(str(exc))
-        return EXIT_LAB
+        return EXIT_USAGE
     except LabError as exc:
         err(str(exc))
         return EXIT_LAB

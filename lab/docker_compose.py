@@ -12,12 +12,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from . import ca
 from . import topology as topo
 
 DEFAULT_SUBNET = "172.28.10"
 DEFAULT_IMAGE = "okta-workspaces-lab:latest"
 CONTAINER_STATE_DIR = "/var/lib/lab"
 CONTAINER_SEED = "/etc/lab/seed.yaml"
+# Where a TLS-serving container finds the certificate and key the lab's CA issued it (mounted
+# read-only from <state>/docker/tls/<service>/, next to the compose file).
+CONTAINER_TLS = {"cert": "/etc/lab/tls/cert.pem", "key": "/etc/lab/tls/key.pem"}
+TLS_DIR = "tls"
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 BAKED_TOPOLOGY = ROOT / "docker" / "config" / "topology.json"
@@ -76,10 +81,23 @@ def write_baked_topology(path: Path = BAKED_TOPOLOGY) -> Path:
     return path
 
 
+def issue_certificates(state_dir: Path, host_topology: dict[str, Any]) -> None:
+    """The lab CA's certificates for the TLS-serving containers, into <state>/docker/tls/<service>/
+    (next to the compose file, which mounts them). The keys are 0644 there, as the topology the
+    containers read: their user is not the host's, and the 0700 docker/ folder keeps other users
+    of the host out. The CA's own key stays on the host (<state>/ca/, 0600)."""
+    ca.issue_for_topology(state_dir, host_topology, out_dir=Path(state_dir) / "docker" / TLS_DIR, key_mode=0o644)
+
+
 def containers_view(host_topology: dict[str, Any]) -> dict[str, Any]:
-    """The host's topology as the containers see it: their state directory and seed path."""
+    """The host's topology as the containers see it: their state directory, seed path and
+    certificate paths (the CA certificate is the host's business: no service needs it)."""
     inside = copy.deepcopy(host_topology)
     inside["state_dir"], inside["seed"] = CONTAINER_STATE_DIR, CONTAINER_SEED
+    inside.pop("ca", None)
+    for svc in inside["services"].values():
+        if svc.get("tls"):
+            svc["tls"] = dict(CONTAINER_TLS)
     return inside
 
 
@@ -179,7 +197,7 @@ def compose_text(topology: dict[str, Any], *, origin: str = "the demo topology")
     programs = {name: program_of(svc, name) for name, svc in services.items()}
 
     def block(name: str, command: str, octet: str, depends: list[str], volume: str | None,
-              extra: Sequence[str] = ()) -> None:
+              extra: Sequence[str] = (), more_mounts: Sequence[str] = ()) -> None:
         out.append(f"  {name}:\n    <<: *lab-service\n    command: [\"{command}\"]\n")
         out.extend(f"    {line}\n" for line in extra)
         if depends:
@@ -187,7 +205,8 @@ def compose_text(topology: dict[str, Any], *, origin: str = "the demo topology")
             out.extend(f"      {d}:\n        condition: service_healthy\n" for d in depends)
         out.append(f"    networks:\n      lab:\n        ipv4_address: {subnet_var}.{octet}\n")
         out.append("    volumes:\n")
-        out.extend(f"      - {m}\n" for m in mounts + ([f"{volume}:/var/lib/lab"] if volume else []))
+        state = [f"{volume}:/var/lib/lab"] if volume else []
+        out.extend(f"      - {m}\n" for m in mounts + list(more_mounts) + state)
         out.append("\n")
 
     for name, svc in services.items():
@@ -196,8 +215,11 @@ def compose_text(topology: dict[str, Any], *, origin: str = "the demo topology")
         hostname = HOSTNAMES.get(programs[name], name)
         if name != programs[name]:
             hostname = f"{hostname}-{name.rsplit('-', 1)[-1]}"
+        # Its certificate and key, file by file (relative to the compose file's folder), when the
+        # lab's CA issued it one (`lab up --runtime docker`; the committed demo lab has none).
+        tls = [f"./{TLS_DIR}/{name}/{f}.pem:{CONTAINER_TLS[f]}:ro" for f in ("cert", "key")] if svc.get("tls") else []
         block(name, name, svc["host"].rsplit(".", 1)[1], depends, f"{name}-state",
-              [f"hostname: {hostname}"])
+              [f"hostname: {hostname}"], tls)
     out.append("  # One-shot: enrols Okta Verify (TOTP and push) for the seed users as `lab up` does, then\n"
                "  # exits; idempotent. `lab up --runtime docker` does not start it: the CLI enrols from the host.\n")
     block(PROVISION, PROVISION, PROVISION_OCTET, list(services), None,

@@ -92,6 +92,7 @@ class DockerRuntime:
                                      agents=spec.agents)
         for name, extra in spec.settings.items():
             host["services"][name]["settings"].update(extra)
+        dc.issue_certificates(state_dir, host)   # into docker/tls/, mounted into the containers
         topo.write_topology(state_dir, host)
         inside = dc.containers_view(host)
         topology_file = config_dir / "topology.json"

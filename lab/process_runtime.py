@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from . import ca
 from . import process_records as records
 from .errors import LabError
 from .runtime import LabSpec, Progress, quiet
@@ -193,12 +194,15 @@ class ProcessRuntime:
         self.state_dir = state_dir
 
     def prepare(self, spec: LabSpec, names: list[str] | None, progress: Progress) -> dict[str, Any]:
+        if spec.subnet and not spec.subnet.startswith("127."):
+            raise LabError(f"--subnet {spec.subnet}: the process runtime serves on loopback addresses (127.x.y)")
         records.private_dir(self.state_dir)
         creds = load_or_create_credentials(self.state_dir)
         topology = build(self.state_dir, subnet=spec.subnet or DEFAULT_SUBNET, standard_ports=spec.standard_ports,
                          blank=spec.blank, credentials=creds, agents=spec.agents, seed=spec.seed or SEED_DEFAULT)
         for name, extra in spec.settings.items():
             topology["services"][name]["settings"].update(extra)
+        ca.issue_for_topology(self.state_dir, topology)     # after the settings: advertise_ip is an address too
         write_topology(self.state_dir, topology)
         names = names or list(topology["services"])
         check_ports_free(topology, names)

@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 
 def default_state_dir() -> Path:
     """`$LAB_STATE_DIR`, else `$XDG_STATE_HOME/okta-workspaces-lab` (~/.local/state/...)."""
@@ -35,3 +37,12 @@ def admin_headers(topology: dict[str, Any]) -> dict[str, str]:
 def api_url(topology: dict[str, Any], name: str) -> str:
     svc = topology["services"][name]
     return f"http://{svc['host']}:{svc['ports']['api']}"
+
+
+def domain_of(topology: dict[str, Any]) -> str:
+    """The AD domain's DNS name, from the lab's seed (the DC is seeded in a blank lab too)."""
+    try:
+        seed = yaml.safe_load(Path(topology["seed"]).read_text()) or {}
+    except (OSError, KeyError, yaml.YAMLError):
+        seed = {}
+    return str((seed.get("domain") or {}).get("dns_name") or "corp.example.com").lower()

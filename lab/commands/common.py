@@ -14,6 +14,7 @@ from ..runtime import running_runtime
 from ..state import load_topology
 
 EXIT_OK, EXIT_FAILED, EXIT_LAB = 0, 1, 2
+EXIT_USAGE = 2     # a name or value the lab does not know (as argparse's own usage errors)
 
 
 def say(msg: str = "") -> None:

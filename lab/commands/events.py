@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from .. import supervisor
+from ..errors import UsageError
 from ..timeline import format_event
 from .common import EXIT_OK, lab_client, say
 
@@ -22,6 +23,9 @@ def _with_supervisor(args: argparse.Namespace, events: list[dict[str, Any]], sin
 
 def cmd_events(args: argparse.Namespace) -> int:
     client = lab_client(args)
+    known = [*client.topology["services"], supervisor.NAME]
+    if args.service is not None and args.service not in known:
+        raise UsageError(f"no service {args.service!r}; services: {', '.join(known)}")
     events = _with_supervisor(args, client.events(args.service) if args.service != supervisor.NAME else [])
     if args.json and not args.follow:
         say(json.dumps(events, indent=2))

@@ -31,6 +31,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     if running:
         return _resume(running, args, spec)
     started_at = time.monotonic()
+    if (args.runtime or "process") == "process" and spec.subnet and not spec.subnet.startswith("127."):
+        # Refused before anything in the state directory changes (a new subnet would discard its data).
+        raise UsageError(f"--subnet {spec.subnet}: the process runtime serves on loopback addresses, "
+                         f"127.x.y (default {topo.DEFAULT_SUBNET}); other networks need --runtime docker")
     runtime = runtime_named(args.runtime or "process", state_dir)
     topology = bring_up(runtime, spec, enrol=True, timeout=args.timeout, progress=say)
     if runtime.name == "process":
@@ -176,6 +180,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         "running": True,
         "state_dir": topology["state_dir"],
         "supervisor": _supervisor_line(args.state_dir, topology["runtime"]),
+        # What clients trust the lab's TLS with (LDAPTLS_CACERT, smtplib's cafile): lab/ca.py.
+        "ca_certificate": (topology.get("ca") or {}).get("cert"),
         "services": services,
         "credentials": {k: creds[k] for k in ("okta_api_token", "radius_shared_secret", "aws_access_key_id",
                                               "aws_secret_access_key", "aws_region") if k in creds},
@@ -184,6 +190,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         say(json.dumps(status, indent=2))
     else:
         say(f"runtime {status['runtime']}, state in {status['state_dir']}; supervisor: {status['supervisor']}")
+        if status["ca_certificate"]:
+            say(f"CA certificate (trust it for LDAPS, StartTLS): {status['ca_certificate']}")
         for name, svc in status["services"].items():
             eps = "  ".join(f"{k} {v}" for k, v in svc["endpoints"].items())
             restarts = f"restarts {svc['restarts']}" if svc["restarts"] else ""

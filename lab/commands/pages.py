@@ -13,10 +13,13 @@ import webbrowser
 from typing import Any
 from urllib.parse import quote
 
+from .. import people_view
 from .. import topology as topo
+from ..client import LabClient
 from ..errors import UsageError
 from .common import EXIT_OK, running_topology, say
 
+PAGE_NAMES = {"admin", "console", "signin", "login", "mail", "mailbox"}
 PERSON_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 
@@ -46,8 +49,24 @@ def has_display() -> bool:
     return sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
+def _check_person(topology: dict[str, Any], name: str) -> None:
+    """A person's phone page only for someone the directory has (they may not have enrolled yet)."""
+    if name.split(":")[0] in PAGE_NAMES or "dc" not in topology["services"]:
+        return
+    client = LabClient(topology)
+    try:
+        accounts = [str(e.sAMAccountName.value) for e in people_view.ad_accounts(client)]
+    finally:
+        client.close()
+    if name.split("@")[0].lower() not in {a.lower() for a in accounts}:
+        raise UsageError(f"no page called {name!r} and no such person: admin, signin, mail, mail:USER, or one of "
+                         f"{', '.join(accounts)}")
+
+
 def cmd_open(args: argparse.Namespace) -> int:
-    url = page_url(running_topology(args), args.name)
+    topology = running_topology(args)
+    url = page_url(topology, args.name)
+    _check_person(topology, args.name)
     say(url)
     if has_display() and not args.no_browser:
         webbrowser.open(url)

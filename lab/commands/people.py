@@ -9,9 +9,14 @@ from typing import Any
 import httpx
 import yaml
 
+from .. import people_view
+from ..ca import ca_cert_path
 from .. import topology as topo
-from ..errors import LabError
-from ..state import load_topology
+from ..client import LabClient, LabClientError
+from ..errors import LabError, UsageError
+from ..runtime import running_runtime
+from ..state import api_url, load_topology
+from . import waiting
 from .common import EXIT_FAILED, EXIT_OK, lab_client, say, seed_of
 
 
@@ -23,9 +28,8 @@ def _user_row(person: dict[str, Any], domain: str) -> dict[str, Any]:
             "workspace": bool(person.get("workspace"))}
 
 
-def cmd_users(args: argparse.Namespace) -> int:
-    topology = load_topology(args.state_dir)
-    seed = seed_of(topology) if topology else yaml.safe_load(topo.SEED_DEFAULT.read_text())
+def _seed_rows(seed: dict[str, Any]) -> list[dict[str, Any]]:
+    """What a seeded `lab up` makes: the seed's people, and the Okta administrator."""
     domain = seed["domain"]["dns_name"]
     rows = [_user_row(p, domain) for p in seed.get("users", [])]
     admin = (seed.get("okta") or {}).get("admin")
@@ -33,7 +37,23 @@ def cmd_users(args: argparse.Namespace) -> int:
         rows.append({"username": admin["login"].split("@")[0], "upn": admin["login"], "password": admin["password"],
                      "ad_state": "- (Okta admin)", "okta_status": "ACTIVE", "assigned": False,
                      "okta_verify": False, "workspace": False})
-    # The lab's operator: the IAM user of the AWS console (its password is a lab credential).
+    return rows
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    """A running lab is asked who is there (the DC, the org, WorkSpaces: lab/people_view.py), so a
+    blank lab shows an empty org; without a running lab, the seed's people (what `lab up` makes)."""
+    topology = load_topology(args.state_dir)
+    if topology is not None and running_runtime(args.state_dir) is not None:
+        client = LabClient(topology)
+        try:
+            rows, where = people_view.people(client), "in the running lab"
+        finally:
+            client.close()
+    else:
+        seed = seed_of(topology) if topology else yaml.safe_load(topo.SEED_DEFAULT.read_text())
+        rows, where = _seed_rows(seed), "in the seed (the lab is not running: what `lab up` makes)"
+    # The lab's operator: the AWS console's IAM user (its password is a lab credential), in a blank lab too.
     password = ((topology or {}).get("credentials") or {}).get("console_password") or "(lab not up)"
     rows.append({"username": topo.CONSOLE_USER, "upn": f"{topo.CONSOLE_USER} (account {topo.CONSOLE_ACCOUNT_ID})",
                  "password": password, "ad_state": "- (AWS operator)", "okta_status": None, "assigned": False,
@@ -41,23 +61,44 @@ def cmd_users(args: argparse.Namespace) -> int:
     if args.json:
         say(json.dumps(rows, indent=2))
         return EXIT_OK
-    say(f"{'username':<14}{'password':<20}{'AD state':<22}{'Okta':<10}{'assigned':<10}{'Okta Verify':<13}WorkSpace")
+    say(f"# the people {where}")
+    say(f"{'username':<18}{'password':<20}{'AD state':<22}{'Okta':<10}{'assigned':<10}{'Okta Verify':<13}WorkSpace")
     for r in rows:
-        say(f"{r['username']:<14}{r['password']:<20}{r['ad_state']:<22}{r['okta_status'] or '-'!s:<10}"
+        say(f"{r['username']:<18}{r['password'] or '-':<20}{r['ad_state']:<22}{r['okta_status'] or '-'!s:<10}"
             f"{'yes' if r['assigned'] else 'no':<10}{'yes' if r['okta_verify'] else 'no':<13}"
             f"{'yes' if r['workspace'] else 'no'}")
     return EXIT_OK
 
 
+def _phone_user(client: LabClient, user: str) -> None:
+    """UsageError naming the phone's accounts when Okta Verify has none for `user`."""
+    resp = httpx.get(f"{api_url(client.topology, 'phone')}/accounts", timeout=10)
+    resp.raise_for_status()
+    logins = [a["login"] for a in resp.json()]
+    wanted = user.split("\\")[-1].lower()
+    if not any(wanted in (login.lower(), login.split("@")[0].lower()) for login in logins):
+        known = ", ".join(login.split("@")[0] for login in logins) or "none (no one has enrolled yet)"
+        raise UsageError(f"Okta Verify on the phone has no account for {user!r}; accounts: {known}")
+
+
 def cmd_login(args: argparse.Namespace) -> int:
     client = lab_client(args)
     mfa = args.mfa
+    if args.password is None and client.seed_user(args.user) is None:
+        known = ", ".join(p["sam"] for p in client.seed().get("users", []))
+        raise UsageError(f"{args.user!r} is not one of the seed's people, whose demo passwords the lab knows "
+                         f"({known}); give --password")
     if mfa is None:
+        _phone_user(client, args.user)
         mfa = client.phone_code(args.user)
         if not args.json:
             say(f"(MFA code from {args.user}'s Okta Verify)")
     try:
-        result = client.login(args.user, args.password, mfa, args.registration_code)
+        if mfa == "push" and not args.json:
+            with waiting.for_phone(args.user):
+                result = client.login(args.user, args.password, mfa, args.registration_code)
+        else:
+            result = client.login(args.user, args.password, mfa, args.registration_code)
     except httpx.HTTPError as exc:
         raise LabError(f"cannot reach WorkSpaces: {exc}") from None
     if args.json:
@@ -72,6 +113,8 @@ def cmd_login(args: argparse.Namespace) -> int:
 
 def cmd_phone(args: argparse.Namespace) -> int:
     client = lab_client(args)
+    if args.phone_cmd in ("code", "respond"):
+        _phone_user(client, args.user)
     if args.phone_cmd == "code":
         code = client.phone_code(args.user)
         say(json.dumps({"user": args.user, "code": code}) if args.json else code)
@@ -105,7 +148,15 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_activate(args: argparse.Namespace) -> int:
-    result = lab_client(args).activate(args.user, send_email=not args.no_email)
+    client = lab_client(args)
+    try:
+        result = client.activate(args.user, send_email=not args.no_email)
+    except LabClientError as exc:
+        if "Not found" not in str(exc):
+            raise
+        users = [u["profile"]["login"] for u in client.okta("GET", "/api/v1/users", params={"limit": 200}).json()]
+        raise UsageError(f"the org has no user {args.user!r} (import them first: `lab import`); users: "
+                         f"{', '.join(users) or 'none'}") from None
     if args.json:
         say(json.dumps(result, indent=2))
     elif args.no_email:
@@ -118,7 +169,14 @@ def cmd_activate(args: argparse.Namespace) -> int:
 def cmd_ad(args: argparse.Namespace) -> int:
     if args.change == "set-password":
         return _ad_set_password(args)
-    result = lab_client(args).ad_account(args.user, args.change)
+    client = lab_client(args)
+    try:
+        result = client.ad_account(args.user, args.change)
+    except LabClientError as exc:
+        if "has no account" not in str(exc):
+            raise
+        known = ", ".join(str(e.sAMAccountName.value) for e in people_view.ad_accounts(client))
+        raise UsageError(f"{exc}; accounts: {known}") from None
     if args.json:
         say(json.dumps(result, indent=2))
     else:
@@ -155,8 +213,10 @@ def _ad_set_password(args: argparse.Namespace) -> int:
         raise LabClientError("the seed has no Administrator to change AD accounts with")
     sam = args.user.split("@")[0].split("\\")[-1]
     base = domain.get("base_dn") or ",".join(f"DC={p}" for p in domain.get("dns_name", "corp.example.com").split("."))
-    # The DC's certificate is the lab's own; the lab trusts it as the CLI's other TLS clients do.
-    tls = ldap3.Tls(validate=ssl.CERT_NONE)
+    # The DC's certificate comes from the lab's CA (lab/ca.py): checked, names included.
+    ca_file = ca_cert_path(args.state_dir)
+    tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=str(ca_file)) if ca_file.exists() else \
+        ldap3.Tls(validate=ssl.CERT_NONE)
     conn = ldap3.Connection(ldap3.Server(dc["host"], port=dc["ports"]["ldap"], get_info=ldap3.NONE, tls=tls,
                                          connect_timeout=5),
                             user=f"{domain.get('netbios_name', 'CORP')}\\Administrator", password=admin["password"],

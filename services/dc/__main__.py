@@ -11,6 +11,7 @@ from typing import Any
 
 from services.common.context import ServiceContext
 from services.common.runner import Service, run, serve_tcp, serve_udp
+from services.common.tls import server_context
 
 from .cldap import CldapServer
 from .directory import Directory
@@ -21,14 +22,13 @@ from .kpasswd import KpasswdService
 from .ldap import LdapServer
 from .settings import DcSettings
 from .snapshot import DirectorySnapshot
-from .tls import server_context
 
 
 async def build(ctx: ServiceContext) -> Service:
     seed = ctx.seed()
     settings = DcSettings.from_settings(ctx.settings, seed)
     directory = Directory(seed, ctx.clock.now, settings)
-    tls = server_context(ctx.state_dir, directory.domain.dc_fqdn, ctx.log) if settings.starttls else None
+    tls = server_context(ctx.me, ctx.log, "LDAP StartTLS and LDAPS") if settings.starttls else None
     ldap = LdapServer(ctx, directory, tls)
     advertised = _advertised_ip(ctx, settings)
     zone = build_zone(directory.domain.dns_name, directory.domain.dc_hostname,
@@ -55,7 +55,7 @@ async def build(ctx: ServiceContext) -> Service:
     tasks += [cldap_udp, *kpw_up]
     if "ldaps" in ctx.me["ports"]:
         if tls is None:
-            ctx.log.warning("LDAPS is off: no certificate (starttls is off or the openssl command is missing)")
+            ctx.log.warning("LDAPS is off: no certificate (starttls is off, or the topology gives none)")
         else:
             # LDAP over TLS from the first byte (636), with the certificate StartTLS uses.
             tasks.append(serve_tcp(ctx, "ldaps", ldap.handle, ssl=tls))

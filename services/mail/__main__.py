@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from services.common.runner import Service, bind_tcp, run
+from services.common.tls import server_context
 
-from . import smtp, tls
+from . import smtp
 from .api import make_app
 from .mailbox import Mailbox
 
@@ -11,7 +12,7 @@ from .mailbox import Mailbox
 async def build(ctx) -> Service:
     mailbox = Mailbox(ctx.state_dir / "messages")
     sock = bind_tcp(ctx, "smtp")
-    certificate = tls.server_context(ctx.state_dir, ctx.me["host"], ctx.log)   # for STARTTLS
+    certificate = server_context(ctx.me, ctx.log, "SMTP STARTTLS")   # issued by the lab's CA
 
     async def deliver(mail_from: str, rcpt_to: list[str], data: bytes, peer: str | None) -> str:
         doc = mailbox.add(mail_from=mail_from, rcpt_to=rcpt_to, data=data, received=ctx.clock.iso(), peer=peer)

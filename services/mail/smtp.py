@@ -1,6 +1,6 @@
 """The mailbox's SMTP server: aiosmtpd (a well-kept asyncio SMTP server) on the runner's socket,
 with the lab's fault hooks and events around it. ESMTP with SIZE (10 MB), 8BITMIME, SMTPUTF8,
-PIPELINING and, when the service has a certificate (tls.py), STARTTLS; no AUTH: the lab's mail
+PIPELINING and, when the lab issued it a certificate (services/common/tls.py), STARTTLS; no AUTH: the lab's mail
 relay is an internal relay that accepts mail for anyone, as a test mail catcher does.
 
 Faults (protocol "smtp", by peer): drop closes the connection at once, deny answers 554 instead

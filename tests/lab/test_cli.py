@@ -88,3 +88,49 @@ def test_an_older_state_directory_gains_the_admin_token(tmp_path):
     assert topo.load_or_create_credentials(tmp_path)["admin_token"] == creds["admin_token"]
     topology = topo.build(tmp_path, subnet="127.0.45", credentials=creds)
     assert topology["credentials"]["admin_token"] == creds["admin_token"]     # what every service reads
+
+
+def test_version(tmp_path):
+    out = lab("--version", state_dir=tmp_path)
+    assert out.returncode == 0 and out.stdout.startswith("lab ") and out.stdout.split()[1][0].isdigit()
+
+
+def test_state_dir_after_the_command(tmp_path):
+    """`lab status --state-dir D` as well as `lab --state-dir D status`; after the command wins."""
+    (tmp_path / "d").mkdir()
+    topo.write_topology(tmp_path / "d", topo.build(tmp_path / "d"))
+    result = subprocess.run([sys.executable, "-m", "lab.cli", "logs", "nope", "--state-dir", str(tmp_path / "d")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "services: dc, mail" in result.stderr
+    nowhere = subprocess.run([sys.executable, "-m", "lab.cli", "--state-dir", str(tmp_path / "x"), "logs",
+                              "--state-dir", str(tmp_path / "d"), "nope"], capture_output=True, text=True, timeout=60)
+    assert "services: dc, mail" in nowhere.stderr
+
+
+def test_a_subnet_that_is_not_three_octets_or_not_loopback_is_refused(tmp_path):
+    for subnet in ("127.0.50.1", "10.0", "127.0.256", "a.b.c"):
+        result = lab("up", "--subnet", subnet, state_dir=tmp_path)
+        assert result.returncode == 2 and "first three octets" in result.stderr, subnet
+    result = lab("up", "--subnet", "10.0.0", state_dir=tmp_path)
+    assert result.returncode == 2 and "loopback" in result.stderr and "in use" not in result.stderr
+    assert not (tmp_path / "topology.json").exists(), "refused before anything was written"
+
+
+def test_bash_completion_knows_commands_actions_and_choices(tmp_path):
+    script = lab("completion", "bash", state_dir=tmp_path).stdout
+
+    def complete(*words: str) -> list[str]:
+        array = " ".join(f"'{w}'" for w in words)
+        out = subprocess.run(["bash", "-c", f'{script}\nCOMP_WORDS=({array}); COMP_CWORD={len(words) - 1}; '
+                                            '_lab_complete; printf "%s\\n" "${COMPREPLY[@]}"'],
+                             capture_output=True, text=True, timeout=30, check=True)
+        return out.stdout.split()
+
+    assert complete("lab", "st") == ["status"]
+    assert {"code", "respond", "pushes"} <= set(complete("lab", "phone", ""))
+    assert complete("lab", "phone", "respond", "alice", "a") == ["approve"]
+    assert complete("lab", "up", "--runtime", "") == ["process", "docker"]
+    assert "--subnet" in complete("lab", "--state-dir", "/tmp/x", "up", "--s")
+    zsh = lab("completion", "zsh", state_dir=tmp_path)
+    assert zsh.returncode == 0 and "bashcompinit" in zsh.stdout and "_lab_complete" in zsh.stdout
+    assert lab("completion", "fish", state_dir=tmp_path).returncode == 2

@@ -1,6 +1,6 @@
 """The mailbox's SMTP server (aiosmtpd) with real clients (mail only, 127.0.29): the extensions
 it offers (SMTPUTF8, PIPELINING, 8BITMIME, SIZE, STARTTLS), UTF-8 mail, pipelined commands,
-STARTTLS with the service's own certificate, the size limit, and the drop/deny faults."""
+STARTTLS with the certificate the lab's CA issued it, the size limit, and the drop/deny faults."""
 from __future__ import annotations
 
 import smtplib
@@ -9,6 +9,7 @@ import ssl
 import stat
 import time
 from email.message import EmailMessage
+from pathlib import Path
 
 import httpx
 import pytest
@@ -105,11 +106,11 @@ def test_pipelined_mail_rcpt_data_in_one_write(lab):
     assert got["subject"] == "pipelined"
 
 
-def test_starttls_with_the_services_own_certificate(lab):
-    state = lab["state"] / "mail"
-    cert, key = state / "smtp-cert.pem", state / "smtp-key.pem"
-    assert stat.S_IMODE(key.stat().st_mode) == 0o600, "the private key is private"
-    context = ssl.create_default_context(cafile=str(cert))   # verifies the certificate and the address
+def test_starttls_with_the_certificate_the_lab_ca_issued(lab):
+    tls = lab["topo"]["services"]["mail"]["tls"]
+    assert stat.S_IMODE(Path(tls["key"]).stat().st_mode) == 0o600, "the private key is private"
+    # Trusting only the lab's CA: verifies the chain and the address.
+    context = ssl.create_default_context(cafile=lab["topo"]["ca"]["cert"])
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = "a@b.example", "tls@corp.example.com", "over TLS"
     msg.set_content("SECRET-ACTIVATION-LINK\n")

@@ -1,0 +1,73 @@
+"""The environment that points the usual clients at the lab (`lab env`): the AWS CLI and boto3
+(per-service endpoint variables, the lab's keys and region), ldapsearch (the lab CA), kinit (a
+krb5.conf for the lab's realm and KDC) and the okta SDK (org URL and API token).
+
+`eval "$(lab env)"` then makes `aws ds describe-directories`, `ldapsearch -ZZ`, `kinit alice` and
+`okta.client.Client()` work with no flags.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from . import ca
+from .state import api_url, domain_of
+
+KRB5_CONF = "krb5.conf"
+
+# The AWS SDKs' per-service endpoint variables (AWS_ENDPOINT_URL_<service id>), and the lab service
+# that answers each API. EC2 only when the topology runs it.
+AWS_ENDPOINTS = {"AWS_ENDPOINT_URL_DIRECTORY_SERVICE": "ad-connector", "AWS_ENDPOINT_URL_WORKSPACES": "workspaces",
+                 "AWS_ENDPOINT_URL_EC2": "ec2"}
+
+
+def realm_of(topology: dict[str, Any]) -> str:
+    """AD's Kerberos realm: the domain's DNS name in capitals."""
+    return domain_of(topology).upper()
+
+
+def krb5_conf_text(topology: dict[str, Any]) -> str:
+    dc = topology["services"]["dc"]
+    realm, domain = realm_of(topology), domain_of(topology)
+    kdc = f"{dc['host']}:{dc['ports']['kerberos']}"
+    # dns_lookup off: the KDC is the lab's (a port DNS SRV records of a real network would not
+    # give); rdns off: the lab's addresses have no PTR records.
+    return (f"# Written by `lab env` for the lab in {topology['state_dir']}.\n"
+            f"[libdefaults]\n    default_realm = {realm}\n    dns_lookup_kdc = false\n"
+            f"    dns_lookup_realm = false\n    rdns = false\n\n"
+            f"[realms]\n    {realm} = {{\n        kdc = {kdc}\n    }}\n\n"
+            f"[domain_realm]\n    .{domain} = {realm}\n    {domain} = {realm}\n")
+
+
+def write_krb5_conf(state_dir: Path, topology: dict[str, Any]) -> Path:
+    """<state>/krb5.conf (0644: it holds no secret), rewritten so it follows the lab's ports."""
+    path = Path(state_dir) / KRB5_CONF
+    tmp = path.with_name(KRB5_CONF + ".tmp")
+    tmp.write_text(krb5_conf_text(topology))
+    os.chmod(tmp, 0o644)
+    tmp.replace(path)
+    return path
+
+
+def client_env(state_dir: Path, topology: dict[str, Any]) -> dict[str, str]:
+    """{variable: value} for the clients, in the order `lab env` prints them."""
+    creds = topology.get("credentials", {})
+    env: dict[str, str] = {}
+    for var, service in AWS_ENDPOINTS.items():
+        if service in topology["services"]:
+            env[var] = api_url(topology, service)
+    env |= {"AWS_ACCESS_KEY_ID": creds.get("aws_access_key_id", ""),
+            "AWS_SECRET_ACCESS_KEY": creds.get("aws_secret_access_key", ""),
+            "AWS_DEFAULT_REGION": creds.get("aws_region", "us-east-1")}
+    ca_cert = (topology.get("ca") or {}).get("cert") or str(ca.ca_cert_path(state_dir))
+    if Path(ca_cert).exists():
+        env["LDAPTLS_CACERT"] = ca_cert
+    if "dc" in topology["services"]:
+        env["KRB5_CONFIG"] = str(write_krb5_conf(state_dir, topology))
+    if "okta" in topology["services"]:
+        env |= {"OKTA_CLIENT_ORGURL": api_url(topology, "okta"),
+                "OKTA_CLIENT_TOKEN": creds.get("okta_api_token", ""),
+                # The org serves plain HTTP (the SDK refuses http:// org URLs unless told).
+                "OKTA_TESTING_TESTINGDISABLEHTTPSCHECK": "true"}
+    return env
