@@ -10,8 +10,8 @@ import httpx
 import yaml
 
 from .. import people_view
-from ..ca import ca_cert_path
 from .. import topology as topo
+from ..ca import ca_cert_path
 from ..client import LabClient, LabClientError
 from ..errors import LabError, UsageError
 from ..runtime import running_runtime
