@@ -75,10 +75,10 @@ class LabClient:
 
     # -- the admin's real clients: boto3 for AWS, SSWS HTTP for the Okta org ---------------------
     def aws(self, service: str) -> Any:
-        """A boto3 client for `ds` or `workspaces`, pointed at the lab with its access keys."""
+        """A boto3 client for `ds`, `workspaces` or `ec2`, pointed at the lab with its access keys."""
         import boto3  # imported here: only scenarios and scripts need it
 
-        lab_service = {"ds": "ad-connector", "workspaces": "workspaces"}[service]
+        lab_service = {"ds": "ad-connector", "workspaces": "workspaces", "ec2": "ec2"}[service]
         creds = self.topology["credentials"]
         return boto3.client(service, endpoint_url=api_url(self.topology, lab_service),
                             region_name=creds["aws_region"], aws_access_key_id=creds["aws_access_key_id"],

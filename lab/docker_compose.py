@@ -67,6 +67,8 @@ def container_topology(
                           seed=Path(seed), blank=blank, credentials=credentials or {}, agents=agents)
     connector = topology["services"]["ad-connector"]
     connector["settings"]["connect_ips"] = [connector["host"]]
+    # ...and EC2's view of its interfaces is that one address too.
+    topology["services"]["ec2"]["settings"]["connector_interfaces"] = [connector["host"]]
     return topology
 
 
@@ -112,7 +114,7 @@ DEPENDS_ON: dict[str, tuple[str, ...]] = {
     "okta": ("mail",),                      # the org sends its emails to the mailbox
     "ad-agent": ("dc", "okta"),             # reads the directory, registers with the org
     "radius-agent": ("okta",),              # pulls its apps from the org at start
-    "ad-connector": ("dc", "radius-agent"),
+    "ad-connector": ("dc", "radius-agent", "ec2"),   # ConnectDirectory makes its security group in EC2
     "workspaces": ("ad-connector",),
     "aws-console": ("ad-connector", "workspaces"),
 }
