@@ -87,7 +87,7 @@ def test_compose_has_one_container_per_service_at_its_topology_address(agents):
     # AD Connector waits for the DC and every RADIUS agent; provision for everything.
     agent_names = [n for n, s in inside["services"].items() if s["package"] == "services.radius_agent"]
     assert len(agent_names) == agents
-    assert set(services["ad-connector"]["depends_on"]) == {"dc", *agent_names}
+    assert set(services["ad-connector"]["depends_on"]) == {"dc", "ec2", *agent_names}
     assert set(services[dc.PROVISION]["depends_on"]) == set(inside["services"])
     assert services[dc.PROVISION]["healthcheck"] == {"disable": True}
 
