@@ -19,7 +19,8 @@ from ..client import LabClient
 from ..errors import UsageError
 from .common import EXIT_OK, running_topology, say
 
-PAGE_NAMES = {"admin", "console", "signin", "login", "mail", "mailbox"}
+PAGE_NAMES = {"admin", "console", "signin", "login", "mail", "mailbox", "aws", "aws-console", "webaccess",
+              "web-access"}
 PERSON_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 
@@ -37,12 +38,17 @@ def page_url(topology: dict[str, Any], name: str) -> str:
         return ep("okta", "signin")
     if name in ("mail", "mailbox"):
         return ep("mail", "mailbox")
+    if name in ("aws", "aws-console"):              # `console` is Okta's admin console
+        return ep("aws-console", "console")
+    if name in ("webaccess", "web-access"):
+        return ep("workspaces", "web_access")
     if name.startswith("mail:") and set(name[5:]) <= PERSON_CHARS | {"@"} and name[5:]:
         return ep("mail", "mailbox") + "?to=" + quote(name[5:])
     person = name.split("@")[0]
     if person and set(person) <= PERSON_CHARS:
         return ep("phone", "phones") + "phone/" + quote(person.lower())
-    raise UsageError(f"no page called {name!r}: admin, signin, mail, mail:USER or a username (their phone)")
+    raise UsageError(f"no page called {name!r}: admin, signin, mail, mail:USER, aws, webaccess or a username "
+                     "(their phone)")
 
 
 def has_display() -> bool:

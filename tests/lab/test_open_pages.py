@@ -26,6 +26,8 @@ def test_status_endpoints_list_the_pages(topology):
     ("signin", "http://127.0.65.30:8080/login"),
     ("mail", "http://127.0.65.70:8080/"),
     ("mail:alice", "http://127.0.65.70:8080/?to=alice"),
+    ("aws", "http://127.0.65.80:8080/signin"),
+    ("webaccess", "http://127.0.65.50:8080/webclient"),
     ("alice", "http://127.0.65.60:8080/phone/alice"),
     ("Bob@corp.example.com", "http://127.0.65.60:8080/phone/bob"),
 ])
