@@ -17,6 +17,7 @@ from . import topology as topo
 from .client import AD_ACCOUNT_CHANGES, LabClientError
 from .commands.common import EXIT_LAB, EXIT_OK, err
 from .commands.events import cmd_events
+from .commands.firewall import add_parser as add_firewall_parser
 from .commands.lifecycle import cmd_down, cmd_logs, cmd_reset, cmd_restart, cmd_status, cmd_up
 from .commands.pages import cmd_open
 from .commands.people import cmd_activate, cmd_ad, cmd_import, cmd_login, cmd_mail, cmd_phone, cmd_users
@@ -150,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     restart = sub.add_parser("restart", help="stop one service and start it again, wait until it is healthy")
     restart.add_argument("service")
     restart.set_defaults(func=cmd_restart)
+    add_firewall_parser(sub)
     return parser
 
 

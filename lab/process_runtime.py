@@ -211,7 +211,6 @@ class ProcessRuntime:
 
     def down(self, *, volumes: bool = False) -> list[str]:  # noqa: ARG002 — `lab down` removes the state itself
         from . import supervisor  # here: the supervisor imports this module
-
         from .firewall import lifecycle as firewall
 
         supervisor.stop(self.state_dir)      # first: nothing may restart what is being stopped

@@ -13,6 +13,7 @@ from .. import agent_token, provision, state_rules, supervisor
 from .. import topology as topo
 from ..client import LabClient
 from ..errors import LabError, UsageError
+from ..firewall import lifecycle as firewall
 from ..process_runtime import check_ports_free
 from ..runtime import LabSpec, Runtime, bring_up, running_runtime, runtime_named, runtimes
 from ..state import admin_url, load_topology
@@ -36,6 +37,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     if runtime.name == "process":
         supervisor.spawn(state_dir)
     say(f"the lab is up in {time.monotonic() - started_at:.1f} s")
+    say(firewall.describe(firewall.status(state_dir)))
     print_endpoints(topology)
     return EXIT_OK
 
@@ -90,6 +92,7 @@ def _resume(runtime: Runtime, args: argparse.Namespace, spec: LabSpec) -> int:
     else:
         say(f"the lab is already running ({len(alive)} services, state in {state_dir})")
     agent_token.ensure(runtime, topology, step)
+    firewall.ensure(state_dir)
     if runtime.name == "process":
         supervisor.spawn(state_dir)
     unhealthy = wait_all_healthy(topology, timeout)
@@ -176,6 +179,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         "running": True,
         "state_dir": topology["state_dir"],
         "supervisor": _supervisor_line(args.state_dir, topology["runtime"]),
+        "network": firewall.status(args.state_dir),
         "services": services,
         "credentials": {k: creds[k] for k in ("okta_api_token", "radius_shared_secret", "aws_access_key_id",
                                               "aws_secret_access_key", "aws_region") if k in creds},
@@ -184,6 +188,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         say(json.dumps(status, indent=2))
     else:
         say(f"runtime {status['runtime']}, state in {status['state_dir']}; supervisor: {status['supervisor']}")
+        say(firewall.describe(status["network"]))
         for name, svc in status["services"].items():
             eps = "  ".join(f"{k} {v}" for k, v in svc["endpoints"].items())
             restarts = f"restarts {svc['restarts']}" if svc["restarts"] else ""
@@ -261,6 +266,7 @@ def cmd_reset(args: argparse.Namespace) -> int:
             runtime.restart(name)
             restarted.append(name)
     agent_token.ensure(runtime, topology, say)
+    firewall.reset(args.state_dir)
     if runtime.name == "process":
         supervisor.spawn(args.state_dir)
     unhealthy = wait_all_healthy(topology, runtime.default_timeout)

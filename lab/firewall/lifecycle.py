@@ -11,7 +11,7 @@ from typing import Any
 
 from .. import process_records as records
 from ..state import load_topology
-from . import enforce
+from . import enforce, hosts
 
 
 def _process_file(state_dir: Path) -> Path:
@@ -24,6 +24,15 @@ def process_row(state_dir: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return row if isinstance(row, dict) and records.is_ours(row) else None
+
+
+def ensure(state_dir: Path) -> int | None:
+    """Start the enforcer when the lab has something to enforce: an ec2 service (security groups)
+    or Windows firewall rules. A lab without either has no table and no extra process."""
+    topology = load_topology(state_dir)
+    if topology is None or ("ec2" not in topology["services"] and not hosts.load(state_dir)):
+        return None
+    return spawn(state_dir)
 
 
 def spawn(state_dir: Path) -> int:
@@ -56,6 +65,17 @@ def stop(state_dir: Path) -> list[str]:
     if topology is None or not (state_dir / "firewall").exists():
         return []
     return enforce.remove(state_dir, topology)
+
+
+def reset(state_dir: Path) -> None:
+    """The Windows firewall back to the seed's (no rules), in force at once: `lab reset` and the
+    start of every scenario."""
+    topology = load_topology(state_dir)
+    if topology is None or not hosts.load(state_dir):
+        return
+    hosts.clear(state_dir)
+    if (state_dir / "firewall" / "ruleset.nft").exists() or process_row(state_dir) is not None:
+        enforce.enforce(state_dir, topology)
 
 
 def status(state_dir: Path) -> dict[str, Any]:

@@ -46,7 +46,7 @@ class FakeEc2Network:
                 self._answer(401, {"detail": "admin token required"})
                 return False
 
-            def do_GET(self) -> None:  # noqa: N802 — http.server's naming
+            def do_GET(self) -> None:
                 url = urlparse(self.path)
                 if url.path != "/admin/network":
                     return self._answer(404, {"detail": "not found"})
@@ -58,7 +58,7 @@ class FakeEc2Network:
                         fake.changed.wait_for(lambda: fake.generation > int(after[0]), LONG_POLL)
                     return self._answer(200, fake.view())
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 if urlparse(self.path).path != "/admin/network/applied":
                     return self._answer(404, {"detail": "not found"})
                 if not self._authorised():

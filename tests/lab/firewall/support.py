@@ -30,7 +30,8 @@ def walkthrough(subnet: str = "127.0.135") -> dict[str, Any]:
                 "sg-dc": {"name": "dc", "egress": [], "ingress": [
                     rule("sgr-dns-udp", "udp", 53, group="sg-conn"), rule("sgr-dns-tcp", "tcp", 53, group="sg-conn"),
                     rule("sgr-krb-udp", "udp", 88, group="sg-conn"), rule("sgr-krb-tcp", "tcp", 88, group="sg-conn"),
-                    rule("sgr-ldap", "tcp", 389, group="sg-conn"), rule("sgr-agent-ldap", "tcp", 389, group="sg-okta")]},
+                    rule("sgr-ldap", "tcp", 389, group="sg-conn"),
+                    rule("sgr-agent-ldap", "tcp", 389, group="sg-okta")]},
                 "sg-okta": {"name": "okta", "egress": [], "ingress": [
                     rule("sgr-radius", "udp", 1812, group="sg-conn")]},
                 "sg-conn": {"name": "connector", "egress": [], "ingress": []}}}
