@@ -7,13 +7,11 @@ the rule (replacing the one for the same port, protocol and source) and puts it 
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
 from typing import Any
 
 from ..errors import LabError, UsageError
 from ..firewall import enforce, hosts, lifecycle
-from ..runtime import running_runtime
 from ..state import load_topology
 from .common import EXIT_OK, say
 
@@ -49,16 +47,7 @@ def cmd_firewall(args: argparse.Namespace) -> int:
     topology = load_topology(args.state_dir)
     if topology is None:
         raise LabError(f"no lab in {args.state_dir}; start it with `lab up`")
-    changed: dict[str, Any] | None = None
-    if args.action:
-        port, protocol = hosts.parse_port(args.port)
-        source = _address(args.source) if args.source else None
-        rule = hosts.change(args.state_dir, host, args.action, port, protocol, source)
-        changed = {"rule": rule.name, "mode": "saved", "apply_ms": None}
-        if running_runtime(args.state_dir) is not None:      # else the next `lab up` puts it in force
-            applied = enforce.enforce(args.state_dir, topology)
-            lifecycle.ensure(args.state_dir)     # keeps it in force across container restarts
-            changed = {"rule": rule.name, "mode": applied.mode, "apply_ms": round(applied.seconds * 1000, 1)}
+    changed = lifecycle.change(args.state_dir, host, args.action, args.port, args.source) if args.action else None
     view = listing(args.state_dir, topology, host)
     if args.json:
         say(json.dumps(dict(view, changed=changed), indent=2))
@@ -74,13 +63,6 @@ def cmd_firewall(args: argparse.Namespace) -> int:
         source = f"from {r['source']}" if r["source"] else "from any"
         say(f"  {r['action']:<6} {r['port']}/{r['protocol']:<4} {source:<22} packets {r['packets']}")
     return EXIT_OK
-
-
-def _address(text: str) -> str:
-    try:
-        return str(ipaddress.IPv4Address(text))
-    except ValueError:
-        raise UsageError(f"--from {text!r} is not an IPv4 address") from None
 
 
 def listing(state_dir: Any, topology: dict[str, Any], host: str) -> dict[str, Any]:

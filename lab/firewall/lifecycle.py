@@ -67,6 +67,32 @@ def stop(state_dir: Path) -> list[str]:
     return enforce.remove(state_dir, topology)
 
 
+def change(state_dir: Path, host_name: str, action: str, port_text: str, source: str | None) -> dict[str, Any]:
+    """`lab firewall HOST allow|block PORT/PROTO [--from ADDRESS]`: save the rule and, when the lab
+    runs, put it in force now. Returns {"rule", "mode" (kernel|fallback|saved), "apply_ms"}."""
+    import ipaddress
+
+    from ..errors import LabError, UsageError
+    from ..runtime import running_runtime
+
+    host = hosts.host_named(host_name)
+    port, protocol = hosts.parse_port(port_text)
+    if source is not None:
+        try:
+            source = str(ipaddress.IPv4Address(source))
+        except ValueError:
+            raise UsageError(f"--from {source!r} is not an IPv4 address") from None
+    topology = load_topology(state_dir)
+    if topology is None:
+        raise LabError(f"no lab in {state_dir}; start it with `lab up`")
+    rule = hosts.change(state_dir, host, action, port, protocol, source)
+    if running_runtime(state_dir) is None:      # the next `lab up` puts it in force
+        return {"rule": rule.name, "mode": "saved", "apply_ms": None}
+    applied = enforce.enforce(state_dir, topology)
+    ensure(state_dir)                            # keeps it in force across container restarts
+    return {"rule": rule.name, "mode": applied.mode, "apply_ms": round(applied.seconds * 1000, 1)}
+
+
 def reset(state_dir: Path) -> None:
     """The Windows firewall back to the seed's (no rules), in force at once: `lab reset` and the
     start of every scenario."""

@@ -53,6 +53,9 @@ class Runner:
             return "needs a blank lab (lab up --blank)" if requires.get("blank") else "needs a seeded lab"
         if len(topo.radius_agents(self.client.topology)) < int(requires.get("agents", 1)):
             return f"needs a lab with {requires['agents']} RADIUS agents (lab up --agents {requires['agents']})"
+        missing = [s for s in requires.get("services") or [] if s not in self.client.topology["services"]]
+        if missing:
+            return f"needs a lab with the {', '.join(missing)} service"
         return None
 
     def run(self, scenario: Scenario) -> Outcome:
