@@ -114,9 +114,17 @@ def _in_subnet(address: str, net: LabNet) -> bool:
     return ipaddress.ip_address(address) in ipaddress.ip_network(net.cidr)
 
 
-def compile_ruleset(desired: dict[str, Any], windows: list[WindowsRule], net: LabNet) -> str:
-    """The whole table as `nft -f` text: it replaces the previous one in one transaction."""
+def compile_ruleset(desired: dict[str, Any], windows: list[WindowsRule], net: LabNet,
+                    carried: dict[str, dict[str, int]] | None = None) -> str:
+    """The whole table as `nft -f` text: it replaces the previous one in one transaction.
+    `carried`: the counts so far by rule name, so a rule that stays keeps counting from them."""
     table = table_name(net.subnet)
+    left = {name: dict(c) for name, c in (carried or {}).items()}
+
+    def counter(name: str) -> str:
+        c = left.pop(name, None)       # the first nft rule of a name carries its count, the others start at 0
+        return f"counter packets {c['packets']} bytes {c['bytes']}" if c else "counter"
+
     interfaces = desired.get("interfaces", [])
     groups = desired.get("groups", {})
     sg = {a: gs for a, gs in guarded(desired).items() if _in_subnet(a, net)}
@@ -140,7 +148,7 @@ def compile_ruleset(desired: dict[str, Any], windows: list[WindowsRule], net: La
                 src = f"ip saddr {rule.source} " if rule.source else ""
                 verdict = "return" if rule.action == "allow" else "drop"
                 for match in _match(rule.protocol, rule.port, rule.port, net.port_map):
-                    lines.append(f"    {src}{match} counter {verdict} comment \"{rule.name}\"")
+                    lines.append(f"    {src}{match} {counter(rule.name)} {verdict} comment \"{rule.name}\"")
             lines.append("  }")
         lines.append(f"  chain {_chain('to', address)} {{")
         if address in fw:
@@ -154,8 +162,8 @@ def compile_ruleset(desired: dict[str, Any], windows: list[WindowsRule], net: La
                     for match in _match(rule.get("protocol", "all"), rule.get("from_port"), rule.get("to_port"),
                                         net.port_map):
                         expr = f"ip saddr {{ {', '.join(sources)} }} {match}".rstrip()
-                        lines.append(f"    {expr} counter accept comment \"{rule['id']}\"")
-            lines.append(f"    counter drop comment \"drop:{address}\"")
+                        lines.append(f"    {expr} {counter(rule['id'])} accept comment \"{rule['id']}\"")
+            lines.append(f"    {counter('drop:' + address)} drop comment \"drop:{address}\"")
         lines.append("  }")
     lines.append("}")
     return "\n".join(lines) + "\n"

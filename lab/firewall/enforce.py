@@ -112,8 +112,9 @@ def enforce(state_dir: Path, topology: dict[str, Any], desired: dict[str, Any] |
         if how == "kernel":
             ruleset = compile_ruleset(desired, windows, net)
             where = only if only is not None else targets(state_dir, topology)
-            for pid in where.values():
-                nft.apply(ruleset, pid)
+            table = table_name(topology["subnet"])
+            for pid in where.values():      # each table keeps its counts for the rules that stay
+                nft.apply(compile_ruleset(desired, windows, net, counters_from(nft.listing(table, pid))), pid)
             records.write_private(folder(state_dir) / "ruleset.nft", ruleset)
             records.write_private(folder(state_dir) / "targets.json", json.dumps(where))
             return Applied(how, time.monotonic() - started, counters(state_dir, topology), list(where))

@@ -41,7 +41,7 @@ def instances(topology: dict[str, Any]) -> dict[str, list[str]]:
 def parse_port(text: str) -> tuple[int, str]:
     """`1812/udp` → (1812, "udp"); UsageError in Windows' terms otherwise."""
     port, _, proto = text.partition("/")
-    proto = proto.lower() or "tcp"
+    proto = proto.lower()
     if proto not in ("tcp", "udp") or not port.isdigit() or not 1 <= int(port) <= 65535:
         raise UsageError(f"{text!r}: a port is PORT/PROTO with PORT 1-65535 and PROTO tcp or udp, e.g. 1812/udp")
     return int(port), proto

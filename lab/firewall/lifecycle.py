@@ -126,4 +126,6 @@ def describe(body: dict[str, Any]) -> str:
         return (f"network rules: NOT enforced by the kernel ({body.get('why')}); security groups and the Windows "
                 "firewall fall back to drop faults inside the receiving services")
     state = "enforcer running" if body.get("running") else "enforcer NOT running"
-    return f"network rules: enforced by nftables ({state}, generation {body.get('generation')})"
+    if body.get("generation") is None:
+        return f"network rules: enforced by nftables ({state}; no security groups yet: the Windows firewall only)"
+    return f"network rules: enforced by nftables ({state}, security groups generation {body.get('generation')})"

@@ -109,3 +109,12 @@ def test_nft_accepts_the_compiled_text():
     text = compile_ruleset(walkthrough(), windows, net())
     check = subprocess.run(["nft", "-c", "-f", "-"], input=text, capture_output=True, text=True, check=False)
     assert check.returncode == 0, check.stderr
+
+
+def test_a_rule_that_stays_keeps_its_count_and_a_revoked_one_drops_out():
+    carried = {"sgr-radius": {"packets": 7, "bytes": 700}, "sgr-ldap": {"packets": 3, "bytes": 30},
+               f"drop:{AGENT}": {"packets": 2, "bytes": 20}}
+    text = compile_ruleset(without(walkthrough(), "sgr-ldap"), [], net(), carried)
+    assert 'counter packets 7 bytes 700 accept comment "sgr-radius"' in text
+    assert f'counter packets 2 bytes 20 drop comment "drop:{AGENT}"' in text
+    assert "packets 3" not in text
