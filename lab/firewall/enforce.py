@@ -92,14 +92,14 @@ def desired_saved(state_dir: Path) -> dict[str, Any]:
 class Applied:
     mode: str
     seconds: float                       # compile + nft (or faults), what `lab firewall` and the docs quote
-    counters: dict[str, dict[str, int]] = field(default_factory=dict)
     targets: list[str] = field(default_factory=list)
 
 
 def enforce(state_dir: Path, topology: dict[str, Any], desired: dict[str, Any] | None = None,
-            only: dict[str, int | None] | None = None) -> Applied:
+            only: dict[str, int | None] | None = None, how: str | None = None) -> Applied:
     """Compile the desired state (or the last saved one) with the Windows firewall and apply it
-    everywhere (or to `only`, e.g. a container that just restarted)."""
+    everywhere (or to `only`, e.g. a container that just restarted). `how`: the mode when the
+    caller knows it (the enforcer checks once at its start)."""
     started = time.monotonic()
     with locked(state_dir):
         if desired is None:
@@ -108,7 +108,7 @@ def enforce(state_dir: Path, topology: dict[str, Any], desired: dict[str, Any] |
             records.write_private(folder(state_dir) / "desired.json", json.dumps(desired))
         net = lab_net(topology)
         windows = hosts.load(state_dir)
-        how, _ = mode(topology)
+        how = how or mode(topology)[0]
         if how == "kernel":
             ruleset = compile_ruleset(desired, windows, net)
             where = only if only is not None else targets(state_dir, topology)
@@ -117,9 +117,9 @@ def enforce(state_dir: Path, topology: dict[str, Any], desired: dict[str, Any] |
                 nft.apply(compile_ruleset(desired, windows, net, counters_from(nft.listing(table, pid))), pid)
             records.write_private(folder(state_dir) / "ruleset.nft", ruleset)
             records.write_private(folder(state_dir) / "targets.json", json.dumps(where))
-            return Applied(how, time.monotonic() - started, counters(state_dir, topology), list(where))
+            return Applied(how, time.monotonic() - started, list(where))
         _faults(state_dir, topology, desired, windows, net)
-        return Applied(how, time.monotonic() - started, {}, ["faults"])
+        return Applied(how, time.monotonic() - started, ["faults"])
 
 
 def counters(state_dir: Path, topology: dict[str, Any]) -> dict[str, dict[str, int]]:

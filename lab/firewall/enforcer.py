@@ -65,7 +65,7 @@ class Enforcer:
         self.last_ms: float | None = None
         self.http = httpx.Client(timeout=POLL_TIMEOUT, headers=admin_headers(topology))
         self.events = records.private_dir(state_dir / "events") / f"{NAME}.jsonl"
-        self.seq = 0
+        self.seq = sum(1 for _ in self.events.open()) if self.events.exists() else 0
 
     # -- what it tells --------------------------------------------------------------------------
     def record(self, kind: str, outcome: str, **fields: Any) -> None:
@@ -122,7 +122,7 @@ class Enforcer:
     def apply(self, desired: dict[str, Any] | None, only: dict[str, int | None] | None = None) -> bool:
         with self.lock:
             try:
-                applied = enforce.enforce(self.state_dir, self.topology, desired, only)
+                applied = enforce.enforce(self.state_dir, self.topology, desired, only, how=self.mode)
             except LabError as exc:
                 self.record("firewall.applied", "error", error=str(exc))
                 return False

@@ -38,7 +38,10 @@ class FakeEc2Network:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.wfile.write(data)
+                except BrokenPipeError:          # the enforcer stopped while its long poll waited
+                    pass
 
             def _authorised(self) -> bool:
                 if self.headers.get("Authorization") == f"Bearer {fake.token}":
