@@ -4,7 +4,8 @@ What the table does, for packets whose source AND destination are both the lab's
 (its /24 subnet); every other packet leaves the table untouched (`return`), so two labs on two
 subnets never see each other's rules and the machine's own traffic is never matched:
 
-  1. from 127.0.0.1 (a person's dig, the health checks): always let through;
+  1. from the machine itself (127.0.0.1; with Docker also the network's gateway, the host's address
+     on the lab's network): always let through (a person's dig, the health checks);
   2. to the admin port: never filtered;
   3. answers to allowed traffic pass (`ct state established,related`), as security groups are stateful;
   4. to an address with a Windows firewall (InstanceRDC, InstanceOkta): its block rules drop, its
@@ -46,6 +47,7 @@ class LabNet:
     admin_port: int
     instances: dict[str, list[str]]        # InstanceRDC / InstanceOkta → their addresses
     port_map: dict[int, int]               # AWS's port → the port the lab listens on (process runtime: 53 → 10053)
+    machine: tuple[str, ...] = ("127.0.0.1",)   # the machine itself, never filtered (docker: also the gateway)
 
     @property
     def cidr(self) -> str:
@@ -133,7 +135,7 @@ def compile_ruleset(desired: dict[str, Any], windows: list[WindowsRule], net: La
 
     lines = [f"table inet {table}", f"delete table inet {table}", f"table inet {table} {{"]
     lines += ["  chain input {", "    type filter hook input priority filter; policy accept;",
-              "    ip saddr 127.0.0.1 return",
+              f"    ip saddr {{ {', '.join(net.machine)} }} return",
               f"    ip saddr != {net.cidr} return",
               f"    tcp dport {net.admin_port} return"]
     if targets:
@@ -208,7 +210,7 @@ def verdict(desired: dict[str, Any], windows: list[WindowsRule], net: LabNet, sr
             protocol: str, port: int) -> str | None:
     """What the table does to a new connection: None when it lets it through, else the name of
     the rule that drops it (`fw:...` or `drop:<dst>`)."""
-    if src == "127.0.0.1" or not (_in_subnet(src, net) and _in_subnet(dst, net)) or \
+    if src in net.machine or not (_in_subnet(src, net) and _in_subnet(dst, net)) or \
             (protocol == "tcp" and port == net.admin_port):
         return None
     for rule in _windows_by_address(net, windows).get(dst, []):

@@ -50,8 +50,10 @@ def lab_net(topology: dict[str, Any]) -> LabNet:
         for _, ports in topo.SERVICES.values():
             for port in ports.values():
                 moved[port] = topo.process_port(port, bool(topology.get("standard_ports")))
+    # With Docker the host reaches the containers from the network's gateway (.1), its address there.
+    machine = ("127.0.0.1",) + ((f"{topology['subnet']}.1",) if topology.get("runtime") == "docker" else ())
     return LabNet(subnet=topology["subnet"], admin_port=topo.ADMIN_PORT, instances=hosts.instances(topology),
-                  port_map={p: m for p, m in moved.items() if p != m})
+                  port_map={p: m for p, m in moved.items() if p != m}, machine=machine)
 
 
 def mode(topology: dict[str, Any]) -> tuple[str, str | None]:

@@ -35,7 +35,7 @@ def test_traffic_from_the_machine_the_admin_port_and_other_subnets_are_never_mat
     assert verdict(d, [], n, "127.0.136.41", AGENT, "udp", 1812) is None
     assert verdict(d, [], n, CONN, AGENT, "udp", 1812) == f"drop:{AGENT}"
     text = compile_ruleset(d, [], n)
-    assert "ip saddr 127.0.0.1 return" in text and f"ip saddr != {S}.0/24 return" in text
+    assert "ip saddr { 127.0.0.1 } return" in text and f"ip saddr != {S}.0/24 return" in text
     assert "tcp dport 9100 return" in text
     assert "127.0.136" not in text
 
@@ -118,3 +118,15 @@ def test_a_rule_that_stays_keeps_its_count_and_a_revoked_one_drops_out():
     assert 'counter packets 7 bytes 700 accept comment "sgr-radius"' in text
     assert f'counter packets 2 bytes 20 drop comment "drop:{AGENT}"' in text
     assert "packets 3" not in text
+
+
+def test_with_docker_the_gateway_is_the_machine_itself():
+    from lab.firewall.enforce import lab_net
+
+    topology = {"subnet": "172.28.10", "runtime": "docker", "services": {"dc": {"host": "172.28.10.10"}}}
+    n = lab_net(topology)
+    assert n.machine == ("127.0.0.1", "172.28.10.1") and n.port_map == {}
+    d = without(walkthrough("172.28.10"), "sgr-ldap")
+    assert verdict(d, [], n, "172.28.10.1", "172.28.10.10", "tcp", 389) is None
+    assert verdict(d, [], n, "172.28.10.41", "172.28.10.10", "tcp", 389) == "drop:172.28.10.10"
+    assert "ip saddr { 127.0.0.1, 172.28.10.1 } return" in compile_ruleset(d, [], n)
