@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import stat
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from lab import topology as topo
 
-from .support import run_lab
+from .support import lab_up, ok, run_lab
 
 
 def _lab(tmp_path: Path) -> Path:
@@ -49,3 +54,19 @@ def test_usage_errors_exit_2_in_the_firewalls_terms(tmp_path):
         assert result.returncode == 2, (args, result.stdout, result.stderr)
         assert says in result.stderr, (args, result.stderr)
     assert run_lab(tmp_path / "empty", "firewall", "okta").returncode == 2
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("nft"), reason="the kernel's rules need root and nftables")
+def test_on_a_running_lab_the_rule_is_in_force_and_down_leaves_no_table(tmp_path):
+    state_dir = tmp_path / "state"
+    table = "lab_127_0_135"
+    with lab_up(state_dir, "--subnet", "127.0.135"):
+        changed = json.loads(ok(run_lab(state_dir, "firewall", "okta", "block", "1812/udp", "--json")).stdout)
+        assert changed["changed"]["mode"] == "kernel" and changed["network"]["running"]
+        listing = subprocess.run(["nft", "list", "table", "inet", table], capture_output=True, text=True, check=False)
+        assert listing.returncode == 0 and 'comment "fw:InstanceOkta:block:1812/udp"' in listing.stdout
+        status = ok(run_lab(state_dir, "status"))
+        assert "network rules: enforced by nftables (enforcer running" in status.stdout
+    tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True, check=True).stdout
+    assert table not in tables
+    assert not (state_dir / "firewall" / "process.json").exists()
