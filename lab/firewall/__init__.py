@@ -5,5 +5,7 @@ hosts.py      the Windows firewall of InstanceRDC / InstanceOkta, kept under <st
 nft.py        running `nft` on the host or in a container's network namespace
 enforce.py    applying it (kernel, or the fallback: drop faults in the receiving services)
 enforcer.py   the per-lab process: long-polls the ec2 service, applies, reports counters
-lifecycle.py  start/stop the enforcer, remove what it added, what `lab up`/`lab status` say
+lifecycle.py  start/stop the enforcer, remove what it added, what `lab up`/`lab status` say;
+              `change` and `reset` of the Windows firewall (lab firewall, lab reset, scenarios)
+scenario_steps.py  the `ec2` and `firewall` scenario steps ($sg:/$sgr: names for ids)
 """
