@@ -20,6 +20,7 @@ from .client import AD_ACCOUNT_CHANGES, LabClientError
 from .commands.common import EXIT_LAB, EXIT_OK, EXIT_USAGE, err, say
 from .commands.env import cmd_env
 from .commands.events import cmd_events
+from .commands.firewall import add_parser as add_firewall_parser
 from .commands.lifecycle import cmd_down, cmd_logs, cmd_reset, cmd_restart, cmd_status, cmd_up
 from .commands.pages import cmd_open
 from .commands.people import cmd_activate, cmd_ad, cmd_import, cmd_login, cmd_mail, cmd_phone, cmd_users
@@ -200,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     comp = sub.add_parser("completion", help="a shell completion script: source <(lab completion bash)")
     comp.add_argument("shell", choices=completion.SHELLS)
     comp.set_defaults(func=cmd_completion)
+    add_firewall_parser(sub)
     return parser
 
 

@@ -120,6 +120,9 @@ class DockerRuntime:
     def down(self, *, volumes: bool = False) -> list[str]:
         """Remove the containers and the network of this state directory's compose project, and with
         `volumes` its named volumes (the services' state). Returns the services that were running."""
+        from .firewall import lifecycle as firewall  # here: it imports the runtimes
+
+        firewall.stop(self.state_dir)        # the enforcer and the tables in the containers' namespaces
         conf = load_conf(self.state_dir)
         if conf is None or engine.docker_unavailable_reason():
             return []

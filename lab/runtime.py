@@ -100,6 +100,8 @@ def bring_up(runtime: Runtime, spec: LabSpec | None = None, *, names: list[str] 
         progress(f"  {message}")
 
     wait = timeout or runtime.default_timeout
+    from .firewall import lifecycle as firewall  # here: it imports the runtimes
+    firewall.ensure(runtime.state_dir)   # before the services: their first packet meets the rules
     try:
         if first:
             runtime.up(topology, first, timeout=wait, progress=step)

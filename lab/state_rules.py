@@ -100,8 +100,8 @@ def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 def data_paths(state_dir: Path) -> list[Path]:
     """The services' data in the directory: one folder per service, their event journals and
-    logs, the supervisor's notes, the topology and this record."""
-    names = set(topo.SERVICES) | {topo.SECOND_AGENT[0], "events", "logs", "supervisor"}
+    logs, the supervisor's notes, the Windows firewall's rules, the topology and this record."""
+    names = set(topo.SERVICES) | {topo.SECOND_AGENT[0], "events", "logs", "supervisor", "firewall"}
     out = [state_dir / n for n in sorted(names) if (state_dir / n).is_dir()]
     out += [state_dir / f for f in (RECORD, "topology.json") if (state_dir / f).exists()]
     return out

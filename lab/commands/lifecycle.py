@@ -13,6 +13,7 @@ from .. import agent_token, provision, state_rules, supervisor
 from .. import topology as topo
 from ..client import LabClient
 from ..errors import LabError, UsageError
+from ..firewall import lifecycle as firewall
 from ..process_runtime import check_ports_free
 from ..runtime import LabSpec, Runtime, bring_up, running_runtime, runtime_named, runtimes
 from ..state import admin_url, load_topology
@@ -40,6 +41,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     if runtime.name == "process":
         supervisor.spawn(state_dir)
     say(f"the lab is up in {time.monotonic() - started_at:.1f} s")
+    say(firewall.describe(firewall.status(state_dir)))
     print_endpoints(topology)
     return EXIT_OK
 
@@ -94,6 +96,7 @@ def _resume(runtime: Runtime, args: argparse.Namespace, spec: LabSpec) -> int:
     else:
         say(f"the lab is already running ({len(alive)} services, state in {state_dir})")
     agent_token.ensure(runtime, topology, step)
+    firewall.ensure(state_dir)
     if runtime.name == "process":
         supervisor.spawn(state_dir)
     unhealthy = wait_all_healthy(topology, timeout)
@@ -182,6 +185,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         "supervisor": _supervisor_line(args.state_dir, topology["runtime"]),
         # What clients trust the lab's TLS with (LDAPTLS_CACERT, smtplib's cafile): lab/ca.py.
         "ca_certificate": (topology.get("ca") or {}).get("cert"),
+        "network": firewall.status(args.state_dir),
         "services": services,
         "credentials": {k: creds[k] for k in ("okta_api_token", "radius_shared_secret", "aws_access_key_id",
                                               "aws_secret_access_key", "aws_region") if k in creds},
@@ -192,6 +196,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         say(f"runtime {status['runtime']}, state in {status['state_dir']}; supervisor: {status['supervisor']}")
         if status["ca_certificate"]:
             say(f"CA certificate (trust it for LDAPS, StartTLS): {status['ca_certificate']}")
+        say(firewall.describe(status["network"]))
         for name, svc in status["services"].items():
             eps = "  ".join(f"{k} {v}" for k, v in svc["endpoints"].items())
             restarts = f"restarts {svc['restarts']}" if svc["restarts"] else ""
@@ -269,6 +274,7 @@ def cmd_reset(args: argparse.Namespace) -> int:
             runtime.restart(name)
             restarted.append(name)
     agent_token.ensure(runtime, topology, say)
+    firewall.reset(args.state_dir)
     if runtime.name == "process":
         supervisor.spawn(args.state_dir)
     unhealthy = wait_all_healthy(topology, runtime.default_timeout)

@@ -15,7 +15,7 @@ CATALOG = Path(__file__).resolve().parent / "catalog"
 
 TOP_KEYS = {"name": True, "title": True, "description": False, "tags": False, "requires": False,
             "given": False, "steps": True, "expect": False}
-REQUIRES_KEYS = {"agents", "blank"}
+REQUIRES_KEYS = {"agents", "blank", "services"}   # services: ones the lab must run (e.g. [ec2])
 # settings: per-service settings, applied by restarting that service (restored afterwards);
 # radius: AD Connector's RadiusSettings (UpdateRadius through boto3, then wait for RadiusStatus);
 # app: the Amazon WorkSpaces RADIUS app's settings in the org.

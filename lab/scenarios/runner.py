@@ -12,6 +12,7 @@ from typing import Any
 from .. import provision
 from .. import topology as topo
 from ..client import LabClient
+from ..firewall import lifecycle as firewall
 from ..runtime import runtime_named
 from .expectations import check_events
 from .model import Scenario
@@ -41,6 +42,7 @@ class Runner:
         for service, overrides in (settings or {}).items():
             self._apply_settings(service, overrides)
         self.client.reset()
+        firewall.reset(self.state_dir)      # the Windows firewall back to the seed's (no rules)
         if not self.client.topology.get("blank"):
             provision.enrol_okta_verify(self.client.topology, self.client.seed())
         # Enrolment leaves events too; the scenario is judged only on what follows.
@@ -51,6 +53,9 @@ class Runner:
             return "needs a blank lab (lab up --blank)" if requires.get("blank") else "needs a seeded lab"
         if len(topo.radius_agents(self.client.topology)) < int(requires.get("agents", 1)):
             return f"needs a lab with {requires['agents']} RADIUS agents (lab up --agents {requires['agents']})"
+        missing = [s for s in requires.get("services") or [] if s not in self.client.topology["services"]]
+        if missing:
+            return f"needs a lab with the {', '.join(missing)} service"
         return None
 
     def run(self, scenario: Scenario) -> Outcome:

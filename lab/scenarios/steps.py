@@ -262,6 +262,16 @@ def _okta(step: Step) -> None:
         r.remembered[f"${name}"] = dig(body, path)
 
 
+def _ec2(step: Step) -> None:
+    from ..firewall.scenario_steps import ec2_step  # here: it imports this package's modules
+    ec2_step(step)
+
+
+def _firewall(step: Step) -> None:
+    from ..firewall.scenario_steps import firewall_step
+    firewall_step(step)
+
+
 # -- how `lab demo` tells them ---------------------------------------------------------------
 
 def _tell_login(arg: dict[str, Any]) -> str:
@@ -313,6 +323,13 @@ ACTIONS: dict[str, Action] = {
     "activation_email": Action(frozenset({"user"}), _activation_email),
     # A list of login steps run at once, each optionally `after` N seconds.
     "parallel": Action(None, _parallel),
+    # boto3's EC2 client (security groups); `$sg:InstanceOkta`, `$sgr:InstanceOkta:udp:1812` name ids.
+    "ec2": Action(frozenset({"call", "params", "expect_error", "expect", "remember"}), _ec2,
+                  tell=lambda arg: f"The admin changes the network with boto3's EC2 client: {arg.get('call')}."),
+    # The Windows firewall of InstanceRDC / InstanceOkta, as `lab firewall HOST allow|block PORT/PROTO`.
+    "firewall": Action(frozenset({"host", "action", "port", "from"}), _firewall,
+                       tell=lambda arg: f"On {arg.get('host')}, the Windows firewall: {arg.get('action')} "
+                                        f"{arg.get('port')}."),
 }
 
 

@@ -93,11 +93,14 @@ def principal_for(username: str) -> tuple[int, str]:
 
 async def authenticate(host: str, port: int, realm: str, username: str, password: str, *,
                        source: str | None = None, now: Callable[[], float] = time.time,
-                       timeout: float = 3.0, udp_retries: int = 1, transport: str = "udp") -> AsResult:
-    """One AS exchange proving `password`. Never raises for what the network or the KDC does."""
+                       timeout: float = 3.0, udp_retries: int = 1, transport: str = "udp",
+                       udp_fallback: str = "tcp") -> AsResult:
+    """One AS exchange proving `password`. Never raises for what the network or the KDC does.
+    `udp_fallback` "tcp": when the KDC does not answer over UDP (88/udp filtered), the exchange is
+    tried over TCP; "none": that is the end of it (unreachable)."""
     realm = realm.upper()
     name_type, name = principal_for(username)
-    channel = _Channel(host, port, source, timeout, udp_retries, transport)
+    channel = _Channel(host, port, source, timeout, udp_retries, transport, udp_fallback)
     try:
         first = await channel.exchange(_as_req(realm, name_type, name, nonce=_nonce(), padata=None))
         kind, msg = _decode_reply(first)
@@ -267,14 +270,21 @@ class _Channel:
     """UDP (with retries, then TCP on RESPONSE_TOO_BIG) or TCP, leaving from `source`."""
 
     def __init__(self, host: str, port: int, source: str | None, timeout: float, retries: int,
-                 transport: str):
+                 transport: str, udp_fallback: str = "tcp"):
         self.host, self.port, self.source = host, port, source
         self.timeout, self.retries = timeout, retries
         self.used = transport
+        self.udp_fallback = udp_fallback
 
     async def exchange(self, request: bytes) -> bytes:
         if self.used == "udp":
-            reply = await self._udp(request)
+            try:
+                reply = await self._udp(request)
+            except KdcUnreachable:
+                if self.udp_fallback != "tcp":
+                    raise
+                self.used = "tcp"          # silence over UDP: the same request over TCP
+                return await self._tcp(request)
             if not _is_too_big(reply):
                 return reply
             self.used = "tcp"

@@ -11,6 +11,9 @@ from services.common.settings import SettingsReader
 
 AUTH_ORDERS = ("radius_first", "ad_first")
 KERBEROS_TRANSPORTS = ("udp", "tcp")
+# When no UDP reply comes from the KDC (port 88/udp closed): try TCP (the lab's choice, as Windows'
+# and MIT's Kerberos clients do), or fail the sign-in as dc_unreachable. No public source says.
+KERBEROS_UDP_FALLBACKS = ("tcp", "none")
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,7 @@ class ConnectorSettings:
     time_scale: float                    # multiplies RadiusTimeout (tests shrink it)
     kerberos_timeout_seconds: float
     kerberos_transport: str              # udp (then TCP when the reply is too big) or tcp
+    kerberos_udp_fallback: str           # tcp: no UDP reply → the same exchange over TCP; none: fail
     stage_delay_seconds: float           # between lifecycle states (Requested → Creating → Active)
     connect_check_timeout_seconds: float
     radius_probe_timeout_seconds: float
@@ -38,6 +42,7 @@ class ConnectorSettings:
             time_scale=r.number("time_scale", 1.0, positive=True),
             kerberos_timeout_seconds=r.number("kerberos_timeout_seconds", 2.0, positive=True),
             kerberos_transport=r.choice("kerberos_transport", KERBEROS_TRANSPORTS, "udp"),
+            kerberos_udp_fallback=r.choice("kerberos_udp_fallback", KERBEROS_UDP_FALLBACKS, "tcp"),
             stage_delay_seconds=r.number("stage_delay_seconds", 1.0, minimum=0),
             connect_check_timeout_seconds=r.number("connect_check_timeout_seconds", 2.0, positive=True),
             radius_probe_timeout_seconds=r.number("radius_probe_timeout_seconds", 2.0, positive=True),

@@ -148,7 +148,7 @@ class SignIn:
         result = await kerberos_auth.authenticate(
             dc.address, dc.kerberos_port, domain, username, password, source=source,
             now=self.ctx.clock.now, timeout=self.settings.kerberos_timeout_seconds,
-            transport=self.settings.kerberos_transport)
+            transport=self.settings.kerberos_transport, udp_fallback=self.settings.kerberos_udp_fallback)
         code = result.error_code
         if result.ok:
             reason, detail = "ok", ""
