@@ -24,8 +24,11 @@ def directory_group_description(directory_id: str) -> str:
 
 def _permission(rule: dict[str, Any], source: str) -> dict[str, Any]:
     ports = rule.get("ports")
-    permission: dict[str, Any] = {"IpProtocol": str(rule["protocol"]),
-                                  "UserIdGroupPairs": [{"GroupId": source, "Description": rule.get("description")}]}
+    permission: dict[str, Any] = {"IpProtocol": str(rule["protocol"])}
+    if "/" in source:               # an address block (the VPC's own: `source: vpc`)
+        permission["IpRanges"] = [{"CidrIp": source, "Description": rule.get("description")}]
+    else:
+        permission["UserIdGroupPairs"] = [{"GroupId": source, "Description": rule.get("description")}]
     if ports is not None:
         low, _, high = str(ports).partition("-")
         permission |= {"FromPort": int(low), "ToPort": int(high or low)}
@@ -45,7 +48,7 @@ def seed(network: Network, customer: dict[str, Any], cloud: dict[str, Any]) -> N
     reads it (empty in a blank lab)."""
     section = customer.get("network") or {}
     network.ensure_vpc(section.get("vpc_id") or ids.new("vpc"), list(section.get("subnet_ids") or []))
-    names: dict[str, str] = {}
+    names: dict[str, str] = {"vpc": network.settings.vpc_cidr}
     for spec in section.get("security_groups") or []:
         group_id = network.create_group(spec["name"], spec["description"], None, group_id=spec.get("id"))
         names[spec["name"]] = group_id
@@ -57,6 +60,11 @@ def seed(network: Network, customer: dict[str, Any], cloud: dict[str, Any]) -> N
     aws = cloud.get("aws") or {}
     directory = aws.get("directory")
     if not directory:
+        # A blank lab: the lab has no EC2 pages yet for a person to open the ports by clicking, so
+        # its VPC lets its own address block in on the walkthrough's ports (`blank_lab_rules`);
+        # the seeded lab has the walkthrough's group-to-group rules instead, which scenarios break.
+        for rule in section.get("blank_lab_rules") or []:
+            _authorize(network, names[rule["group"]], [rule], names)
         return
     directory_group = network.create_group(directory["id"] + CONTROLLERS_SUFFIX,
                                            directory_group_description(directory["id"]), None,

@@ -186,7 +186,7 @@ def test_workspaces_sign_in_with_password_and_code(lab, onboarded):
     dc = topo["services"]["dc"]["host"]
     directory_id = ds.connect_directory(
         Name="corp.example.com", ShortName="CORP", Password="Connector-Passw0rd!", Size="Small",
-        ConnectSettings={"VpcId": "vpc-0123456789abcdef0", "SubnetIds": ["subnet-01234567", "subnet-89abcdef"],
+        ConnectSettings={"VpcId": "vpc-0a1b2c3d4e5f60789", "SubnetIds": ["subnet-01234567", "subnet-89abcdef"],
                          "CustomerDnsIps": [dc], "CustomerUserName": "svc-adconnector"})["DirectoryId"]
     wait_for(lambda: ds.describe_directories(DirectoryIds=[directory_id])["DirectoryDescriptions"][0]["Stage"],
              lambda s: s in ("Active", "Failed"), timeout=30)
