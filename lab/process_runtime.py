@@ -49,7 +49,9 @@ def check_ports_free(topology: dict[str, Any], names: Iterable[str]) -> None:
     for name in names:
         svc = topology["services"][name]
         for kind, port in svc["ports"].items():
-            protos = ["udp"] if kind == "radius" else ["tcp", "udp"] if kind in ("dns", "kerberos") else ["tcp"]
+            # ldap is UDP too (CLDAP); kpasswd, dns and kerberos serve both
+            protos = ["udp"] if kind == "radius" else ["tcp", "udp"] if kind in ("dns", "kerberos", "kpasswd", "ldap") \
+                else ["tcp"]
             for proto in protos:
                 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM)
                 if proto == "tcp":  # as the services do: connections in TIME_WAIT must not count
