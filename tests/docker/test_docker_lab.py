@@ -4,6 +4,7 @@ image (see support.py for when these are skipped and when they fail)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from playwright.sync_api import expect
 
 from lab import docker_compose as dc
 from lab import docker_engine as engine
@@ -20,6 +22,7 @@ from lab.docker_runtime import DockerRuntime
 from lab.errors import LabError
 from lab.runtime import LabSpec, bring_up
 from tests.support import admin_headers
+from tests.ui.conftest import browser, page  # noqa: F401 (fixtures for the console's smoke test)
 
 from .support import need_docker, start_lab
 
@@ -81,6 +84,22 @@ def test_the_containers_read_the_topology_written_for_them(docker_lab):
     assert inside["services"] == docker_lab.topology["services"]
     connector = docker_lab.topology["services"]["ad-connector"]
     assert connector["settings"]["connect_ips"] == [connector["host"]]
+
+
+def test_the_console_in_its_container_shows_the_labs_directory(docker_lab, page):  # noqa: F811
+    base = docker_lab.url("aws-console")
+    page.goto(base + "/directoryservice/")
+    expect(page).to_have_url(re.compile(r"/signin"))
+    page.get_by_label("Account ID").fill("123456789012")
+    page.get_by_label("IAM user name").fill("lab-operator")
+    page.get_by_label("Password").fill(docker_lab.topology["credentials"]["console_password"])
+    page.get_by_role("button", name="Sign in").click()
+    directory = seed_of(docker_lab)["aws"]["directory"]["id"]
+    page.get_by_role("table", name="Directories").get_by_role("link", name=directory).click()
+    expect(page.get_by_label("Directory status")).to_have_text("Active")
+    expect(page.get_by_label("RADIUS status")).to_have_text("Completed")
+    page.get_by_role("link", name="WorkSpaces", exact=True).click()
+    expect(page.get_by_role("table", name="WorkSpaces")).to_contain_text("AVAILABLE")
 
 
 def test_signin_as_alice_with_the_code_from_her_phone(docker_lab):
