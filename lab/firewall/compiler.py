@@ -93,11 +93,17 @@ def group_sources(rule: dict[str, Any], interfaces: list[dict[str, Any]]) -> lis
     return []
 
 
+# AD Connector's interfaces are AWS's to manage: nothing in the customer's network opens a
+# connection to them (their own traffic's answers pass as established), and in containers the same
+# address also serves the Directory Service API, which is AWS's side, not the VPC's.
+UNGUARDED_OWNERS = ("ad-connector",)
+
+
 def guarded(desired: dict[str, Any]) -> dict[str, list[str]]:
     """{address: its groups} for the interfaces in at least one group (the default-deny addresses)."""
     out: dict[str, list[str]] = {}
     for iface in desired.get("interfaces", []):
-        if iface.get("groups"):
+        if iface.get("groups") and iface.get("owner") not in UNGUARDED_OWNERS:
             out.setdefault(iface["address"], [])
             out[iface["address"]] += [g for g in iface["groups"] if g not in out[iface["address"]]]
     return out

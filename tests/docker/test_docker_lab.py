@@ -81,7 +81,9 @@ def test_the_containers_read_the_topology_written_for_them(docker_lab):
     inside = json.loads((docker_lab.state_dir / "docker" / "topology.json").read_text())
     assert inside["state_dir"] == dc.CONTAINER_STATE_DIR
     assert inside["credentials"] == docker_lab.topology["credentials"]
-    assert inside["services"] == docker_lab.topology["services"]
+    # the host's topology, with each TLS service's certificate at its path inside the container
+    assert inside["services"] == dc.containers_view(docker_lab.topology)["services"]
+    assert inside["services"]["dc"]["tls"] == dc.CONTAINER_TLS and "ca" not in inside
     connector = docker_lab.topology["services"]["ad-connector"]
     assert connector["settings"]["connect_ips"] == [connector["host"]]
 

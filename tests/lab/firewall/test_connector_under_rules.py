@@ -83,4 +83,7 @@ def test_kerberos_closed_on_udp_only_falls_back_to_tcp_or_fails_by_setting(dc):
     assert strict.outcome == "unreachable" and strict.transport == "udp"
     enforce(walkthrough(S))
     over_udp = kerberos(dc, "none")
-    assert over_udp.ok and over_udp.transport == "udp"
+    # UDP open again: no fallback needed. (Alice's AS-REP carries a PAC now; when it is over UDP's
+    # limit the KDC answers RESPONSE_TOO_BIG and the client moves to TCP, as with AD, which is
+    # not a fallback: so the transport may be either.)
+    assert over_udp.ok and over_udp.outcome == "ok"
