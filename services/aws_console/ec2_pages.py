@@ -62,8 +62,8 @@ def rule_view(rule: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
     else:
         ports = str(low) if low == high else f"{low} - {high}"
     ref = (rule.get("ReferencedGroupInfo") or {}).get("GroupId")
-    source = f"{ref} ({names[ref]})" if ref and ref in names else (ref or rule.get("CidrIpv4")
-                                                                    or rule.get("CidrIpv6") or rule.get("PrefixListId") or "")
+    cidr = rule.get("CidrIpv4") or rule.get("CidrIpv6") or rule.get("PrefixListId") or ""
+    source = (f"{ref} ({names[ref]})" if ref in names else ref) if ref else cidr
     tags = {t.get("Key"): t.get("Value") for t in rule.get("Tags") or []}
     return {"id": rule.get("SecurityGroupRuleId", ""), "protocol": PROTOCOL_NAMES.get(protocol, protocol),
             "ports": ports, "source": source, "description": rule.get("Description") or "",

@@ -28,7 +28,8 @@ def test_the_form_makes_ip_permissions():
         "IpRanges": [{"CidrIp": "10.0.0.0/16", "Description": "x"}]}
     udp = {"protocol": "udp", "ports": "1812", "source": "sg-0123456789abcdef0", "cidr": "ignored", "description": ""}
     assert ec2_pages.ingress_permission(udp) == {
-        "IpProtocol": "udp", "FromPort": 1812, "ToPort": 1812, "UserIdGroupPairs": [{"GroupId": "sg-0123456789abcdef0"}]}
+        "IpProtocol": "udp", "FromPort": 1812, "ToPort": 1812,
+        "UserIdGroupPairs": [{"GroupId": "sg-0123456789abcdef0"}]}
     # All traffic and ICMP have no port range, whatever was typed; ICMP is every type and code (-1).
     assert ec2_pages.ingress_permission({"protocol": "-1", "ports": "22", "cidr": "10.1.0.0/16"}) == {
         "IpProtocol": "-1", "IpRanges": [{"CidrIp": "10.1.0.0/16"}]}
