@@ -106,7 +106,9 @@ def test_the_pages_add_and_delete_rules_through_ec2(lab):
                 "description": "<b>lab</b>"}
         r = client.post(f"/ec2/securitygroups/{okta}/rules", data=rule, follow_redirects=False)
         assert r.status_code == 303, r.text
-        made = re.search(r"added=(sgr-[0-9a-f]+)", r.headers["location"]).group(1)
+        added = re.search(r"added=(sgr-[0-9a-f]+)", r.headers["location"])
+        assert added, r.headers["location"]
+        made = added.group(1)
         described = ec2(lab).describe_security_group_rules(SecurityGroupRuleIds=[made])["SecurityGroupRules"][0]
         assert (described["IpProtocol"], described["FromPort"], described["CidrIpv4"]) == ("tcp", 8443, "10.9.0.0/16")
         page = client.get(f"/ec2/securitygroups/{okta}").text

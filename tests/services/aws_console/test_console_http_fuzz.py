@@ -40,7 +40,8 @@ FORMS = {
 }
 EC2_RULE_FIELDS = ["protocol", "ports", "source", "cidr", "description"]     # + the path of a real group
 ID_PATHS = ["/directoryservice/{}", "/directoryservice/{}/live?part=radius", "/directoryservice/{}/mfa",
-            "/ec2/securitygroups/{}", "/workspaces/directories/{}", "/workspaces/launch?directory={}", "/signin?next={}"]
+            "/ec2/securitygroups/{}", "/workspaces/directories/{}", "/workspaces/launch?directory={}",
+            "/signin?next={}"]
 MALFORMED = [(b"%zz=%%&&==", "application/x-www-form-urlencoded"),
              (b"--x\r\nbroken", "multipart/form-data; boundary=x"), (b"--x\r\n", "multipart/form-data"),
              (b'{"csrf_token": 1}', "application/json"), (b"\xff\xfe", "text/plain")]
