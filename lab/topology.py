@@ -102,6 +102,9 @@ def build(
         "workspaces_endpoint": f"http://{services['workspaces']['host']}:{services['workspaces']['ports']['api']}",
         "account_id": CONSOLE_ACCOUNT_ID,
     }
+    if "ec2" in services:               # EC2 → Security Groups
+        services["aws-console"]["settings"]["ec2_endpoint"] = (
+            f"http://{services['ec2']['host']}:{services['ec2']['ports']['api']}")
     # EC2's instances are the walkthrough's machines: InstanceRDC is the DC, InstanceOkta every
     # Okta agent's address; AD Connector's two interfaces are its connector addresses.
     okta_hosts = [services[name]["host"] for name in ("radius-agent", "ad-agent", SECOND_AGENT[0]) if name in services]

@@ -1,5 +1,5 @@
-"""`python -m services.aws_console`: the AWS Management Console (Directory Service and WorkSpaces
-pages), a client of the lab's AWS APIs."""
+"""`python -m services.aws_console`: the AWS Management Console (Directory Service, WorkSpaces and EC2
+security groups pages), a client of the lab's AWS APIs."""
 from __future__ import annotations
 
 from services.common.http_guard import BodyGuard

@@ -1,4 +1,4 @@
-"""The console's web app: sign-in / sign-out, the home page, the two services' pages, and the
+"""The console's web app: sign-in / sign-out, the home page, the services' pages, and the
 handlers that turn a signed-out request and an AWS error into pages."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from services.common.context import ServiceContext
 from services.common.web import mount_static, require_csrf
 
-from . import ds_pages, forms, ws_pages
+from . import ds_pages, ec2_pages, forms, ws_pages
 from .aws import ApiError
 from .console import Console
 from .session import BAD_SIGN_IN, SignedOut, safe_next, to_sign_in
@@ -61,4 +61,5 @@ def make_app(ctx: ServiceContext | None, console: Console) -> FastAPI:
 
     app.include_router(ds_pages.router(console))
     app.include_router(ws_pages.router(console))
+    app.include_router(ec2_pages.router(console))
     return app

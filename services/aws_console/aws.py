@@ -1,4 +1,4 @@
-"""The console's AWS calls: boto3 clients for `ds` and `workspaces`, SigV4-signed with the lab's
+"""The console's AWS calls: boto3 clients for `ds`, `workspaces` and `ec2`, SigV4-signed with the lab's
 access keys, run in a worker thread so a slow API never blocks the pages.
 
 Client-side parameter validation is off (`parameter_validation=False`): the AWS console lets the
@@ -23,7 +23,9 @@ CLIENT_CONFIG = Config(parameter_validation=False, connect_timeout=5, read_timeo
 
 
 NETWORK_ERROR = "NetworkError"
-NOT_FOUND_CODES = {"EntityDoesNotExistException", "ResourceNotFoundException", "DirectoryDoesNotExistException"}
+NOT_AVAILABLE = "ServiceUnavailable"       # the console's own: the lab has no such API (no endpoint)
+NOT_FOUND_CODES = {"EntityDoesNotExistException", "ResourceNotFoundException", "DirectoryDoesNotExistException",
+                   "InvalidGroup.NotFound"}
 
 
 class ApiError(Exception):
@@ -45,14 +47,17 @@ class ApiError(Exception):
         reached, 400 for the rest (the request was refused)."""
         if self.code in NOT_FOUND_CODES:
             return 404
+        if self.code == NOT_AVAILABLE:
+            return 503
         return 502 if self.code == NETWORK_ERROR else 400
 
 
 @dataclass
 class Aws:
-    """The two clients of one console (one set of keys: the lab's)."""
+    """The clients of one console (one set of keys: the lab's); `ec2` is None without an endpoint."""
     ds: Any
     workspaces: Any
+    ec2: Any = None
 
     @classmethod
     def connect(cls, settings: ConsoleSettings, *, region: str, key_id: str, secret: str) -> Aws:
@@ -61,11 +66,15 @@ class Aws:
                 service, endpoint_url=endpoint, region_name=region, aws_access_key_id=key_id,
                 aws_secret_access_key=secret, config=CLIENT_CONFIG)
         return cls(ds=client("ds", settings.ds_endpoint),
-                   workspaces=client("workspaces", settings.workspaces_endpoint))
+                   workspaces=client("workspaces", settings.workspaces_endpoint),
+                   ec2=client("ec2", settings.ec2_endpoint) if settings.ec2_endpoint else None)
 
     async def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
         """`await aws.call("ds", "describe_directories")`; AWS errors raise ApiError."""
-        method = getattr(getattr(self, service), operation)
+        client = getattr(self, service)
+        if client is None:
+            raise ApiError(NOT_AVAILABLE, f"{service.upper()} is not available in this lab (no {service} endpoint).")
+        method = getattr(client, operation)
         try:
             response = await asyncio.to_thread(method, **params)
         except ClientError as exc:

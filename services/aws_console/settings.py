@@ -23,6 +23,9 @@ class ConsoleSettings:
     user_name: str                # the IAM user who may sign in
     session_minutes: float        # how long a sign-in lasts without activity
     poll_seconds: float           # how often live parts of a page refresh (htmx)
+    # Amazon EC2 (the ec2 service's API); None when the topology has no ec2 service: the console
+    # still starts and its EC2 pages say EC2 is not available.
+    ec2_endpoint: str | None = None
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> ConsoleSettings:
@@ -33,7 +36,11 @@ class ConsoleSettings:
         for key in ("ds_endpoint", "workspaces_endpoint"):
             if not r.text(key).startswith(("http://", "https://")):
                 raise ValueError(f"setting {key} must be an http(s) URL, not {settings[key]!r}")
+        ec2 = r.text("ec2_endpoint") if settings.get("ec2_endpoint") is not None else None
+        if ec2 is not None and not ec2.startswith(("http://", "https://")):
+            raise ValueError(f"setting ec2_endpoint must be an http(s) URL, not {settings['ec2_endpoint']!r}")
         return cls(ds_endpoint=r.text("ds_endpoint"), workspaces_endpoint=r.text("workspaces_endpoint"),
                    account_id=account, user_name=r.text("user_name", DEFAULT_USER),
                    session_minutes=r.number("session_minutes", 60.0, positive=True),
-                   poll_seconds=r.number("poll_seconds", 2.0, positive=True))
+                   poll_seconds=r.number("poll_seconds", 2.0, positive=True),
+                   ec2_endpoint=ec2)

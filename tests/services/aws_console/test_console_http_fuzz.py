@@ -1,11 +1,12 @@
-"""Light fuzzing of the console's HTTP surface against the real processes (dc, ad-connector,
-workspaces, aws-console on 127.0.123.x): every form of a signed-in session gets hypothesis-drawn
+"""Light fuzzing of the console's HTTP surface against the real processes (ec2, dc,
+ad-connector, workspaces, aws-console on 127.0.123.x): every form of a signed-in session gets hypothesis-drawn
 field values (any text, huge, control characters, numbers out of range), the paths get odd
 directory ids, and the POST routes get malformed bodies. Every answer must be a page (never 500 or
 more, never a dropped connection); the log holds no traceback; the console still signs in after.
 The admin API is fuzzed as every service's is (tests/support/http_fuzzing.fuzz_admin)."""
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from pathlib import Path
@@ -37,8 +38,10 @@ FORMS = {
     f"/workspaces/directories/{DIRECTORY}/access": ["DeviceTypeWeb", "DeviceTypeWindows", "DeviceTypeOsx"],
     "/signin": ["account", "username", "password", "next"],
 }
+EC2_RULE_FIELDS = ["protocol", "ports", "source", "cidr", "description"]     # + the path of a real group
 ID_PATHS = ["/directoryservice/{}", "/directoryservice/{}/live?part=radius", "/directoryservice/{}/mfa",
-            "/workspaces/directories/{}", "/workspaces/launch?directory={}", "/signin?next={}"]
+            "/ec2/securitygroups/{}", "/workspaces/directories/{}", "/workspaces/launch?directory={}",
+            "/signin?next={}"]
 MALFORMED = [(b"%zz=%%&&==", "application/x-www-form-urlencoded"),
              (b"--x\r\nbroken", "multipart/form-data; boundary=x"), (b"--x\r\n", "multipart/form-data"),
              (b'{"csrf_token": 1}', "application/json"), (b"\xff\xfe", "text/plain")]
@@ -47,7 +50,7 @@ MALFORMED = [(b"%zz=%%&&==", "application/x-www-form-urlencoded"),
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     settings_ = {"ad-connector": {"stage_delay_seconds": 0.2}, "workspaces": {"stage_delay_seconds": 0.2}}
-    with running_services(["dc", "ad-connector", "workspaces", "aws-console"], tmp_path_factory.mktemp("fuzz"),
+    with running_services(["ec2", "dc", "ad-connector", "workspaces", "aws-console"], tmp_path_factory.mktemp("fuzz"),
                           SUBNET, settings=settings_) as topology:
         yield topology
 
@@ -60,6 +63,14 @@ def test_fuzz_the_console_forms_and_paths(lab, tmp_path):
     with httpx.Client(base_url=url(lab, "aws-console"), timeout=60) as client:
         assert sign_in(client, password=lab["credentials"]["console_password"]).status_code == 303
         token = csrf_of(client, "/")
+        # The EC2 editor of a real group (InstanceOkta's), found through its list page.
+        found = re.search(r'securitygroups/(sg-[0-9a-f]+)">[^<]*</a></td>\s*<td>InstanceOkta-sg<',
+                          client.get("/ec2/securitygroups").text)
+        assert found, "InstanceOkta-sg is not on the Security Groups page"
+        group = found.group(1)
+        rule = re.findall(r"sgr-[0-9a-f]+", client.get(f"/ec2/securitygroups/{group}").text)[0]
+        forms = FORMS | {f"/ec2/securitygroups/{group}/rules": EC2_RULE_FIELDS,
+                         f"/ec2/securitygroups/{group}/rules/{rule}/delete": ["x"]}
 
         def send(method: str, path: str, **kw) -> None:
             try:
@@ -72,7 +83,7 @@ def test_fuzz_the_console_forms_and_paths(lab, tmp_path):
                 findings.append(f"{method} {path[:80]}: {r.status_code} {r.text[:300]}")
 
         def fuzz_form(path: str) -> None:
-            fields = FORMS[path]
+            fields = forms[path]
 
             @settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
             @seed(1313)
@@ -81,7 +92,7 @@ def test_fuzz_the_console_forms_and_paths(lab, tmp_path):
                 send("POST", path, data={"csrf_token": token, **form})
             post()
 
-        for path in FORMS:
+        for path in forms:
             if path != "/signin":              # fuzzed last, below
                 fuzz_form(path)
 
@@ -93,7 +104,7 @@ def test_fuzz_the_console_forms_and_paths(lab, tmp_path):
         get()
 
         for body, content_type in MALFORMED:
-            for path in FORMS:
+            for path in forms:
                 send("POST", path, content=body, headers={"content-type": content_type, "X-CSRF-Token": token})
 
         @settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
