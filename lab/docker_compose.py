@@ -116,7 +116,7 @@ DEPENDS_ON: dict[str, tuple[str, ...]] = {
     "radius-agent": ("okta",),              # pulls its apps from the org at start
     "ad-connector": ("dc", "radius-agent", "ec2"),   # ConnectDirectory makes its security group in EC2
     "workspaces": ("ad-connector",),
-    "aws-console": ("ad-connector", "workspaces"),
+    "aws-console": ("ad-connector", "workspaces", "ec2"),
 }
 HOSTNAMES = {"dc": "instancerdc", "radius-agent": "instanceokta", "ad-agent": "instanceokta"}
 
