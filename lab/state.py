@@ -46,3 +46,21 @@ def domain_of(topology: dict[str, Any]) -> str:
     except (OSError, KeyError, yaml.YAMLError):
         seed = {}
     return str((seed.get("domain") or {}).get("dns_name") or "corp.example.com").lower()
+
+
+def journal_events(state_dir: Path, name: str, since: int = 0) -> list[dict[str, Any]]:
+    """A control-plane process's own events (`<state>/events/<name>.jsonl`: the supervisor's, the
+    firewall enforcer's) after sequence number `since`; a damaged line is skipped."""
+    try:
+        lines = (Path(state_dir) / "events" / f"{name}.jsonl").read_text().splitlines()
+    except OSError:
+        return []
+    out = []
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if event.get("seq", 0) > since:
+            out.append(event)
+    return out

@@ -36,7 +36,7 @@ import httpx
 
 from . import process_records as records
 from .process_runtime import check_ports_free, start_one, stop_rows, tail
-from .state import load_topology
+from .state import journal_events, load_topology
 
 NAME = "supervisor"
 TICK = 0.5              # seconds between looks
@@ -309,20 +309,7 @@ def status(state_dir: Path) -> dict[str, Any]:
 
 
 def supervisor_events(state_dir: Path, since: int = 0) -> list[dict[str, Any]]:
-    path = state_dir / "events" / f"{NAME}.jsonl"
-    out = []
-    try:
-        lines = path.read_text().splitlines()
-    except OSError:
-        return []
-    for line in lines:
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if event.get("seq", 0) > since:
-            out.append(event)
-    return out
+    return journal_events(state_dir, NAME, since)
 
 
 def main(argv: list[str] | None = None) -> int:

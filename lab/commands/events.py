@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 from .. import supervisor
 from ..errors import UsageError
+from ..state import journal_events
 from ..timeline import format_event
 from .common import EXIT_OK, lab_client, say
 
@@ -23,24 +23,8 @@ def _with_control_plane(args: argparse.Namespace, events: list[dict[str, Any]],
     merged = list(events)
     for name in CONTROL_PLANE:
         if args.service in (None, name):
-            merged += _journal(args.state_dir, name, (since or {}).get(name, 0))
+            merged += journal_events(args.state_dir, name, (since or {}).get(name, 0))
     return sorted(merged, key=lambda e: (e["ts"], e["service"], e["seq"]))
-
-
-def _journal(state_dir: Path, name: str, since: int) -> list[dict[str, Any]]:
-    try:
-        lines = (state_dir / "events" / f"{name}.jsonl").read_text().splitlines()
-    except OSError:
-        return []
-    out = []
-    for line in lines:
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if event.get("seq", 0) > since:
-            out.append(event)
-    return out
 
 
 def cmd_events(args: argparse.Namespace) -> int:

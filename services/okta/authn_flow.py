@@ -297,14 +297,7 @@ class AuthnFlow:
             self.save(state)
             raise OktaError("E0000080", causes=["Password requirements were not met."])
         org.people.set_password(user, new)
-        user["passwordChanged"] = org.iso()
-        org.people.save(user)
-        if user["status"] == "PASSWORD_EXPIRED":
-            set_status(org, user, "ACTIVE")
-        state["passwordExpired"] = False
-        org.syslog("user.account.update_password", audit=self.audit, actor=user_actor(user),
-                   targets=[user_target(user)], message="User update password for Okta")
-        return self.advance(state, user, "change_password")
+        return self._password_changed(state, user, "Okta")
 
     async def _change_in_ad(self, state: dict[str, Any], user: dict[str, Any], old: str, new: str) -> dict[str, Any]:
         org = self.org
@@ -325,11 +318,16 @@ class AuthnFlow:
                 raise OktaError("E0000014", causes=["oldPassword: Old password is not correct"])
             raise OktaError("E0000014", causes=["Active Directory could not be reached to change the "
                                                 "password: no Okta AD agent answered"])
+        return self._password_changed(state, user, "Active Directory")
+
+    def _password_changed(self, state: dict[str, Any], user: dict[str, Any], where: str) -> dict[str, Any]:
+        """After a password change (in Okta or in AD): the user active again, the sign-in goes on."""
+        org = self.org
         user["passwordChanged"] = org.iso()
         org.people.save(user)
         if user["status"] == "PASSWORD_EXPIRED":
             set_status(org, user, "ACTIVE")
         state["passwordExpired"] = False
         org.syslog("user.account.update_password", audit=self.audit, actor=user_actor(user),
-                   targets=[user_target(user)], message="User update password for Active Directory")
+                   targets=[user_target(user)], message=f"User update password for {where}")
         return self.advance(state, user, "change_password")
