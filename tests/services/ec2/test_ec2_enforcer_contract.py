@@ -7,10 +7,12 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
 
+from lab.firewall import lifecycle
 from tests.services.ec2.support import ec2_client, group_named
 from tests.support import admin_client, running_services
 
@@ -127,7 +129,8 @@ def test_a_mutating_call_returns_once_the_enforcer_applied_it(admin, ec2):
     assert {e["operation"] for e in applied} >= {"AuthorizeSecurityGroupIngress", "RevokeSecurityGroupIngress"}
 
 
-def test_without_an_enforcer_a_call_returns_at_once(admin, ec2):
+def test_without_an_enforcer_a_call_returns_at_once(admin, ec2, lab):
+    lifecycle.stop(Path(lab["state_dir"]))    # the lab's real enforcer (bring_up starts one for ec2)
     time.sleep(1.2)      # past enforcer_fresh_seconds since the last test's enforcer
     made = ec2.create_security_group(GroupName=f"alone-{uuid.uuid4().hex[:6]}", Description="alone")["GroupId"]
     ec2.delete_security_group(GroupId=made)

@@ -152,8 +152,8 @@ def test_optional_enrolment_can_be_skipped(lab, api):
     api.post(f"/api/v1/policies/{policy['id']}/rules", json={"name": "first sign in",
                                                               "actions": {"enroll": {"self": "LOGIN"}}})
     try:
-        new_user(api, "oona@corp.example.com", password="Olga-Passw0rd!")
-        tx = authn(lab, username="oona@corp.example.com", password="Olga-Passw0rd!").json()
+        new_user(api, "olga@corp.example.com", password="Olga-Passw0rd!")
+        tx = authn(lab, username="olga@corp.example.com", password="Olga-Passw0rd!").json()
         assert tx["status"] == "MFA_ENROLL" and "skip" in tx["_links"]
         assert authn(lab, tx["_links"]["skip"]["href"], stateToken=tx["stateToken"]).json()["status"] == "SUCCESS"
     finally:
