@@ -90,10 +90,9 @@ def resolve_groups(step: Step, ec2: Any, value: Any) -> Any:
 
 def ec2_step(step: Step) -> None:
     """`ec2: {call: revoke_security_group_ingress, params: {...}, expect_error, expect, remember}`."""
-    from botocore.exceptions import ClientError
-
     from ..scenarios.outcome import StepFailed
-    from ..scenarios.placeholders import dig, resolve
+    from ..scenarios.placeholders import resolve
+    from ..scenarios.steps import judge_aws_call
 
     r, index, arg = step.runner, step.index, step.arg
     ec2 = ec2_client(r.client.topology)
@@ -102,21 +101,7 @@ def ec2_step(step: Step) -> None:
     if method is None:
         raise StepFailed(f"step {index}: boto3's EC2 client has no {call}")
     params = resolve_groups(step, ec2, resolve(dict(arg.get("params") or {}), r.client, r.remembered))
-    try:
-        result = method(**params)
-    except ClientError as exc:
-        code = exc.response["Error"]["Code"]
-        if arg.get("expect_error") == code:
-            return
-        raise StepFailed(f"step {index}: {call} failed with {code}: {exc.response['Error'].get('Message')}") from None
-    if arg.get("expect_error"):
-        raise StepFailed(f"step {index}: {call} succeeded (expected {arg['expect_error']})")
-    for path, want in resolve(dict(arg.get("expect") or {}), r.client, r.remembered).items():
-        got = dig(result, path)
-        if got != want:
-            raise StepFailed(f"step {index}: {call} {path} is {got!r} (expected {want!r})")
-    for name, path in (arg.get("remember") or {}).items():
-        r.remembered[f"${name}"] = dig(result, path)
+    judge_aws_call(step, call, method, params)
 
 
 def firewall_step(step: Step) -> None:

@@ -205,29 +205,35 @@ def _snake(operation: str) -> str:
 
 def _aws(step: Step) -> None:
     """One AWS call through boto3; `expect_error` names the AWS error code it must fail with."""
+    r, arg = step.runner, step.arg
+    client = r.client.aws(arg.get("service", "ds"))
+    params = resolve(dict(arg.get("params") or {}), r.client, r.remembered)
+    judge_aws_call(step, arg["operation"], getattr(client, _snake(arg["operation"])), params)
+
+
+def judge_aws_call(step: Step, name: str, method: Callable[..., Any], params: dict[str, Any]) -> None:
+    """Make one boto3 call and judge it against the step's `expect_error`, `expect` (paths into the
+    answer) and `remember` (values kept as `$name`): shared by the `aws` and `ec2` steps."""
     from botocore.exceptions import ClientError  # here: only scenarios with AWS steps need botocore
 
     r, index, arg = step.runner, step.index, step.arg
-    client = r.client.aws(arg.get("service", "ds"))
-    method = getattr(client, _snake(arg["operation"]))
-    params = resolve(dict(arg.get("params") or {}), r.client, r.remembered)
     try:
         result = method(**params)
     except ClientError as exc:
         code = exc.response["Error"]["Code"]
         if arg.get("expect_error") == code:
             return
-        raise StepFailed(f"step {index}: {arg['operation']} failed with {code}: "
+        raise StepFailed(f"step {index}: {name} failed with {code}: "
                          f"{exc.response['Error'].get('Message')}") from None
     if arg.get("expect_error"):
-        raise StepFailed(f"step {index}: {arg['operation']} succeeded (expected {arg['expect_error']})")
+        raise StepFailed(f"step {index}: {name} succeeded (expected {arg['expect_error']})")
     expected = resolve(dict(arg.get("expect") or {}), r.client, r.remembered)
     for path, want in expected.items():
         got = dig(result, path)
         if got != want:
-            raise StepFailed(f"step {index}: {arg['operation']} {path} is {got!r} (expected {want!r})")
-    for name, path in (arg.get("remember") or {}).items():
-        r.remembered[f"${name}"] = dig(result, path)
+            raise StepFailed(f"step {index}: {name} {path} is {got!r} (expected {want!r})")
+    for key, path in (arg.get("remember") or {}).items():
+        r.remembered[f"${key}"] = dig(result, path)
 
 
 def _aws_wait(step: Step) -> None:
