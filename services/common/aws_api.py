@@ -258,6 +258,19 @@ class Call:
 Handler = Callable[[dict[str, Any], Call], Awaitable[dict[str, Any] | None]]
 
 
+def verifier_for(ctx: Any, service: ServiceModel, signing_name: str, handlers: dict[str, Any]) -> SigV4Verifier:
+    """The SigV4 check of a lab AWS API (its keys, any Region botocore knows for the service),
+    after making sure every handler is an operation of the service's model. Shared by the JSON
+    APIs (here) and the Query ones (aws_query.py)."""
+    unknown = set(handlers) - set(service.operation_names)
+    if unknown:
+        raise ValueError(f"{service.service_name} has no operations {sorted(unknown)}")
+    return SigV4Verifier(ctx.credential("aws_access_key_id"), ctx.credential("aws_secret_access_key"),
+                         ctx.credential("aws_region"), signing_name, now=ctx.clock.now,
+                         regions=frozenset(botocore.session.get_session().get_available_regions(
+                             service.endpoint_prefix)))
+
+
 def mount(app: FastAPI, ctx: Any, *, model: AwsModel, handlers: dict[str, Handler],
           invalid_parameter_code: str) -> None:
     """Serve `POST /` as the AWS JSON 1.1 API of `model`'s service with `handlers` per operation.
@@ -266,13 +279,7 @@ def mount(app: FastAPI, ctx: Any, *, model: AwsModel, handlers: dict[str, Handle
     `InvalidParameterException`, for WorkSpaces `InvalidParameterValuesException`); the message is
     the coral "N validation error(s) detected: ..." text.
     """
-    verifier = SigV4Verifier(ctx.credential("aws_access_key_id"), ctx.credential("aws_secret_access_key"),
-                             ctx.credential("aws_region"), model.signing_name, now=ctx.clock.now,
-                             regions=frozenset(botocore.session.get_session().get_available_regions(
-                                 model.service.endpoint_prefix)))
-    unknown = set(handlers) - set(model.service.operation_names)
-    if unknown:
-        raise ValueError(f"{model.service.service_name} has no operations {sorted(unknown)}")
+    verifier = verifier_for(ctx, model.service, model.signing_name, handlers)
 
     @app.post("/")
     async def aws_json(request: Request) -> JSONResponse:

@@ -32,9 +32,8 @@ from botocore.model import OperationModel, ServiceModel, Shape
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from .aws_api import Call
+from .aws_api import Call, verifier_for
 from .aws_errors import AwsError
-from .aws_sigv4 import SigV4Verifier
 
 CONTENT_TYPE = "text/xml;charset=UTF-8"
 MAX_PARAMETERS = 2000          # more form fields than any real call has: refused before parsing
@@ -266,13 +265,7 @@ async def _body(request: Request) -> bytes:
 
 def mount(app: FastAPI, ctx: Any, *, model: QueryModel, handlers: dict[str, Handler]) -> None:
     """Serve `POST /` and `GET /` as `model`'s Query API with `handlers` per Action."""
-    verifier = SigV4Verifier(ctx.credential("aws_access_key_id"), ctx.credential("aws_secret_access_key"),
-                             ctx.credential("aws_region"), model.signing_name, now=ctx.clock.now,
-                             regions=frozenset(botocore.session.get_session().get_available_regions(
-                                 model.service.endpoint_prefix)))
-    unknown = set(handlers) - set(model.service.operation_names)
-    if unknown:
-        raise ValueError(f"{model.service.service_name} has no operations {sorted(unknown)}")
+    verifier = verifier_for(ctx, model.service, model.signing_name, handlers)
 
     async def serve(request: Request) -> Response:
         request_id = str(uuid.uuid4())
