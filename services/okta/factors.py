@@ -224,14 +224,19 @@ def router(org: Org) -> APIRouter:
         code = string_field(data, "passCode", required=f["factorType"] != "push" and f["status"] != "ACTIVE")
         return shapes.respond(shapes.factor(org, activate_totp(org, audit, user, f, code)))
 
-    @r.post(prefix + "/{fid}/lifecycle/activate/email")
-    async def activation_email(uid: str, fid: str, request: Request):
-        """Send the push activation link by email instead of showing the QR code."""
-        audit = Audit.of(request)
+    def pending_push(uid: str, fid: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The user and their push factor still waiting for activation (the `send` links' target)."""
         user = get_user(org, uid)
         f = get_factor(org, user, fid)
         if f["factorType"] != "push" or f["status"] != "PENDING_ACTIVATION":
             raise OktaError("E0000001", "factor", ["factor: only a pending push factor has an activation link"])
+        return user, f
+
+    @r.post(prefix + "/{fid}/lifecycle/activate/email")
+    async def activation_email(uid: str, fid: str, request: Request):
+        """Send the push activation link by email instead of showing the QR code."""
+        audit = Audit.of(request)
+        user, f = pending_push(uid, fid)
         mailer.send_push_activation(org, user, qr_contents(org, user, f), audit.trace)
         return shapes.respond(enrolment_view(org, user, f))
 
@@ -239,10 +244,7 @@ def router(org: Org) -> APIRouter:
     async def activation_sms(uid: str, fid: str, request: Request):
         """Send the push activation link by SMS: `{"profile": {"phoneNumber"}}`."""
         audit = Audit.of(request)
-        user = get_user(org, uid)
-        f = get_factor(org, user, fid)
-        if f["factorType"] != "push" or f["status"] != "PENDING_ACTIVATION":
-            raise OktaError("E0000001", "factor", ["factor: only a pending push factor has an activation link"])
+        user, f = pending_push(uid, fid)
         data = await json_body(request, required=False)
         number = codes.enrol_profile("sms", user, data.get("profile"))["phoneNumber"]
         codes.send_activation_link(org, audit, user, f, number, qr_contents(org, user, f))
