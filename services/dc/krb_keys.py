@@ -26,6 +26,7 @@ class KeyTable:
         self.directory = directory
         self.realm = realm
         self._keys: dict[tuple[str, bytes], dict[int, krb_crypto.Key]] = {}
+        self._seeded: dict[str, str] | None = None
 
     def salt(self, account: Account) -> str:
         """AD's salt for a user: the realm in upper case, then sAMAccountName as stored."""
@@ -47,7 +48,9 @@ class KeyTable:
 
     def _password_for(self, account: Account) -> str | None:
         """The seed's (or the generated users') password, if it is still the account's."""
-        for candidate in (_seed_passwords(self.directory.seed).get(account.sam.lower()),
+        if self._seeded is None:      # the seed never changes while the DC runs: read it once
+            self._seeded = _seed_passwords(self.directory.seed)
+        for candidate in (self._seeded.get(account.sam.lower()),
                           self.directory.settings.generated_password):
             if candidate is not None and password_digest(account.sam, candidate) == account.digest:
                 return candidate
