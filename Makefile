@@ -29,7 +29,7 @@ lab-status: $(STAMP)
 	$(LAB) status
 
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=30
 
 # The scenario catalog (packaged in lab/scenarios/catalog) against the running lab, or one brought
 # up for the run on SUBNET (default 127.0.10; the blank lab's is derived from it): JUnit + HTML.

@@ -1,0 +1,1 @@
+"""Class mode: one lab per trainee on one host (`lab class ...`), and what a trainer's tools read."""
