@@ -76,6 +76,13 @@ def main(argv: list[str]) -> None:
         return
     if name not in topology.get("services", {}):
         fail(f"no service {name!r} in {path}; services: {', '.join(topology.get('services', {}))}", 2)
+    if topology.get("firewall_gate"):
+        from lab.firewall import gate  # standard library only
+
+        # Fail closed: this namespace is new, and empty of the lab's rules until the enforcer enters it.
+        if not gate.wait_open():
+            fail(f"the lab's network rules are not in force in this container after {gate.WAIT:.0f} s "
+                 "(is the firewall enforcer running? `lab status`): not serving without them", 5)
     # The topology names each entry's program (a second RADIUS agent runs services.radius_agent).
     module = topology["services"][name].get("package") or "services." + name.replace("-", "_")
     os.execv(sys.executable, [sys.executable, "-m", module, "--service", name, "--topology", path, *argv[1:]])

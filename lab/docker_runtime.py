@@ -95,6 +95,8 @@ class DockerRuntime:
         dc.issue_certificates(state_dir, host)   # into docker/tls/, mounted into the containers
         topo.write_topology(state_dir, host)
         inside = dc.containers_view(host)
+        from .firewall import lifecycle as firewall  # here: it imports the runtimes
+        inside["firewall_gate"] = firewall.gated(state_dir, host)   # fail closed at every container start
         topology_file = config_dir / "topology.json"
         _write_readable(topology_file, json.dumps(inside, indent=2))
         os.chmod(seed_file, 0o644)

@@ -20,7 +20,7 @@ import httpx
 from .. import process_records as records
 from .. import topology as topo
 from ..state import admin_headers, admin_url
-from . import hosts, nft
+from . import gate, hosts, nft
 from .compiler import LabNet, compile_ruleset, counters_from, guarded, table_name, verdict
 
 # The services' data ports by kind: the transports they listen on and the protocol their faults name.
@@ -117,6 +117,8 @@ def enforce(state_dir: Path, topology: dict[str, Any], desired: dict[str, Any] |
             table = table_name(topology["subnet"])
             for pid in where.values():      # each table keeps its counts for the rules that stay
                 nft.apply(compile_ruleset(desired, windows, net, counters_from(nft.listing(table, pid))), pid)
+                if pid is not None:
+                    gate.open_for(pid)      # a container waits for its rules before it serves
             records.write_private(folder(state_dir) / "ruleset.nft", ruleset)
             records.write_private(folder(state_dir) / "targets.json", json.dumps(where))
             return Applied(how, time.monotonic() - started, list(where))

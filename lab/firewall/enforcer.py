@@ -14,7 +14,7 @@ watches the places the rules live: a container that restarted (new pid, new netw
 gets the table again at once, and so does a host table someone deleted. For the process runtime
 the table is the host's and outlives any service's restart: a restarted process is filtered from
 its first packet (fail closed). A container's fresh namespace is empty until the watcher has seen
-its new pid (within WATCH_EVERY); docs/network.md says so.
+its new pid (within WATCH_EVERY); its service waits for that (lab/firewall/gate.py).
 """
 from __future__ import annotations
 

@@ -26,11 +26,22 @@ def process_row(state_dir: Path) -> dict[str, Any] | None:
     return row if isinstance(row, dict) and records.is_ours(row) else None
 
 
+def wanted(state_dir: Path, topology: dict[str, Any]) -> bool:
+    """Whether the lab has something to enforce: an ec2 service (security groups) or Windows
+    firewall rules. A lab without either has no table and no extra process."""
+    return "ec2" in topology["services"] or bool(hosts.load(state_dir))
+
+
+def gated(state_dir: Path, topology: dict[str, Any]) -> bool:
+    """Whether a container must wait for its rules before it serves (lab/firewall/gate.py): the
+    enforcer will run and the kernel enforces (in the fallback there is nothing to wait for)."""
+    return wanted(state_dir, topology) and enforce.mode(topology)[0] == "kernel"
+
+
 def ensure(state_dir: Path) -> int | None:
-    """Start the enforcer when the lab has something to enforce: an ec2 service (security groups)
-    or Windows firewall rules. A lab without either has no table and no extra process."""
+    """Start the enforcer when the lab has something to enforce (`wanted`)."""
     topology = load_topology(state_dir)
-    if topology is None or ("ec2" not in topology["services"] and not hosts.load(state_dir)):
+    if topology is None or not wanted(state_dir, topology):
         return None
     return spawn(state_dir)
 

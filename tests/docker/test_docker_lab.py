@@ -20,6 +20,8 @@ from lab import docker_engine as engine
 from lab import docker_runtime as dr
 from lab.docker_runtime import DockerRuntime
 from lab.errors import LabError
+from lab.firewall import gate, nft
+from lab.firewall.compiler import table_name
 from lab.runtime import LabSpec, bring_up
 from tests.support import admin_headers
 from tests.ui.conftest import browser, page  # noqa: F401 (fixtures for the console's smoke test)
@@ -176,6 +178,13 @@ def test_a_crashed_container_is_restarted_by_its_policy(docker_lab, service):
         assert time.monotonic() < deadline, f"{service} did not come back: {row}"
         time.sleep(0.5)
     print(f"{service}: healthy again {time.monotonic() - started:.1f} s after kill -9 (restarts {row['restarts']})")
+    if json.loads(Path(conf["topology_file"]).read_text()).get("firewall_gate"):
+        # Fail closed: the new namespace got the lab's table before the service started serving.
+        new_pid = int(subprocess.run(["docker", "inspect", "-f", "{{.State.Pid}}", row["id"]],
+                                     capture_output=True, text=True, check=True).stdout)
+        assert nft.exists(table_name(docker_lab.topology["subnet"]), new_pid)
+        ready = subprocess.run(["docker", "exec", row["id"], "cat", gate.READY], capture_output=True, text=True)
+        assert ready.returncode == 0, f"the gate was never opened in the restarted {service}: {ready.stderr}"
     # A push (the phone approves by default): unlike a code, it cannot collide with a code another
     # test here spent in the same 30 s step.
     resp = signin(docker_lab, "bob", "push")
