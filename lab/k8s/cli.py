@@ -23,7 +23,7 @@ run them."""
 EPILOG = """examples:
   lab class manifests --trainees 20 --out class/ --secrets
   lab class manifests --trainees 20 --out class/ --image registry.example.com/okta-workspaces-lab:1
-  kubectl apply -f class/secrets/ && kubectl apply -f class/
+  kubectl apply -f class/ -f class/secrets/      (the namespaces first, then their Secrets)
 
 Credentials are never in DIR/*.yaml: every pod reads the namespace's Secret lab-credentials.
 --secrets writes one per trainee under DIR/secrets/ (0600, kept across runs; keep it out of git)."""
@@ -73,10 +73,10 @@ def cmd_manifests(args: argparse.Namespace) -> int:
           f"({manifests.namespace_of(1)} ... {manifests.namespace_of(args.trainees)})")
     if secrets:
         print(f"{len(secrets)} Secrets in {args.out / manifests.SECRETS_DIR}/ (0600; keep them out of git)")
-        print(f"next: kubectl apply -f {args.out / manifests.SECRETS_DIR}/ && kubectl apply -f {args.out}/")
+        print(f"next: kubectl apply -f {args.out}/ -f {args.out / manifests.SECRETS_DIR}/")
     else:
-        print(f"next: create each namespace's Secret {manifests.workloads.SECRET} (--secrets writes them), "
-              f"then kubectl apply -f {args.out}/")
+        print(f"next: kubectl apply -f {args.out}/, and each namespace's Secret {manifests.workloads.SECRET} "
+              f"(--secrets writes them): the pods start once it exists")
     return EXIT_OK
 
 
