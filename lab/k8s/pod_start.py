@@ -25,7 +25,8 @@ from collections.abc import Callable, Iterable
 
 from . import cluster_topology
 
-ENTRYPOINT = "/opt/lab/docker/entrypoint.py"   # the image's (Dockerfile)
+# The image's entry point (Dockerfile); LAB_ENTRYPOINT names another (a checkout's docker/entrypoint.py).
+ENTRYPOINT = "/opt/lab/docker/entrypoint.py"
 PROVISION = "provision"
 # A Service's name resolves as soon as the Service exists (cluster DNS may lag a few seconds);
 # a peer's health may take its own start-up and its dependencies' (the startup probes allow 120 s).
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         fail(str(exc))
     path = write_private(topology)
     os.environ["LAB_TOPOLOGY"] = path
-    os.execv(sys.executable, [sys.executable, ENTRYPOINT, args.service])
+    os.execv(sys.executable, [sys.executable, os.environ.get("LAB_ENTRYPOINT", ENTRYPOINT), args.service])
     return 0   # not reached
 
 
