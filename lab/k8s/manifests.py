@@ -78,7 +78,11 @@ def trainee_objects(number: int, options: Options, seed_text: str) -> list[dict[
 
 
 class _Dumper(yaml.SafeDumper):
-    """Block style for multi-line strings (the ConfigMaps' files stay readable)."""
+    """Block style for multi-line strings (the ConfigMaps' files stay readable); no anchors and
+    aliases where two objects share a part (each object reads on its own)."""
+
+    def ignore_aliases(self, _data: Any) -> bool:
+        return True
 
 
 def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
