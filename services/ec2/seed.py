@@ -29,7 +29,9 @@ def _permission(rule: dict[str, Any], source: str) -> dict[str, Any]:
         permission["IpRanges"] = [{"CidrIp": source, "Description": rule.get("description")}]
     else:
         permission["UserIdGroupPairs"] = [{"GroupId": source, "Description": rule.get("description")}]
-    if ports is not None:
+    if ports is not None and str(ports).strip() in ("-1", "all"):
+        permission |= {"FromPort": -1, "ToPort": -1}       # EC2's "all ports"
+    elif ports is not None:
         low, _, high = str(ports).partition("-")
         permission |= {"FromPort": int(low), "ToPort": int(high or low)}
     return permission
