@@ -23,6 +23,9 @@ from ..errors import LabError, UsageError
 from ..runtime import LabSpec, running_runtime
 from .common import EXIT_FAILED, EXIT_LAB, EXIT_OK, say
 
+DESCRIPTION = """A class on one host: one lab per trainee, each on its own subnet (trainee N on BASE.N),
+in its own state directory (<state>/class/trainee-NN) with its own credentials, seed and users.
+`lab --trainee N COMMAND` runs any other command on trainee N's lab."""
 EPILOG = """examples:
   lab class up --trainees 10            ten labs on 127.64.1 ... 127.64.10 (process runtime)
   lab class up --trainees 12            two more; the ten running are left alone
@@ -41,7 +44,7 @@ EXTRA_ACTIONS: list[Callable[[Any], None]] = []
 def add_parser(sub: Any) -> None:
     """`lab class ...` under the `lab` parser's sub-commands (`sub`: lab/cli.py's `_Sub`)."""
     cls = sub.add_parser("class", help="a class: one lab per trainee on this host (up, down, status, reset)",
-                         description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+                         description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     actions = type(sub)(cls.add_subparsers(dest="class_cmd", required=True, metavar="ACTION"))
 
     up = actions.add_parser("up", help="bring up trainees 1..N (only those not running), a few at a time")
