@@ -192,6 +192,8 @@ def allocate(state_dir: Path, runtime: str, base: str, numbers: Iterable[int], *
     (their own listeners are no reason to refuse)."""
     keep, running = keep or {}, running or set()
     with locked_index() as dirs:
+        # a class whose state directory was removed holds nothing any more
+        dirs[:] = [d for d in dirs if (roster_mod.class_dir(Path(d)) / roster_mod.ROSTER_FILE).exists()]
         classes = other_classes(dirs, state_dir)
         listening = listening_subnets()
         networks = docker_subnets() if runtime == "docker" else {}

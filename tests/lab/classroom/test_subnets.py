@@ -104,6 +104,14 @@ def test_another_class_on_the_host_keeps_its_subnets_and_their_blank_labs(tmp_pa
     assert subnets.allocate(second, "process", "127.66", [95]) == {95: "127.66.95"}
 
 
+def test_a_class_whose_state_directory_is_gone_leaves_the_index(tmp_path: Path) -> None:
+    gone, other = tmp_path / "gone", tmp_path / "other"
+    subnets.allocate(gone, "process", "127.66", [94])       # indexed, but no roster was ever saved
+    subnets.allocate(other, "process", "127.66", [94])
+    with subnets.locked_index() as dirs:
+        assert str(gone.resolve()) not in dirs
+
+
 def test_a_kept_subnet_is_checked_like_a_new_one(tmp_path: Path) -> None:
     assert subnets.allocate(tmp_path, "process", "127.66", [1], keep={1: "127.66.93"}) == {1: "127.66.93"}
     with pytest.raises(subnets.SubnetTaken, match=r"127\.0\.93 is reserved"):
