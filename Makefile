@@ -9,7 +9,7 @@ STAMP   = $(VENV)/.installed
 IMAGE      ?= okta-workspaces-lab:latest
 BASE_IMAGE ?=
 
-.PHONY: lab-up lab-down lab-status test scenarios bench venv clean base-image images test-docker lint soak
+.PHONY: lab-up lab-down lab-status test scenarios bench venv clean base-image images test-docker lint soak class-capacity
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,12 @@ bench: $(STAMP)
 SOAK_MINUTES ?= 2
 soak: $(STAMP)
 	$(BIN)/python -m lab.soak --minutes $(SOAK_MINUTES)
+
+# How many trainee labs this host holds (not in CI): classes of CLASS_SIZES trainees in the process
+# runtime on 127.68.x: start-up time, memory per lab, sign-in latency with every trainee at once.
+CLASS_SIZES ?= 10 30
+class-capacity: $(STAMP)
+	$(BIN)/python bench/class_capacity.py --trainees $(CLASS_SIZES)
 
 # A Debian 12 base image without any registry: debootstrap from this host's Debian mirror, then
 # `docker import` (needs root, debootstrap and a running Docker engine).

@@ -17,6 +17,8 @@ import httpx
 from . import completion, provision
 from . import topology as topo
 from .client import AD_ACCOUNT_CHANGES, LabClientError
+from .commands.classroom import add_parser as add_class_parser
+from .commands.classroom import resolve_trainee
 from .commands.common import EXIT_LAB, EXIT_OK, EXIT_USAGE, err, say
 from .commands.env import cmd_env
 from .commands.events import cmd_events
@@ -30,6 +32,7 @@ from .state import default_state_dir
 
 STATE_DIR_HELP = ("where the lab keeps state, logs and its topology (env LAB_STATE_DIR; "
                   "default ~/.local/state/okta-workspaces-lab)")
+TRAINEE_HELP = "work on trainee N's lab of the class in the state directory (`lab class up`)"
 
 
 def version() -> str:
@@ -58,6 +61,7 @@ class _Sub:
         self.common = argparse.ArgumentParser(add_help=False)
         # SUPPRESS: absent after the command, the value given before it (or the default) stays.
         self.common.add_argument("--state-dir", type=Path, default=argparse.SUPPRESS, help=STATE_DIR_HELP)
+        self.common.add_argument("--trainee", type=int, metavar="N", default=argparse.SUPPRESS, help=TRAINEE_HELP)
 
     def add_parser(self, name: str, **kwargs) -> argparse.ArgumentParser:
         return self.action.add_parser(name, parents=[self.common], **kwargs)
@@ -69,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 success, 1 refused/unhealthy (as the real system would), 2 usage or lab error.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     parser.add_argument("--state-dir", type=Path, default=None, help=STATE_DIR_HELP)
+    parser.add_argument("--trainee", type=int, metavar="N", default=None, help=TRAINEE_HELP)
     sub = _Sub(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
 
     up = sub.add_parser("up", help="start every service and wait until all are healthy")
@@ -202,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("shell", choices=completion.SHELLS)
     comp.set_defaults(func=cmd_completion)
     add_firewall_parser(sub)
+    add_class_parser(sub)
     return parser
 
 
@@ -215,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.state_dir = (args.state_dir or default_state_dir()).resolve()
     try:
+        resolve_trainee(args)
         return args.func(args)
     except (UsageError, LabClientError) as exc:
         err(str(exc))
