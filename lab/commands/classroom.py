@@ -11,7 +11,6 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from ..classroom import roster as roster_mod
 from ..classroom import subnets
 from ..classroom.roster import Roster, Trainee
 from ..errors import LabError, UsageError
+from ..k8s import cli as k8s_cli
 from ..runtime import LabSpec, running_runtime
 from .common import EXIT_FAILED, EXIT_LAB, EXIT_OK, say
 
@@ -35,11 +35,6 @@ EPILOG = """examples:
   lab class down                        every trainee's lab stopped (their state kept)
 
 docs/class.md says what each trainee gets and how many labs this host holds."""
-
-# More `lab class` actions (e.g. `manifests`): functions given the class's sub-parser factory
-# (`_Sub` of lab/cli.py: add_parser(name, help=...)) that add their parser and set `func`.
-EXTRA_ACTIONS: list[Callable[[Any], None]] = []
-
 
 def add_parser(sub: Any) -> None:
     """`lab class ...` under the `lab` parser's sub-commands (`sub`: lab/cli.py's `_Sub`)."""
@@ -75,8 +70,7 @@ def add_parser(sub: Any) -> None:
                                "the same as `lab --trainee N reset`")
     reset.add_argument("--blank", action="store_true", help="back to a blank lab instead")
     reset.set_defaults(func=cmd_class_reset)
-    for register in EXTRA_ACTIONS:
-        register(actions)
+    k8s_cli.add_parser(actions)       # `lab class manifests`: the class on Kubernetes (lab/k8s)
 
 
 # -- lab --trainee N ---------------------------------------------------------------------------
