@@ -86,6 +86,16 @@ def _clock(step: Step) -> None:
     step.runner.client.set_clock(step.arg["service"], float(step.arg["offset"]))
 
 
+def _fresh_minute(step: Step) -> None:
+    """Wait for the next calendar minute unless this one has `arg` seconds left: the org's rate
+    limits count per calendar minute, as Okta's do, so steps that must meet one limit cannot
+    straddle two minutes."""
+    left = 60 - time.time() % 60
+    if left < float(step.arg):
+        step.runner.progress(f"    (waiting {left:.0f} s for a fresh minute)")
+        time.sleep(left + 0.1)
+
+
 def _restart(step: Step) -> None:
     step.runner.restart(str(step.arg))
 
@@ -315,6 +325,8 @@ ACTIONS: dict[str, Action] = {
     "clock": Action(frozenset({"service", "offset"}), _clock,
                     tell=lambda arg: f"{arg['service']}'s clock moves {arg['offset']} s away from the others."),
     "restart": Action(None, _restart, tell=lambda arg: f"{arg} restarts."),
+    "fresh_minute": Action(None, _fresh_minute,
+                           tell=lambda arg: f"We wait for a minute with {arg} s left: the org counts per minute."),
     "wait_for": Action(frozenset({"service", "kind", "outcome", "fields", "timeout"}), _wait_for,
                        tell=lambda arg: f"We wait until {arg.get('service', 'a service')} records {arg['kind']}."),
     # `remember: {name: path}` keeps a value of the answer for later steps, as `$name`.
