@@ -97,6 +97,15 @@ class Report:
         return self.path
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), to show where a request's time goes."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def py_spy() -> str | None:
     venv = Path(sys.executable).parent / "py-spy"
     return str(venv) if venv.exists() else shutil.which("py-spy")

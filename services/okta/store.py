@@ -79,6 +79,28 @@ class Store:
                     (kind, len(prefix), prefix))
             return [json.loads(r[0]) for r in rows.fetchall()]
 
+    def after(self, kind: str, id_: str | None, batch: int = 256) -> Iterator[dict[str, Any]]:
+        """The documents of a kind after the one with id `id_` (all with None), in insertion order,
+        read `batch` at a time: a page of a big listing decodes what it shows, not the whole kind.
+        KeyError when `id_` is not a document of that kind."""
+        with self._lock:
+            if id_ is None:
+                rowid = 0
+            else:
+                row = self._db.execute("SELECT rowid FROM docs WHERE kind=? AND id=?", (kind, id_)).fetchone()
+                if row is None:
+                    raise KeyError(id_)
+                rowid = row[0]
+        while True:
+            with self._lock:
+                rows = self._db.execute("SELECT rowid, data FROM docs WHERE kind=? AND rowid>? ORDER BY rowid LIMIT ?",
+                                        (kind, rowid, batch)).fetchall()
+            for _, data in rows:
+                yield json.loads(data)
+            if len(rows) < batch:
+                return
+            rowid = rows[-1][0]
+
     def count(self, kind: str) -> int:
         with self._lock:
             return self._db.execute("SELECT count(*) FROM docs WHERE kind=?", (kind,)).fetchone()[0]
