@@ -98,12 +98,10 @@ class People:
         self._by_login = None
         for f in self.factors_of(user_id):
             self.store.delete(FACTORS, f["id"])
-        for m in self.store.all(MEMBERSHIPS):
-            if m["userId"] == user_id:
-                self.store.delete(MEMBERSHIPS, f"{m['groupId']}/{user_id}")
-        for au in self.store.all(APP_USERS):
-            if au["userId"] == user_id:
-                self.store.delete(APP_USERS, f"{au['appId']}/{user_id}")
+        for m in self.store.of_user(MEMBERSHIPS, user_id):
+            self.store.delete(MEMBERSHIPS, f"{m['groupId']}/{user_id}")
+        for au in self.store.of_user(APP_USERS, user_id):
+            self.store.delete(APP_USERS, f"{au['appId']}/{user_id}")
 
     # -- group memberships --------------------------------------------------------------------
     def add_member(self, group_id: str, user_id: str) -> None:
@@ -120,7 +118,7 @@ class People:
 
     def group_ids(self, user_id: str) -> list[str]:
         """The groups the user is a member of, Everyone first."""
-        ids = [m["groupId"] for m in self.store.all(MEMBERSHIPS) if m["userId"] == user_id]
+        ids = [m["groupId"] for m in self.store.of_user(MEMBERSHIPS, user_id)]
         return ([self.everyone_id] if self.everyone_id else []) + ids
 
     # -- app users ----------------------------------------------------------------------------
@@ -142,7 +140,7 @@ class People:
         return self.store.get(FACTORS, factor_id)
 
     def factors_of(self, user_id: str) -> list[dict[str, Any]]:
-        return [f for f in self.store.all(FACTORS) if f["userId"] == user_id]
+        return self.store.of_user(FACTORS, user_id)
 
     def all_factors(self) -> list[dict[str, Any]]:
         return self.store.all(FACTORS)

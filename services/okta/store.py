@@ -31,6 +31,8 @@ CREATE TABLE IF NOT EXISTS logs (
     data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS logs_ts ON logs (ts);
+-- a user's factors and memberships without decoding every factor and membership of the org
+CREATE INDEX IF NOT EXISTS docs_user ON docs (kind, json_extract(data, '$.userId'));
 """
 
 
@@ -73,11 +75,18 @@ class Store:
         with self._lock:
             if prefix is None:
                 rows = self._db.execute("SELECT data FROM docs WHERE kind=? ORDER BY rowid", (kind,))
-            else:
+            else:   # a range of the primary key, not a scan of the kind
                 rows = self._db.execute(
-                    "SELECT data FROM docs WHERE kind=? AND substr(id, 1, ?)=? ORDER BY rowid",
-                    (kind, len(prefix), prefix))
+                    "SELECT data FROM docs WHERE kind=? AND id >= ? AND id < ? ORDER BY rowid",
+                    (kind, prefix, prefix + "\U0010ffff"))
             return [json.loads(r[0]) for r in rows.fetchall()]
+
+    def of_user(self, kind: str, user_id: str) -> list[dict[str, Any]]:
+        """The documents of a kind whose `userId` is `user_id`, in insertion order (indexed)."""
+        with self._lock:
+            rows = self._db.execute("SELECT data FROM docs WHERE kind=? AND json_extract(data, '$.userId')=? "
+                                    "ORDER BY rowid", (kind, user_id)).fetchall()
+        return [json.loads(r[0]) for r in rows]
 
     def after(self, kind: str, id_: str | None, batch: int = 256) -> Iterator[dict[str, Any]]:
         """The documents of a kind after the one with id `id_` (all with None), in insertion order,
