@@ -139,6 +139,9 @@ def main() -> int:
                         help="bench users, split between the reference and the levels; 2 sign-ins each")
     parser.add_argument("--levels", default="1,4,16")
     parser.add_argument("--subnet", default="127.0.79")
+    parser.add_argument("--agent-threads", type=int, default=0,
+                        help="ragent.num_request_threads for the run (default: twice the highest level, "
+                             "at least 15, the agent's own default)")
     parser.add_argument("--profile", metavar="DIR", help="py-spy these services during the last level "
                         "(--profile-services), raw stacks in DIR and top entries printed")
     parser.add_argument("--profile-services", default="okta,ad-connector,workspaces,radius-agent")
@@ -154,7 +157,7 @@ def main() -> int:
     # rate-limit scenario; lift them here, and say so.
     topology["services"]["okta"]["settings"]["rate_limits"] = {
         prefix: 1_000_000 for prefix in ("default", "/api/v1/users", "/api/v1/apps", "/api/v1/radius", "/api/v1/authn")}
-    threads = max(15, 2 * max(levels))
+    threads = args.agent_threads or max(15, 2 * max(levels))
     topology["services"]["radius-agent"].setdefault("settings", {})["ragent.num_request_threads"] = threads
     path = pr.write_topology(state, topology)
     pr.check_ports_free(topology, list(topology["services"]))
