@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -261,6 +262,7 @@ def main() -> int:
         return 1 if failed else 0
     finally:
         pr.stop(state)
+        shutil.rmtree(state, ignore_errors=True)      # credentials and TOTP seeds: nothing left behind
 
 
 if __name__ == "__main__":
