@@ -1,9 +1,11 @@
 """The org's state in one SQLite file (`<state>/okta/org.sqlite3`), so a restart loses nothing.
 
-Objects are JSON documents keyed by (kind, id); the org is small, so lookups by login and list
-filters run in Python over a kind's documents, and insertion order (rowid) is the listing order
-Okta's cursors page through. The System Log and used TOTP steps have tables of their own because
-they are queried by time and by (factor, step).
+Objects are JSON documents keyed by (kind, id); list filters run in Python over a kind's
+documents, and insertion order (rowid) is the listing order Okta's cursors page through. What
+every sign-in or import asks is indexed: a user's factors and memberships (`of_user`, an index on
+the documents' `userId`), an app's users (a key range), a page of users (`after`, read from the
+cursor on), and a login (People keeps a login index). The System Log and used TOTP steps have
+tables of their own because they are queried by time and by (factor, step).
 
 Kinds: users, groups, group_members (id "<gid>/<uid>"), apps, app_users (id "<appId>/<userId>"),
 factors, push_tx, api_tokens, meta.
