@@ -39,6 +39,7 @@ scenarios: $(STAMP)
 bench: $(STAMP)
 	bash bench/install-references.sh
 	@for b in bench/bench_*.py; do [ -e "$$b" ] || continue; echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@echo "every figure and ratio: reports/bench.json (bench/README.md keeps the last table to compare with)"
 
 # A bounded soak run (not in `make test`): a lab of its own on 127.0.44, sign-ins, imports, admin
 # changes and a service killed every minute for SOAK_MINUTES; a report, exit 1 on any violation.

@@ -39,6 +39,9 @@ sys.path[:0] = [str(ROOT)]
 
 from pyrad import packet as rp
 
+sys.path.insert(0, str(ROOT / "bench"))
+from common import Report, profiled, top_entries
+
 FREERADIUS_CONF = Path("/etc/freeradius/3.0")
 USER, CODE = "alice", "918273"          # the fake org's alice accepts this code; the users file too
 
@@ -127,6 +130,7 @@ class Row:
     seconds: float
     latencies: list[float]
     lost: int
+    cpu_ms: dict[str, float] | None = None
 
     @property
     def rate(self) -> float:
@@ -184,12 +188,15 @@ def cpu_seconds(pid: int) -> float:
 
 
 def measure(name: str, server: tuple[str, int], packets: list[bytes], args, nas_ip: str,
-            pids: dict[str, int] | None = None) -> Row:
+            pids: dict[str, int] | None = None, profile: str | None = None) -> Row:
     asyncio.run(load(server, packets[:100], args.concurrency, nas_ip, 2.0))           # warm-up
     before = {k: cpu_seconds(p) for k, p in (pids or {}).items()}
-    row = Row(name, *asyncio.run(load(server, packets[100:], args.concurrency, nas_ip, args.seconds)))
-    cpu = "".join(f"  {k} {1000 * (cpu_seconds(p) - before[k]) / max(len(row.latencies), 1):.2f} ms CPU/req"
-                  for k, p in (pids or {}).items())
+    target = (pids or {}).get("radius-agent")
+    raw = Path(args.profile) / f"{profile}.raw" if args.profile and profile else None
+    with profiled(target, raw, args.seconds):
+        row = Row(name, *asyncio.run(load(server, packets[100:], args.concurrency, nas_ip, args.seconds)))
+    row.cpu_ms = {k: 1000 * (cpu_seconds(p) - before[k]) / max(len(row.latencies), 1) for k, p in (pids or {}).items()}
+    cpu = "".join(f"  {k} {ms:.2f} ms CPU/req" for k, ms in row.cpu_ms.items())
     print(f"  {name:<52} {row.rate:8.0f} req/s  p50 {row.pct(50):7.2f} ms  p99 {row.pct(99):7.2f} ms"
           f"  lost {row.lost}{cpu}", flush=True)
     return row
@@ -211,6 +218,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="per row, at most")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--subnet", default="127.0.96")
+    parser.add_argument("--profile", metavar="DIR",
+                        help="py-spy the agent during each of its rows (raw stacks in DIR, top entries printed "
+                             "and kept in reports/bench.json); the profiled run is a little slower")
     parser.add_argument("--fake-org", metavar="STATE_DIR", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.fake_org:
@@ -255,9 +265,10 @@ def main() -> None:
                 from lab import process_runtime as pr
                 pids = {p["name"]: p["pid"] for p in pr.load_processes(state) if p["name"] == "radius-agent"}
                 pids["org"] = org.pid
-                status = measure("agent: Status-Server", agent_addr, status_pkts, args, nas_ip, pids)
+                status = measure("agent: Status-Server", agent_addr, status_pkts, args, nas_ip, pids,
+                                 profile="agent-status")
                 code = measure("agent: Access-Request, passcode verified at the org", agent_addr, code_pkts,
-                               args, nas_ip, pids)
+                               args, nas_ip, pids, profile="agent-passcode")
         finally:
             org.terminate()
             org.wait(timeout=5)
@@ -265,6 +276,31 @@ def main() -> None:
     ratios("Status-Server", status, ref_status)
     ratios("Access-Request (passcode vs PAP)", code, ref_code)
     print(f"total {time.monotonic() - began:.1f} s")
+    save(args, status, ref_status, code, ref_code)
+
+
+def save(args, status: Row, ref_status: Row | None, code: Row, ref_code: Row | None) -> None:
+    """Every figure and ratio into reports/bench.json (bench/common.py), with the profiles' tops."""
+    report = Report("radius")
+    for row, ref, target, extra_target in ((status, ref_status, ">= 0.8", None),
+                                           (code, ref_code, None, ">= 1000")):
+        report.figure(row.name, row.rate, "req/s", reference=ref.rate if ref else None,
+                      target=target or extra_target, target_on="ratio" if target else "value",
+                      p50_ms=round(row.pct(50), 2), p99_ms=round(row.pct(99), 2), lost=row.lost,
+                      concurrency=args.concurrency,
+                      reference_name=ref.name if ref else None)
+    agent_cpu = (code.cpu_ms or {}).get("radius-agent")
+    if agent_cpu is not None:
+        report.figure("agent: CPU per passcode request", agent_cpu, "ms", target="<= 1.0", target_on="value")
+    if args.profile:
+        for name in ("agent-status", "agent-passcode"):
+            top = top_entries(Path(args.profile) / f"{name}.raw")
+            report.note(f"profile {name}", top)
+            print(f"profile {name} (self time, % of samples):")
+            for frame, share in top["self"]:
+                print(f"  {share:5.1f}%  {frame}")
+            print("  by package: " + ", ".join(f"{p} {s:.0f}%" for p, s in top["package"]))
+    print(f"figures written to {report.save()}")
 
 
 def spawn(cmd: list[str]) -> subprocess.Popen:

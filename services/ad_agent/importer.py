@@ -20,6 +20,8 @@ Returns counts: users.{created,updated,unchanged,conflicts,excluded,disabled_in_
 suspended,reactivated}, groups.{created,existing}, memberships.{added,removed}."""
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,6 +83,29 @@ def profile_of(u: AdUser) -> dict[str, Any]:
             "displayName": u.display or " ".join(x for x in (u.given, u.surname) if x) or u.sam}
 
 
+# Calls in flight to the org during an import: one at a time left both the agent and the org idle
+# half the time (10,000 users: bench/README.md); a few keep both busy without flooding the org.
+IMPORT_CONCURRENCY = 8
+
+
+async def _bounded(calls: list[Coroutine[Any, Any, None]]) -> None:
+    """Run `calls`, IMPORT_CONCURRENCY at a time; the first error stops the rest and is raised."""
+    queue = iter(calls)
+
+    async def worker() -> None:
+        for call in queue:
+            await call
+    workers = [asyncio.ensure_future(worker()) for _ in range(IMPORT_CONCURRENCY)]
+    try:
+        await asyncio.gather(*workers)
+    except BaseException:
+        for w in workers:
+            w.cancel()
+        for call in queue:        # never awaited: close them so Python does not warn
+            call.close()
+        raise
+
+
 async def run_import(org: OrgClient, domain: str, users: list[AdUser], groups: list[AdGroup],
                      exclude: list[str], *, full: bool = True, lifecycle: Lifecycle) -> dict[str, int]:
     counts = {"users.read": len(users), "groups.read": len(groups), "users.created": 0, "users.updated": 0,
@@ -109,10 +134,11 @@ async def run_import(org: OrgClient, domain: str, users: list[AdUser], groups: l
     existing = {u["profile"]["login"].lower(): u for u in await org.users()}
     excluded = {e.lower() for e in exclude}
     imported: dict[str, tuple[AdUser, dict[str, Any]]] = {}
-    for u in users:
+
+    async def one(u: AdUser) -> None:
         if u.sam.lower() in excluded:
             counts["users.excluded"] += 1
-            continue
+            return
         if u.disabled:
             counts["users.disabled_in_ad"] += 1
         profile = profile_of(u)
@@ -122,7 +148,7 @@ async def run_import(org: OrgClient, domain: str, users: list[AdUser], groups: l
             counts["users.created"] += 1
         elif (current.get("credentials") or {}).get("provider", {}).get("type") != "ACTIVE_DIRECTORY":
             counts["users.conflicts"] += 1
-            continue
+            return
         elif any(current["profile"].get(k) != v for k, v in profile.items() if k in MANAGED):
             current = await org.update_user(current["id"], profile)
             counts["users.updated"] += 1
@@ -130,6 +156,7 @@ async def run_import(org: OrgClient, domain: str, users: list[AdUser], groups: l
             counts["users.unchanged"] += 1
         imported[current["id"]] = (u, current)
         await apply(current, lifecycle.gone_from_ad(current) if u.disabled else lifecycle.back_in_ad(current))
+    await _bounded([one(u) for u in users])
     if full:   # users of this directory that AD no longer has in the imported OUs
         read = {profile_of(u)["login"].lower() for u in users}
         for login, current in existing.items():
@@ -139,9 +166,10 @@ async def run_import(org: OrgClient, domain: str, users: list[AdUser], groups: l
     for dn, og in by_dn.items():
         members = {m["id"] for m in await org.group_members(og["id"])}
         wanted = {uid for uid, (u, _) in imported.items() if dn in {g.lower() for g in u.groups}}
-        for uid in sorted(wanted - members):
-            await org.add_member(og["id"], uid)
+        async def add(uid: str, gid: str = og["id"]) -> None:
+            await org.add_member(gid, uid)
             counts["memberships.added"] += 1
+        await _bounded([add(uid) for uid in sorted(wanted - members)])
         for uid in sorted((members & set(imported)) - wanted):
             await org.remove_member(og["id"], uid)
             counts["memberships.removed"] += 1

@@ -26,5 +26,12 @@ class Clock:
 
 
 def iso(epoch: float) -> str:
-    moment = _dt.datetime.fromtimestamp(epoch, tz=_dt.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # Every event carries one: strftime once per second, not per event (a hot-path cost).
+    second = int(epoch // 1)
+    global _last
+    if _last[0] != second:
+        _last = (second, _dt.datetime.fromtimestamp(second, tz=_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S."))
+    return f"{_last[1]}{int((epoch - second) * 1000):03d}Z"
+
+
+_last: tuple[int, str] = (-1, "")

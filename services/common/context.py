@@ -6,6 +6,8 @@ addresses and settings from it and never knows which runtime started it.
 """
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -19,6 +21,37 @@ import yaml
 from .clock import Clock
 from .events import Journal
 from .faults import Faults
+
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_seed(path: Path, cache_dir: Path) -> dict[str, Any]:
+    """The seed, parsed once per lab: every service reads it at start (a 10,000-user seed took
+    pure-Python YAML 20+ s in each of them at once). The first service parses it (libyaml's safe
+    loader where PyYAML has it) and leaves JSON in the state directory, keyed by the file's path,
+    size and mtime; the others wait on a lock and read that. A seed JSON cannot hold exactly
+    (dates, non-string keys) is parsed each time, as before."""
+    st = path.stat()
+    key = hashlib.sha256(f"{path.resolve()}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:20]
+    cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    cache = cache_dir / f"seed-{key}.json"
+    with open(cache_dir / "lock", "a", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return json.loads(cache.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            pass
+        with path.open(encoding="utf-8") as fh:
+            data = yaml.load(fh, Loader=_SAFE_LOADER) or {}
+        try:
+            text = json.dumps(data)
+        except (TypeError, ValueError):
+            return data
+        if json.loads(text) == data:
+            tmp = cache.with_suffix(".tmp")
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(cache)
+        return data
 
 
 @dataclass
@@ -93,8 +126,7 @@ class ServiceContext:
         path = self.topology.get("seed")
         if not path or (cloud and self.blank):
             return {}
-        with open(path, encoding="utf-8") as fh:
-            return yaml.safe_load(fh) or {}
+        return load_seed(Path(path), Path(self.topology["state_dir"]) / "seed-cache")
 
     def credential(self, key: str) -> str:
         return self.topology["credentials"][key]

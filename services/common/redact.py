@@ -6,6 +6,7 @@ without anyone remembering to add it here.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 REDACTED = "***"
@@ -23,6 +24,7 @@ _NOT_SECRET = {
 }
 
 
+@lru_cache(maxsize=4096)       # a service uses a few dozen field names; the regex runs once each
 def is_secret_key(key: str) -> bool:
     return key.lower() not in _NOT_SECRET and bool(_SECRET_KEY.search(key))
 

@@ -40,6 +40,11 @@ class People:
         self.store = store
         # The built-in `Everyone` group (groups.ensure_everyone): every user is in it, unstored.
         self.everyone_id: str | None = None
+        # lower(login) -> user id, built on first use and kept by save/delete_user (every user
+        # write goes through them): creating a user checks its login, and an AD import of 10,000
+        # users must not decode the whole org for each (bench/README.md).
+        self._by_login: dict[str, str] | None = None
+        self._login_of: dict[str, str] = {}        # user id -> its indexed lower(login)
 
     # -- users ------------------------------------------------------------------------------
     def user(self, user_id: str) -> dict[str, Any] | None:
@@ -55,7 +60,17 @@ class People:
     def by_login(self, login: str) -> dict[str, Any] | None:
         """The user whose login is `login`, ignoring case."""
         wanted = login.lower()
-        return next((u for u in self.users() if u["profile"]["login"].lower() == wanted), None)
+        if self._by_login is None:
+            self._login_of = {u["id"]: u["profile"]["login"].lower() for u in self.users()}
+            self._by_login = {login: uid for uid, login in self._login_of.items()}
+        user_id = self._by_login.get(wanted)
+        user = self.user(user_id) if user_id is not None else None
+        if user is not None and user["profile"]["login"].lower() == wanted:
+            return user
+        if user_id is not None:          # the store changed under the index (a wipe): rebuild it
+            self._by_login = None
+            return next((u for u in self.users() if u["profile"]["login"].lower() == wanted), None)
+        return None
 
     def by_activation_token(self, token: str) -> dict[str, Any] | None:
         return next((u for u in self.users() if u.get("activationToken")
@@ -64,6 +79,13 @@ class People:
                                              token.encode(errors="surrogatepass"))), None)
 
     def save(self, user: dict[str, Any]) -> dict[str, Any]:
+        if self._by_login is not None:
+            login = user["profile"]["login"].lower()
+            old = self._login_of.get(user["id"])
+            if old is not None and old != login and self._by_login.get(old) == user["id"]:
+                del self._by_login[old]          # a renamed login
+            self._login_of[user["id"]] = login
+            self._by_login[login] = user["id"]
         return self.store.put(USERS, user["id"], user)
 
     def set_password(self, user: dict[str, Any], password: str) -> None:
@@ -73,14 +95,13 @@ class People:
     def delete_user(self, user_id: str) -> None:
         """The user, their memberships, app assignments and factors."""
         self.store.delete(USERS, user_id)
+        self._by_login = None
         for f in self.factors_of(user_id):
             self.store.delete(FACTORS, f["id"])
-        for m in self.store.all(MEMBERSHIPS):
-            if m["userId"] == user_id:
-                self.store.delete(MEMBERSHIPS, f"{m['groupId']}/{user_id}")
-        for au in self.store.all(APP_USERS):
-            if au["userId"] == user_id:
-                self.store.delete(APP_USERS, f"{au['appId']}/{user_id}")
+        for m in self.store.of_user(MEMBERSHIPS, user_id):
+            self.store.delete(MEMBERSHIPS, f"{m['groupId']}/{user_id}")
+        for au in self.store.of_user(APP_USERS, user_id):
+            self.store.delete(APP_USERS, f"{au['appId']}/{user_id}")
 
     # -- group memberships --------------------------------------------------------------------
     def add_member(self, group_id: str, user_id: str) -> None:
@@ -97,7 +118,7 @@ class People:
 
     def group_ids(self, user_id: str) -> list[str]:
         """The groups the user is a member of, Everyone first."""
-        ids = [m["groupId"] for m in self.store.all(MEMBERSHIPS) if m["userId"] == user_id]
+        ids = [m["groupId"] for m in self.store.of_user(MEMBERSHIPS, user_id)]
         return ([self.everyone_id] if self.everyone_id else []) + ids
 
     # -- app users ----------------------------------------------------------------------------
@@ -119,7 +140,7 @@ class People:
         return self.store.get(FACTORS, factor_id)
 
     def factors_of(self, user_id: str) -> list[dict[str, Any]]:
-        return [f for f in self.store.all(FACTORS) if f["userId"] == user_id]
+        return self.store.of_user(FACTORS, user_id)
 
     def all_factors(self) -> list[dict[str, Any]]:
         return self.store.all(FACTORS)

@@ -3,7 +3,8 @@ paging Okta does with `limit`/`after` and `Link` headers. Stored documents keep 
 (password hash, device credential digest, RADIUS settings) that never leave through here."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from itertools import islice
 from typing import Any
 from urllib.parse import urlencode
 
@@ -143,6 +144,27 @@ def int_param(request: Request, name: str, default: int, lo: int, hi: int) -> in
     if value < lo:
         raise invalid(name, f"must be at least {lo}")
     return min(value, hi)
+
+
+def page_stream(request: Request, items_after: Callable[[str | None], Iterator[dict[str, Any]]], *,
+                default_limit: int = 200, max_limit: int = 200) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """`page` for a listing read lazily: `items_after(cursor)` yields the items after the cursor
+    (KeyError for an unknown one), so a page costs its own size, not the whole list's (100,000
+    users in pages of 200: bench/README.md)."""
+    limit = int_param(request, "limit", default_limit, 1, max_limit)
+    after = request.query_params.get("after") or None
+    try:
+        chunk = list(islice(items_after(after), limit + 1))
+    except KeyError:
+        raise OktaError("E0000001", "after", ["after: not a valid cursor"]) from None
+    more = len(chunk) > limit
+    chunk = chunk[:limit]
+    base = str(request.url).split("?")[0]
+    params = {k: v for k, v in request.query_params.items() if k != "after"}
+    links = [f'<{base}?{urlencode(params)}>; rel="self"' if params else f'<{base}>; rel="self"']
+    if more:
+        links.append(f'<{base}?{urlencode({**params, "after": chunk[-1]["id"], "limit": limit})}>; rel="next"')
+    return chunk, {"Link": ", ".join(links)}
 
 
 def page(request: Request, items: list[dict[str, Any]], *, default_limit: int = 200,

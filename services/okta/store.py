@@ -1,9 +1,11 @@
 """The org's state in one SQLite file (`<state>/okta/org.sqlite3`), so a restart loses nothing.
 
-Objects are JSON documents keyed by (kind, id); the org is small, so lookups by login and list
-filters run in Python over a kind's documents, and insertion order (rowid) is the listing order
-Okta's cursors page through. The System Log and used TOTP steps have tables of their own because
-they are queried by time and by (factor, step).
+Objects are JSON documents keyed by (kind, id); list filters run in Python over a kind's
+documents, and insertion order (rowid) is the listing order Okta's cursors page through. What
+every sign-in or import asks is indexed: a user's factors and memberships (`of_user`, an index on
+the documents' `userId`), an app's users (a key range), a page of users (`after`, read from the
+cursor on), and a login (People keeps a login index). The System Log and used TOTP steps have
+tables of their own because they are queried by time and by (factor, step).
 
 Kinds: users, groups, group_members (id "<gid>/<uid>"), apps, app_users (id "<appId>/<userId>"),
 factors, push_tx, api_tokens, meta.
@@ -31,6 +33,8 @@ CREATE TABLE IF NOT EXISTS logs (
     data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS logs_ts ON logs (ts);
+-- a user's factors and memberships without decoding every factor and membership of the org
+CREATE INDEX IF NOT EXISTS docs_user ON docs (kind, json_extract(data, '$.userId'));
 """
 
 
@@ -73,11 +77,40 @@ class Store:
         with self._lock:
             if prefix is None:
                 rows = self._db.execute("SELECT data FROM docs WHERE kind=? ORDER BY rowid", (kind,))
-            else:
+            else:   # a range of the primary key, not a scan of the kind
                 rows = self._db.execute(
-                    "SELECT data FROM docs WHERE kind=? AND substr(id, 1, ?)=? ORDER BY rowid",
-                    (kind, len(prefix), prefix))
+                    "SELECT data FROM docs WHERE kind=? AND id >= ? AND id < ? ORDER BY rowid",
+                    (kind, prefix, prefix + "\U0010ffff"))
             return [json.loads(r[0]) for r in rows.fetchall()]
+
+    def of_user(self, kind: str, user_id: str) -> list[dict[str, Any]]:
+        """The documents of a kind whose `userId` is `user_id`, in insertion order (indexed)."""
+        with self._lock:
+            rows = self._db.execute("SELECT data FROM docs WHERE kind=? AND json_extract(data, '$.userId')=? "
+                                    "ORDER BY rowid", (kind, user_id)).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def after(self, kind: str, id_: str | None, batch: int = 256) -> Iterator[dict[str, Any]]:
+        """The documents of a kind after the one with id `id_` (all with None), in insertion order,
+        read `batch` at a time: a page of a big listing decodes what it shows, not the whole kind.
+        KeyError when `id_` is not a document of that kind."""
+        with self._lock:
+            if id_ is None:
+                rowid = 0
+            else:
+                row = self._db.execute("SELECT rowid FROM docs WHERE kind=? AND id=?", (kind, id_)).fetchone()
+                if row is None:
+                    raise KeyError(id_)
+                rowid = row[0]
+        while True:
+            with self._lock:
+                rows = self._db.execute("SELECT rowid, data FROM docs WHERE kind=? AND rowid>? ORDER BY rowid LIMIT ?",
+                                        (kind, rowid, batch)).fetchall()
+            for _, data in rows:
+                yield json.loads(data)
+            if len(rows) < batch:
+                return
+            rowid = rows[-1][0]
 
     def count(self, kind: str) -> int:
         with self._lock:

@@ -104,10 +104,14 @@ class AppRegistry:
         self._wake.set()
 
     async def run(self) -> None:
-        """Refresh forever: every second until the first success, then every refresh_seconds."""
+        """Refresh forever: until the first success after 0.2 s, then 0.4, 0.8, then every second
+        (the agent is healthy, and `lab up` done waiting, as soon as the org answers), then every
+        refresh_seconds."""
+        tries = 0
         while True:
             await self.refresh()
-            delay = self.refresh_seconds if self.fetched_once else 1.0
+            tries += 1
+            delay = self.refresh_seconds if self.fetched_once else min(1.0, 0.1 * 2 ** tries)
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlparse
 
-import httpx
+from services.common.http1 import Http1Client, HttpError, Response
 
 
 class OrgError(Exception):
@@ -46,11 +46,11 @@ class OrgClient:
     def __init__(self, base_url: str, token: str, *, max_connections: int = 20,
                  local_address: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
-        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         # Leave from the agent's own host address, so the org's logs see InstanceOkta, not 127.0.0.1.
-        transport = httpx.AsyncHTTPTransport(limits=limits, local_address=local_address)
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url, transport=transport,
+        # Kept-alive connections (ragent.num_max_http_connection of them) and a lean client: four
+        # calls per passcode made httpx the agent's largest CPU cost (services/common/http1.py).
+        self._http = Http1Client(
+            self.base_url, max_connections=max_connections, local_address=local_address,
             headers={"Authorization": f"SSWS {token}", "Accept": "application/json",
                      "User-Agent": "okta-radius-agent-lab/2.x"},
         )
@@ -154,7 +154,7 @@ class OrgClient:
         return data
 
     async def _send(self, method: str, path: str, *, timeout: float, trace: str | None,
-                    timer: Timer | None, json: Any = None, params: dict[str, Any] | None = None) -> httpx.Response:
+                    timer: Timer | None, json: Any = None, params: dict[str, Any] | None = None) -> Response:
         if timeout <= 0:
             raise OrgTimeout("no time left for a call to the org")
         headers = {"X-Lab-Trace": trace} if trace else None
@@ -162,9 +162,9 @@ class OrgClient:
         try:
             resp = await self._http.request(method, path, json=json, params=params,
                                             headers=headers, timeout=timeout)
-        except httpx.TimeoutException as exc:
+        except TimeoutError as exc:
             raise OrgTimeout(f"{method} {path}: no answer within {timeout:.1f} s") from exc
-        except httpx.HTTPError as exc:
+        except HttpError as exc:
             raise OrgUnreachable(f"{method} {path}: {exc.__class__.__name__}: {exc}") from exc
         finally:
             if timer is not None:

@@ -1,0 +1,142 @@
+"""Start-up time and memory of the lab, as ratios against bare Python measured in the same run.
+
+Measured: `lab up` (the real CLI, process runtime) from nothing to every service healthy and the
+seed's users enrolled, then each service's resident memory (RSS, /proc) once it is up. References:
+  - start-up: as many interpreters as the lab has services, started together, each importing what
+    every service must (fastapi, uvicorn, httpx) and exiting: the floor of starting that many
+    Python processes on this machine now;
+  - memory: one bare FastAPI app (one route) served by uvicorn, as the services are served: the
+    floor of a Python HTTP service.
+The service count is printed with every figure. Runs `--repeat` times (the best of each is kept:
+the machine is shared, and the minimum is the least disturbed run).
+
+    .venv/bin/python bench/bench_startup.py [--repeat 3] [--subnet 127.0.188]
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+from common import Report
+
+LAB = [str(Path(sys.executable).parent / "lab")]
+BARE_APP = """
+import sys, uvicorn
+from fastapi import FastAPI
+app = FastAPI()
+@app.get("/health")
+def health():
+    return {"status": "ok"}
+uvicorn.run(app, host=sys.argv[1], port=int(sys.argv[2]), log_level="warning")
+"""
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, in MB (VmRSS)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def lab_up(subnet: str) -> tuple[float, dict[str, float]]:
+    """Seconds from `lab up` to healthy and enrolled, and each service's RSS (MB) right after."""
+    state = Path(tempfile.mkdtemp(prefix="bench-startup-"))
+    try:
+        started = time.perf_counter()
+        proc = subprocess.run([*LAB, "--state-dir", str(state), "up", "--subnet", subnet],
+                              capture_output=True, text=True)
+        seconds = time.perf_counter() - started
+        if proc.returncode != 0:
+            raise RuntimeError(f"lab up failed ({proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+        from lab import process_runtime as pr
+        rss = {p["name"]: rss_mb(p["pid"]) for p in pr.load_processes(state)
+               if p.get("name") and Path(f"/proc/{p['pid']}").exists() and p["name"] != "supervisor"}
+        return seconds, rss
+    finally:
+        subprocess.run([*LAB, "--state-dir", str(state), "down"], capture_output=True)
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def interpreters(n: int) -> float:
+    """Seconds for n interpreters importing fastapi, uvicorn and httpx, started together."""
+    started = time.perf_counter()
+    procs = [subprocess.Popen([sys.executable, "-c", "import fastapi, uvicorn, httpx"]) for _ in range(n)]
+    for p in procs:
+        p.wait()
+    return time.perf_counter() - started
+
+
+def bare_app_rss(host: str, port: int) -> float:
+    proc = subprocess.Popen([sys.executable, "-c", BARE_APP, host, str(port)])
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://{host}:{port}/health", timeout=1) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.05)
+        time.sleep(0.5)          # as settled as the lab's services are when they are measured
+        return rss_mb(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--subnet", default="127.0.188")
+    args = parser.parse_args()
+    ups, refs, bares = [], [], []
+    rss: dict[str, float] = {}
+    for i in range(args.repeat):
+        up, services = lab_up(args.subnet)
+        n = len(services)
+        ref = interpreters(n)
+        bare = bare_app_rss(f"{args.subnet}.99", free_port(f"{args.subnet}.99"))
+        print(f"run {i + 1}: lab up {up:.2f} s for {n} services; {n} interpreters {ref:.2f} s; "
+              f"RSS {sum(services.values()):.0f} MB in all, bare app {bare:.0f} MB", flush=True)
+        ups.append(up)
+        refs.append(ref)
+        bares.append(bare)
+        rss = {k: min(v, rss.get(k, v)) for k, v in services.items()}
+    n = len(rss)
+    up, ref, bare = min(ups), min(refs), min(bares)
+    mean = sum(rss.values()) / n
+    print(f"\nlab up to healthy and enrolled: {up:.2f} s for {n} services; {n} interpreters importing "
+          f"fastapi, uvicorn, httpx: {ref:.2f} s ({up / ref:.2f}x)")
+    print(f"memory: {sum(rss.values()):.0f} MB for {n} services ({mean:.0f} MB each); bare FastAPI app "
+          f"under uvicorn: {bare:.0f} MB ({mean / bare:.2f}x per service)")
+    for name, mb in sorted(rss.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:<16} {mb:6.1f} MB  {mb / bare:5.2f}x")
+    report = Report("startup")
+    report.figure(f"lab up to healthy and enrolled ({n} services)", up, "s", reference=ref, target="<= 1.3",
+                  services=n, reference_name=f"{n} interpreters importing fastapi, uvicorn, httpx")
+    report.figure(f"RSS per service ({n} services)", mean, "MB", reference=bare, target="<= 1.1",
+                  services=n, total_mb=round(sum(rss.values()), 1), reference_name="bare FastAPI app under uvicorn",
+                  per_service={k: round(v, 1) for k, v in rss.items()})
+    print(f"figures written to {report.save()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
