@@ -58,6 +58,7 @@ class Directory:
         self.loaded_at = self.now()
         # The entries changed since the seed (by DN) and a counter of changes: what the snapshot saves.
         self.changed_entries: set[str] = set()
+        self.dirty: set[str] = set()                    # ... and those changed since the last save
         self.generation = 0
         Seeder(self).populate()
 
@@ -129,6 +130,7 @@ class Directory:
     def changed(self, entry: Entry) -> None:
         """Note that `entry` differs from the seed now (an admin's modify, a logon's counters)."""
         self.changed_entries.add(entry.norm)
+        self.dirty.add(entry.norm)
         self.generation += 1
 
     def reindex(self) -> None:
