@@ -502,25 +502,35 @@ class _UdpEcho(socketserver.BaseRequestHandler):
 
 
 def measure_dns(host: str, port: int, echo_host: str, seconds: float) -> tuple[float, float]:
-    """(lab DNS SRV queries per second, UDP echo round trips per second), one client each."""
+    """(lab DNS SRV queries per second, UDP echo round trips per second), one client each: the same
+    blocking UDP socket and pre-encoded query for both, so the ratio compares the servers (a
+    dnspython round trip costs the client more than the lab's answer). The lab's first answer is
+    checked in full (dnspython), every later one by its ID and RCODE."""
     echo = socketserver.UDPServer((echo_host, 0), _UdpEcho)   # one thread: the floor
     threading.Thread(target=echo.serve_forever, daemon=True).start()
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.connect(echo.server_address)
     query = dns.message.make_query(f"_ldap._tcp.{DOMAIN}", "SRV")
+    wire = query.to_wire()
+    first = dns.query.udp(query, host, port=port, timeout=2)
+    if first.rcode() != 0 or not first.answer:
+        raise RuntimeError(f"the lab's DNS did not answer the SRV query: {first}")
 
-    def rate(fn) -> float:
-        n, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            fn()
-            n += 1
-        return n / (time.perf_counter() - start)
+    def rate(address: tuple[str, int], check: bool) -> float:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.connect(address)
+            udp.settimeout(2)
+            n, start = 0, time.perf_counter()
+            while time.perf_counter() - start < seconds:
+                udp.send(wire)
+                reply = udp.recv(65536)
+                if check and (reply[:2] != wire[:2] or reply[3] & 0x0F):
+                    raise RuntimeError("the lab's DNS answered with another ID or an error")
+                n += 1
+            return n / (time.perf_counter() - start)
 
     try:
-        srv = rate(lambda: dns.query.udp(query, host, port=port, timeout=2))
-        ref = rate(lambda: (udp.send(query.to_wire()), udp.recv(65536)))
+        srv = rate((host, port), True)
+        ref = rate(echo.server_address, False)
     finally:
-        udp.close()
         echo.shutdown()
         echo.server_close()
     return srv, ref

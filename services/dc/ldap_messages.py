@@ -139,6 +139,8 @@ def decode(data: bytes) -> Message:
         mid = _int(data, parts[0])
         op, req = _operation(data, parts[1])
         ctrls = _controls(data, parts[2]) if len(parts) == 3 else []
+    except UnicodeDecodeError:
+        raise
     except ValueError as exc:      # a TLV that overruns its container
         raise Undecodable(str(exc)) from None
     return Message(mid, op, req, ctrls)
