@@ -33,7 +33,7 @@ from .ldap_messages import BindRequest, CompareRequest, ExtendedRequest, Message
 from .ldap_work import TooComplex, Worker, event_text
 from .names import InvalidDN, norm_dn
 from .rootdse import NOTICE_OF_DISCONNECTION, PAGED_RESULTS, START_TLS, SUPPORTED_CONTROLS, WHO_AM_I, root_dse
-from .search import NoSuchObject, TimeLimit, search, select
+from .search import NoSuchObject, TimeLimit, indexed, search, select
 
 SCOPES = {0: "base", 1: "one", 2: "sub"}
 MODIFY_OPS = {0: "add", 1: "delete", 2: "replace", 3: "increment"}
@@ -272,8 +272,13 @@ class LdapServer:
         flt, text = await self.work.filter(req.filter)
         event = dict(base=base, scope=SCOPES.get(scope, str(scope)), filter=event_text(text), user=self._who(s))
 
+        # Entries and the result go out together (one send for a small search; `_send` flushes
+        # every 200 entries of a big one).
+        pending: list[bytes] = []
+
         def done(code: int, text: str = "", matched: str = "", n: int = 0, ctrls=None) -> None:
-            writer.write(ber.result(mid, "searchResDone", code, text, matched, ctrls))
+            pending.append(ber.result(mid, "searchResDone", code, text, matched, ctrls))
+            writer.write(b"".join(pending))
             self.ctx.record("ldap.search", peer=s.peer, outcome=R.result_name(code), entries=n, **event)
 
         paged = None
@@ -289,7 +294,7 @@ class LdapServer:
             entry = root_dse(self.directory, self.extensions)
             found = [entry] if await self.work.run(flt.match, entry, self.directory) else []
             for e in found:
-                writer.write(self._entry(mid, "", select(self.directory, e, attributes), types_only))
+                pending.append(self._entry(mid, "", select(self.directory, e, attributes), types_only))
             return done(R.SUCCESS, n=len(found))
         if s.account is None:
             return done(R.OPERATIONS_ERROR, R.diagnostic(R.NEED_BIND))
@@ -300,10 +305,15 @@ class LdapServer:
             base_key = norm_dn(base) if base else ""
             # A paged search's next page continues from its cookie; anything else searches now.
             deadline = self.work.deadline(req.time_limit)
-            results = [] if cookie else await self.work.run(search, self.directory, base, scope, flt, deadline)
+            if cookie:
+                results = []
+            elif indexed(self.directory, scope, flt):    # a dict lookup: not worth a thread hand-off
+                results = search(self.directory, base, scope, flt, deadline)
+            else:
+                results = await self.work.run(search, self.directory, base, scope, flt, deadline)
         except TimeLimit as exc:   # AD's MaxQueryDuration: what was found so far, then the error
             partial = exc.found[:min(size_limit or max_page, max_page)]
-            await self._send(mid, partial, attributes, types_only, writer)
+            await self._send(mid, partial, attributes, types_only, writer, pending)
             return done(R.TIME_LIMIT, R.diagnostic(R.QUERY_TIME), n=len(partial))
         except NoSuchObject as exc:
             return done(R.NO_SUCH_OBJECT, R.diagnostic(R.NO_OBJECT, dn=exc.matched), exc.matched)
@@ -323,7 +333,7 @@ class LdapServer:
             if size_limit and size_limit < min(page, len(results)):
                 page, code = size_limit, R.SIZE_LIMIT
             now_sent, rest = results[:page], results[page:]
-            await self._send(mid, now_sent, attributes, types_only, writer)
+            await self._send(mid, now_sent, attributes, types_only, writer, pending)
             next_cookie = b""
             if rest and code == R.SUCCESS:
                 next_cookie = os.urandom(12)
@@ -332,16 +342,19 @@ class LdapServer:
 
         limit = min(size_limit, max_page) if size_limit else max_page
         if len(results) > limit:
-            await self._send(mid, results[:limit], attributes, types_only, writer)
+            await self._send(mid, results[:limit], attributes, types_only, writer, pending)
             return done(R.SIZE_LIMIT, n=limit)
-        await self._send(mid, results, attributes, types_only, writer)
+        await self._send(mid, results, attributes, types_only, writer, pending)
         return done(R.SUCCESS, n=len(results))
 
     async def _send(self, mid: int, entries: list[Entry], attributes: list[str], types_only: bool,
-                    writer: asyncio.StreamWriter) -> None:
+                    writer: asyncio.StreamWriter, pending: list[bytes]) -> None:
+        """Encode `entries` onto `pending`, written out (and drained) every 200 entries."""
         for i, e in enumerate(entries, 1):
-            writer.write(self._entry(mid, e.dn, select(self.directory, e, attributes), types_only))
+            pending.append(self._entry(mid, e.dn, select(self.directory, e, attributes), types_only))
             if i % 200 == 0:
+                writer.write(b"".join(pending))
+                pending.clear()
                 await writer.drain()
 
     def _modify(self, s: Session, mid: int, req: ModifyRequest) -> bytes:
