@@ -121,7 +121,7 @@ def main() -> int:
             state = Path(tmp) / "lab"
             try:
                 t0 = time.perf_counter()
-                topology = start_lab(state, subnet, size)
+                topology = start_lab(state, subnet, size, timeout=600)
                 start_s = time.perf_counter() - t0
                 svc = topology["services"]["dc"]
                 known, generated = known_passwords(topology)

@@ -212,13 +212,13 @@ class User:
     can_bind: bool                    # both servers accept the bind (the lab refuses disabled etc.)
 
 
-def start_lab(state: Path, subnet: str, users: int) -> dict:
+def start_lab(state: Path, subnet: str, users: int, timeout: float = 60) -> dict:
     topology = topo.build(state, subnet=subnet, credentials=topo.load_or_create_credentials(state))
     topology["services"]["dc"]["settings"]["generated_users"] = users
     path = pr.write_topology(state, topology)
     pr.check_ports_free(topology, ["dc"])
     started = pr.start(path, topology, ["dc"])
-    pr.wait_healthy(topology, started, timeout=60)
+    pr.wait_healthy(topology, started, timeout=timeout)
     return topology
 
 

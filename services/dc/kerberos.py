@@ -7,7 +7,7 @@ Framing per RFC 4120 7.2: a UDP datagram is one message; over TCP each message i
 KRB_ERR_RESPONSE_TOO_BIG so the client retries over TCP, as AD does. The reply that was too big
 is kept (LOOKASIDE_SECONDS, keyed by the request's exact bytes) and is the answer when the same
 request comes again over TCP, as MIT's KDC answers a repeated request from its lookaside cache
-(src/kdc/replay.c in MIT krb5): the retry gets the ticket the first attempt earned, and the logon
+(the lookaside cache of MIT krb5, `src/kdc/replay.c`): the retry gets the ticket the first attempt earned, and the logon
 counts once, not twice; the event says `lookaside`.
 
 What cannot be parsed is never answered: a malformed datagram is dropped, a malformed TCP message
