@@ -24,7 +24,7 @@ import struct
 from services.common.context import ServiceContext
 from services.common.udp import UdpAnswerer
 
-from . import krb_wire
+from . import krb_as_req, krb_wire
 from .directory import Directory
 from .krb_as import AsExchange, Outcome
 from .krb_keys import KeyTable
@@ -94,7 +94,7 @@ class KerberosServer:
         """(the event's kind, the outcome) of one request."""
         kind = krb_wire.message_type(data)
         if kind == krb_wire.AS_REQ:
-            return "kerberos.as_req", self.exchange.handle(krb_wire.decode_as_req(data))
+            return "kerberos.as_req", self.exchange.handle(krb_as_req.decode(data))
         if kind == krb_wire.TGS_REQ:
             return "kerberos.tgs_req", self.tgs.handle(krb_wire.decode_tgs_req(data))
         raise Malformed(f"message type {kind} is not a request")

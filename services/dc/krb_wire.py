@@ -93,6 +93,8 @@ def message_type(data: bytes) -> int:
 
 
 def decode_as_req(data: bytes) -> AsRequest:
+    """impacket's reading of an AS-REQ; the KDC reads it with `krb_as_req.decode` (the tests compare
+    the two)."""
     return _decode_kdc_req(data, tgs=False)
 
 
