@@ -172,7 +172,8 @@ def start_mit_kdc(tmp: Path, host: str) -> tuple[subprocess.Popen | None, str]:
     deadline = time.time() + 10
     while time.time() < deadline:
         if proc.poll() is not None:
-            return None, f"krb5kdc exited: {proc.stderr.read().decode(errors='replace').strip()[:200]}"
+            err = proc.stderr.read() if proc.stderr is not None else b""
+            return None, f"krb5kdc exited: {err.decode(errors='replace').strip()[:200]}"
         try:
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
                 s.settimeout(0.2)

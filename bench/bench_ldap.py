@@ -472,7 +472,8 @@ def measure_listing(t: Target, users: list[User], concurrency: int,  # noqa: ARG
     c = t.connect()
     try:
         listed = list_persons(c, t)
-        samples, cpu, start = [], time.process_time(), time.perf_counter()
+        samples: list[float] = []
+        cpu, start = time.process_time(), time.perf_counter()
         while not samples or time.perf_counter() - start < seconds:
             t0 = time.perf_counter()
             if list_persons(c, t) != listed:
@@ -514,7 +515,7 @@ def measure_dns(host: str, port: int, echo_host: str, seconds: float) -> tuple[f
     if first.rcode() != 0 or not first.answer:
         raise RuntimeError(f"the lab's DNS did not answer the SRV query: {first}")
 
-    def rate(address: tuple[str, int], check: bool) -> float:
+    def rate(address: tuple, check: bool) -> float:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
             udp.connect(address)
             udp.settimeout(2)
