@@ -12,7 +12,10 @@ The reference is Debian's MIT `krb5kdc` (package krb5-kdc) with a throwaway data
 realm and user in a temp dir, on its own loopback address. Without it (not installed, or it does
 not start) the lab's numbers are printed alone, with the reason.
 
-    .venv/bin/python bench/bench_kerberos.py [--seconds 1.5]
+    .venv/bin/python bench/bench_kerberos.py [--seconds 1.5] [--rounds 3]
+
+The rounds alternate between the two KDCs and each one's fastest round is kept, so both get the
+same chances of a quiet moment on a shared machine.
 
 Addresses: 127.0.98.10 (lab DC) and 127.0.98.20 (MIT KDC); LAB_BENCH_SUBNET changes 127.0.98.
 """
@@ -188,10 +191,13 @@ def start_mit_kdc(tmp: Path, host: str) -> tuple[subprocess.Popen | None, str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=1.5, help="measuring time per KDC")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="--seconds is split into this many rounds, alternating between the KDCs; each KDC's "
+                         "fastest round is kept (other work on the machine only ever slows a round down)")
     args = ap.parse_args()
     subnet = os.environ.get("LAB_BENCH_SUBNET", "127.0.98")
     source = f"{subnet}.41"
-    rows = []
+    rows: list[tuple] = []
     why_no_ratio = ""
     with tempfile.TemporaryDirectory(prefix="bench-krb-") as tmp:
         state = Path(tmp) / "lab"
@@ -203,17 +209,21 @@ def main() -> None:
             started = pr.start(path, topology, ["dc"])
             pr.wait_healthy(topology, started, timeout=60)
             svc = topology["services"]["dc"]
-            lab_client = Client(svc["host"], svc["ports"]["kerberos"], source)
-            rows.append(("lab dc KDC (python)",) + measure(lab_client, args.seconds))
-            lab_client.close()
-
+            clients = [("lab dc KDC (python)", Client(svc["host"], svc["ports"]["kerberos"], source))]
             mit_dir = Path(tmp) / "mit"
             mit_dir.mkdir()
             mit, why_no_ratio = start_mit_kdc(mit_dir, f"{subnet}.20")
             if mit is not None:
-                mit_client = Client(f"{subnet}.20", KRB_PORT, source)
-                rows.append(("MIT krb5kdc (reference)",) + measure(mit_client, args.seconds))
-                mit_client.close()
+                clients.append(("MIT krb5kdc (reference)", Client(f"{subnet}.20", KRB_PORT, source)))
+            best: dict[str, tuple] = {}
+            for _ in range(max(1, args.rounds)):
+                for name, client in clients:
+                    r = measure(client, args.seconds / max(1, args.rounds))
+                    if name not in best or r[0] > best[name][0]:
+                        best[name] = r
+            rows = [(name,) + best[name] for name, _ in clients]
+            for _, client in clients:
+                client.close()
         finally:
             if mit is not None:
                 mit.terminate()
@@ -222,7 +232,7 @@ def main() -> None:
     floor = client_floor(args.seconds)
 
     print(f"AS exchanges (PREAUTH_REQUIRED + PA-ENC-TIMESTAMP aes256 -> AS-REP), UDP then TCP when too big, "
-          f"one client, "
+          f"one client, best of {args.rounds} rounds alternating, "
           f"~{args.seconds:.1f} s each")
     print(f"{'KDC':28} {'exchanges/s':>12} {'median':>10} {'count':>7} {'over TCP':>9}")
     for name, rate, median, count, tcp in rows:
