@@ -31,8 +31,10 @@ class TooLarge(FrameError):
 
 async def read_message(reader: asyncio.StreamReader, idle: float, max_size: int = MAX_MESSAGE) -> bytes:
     """One complete LDAPMessage TLV. Raises IncompleteReadError at EOF, TimeoutError when idle,
-    FrameError for bytes that cannot be LDAP."""
-    first = await asyncio.wait_for(reader.readexactly(2), idle)
+    FrameError for bytes that cannot be LDAP. (`asyncio.timeout`, not `wait_for`: on Python 3.11
+    wait_for wraps every read in a task of its own, a measurable part of a bind.)"""
+    async with asyncio.timeout(idle):
+        first = await reader.readexactly(2)
     if first[0] != 0x30:
         raise FrameError(f"tag 0x{first[0]:02x} is not an LDAPMessage")
     length = first[1]
@@ -41,12 +43,14 @@ async def read_message(reader: asyncio.StreamReader, idle: float, max_size: int 
         count = length & 0x7F
         if count == 0 or count > 4:
             raise FrameError("indefinite or oversized length")
-        more = await asyncio.wait_for(reader.readexactly(count), 30)
+        async with asyncio.timeout(30):
+            more = await reader.readexactly(count)
         header += more
         length = int.from_bytes(more, "big")
     if length > max_size:
         raise TooLarge(f"message of {length} bytes exceeds MaxReceiveBuffer ({max_size})")
-    body = await asyncio.wait_for(reader.readexactly(length), 60)
+    async with asyncio.timeout(60):
+        body = await reader.readexactly(length)
     return header + body
 
 
