@@ -143,3 +143,32 @@ def decode(data: bytes) -> AsRequest:
         nonce=_int(data, body[7], UINT32), etypes=[_int(data, x) for x in _seq(data, body[8])],
         options=options, till=_time(data, body[5]), rtime=_time(data, body[6]) if 6 in body else None,
         padata=padata)
+
+
+def _whole(data: bytes) -> tuple[int, int, int]:
+    tlv = _tlv(data, 0, len(data))
+    if tlv[2] != len(data):
+        raise Malformed("trailing bytes")
+    return tlv
+
+
+def enc_timestamp(padata_value: bytes) -> tuple[int, bytes]:
+    """PA-ENC-TIMESTAMP's EncryptedData { etype [0], kvno [1] OPTIONAL, cipher [2] }: (etype, cipher)."""
+    f = _fields(padata_value, _whole(padata_value))
+    if not {0, 2} <= set(f) <= {0, 1, 2} or f[2][0] != 0x04:
+        raise Malformed("not an EncryptedData")
+    if 1 in f:
+        _int(padata_value, f[1], UINT32)
+    return _int(padata_value, f[0]), padata_value[f[2][1]:f[2][2]]
+
+
+def ts_enc(plaintext: bytes) -> float:
+    """PA-ENC-TS-ENC { patimestamp [0], pausec [1] OPTIONAL }: the client's time, epoch seconds."""
+    f = _fields(plaintext, _whole(plaintext))
+    if not {0} <= set(f) <= {0, 1}:
+        raise Malformed("not a PA-ENC-TS-ENC")
+    when = _time(plaintext, f[0])
+    if when is None:
+        raise Malformed("bad patimestamp")
+    usec = _int(plaintext, f[1], (0, 999999)) if 1 in f else 0
+    return when + usec / 1e6

@@ -65,3 +65,47 @@ def test_any_bytes_are_refused_cleanly(data):
         krb_as_req.decode(b"\x6a" + bytes([len(data)]) + data if len(data) < 128 else data)
     except krb_wire.Malformed:
         pass
+
+
+def _enc_timestamp_value() -> bytes:
+    key = ka.string_to_key(18, "Alice-Passw0rd!", REALM + "alice")
+    padata = ka._enc_timestamp(key, 1764750000.123456)
+    return krb_wire.decode_as_req(ka._as_req(REALM, ka.NT_PRINCIPAL, "alice", nonce=1, padata=padata)).padata[2]
+
+
+def _ts_enc(when: str, usec: int | None) -> bytes:
+    from impacket.krb5 import asn1
+    from pyasn1.codec.der import encoder
+    ts = asn1.PA_ENC_TS_ENC()
+    ts["patimestamp"] = when
+    if usec is not None:
+        ts["pausec"] = usec
+    return encoder.encode(ts)
+
+
+TS_SAMPLES = [_ts_enc("20251203160000Z", 123456), _ts_enc("20251203160000Z", None), _ts_enc("19700101000000Z", 0)]
+
+
+def test_the_pre_authentication_reads_as_impacket_reads_it():
+    value = _enc_timestamp_value()
+    assert krb_as_req.enc_timestamp(value) == krb_wire.decode_enc_timestamp(value)
+    for ts in TS_SAMPLES:
+        assert krb_as_req.ts_enc(ts) == krb_wire.decode_ts_enc(ts)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from([_enc_timestamp_value(), *TS_SAMPLES]),
+       st.lists(st.tuples(st.integers(0, 80), st.integers(0, 255)), min_size=1, max_size=3))
+def test_mutated_pre_authentication_is_refused_or_read_as_impacket_reads_it(sample, changes):
+    data = bytearray(sample)
+    for at, value in changes:
+        data[at % len(data)] = value
+    data = bytes(data)
+    timestamp = sample in TS_SAMPLES
+    ours_fn, theirs_fn = ((krb_as_req.ts_enc, krb_wire.decode_ts_enc) if timestamp
+                          else (krb_as_req.enc_timestamp, krb_wire.decode_enc_timestamp))
+    try:
+        ours = ours_fn(data)
+    except krb_wire.Malformed:
+        return
+    assert ours == theirs_fn(data)
