@@ -2,14 +2,20 @@
 
 One AS exchange is what AD Connector does per sign-in: AS-REQ -> KDC_ERR_PREAUTH_REQUIRED, then
 AS-REQ with PA-ENC-TIMESTAMP (aes256) -> AS-REP, whose enc-part the client decrypts to prove the
-password. The same client (the connector's own message code, blocking UDP, the key derived once)
-drives both KDCs one exchange at a time, so the ratio compares the KDCs, not the clients.
+password. The same client (the connector's own message code, blocking sockets, the key derived
+once) drives both KDCs one exchange at a time, so the ratio compares the KDCs, not the clients.
+Like the connector (and MIT's and Windows' clients) it asks over UDP and, when the KDC answers
+KRB_ERR_RESPONSE_TOO_BIG (an AS-REP whose TGT carries a PAC is over AD's 1465-byte UDP limit),
+asks again over a new TCP connection; the report says how many replies came that way.
 
 The reference is Debian's MIT `krb5kdc` (package krb5-kdc) with a throwaway database for the same
 realm and user in a temp dir, on its own loopback address. Without it (not installed, or it does
 not start) the lab's numbers are printed alone, with the reason.
 
-    .venv/bin/python bench/bench_kerberos.py [--seconds 1.5]
+    .venv/bin/python bench/bench_kerberos.py [--seconds 1.5] [--rounds 3]
+
+The rounds alternate between the two KDCs and each one's fastest round is kept, so both get the
+same chances of a quiet moment on a shared machine.
 
 Addresses: 127.0.98.10 (lab DC) and 127.0.98.20 (MIT KDC); LAB_BENCH_SUBNET changes 127.0.98.
 """
@@ -20,6 +26,7 @@ import os
 import shutil
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -45,6 +52,8 @@ class Client:
         self.sock.bind((source, 0))
         self.sock.connect((host, port))
         self.sock.settimeout(2.0)
+        self.host, self.port, self.source = host, port, source
+        self.tcp_replies = 0
         self.first = ka._as_req(REALM, ka.NT_PRINCIPAL, USER, nonce=1, padata=None)
         kind, err = ka._decode_reply(self._send(self.first))
         assert kind == "error" and int(err["error-code"]) == ka.KDC_ERR_PREAUTH_REQUIRED, err
@@ -53,7 +62,26 @@ class Client:
 
     def _send(self, data: bytes) -> bytes:
         self.sock.send(data)
-        return self.sock.recv(65535)
+        reply = self.sock.recv(65535)
+        if reply[:1] == b"\x7e":
+            kind, err = ka._decode_reply(reply)
+            if kind == "error" and int(err["error-code"]) == ka.KRB_ERR_RESPONSE_TOO_BIG:
+                self.tcp_replies += 1
+                return self._tcp(data)
+        return reply
+
+    def _tcp(self, data: bytes) -> bytes:
+        """The request again over a new TCP connection (4-byte length prefix, RFC 4120 7.2.2)."""
+        with socket.create_connection((self.host, self.port), timeout=2.0,
+                                      source_address=(self.source, 0)) as tcp:
+            tcp.sendall(struct.pack("!I", len(data)) + data)
+            buf = b""
+            while len(buf) < 4 or len(buf) < 4 + struct.unpack("!I", buf[:4])[0]:
+                more = tcp.recv(65535)
+                if not more:
+                    raise ConnectionError("the KDC closed the TCP connection before its reply")
+                buf += more
+            return buf[4:]
 
     def exchange(self) -> None:
         kind, err = ka._decode_reply(self._send(self.first))
@@ -63,24 +91,27 @@ class Client:
                          padata=ka._enc_timestamp(self.key, time.time()))
         kind, rep = ka._decode_reply(self._send(req))
         assert kind == "rep", rep
-        assert ka._check_rep(rep, self.key, nonce, "udp").ok
+        assert ka._check_rep(rep, self.key, nonce, "tcp" if self.tcp_replies else "udp").ok
 
     def close(self) -> None:
         self.sock.close()
 
 
-def measure(client: Client, seconds: float) -> tuple[float, float, int]:
-    """(exchanges per second, median seconds per exchange, count) over about `seconds`."""
+def measure(client: Client, seconds: float) -> tuple[float, float, int, int]:
+    """(exchanges per second, median seconds per exchange, count, replies that came over TCP)
+    over about `seconds`."""
     for _ in range(20):
         client.exchange()
     samples = []
+    client.tcp_replies = 0
     end = time.perf_counter() + seconds
     start = time.perf_counter()
     while time.perf_counter() < end:
         t = time.perf_counter()
         client.exchange()
         samples.append(time.perf_counter() - t)
-    return len(samples) / (time.perf_counter() - start), statistics.median(samples), len(samples)
+    return (len(samples) / (time.perf_counter() - start), statistics.median(samples), len(samples),
+            client.tcp_replies)
 
 
 def client_floor(seconds: float) -> float:
@@ -144,7 +175,8 @@ def start_mit_kdc(tmp: Path, host: str) -> tuple[subprocess.Popen | None, str]:
     deadline = time.time() + 10
     while time.time() < deadline:
         if proc.poll() is not None:
-            return None, f"krb5kdc exited: {proc.stderr.read().decode(errors='replace').strip()[:200]}"
+            err = proc.stderr.read() if proc.stderr is not None else b""
+            return None, f"krb5kdc exited: {err.decode(errors='replace').strip()[:200]}"
         try:
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
                 s.settimeout(0.2)
@@ -159,10 +191,13 @@ def start_mit_kdc(tmp: Path, host: str) -> tuple[subprocess.Popen | None, str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=1.5, help="measuring time per KDC")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="--seconds is split into this many rounds, alternating between the KDCs; each KDC's "
+                         "fastest round is kept (other work on the machine only ever slows a round down)")
     args = ap.parse_args()
     subnet = os.environ.get("LAB_BENCH_SUBNET", "127.0.98")
     source = f"{subnet}.41"
-    rows = []
+    rows: list[tuple] = []
     why_no_ratio = ""
     with tempfile.TemporaryDirectory(prefix="bench-krb-") as tmp:
         state = Path(tmp) / "lab"
@@ -174,17 +209,21 @@ def main() -> None:
             started = pr.start(path, topology, ["dc"])
             pr.wait_healthy(topology, started, timeout=60)
             svc = topology["services"]["dc"]
-            lab_client = Client(svc["host"], svc["ports"]["kerberos"], source)
-            rows.append(("lab dc KDC (python)",) + measure(lab_client, args.seconds))
-            lab_client.close()
-
+            clients = [("lab dc KDC (python)", Client(svc["host"], svc["ports"]["kerberos"], source))]
             mit_dir = Path(tmp) / "mit"
             mit_dir.mkdir()
             mit, why_no_ratio = start_mit_kdc(mit_dir, f"{subnet}.20")
             if mit is not None:
-                mit_client = Client(f"{subnet}.20", KRB_PORT, source)
-                rows.append(("MIT krb5kdc (reference)",) + measure(mit_client, args.seconds))
-                mit_client.close()
+                clients.append(("MIT krb5kdc (reference)", Client(f"{subnet}.20", KRB_PORT, source)))
+            best: dict[str, tuple] = {}
+            for _ in range(max(1, args.rounds)):
+                for name, client in clients:
+                    r = measure(client, args.seconds / max(1, args.rounds))
+                    if name not in best or r[0] > best[name][0]:
+                        best[name] = r
+            rows = [(name,) + best[name] for name, _ in clients]
+            for _, client in clients:
+                client.close()
         finally:
             if mit is not None:
                 mit.terminate()
@@ -192,11 +231,12 @@ def main() -> None:
             pr.stop(state)
     floor = client_floor(args.seconds)
 
-    print(f"AS exchanges (PREAUTH_REQUIRED + PA-ENC-TIMESTAMP aes256 -> AS-REP), UDP, one client, "
+    print(f"AS exchanges (PREAUTH_REQUIRED + PA-ENC-TIMESTAMP aes256 -> AS-REP), UDP then TCP when too big, "
+          f"one client, best of {args.rounds} rounds alternating, "
           f"~{args.seconds:.1f} s each")
-    print(f"{'KDC':28} {'exchanges/s':>12} {'median':>10} {'count':>7}")
-    for name, rate, median, count in rows:
-        print(f"{name:28} {rate:12,.0f} {median * 1e3:7.2f} ms {count:7d}")
+    print(f"{'KDC':28} {'exchanges/s':>12} {'median':>10} {'count':>7} {'over TCP':>9}")
+    for name, rate, median, count, tcp in rows:
+        print(f"{name:28} {rate:12,.0f} {median * 1e3:7.2f} ms {count:7d} {tcp:9d}")
     print(f"(the client's own encoding and crypto: {floor * 1e3:.2f} ms per exchange, in every row)")
     if len(rows) == 2:
         lab, ref = rows[0][1], rows[1][1]

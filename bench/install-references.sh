@@ -8,7 +8,10 @@ need=()
 command -v freeradius >/dev/null || need+=(freeradius)
 command -v slapd >/dev/null || need+=(slapd)
 command -v radclient >/dev/null || need+=(freeradius-utils)
-command -v krb5kdc >/dev/null || [ -x /usr/sbin/krb5kdc ] || need+=(krb5-kdc krb5-admin-server)
+# krb5kdc (krb5-kdc) serves; kadmin.local (krb5-admin-server) makes bench_kerberos.py's throwaway
+# database's principal: either may be present without the other.
+command -v krb5kdc >/dev/null || [ -x /usr/sbin/krb5kdc ] || need+=(krb5-kdc)
+command -v kadmin.local >/dev/null || [ -x /usr/sbin/kadmin.local ] || need+=(krb5-admin-server)
 if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq
     apt-get install -y -qq "${need[@]}" >/dev/null
@@ -16,3 +19,4 @@ fi
 service freeradius stop >/dev/null 2>&1 || true
 service slapd stop >/dev/null 2>&1 || true
 service krb5-kdc stop >/dev/null 2>&1 || true
+service krb5-admin-server stop >/dev/null 2>&1 || true

@@ -1,23 +1,18 @@
-"""LDAP's BER on the wire: framing TCP bytes into messages, the ASN.1 specs to decode them, decoded
-filters as `filters.Filter`, and the encoding of replies.
+"""LDAP's BER on the wire: framing TCP bytes into messages, search filters read into
+`filters.Filter`, and the encoding of replies; all by hand, without pyasn1.
 
-The specs are ldap3's own (`ldap3.protocol.rfc4511`), except the search filter: `MESSAGE` leaves
-it undecoded (an Any) and `to_filter` reads its TLVs here. pyasn1 is too slow for it (about 5 s
-per MB of filter) and cannot decode ldap3's recursive Filter type reliably (ldap3 ties the knot by
-assigning class attributes after the instances were made; `(!(!(x=y)))` failed); reading the
-Filter CHOICE by hand is a dozen tags (RFC 4511 4.5.1). `search_filter_shape` measures a filter
-off the raw bytes so an over-complex one is refused before any decoding.
+The requests themselves are read in `ldap_messages.py`, which leaves the search filter as bytes
+for `to_filter` here: the Filter CHOICE is a dozen tags (RFC 4511 4.5.1). pyasn1 needed about 5 s
+per MB of filter and could not decode ldap3's recursive Filter type reliably (`(!(!(x=y)))`
+failed). `search_filter_shape` measures a filter off the raw bytes so an over-complex one is
+refused before any decoding. Replies (results, entries, the paged control's value) have fixed
+shapes and are written as TLVs; the tests check them byte for byte against pyasn1's encoding of
+ldap3's types.
 """
 from __future__ import annotations
 
 import asyncio
 from typing import Any
-
-from ldap3.protocol import rfc4511
-from ldap3.protocol.rfc2696 import RealSearchControlValue
-from pyasn1.codec.ber import decoder, encoder
-from pyasn1.type import univ
-from pyasn1.type.namedtype import NamedTypes
 
 from . import filters as F
 
@@ -32,23 +27,14 @@ class TooLarge(FrameError):
     """A message longer than MaxReceiveBuffer: AD drops the connection without a word."""
 
 
-def _with(types: NamedTypes, **replace) -> NamedTypes:
-    return NamedTypes(*[type(n)(n.name, replace.get(n.name, n.asn1Object)) for n in types.namedTypes])
-
-
-def _message_spec() -> rfc4511.LDAPMessage:
-    search = rfc4511.SearchRequest(componentType=_with(rfc4511.SearchRequest.componentType, filter=univ.Any()))
-    op = rfc4511.ProtocolOp(componentType=_with(rfc4511.ProtocolOp.componentType, searchRequest=search))
-    return rfc4511.LDAPMessage(componentType=_with(rfc4511.LDAPMessage.componentType, protocolOp=op))
-
-
-MESSAGE = _message_spec()
 
 
 async def read_message(reader: asyncio.StreamReader, idle: float, max_size: int = MAX_MESSAGE) -> bytes:
     """One complete LDAPMessage TLV. Raises IncompleteReadError at EOF, TimeoutError when idle,
-    FrameError for bytes that cannot be LDAP."""
-    first = await asyncio.wait_for(reader.readexactly(2), idle)
+    FrameError for bytes that cannot be LDAP. (`asyncio.timeout`, not `wait_for`: on Python 3.11
+    wait_for wraps every read in a task of its own, a measurable part of a bind.)"""
+    async with asyncio.timeout(idle):
+        first = await reader.readexactly(2)
     if first[0] != 0x30:
         raise FrameError(f"tag 0x{first[0]:02x} is not an LDAPMessage")
     length = first[1]
@@ -57,12 +43,14 @@ async def read_message(reader: asyncio.StreamReader, idle: float, max_size: int 
         count = length & 0x7F
         if count == 0 or count > 4:
             raise FrameError("indefinite or oversized length")
-        more = await asyncio.wait_for(reader.readexactly(count), 30)
+        async with asyncio.timeout(30):
+            more = await reader.readexactly(count)
         header += more
         length = int.from_bytes(more, "big")
     if length > max_size:
         raise TooLarge(f"message of {length} bytes exceeds MaxReceiveBuffer ({max_size})")
-    body = await asyncio.wait_for(reader.readexactly(length), 60)
+    async with asyncio.timeout(60):
+        body = await reader.readexactly(length)
     return header + body
 
 
@@ -120,79 +108,37 @@ def search_filter_shape(data: bytes, max_terms: int, max_depth: int) -> tuple[in
         return None
 
 
-def decode(data: bytes) -> rfc4511.LDAPMessage:
-    message, rest = decoder.decode(data, asn1Spec=MESSAGE)
-    if rest:
-        raise FrameError("trailing bytes after the message")
-    return message
-
-
-def encode(message) -> bytes:
-    return encoder.encode(message)
-
-
-def message(mid: int, op_name: str, op: Any, controls: list[tuple[str, bytes]] | None = None) -> bytes:
-    """An encoded LDAPMessage carrying `op` as protocolOp `op_name`, with optional controls."""
-    msg = rfc4511.LDAPMessage()
-    msg["messageID"] = mid
-    msg["protocolOp"][op_name] = op
-    if controls:
-        ctrls = msg["controls"]
-        for oid, value in controls:
-            c = rfc4511.Control()
-            c["controlType"] = oid
-            c["controlValue"] = value
-            ctrls.append(c)
-    return encode(msg)
-
-
-_RESPONSE_TYPES = {
-    "bindResponse": rfc4511.BindResponse, "searchResDone": rfc4511.SearchResultDone,
-    "modifyResponse": rfc4511.ModifyResponse, "addResponse": rfc4511.AddResponse,
-    "delResponse": rfc4511.DelResponse, "modDNResponse": rfc4511.ModifyDNResponse,
-    "compareResponse": rfc4511.CompareResponse, "extendedResp": rfc4511.ExtendedResponse,
+_RESPONSE_TAGS = {
+    "bindResponse": 0x61, "searchResDone": 0x65, "modifyResponse": 0x67, "addResponse": 0x69,
+    "delResponse": 0x6B, "modDNResponse": 0x6D, "compareResponse": 0x6F, "extendedResp": 0x78,
 }
+# The fields after LDAPResult's three, in their order: BindResponse's serverSaslCreds [7],
+# ExtendedResponse's responseName [10] and responseValue [11] (RFC 4511 4.2.2, 4.12).
+_EXTRA_TAGS = {"serverSaslCreds": 0x87, "responseName": 0x8A, "responseValue": 0x8B}
 
 
 def result(mid: int, op_name: str, code: int, diagnostic: str = "", matched: str = "",
            controls: list[tuple[str, bytes]] | None = None, **extra: Any) -> bytes:
     """An encoded LDAPResult-shaped response (`op_name` such as "bindResponse"); `extra` sets
-    further fields (responseName, responseValue)."""
-    op = _RESPONSE_TYPES[op_name]()
-    op["resultCode"] = code
-    op["matchedDN"] = matched
-    op["diagnosticMessage"] = diagnostic
-    for k, v in extra.items():
-        op[k] = v
-    return message(mid, op_name, op, controls)
-
-
-def controls(msg: Any) -> list[tuple[str, bool, bytes | None]]:
-    """A decoded message's controls as (OID, criticality, value)."""
-    out = []
-    ctrls = msg["controls"]
-    if ctrls.isValue:
-        for c in ctrls:
-            value = bytes(c["controlValue"]) if c["controlValue"].isValue else None
-            out.append((str(c["controlType"]), bool(c["criticality"]), value))
-    return out
-
-
-def paged_request(value: bytes | None) -> tuple[int, bytes] | None:
-    """The paged results control's (size, cookie) (RFC 2696), or None when it does not decode."""
-    try:
-        v, _ = decoder.decode(value or b"", asn1Spec=RealSearchControlValue())
-        return int(v["size"]), bytes(v["cookie"])
-    except Exception:  # noqa: BLE001 - any decoding failure of the client's control value
-        return None
+    further fields (responseName, responseValue, serverSaslCreds). Byte for byte what pyasn1 makes
+    of ldap3's types (tests/services/dc/test_dc_ldap_messages.py)."""
+    body = _tlv(0x0A, _signed(code)) + _tlv(0x04, matched.encode("utf-8")) + _tlv(0x04, diagnostic.encode("utf-8"))
+    for name, tag in _EXTRA_TAGS.items():
+        if name in extra:
+            v = extra.pop(name)
+            body += _tlv(tag, v.encode("utf-8") if isinstance(v, str) else bytes(v))
+    if extra:
+        raise TypeError(f"no such response field: {', '.join(extra)}")
+    out = _integer(mid) + _tlv(_RESPONSE_TAGS[op_name], body)
+    if controls:
+        out += _tlv(0xA0, b"".join(_tlv(0x30, _tlv(0x04, oid.encode()) + _tlv(0x04, value))
+                                   for oid, value in controls))
+    return _tlv(0x30, out)
 
 
 def paged_value(size: int, cookie: bytes) -> bytes:
-    """The paged results control's value for a reply."""
-    v = RealSearchControlValue()
-    v["size"] = size
-    v["cookie"] = cookie
-    return encoder.encode(v)
+    """The paged results control's value for a reply (RFC 2696)."""
+    return _tlv(0x30, _integer(size) + _tlv(0x04, cookie))
 
 
 class FilterError(FrameError):
@@ -276,11 +222,9 @@ def _filter(data: bytes, tag: int, start: int, end: int, depth: int) -> F.Filter
     raise FilterError(f"unknown filter choice 0x{tag:02x}")
 
 
-# -- the one hot path encoded without pyasn1 -----------------------------------------------------
-# Building pyasn1 objects costs about 0.4 ms for a small SearchResultEntry and over 3 ms for a full
-# user, which makes listing a few thousand users take many seconds. Entries are the only message
-# sent in bulk, and their shape is fixed, so they are encoded here with plain TLVs. The test
-# suite checks that the bytes are identical to pyasn1's encoding of ldap3's SearchResultEntry.
+# -- TLVs --------------------------------------------------------------------------------------
+# Building pyasn1 objects cost about 0.4 ms for a small SearchResultEntry and over 3 ms for a full
+# user (and about 0.1 ms for a bind's result), so every reply is written with these.
 def _tlv(tag: int, body: bytes) -> bytes:
     n = len(body)
     if n < 0x80:
@@ -289,8 +233,12 @@ def _tlv(tag: int, body: bytes) -> bytes:
     return bytes((tag, 0x80 | len(size))) + size + body
 
 
+def _signed(value: int) -> bytes:
+    return value.to_bytes(max(1, (value.bit_length() + 8) // 8), "big", signed=True)
+
+
 def _integer(value: int) -> bytes:
-    return _tlv(0x02, value.to_bytes(max(1, (value.bit_length() + 8) // 8), "big", signed=True))
+    return _tlv(0x02, _signed(value))
 
 
 def encode_entry(message_id: int, dn: str, attributes: list[tuple[str, list[bytes]]]) -> bytes:

@@ -28,7 +28,7 @@ from typing import Any
 from services.common.context import ServiceContext
 from services.common.udp import UdpAnswerer
 
-from . import ber, netlogon
+from . import ber, ldap_messages, netlogon
 from . import filters as F
 from . import ldap_results as R
 from .directory import Directory
@@ -63,11 +63,8 @@ class CldapServer:
         if len(data) > MAX_DATAGRAM:
             return None
         try:
-            message = ber.decode(data)
-            mid = int(message["messageID"])
-            op = message["protocolOp"]
-            name = op.getName()
-            req = op.getComponent()
+            message = ldap_messages.decode(data)
+            mid, name, req = message.mid, message.op, message.req
         except Exception as exc:  # noqa: BLE001 - whatever does not decode is dropped, as AD does
             self.ctx.record("cldap.malformed", peer=peer, outcome="dropped", size=len(data),
                             reason=(str(exc) or exc.__class__.__name__)[:120])
@@ -82,10 +79,10 @@ class CldapServer:
             self.ctx.record("cldap.malformed", peer=peer, outcome="protocolError", reason=str(exc)[:120])
             return ber.result(mid, "searchResDone", R.PROTOCOL_ERROR, R.diagnostic(R.UNDECODABLE))
 
-    def _search(self, mid: int, req: Any, peer: str) -> bytes:
-        base, scope = str(req["baseObject"]), int(req["scope"])
-        attributes = [str(a) for a in req["attributes"]]
-        flt = ber.to_filter(req["filter"])
+    def _search(self, mid: int, req: ldap_messages.SearchRequest, peer: str) -> bytes:
+        base, scope = req.base, req.scope
+        attributes = req.attributes
+        flt = ber.to_filter(req.filter)
         if base != "" or scope != 0:
             self.ctx.record("cldap.search", peer=peer, outcome="operationsError", base=base)
             return ber.result(mid, "searchResDone", R.OPERATIONS_ERROR, R.diagnostic(R.NEED_BIND))

@@ -18,8 +18,9 @@ from .seeding import Seeder, domain_from_seed
 from .settings import DcSettings, Policy
 
 FIRST_USN = 12000
-# Attributes with an index, for the exact-match filters clients send most (a sAMAccountName, a UPN).
-INDEXED = ("samaccountname", "userprincipalname", "distinguishedname", "mail")
+# Attributes with an index, for the exact-match filters clients send most (a sAMAccountName, a UPN,
+# a DN, an objectClass to narrow a listing). A search uses the one with the fewest candidates.
+INDEXED = ("samaccountname", "userprincipalname", "distinguishedname", "mail", "objectclass")
 
 PasswordListener = Callable[[Account, str], None]
 
@@ -54,10 +55,12 @@ class Directory:
         self.by_sam: dict[str, Account] = {}
         self.group_dns: dict[str, str] = {}             # lower-case group name -> DN
         self.index: dict[str, dict[Any, list[Entry]]] = {attr: {} for attr in INDEXED}
+        self.index_keys: dict[str, list[tuple[str, Any]]] = {}   # normalised DN -> its index keys
         self.usn = FIRST_USN
         self.loaded_at = self.now()
         # The entries changed since the seed (by DN) and a counter of changes: what the snapshot saves.
         self.changed_entries: set[str] = set()
+        self.dirty: set[str] = set()                    # ... and those changed since the last save
         self.generation = 0
         Seeder(self).populate()
 
@@ -76,10 +79,22 @@ class Directory:
         return entry
 
     def _index(self, entry: Entry) -> None:
+        keys = []
         for attr, idx in self.index.items():
             for v in entry.values(attr):
                 key = norm_dn(v) if attr == "distinguishedname" else str(v).casefold()
                 idx.setdefault(key, []).append(entry)
+                keys.append((attr, key))
+        self.index_keys[entry.norm] = keys
+
+    def reindex_entry(self, entry: Entry) -> None:
+        """Index `entry` again after its attributes changed (an admin's modify). Posting lists are
+        replaced, not edited, so a search reading one in a worker thread sees a whole list."""
+        for attr, key in self.index_keys.pop(entry.norm, []):
+            hits = self.index[attr].get(key)
+            if hits is not None:
+                self.index[attr][key] = [e for e in hits if e is not entry]
+        self._index(entry)
 
     def add_detached(self, dn: str, attrs: dict[str, Any]) -> Entry:
         """An entry readable by its DN only, outside every subtree (the subschema entry)."""
@@ -129,11 +144,13 @@ class Directory:
     def changed(self, entry: Entry) -> None:
         """Note that `entry` differs from the seed now (an admin's modify, a logon's counters)."""
         self.changed_entries.add(entry.norm)
+        self.dirty.add(entry.norm)
         self.generation += 1
 
     def reindex(self) -> None:
         """Rebuild the indexes from the entries (after a snapshot replaced their attributes)."""
         self.index = {attr: {} for attr in INDEXED}
+        self.index_keys = {}
         for entry in self.order:
             self._index(entry)
 

@@ -11,6 +11,10 @@ header gets nothing (there is no ID to answer to); one whose header reads but wh
 not (truncated, a label over 63 octets, a name over 255) gets FORMERR with its ID, opcode and RD
 echoed and no sections (RFC 1035 4.1.1, 2.3.4); a message with QR set (a response) is ignored.
 
+Answers are kept per question (the message after its ID, the transport, the faults that shape the
+answer) while the zone stays the same object, and sent again with the new query's ID: parsing and
+building with dnslib cost most of a query's time. Events are recorded for every query as before.
+
 Faults (one look per query, for this peer and port): `drop` (protocol dns) swallows queries;
 `delay` waits; `deny` answers REFUSED; `remove_record` with `target` = a record name makes that
 name vanish (NXDOMAIN). The records a DC registers: docs/active-directory.md ("DNS").
@@ -30,6 +34,7 @@ SRV_TTL, HOST_TTL = 600, 3600
 HEADER = 12                          # octets (RFC 1035 4.1.1)
 MAX_LABEL, MAX_NAME = 63, 255        # octets (RFC 1035 2.3.4)
 _QR, _OPCODE_RD = 0x8000, 0x7900     # flag bits: response; opcode and RD, echoed in a FORMERR
+MAX_KEPT = 4096                      # answers kept (see DnsServer.answers)
 
 
 def formerr(data: bytes) -> bytes:
@@ -104,6 +109,9 @@ class DnsServer:
         self.ctx = ctx
         self.zone = zone
         self.port = ctx.port("dns")
+        # (message after its ID, transport, deny, removed names) -> (reply after its ID, event fields)
+        self.answers: dict[tuple, tuple[bytes, dict]] = {}
+        self.answers_zone = zone
 
     async def answer(self, data: bytes, peer: str, transport: str) -> bytes | None:
         """The reply to one DNS message, or None to stay silent."""
@@ -116,6 +124,17 @@ class DnsServer:
             return None
         if data[2] & 0x80:       # QR: a response sent to a server; answering could loop
             return None
+        removed = self.ctx.faults.removed_records("dns", peer, self.port)
+        key = (data[2:], transport, gate.deny, frozenset(removed))
+        if self.answers_zone is not self.zone:
+            self.answers, self.answers_zone = {}, self.zone
+        hit = self.answers.get(key)
+        if hit is not None:
+            if gate.delay:
+                await asyncio.sleep(gate.delay)
+            tail, fields = hit
+            self.ctx.record("dns.query", peer=peer, transport=transport, **fields)
+            return data[:2] + tail
         try:
             request = DNSRecord.parse(data)
             problem = name_problem(request)
@@ -136,7 +155,7 @@ class DnsServer:
         if request.header.opcode != 0:
             reply.header.aa = 0
             reply.header.rcode = RCODE.NOTIMP
-            return self._done(reply, peer, transport, "", "")
+            return self._done(reply, peer, transport, "", "", key)
         if len(request.questions) != 1:
             # dnslib's reply() would invent a question ("./A/IN"); a FORMERR carries none
             self.ctx.record("dns.query", peer=peer, outcome="FORMERR", name="", type="", transport=transport,
@@ -148,13 +167,12 @@ class DnsServer:
         if gate.deny or not self.zone.contains(name):
             reply.header.aa = 0
             reply.header.rcode = RCODE.REFUSED
-            return self._done(reply, peer, transport, name, qtype)
-        removed = self.ctx.faults.removed_records("dns", peer, self.port)
+            return self._done(reply, peer, transport, name, qtype, key)
         records = None if name in removed else self.zone.records.get(name)
         if records is None:
             reply.header.rcode = RCODE.NXDOMAIN
             reply.add_auth(self.zone.soa)
-            return self._done(reply, peer, transport, name, qtype)
+            return self._done(reply, peer, transport, name, qtype, key)
         matching = [rr for rr in records if q.qtype in (QTYPE.ANY, rr.rtype)]
         for rr in matching:
             reply.add_answer(rr)
@@ -166,16 +184,19 @@ class DnsServer:
                             reply.add_ar(extra)
         if not matching:
             reply.add_auth(self.zone.soa)   # NODATA
-        return self._done(reply, peer, transport, name, qtype)
+        return self._done(reply, peer, transport, name, qtype, key)
 
-    def _done(self, reply: DNSRecord, peer: str, transport: str, name: str, qtype: str) -> bytes:
+    def _done(self, reply: DNSRecord, peer: str, transport: str, name: str, qtype: str, key: tuple) -> bytes:
         packed = reply.pack()
         limit = 1232 if any(rr.rtype == QTYPE.OPT for rr in reply.ar) else 512
         if transport == "udp" and len(packed) > limit:
             reply = reply.truncate()
             packed = reply.pack()
-        self.ctx.record("dns.query", peer=peer, outcome=RCODE.get(reply.header.rcode),
-                        name=name, type=qtype, transport=transport, answers=len(reply.rr))
+        fields = dict(outcome=RCODE.get(reply.header.rcode), name=name, type=qtype, answers=len(reply.rr))
+        self.ctx.record("dns.query", peer=peer, transport=transport, **fields)
+        if len(self.answers) >= MAX_KEPT:      # random names must not grow it without end
+            self.answers.clear()
+        self.answers[key] = (packed[2:], fields)
         return packed
 
     # -- transports --------------------------------------------------------------------------

@@ -311,13 +311,11 @@ def _in_chain(entry: EntryLike, attr: str, target: bytes, lookup: Lookup) -> boo
     return False
 
 
-def equality_hint(flt: Filter) -> tuple[str, bytes] | None:
-    """An (attribute, value) equality the filter requires, for index lookups; else None."""
+def equality_hints(flt: Filter) -> list[tuple[str, bytes]]:
+    """Every (attribute, value) equality the filter requires (itself, or a part of an AND), for
+    index lookups."""
     if isinstance(flt, Compare) and flt.op == "=":
-        return flt.attr.lower(), flt.value
+        return [(flt.attr.lower(), flt.value)]
     if isinstance(flt, And):
-        for part in flt.parts:
-            hint = equality_hint(part)
-            if hint is not None:
-                return hint
-    return None
+        return [hint for part in flt.parts for hint in equality_hints(part)]
+    return []

@@ -4,7 +4,11 @@ runtime), realm = the domain's DNS name in upper case (CORP.EXAMPLE.COM).
 Framing per RFC 4120 7.2: a UDP datagram is one message; over TCP each message is preceded by a
 4-byte big-endian length, and several requests may share a connection. A reply too large for UDP
 (over `kerberos_udp_max_reply`, AD's 1465 bytes by default) is replaced by
-KRB_ERR_RESPONSE_TOO_BIG so the client retries over TCP, as AD does.
+KRB_ERR_RESPONSE_TOO_BIG so the client retries over TCP, as AD does. The reply that was too big
+is kept (LOOKASIDE_SECONDS, keyed by the request's exact bytes) and is the answer when the same
+request comes again over TCP, as MIT's KDC answers a repeated request from its lookaside cache
+(the lookaside cache of MIT krb5, `src/kdc/replay.c`): the retry gets the ticket the first attempt earned, and the logon
+counts once, not twice; the event says `lookaside`.
 
 What cannot be parsed is never answered: a malformed datagram is dropped, a malformed TCP message
 closes that connection; the KDC keeps serving. Faults: `{"action": "drop", "protocol":
@@ -20,7 +24,7 @@ import struct
 from services.common.context import ServiceContext
 from services.common.udp import UdpAnswerer
 
-from . import krb_wire
+from . import krb_as_req, krb_wire
 from .directory import Directory
 from .krb_as import AsExchange, Outcome
 from .krb_keys import KeyTable
@@ -30,6 +34,8 @@ from .krb_wire import Malformed, Principal
 
 TCP_MAX_MESSAGE = 65536      # AD's MaxTokenSize is 48000; anything larger is not a real request
 TCP_IDLE_SECONDS = 30.0
+LOOKASIDE_SECONDS = 30.0     # how long a too-big reply waits for the client's TCP retry
+LOOKASIDE_KEPT = 1024
 
 
 class KerberosServer:
@@ -39,6 +45,8 @@ class KerberosServer:
         self.tgs = tgs
         self.udp_max_reply = udp_max_reply
         self.port = ctx.port("kerberos")
+        # request bytes -> (until, event kind, outcome, event fields, reply): see the docstring
+        self.lookaside: dict[bytes, tuple[float, str, str, dict, bytes]] = {}
 
     async def answer(self, data: bytes, peer: str, transport: str) -> bytes | None:
         """The reply to one request, or None to send nothing (dropped or malformed)."""
@@ -48,6 +56,11 @@ class KerberosServer:
             return None
         if gate.delay > 0:
             await asyncio.sleep(gate.delay)
+        kept = self.lookaside.pop(data, None) if transport == "tcp" else None
+        if kept is not None and kept[0] > asyncio.get_running_loop().time():
+            _, kind, outcome, fields, reply = kept
+            self.ctx.record(kind, peer=peer, outcome=outcome, transport=transport, lookaside=True, **fields)
+            return reply
         try:
             kind, result = self._exchange(data)
         except Malformed as exc:
@@ -59,6 +72,7 @@ class KerberosServer:
             return None
         reply = result.reply
         if transport == "udp" and len(reply) > self.udp_max_reply:
+            self._keep(data, kind, result.outcome, dict(result.fields), reply)
             reply = krb_wire.encode_error(krb_wire.KRB_ERR_RESPONSE_TOO_BIG, now=self.exchange.now(),
                                           realm=self.exchange.realm, sname=_krbtgt(self.exchange.realm))
             result.fields["too_big"] = True
@@ -68,11 +82,19 @@ class KerberosServer:
         self.ctx.record(kind, peer=peer, outcome=outcome, transport=transport, **result.fields)
         return reply
 
+    def _keep(self, data: bytes, kind: str, outcome: str, fields: dict, reply: bytes) -> None:
+        now = asyncio.get_running_loop().time()
+        if len(self.lookaside) >= LOOKASIDE_KEPT:
+            self.lookaside = {k: v for k, v in self.lookaside.items() if v[0] > now}
+            if len(self.lookaside) >= LOOKASIDE_KEPT:
+                self.lookaside.clear()
+        self.lookaside[data] = (now + LOOKASIDE_SECONDS, kind, outcome, fields, reply)
+
     def _exchange(self, data: bytes) -> tuple[str, Outcome]:
         """(the event's kind, the outcome) of one request."""
         kind = krb_wire.message_type(data)
         if kind == krb_wire.AS_REQ:
-            return "kerberos.as_req", self.exchange.handle(krb_wire.decode_as_req(data))
+            return "kerberos.as_req", self.exchange.handle(krb_as_req.decode(data))
         if kind == krb_wire.TGS_REQ:
             return "kerberos.tgs_req", self.tgs.handle(krb_wire.decode_tgs_req(data))
         raise Malformed(f"message type {kind} is not a request")

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import krb_ap, krb_crypto, krb_wire, pac
+from . import krb_ap, krb_as_req, krb_crypto, krb_wire, pac
 from .accounts import Accounts
 from .directory import Directory
 from .entry import Account
@@ -90,7 +90,7 @@ class AsExchange:
                                           sname=sname, cname=req.cname, e_data=krb_wire.method_data(info))
             return Outcome(reply, "preauth_required", fields)
 
-        pa_etype, cipher = krb_wire.decode_enc_timestamp(req.padata[krb_wire.PA_ENC_TIMESTAMP])
+        pa_etype, cipher = krb_as_req.enc_timestamp(req.padata[krb_wire.PA_ENC_TIMESTAMP])
         fields["etype"] = pa_etype
         if pa_etype not in krb_crypto.SUPPORTED:
             return error(krb_wire.KDC_ERR_ETYPE_NOSUPP)
@@ -106,7 +106,7 @@ class AsExchange:
             self.accounts.bad_password(account, now)
             fields["bad_pwd_count"] = account.entry.int("badPwdCount")
             return error(krb_wire.KDC_ERR_PREAUTH_FAILED)
-        client_time = krb_wire.decode_ts_enc(plaintext)   # Malformed (dropped) if not a timestamp
+        client_time = krb_as_req.ts_enc(plaintext)   # Malformed (dropped) if not a timestamp
         if abs(client_time - now) > self.max_skew:
             return error(krb_wire.KRB_AP_ERR_SKEW, skew_seconds=round(client_time - now))
         expired = None if service == "kadmin" else self.accounts.key_expired(account, now)

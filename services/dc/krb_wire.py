@@ -1,7 +1,8 @@
 """Kerberos messages on the wire (RFC 4120 section 5): decoding requests, encoding replies.
 
-The ASN.1 types are impacket's (`impacket.krb5.asn1`, pyasn1 underneath); this module turns them
-into plain values for the KDC's logic (`krb_as.py`) and back, so the logic never touches pyasn1.
+Requests are read with impacket's ASN.1 types (`impacket.krb5.asn1`, pyasn1 underneath; the AS-REQ
+by hand in `krb_as_req.py`); replies are written as DER by hand. The KDC's logic (`krb_as.py`) sees
+plain values only.
 """
 from __future__ import annotations
 
@@ -93,6 +94,8 @@ def message_type(data: bytes) -> int:
 
 
 def decode_as_req(data: bytes) -> AsRequest:
+    """impacket's reading of an AS-REQ; the KDC reads it with `krb_as_req.decode` (the tests compare
+    the two)."""
     return _decode_kdc_req(data, tgs=False)
 
 
@@ -159,55 +162,74 @@ def kerberos_time(epoch: float) -> str:
     return time.strftime("%Y%m%d%H%M%SZ", time.gmtime(epoch))
 
 
-def _set_principal(component, p: Principal) -> None:
-    component["name-type"] = p.name_type
-    for i, part in enumerate(p.parts):
-        component["name-string"][i] = part
+# -- DER, by hand: pyasn1 took a fifth of an AS exchange to encode its replies. The shapes are
+# RFC 4120 5.4.2, 5.3, 5.9.1 and 5.2.7; tests/services/dc/test_dc_krb_der.py checks them byte for
+# byte against impacket's types.
+def _tlv(tag: int, body: bytes) -> bytes:
+    n = len(body)
+    if n < 0x80:
+        return bytes((tag, n)) + body
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes((tag, 0x80 | len(size))) + size + body
+
+
+def _seq(*fields: tuple[int, bytes] | None) -> bytes:
+    """SEQUENCE of explicitly tagged fields [n] (None: an absent OPTIONAL one)."""
+    return _tlv(0x30, b"".join(_tlv(0xA0 | n, v) for f in fields if f is not None for n, v in (f,)))
+
+
+def _int(value: int) -> bytes:
+    return _tlv(0x02, value.to_bytes(max(1, (value.bit_length() + 8) // 8), "big", signed=True))
+
+
+def _str(text: str) -> bytes:
+    return _tlv(0x1B, text.encode("utf-8"))        # KerberosString: GeneralString
+
+
+def _ktime(epoch: float) -> bytes:
+    return _tlv(0x18, kerberos_time(epoch).encode())
+
+
+def _octets(value: bytes) -> bytes:
+    return _tlv(0x04, value)
+
+
+def _principal_der(p: Principal) -> bytes:
+    return _seq((0, _int(p.name_type)), (1, _tlv(0x30, b"".join(_str(x) for x in p.parts))))
+
+
+def _flags_der(bits: set[int]) -> bytes:
+    value = sum(1 << (31 - i) for i in bits if 0 <= i < 32)
+    return _tlv(0x03, b"\x00" + value.to_bytes(4, "big"))
+
+
+def _pa_data(items: list[tuple[int, bytes]]) -> bytes:
+    return _tlv(0x30, b"".join(_seq((1, _int(kind)), (2, _octets(value))) for kind, value in items))
 
 
 def encode_error(code: int, *, now: float, realm: str, sname: Principal,
                  cname: Principal | None = None, e_text: str | None = None,
                  e_data: bytes | None = None) -> bytes:
-    err = asn1.KRB_ERROR()
-    err["pvno"] = 5
-    err["msg-type"] = KRB_ERROR
-    err["stime"] = kerberos_time(now)
-    err["susec"] = int((now % 1) * 1_000_000)
-    err["error-code"] = code
-    if cname is not None:
-        err["crealm"] = realm
-        _set_principal(err["cname"], cname)
-    err["realm"] = realm
-    _set_principal(err["sname"], sname)
-    if e_text:
-        err["e-text"] = e_text
-    if e_data is not None:
-        err["e-data"] = e_data
-    return encoder.encode(err)
+    return _tlv(0x7E, _seq(
+        (0, _int(5)), (1, _int(KRB_ERROR)), (4, _ktime(now)), (5, _int(int((now % 1) * 1_000_000))),
+        (6, _int(code)), (7, _str(realm)) if cname is not None else None,
+        (8, _principal_der(cname)) if cname is not None else None, (9, _str(realm)), (10, _principal_der(sname)),
+        (11, _str(e_text)) if e_text else None, (12, _octets(e_data)) if e_data is not None else None))
 
 
 def method_data(etype_info: list[tuple[int, str | None]]) -> bytes:
     """The e-data of KDC_ERR_PREAUTH_REQUIRED: PA-ETYPE-INFO2 (etypes and salts the client should
     use) and an empty PA-ENC-TIMESTAMP saying which pre-authentication to send."""
-    info = asn1.ETYPE_INFO2()
-    for i, (etype, salt) in enumerate(etype_info):
-        info[i]["etype"] = etype
-        if salt is not None:
-            info[i]["salt"] = salt
-    md = asn1.METHOD_DATA()
-    md[0]["padata-type"] = PA_ETYPE_INFO2
-    md[0]["padata-value"] = encoder.encode(info)
-    md[1]["padata-type"] = PA_ENC_TIMESTAMP
-    md[1]["padata-value"] = b""
-    return encoder.encode(md)
+    return _pa_data([(PA_ETYPE_INFO2, _etype_info2(etype_info)), (PA_ENC_TIMESTAMP, b"")])
+
+
+def _etype_info2(etype_info: list[tuple[int, str | None]]) -> bytes:
+    return _tlv(0x30, b"".join(_seq((0, _int(etype)), (1, _str(salt)) if salt is not None else None)
+                               for etype, salt in etype_info))
 
 
 def etype_info2_padata(etype: int, salt: str | None) -> tuple[int, bytes]:
-    info = asn1.ETYPE_INFO2()
-    info[0]["etype"] = etype
-    if salt is not None:
-        info[0]["salt"] = salt
-    return PA_ETYPE_INFO2, encoder.encode(info)
+    return PA_ETYPE_INFO2, _etype_info2([(etype, salt)])
 
 
 @dataclass
@@ -229,67 +251,35 @@ class Grant:
 
 
 def encode_enc_ticket_part(g: Grant) -> bytes:
-    part = asn1.EncTicketPart()
-    part["flags"] = _flags(g.flags)
-    part["key"]["keytype"] = g.session_etype
-    part["key"]["keyvalue"] = g.session_key
-    part["crealm"] = g.realm
-    _set_principal(part["cname"], g.cname)
-    part["transited"]["tr-type"] = 0
-    part["transited"]["contents"] = b""
-    part["authtime"] = kerberos_time(g.authtime)
-    part["starttime"] = kerberos_time(g.starttime or g.authtime)
-    part["endtime"] = kerberos_time(g.endtime)
-    if g.renew_till is not None:
-        part["renew-till"] = kerberos_time(g.renew_till)
-    for i, (kind, value) in enumerate(g.authorization_data):
-        part["authorization-data"][i]["ad-type"] = kind
-        part["authorization-data"][i]["ad-data"] = value
-    return encoder.encode(part)
+    auth = _tlv(0x30, b"".join(_seq((0, _int(kind)), (1, _octets(value))) for kind, value in g.authorization_data))
+    return _tlv(0x63, _seq(
+        (0, _flags_der(g.flags)), (1, _seq((0, _int(g.session_etype)), (1, _octets(g.session_key)))),
+        (2, _str(g.realm)), (3, _principal_der(g.cname)), (4, _seq((0, _int(0)), (1, _octets(b"")))),
+        (5, _ktime(g.authtime)), (6, _ktime(g.starttime or g.authtime)), (7, _ktime(g.endtime)),
+        (8, _ktime(g.renew_till)) if g.renew_till is not None else None,
+        (10, auth) if g.authorization_data else None))
 
 
 def encode_enc_as_rep_part(g: Grant, tgs: bool = False) -> bytes:
     """EncASRepPart, or with `tgs` EncTGSRepPart (the same fields under another tag)."""
-    part = asn1.EncTGSRepPart() if tgs else asn1.EncASRepPart()
-    part["key"]["keytype"] = g.session_etype
-    part["key"]["keyvalue"] = g.session_key
-    part["last-req"][0]["lr-type"] = 0
-    part["last-req"][0]["lr-value"] = kerberos_time(g.authtime)
-    part["nonce"] = g.nonce
-    part["flags"] = _flags(g.flags)
-    part["authtime"] = kerberos_time(g.authtime)
-    part["starttime"] = kerberos_time(g.starttime or g.authtime)
-    part["endtime"] = kerberos_time(g.endtime)
-    if g.renew_till is not None:
-        part["renew-till"] = kerberos_time(g.renew_till)
-    part["srealm"] = g.realm
-    _set_principal(part["sname"], g.sname)
-    return encoder.encode(part)
+    last_req = _tlv(0x30, _seq((0, _int(0)), (1, _ktime(g.authtime))))
+    return _tlv(0x7A if tgs else 0x79, _seq(
+        (0, _seq((0, _int(g.session_etype)), (1, _octets(g.session_key)))), (1, last_req), (2, _int(g.nonce)),
+        (4, _flags_der(g.flags)), (5, _ktime(g.authtime)), (6, _ktime(g.starttime or g.authtime)),
+        (7, _ktime(g.endtime)), (8, _ktime(g.renew_till)) if g.renew_till is not None else None,
+        (9, _str(g.realm)), (10, _principal_der(g.sname))))
 
 
 def encode_as_rep(g: Grant, *, ticket_etype: int, ticket_kvno: int, ticket_cipher: bytes,
                   reply_etype: int, reply_kvno: int | None, reply_cipher: bytes, tgs: bool = False) -> bytes:
     """An AS-REP, or with `tgs` a TGS-REP (whose enc-part has no kvno: it is in a session key)."""
-    rep = asn1.TGS_REP() if tgs else asn1.AS_REP()
-    rep["pvno"] = 5
-    rep["msg-type"] = TGS_REP if tgs else AS_REP
-    for i, (kind, value) in enumerate(g.padata):
-        rep["padata"][i]["padata-type"] = kind
-        rep["padata"][i]["padata-value"] = value
-    rep["crealm"] = g.realm
-    _set_principal(rep["cname"], g.cname)
-    ticket = rep["ticket"]
-    ticket["tkt-vno"] = 5
-    ticket["realm"] = g.realm
-    _set_principal(ticket["sname"], g.sname)
-    ticket["enc-part"]["etype"] = ticket_etype
-    ticket["enc-part"]["kvno"] = ticket_kvno
-    ticket["enc-part"]["cipher"] = ticket_cipher
-    rep["enc-part"]["etype"] = reply_etype
-    if reply_kvno is not None:
-        rep["enc-part"]["kvno"] = reply_kvno
-    rep["enc-part"]["cipher"] = reply_cipher
-    return encoder.encode(rep)
+    ticket = _tlv(0x61, _seq((0, _int(5)), (1, _str(g.realm)), (2, _principal_der(g.sname)),
+                             (3, _seq((0, _int(ticket_etype)), (1, _int(ticket_kvno)), (2, _octets(ticket_cipher))))))
+    enc = _seq((0, _int(reply_etype)), (1, _int(reply_kvno)) if reply_kvno is not None else None,
+               (2, _octets(reply_cipher)))
+    return _tlv(0x6D if tgs else 0x6B, _seq(
+        (0, _int(5)), (1, _int(TGS_REP if tgs else AS_REP)), (2, _pa_data(g.padata)) if g.padata else None,
+        (3, _str(g.realm)), (4, _principal_der(g.cname)), (5, ticket), (6, enc)))
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -318,5 +308,8 @@ def _time(component) -> float | None:
     return moment.timestamp()
 
 
-def _flags(bits: set[int]) -> tuple[int, ...]:
-    return tuple(1 if i in bits else 0 for i in range(32))
+def _set_principal(component, p: Principal) -> None:
+    """Fill an impacket PrincipalName (krb_ap.py still builds its messages with impacket's types)."""
+    component["name-type"] = p.name_type
+    for i, part in enumerate(p.parts):
+        component["name-string"][i] = part

@@ -1,6 +1,6 @@
 """The DC's LDAPv3 server (RFC 4511) on asyncio TCP, answering the way Active Directory does.
 
-Wire only: messages are framed and decoded in `ber.py` with ldap3's ASN.1 types, turned into
+Wire only: messages are framed in `ber.py` and read in `ldap_messages.py`, turned into
 calls on the directory (`accounts.py` for binds, `search.py`, `modify.py`), and the answers encoded
 back. What AD-specific behaviour a client sees lives here: the diagnostic messages
 (`ldap_results.py`: `data 52e`...), anonymous access limited to the RootDSE (`000004DC`),
@@ -22,17 +22,18 @@ from typing import Any
 
 from services.common.context import ServiceContext
 
-from . import ber, modify
+from . import ber, ldap_messages, modify
 from . import filters as F
 from . import ldap_results as R
 from .accounts import ANONYMOUS, SUCCESS, Accounts
 from .directory import Directory
 from .entry import Account, Entry
 from .gssapi import GssapiAcceptor
+from .ldap_messages import BindRequest, CompareRequest, ExtendedRequest, Message, ModifyRequest, SearchRequest
 from .ldap_work import TooComplex, Worker, event_text
 from .names import InvalidDN, norm_dn
 from .rootdse import NOTICE_OF_DISCONNECTION, PAGED_RESULTS, START_TLS, SUPPORTED_CONTROLS, WHO_AM_I, root_dse
-from .search import NoSuchObject, TimeLimit, search, select
+from .search import NoSuchObject, TimeLimit, indexed, search, select
 
 SCOPES = {0: "base", 1: "one", 2: "sub"}
 MODIFY_OPS = {0: "add", 1: "delete", 2: "replace", 3: "increment"}
@@ -114,7 +115,14 @@ class LdapServer:
                     return
                 try:
                     message = await self.work.prepare(data)
-                except Exception as exc:  # noqa: BLE001 - pyasn1 raises several types; any means "not LDAP"
+                except ber.FrameError as exc:
+                    self._protocol_error(session, writer, f"undecodable BER ({exc})")
+                    return
+                except UnicodeDecodeError:
+                    self._protocol_error(session, writer, "an LDAPString is not UTF-8")
+                    return
+                except Exception as exc:
+                    self.ctx.log.exception("ldap: error decoding from %s", session.peer)
                     self._protocol_error(session, writer, f"undecodable BER ({exc.__class__.__name__})")
                     return
                 gate = self.ctx.faults.gate("ldap", session.peer, self.port)
@@ -197,21 +205,18 @@ class LdapServer:
         return ber.encode_entry(mid, entry_dn, values)
 
     # -- operations --------------------------------------------------------------------------
-    async def _dispatch(self, s: Session, message, writer: asyncio.StreamWriter) -> None:
-        mid = int(message["messageID"])
-        op = message["protocolOp"]
-        name = op.getName()
-        req = op.getComponent()
+    async def _dispatch(self, s: Session, message: Message, writer: asyncio.StreamWriter) -> None:
+        mid, name, req = message.mid, message.op, message.req
         if name == "unbindRequest":
             self.ctx.record("ldap.unbind", peer=s.peer, outcome="ok", user=self._who(s))
             raise Closed()
         if name == "abandonRequest":
-            self.ctx.record("ldap.abandon", peer=s.peer, outcome="ok", target=int(req))
+            self.ctx.record("ldap.abandon", peer=s.peer, outcome="ok", target=req)
             return  # searches here complete before the next request is read: nothing to stop
         if name == "bindRequest":
             writer.write(self._bind(s, mid, req))
         elif name == "searchRequest":
-            await self._search(s, mid, req, ber.controls(message), writer)
+            await self._search(s, mid, req, message.controls, writer)
         elif name == "extendedReq":
             await self._extended(s, mid, req, writer)
             return
@@ -233,26 +238,21 @@ class LdapServer:
     def _who(s: Session) -> str | None:
         return s.account.sam if s.account is not None else None
 
-    def _bind(self, s: Session, mid: int, req) -> bytes:
-        version = int(req["version"])
-        name = str(req["name"])
-        auth = req["authentication"]
+    def _bind(self, s: Session, mid: int, req: BindRequest) -> bytes:
+        version, name = req.version, req.name
         s.account, s.bind_name = None, ""   # a bind, whatever its result, starts a new identity
         s.pages.clear()
         if version not in (2, 3):
             self.ctx.record("ldap.bind", peer=s.peer, outcome="protocolError", name=name, version=version)
             return ber.result(mid, "bindResponse", R.PROTOCOL_ERROR, R.diagnostic(R.BAD_VERSION))
-        if auth.getName() == "sasl" and self.gssapi is not None \
-                and str(auth.getComponent()["mechanism"]).upper() == "GSSAPI":
-            sasl = auth.getComponent()
-            creds = bytes(sasl["credentials"]) if sasl["credentials"].isValue else b""
-            return self.gssapi.bind(s, mid, creds, self.ctx.record)
+        if req.method == "sasl" and self.gssapi is not None and req.mechanism.upper() == "GSSAPI":
+            return self.gssapi.bind(s, mid, req.credentials or b"", self.ctx.record)
         s.gss = None
-        if auth.getName() != "simple":
-            mech = str(auth.getComponent()["mechanism"]) if auth.getName() == "sasl" else auth.getName()
+        if req.method != "simple":
+            mech = req.mechanism
             self.ctx.record("ldap.bind", peer=s.peer, outcome="authMethodNotSupported", name=name, mechanism=mech)
             return ber.result(mid, "bindResponse", R.AUTH_METHOD_NOT_SUPPORTED, R.diagnostic(R.SASL))
-        secret = bytes(auth.getComponent()).decode("utf-8", "replace")
+        secret = req.secret.decode("utf-8", "replace")
         result = self.accounts.bind(name, secret)
         del secret
         dn = result.account.entry.dn if result.account is not None else None
@@ -266,23 +266,25 @@ class LdapServer:
         return ber.result(mid, "bindResponse", R.INVALID_CREDENTIALS,
                           R.diagnostic(R.BAD_CREDENTIALS, code=result.outcome))
 
-    async def _search(self, s: Session, mid: int, req, controls, writer: asyncio.StreamWriter) -> None:
-        base = str(req["baseObject"])
-        scope = int(req["scope"])
-        size_limit = int(req["sizeLimit"])
-        types_only = bool(req["typesOnly"])
-        attributes = [str(a) for a in req["attributes"]]
-        flt, text = await self.work.filter(req["filter"])
+    async def _search(self, s: Session, mid: int, req: SearchRequest, controls, writer: asyncio.StreamWriter) -> None:
+        base, scope, size_limit, types_only = req.base, req.scope, req.size_limit, req.types_only
+        attributes = req.attributes
+        flt, text = await self.work.filter(req.filter)
         event = dict(base=base, scope=SCOPES.get(scope, str(scope)), filter=event_text(text), user=self._who(s))
 
+        # Entries and the result go out together (one send for a small search; `_send` flushes
+        # every 200 entries of a big one).
+        pending: list[bytes] = []
+
         def done(code: int, text: str = "", matched: str = "", n: int = 0, ctrls=None) -> None:
-            writer.write(ber.result(mid, "searchResDone", code, text, matched, ctrls))
+            pending.append(ber.result(mid, "searchResDone", code, text, matched, ctrls))
+            writer.write(b"".join(pending))
             self.ctx.record("ldap.search", peer=s.peer, outcome=R.result_name(code), entries=n, **event)
 
         paged = None
         for oid, critical, value in controls:
             if oid == PAGED_RESULTS:
-                paged = ber.paged_request(value)
+                paged = ldap_messages.paged_request(value)
                 if paged is None:
                     return done(R.PROTOCOL_ERROR, R.diagnostic(R.CONTROL))
             elif critical and oid not in SUPPORTED_CONTROLS:
@@ -292,7 +294,7 @@ class LdapServer:
             entry = root_dse(self.directory, self.extensions)
             found = [entry] if await self.work.run(flt.match, entry, self.directory) else []
             for e in found:
-                writer.write(self._entry(mid, "", select(self.directory, e, attributes), types_only))
+                pending.append(self._entry(mid, "", select(self.directory, e, attributes), types_only))
             return done(R.SUCCESS, n=len(found))
         if s.account is None:
             return done(R.OPERATIONS_ERROR, R.diagnostic(R.NEED_BIND))
@@ -302,11 +304,16 @@ class LdapServer:
         try:
             base_key = norm_dn(base) if base else ""
             # A paged search's next page continues from its cookie; anything else searches now.
-            deadline = self.work.deadline(int(req["timeLimit"]))
-            results = [] if cookie else await self.work.run(search, self.directory, base, scope, flt, deadline)
+            deadline = self.work.deadline(req.time_limit)
+            if cookie:
+                results = []
+            elif indexed(self.directory, scope, flt):    # a dict lookup: not worth a thread hand-off
+                results = search(self.directory, base, scope, flt, deadline)
+            else:
+                results = await self.work.run(search, self.directory, base, scope, flt, deadline)
         except TimeLimit as exc:   # AD's MaxQueryDuration: what was found so far, then the error
             partial = exc.found[:min(size_limit or max_page, max_page)]
-            await self._send(mid, partial, attributes, types_only, writer)
+            await self._send(mid, partial, attributes, types_only, writer, pending)
             return done(R.TIME_LIMIT, R.diagnostic(R.QUERY_TIME), n=len(partial))
         except NoSuchObject as exc:
             return done(R.NO_SUCH_OBJECT, R.diagnostic(R.NO_OBJECT, dn=exc.matched), exc.matched)
@@ -326,7 +333,7 @@ class LdapServer:
             if size_limit and size_limit < min(page, len(results)):
                 page, code = size_limit, R.SIZE_LIMIT
             now_sent, rest = results[:page], results[page:]
-            await self._send(mid, now_sent, attributes, types_only, writer)
+            await self._send(mid, now_sent, attributes, types_only, writer, pending)
             next_cookie = b""
             if rest and code == R.SUCCESS:
                 next_cookie = os.urandom(12)
@@ -335,25 +342,24 @@ class LdapServer:
 
         limit = min(size_limit, max_page) if size_limit else max_page
         if len(results) > limit:
-            await self._send(mid, results[:limit], attributes, types_only, writer)
+            await self._send(mid, results[:limit], attributes, types_only, writer, pending)
             return done(R.SIZE_LIMIT, n=limit)
-        await self._send(mid, results, attributes, types_only, writer)
+        await self._send(mid, results, attributes, types_only, writer, pending)
         return done(R.SUCCESS, n=len(results))
 
     async def _send(self, mid: int, entries: list[Entry], attributes: list[str], types_only: bool,
-                    writer: asyncio.StreamWriter) -> None:
+                    writer: asyncio.StreamWriter, pending: list[bytes]) -> None:
+        """Encode `entries` onto `pending`, written out (and drained) every 200 entries."""
         for i, e in enumerate(entries, 1):
-            writer.write(self._entry(mid, e.dn, select(self.directory, e, attributes), types_only))
+            pending.append(self._entry(mid, e.dn, select(self.directory, e, attributes), types_only))
             if i % 200 == 0:
+                writer.write(b"".join(pending))
+                pending.clear()
                 await writer.drain()
 
-    def _modify(self, s: Session, mid: int, req) -> bytes:
-        dn = str(req["object"])
-        changes = []
-        for change in req["changes"]:
-            mod = change["modification"]
-            changes.append((MODIFY_OPS.get(int(change["operation"]), "?"), str(mod["type"]),
-                            [bytes(v) for v in mod["vals"]]))
+    def _modify(self, s: Session, mid: int, req: ModifyRequest) -> bytes:
+        dn = req.dn
+        changes = [(MODIFY_OPS.get(op, "?"), attr, values) for op, attr, values in req.changes]
         refusal = modify.apply(self.directory, s.account, dn, changes, secure=s.tls)
         # Attribute names and operations only: unicodePwd values are passwords.
         self.ctx.record("ldap.modify", peer=s.peer, outcome=refusal.name if refusal else "success", dn=dn,
@@ -362,10 +368,8 @@ class LdapServer:
             return self._refused(mid, "modifyResponse", refusal)
         return ber.result(mid, "modifyResponse", R.SUCCESS)
 
-    def _compare(self, s: Session, mid: int, req) -> bytes:
-        dn = str(req["entry"])
-        ava = req["ava"]
-        attr, value = str(ava["attributeDesc"]), bytes(ava["assertionValue"])
+    def _compare(self, s: Session, mid: int, req: CompareRequest) -> bytes:
+        dn, attr, value = req.dn, req.attribute, req.value
         if s.account is None:
             return ber.result(mid, "compareResponse", R.OPERATIONS_ERROR, R.diagnostic(R.NEED_BIND))
         try:
@@ -385,8 +389,8 @@ class LdapServer:
                         user=self._who(s))
         return ber.result(mid, "compareResponse", code)
 
-    async def _extended(self, s: Session, mid: int, req, writer: asyncio.StreamWriter) -> None:
-        oid = str(req["requestName"])
+    async def _extended(self, s: Session, mid: int, req: ExtendedRequest, writer: asyncio.StreamWriter) -> None:
+        oid = req.name
         if oid == WHO_AM_I:
             who = f"u:{self.directory.domain.netbios}\\{s.account.sam}" if s.account else ""
             self.ctx.record("ldap.extended", peer=s.peer, outcome="success", oid=oid, user=self._who(s))

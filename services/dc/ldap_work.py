@@ -1,8 +1,8 @@
 """Where the LDAP server's heavy work happens: off the event loop, under AD's LDAP policy limits.
 
-The DC has one event loop for LDAP, DNS and Kerberos. A search can cost seconds of CPU (pyasn1
-decodes about 0.2 MB of filter a second; a filter is matched against every candidate entry), so
-big messages are decoded, and every filter converted and evaluated, in a small thread pool; the
+The DC has one event loop for LDAP, DNS and Kerberos. A search can cost seconds of CPU (a filter of
+megabytes is read into objects, and matched against every candidate entry), so big messages are
+decoded, and every filter converted and evaluated, in a small thread pool; the
 loop keeps answering the other protocols meanwhile. A connection awaits its request's work before
 reading the next one, so replies on a connection stay in request order.
 
@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from . import ber
+from . import ber, ldap_messages
 from .filters import Filter
 from .settings import DcSettings
 
@@ -80,7 +80,7 @@ class Worker:
                 pass
 
     async def prepare(self, data: bytes) -> Any:
-        """The decoded LDAPMessage, or TooComplex. Raises what `ber.decode` raises."""
+        """The decoded LDAPMessage, or TooComplex. Raises what `ldap_messages.decode` raises."""
         if len(data) <= INLINE:
             return self._prepare(data)
         return await self.run(self._prepare, data)
@@ -89,7 +89,7 @@ class Worker:
         shape = ber.search_filter_shape(data, self.max_terms, self.max_depth)
         if shape is not None and (shape[1] > self.max_terms or shape[2] > self.max_depth):
             return TooComplex(*shape)
-        return ber.decode(data)
+        return ldap_messages.decode(data)
 
     async def filter(self, raw: Any) -> tuple[Filter, str]:
         """A request's filter as a `Filter` and its full text; a big one converted in the pool."""

@@ -86,7 +86,7 @@ def apply(directory: Directory, actor: Account | None, dn: str, changes: list[Ch
     if staged or new_password is not None:
         directory.touched(target)
     if any(attr.lower() in INDEXED for attr, _ in staged):
-        directory.reindex()          # a new mail must be found by the indexed equality filter
+        directory.reindex_entry(target)   # a new mail must be found by the indexed equality filter
     return None
 
 

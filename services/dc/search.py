@@ -15,7 +15,7 @@ from . import schema
 from .accounts import Accounts
 from .directory import Directory
 from .entry import Entry
-from .filters import Filter, equality_hint
+from .filters import Filter, equality_hints
 from .names import InvalidDN, norm_dn, parse_dn
 
 SCOPE_BASE, SCOPE_ONE, SCOPE_SUB = 0, 1, 2
@@ -77,16 +77,39 @@ def search(directory: Directory, base: str, scope: int, flt: Filter,
     return found
 
 
-def _subtree(directory: Directory, base_norm: str, flt: Filter) -> Iterable[Entry]:
-    hint = equality_hint(flt)
-    if hint is not None and hint[0] in directory.index:
-        attr, raw = hint
+INLINE_HITS = 64   # candidates from an index up to which a search is cheap enough for the event loop
+
+
+def indexed(directory: Directory, scope: int, flt: Filter) -> bool:
+    """Whether a search costs a lookup, not a walk: a base search, or a sub-tree one whose filter
+    requires an exact value of an indexed attribute with few entries."""
+    if scope == SCOPE_BASE:
+        return True
+    hits = _index_hits(directory, flt) if scope == SCOPE_SUB else None
+    return hits is not None and len(hits) <= INLINE_HITS
+
+
+def _index_hits(directory: Directory, flt: Filter) -> list[Entry] | None:
+    """The entries of the filter's most selective indexed equality; None when it has none."""
+    best: list[Entry] | None = None
+    for attr, raw in equality_hints(flt):
+        idx = directory.index.get(attr)
+        if idx is None:
+            continue
         text = raw.decode("utf-8", "replace")
         try:
             key = norm_dn(text) if attr == "distinguishedname" else text.casefold()
         except InvalidDN:
             return []
-        hits = directory.index[attr].get(key, [])
+        hits = idx.get(key, [])
+        if best is None or len(hits) < len(best):
+            best = hits
+    return best
+
+
+def _subtree(directory: Directory, base_norm: str, flt: Filter) -> Iterable[Entry]:
+    hits = _index_hits(directory, flt)
+    if hits is not None:
         return [e for e in hits if e.norm == base_norm or e.norm.endswith("," + base_norm)]
     if base_norm == norm_dn(directory.domain.base_dn):
         return directory.order

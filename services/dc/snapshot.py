@@ -10,6 +10,11 @@ The snapshot belongs to one seed: it records a fingerprint of the seed and the s
 shape the entries, and a start with a different seed ignores it (and says so). `POST /reset`
 discards it. Writing is batched: `run()` saves at most every FLUSH_SECONDS, and `close()` saves
 at a clean stop, so a kill -9 loses at most the last FLUSH_SECONDS of changes.
+
+Saving stays off the hot path: each changed entry's JSON row is kept and only the rows of
+entries changed since the last save (`Directory.dirty`) are made again, so a save costs what
+changed, not what ever changed (every bind changes its user's logon counters); the file itself is
+written in a thread.
 """
 from __future__ import annotations
 
@@ -37,8 +42,16 @@ class DirectorySnapshot:
         self.keys = keys
         self.log = log
         self.saved_generation = 0
+        self.rows: dict[str, str] = {}          # normalised DN -> its row, JSON
+        self._fingerprint = ""
+        self.writing = asyncio.Lock()
 
     def fingerprint(self) -> str:
+        if not self._fingerprint:       # the seed and settings are fixed for the process's life
+            self._fingerprint = self._shape_digest()
+        return self._fingerprint
+
+    def _shape_digest(self) -> str:
         d = self.directory
         shape = {"seed": d.seed, "generated_users": d.settings.generated_users,
                  "generated_password": d.settings.generated_password}
@@ -80,28 +93,42 @@ class DirectorySnapshot:
         return restored
 
     # -- writing -----------------------------------------------------------------------------------
-    def save(self) -> None:
+    def body(self) -> str:
+        """The file's text now; rows of entries unchanged since the last call are reused."""
         d = self.directory
-        generation = d.generation
-        rows = []
-        for norm in sorted(d.changed_entries):
-            entry = d.get(norm)
-            if entry is None:
-                continue
-            row: dict[str, Any] = {"dn": norm, "attributes": [[n, [_plain(v) for v in vs]] for n, vs in entry.items()]}
-            account = d.accounts.get(norm)
-            if account is not None:
-                row["digest"] = account.digest.hex()
-                keys = self.keys.saved(account)
-                if keys:
-                    row["keys"] = {str(e): k.hex() for e, k in keys.items()}
-            rows.append(row)
-        body = json.dumps({"version": VERSION, "fingerprint": self.fingerprint(), "usn": d.usn, "entries": rows})
+        dirty, d.dirty = d.dirty, set()
+        for norm in d.changed_entries:
+            if norm in dirty or norm not in self.rows:
+                row = self._row(norm)
+                if row is not None:
+                    self.rows[norm] = row
+        head = json.dumps({"version": VERSION, "fingerprint": self.fingerprint(), "usn": d.usn})
+        return head[:-1] + ', "entries": [' + ", ".join(self.rows.values()) + "]}"
+
+    def _row(self, norm: str) -> str | None:
+        d = self.directory
+        entry = d.get(norm)
+        if entry is None:
+            return None
+        row: dict[str, Any] = {"dn": norm, "attributes": [[n, [_plain(v) for v in vs]] for n, vs in entry.items()]}
+        account = d.accounts.get(norm)
+        if account is not None:
+            row["digest"] = account.digest.hex()
+            keys = self.keys.saved(account)
+            if keys:
+                row["keys"] = {str(e): k.hex() for e, k in keys.items()}
+        return json.dumps(row)
+
+    def _write(self, body: str) -> None:
         tmp = self.path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(body)
         os.replace(tmp, self.path)
+
+    def save(self) -> None:
+        generation = self.directory.generation
+        self._write(self.body())
         self.saved_generation = generation
 
     def save_if_changed(self) -> None:
@@ -111,18 +138,33 @@ class DirectorySnapshot:
             except OSError as exc:
                 self.log.error("directory snapshot not saved: %s", exc)
 
+    async def _save_in_thread(self) -> None:
+        """As `save_if_changed`, the file written in a thread (the text is made on the loop, which
+        owns the entries)."""
+        async with self.writing:
+            generation = self.directory.generation
+            if generation == self.saved_generation:
+                return
+            try:
+                await asyncio.to_thread(self._write, self.body())
+                self.saved_generation = generation
+            except OSError as exc:
+                self.log.error("directory snapshot not saved: %s", exc)
+
     def discard(self) -> None:
         """Back to the seed (`POST /reset`): the file goes, and the freshly loaded directory is clean."""
         self.path.unlink(missing_ok=True)
+        self.rows = {}
         self.saved_generation = self.directory.generation
 
     async def run(self) -> None:
         while True:
             await asyncio.sleep(FLUSH_SECONDS)
-            self.save_if_changed()
+            await self._save_in_thread()
 
     async def close(self) -> None:
-        self.save_if_changed()
+        async with self.writing:
+            self.save_if_changed()
 
 
 def _plain(value: Any) -> Any:

@@ -10,6 +10,7 @@ import socket
 import ssl
 import struct
 import subprocess
+import time
 
 import httpx
 import pytest
@@ -94,6 +95,42 @@ def test_right_password_gets_a_tgt_that_klist_shows(dc, tmp_path, fresh):
     assert 'salt "CORP.EXAMPLE.COMalice"' in trace and "aes256-cts" in trace
     kinds = [e["outcome"] for e in events(dc) if e["fields"].get("user") == "alice"]
     assert kinds[-2:] == ["preauth_required", "ok"]
+
+
+def logon_count(dc, sam):
+    c = Connection(Server(dc["host"], port=dc["ldap"], get_info=NONE), user="CORP\\Administrator",
+                   password="Admin-Passw0rd!", auto_bind=True)
+    c.search(USERS, f"(sAMAccountName={sam})", attributes=["logonCount"])
+    value = int(c.entries[0].logonCount.value or 0)
+    c.unbind()
+    return value
+
+
+def test_the_tcp_retry_of_a_too_big_reply_is_answered_from_the_lookaside(dc, fresh):
+    """AD Connector's AS-REQ over UDP: the AS-REP (a TGT with a PAC) is too big, so it asks again
+    over TCP and gets the reply the UDP request earned; the logon counts once."""
+    from services.ad_connector import kerberos_auth as ka
+    before = logon_count(dc, "alice")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.settimeout(5)
+        udp.connect((dc["host"], dc["kerberos"]))
+        udp.send(ka._as_req(REALM, ka.NT_PRINCIPAL, "alice", nonce=1, padata=None))
+        kind, err = ka._decode_reply(udp.recv(65535))
+        etype, salt = ka._choose_etype(err, REALM, "alice", ka.NT_PRINCIPAL)
+        key = ka.string_to_key(etype, "Alice-Passw0rd!", salt)
+        req = ka._as_req(REALM, ka.NT_PRINCIPAL, "alice", nonce=7, padata=ka._enc_timestamp(key, time.time()))
+        udp.send(req)
+        kind, err = ka._decode_reply(udp.recv(65535))
+    assert kind == "error" and int(err["error-code"]) == ka.KRB_ERR_RESPONSE_TOO_BIG
+    with socket.create_connection((dc["host"], dc["kerberos"]), timeout=5) as tcp:
+        tcp.sendall(struct.pack("!I", len(req)) + req)
+        (length,) = struct.unpack("!I", _recv_exactly(tcp, 4))
+        kind, rep = ka._decode_reply(_recv_exactly(tcp, length))
+    assert kind == "rep" and ka._check_rep(rep, key, 7, "tcp").ok
+    mine = [e for e in events(dc) if e["fields"].get("user") == "alice"]
+    assert [e["outcome"] for e in mine[-2:]] == ["KRB_ERR_RESPONSE_TOO_BIG", "ok"]
+    assert mine[-1]["fields"]["transport"] == "tcp" and mine[-1]["fields"]["lookaside"] is True
+    assert logon_count(dc, "alice") == before + 1
 
 
 def test_wrong_password_is_password_incorrect(dc, tmp_path, fresh):
@@ -230,7 +267,7 @@ def test_events_never_carry_passwords_or_keys(dc, tmp_path, fresh):
     assert "Passw0rd" not in text
     for e in events(dc):
         assert set(e["fields"]) <= {"user", "etype", "transport", "state", "bad_pwd_count",
-                                    "skew_seconds", "service", "too_big", "message", "reason"}
+                                    "skew_seconds", "service", "too_big", "message", "reason", "lookaside"}
 
 
 # -- faults and garbage --------------------------------------------------------------------------

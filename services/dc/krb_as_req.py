@@ -1,0 +1,174 @@
+"""The AS-REQ read by hand from its DER (RFC 4120 5.4.1) into `krb_wire.AsRequest`.
+
+pyasn1 took about a quarter of an AS exchange's time to decode the request. The AS-REQ has one
+fixed shape: [APPLICATION 10] SEQUENCE { pvno [1] 5, msg-type [2] 10, padata [3] SEQUENCE OF
+PA-DATA OPTIONAL, req-body [4] KDC-REQ-BODY }, every field in an explicit context tag. What does
+not read as that, in DER's definite lengths, is `Malformed`, as from impacket's types. The TGS-REQ
+keeps pyasn1 (`krb_wire.decode_tgs_req`): its checksum covers the req-body re-encoded.
+tests/services/dc/test_dc_krb_as_req.py checks this reader against impacket's types.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from .krb_wire import AsRequest, Malformed, Principal
+
+INT32 = (-2**31, 2**31 - 1)
+UINT32 = (0, 2**32 - 1)
+
+
+def _tlv(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
+    if pos + 2 > end:
+        raise Malformed("truncated")
+    tag, n = data[pos], data[pos + 1]
+    pos += 2
+    if n & 0x80:
+        count = n & 0x7F
+        if count == 0 or count > 4 or pos + count > end:
+            raise Malformed("bad length")
+        n = int.from_bytes(data[pos:pos + count], "big")
+        pos += count
+    if pos + n > end:
+        raise Malformed("overruns its container")
+    return tag, pos, pos + n
+
+
+def _seq(data: bytes, tlv: tuple[int, int, int], tag: int = 0x30) -> list[tuple[int, int, int]]:
+    """The TLVs filling a constructed TLV of `tag`."""
+    t, pos, end = tlv
+    if t != tag:
+        raise Malformed(f"expected tag 0x{tag:02x}, got 0x{t:02x}")
+    out = []
+    while pos < end:
+        item = _tlv(data, pos, end)
+        out.append(item)
+        pos = item[2]
+    return out
+
+
+def _fields(data: bytes, tlv: tuple[int, int, int]) -> dict[int, tuple[int, int, int]]:
+    """A SEQUENCE of explicitly tagged fields: context number -> the inner TLV, in order."""
+    out: dict[int, tuple[int, int, int]] = {}
+    last = -1
+    for t, s, e in _seq(data, tlv):
+        number = t - 0xA0
+        if not 0 <= number <= 30 or number <= last:
+            raise Malformed(f"field tag 0x{t:02x} unexpected")
+        inner = _tlv(data, s, e)
+        if inner[2] != e:
+            raise Malformed("a field holds more than one value")
+        out[number] = inner
+        last = number
+    return out
+
+
+def _int(data: bytes, tlv: tuple[int, int, int], bounds: tuple[int, int] = INT32) -> int:
+    t, s, e = tlv
+    if t != 0x02 or not 1 <= e - s <= 5:
+        raise Malformed("expected an INTEGER")
+    value = int.from_bytes(data[s:e], "big", signed=True)
+    if not bounds[0] <= value <= bounds[1]:
+        raise Malformed("INTEGER out of range")
+    return value
+
+
+def _string(data: bytes, tlv: tuple[int, int, int]) -> str:
+    """KerberosString: GeneralString (IA5 in practice); impacket's type reads it as UTF-8."""
+    t, s, e = tlv
+    if t != 0x1B:
+        raise Malformed("expected a KerberosString")
+    try:
+        return data[s:e].decode("utf-8")
+    except UnicodeDecodeError:
+        raise Malformed("a KerberosString that is not UTF-8") from None
+
+
+def _time(data: bytes, tlv: tuple[int, int, int]) -> float | None:
+    t, s, e = tlv
+    if t != 0x18:
+        raise Malformed("expected a KerberosTime")
+    try:
+        text = data[s:e].decode("ascii")
+    except UnicodeDecodeError:
+        raise Malformed("a KerberosTime that is not ASCII") from None
+    try:       # one that does not parse is no time (krb_wire's reading: the exchange decides)
+        return dt.datetime.strptime(text, "%Y%m%d%H%M%SZ").replace(tzinfo=dt.UTC).timestamp()
+    except ValueError:
+        return None
+
+
+def _principal(data: bytes, tlv: tuple[int, int, int]) -> Principal:
+    f = _fields(data, tlv)
+    if set(f) != {0, 1}:
+        raise Malformed("a PrincipalName is a name-type and a name-string")
+    parts = [_string(data, p) for p in _seq(data, f[1])]
+    if not parts:
+        raise Malformed("empty principal name")
+    return Principal(_int(data, f[0]), parts)
+
+
+def decode(data: bytes) -> AsRequest:
+    top = _tlv(data, 0, len(data))
+    if top[0] != 0x6A:
+        raise Malformed("not an AS-REQ")
+    if top[2] != len(data):
+        raise Malformed("trailing bytes")
+    inner = _tlv(data, top[1], top[2])
+    if inner[2] != top[2]:
+        raise Malformed("trailing bytes in the AS-REQ")
+    req = _fields(data, inner)
+    if not {1, 2, 4} <= set(req) <= {1, 2, 3, 4} or _int(data, req[1]) != 5 or _int(data, req[2]) != 10:
+        raise Malformed("not a KRB5 AS-REQ")
+    padata: dict[int, bytes] = {}
+    for pa in _seq(data, req[3]) if 3 in req else []:
+        f = _fields(data, pa)
+        if set(f) != {1, 2} or f[2][0] != 0x04:
+            raise Malformed("a PA-DATA is a type and a value")
+        padata[_int(data, f[1])] = data[f[2][1]:f[2][2]]
+    body = _fields(data, req[4])
+    if not {0, 2, 5, 7, 8} <= set(body) or set(body) - set(range(12)):
+        raise Malformed("KDC-REQ-BODY without its required fields")
+    if 1 not in body or 3 not in body:
+        raise Malformed("KDC-REQ without cname or sname")
+    t, s, e = body[0]
+    if t != 0x03 or e - s < 1 or data[s] > 7:
+        raise Malformed("kdc-options is not a BIT STRING")
+    unused, bits = data[s], data[s + 1:e]
+    if unused and not bits:
+        raise Malformed("kdc-options: unused bits without any")
+    count = len(bits) * 8 - unused
+    options = {i for i in range(count) if bits[i // 8] >> (7 - i % 8) & 1}
+    return AsRequest(
+        realm=_string(data, body[2]), cname=_principal(data, body[1]), sname=_principal(data, body[3]),
+        nonce=_int(data, body[7], UINT32), etypes=[_int(data, x) for x in _seq(data, body[8])],
+        options=options, till=_time(data, body[5]), rtime=_time(data, body[6]) if 6 in body else None,
+        padata=padata)
+
+
+def _whole(data: bytes) -> tuple[int, int, int]:
+    tlv = _tlv(data, 0, len(data))
+    if tlv[2] != len(data):
+        raise Malformed("trailing bytes")
+    return tlv
+
+
+def enc_timestamp(padata_value: bytes) -> tuple[int, bytes]:
+    """PA-ENC-TIMESTAMP's EncryptedData { etype [0], kvno [1] OPTIONAL, cipher [2] }: (etype, cipher)."""
+    f = _fields(padata_value, _whole(padata_value))
+    if not {0, 2} <= set(f) <= {0, 1, 2} or f[2][0] != 0x04:
+        raise Malformed("not an EncryptedData")
+    if 1 in f:
+        _int(padata_value, f[1], UINT32)
+    return _int(padata_value, f[0]), padata_value[f[2][1]:f[2][2]]
+
+
+def ts_enc(plaintext: bytes) -> float:
+    """PA-ENC-TS-ENC { patimestamp [0], pausec [1] OPTIONAL }: the client's time, epoch seconds."""
+    f = _fields(plaintext, _whole(plaintext))
+    if not {0} <= set(f) <= {0, 1}:
+        raise Malformed("not a PA-ENC-TS-ENC")
+    when = _time(plaintext, f[0])
+    if when is None:
+        raise Malformed("bad patimestamp")
+    usec = _int(plaintext, f[1], (0, 999999)) if 1 in f else 0
+    return when + usec / 1e6
