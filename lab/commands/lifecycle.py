@@ -100,6 +100,7 @@ def _resume(runtime: Runtime, args: argparse.Namespace, spec: LabSpec) -> int:
     firewall.ensure(state_dir)
     if runtime.name == "process":
         supervisor.spawn(state_dir)
+    step(dashboard.ensure_said(state_dir))      # one that runs is kept
     unhealthy = wait_all_healthy(topology, timeout)
     if unhealthy:
         say("not healthy: " + "; ".join(f"{n} ({why})" for n, why in unhealthy.items())

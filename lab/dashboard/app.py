@@ -213,11 +213,15 @@ def make_app(state_dir: Path, roster_state_dir: Path | None = None) -> FastAPI:
         ref = lab_of(key)
 
         async def body() -> AsyncIterator[str]:
-            seen = 0
+            seen, demo = 0, None
             while not await request.is_disconnected():
-                for row in narration.lines(ref.state_dir, seen):
-                    seen = int(row["n"])
-                    yield feed.sse(row)
+                rows = narration.lines(ref.state_dir)
+                if rows and rows[0].get("demo") != demo:      # a new demo began: its rows from the first
+                    seen, demo = 0, rows[0].get("demo")
+                for row in rows:
+                    if int(row["n"]) > seen:
+                        seen = int(row["n"])
+                        yield feed.sse(row)
                 await asyncio.sleep(0.3)
         return sse_response(body())
 

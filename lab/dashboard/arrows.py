@@ -32,7 +32,7 @@ CHATTER = ("agent.poll", "agent.register", "okta.agent.register", "okta.radius.c
            # the other end's record of a message drawn once already (okta.push.deliver, phone.push_answered)
            "phone.push_received", "okta.push.answer")
 BAD = {"reject", "failure", "failed", "timeout", "REJECTED", "TIMEOUT", "denied", "deny", "unreachable",
-       "refused", "error", "FAILED"}
+       "refused", "error", "FAILED", "dropped", "dc_unreachable", "REFUSED", "SERVFAIL", "NXDOMAIN"}
 
 
 def protocol_of(kind: str) -> str:
@@ -66,7 +66,7 @@ def arrow(event: dict[str, Any], topology: dict[str, Any]) -> dict[str, Any] | N
     if fields.get("user") and "(" not in label:
         label += f" ({_short(str(fields['user']))})"
     protocol = protocol_of(kind)
-    label = re.sub(r"@[\w.-]+", "", label).removeprefix(protocol + " ")    # alice, not alice@corp...
+    label = re.sub(r"@[\w.-]+", "", label)    # alice, not alice@corp.example.com
     if protocol == "DNS" and fields.get("name"):
         label = f"{fields.get('type')} {fields['name']} → {event.get('outcome')}"
     short = label.split(" (")[0].split(" → ")[-1 if kind in ("workspaces.signin", "connector.signin") else 0]

@@ -120,9 +120,13 @@ def security_groups(client: LabClient) -> list[dict[str, Any]]:
     for g in groups:
         rules = []
         for perm in g.get("IpPermissions", []):
-            for ip_range in perm.get("IpRanges", []) or [{"CidrIp": "(group)"}]:
-                rules.append({"protocol": perm.get("IpProtocol"), "from": perm.get("FromPort"),
-                              "to": perm.get("ToPort"), "cidr": ip_range.get("CidrIp")})
+            sources = [r.get("CidrIp") for r in perm.get("IpRanges", [])] + \
+                [f"group {p.get('GroupId')}" for p in perm.get("UserIdGroupPairs", [])]
+            protocol = "all traffic" if perm.get("IpProtocol") == "-1" else perm.get("IpProtocol")
+            ports = "" if perm.get("FromPort") in (None, -1) else (
+                f" {perm['FromPort']}" if perm.get("FromPort") == perm.get("ToPort")
+                else f" {perm.get('FromPort')}-{perm.get('ToPort')}")
+            rules.extend({"text": f"{protocol}{ports} from {source}"} for source in sources)
         out.append({"id": g["GroupId"], "name": g.get("GroupName", ""), "rules": rules})
     return out
 

@@ -1,13 +1,14 @@
 """`lab demo --browser`: the demo's narration shown on the dashboard, paced by its Next button.
 
 The demo (the `lab demo` process) and the dashboard share two files in `<state>/dashboard/`: the
-demo appends each line it says to `narration.jsonl` ({"n", "text"}, plus {"n", "wait": true}
+demo appends each line it says to `narration.jsonl` ({"n", "demo" (its id), "text"}, plus {"n", "wait": true}
 where it pauses), and waits until `narration-next` holds a number at least that pause's `n`,
 which the dashboard's Next button writes. No socket between them: either may start first.
 """
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,13 +30,14 @@ class Narrator:
         self.folder = _folder(state_dir)
         self.poll, self.gone = poll, gone
         self.count = 0
+        self.id = secrets.token_hex(4)      # tells this demo's rows from the last one's
         records.write_private(self.folder / LINES, "")
         records.write_private(self.folder / NEXT, "0")
 
     def _append(self, row: dict[str, Any]) -> None:
         self.count += 1
         with open(self.folder / LINES, "a") as out:
-            out.write(json.dumps({"n": self.count, **row}) + "\n")
+            out.write(json.dumps({"n": self.count, "demo": self.id, **row}) + "\n")
 
     def say(self, text: str) -> None:
         self._append({"text": text})

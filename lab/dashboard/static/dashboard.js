@@ -150,8 +150,8 @@
     groups.replaceChildren();
     (state.security_groups || []).forEach((g) => {
       select.appendChild(el("option", {value: g.id}, `${g.name} (${g.id})`));
-      groups.appendChild(el("p", {"class": "group"}, `${g.name}: ` + (g.rules.map((r) =>
-        `${r.protocol} ${r.from === r.to ? r.from : r.from + "-" + r.to} from ${r.cidr}`).join(", ") || "no inbound rules")));
+      groups.appendChild(el("p", {"class": "group"}, `${g.name}: ` +
+        (g.rules.map((r) => r.text).join(", ") || "no inbound rules")));
     });
     if (chosen) select.value = chosen;
   }
@@ -201,13 +201,16 @@
     const source = new EventSource(`/labs/${lab}/narration`);
     source.onmessage = (m) => {
       const row = JSON.parse(m.data);
-      if (row.n === 1) box.replaceChildren();
+      if (row.demo !== document.body.dataset.demoId) {      // a new demo: its narration from the start
+        box.replaceChildren();
+        document.body.dataset.demoId = row.demo;
+      }
       if (row.text !== undefined) {
         box.appendChild(el("p", {"class": /^Step \d+:/.test(row.text) ? "step" : ""}, row.text));
         box.scrollTop = box.scrollHeight;
       }
       next.disabled = !row.wait;
-      if (row.end) next.disabled = true;
+      document.body.dataset.demo = row.end ? "ended" : "running";
     };
     next.addEventListener("click", async () => {
       next.disabled = true;
