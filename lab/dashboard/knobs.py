@@ -118,7 +118,7 @@ def security_groups(client: LabClient) -> list[dict[str, Any]]:
         return []
     out = []
     for g in groups:
-        rules = []
+        rules: list[dict[str, str]] = []
         for perm in g.get("IpPermissions", []):
             sources = [r.get("CidrIp") for r in perm.get("IpRanges", [])] + \
                 [f"group {p.get('GroupId')}" for p in perm.get("UserIdGroupPairs", [])]
