@@ -25,7 +25,7 @@ PROTOCOLS = (
 )
 # Labels the report spells for a reader of a sequence, shorter for a picture.
 LABELS = {"connector.radius_request": "Access-Request", "workspaces.signin_started": "sign in",
-          "connector.authenticate": "authenticate", "okta.push.deliver": "push notification",
+          "connector.authenticate": "authenticate", "okta.push.deliver": "notification",
           "okta.push.send": "verify: send push"}
 # Background chatter (agents' long polls, registrations): on the timeline, not on the picture.
 CHATTER = ("agent.poll", "agent.register", "okta.agent.register", "okta.radius.config", "radius.apps",

@@ -34,7 +34,7 @@ def event(service, kind, peer=None, outcome=None, **fields):
     (event("okta", "okta.factor.verify", f"{SUBNET}.20", "SUCCESS", user="alice@corp.example.com"),
      ("radius-agent", "okta", "HTTPS", "factor.verify → SUCCESS (alice)")),
     (event("okta", "okta.push.deliver", f"{SUBNET}.60", "delivered", user="alice@corp.example.com"),
-     ("okta", "phone", "push", "push notification → delivered (alice)")),
+     ("okta", "phone", "push", "notification → delivered (alice)")),
     (event("phone", "phone.push_answered", "okta", "ok", user="alice@corp.example.com", result="APPROVE"),
      ("phone", "okta", "push", "answer: APPROVE (alice)")),
     (event("dc", "dns.query", f"{SUBNET}.41", "NOERROR", name="_ldap._tcp.corp.example.com", type="SRV"),
