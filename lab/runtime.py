@@ -125,8 +125,9 @@ def bring_up(runtime: Runtime, spec: LabSpec | None = None, *, names: list[str] 
 @contextlib.contextmanager
 def running_lab(runtime: Runtime, spec: LabSpec | None = None, *, names: list[str] | None = None,
                 timeout: float | None = None, progress: Progress = quiet) -> Iterator[dict[str, Any]]:
-    """`bring_up`, yield the topology, and stop the lab again whatever happened."""
-    topology = bring_up(runtime, spec, names=names, timeout=timeout, progress=progress)
+    """`bring_up`, yield the topology, and stop the lab again whatever happened. A lab for one run
+    (the tests', a scenario run's blank lab) gets no dashboard."""
+    topology = bring_up(runtime, spec, names=names, timeout=timeout, progress=progress, dashboard=False)
     try:
         yield topology
     finally:

@@ -22,8 +22,10 @@ def main() -> None:
     os.umask(0o077)       # its runs' reports and narration files are the lab owner's alone
     logging.basicConfig(level=logging.INFO, format="%(asctime)s [dashboard] %(levelname)s %(name)s: %(message)s")
     app = make_app(args.state_dir.resolve(), args.roster.resolve() if args.roster else None)
-    # No access log: the sign-in link's one-time ticket is in a URL.
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    # No access log: the sign-in link's one-time ticket is in a URL. The open event streams never
+    # end by themselves: on SIGTERM they get one second, so `lab down` does not wait on a browser.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False,
+                timeout_graceful_shutdown=1)
 
 
 if __name__ == "__main__":

@@ -109,7 +109,13 @@ def start(state_dir: Path, *, host: str, port: int, roster_state_dir: Path | Non
     with os.fdopen(fd, "ab") as out:
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
-    row = records.row_for("dashboard", proc.pid, " ".join(command[1:])) | {"url": base}
+    cmd = " ".join(command[1:])
+    deadline = time.monotonic() + 10
+    # Recorded once the child runs the dashboard (exec done): `is_ours` matches the command line,
+    # so a row written before would read as "not ours" and `stop` would miss the process.
+    while cmd not in records.cmdline(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    row = records.row_for("dashboard", proc.pid, cmd) | {"url": base}
     records.write_private(_process_file(state_dir), json.dumps(row))
     return wait_ready(state_dir, proc, log) if wait else base
 
@@ -120,7 +126,7 @@ def wait_ready(state_dir: Path, proc: subprocess.Popen[bytes] | None, log: Path)
     host_port = base.removeprefix("http://")
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        if (proc is not None and proc.poll() is not None) or process_row(state_dir) is None:
+        if proc.poll() is not None if proc is not None else process_row(state_dir) is None:
             _process_file(state_dir).unlink(missing_ok=True)
             tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
             raise LabError(f"the dashboard did not start on {host_port}: {tail[0]}")
