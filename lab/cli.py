@@ -152,9 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     ad.add_argument("--json", action="store_true")
     ad.set_defaults(func=cmd_ad)
 
-    open_ = sub.add_parser("open", help="a page's address (admin, signin, mail, mail:USER, or USER's phone), "
-                                       "opened in a browser where there is a display")
-    open_.add_argument("name", help="admin | signin | mail | mail:USER | USER (their Okta Verify)")
+    open_ = sub.add_parser("open", help="a page's address (admin, signin, mail, mail:USER, dashboard, or USER's "
+                                       "phone), opened in a browser where there is a display")
+    open_.add_argument("name", help="admin | signin | mail | mail:USER | dashboard | USER (their Okta Verify)")
     open_.add_argument("--no-browser", action="store_true", help="only print the address")
     open_.set_defaults(func=cmd_open)
 
@@ -187,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="narrate a scenario step by step for a class (all `demo` scenarios by default)")
     demo.add_argument("scenario", nargs="?")
     demo.add_argument("--no-pause", action="store_true", help="do not wait for Enter between steps")
+    demo.add_argument("--browser", action="store_true",
+                      help="narrate on the dashboard (`lab open dashboard`), paced by its Next step button")
     demo.set_defaults(func=cmd_demo)
 
     reset = sub.add_parser("reset", help="every service back to its seed state (faults, clocks too), healthy or "

@@ -47,7 +47,10 @@ def _event_line(e: dict[str, Any], paint: Callable[[str, str], str]) -> str:
 
 
 def run_demo(client: LabClient, state_dir: Path, scenario: Scenario, say: Callable[[str], None],
-             interactive: bool | None = None, colour: bool | None = None) -> Outcome:
+             interactive: bool | None = None, colour: bool | None = None,
+             pause: Callable[[], object] | None = None) -> Outcome:
+    """`pause` waits between steps when interactive (default: Enter on the terminal; `lab demo
+    --browser`: the dashboard's Next step button)."""
     interactive = sys.stdin.isatty() if interactive is None else interactive
     paint = painter(use_colour() if colour is None else colour)
     wrap = lambda text: textwrap.fill(text, width=96, initial_indent="  ", subsequent_indent="  ")  # noqa: E731
@@ -79,7 +82,7 @@ def run_demo(client: LabClient, state_dir: Path, scenario: Scenario, say: Callab
                      else f"\"{result.get('message')}\"")
             say("  The WorkSpaces client shows: " + paint(shown, GREEN if result["success"] else RED))
         if interactive:
-            input("  [Enter] for the next step ")
+            (pause or (lambda: input("  [Enter] for the next step ")))()
 
     # The runner's own progress would repeat what `before` tells (a `say` step's text): the
     # narration is before's and after's alone.

@@ -122,8 +122,10 @@ class DockerRuntime:
     def down(self, *, volumes: bool = False) -> list[str]:
         """Remove the containers and the network of this state directory's compose project, and with
         `volumes` its named volumes (the services' state). Returns the services that were running."""
+        from .dashboard import lifecycle as dashboard
         from .firewall import lifecycle as firewall  # here: it imports the runtimes
 
+        dashboard.stop(self.state_dir)       # the dashboard runs on the host, as the enforcer
         firewall.stop(self.state_dir)        # the enforcer and the tables in the containers' namespaces
         conf = load_conf(self.state_dir)
         if conf is None or engine.docker_unavailable_reason():

@@ -217,9 +217,11 @@ class ProcessRuntime:
 
     def down(self, *, volumes: bool = False) -> list[str]:  # noqa: ARG002 — `lab down` removes the state itself
         from . import supervisor  # here: the supervisor imports this module
+        from .dashboard import lifecycle as dashboard
         from .firewall import lifecycle as firewall
 
         supervisor.stop(self.state_dir)      # first: nothing may restart what is being stopped
+        dashboard.stop(self.state_dir)
         stopped = stop(self.state_dir)
         firewall.stop(self.state_dir)        # the enforcer, its nftables table and fallback faults
         return stopped

@@ -76,17 +76,20 @@ class Runtime(Protocol):
 
 
 def bring_up(runtime: Runtime, spec: LabSpec | None = None, *, names: list[str] | None = None,
-             enrol: bool = False, timeout: float | None = None, progress: Progress = quiet) -> dict[str, Any]:
+             enrol: bool = False, timeout: float | None = None, progress: Progress = quiet,
+             dashboard: bool | None = None) -> dict[str, Any]:
     """Bring the lab (or only `names`) up and return its topology once every service is healthy and,
     with `enrol` in a seeded lab, the seed users have Okta Verify. On failure everything started is
     stopped again and LabError says why.
 
     The state directory's data is resumed when it was made for the same choices, else discarded
     first (lab/state_rules.py). The org starts first (with what it needs): a revoked RADIUS agent
-    token is renewed then (lab/agent_token.py), before the agents would wait on it in vain."""
+    token is renewed then (lab/agent_token.py), before the agents would wait on it in vain.
+    The whole lab (no `names`) gets its dashboard (lab/dashboard/) unless `dashboard` is False."""
     from . import agent_token, state_rules  # here: both import this module
 
     spec = spec or LabSpec()
+    dashboard = names is None if dashboard is None else dashboard
     state_rules.settle(runtime.state_dir, spec, runtime.name, progress)
     topology = runtime.prepare(spec, names, progress)
     names = names or list(topology["services"])
@@ -113,14 +116,18 @@ def bring_up(runtime: Runtime, spec: LabSpec | None = None, *, names: list[str] 
     except (LabError, provision.ProvisionError, httpx.HTTPError) as exc:
         runtime.down()
         raise LabError(f"lab up failed, {runtime.undone}: {exc}") from None
+    if dashboard:
+        from .dashboard import lifecycle as dashboard_process  # here: it imports the runtimes
+        step(dashboard_process.ensure_said(runtime.state_dir))
     return topology
 
 
 @contextlib.contextmanager
 def running_lab(runtime: Runtime, spec: LabSpec | None = None, *, names: list[str] | None = None,
                 timeout: float | None = None, progress: Progress = quiet) -> Iterator[dict[str, Any]]:
-    """`bring_up`, yield the topology, and stop the lab again whatever happened."""
-    topology = bring_up(runtime, spec, names=names, timeout=timeout, progress=progress)
+    """`bring_up`, yield the topology, and stop the lab again whatever happened. A lab for one run
+    (the tests', a scenario run's blank lab) gets no dashboard."""
+    topology = bring_up(runtime, spec, names=names, timeout=timeout, progress=progress, dashboard=False)
     try:
         yield topology
     finally:

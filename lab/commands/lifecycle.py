@@ -12,6 +12,7 @@ import httpx
 from .. import agent_token, provision, state_rules, supervisor
 from .. import topology as topo
 from ..client import LabClient
+from ..dashboard import lifecycle as dashboard
 from ..errors import LabError, UsageError
 from ..firewall import lifecycle as firewall
 from ..process_runtime import check_ports_free
@@ -99,6 +100,7 @@ def _resume(runtime: Runtime, args: argparse.Namespace, spec: LabSpec) -> int:
     firewall.ensure(state_dir)
     if runtime.name == "process":
         supervisor.spawn(state_dir)
+    step(dashboard.ensure_said(state_dir))      # one that runs is kept
     unhealthy = wait_all_healthy(topology, timeout)
     if unhealthy:
         say("not healthy: " + "; ".join(f"{n} ({why})" for n, why in unhealthy.items())
@@ -186,6 +188,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         # What clients trust the lab's TLS with (LDAPTLS_CACERT, smtplib's cafile): lab/ca.py.
         "ca_certificate": (topology.get("ca") or {}).get("cert"),
         "network": firewall.status(args.state_dir),
+        "dashboard": dashboard.url(args.state_dir),
         "services": services,
         "credentials": {k: creds[k] for k in ("okta_api_token", "radius_shared_secret", "aws_access_key_id",
                                               "aws_secret_access_key", "aws_region") if k in creds},
@@ -197,6 +200,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         if status["ca_certificate"]:
             say(f"CA certificate (trust it for LDAPS, StartTLS): {status['ca_certificate']}")
         say(firewall.describe(status["network"]))
+        say(f"dashboard: {status['dashboard'] or 'not running'}" + (" (`lab open dashboard` signs you in)"
+                                                                     if status["dashboard"] else ""))
         for name, svc in status["services"].items():
             eps = "  ".join(f"{k} {v}" for k, v in svc["endpoints"].items())
             restarts = f"restarts {svc['restarts']}" if svc["restarts"] else ""

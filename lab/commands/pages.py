@@ -1,7 +1,8 @@
 """`lab open NAME`: the address of a page the lab serves, opened in a browser when there is one.
 
 NAME is `admin` (the Okta admin console), `signin` (the org's sign-in page), `mail` (the mailbox;
-`mail:alice` opens Alice's inbox), or a person's username (`alice`: Okta Verify on her phone).
+`mail:alice` opens Alice's inbox), `dashboard` (the trainer's dashboard, through a one-time
+sign-in link), or a person's username (`alice`: Okta Verify on her phone).
 The URL is always printed; a browser opens only where a display exists (a lab on a server over
 SSH prints the address for the trainer's own browser)."""
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ..errors import UsageError
 from .common import EXIT_OK, running_topology, say
 
 PAGE_NAMES = {"admin", "console", "signin", "login", "mail", "mailbox", "aws", "aws-console", "webaccess",
-              "web-access"}
+              "web-access", "dashboard"}
 PERSON_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 
@@ -71,7 +72,11 @@ def _check_person(topology: dict[str, Any], name: str) -> None:
 
 def cmd_open(args: argparse.Namespace) -> int:
     topology = running_topology(args)
-    url = page_url(topology, args.name)
+    if args.name == "dashboard":
+        from ..dashboard import lifecycle as dashboard
+        url = dashboard.sign_in_link(args.state_dir)     # a fresh one-time link each time
+    else:
+        url = page_url(topology, args.name)
     _check_person(topology, args.name)
     say(url)
     if has_display() and not args.no_browser:

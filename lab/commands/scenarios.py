@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +124,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     lab = lab_client(args)
     ok = True
+    speak: Callable[[str], None] = say
+    pause: Callable[[], object] | None = None
+    interactive, colour = (None if not args.no_pause else False), None
+    if getattr(args, "browser", False):     # the narration on the dashboard, its Next button for Enter
+        from ..dashboard import lifecycle as dashboard
+        from ..dashboard.narration import Narrator
+        narrator = Narrator(args.state_dir)
+        say(f"narrating on the dashboard at {dashboard.url(args.state_dir) or '(none runs: `lab up` starts it)'}: "
+            "its Next step button moves on")
+
+        def speak(text: str) -> None:
+            say(text)
+            narrator.say(text)
+        pause, interactive, colour = (narrator.pause if not args.no_pause else None), not args.no_pause, False
     for scenario in chosen:
-        ok &= run_demo(lab, args.state_dir, scenario, say, interactive=None if not args.no_pause else False).passed
+        ok &= run_demo(lab, args.state_dir, scenario, speak, interactive=interactive, colour=colour,
+                       pause=pause).passed
+    if getattr(args, "browser", False):
+        narrator.end()
     return EXIT_OK if ok else EXIT_FAILED
