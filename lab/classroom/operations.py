@@ -81,7 +81,8 @@ def start_trainee(trainee: Trainee, runtime_name: str, spec: LabSpec, *, timeout
                 return Outcome(trainee, "already up")
             return Outcome(trainee, "partly up", error="; ".join(f"{n} ({why})" for n, why in bad.items()))
         runtime = runtime_named(runtime_name, trainee.state_dir)
-        bring_up(runtime, spec, enrol=True, timeout=timeout, progress=progress)
+        # No dashboard of its own: the class dashboard shows every trainee's picture (and saves memory).
+        bring_up(runtime, spec, enrol=True, timeout=timeout, progress=progress, dashboard=False)
         if runtime.name == "process":
             supervisor.spawn(trainee.state_dir)
     except (LabError, provision.ProvisionError, httpx.HTTPError, OSError) as exc:

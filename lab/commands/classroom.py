@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import time
+import webbrowser
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,14 @@ from ..classroom import operations as ops
 from ..classroom import roster as roster_mod
 from ..classroom import subnets
 from ..classroom.roster import Roster, Trainee
+from ..dashboard import lifecycle as dashboard
 from ..errors import LabError, UsageError
 from ..k8s import cli as k8s_cli
 from ..runtime import LabSpec, running_runtime
 from .common import EXIT_FAILED, EXIT_LAB, EXIT_OK, say
+from .pages import has_display
+
+CLASS_DASHBOARD_OCTET = roster_mod.MAX_TRAINEES + 1     # the class dashboard's subnet: BASE.100
 
 DESCRIPTION = """A class on one host: one lab per trainee, each on its own subnet (trainee N on BASE.N),
 in its own state directory (<state>/class/trainee-NN) with its own credentials, seed and users.
@@ -70,6 +75,10 @@ def add_parser(sub: Any) -> None:
                                "the same as `lab --trainee N reset`")
     reset.add_argument("--blank", action="store_true", help="back to a blank lab instead")
     reset.set_defaults(func=cmd_class_reset)
+    open_ = actions.add_parser("open", help="the class dashboard: a one-time sign-in link, opened in a browser "
+                               "where there is a display")
+    open_.add_argument("--no-browser", action="store_true", help="only print the link")
+    open_.set_defaults(func=cmd_class_open)
     k8s_cli.add_parser(actions)       # `lab class manifests`: the class on Kubernetes (lab/k8s)
 
 
@@ -117,12 +126,20 @@ def _whole_class(args: argparse.Namespace) -> None:
 
 
 def _start_class_dashboard(state_dir: Path, roster: Roster) -> str | None:
-    """The trainer's dashboard for this class: its URL once started, None when there is none.
-
-    None for now: the dashboard (lab/dashboard/, started with lab.dashboard.lifecycle.start) is
-    wired in here when it lands; `class up` records the URL it returns in the roster."""
-    del state_dir, roster
-    return None
+    """The trainer's dashboard for this class (one tile per trainee, each opening that trainee's
+    picture): its URL, or None when it could not start (said; the class works without it). Its
+    files go to the class folder; it reads the roster afresh as trainees are added."""
+    if not roster.trainees:
+        return None
+    if roster.runtime == "docker":    # the labs are on Docker networks: the dashboard on the host's loopback
+        host, port = dashboard.address_for({"runtime": "docker"})
+    else:                             # beside the trainees: BASE.100 is never a trainee's (1..MAX_TRAINEES)
+        host, port = f"{_base_of(roster)}.{CLASS_DASHBOARD_OCTET}.{dashboard.OCTET}", dashboard.PORT
+    try:
+        return dashboard.start(roster_mod.class_dir(state_dir), host=host, port=port, roster_state_dir=state_dir)
+    except LabError as exc:
+        say(f"class dashboard not started: {exc}")
+        return None
 
 
 def cmd_class_up(args: argparse.Namespace) -> int:
@@ -201,6 +218,10 @@ def _resume(trainee: Trainee, runtime: str, args: argparse.Namespace) -> int:
 def cmd_class_down(args: argparse.Namespace) -> int:
     _whole_class(args)
     roster = load_roster(args.state_dir)
+    if dashboard.stop(roster_mod.class_dir(args.state_dir)):
+        say("class dashboard stopped")
+    roster.dashboard = None
+    roster_mod.save(args.state_dir, roster)
     stopped = ops.stop_all(roster.trainees, volumes=args.volumes, parallel=4, say=say)
     say(f"{sum(1 for s in stopped.values() if s)} of {len(roster.trainees)} trainee labs were running and are "
         "stopped" + ("; their state is removed" if args.volumes else "") + f"; the roster stays in "
@@ -213,11 +234,12 @@ def cmd_class_status(args: argparse.Namespace) -> int:
     roster = load_roster(args.state_dir)
     rows = ops.status_all(roster.trainees)
     healthy = all(r["healthy"] for r in rows)
+    roster.dashboard = dashboard.url(roster_mod.class_dir(args.state_dir))     # the live one, not the last known
     if args.json:
         say(json.dumps({**roster.to_json(), "healthy": healthy, "trainees": rows}, indent=2))
     else:
         say(f"class in {args.state_dir}, {roster.runtime} runtime, {len(rows)} trainees"
-            + (f"; dashboard {roster.dashboard}" if roster.dashboard else ""))
+            + (f"; dashboard {roster.dashboard} (`lab class open` signs you in)" if roster.dashboard else ""))
         for r in rows:
             state = ("healthy" if r["healthy"] else "UNHEALTHY") if r["running"] else "DOWN"
             mem = f"{r['memory']['pss_mib']:.0f} MiB" if r.get("memory") else ""
@@ -237,3 +259,13 @@ def cmd_class_reset(args: argparse.Namespace) -> int:
     _, trainee = find_trainee(args.state_dir, args.trainee)
     say(f"resetting {trainee.name}'s lab ({trainee.subnet}.x)")
     return cmd_reset(argparse.Namespace(state_dir=trainee.state_dir, blank=args.blank))
+
+
+def cmd_class_open(args: argparse.Namespace) -> int:
+    _whole_class(args)
+    load_roster(args.state_dir)
+    link = dashboard.sign_in_link(roster_mod.class_dir(args.state_dir))    # a fresh one-time link each time
+    say(link)
+    if has_display() and not args.no_browser:
+        webbrowser.open(link)
+    return EXIT_OK

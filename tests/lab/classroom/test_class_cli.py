@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from lab.classroom import roster as roster_mod
@@ -97,6 +98,25 @@ def test_class_status_json_names_every_trainee_and_its_pages(klass: dict[str, An
     assert f"trainee-02  {BASE}.2.x" in text
 
 
+def test_the_class_has_one_dashboard_with_a_tile_per_trainee(klass: dict[str, Any]) -> None:
+    """`class up` starts the trainer's dashboard beside the trainees (BASE.100.90:8080), not one per
+    trainee; `lab class open` gives a one-time sign-in link, and its session sees every trainee."""
+    status = json.loads(ok(run_lab(klass["state"], "class", "status", "--json")).stdout)
+    assert status["dashboard"] == f"http://{BASE}.100.90:8080"
+    for n in (1, 2, 3):
+        assert not (trainee_dir(klass, n) / "dashboard" / "process.json").exists()
+    link = ok(run_lab(klass["state"], "class", "open", "--no-browser")).stdout.strip()
+    assert link.startswith(f"{status['dashboard']}/signin?ticket=")
+    with httpx.Client(follow_redirects=True, timeout=30) as browser:
+        page = browser.get(link)
+        assert page.status_code == 200, page.text
+        for n in (1, 2, 3):
+            assert f"trainee-0{n}" in page.text
+    with httpx.Client(follow_redirects=True, timeout=30) as stranger:    # the link works once
+        again = stranger.get(link)
+        assert again.status_code == 200 and "trainee-01" not in again.text
+
+
 def test_a_sign_in_on_one_trainee_is_seen_by_that_lab_only(klass: dict[str, Any]) -> None:
     before = {n: len(signins(klass, n)) for n in (1, 2, 3)}
     result = ok(run_lab(klass["state"], "--trainee", "2", "login", "alice", "--json"))
@@ -149,6 +169,7 @@ def test_resetting_one_trainee_leaves_the_others_alone(klass: dict[str, Any]) ->
 def test_class_down_stops_every_trainee_and_keeps_the_roster(klass: dict[str, Any]) -> None:
     result = ok(run_lab(klass["state"], "class", "down"))
     assert "3 of 3 trainee labs were running" in result.stdout
+    assert "class dashboard stopped" in result.stdout
     status = run_lab(klass["state"], "class", "status", "--json")
     assert status.returncode == 1
     assert [r["running"] for r in json.loads(status.stdout)["trainees"]] == [False, False, False]
