@@ -15,6 +15,6 @@ from .support import DockerLab, start_lab
 def docker_lab(tmp_path_factory) -> Iterator[DockerLab]:
     state_dir = tmp_path_factory.mktemp("docker-lab")
     try:
-        yield start_lab(state_dir)
+        yield start_lab(state_dir, agents=2)     # as the ci-docker scenarios run it: one lab, not two
     finally:
         DockerRuntime(state_dir).down(volumes=True)

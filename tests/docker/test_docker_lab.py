@@ -26,7 +26,7 @@ from lab.runtime import LabSpec, bring_up
 from tests.support import admin_headers
 from tests.ui.conftest import browser, page  # noqa: F401 (fixtures for the console's smoke test)
 
-from .support import need_docker, start_lab
+from .support import need_docker
 
 ROOT = Path(__file__).resolve().parents[2]
 AUTH_FAILED = ("Authentication Failed: Please check your username and password to make sure you "
@@ -229,22 +229,18 @@ def test_the_cli_drives_the_containers(docker_lab):
     assert logs.returncode == 0 and "listening" in logs.stdout
 
 
-def test_two_radius_agents_in_containers(tmp_path):
-    """`--agents 2`: a second agent container; AD Connector lists both agents as RADIUS servers."""
-    try:
-        lab = start_lab(tmp_path, agents=2)   # beside the module's lab, on a network of its own
-        subnet = lab.subnet
-        assert lab.runtime.status() == {name: "healthy" for name in lab.topology["services"]}
-        assert lab.topology["services"]["radius-agent-2"]["host"] == f"{subnet}.22"
-        resp = signin(lab, "alice", phone_code(lab, "alice"))
-        assert resp.status_code == 200, resp.text
-        agents = {f"{subnet}.20", f"{subnet}.22"}
-        events = httpx.get(f"{lab.url('ad-connector', 'admin')}/events", timeout=10,
-                           headers=admin_headers(lab.topology)).json()
-        assert any((e.get("peer") or "").split(":")[0] in agents for e in events)
-    finally:
-        DockerRuntime(tmp_path).down(volumes=True)
-    assert DockerRuntime(tmp_path).running() == []
+def test_two_radius_agents_in_containers(docker_lab):
+    """`--agents 2` (the module's lab): a second agent container; AD Connector lists both agents as
+    RADIUS servers."""
+    subnet = docker_lab.subnet
+    assert docker_lab.topology["services"]["radius-agent-2"]["host"] == f"{subnet}.22"
+    assert docker_lab.runtime.status()["radius-agent-2"] == "healthy"
+    resp = signin(docker_lab, "bob", "push")      # a push: no code to collide with another test's
+    assert resp.status_code == 200, resp.text
+    agents = {f"{subnet}.20", f"{subnet}.22"}
+    events = httpx.get(f"{docker_lab.url('ad-connector', 'admin')}/events", timeout=10,
+                       headers=admin_headers(docker_lab.topology)).json()
+    assert any((e.get("peer") or "").split(":")[0] in agents for e in events)
 
 
 def test_without_the_image_up_says_how_to_build_it(tmp_path):
