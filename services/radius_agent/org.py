@@ -8,12 +8,15 @@ The time spent waiting for the org is accumulated per call site (`okta_time`), f
 """
 from __future__ import annotations
 
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlparse
 
 import httpx
+
+from services.common.tls import describe_error
 
 
 class OrgError(Exception):
@@ -44,11 +47,13 @@ class Timer:
 
 class OrgClient:
     def __init__(self, base_url: str, token: str, *, max_connections: int = 20,
-                 local_address: str | None = None) -> None:
+                 local_address: str | None = None, verify: ssl.SSLContext | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-        # Leave from the agent's own host address, so the org's logs see InstanceOkta, not 127.0.0.1.
-        transport = httpx.AsyncHTTPTransport(limits=limits, local_address=local_address)
+        # Leave from the agent's own host address, so the org's logs see InstanceOkta, not 127.0.0.1;
+        # `verify`: the lab CA, the only one trusted for the org (services/common/tls.py).
+        transport = httpx.AsyncHTTPTransport(limits=limits, local_address=local_address,
+                                             verify=verify if verify is not None else True)
         self._http = httpx.AsyncClient(
             base_url=self.base_url, transport=transport,
             headers={"Authorization": f"SSWS {token}", "Accept": "application/json",
@@ -164,8 +169,9 @@ class OrgClient:
                                             headers=headers, timeout=timeout)
         except httpx.TimeoutException as exc:
             raise OrgTimeout(f"{method} {path}: no answer within {timeout:.1f} s") from exc
-        except httpx.HTTPError as exc:
-            raise OrgUnreachable(f"{method} {path}: {exc.__class__.__name__}: {exc}") from exc
+        except httpx.HTTPError as exc:      # a certificate refused: in the real agent's words
+            why = describe_error(exc) or f"{exc.__class__.__name__}: {exc}"
+            raise OrgUnreachable(f"{method} {path}: {why}") from exc
         finally:
             if timer is not None:
                 timer.seconds += time.monotonic() - started
