@@ -108,7 +108,8 @@ class WorkspacesService:
         except ConnectorUnavailable as exc:
             raise AwsError("InternalServerException", f"AWS Directory Service is unavailable ({exc}).") from None
         taken = {d.get("RegistrationCode", "").lower() for d in self.store.directories()}
-        code = models.registration_code(self.settings.registration_code_prefix, taken)
+        prefix = self.settings.registration_code_prefix or models.region_prefix(call.region)
+        code = models.registration_code(prefix, taken)
         doc = models.new_directory(ds, params, region=call.region, code=code, account=self.settings.account_id)
         self.store.put_directory(doc)
         self.ctx.record("workspaces.directory_state", outcome=models.REGISTERING, trace=call.trace,
