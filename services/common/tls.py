@@ -20,7 +20,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import ssl
+import struct
 from collections.abc import Iterator
 from typing import Any
 
@@ -141,4 +143,21 @@ class HttpsListener:
             await self.server.serve(sockets=[self.sock])
         except asyncio.CancelledError:
             self.server.should_exit = True
+            self._abort()
             raise
+
+    def _abort(self) -> None:
+        """At stop: close the port and reset every connection (RST, not FIN), so nothing of this
+        process lingers on the port (FIN_WAIT) and a restarted service can bind it at once."""
+        for server in getattr(self.server, "servers", []):
+            server.close()
+        for connection in list(self.server.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            if transport is None:
+                continue
+            raw = transport.get_extra_info("socket")
+            if raw is not None:
+                with contextlib.suppress(OSError):
+                    raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            transport.abort()
+        self.sock.close()
