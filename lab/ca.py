@@ -9,7 +9,10 @@ LDAPTLS_CACERT). Leaf certificates are issued afresh at every `lab up`, so their
 the subnet the lab runs on.
 
 Which services get one, and for which names, is `SUBJECTS` (by the package a service runs): a new
-TLS-serving service (the Okta org's HTTPS, later) adds one entry there.
+TLS-serving service adds one entry there. The services in `INSPECTED` (the Okta org) also get a
+second certificate for the same names from another CA, the "TLS inspection" CA (`<state>/ca/
+inspection/`), which no lab client trusts: what a TLS-inspecting proxy between InstanceOkta and
+the org presents (the org serves it while the `intercept_tls` fault is on; docs/network.md).
 """
 from __future__ import annotations
 
@@ -30,6 +33,8 @@ from .state import domain_of
 
 CA_DIR, CA_CERT, CA_KEY = "ca", "ca.pem", "ca-key.pem"
 CA_NAME = "Okta WorkSpaces Lab CA"
+# A corporate proxy's own CA, as a TLS-inspection device has: trusted by nothing in the lab.
+INSPECTION_DIR, INSPECTION_CA_NAME = "inspection", "Corporate TLS Inspection CA (lab)"
 CA_DAYS, LEAF_DAYS = 3650, 825          # 825: what browsers and Apple platforms accept for a server certificate
 DC_HOSTNAME = "instancerdc"             # the walkthrough's domain controller
 LISTENS_EVERYWHERE = ("0.0.0.0", "127.0.0.1")
@@ -78,10 +83,19 @@ def _by_address(topology: dict[str, Any], name: str) -> Subject:
     return Subject((name,), _addresses(topology["services"][name]))
 
 
+def _org(topology: dict[str, Any], name: str) -> Subject:
+    # The agents reach the org by address (InstanceOkta's view of `<org>.okta.com`); the DNS name
+    # is the container's hostname.
+    return Subject((name,), _addresses(topology["services"][name]))
+
+
 SUBJECTS: dict[str, Callable[[dict[str, Any], str], Subject]] = {
     "services.dc": _dc,        # LDAP StartTLS and LDAPS
     "services.mail": _by_address,   # SMTP STARTTLS
+    "services.okta": _org,     # the org's HTTPS (the agents' API calls)
 }
+# Services a TLS-inspection proxy can stand in front of: they also get the inspection CA's certificate.
+INSPECTED = frozenset({"services.okta"})
 
 
 # -- the CA ----------------------------------------------------------------------------------------
@@ -110,8 +124,9 @@ def _private_dir(path: Path) -> Path:
 class LabCA:
     """The CA of one state directory: made on first use, then loaded."""
 
-    def __init__(self, state_dir: Path) -> None:
-        self.dir = Path(state_dir) / CA_DIR
+    def __init__(self, state_dir: Path, *, sub_dir: str = "", name: str = CA_NAME) -> None:
+        self.dir = Path(state_dir) / CA_DIR / sub_dir if sub_dir else Path(state_dir) / CA_DIR
+        self.name = name
         self.cert_path, self.key_path = self.dir / CA_CERT, self.dir / CA_KEY
         if not (self.cert_path.exists() and self.key_path.exists()):
             self._create()
@@ -121,7 +136,7 @@ class LabCA:
     def _create(self) -> None:
         _private_dir(self.dir)
         key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, CA_NAME),
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, self.name),
                           x509.NameAttribute(NameOID.ORGANIZATION_NAME, "okta-workspaces-lab")])
         now = _now()
         ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
@@ -179,10 +194,15 @@ def issue_for_topology(state_dir: Path, topology: dict[str, Any], *, out_dir: Pa
     certificate's path as the topology's `ca`. The docker runtime passes a folder it mounts into
     the containers, with keys the containers' user can read (key_mode 0644 in a 0700 folder)."""
     ca = LabCA(state_dir)
+    inspection: LabCA | None = None
     base = _private_dir(out_dir or Path(state_dir) / "tls")
     for name, svc in topology["services"].items():
         subjects = SUBJECTS.get(svc.get("package", ""))
         if subjects is not None:
             svc["tls"] = ca.issue(subjects(topology, name), base / name, key_mode=key_mode)
+        if svc.get("package") in INSPECTED and subjects is not None:
+            inspection = inspection or LabCA(state_dir, sub_dir=INSPECTION_DIR, name=INSPECTION_CA_NAME)
+            svc["tls_inspection"] = inspection.issue(subjects(topology, name), base / name / INSPECTION_DIR,
+                                                     key_mode=key_mode)
     topology["ca"] = {"cert": str(ca.cert_path)}
     return topology

@@ -5,6 +5,7 @@ whichever runtime started the lab.
 """
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ class LabClient:
     def __init__(self, topology: dict[str, Any]) -> None:
         self.topology = topology
         self._http = httpx.Client(timeout=30)
+        self._texts_read: dict[str, int] = {}      # number -> the last SMS/call whose code was read
 
     def close(self) -> None:
         self._http.close()
@@ -106,6 +108,24 @@ class LabClient:
             raise LabClientError(f"Okta Verify on the phone has no account for {user}")
         resp.raise_for_status()
         return resp.json()["code"]
+
+    def phone_texted_code(self, number: str, timeout: float = 10.0) -> str:
+        """The code in the next SMS or voice call to `number` that has not been read yet (the org
+        sends in the background, so it is waited for)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            after = self._texts_read.get(number, 0)
+            received = self._http.get(f"{api_url(self.topology, 'phone')}/messages", params={"to": number}).json()
+            if received and received[-1]["id"] < after:
+                after = 0       # `lab reset` emptied the phone: its numbering starts again
+            msgs = [m for m in received if m["id"] > after]
+            found = next((m for m in msgs if re.search(r"\b(\d{6})\b", m["text"])), None)
+            if found is not None:
+                self._texts_read[number] = found["id"]
+                return re.search(r"\b(\d{6})\b", found["text"]).group(1)  # type: ignore[union-attr]
+            if time.monotonic() > deadline:
+                raise LabClientError(f"no SMS or call with a code reached {number} within {timeout:.0f} s")
+            time.sleep(0.1)
 
     def phone_respond(self, user: str, action: str, after: float = 0.0) -> dict[str, Any]:
         resp = self._http.put(f"{api_url(self.topology, 'phone')}/accounts/{user}/behaviour",

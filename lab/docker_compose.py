@@ -98,6 +98,7 @@ def containers_view(host_topology: dict[str, Any]) -> dict[str, Any]:
     inside["state_dir"], inside["seed"] = CONTAINER_STATE_DIR, CONTAINER_SEED
     inside.pop("ca", None)
     for svc in inside["services"].values():
+        svc.pop("tls_inspection", None)     # the host's path; containers are not given it (yet)
         if svc.get("tls"):
             svc["tls"] = dict(CONTAINER_TLS)
     return inside

@@ -3,6 +3,11 @@
 Each event becomes an arrow between two lifelines: the service that recorded it and its peer
 (found by address in the topology). Most events are recorded by the receiver; the kinds in
 OUTBOUND are recorded by the sender. Events without a known peer become a note on their lifeline.
+
+A hop that got no answer (a request that timed out, a host unreachable: a packet a security group
+or a firewall dropped, or a server that is down) is drawn as a lost message, UML's way: a dashed
+red arrow from the sender that stops short of the receiver's lifeline and ends in a cross, since
+the receiver never saw it. Its recorder is the sender, whatever the kind.
 """
 from __future__ import annotations
 
@@ -23,6 +28,9 @@ NOTE_KINDS = {"connector.dc_discovery", "connector.ad_auth", "connector.radius"}
 # Replies the RADIUS agent sends (recorded when the request completes).
 RADIUS_REPLIES = {"accept": "Access-Accept", "reject": "Access-Reject", "challenge": "Access-Challenge",
                   "resent_cached": "cached reply"}
+
+# Outcomes that mean "sent, and nothing came back".
+TIMED_OUT = {"timeout", "unreachable", "TIMEOUT"}
 
 LANE_GAP, TOP, ROW, MARGIN = 130, 60, 26, 20
 
@@ -53,7 +61,12 @@ def arrows(events: list[dict[str, Any]], topology: dict[str, Any]) -> list[dict[
             label += f" ({fields['user']})"
         if kind == "radius.request" and e.get("outcome") in RADIUS_REPLIES:
             label = RADIUS_REPLIES[e["outcome"]] + (f" ({fields['user']})" if fields.get("user") else "")
-        if kind in CLIENT_KINDS:
+        peer_name = _peer_service(e.get("peer"), topology)
+        lost = e.get("outcome") in TIMED_OUT and peer_name is not None and peer_name != service
+        if lost:
+            src, dst = service, peer_name       # the recorder sent it; the peer never answered
+            label += " (no answer)"
+        elif kind in CLIENT_KINDS:
             src, dst = ("client", service) if CLIENT_KINDS[kind] == "in" else (service, "client")
         elif kind in NOTE_KINDS:
             src = dst = service
@@ -68,7 +81,7 @@ def arrows(events: list[dict[str, Any]], topology: dict[str, Any]) -> list[dict[
                 src, dst = service, peer
             else:
                 src, dst = peer, service
-        out.append({"from": src, "to": dst, "label": label, "time": e["time"][11:23],
+        out.append({"from": src, "to": dst, "label": label, "time": e["time"][11:23], "lost": lost,
                     "ok": e.get("outcome") not in ("reject", "failure", "timeout", "REJECTED", "TIMEOUT", "denied")})
     return out
 
@@ -103,8 +116,22 @@ def svg(events: list[dict[str, Any]], topology: dict[str, Any]) -> str:
                          f'{escape(r["label"])}</text>')
             continue
         x1, x2 = x[r["from"]], x[r["to"]]
+        if r.get("lost"):
+            parts.append(_lost(x1, x2, y, r["label"]))
+            continue
         parts.append(f'<line x1="{x1}" y1="{y}" x2="{x2}" y2="{y}" stroke="{colour}" marker-end="url(#arrow)"/>')
         parts.append(f'<text x="{(x1 + x2) / 2}" y="{y - 4}" text-anchor="middle" fill="{colour}">'
                      f'{escape(r["label"])}</text>')
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+def _lost(x1: float, x2: float, y: float, label: str) -> str:
+    """A lost message: dashed, red, ending in a cross three quarters of the way to the receiver."""
+    end = x1 + (x2 - x1) * 0.75
+    return (f'<g data-hop="timed-out"><title>no answer: the request timed out (dropped on the way, '
+            f'or the receiver is down)</title>'
+            f'<line x1="{x1}" y1="{y}" x2="{end}" y2="{y}" stroke="#c0392b" stroke-dasharray="6,4"/>'
+            f'<path d="M{end - 5},{y - 5} L{end + 5},{y + 5} M{end - 5},{y + 5} L{end + 5},{y - 5}" '
+            f'stroke="#c0392b" stroke-width="2"/>'
+            f'<text x="{(x1 + end) / 2}" y="{y - 4}" text-anchor="middle" fill="#c0392b">{escape(label)}</text></g>')

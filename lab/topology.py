@@ -23,7 +23,7 @@ ADMIN_PORT = 9100
 SERVICES: dict[str, tuple[int, dict[str, int]]] = {
     "dc": (10, {"ldap": 389, "ldaps": 636, "kerberos": 88, "kpasswd": 464, "dns": 53}),
     "mail": (70, {"smtp": 25, "api": 80}),      # before okta: the org sends its emails here
-    "okta": (30, {"api": 80}),
+    "okta": (30, {"api": 80, "https": 443}),    # the agents call the org over HTTPS (lab CA)
     "ad-agent": (21, {}),                       # after okta: it registers with the org; no data ports
     "phone": (60, {"api": 80}),
     "radius-agent": (20, {"radius": 1812}),
@@ -42,7 +42,7 @@ CONSOLE_ACCOUNT_ID = "123456789012"
 # The lab's operator: the IAM user who signs in to the AWS console (password: credential console_password).
 CONSOLE_USER = "lab-operator"
 
-HTTP_KINDS = {"api", "admin"}
+HTTP_KINDS = {"api", "admin", "https"}
 # The pages people open in a browser, by the package that serves them on its `api` port.
 PAGES = {"services.okta": {"signin": "/login", "admin_console": "/admin"},
          "services.mail": {"mailbox": "/"}, "services.phone": {"phones": "/"},
@@ -151,7 +151,8 @@ def endpoints(service: dict[str, Any]) -> dict[str, str]:
     out = {}
     for kind, port in service["ports"].items():
         addr = f"{service['host']}:{port}"
-        out[kind] = f"http://{addr}" if kind in HTTP_KINDS else addr
+        scheme = "https" if kind == "https" else "http"
+        out[kind] = f"{scheme}://{addr}" if kind in HTTP_KINDS else addr
     for page, path in PAGES.get(service.get("package", ""), {}).items():
         out[page] = out["api"] + path
     return out

@@ -6,11 +6,14 @@ from typing import Any
 
 from ..client import LabClient
 
+SENT_CODE = "$code_sent_to:"
+
 
 def placeholders(client: LabClient) -> dict[str, str]:
     """Names a scenario may use for what depends on the topology: `$directory` (the seed's
     directory id), `$dc`, `$agent`, `$agent2` (addresses), `$nowhere` (an address nothing uses);
-    `$app` (the WorkSpaces RADIUS app's id in the org) is looked up by `resolve` when used."""
+    `$app` (the WorkSpaces RADIUS app's id in the org) is looked up by `resolve` when used, and
+    `$code_sent_to:NUMBER` (the code in the next unread SMS or voice call to that phone number)."""
     services = client.topology["services"]
     seed_directory = (client.seed().get("aws") or {}).get("directory", {}).get("id", "")
     out = {"$directory": "" if client.topology.get("blank") else seed_directory, "$dc": services["dc"]["host"],
@@ -28,6 +31,8 @@ def resolve(params: dict[str, Any], client: LabClient,
         names["$app"] = client.workspaces_app_id()
 
     def swap(value: Any) -> Any:
+        if isinstance(value, str) and value.startswith(SENT_CODE):
+            return client.phone_texted_code(value[len(SENT_CODE):])
         if isinstance(value, str) and value in names:
             return names[value]
         if isinstance(value, str) and "$" in value:

@@ -17,7 +17,10 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from services.common.context import ServiceContext
+from services.common.tls import peer_https, transport
 
 from . import directory
 from .importer import run_import
@@ -46,6 +49,7 @@ class Agent:
         self.org_answered = False      # the org refused us (e.g. a revoked token): up, but DISRUPTED
         self.last_error: str | None = None
         self.importing = asyncio.Lock()
+        self.org_url = ctx.peer_url("okta")
         self._work: set[asyncio.Task[None]] = set()    # running jobs, kept so they are not collected
 
     # -- state -----------------------------------------------------------------------------------
@@ -55,11 +59,13 @@ class Agent:
         os.replace(tmp, self.path)
 
     def org(self, http) -> OrgClient:
-        return OrgClient(http, self.ctx.peer_url("okta"), self.ctx.credential("okta_api_token"))
+        return OrgClient(http, self.org_url, self.ctx.credential("okta_api_token"))
 
     # -- the loops -------------------------------------------------------------------------------
     async def run(self) -> None:
-        async with self.ctx.http_client(timeout=60) as http:
+        # https://<org> verified against the lab CA, leaving from InstanceOkta's address.
+        self.org_url, verify = peer_https(self.ctx, "okta")
+        async with httpx.AsyncClient(transport=transport(self.ctx.source_address, verify), timeout=60) as http:
             org = self.org(http)
             await self.register(org)
             timer = asyncio.create_task(self.schedule(org))

@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 
+from services.common.tls import describe_error
+
 _NEXT = re.compile(r'<([^>]+)>;\s*rel="next"')
 
 
@@ -40,7 +42,7 @@ class OrgClient:
             try:
                 resp = await self.http.request(method, url, headers=self.headers, **kw)
             except httpx.HTTPError as exc:
-                raise OrgError(what, detail=f" {exc.__class__.__name__}: {exc}") from None
+                raise OrgError(what, detail=f" {describe_error(exc) or f'{exc.__class__.__name__}: {exc}'}") from None
             if resp.status_code != 429 or attempt == 3:
                 break
             # Rate limited (E0000047): wait for the bucket's reset, as Okta's clients do.

@@ -47,11 +47,13 @@ _ids = itertools.count(int.from_bytes(os.urandom(1), "big"))
 
 
 def build_access_request(username: str, mfa_code: str, secret: bytes, nas_identifier: str,
-                         protocol: str = "PAP") -> packet.AuthPacket:
+                         protocol: str = "PAP", nas_ip: str | None = None) -> packet.AuthPacket:
     req = packet.AuthPacket(code=packet.AccessRequest, id=next(_ids) % 256, secret=secret, dict=DICTIONARY)
     req["User-Name"] = username
     password_encodings.encode(req, protocol, username, mfa_code)
     req["NAS-Identifier"] = nas_identifier
+    if nas_ip and "." in nas_ip:      # the connector address (ConnectIp, an ENI) it sends from; IPv4 only
+        req["NAS-IP-Address"] = nas_ip
     req["Service-Type"] = "Authenticate-Only"
     req.add_message_authenticator()
     return req
@@ -85,7 +87,7 @@ async def authenticate(
     result = RadiusResult(outcome="timeout")
     started = time.monotonic()
     for server in servers:
-        req = build_access_request(username, mfa_code, secret, nas_identifier, protocol)
+        req = build_access_request(username, mfa_code, secret, nas_identifier, protocol, nas_ip=source_ip)
         raw = req.RequestPacket()
         transport, receiver = await loop.create_datagram_endpoint(
             _Receiver, local_addr=(source_ip, 0), remote_addr=(server, port))

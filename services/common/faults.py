@@ -12,9 +12,10 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-ACTIONS = ("drop", "delay", "deny", "remove_record")
+# intercept_tls: a TLS-inspecting proxy in front of the service (services/common/tls.py).
+ACTIONS = ("drop", "delay", "deny", "remove_record", "intercept_tls")
 # The protocols some server honours; a fault on any other would silently do nothing.
-PROTOCOLS = ("radius", "ldap", "dns", "kerberos", "push", "smtp")
+PROTOCOLS = ("radius", "ldap", "dns", "kerberos", "push", "smtp", "https")
 MAX_DELAY = 600.0     # seconds; longer than any client in the lab waits
 # A DNS name: labels of letters, digits, hyphens and underscores (SRV names), up to 253 characters.
 _DNS_NAME = re.compile(r"(?=.{1,253}\.?$)(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.?)+")

@@ -2,11 +2,12 @@
 
 Why not httpx there: the RADIUS agent makes four calls to the org per passcode, and httpx (with
 httpcore, anyio and h11 under it) cost ~1 ms of CPU per call; this client costs a fraction of that
-(bench/README.md has the figures). It does only what such a path needs: one origin, plain HTTP,
-requests with a JSON or empty body, responses with Content-Length or chunked bodies (parsed by
-httptools, uvicorn's C parser), a bounded pool of kept-alive connections leaving from a given
-local address, and one timeout covering the whole exchange. No redirects, no cookies, no TLS,
-no compression: callers that need them use httpx.
+(bench/README.md has the figures). It does only what such a path needs: one origin, plain HTTP
+or HTTPS with the caller's SSL context (the agents trust the lab CA only), requests with a JSON
+or empty body, responses with Content-Length or chunked bodies (parsed by httptools, uvicorn's C
+parser), a bounded pool of kept-alive connections leaving from a given
+local address, and one timeout covering the whole exchange. No redirects, no cookies, no
+compression: callers that need them use httpx.
 
 A kept-alive connection the server closed while idle is noticed (the transport reports it) and
 dropped; if the server closes it just as a request is written, before any byte of an answer, the
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json as _json
+import ssl
 from collections import deque
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -129,14 +131,18 @@ class _Connection(asyncio.Protocol):
 
 
 class Http1Client:
-    """Requests to one `http://host:port` origin, `max_connections` at a time, kept alive."""
+    """Requests to one `http://` or `https://host:port` origin, `max_connections` at a time, kept
+    alive; HTTPS verified with `ssl_context` (default: the system's trust store)."""
 
     def __init__(self, base_url: str, *, headers: dict[str, str] | None = None, max_connections: int = 20,
-                 local_address: str | None = None) -> None:
+                 local_address: str | None = None, ssl_context: ssl.SSLContext | None = None) -> None:
         url = urlsplit(base_url)
-        if url.scheme != "http" or not url.hostname:
-            raise ValueError(f"Http1Client speaks plain http to one origin, not {base_url!r}")
-        self.host, self.port = url.hostname, url.port or 80
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError(f"Http1Client speaks http or https to one origin, not {base_url!r}")
+        self.host, self.port = url.hostname, url.port or (443 if url.scheme == "https" else 80)
+        self.ssl: ssl.SSLContext | None = None
+        if url.scheme == "https":
+            self.ssl = ssl_context or ssl.create_default_context()
         self.local_address = local_address
         host_header = url.netloc
         self._head = "".join(f"{k}: {v}\r\n" for k, v in {"Host": host_header, **(headers or {})}.items())
@@ -203,9 +209,10 @@ class Http1Client:
         loop = asyncio.get_running_loop()
         local = (self.local_address, 0) if self.local_address else None
         try:
-            _, conn = await loop.create_connection(_Connection, self.host, self.port, local_addr=local)
-        except OSError as exc:
-            raise HttpError(f"cannot connect to {self.host}:{self.port}: {exc.strerror or exc}") from None
+            _, conn = await loop.create_connection(_Connection, self.host, self.port, local_addr=local, ssl=self.ssl,
+                                                   server_hostname=self.host if self.ssl else None)
+        except OSError as exc:      # ssl.SSLError too: the cause is kept (tls.describe_error reads it)
+            raise HttpError(f"cannot connect to {self.host}:{self.port}: {exc.strerror or exc}") from exc
         self._open.add(conn)
         return conn
 

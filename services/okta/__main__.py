@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from services.common.runner import Service, run
+from services.common.tls import HttpsListener, server_context
 
 from .app import make_app
 from .gate import ensure_token
@@ -59,7 +60,24 @@ async def build(ctx) -> Service:
             task.cancel()
         store.close()
 
-    return Service(http_apps={"api": make_app(org)}, reset=reset, health=health, on_stop=on_stop)
+    app = make_app(org)
+    # The agents' HTTPS port (`https://<org>.okta.com`), the same app; off without a certificate.
+    context = server_context(ctx.me, ctx.log, "HTTPS") if "https" in ctx.me["ports"] else None
+    https = None
+    if context is not None:
+        https = HttpsListener(ctx, "https", app, context,
+                              server_context(ctx.me, ctx.log, "TLS inspection", key="tls_inspection"))
+
+    def admin_routes(admin) -> None:
+        @admin.middleware("http")
+        async def faults_changed(request, call_next):     # a TLS-inspection fault takes effect now
+            response = await call_next(request)
+            if https is not None and request.url.path.startswith(("/faults", "/reset")):
+                https.sync()
+            return response
+
+    return Service(http_apps={"api": app}, tasks=[https] if https else [], reset=reset, health=health,
+                   on_stop=on_stop, admin_routes=admin_routes)
 
 
 if __name__ == "__main__":

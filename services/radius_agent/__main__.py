@@ -18,6 +18,7 @@ from __future__ import annotations
 import sys
 
 from services.common.runner import EXIT_BAD_CONFIG, Service, bind_udp, run
+from services.common.tls import peer_https
 
 from . import radius
 from .agent import Agent
@@ -36,8 +37,9 @@ async def build(ctx) -> Service:
         sys.exit(EXIT_BAD_CONFIG)
     # The token the agent was given at installation (its own, so revoking it disrupts only the agent).
     token = ctx.topology["credentials"].get("okta_agent_token") or ctx.credential("okta_api_token")
-    org = OrgClient(ctx.peer_url("okta"), token,
-                    max_connections=policy.max_http_connections, local_address=ctx.host)
+    url, verify = peer_https(ctx, "okta")          # https://<org> verified against the lab CA
+    org = OrgClient(url, token, max_connections=policy.max_http_connections, local_address=ctx.host,
+                    verify=verify)
     registry = AppRegistry(org, policy.app_refresh, ctx.record)
     dedup = DuplicateCache(ttl=policy.dedup_ttl)
     challenges = ChallengeStore(ttl=policy.mfa_timeout)

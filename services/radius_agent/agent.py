@@ -8,7 +8,7 @@ Status-Server (answered at once, no org, no dedup, RFC 5997), then duplicates, t
 It also writes the agent's log in the shape of Okta's `okta_radius.log` (docs/radius.md, "The agent's log"):
 
     [radiusRequestId=UsPdTSTAHI, user=alice, requestType=mfa] Begin processing of Access-Request,
-        client=/127.0.10.41:51234, packetId=105, method=PAP
+        client=/127.0.10.41:51234, nasIp=127.0.10.41, packetId=105, method=PAP
     [...] Completed processing. packetId=105, totalProcessingTime=18433ms, queueTime=0ms,
         oktaTime=18415ms, method=push, result=ACCEPT
 
@@ -110,8 +110,9 @@ class Agent:
         request_type = "primary" if app.primary_auth else "mfa"
         tag = f"[radiusRequestId={rid}, user={logged}, requestType={request_type}]"
         protocol = request.auth_protocol()
-        log.info("%s Begin processing of Access-Request, client=/%s, packetId=%s, method=%s, app=%s",
-                 tag, peer, request.id, protocol, app.label)
+        nas_ip = request.nas_ip()     # the client's own claim, beside the address it came from
+        log.info("%s Begin processing of Access-Request, client=/%s, nasIp=%s, packetId=%s, method=%s, app=%s",
+                 tag, peer, nas_ip or "-", request.id, protocol, app.label)
         timer = Timer()
         queue_ms = 0
         if deny:
@@ -162,7 +163,9 @@ class Agent:
                  "oktaTime=%dms, httpCode=%s, method=%s, result=%s", tag, request.id, total_ms, queue_ms,
                  okta_ms, timer.last_status if timer.last_status is not None else "-", outcome.method,
                  _LOG_RESULTS[outcome.result])
-        extra = {"groups": outcome.groups} if outcome.groups else {}
+        extra: dict[str, Any] = {"groups": outcome.groups} if outcome.groups else {}
+        if nas_ip:
+            extra["nas_ip"] = nas_ip
         self.ctx.record("radius.request", peer=peer, trace=rid, port=request.local_port,
                         outcome=outcome.result if outcome.result != "none" else "no_response",
                         user=user, packet_id=request.id, method=outcome.method, app=app.label,

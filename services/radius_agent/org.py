@@ -8,12 +8,14 @@ The time spent waiting for the org is accumulated per call site (`okta_time`), f
 """
 from __future__ import annotations
 
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlparse
 
 from services.common.http1 import Http1Client, HttpError, Response
+from services.common.tls import describe_error
 
 
 class OrgError(Exception):
@@ -44,13 +46,14 @@ class Timer:
 
 class OrgClient:
     def __init__(self, base_url: str, token: str, *, max_connections: int = 20,
-                 local_address: str | None = None) -> None:
+                 local_address: str | None = None, verify: ssl.SSLContext | None = None) -> None:
         self.base_url = base_url.rstrip("/")
-        # Leave from the agent's own host address, so the org's logs see InstanceOkta, not 127.0.0.1.
-        # Kept-alive connections (ragent.num_max_http_connection of them) and a lean client: four
-        # calls per passcode made httpx the agent's largest CPU cost (services/common/http1.py).
+        # Leave from the agent's own host address, so the org's logs see InstanceOkta, not 127.0.0.1;
+        # `verify`: the lab CA, the only one trusted for the org (services/common/tls.py). Kept-alive
+        # connections (ragent.num_max_http_connection of them) and a lean client: four calls per
+        # passcode made httpx the agent's largest CPU cost (services/common/http1.py).
         self._http = Http1Client(
-            self.base_url, max_connections=max_connections, local_address=local_address,
+            self.base_url, max_connections=max_connections, local_address=local_address, ssl_context=verify,
             headers={"Authorization": f"SSWS {token}", "Accept": "application/json",
                      "User-Agent": "okta-radius-agent-lab/2.x"},
         )
@@ -164,8 +167,9 @@ class OrgClient:
                                             headers=headers, timeout=timeout)
         except TimeoutError as exc:
             raise OrgTimeout(f"{method} {path}: no answer within {timeout:.1f} s") from exc
-        except HttpError as exc:
-            raise OrgUnreachable(f"{method} {path}: {exc.__class__.__name__}: {exc}") from exc
+        except HttpError as exc:            # a certificate refused: in the real agent's words
+            why = describe_error(exc) or f"{exc.__class__.__name__}: {exc}"
+            raise OrgUnreachable(f"{method} {path}: {why}") from exc
         finally:
             if timer is not None:
                 timer.seconds += time.monotonic() - started

@@ -127,6 +127,12 @@ class Request:
         eap = b"".join(bytes(v) for v in OrderedDict.get(self.packet, ATTR_EAP_MESSAGE) or [])
         return eap[1] if len(eap) >= 2 else 0
 
+    def nas_ip(self) -> str | None:
+        """NAS-IP-Address (RFC 2865 §5.4): the address the client says it sends from."""
+        values = OrderedDict.get(self.packet, 4) or []
+        raw = bytes(values[0]) if values else b""
+        return ".".join(str(b) for b in raw) if len(raw) == 4 else None
+
     def state(self) -> bytes | None:
         """The State attribute (RFC 2865 §5.24), echoed by a client answering an Access-Challenge."""
         values = OrderedDict.get(self.packet, ATTR_STATE) or []

@@ -32,7 +32,7 @@ async def build(ctx) -> Service:
 
     store.seed_once(seed)
 
-    signin = SignIn(ctx, store)
+    signin = SignIn(ctx, store, on_stopped=api.power.start_on_signin)
     web = web_access.WebAccess(ctx, signin)
 
     async def reset() -> None:

@@ -4,8 +4,9 @@ Documents are kept in the shape the API returns (WorkspaceDirectory, Workspace) 
 fields the client sign-in uses (ConnectionState, LastKnownUserConnectionTimestamp); the API layer
 cuts every response down to the model's members, so those never leak into Describe* output.
 Defaults follow what AWS shows for a freshly registered AD Connector directory; the registration
-code is `<prefix>+XXXXXX` (prefix setting `registration_code_prefix`, default `WSlab`, as in the
-seed; AWS's own codes are region based, e.g. `WSpdx+ABC12D`, docs/aws.md).
+code is `<prefix>+XXXXXX`, the prefix `WS` and the Region's airport code as AWS's own codes are
+(`WSpdx+ABC12D` in us-west-2, `WSiad+...` in us-east-1; docs/aws.md), or the setting
+`registration_code_prefix` when given (the seed's code is `WSlab+ABC12D`).
 """
 from __future__ import annotations
 
@@ -32,6 +33,19 @@ DEFAULT_ACCESS = {"DeviceTypeWindows": "ALLOW", "DeviceTypeOsx": "ALLOW", "Devic
                   "DeviceTypeWorkSpacesThinClient": "DENY"}
 _CODE_ALPHABET = string.ascii_uppercase + string.digits
 _ID_ALPHABET = string.ascii_lowercase + string.digits
+
+
+# The airport codes AWS names its Regions' data centres by, for the Regions WorkSpaces serves.
+REGION_AIRPORTS = {"us-east-1": "iad", "us-west-2": "pdx", "ca-central-1": "yul", "sa-east-1": "gru",
+                   "eu-west-1": "dub", "eu-west-2": "lhr", "eu-central-1": "fra", "af-south-1": "cpt",
+                   "il-central-1": "tlv", "ap-south-1": "bom", "ap-southeast-1": "sin",
+                   "ap-southeast-2": "syd", "ap-northeast-1": "nrt", "ap-northeast-2": "icn",
+                   "us-gov-west-1": "pdt"}
+
+
+def region_prefix(region: str) -> str:
+    """`WS` + the Region's airport code; a Region WorkSpaces does not serve gets `WSlab`."""
+    return "WS" + REGION_AIRPORTS.get(region, "lab")
 
 
 def registration_code(prefix: str, taken: set[str]) -> str:

@@ -7,6 +7,7 @@ go through `SignIn.attempt`, so a refusal, its message and its events are the sa
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,9 +44,11 @@ class Outcome:
 
 
 class SignIn:
-    def __init__(self, ctx: ServiceContext, store: WorkspacesStore) -> None:
+    def __init__(self, ctx: ServiceContext, store: WorkspacesStore,
+                 on_stopped: Callable[[dict[str, Any], str | None], bool] | None = None) -> None:
         self.ctx = ctx
         self.store = store
+        self.on_stopped = on_stopped      # starts a STOPPED AutoStop WorkSpace (power.py)
         self.connector = ctx.peer_url("ad-connector")
         self.http = ctx.peer_client("ad-connector")      # shared by every sign-in, closed at shutdown
 
@@ -86,8 +89,10 @@ class SignIn:
         if workspace is None:
             return self._failure(403, messages.NO_WORKSPACE, "no_workspace", trace, username)
         if workspace.get("State") != models.AVAILABLE:
-            return self._failure(503, messages.UNHEALTHY, f"workspace_{workspace.get('State', '').lower()}",
-                                 trace, username)
+            state = workspace.get("State", "")
+            if self.on_stopped is not None and self.on_stopped(workspace, trace):
+                state = "stopped_now_starting"       # AutoStop resumes on connect: try again shortly
+            return self._failure(503, messages.UNHEALTHY, f"workspace_{state.lower()}", trace, username)
         workspace["ConnectionState"] = "CONNECTED"
         workspace["LastKnownUserConnectionTimestamp"] = self.ctx.clock.iso()
         self.store.put_workspace(workspace)

@@ -27,6 +27,7 @@ from services.common.context import ServiceContext
 
 from . import bundles, models
 from .connector import Connector, ConnectorUnavailable
+from .power import Power
 from .settings import WorkspacesSettings
 from .store import WorkspacesStore
 
@@ -42,6 +43,7 @@ class WorkspacesService:
         self.connector = connector or Connector(ctx)
         self.model = AwsModel("workspaces")
         self.work = Background(ctx.log)    # keys ("directory", id) and ("workspace", id)
+        self.power = Power(self)           # Reboot/Stop/StartWorkspaces (power.py)
 
     def mount(self, app: FastAPI) -> None:
         aws_api.mount(app, self.ctx, model=self.model, invalid_parameter_code="InvalidParameterValuesException",
@@ -54,6 +56,9 @@ class WorkspacesService:
                           "DescribeWorkspacesConnectionStatus": self.describe_connection_status,
                           "DescribeWorkspaceBundles": self.describe_bundles,
                           "ModifyWorkspaceAccessProperties": self.modify_access_properties,
+                          "RebootWorkspaces": self.power.reboot,
+                          "StopWorkspaces": self.power.stop,
+                          "StartWorkspaces": self.power.start,
                       })
 
     async def resume(self) -> None:
@@ -69,6 +74,9 @@ class WorkspacesService:
             if workspace.get("State") == models.PENDING:
                 self.work.start(("workspace", workspace["WorkspaceId"]),
                                 self._finish_workspace(workspace["WorkspaceId"]))
+            elif workspace.get("State") in ("REBOOTING", "STOPPING", "STARTING"):
+                self.work.start(("workspace", workspace["WorkspaceId"]),
+                                self.power._finish(workspace["WorkspaceId"], workspace["State"]))
 
     def cancel_all(self) -> None:
         self.work.cancel_all()
@@ -108,7 +116,8 @@ class WorkspacesService:
         except ConnectorUnavailable as exc:
             raise AwsError("InternalServerException", f"AWS Directory Service is unavailable ({exc}).") from None
         taken = {d.get("RegistrationCode", "").lower() for d in self.store.directories()}
-        code = models.registration_code(self.settings.registration_code_prefix, taken)
+        prefix = self.settings.registration_code_prefix or models.region_prefix(call.region)
+        code = models.registration_code(prefix, taken)
         doc = models.new_directory(ds, params, region=call.region, code=code, account=self.settings.account_id)
         self.store.put_directory(doc)
         self.ctx.record("workspaces.directory_state", outcome=models.REGISTERING, trace=call.trace,

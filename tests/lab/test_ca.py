@@ -32,11 +32,12 @@ def test_the_ca_is_made_once_with_a_private_key(tmp_path):
     assert basic.ca
 
 
-def test_the_topology_gets_certificates_for_the_dc_and_the_mailbox_only(tmp_path):
+def test_the_topology_gets_certificates_for_the_dc_the_mailbox_and_the_org_only(tmp_path):
     topology = topo.build(tmp_path, subnet="127.0.113")
     ca.issue_for_topology(tmp_path, topology)
     with_tls = {name for name, svc in topology["services"].items() if "tls" in svc}
-    assert with_tls == {"dc", "mail"}
+    assert with_tls == {"dc", "mail", "okta"}
+    assert san(topology["services"]["okta"]["tls"]["cert"]) == (["okta"], ["127.0.113.30"])
     assert topology["ca"]["cert"] == str(tmp_path / "ca" / "ca.pem")
     assert san(topology["services"]["dc"]["tls"]["cert"]) == (["instancerdc.corp.example.com"], ["127.0.113.10"])
     assert san(topology["services"]["mail"]["tls"]["cert"])[1] == ["127.0.113.70"]
@@ -83,7 +84,9 @@ def test_the_docker_runtime_mounts_each_services_own_certificate(tmp_path):
     compose = dc.compose_text(inside)
     assert "./tls/dc/key.pem:/etc/lab/tls/key.pem:ro" in compose
     assert "./tls/mail/cert.pem:/etc/lab/tls/cert.pem:ro" in compose
-    assert "./tls/okta/" not in compose and "ca-key" not in compose
+    assert "./tls/okta/cert.pem:/etc/lab/tls/cert.pem:ro" in compose
+    assert "inspection" not in compose and "ca-key" not in compose
+    assert all("tls_inspection" not in svc for svc in inside["services"].values()), "a host path"
 
 
 @pytest.mark.parametrize("subject", [ca.Subject(("x.example",), ("127.0.113.5",)), ca.Subject((), ("::1",))])
@@ -91,3 +94,20 @@ def test_issue_names_what_it_was_asked(tmp_path, subject):
     paths = ca.LabCA(tmp_path).issue(subject, tmp_path / "leaf")
     dns, ips = san(paths["cert"])
     assert dns == list(subject.dns) and [str(ipaddress.ip_address(i)) for i in subject.ips] == ips
+
+
+def test_the_org_also_gets_a_tls_inspection_certificate_that_the_lab_ca_does_not_vouch_for(tmp_path):
+    """What a TLS-inspecting proxy presents: the org's names, signed by the proxy's own CA."""
+    topology = topo.build(tmp_path, subnet="127.0.113")
+    ca.issue_for_topology(tmp_path, topology)
+    org = topology["services"]["okta"]
+    assert [n for n, svc in topology["services"].items() if "tls_inspection" in svc] == ["okta"]
+    assert san(org["tls_inspection"]["cert"]) == san(org["tls"]["cert"])
+
+    def verify(cafile: Path, cert: str) -> int:
+        return subprocess.run(["openssl", "verify", "-CAfile", str(cafile), cert], capture_output=True).returncode
+
+    inspection_ca = tmp_path / "ca" / ca.INSPECTION_DIR / ca.CA_CERT
+    assert verify(inspection_ca, org["tls_inspection"]["cert"]) == 0
+    assert verify(ca.ca_cert_path(tmp_path), org["tls_inspection"]["cert"]) != 0, "the agents refuse it"
+    assert stat.S_IMODE((tmp_path / "ca" / ca.INSPECTION_DIR / ca.CA_KEY).stat().st_mode) == 0o600

@@ -35,3 +35,23 @@ def test_a_push_sign_in_reads_left_to_right_and_back():
     assert arrows(events, TOPOLOGY)[5]["label"] == "Access-Accept (alice)"
     drawing = svg(events, TOPOLOGY)
     assert drawing.startswith("<svg") and drawing.count("<line") > 9 and "<script" not in drawing
+
+
+def test_a_hop_that_timed_out_is_a_lost_message_from_the_sender():
+    """The RADIUS attempt nobody answered (a dropped packet) and Kerberos to an unreachable DC end
+    in a cross short of the receiver; answered hops stay plain arrows."""
+    topology = {"services": {**TOPOLOGY["services"], "dc": {"host": "127.0.10.10", "settings": {}}}}
+    events = [
+        event("ad-connector", "connector.radius_request", peer="127.0.10.20:1812", user="alice"),
+        event("ad-connector", "connector.radius_attempt", peer="127.0.10.20:1812", outcome="timeout", user="alice"),
+        event("ad-connector", "connector.ad_auth", peer="127.0.10.10:88", outcome="unreachable"),
+        event("ad-connector", "connector.ad_auth", peer="127.0.10.10:88", outcome="ok"),
+    ]
+    got = arrows(events, topology)
+    assert [(a["from"], a["to"], a["lost"]) for a in got] == [
+        ("ad-connector", "radius-agent", False), ("ad-connector", "radius-agent", True),
+        ("ad-connector", "dc", True), ("ad-connector", "ad-connector", False)]
+    assert got[1]["label"] == "radius_attempt → timeout (alice) (no answer)"
+    drawing = svg(events, topology)
+    assert drawing.count('data-hop="timed-out"') == 2
+    assert drawing.count('stroke-dasharray="6,4"') == 2 and drawing.count('marker-end="url(#arrow)"') == 1

@@ -73,11 +73,11 @@ def test_delete_and_add_back_instance_okta_s_radius_rule(page, lab, base, shot):
     assert udp_1812(client, okta) == []
 
     def add_rule() -> None:
-        page.get_by_label("Type").select_option(label="Custom UDP")
-        page.get_by_label("Port range").fill("1812")
-        page.get_by_label("Source").select_option(label=f"{controllers} ({CONTROLLERS})")
-        page.get_by_label("Description").fill("RADIUS from AD Connector <lab>")
-        page.get_by_role("button", name="Add rule").click()
+        page.get_by_label("Type", exact=True).select_option(label="Custom UDP")
+        page.get_by_label("Port range", exact=True).fill("1812")
+        page.get_by_label("Source", exact=True).select_option(label=f"{controllers} ({CONTROLLERS})")
+        page.get_by_label("Description", exact=True).fill("RADIUS from AD Connector <lab>")
+        page.get_by_role("button", name="Add inbound rules").click()
 
     add_rule()
     expect(page.get_by_role("status")).to_contain_text(re.compile(r"Inbound rule sgr-[0-9a-f]+ added"))
@@ -91,6 +91,38 @@ def test_delete_and_add_back_instance_okta_s_radius_rule(page, lab, base, shot):
 
     add_rule()
     expect(page.get_by_role("alert")).to_contain_text("InvalidPermission.Duplicate")
-    expect(page.get_by_label("Port range")).to_have_value("1812")          # the form keeps what was typed
+    expect(page.get_by_label("Port range", exact=True)).to_have_value("1812")     # the form keeps what was typed
     assert len(udp_1812(client, okta)) == 1
     shot(page, "04-duplicate-refused")
+
+
+def test_two_inbound_rules_in_one_save_and_an_outbound_rule(page, lab, base, shot):
+    """The editor's second row: DNS over TCP and UDP to InstanceRDC in one save; then the
+    outbound editor adds a rule that EC2 lists as egress."""
+    client = ec2(lab)
+    rdc = next(g["GroupId"] for g in client.describe_security_groups()["SecurityGroups"]
+               if g["GroupName"] == "InstanceRDC-sg")
+    sign_in(page, lab, base, f"/ec2/securitygroups/{rdc}")
+    page.get_by_label("Type", exact=True).select_option(label="Custom TCP")
+    page.get_by_label("Port range", exact=True).fill("5353")
+    page.get_by_label("CIDR block", exact=True).fill("10.20.0.0/16")
+    page.get_by_label("Type, rule 2").select_option(label="Custom UDP")
+    page.get_by_label("Port range, rule 2").fill("5353")
+    page.get_by_label("CIDR block, rule 2").fill("10.20.0.0/16")
+    page.get_by_role("button", name="Add inbound rules").click()
+    expect(page.get_by_role("status")).to_contain_text(re.compile(r"Inbound rules sgr-[0-9a-f]+, sgr-[0-9a-f]+ added"))
+    inbound = client.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [rdc]}])
+    assert {r["IpProtocol"] for r in inbound["SecurityGroupRules"]
+            if not r["IsEgress"] and r.get("FromPort") == 5353} == {"tcp", "udp"}
+
+    page.get_by_label("Type, outbound rule 1").select_option(label="Custom UDP")
+    page.get_by_label("Port range, outbound rule 1").fill("514")
+    page.get_by_label("CIDR block, outbound rule 1").fill("10.30.0.0/16")
+    page.get_by_label("Description, outbound rule 1").fill("syslog")
+    page.get_by_role("button", name="Add outbound rules").click()
+    expect(page.get_by_role("status")).to_contain_text(re.compile(r"Outbound rule sgr-[0-9a-f]+ added"))
+    outbound = page.get_by_role("table", name="Outbound rules")
+    expect(outbound.get_by_role("row").filter(has_text="syslog")).to_contain_text("514")
+    shot(page, "05-outbound-rule-added")
+    rules = client.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [rdc]}])["SecurityGroupRules"]
+    assert any(r["IsEgress"] and r.get("FromPort") == 514 and r.get("CidrIpv4") == "10.30.0.0/16" for r in rules)

@@ -451,7 +451,7 @@ def test_blank_lab_walk(lab, responder):
     assert registered["DirectoryId"] == directory_id and registered["State"] == "REGISTERING"
     directory = wait_until(lambda: ws.describe_workspace_directories(DirectoryIds=[directory_id])["Directories"][0],
                            lambda d: d["State"] == "REGISTERED")
-    assert directory["RegistrationCode"].startswith("WSlab+") and len(directory["RegistrationCode"]) == 12
+    assert re.fullmatch(r"WSiad\+[A-Z0-9]{6}", directory["RegistrationCode"]), "us-east-1: WS + iad"
     assert re.fullmatch(r"sg-[0-9a-f]{17}", directory["WorkspaceSecurityGroupId"])
     assert directory["CustomerUserName"] == "svc-adconnector" and directory["DirectoryType"] == "AD_CONNECTOR"
     err = error_of(ws.register_workspace_directory, DirectoryId=directory_id)

@@ -41,6 +41,16 @@ def test_the_form_makes_ip_permissions():
     assert ec2_pages.ingress_permission({"protocol": "tcp", "ports": ""})["IpRanges"] == [{}]
 
 
+def test_filled_rows_become_one_list_of_permissions():
+    form = {"protocol": "tcp", "ports": "53", "cidr": "10.0.0.0/16",
+            "protocol-1": "udp", "ports-1": "53", "source-1": "sg-0123456789abcdef0",
+            "protocol-2": "tcp", "source-2": "cidr"}                  # row 3: only its Type: left out
+    got = ec2_pages.permissions(form)
+    assert [(p["IpProtocol"], p["FromPort"]) for p in got] == [("tcp", 53), ("udp", 53)]
+    assert got[1]["UserIdGroupPairs"] == [{"GroupId": "sg-0123456789abcdef0"}]
+    assert len(ec2_pages.permissions({"protocol": "tcp"})) == 1, "the first row always goes: EC2 judges it"
+
+
 def test_rule_view_names_the_source_group_and_the_counter():
     names = {"sg-a": "controllers"}
     view = ec2_pages.rule_view({"SecurityGroupRuleId": "sgr-1", "IpProtocol": "udp", "FromPort": 1812,
@@ -124,3 +134,46 @@ def test_the_pages_add_and_delete_rules_through_ec2(lab):
         gone = client.post(f"/ec2/securitygroups/{okta}/rules/{made}/delete", data={"csrf_token": token})
         assert gone.status_code == 400 and "InvalidSecurityGroupRuleId.NotFound" in gone.text
         assert client.get("/ec2/securitygroups/sg-0000000000000000f").status_code == 404
+
+
+def test_several_rules_in_one_save_and_the_outbound_editor(lab):
+    """Two filled rows are one Authorize call (both added, or neither when EC2 refuses one); the
+    outbound editor adds and deletes egress rules through EC2's egress calls."""
+    groups = {g["GroupName"]: g for g in ec2(lab).describe_security_groups()["SecurityGroups"]}
+    rdc = groups["InstanceRDC-sg"]["GroupId"]
+    client_ec2 = ec2(lab)
+
+    def ids(egress: bool) -> set[str]:
+        found = client_ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [rdc]}])
+        return {r["SecurityGroupRuleId"] for r in found["SecurityGroupRules"] if r["IsEgress"] == egress}
+
+    with httpx.Client(base_url=url(lab, "aws-console"), timeout=30) as client:
+        assert sign_in(client, password=lab["credentials"]["console_password"]).status_code == 303
+        token = csrf_of(client, f"/ec2/securitygroups/{rdc}")
+        before = ids(False)
+        two = {"csrf_token": token, "protocol": "tcp", "ports": "3389", "cidr": "10.7.0.0/16",
+               "protocol-1": "udp", "ports-1": "123", "cidr-1": "10.7.0.0/16", "protocol-2": "tcp"}
+        r = client.post(f"/ec2/securitygroups/{rdc}/rules", data=two, follow_redirects=False)
+        assert r.status_code == 303, r.text
+        added = ids(False) - before
+        assert len(added) == 2 and all(x in r.headers["location"] for x in added), "the empty third row is left out"
+        page = client.get(r.headers["location"]).text
+        assert "Inbound rules " in page and "added." in page
+        # One bad row refuses the whole save: nothing is added.
+        bad = two | {"ports": "3390", "ports-1": "http"}
+        refused = client.post(f"/ec2/securitygroups/{rdc}/rules", data=bad)
+        assert refused.status_code == 400 and 'role="alert"' in refused.text
+        assert ids(False) - before == added
+
+        egress_before = ids(True)
+        out = {"csrf_token": token, "protocol": "udp", "ports": "514", "cidr": "10.8.0.0/16", "description": "syslog"}
+        r = client.post(f"/ec2/securitygroups/{rdc}/egress-rules", data=out, follow_redirects=False)
+        assert r.status_code == 303, r.text
+        [made] = ids(True) - egress_before
+        page = client.get(r.headers["location"]).text
+        assert f"Outbound rule {made} added." in page and "Outbound rules (" in page
+        r = client.post(f"/ec2/securitygroups/{rdc}/egress-rules/{made}/delete", data={"csrf_token": token},
+                        follow_redirects=False)
+        assert r.status_code == 303 and ids(True) == egress_before
+        for rule in added:
+            client.post(f"/ec2/securitygroups/{rdc}/rules/{rule}/delete", data={"csrf_token": token})

@@ -38,7 +38,8 @@ FORMS = {
     f"/workspaces/directories/{DIRECTORY}/access": ["DeviceTypeWeb", "DeviceTypeWindows", "DeviceTypeOsx"],
     "/signin": ["account", "username", "password", "next"],
 }
-EC2_RULE_FIELDS = ["protocol", "ports", "source", "cidr", "description"]     # + the path of a real group
+EC2_RULE_FIELDS = ["protocol", "ports", "source", "cidr", "description",      # + the path of a real group
+                   "protocol-1", "ports-1", "source-1", "cidr-1", "description-1", "ports-2"]
 ID_PATHS = ["/directoryservice/{}", "/directoryservice/{}/live?part=radius", "/directoryservice/{}/mfa",
             "/ec2/securitygroups/{}", "/workspaces/directories/{}", "/workspaces/launch?directory={}",
             "/signin?next={}"]
@@ -70,7 +71,9 @@ def test_fuzz_the_console_forms_and_paths(lab, tmp_path):
         group = found.group(1)
         rule = re.findall(r"sgr-[0-9a-f]+", client.get(f"/ec2/securitygroups/{group}").text)[0]
         forms = FORMS | {f"/ec2/securitygroups/{group}/rules": EC2_RULE_FIELDS,
-                         f"/ec2/securitygroups/{group}/rules/{rule}/delete": ["x"]}
+                         f"/ec2/securitygroups/{group}/egress-rules": EC2_RULE_FIELDS,
+                         f"/ec2/securitygroups/{group}/rules/{rule}/delete": ["x"],
+                         f"/ec2/securitygroups/{group}/egress-rules/{rule}/delete": ["x"]}
 
         def send(method: str, path: str, **kw) -> None:
             try:

@@ -36,7 +36,7 @@ def test_each_service_reads_its_settings_once_with_defaults():
     connector = ConnectorSettings.from_settings(TOPOLOGY_CONNECTOR)
     assert (connector.auth_order, connector.stage_delay_seconds, connector.radius_probe_retries) == \
         ("radius_first", 1.0, 0)
-    assert WorkspacesSettings.from_settings({}).registration_code_prefix == "WSlab"
+    assert WorkspacesSettings.from_settings({}).registration_code_prefix == ""      # the Region's
     agent = AgentSettings.from_settings({})
     assert (agent.import_interval_seconds, agent.user_ous, agent.lifecycle.deactivated) == \
         (3600, ("OU=Users",), "deactivate")

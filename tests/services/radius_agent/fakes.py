@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import ssl
 import threading
 import time
 import uuid
@@ -46,8 +47,10 @@ class FakeUser:
 
 
 class FakeOrg:
-    def __init__(self, host: str, port: int, token: str, apps: list[dict[str, Any]], users: list[FakeUser]):
+    def __init__(self, host: str, port: int, token: str, apps: list[dict[str, Any]], users: list[FakeUser],
+                 tls: ssl.SSLContext | None = None):
         self.host, self.port, self.token = host, port, token
+        self.tls = tls          # serve HTTPS (the org's `https` port, the lab CA's certificate)
         self.apps = apps
         self.users = {u.id: u for u in users}
         self.reject_token = False
@@ -94,6 +97,8 @@ class FakeOrg:
 
         ThreadingHTTPServer.allow_reuse_address = True
         self._server = ThreadingHTTPServer((self.host, self.port), Handler)
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
         return self
@@ -136,7 +141,7 @@ class FakeOrg:
         body = json.loads(h.rfile.read(length) or b"{}") if length else {}
         if self.reject_token or h.headers.get("Authorization") != f"SSWS {self.token}":
             return self._send(h, 401, _error("E0000011", "Invalid token provided"))
-        base = f"http://{self.host}:{self.port}"
+        base = f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
         if method == "GET" and path == "/api/v1/radius/apps":
             return self._send(h, 200, self.apps)
         m = re.fullmatch(r"/api/v1/apps/([^/]+)/users", path)

@@ -3,11 +3,13 @@ agent), so nothing here waits for services/okta."""
 from __future__ import annotations
 
 import contextlib
+import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lab import ca
 from lab import topology as topo
 from tests.services.radius_agent.fakes import FakeOrg, FakeUser
 from tests.support import admin_headers, running_services
@@ -96,8 +98,13 @@ def agent_with_fake_org(state_dir: Path, subnet: str, settings: dict[str, Any] |
     creds = topo.load_or_create_credentials(state_dir)
     plan = topo.build(state_dir, subnet=subnet)
     okta = plan["services"]["okta"]
-    org = FakeOrg(okta["host"], okta["ports"]["api"], creds.get("okta_agent_token", creds["okta_api_token"]),
-                  default_apps(creds["radius_shared_secret"]), users or default_users()).start()
+    # The agent calls the org over HTTPS, verified against the lab CA: the fake serves the org's
+    # https port with a certificate from the state directory's CA (`lab up` issues another, same CA).
+    ca.issue_for_topology(state_dir, plan)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(okta["tls"]["cert"], okta["tls"]["key"])
+    org = FakeOrg(okta["host"], okta["ports"]["https"], creds.get("okta_agent_token", creds["okta_api_token"]),
+                  default_apps(creds["radius_shared_secret"]), users or default_users(), tls=tls).start()
     base = {"app_refresh_seconds": 1, "push_poll_interval_seconds": 0.1,
             "ragent.request.timeout.millisecond": 4000}
     try:

@@ -30,7 +30,8 @@ CASES = 30 * SCALE           # valid-shaped and as many mutated calls per operat
 EXAMPLES = 25 * SCALE        # per mode, for the sign-in endpoint
 OPERATIONS = ["DescribeWorkspaceDirectories", "DescribeWorkspaces", "DescribeWorkspacesConnectionStatus",
               "CreateWorkspaces", "RegisterWorkspaceDirectory", "DeregisterWorkspaceDirectory",
-              "ModifyWorkspaceAccessProperties", "RebootWorkspaces"]   # the last is AWS's but not the lab's
+              "ModifyWorkspaceAccessProperties", "RebootWorkspaces", "StopWorkspaces", "StartWorkspaces",
+              "RebuildWorkspaces"]   # the last is AWS's but not the lab's
 TEXT = {"type": "string"}
 SIGNIN = json_api("WorkSpaces client sign-in (lab)", {"POST /client/signin": {"required": [
     "registrationCode", "username", "password", "mfaCode"], **obj(
@@ -94,6 +95,7 @@ def test_fuzz_the_workspaces_api(lab):
     generator = Generator("workspaces", random.Random(5150), known={
         "DirectoryId": [DIRECTORY, "d-0000000000"], "DirectoryIds": [[DIRECTORY]],
         "WorkspaceIds": [[w["WorkspaceId"] for w in workspaces[:3]]], "UserName": ["alice", "ALICE", "nobody"],
+        "WorkspaceId": [w["WorkspaceId"] for w in workspaces[:3]] + ["ws-000000000"],
         "BundleId": ["wsb-0123456789"], "ResourceId": [DIRECTORY, "d-0000000000"]})
     client = SignedClient(url(lab, "workspaces"), generator.model, lab["credentials"])
     report = fuzz_aws(client, generator, OPERATIONS, CASES)
