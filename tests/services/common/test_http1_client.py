@@ -198,6 +198,9 @@ def test_a_cut_answer_a_refused_connection_and_a_silent_server_are_errors() -> N
         silent_srv.close()
 
 
-def test_only_plain_http_to_one_origin() -> None:
-    with pytest.raises(ValueError, match="plain http"):
-        Http1Client("https://example.test")
+def test_http_or_https_to_one_origin() -> None:
+    """HTTPS itself is exercised by the RADIUS agent's tests (their fake org serves it with the lab
+    CA's certificate) and the config-tls-inspection-proxy scenario (a certificate refused)."""
+    with pytest.raises(ValueError, match="http or https"):
+        Http1Client("ftp://example.test")
+    assert Http1Client("https://example.test").port == 443 and Http1Client("http://example.test").port == 80
