@@ -105,6 +105,7 @@ class DockerLab:
     def __init__(self, state_dir: Path, image: str, subnet: str):
         self.state_dir, self.image, self.subnet = state_dir, image, subnet
         self.topology: dict[str, Any] = {}
+        self.spec: dict[str, Any] = {}
         self.project = TEST_PROJECT_PREFIX + hashlib.sha256(str(state_dir).encode()).hexdigest()[:8]
         self.runtime = DockerRuntime(state_dir, image=image, project=self.project)
 
@@ -113,10 +114,11 @@ class DockerLab:
         return f"http://{svc['host']}:{svc['ports'][kind]}"
 
     def up(self, **spec: Any) -> list[str]:
-        """(Re)start the lab (`spec`: LabSpec's fields); returns the progress lines (which users were
-        enrolled)."""
+        """(Re)start the lab (`spec`: LabSpec's fields, kept from the first start: a restart asks for
+        the same lab); returns the progress lines (which users were enrolled)."""
+        self.spec = {**self.spec, **spec}
         lines: list[str] = []
-        self.topology = bring_up(self.runtime, LabSpec(subnet=self.subnet, **spec), enrol=True,
+        self.topology = bring_up(self.runtime, LabSpec(subnet=self.subnet, **self.spec), enrol=True,
                                  progress=lines.append)
         return lines
 
