@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from .ber import _tlv_at
 from .krb_wire import AsRequest, Malformed, Principal
 
 INT32 = (-2**31, 2**31 - 1)
@@ -18,19 +19,11 @@ UINT32 = (0, 2**32 - 1)
 
 
 def _tlv(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
-    if pos + 2 > end:
-        raise Malformed("truncated")
-    tag, n = data[pos], data[pos + 1]
-    pos += 2
-    if n & 0x80:
-        count = n & 0x7F
-        if count == 0 or count > 4 or pos + count > end:
-            raise Malformed("bad length")
-        n = int.from_bytes(data[pos:pos + count], "big")
-        pos += count
-    if pos + n > end:
-        raise Malformed("overruns its container")
-    return tag, pos, pos + n
+    """The DER TLV at `pos` (the same reading as LDAP's BER), as a Kerberos message's fault."""
+    try:
+        return _tlv_at(data, pos, end)
+    except ValueError as exc:
+        raise Malformed(str(exc)) from None
 
 
 def _seq(data: bytes, tlv: tuple[int, int, int], tag: int = 0x30) -> list[tuple[int, int, int]]:

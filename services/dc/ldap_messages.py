@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .ber import FrameError, _tlv_at
+from .ber import FrameError, _children, _tlv_at
 
 MAX_INT = 2147483647     # RFC 4511 maxInt
 
@@ -79,15 +79,6 @@ _RESPONSES = {0x61: "bindResponse", 0x64: "searchResEntry", 0x65: "searchResDone
               0x6F: "compareResponse", 0x78: "extendedResp", 0x79: "intermediateResponse"}
 
 
-def _parts(data: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
-    out, pos = [], start
-    while pos < end:
-        tag, s, e = _tlv_at(data, pos, end)
-        out.append((tag, s, e))
-        pos = e
-    return out
-
-
 def _int(data: bytes, tlv: tuple[int, int, int], tag: int = 0x02, low: int = 0, high: int = MAX_INT) -> int:
     t, s, e = tlv
     if t != tag or not 1 <= e - s <= 5:
@@ -133,7 +124,7 @@ def decode(data: bytes) -> Message:
     if end != len(data):
         raise FrameError("trailing bytes after the message")
     try:
-        parts = _parts(data, start, end)
+        parts = _children(data, start, end)
         if not 2 <= len(parts) <= 3:
             raise Undecodable("an LDAPMessage is a messageID, an operation and optional controls")
         mid = _int(data, parts[0])
@@ -157,12 +148,12 @@ def _operation(data: bytes, tlv: tuple[int, int, int]) -> tuple[str, Any]:
 
 
 def _bind(data: bytes, s: int, e: int) -> tuple[str, Any]:
-    version, name, auth = _shape(_parts(data, s, e), 3)
+    version, name, auth = _shape(_children(data, s, e), 3)
     req = BindRequest(_int(data, version, low=1, high=127), _text(data, name), "simple")
     if auth[0] == 0x80:
         req.secret = data[auth[1]:auth[2]]
     elif auth[0] == 0xA3:
-        sasl = _shape(_parts(data, auth[1], auth[2]), 1, 2)
+        sasl = _shape(_children(data, auth[1], auth[2]), 1, 2)
         req.method, req.mechanism = "sasl", _text(data, sasl[0])
         req.credentials = _octets(data, sasl[1]) if len(sasl) == 2 else None
     else:
@@ -177,24 +168,24 @@ def _unbind(_data: bytes, s: int, e: int) -> tuple[str, Any]:
 
 
 def _search(data: bytes, s: int, e: int) -> tuple[str, Any]:
-    base, scope, deref, size, time, types, flt, attrs = _shape(_parts(data, s, e), 8)
+    base, scope, deref, size, time, types, flt, attrs = _shape(_children(data, s, e), 8)
     if attrs[0] != 0x30:
         raise Undecodable("the attribute selection is a SEQUENCE")
     return "searchRequest", SearchRequest(
         _text(data, base), _int(data, scope, 0x0A), _int(data, deref, 0x0A), _int(data, size), _int(data, time),
         _bool(data, types), data[types[2]:flt[2]],
-        [_text(data, a) for a in _parts(data, attrs[1], attrs[2])])
+        [_text(data, a) for a in _children(data, attrs[1], attrs[2])])
 
 
 def _modify(data: bytes, s: int, e: int) -> tuple[str, Any]:
-    obj, changes = _shape(_parts(data, s, e), 2)
+    obj, changes = _shape(_children(data, s, e), 2)
     if changes[0] != 0x30:
         raise Undecodable("the changes are a SEQUENCE")
     out = []
-    for change in _parts(data, changes[1], changes[2]):
+    for change in _children(data, changes[1], changes[2]):
         if change[0] != 0x30:
             raise Undecodable("a change is a SEQUENCE")
-        operation, mod = _shape(_parts(data, change[1], change[2]), 2)
+        operation, mod = _shape(_children(data, change[1], change[2]), 2)
         out.append((_int(data, operation, 0x0A), *_attribute(data, mod)))
     return "modifyRequest", ModifyRequest(_text(data, obj), out)
 
@@ -203,18 +194,18 @@ def _attribute(data: bytes, tlv: tuple[int, int, int]) -> tuple[str, list[bytes]
     """PartialAttribute: SEQUENCE { type, vals SET OF value }."""
     if tlv[0] != 0x30:
         raise Undecodable("an attribute is a SEQUENCE")
-    kind, vals = _shape(_parts(data, tlv[1], tlv[2]), 2)
+    kind, vals = _shape(_children(data, tlv[1], tlv[2]), 2)
     if vals[0] != 0x31:
         raise Undecodable("an attribute's values are a SET")
-    return _text(data, kind), [_octets(data, v) for v in _parts(data, vals[1], vals[2])]
+    return _text(data, kind), [_octets(data, v) for v in _children(data, vals[1], vals[2])]
 
 
 def _add(data: bytes, s: int, e: int) -> tuple[str, Any]:
-    entry, attrs = _shape(_parts(data, s, e), 2)
+    entry, attrs = _shape(_children(data, s, e), 2)
     _text(data, entry)
     if attrs[0] != 0x30:
         raise Undecodable("the attributes are a SEQUENCE")
-    for a in _parts(data, attrs[1], attrs[2]):
+    for a in _children(data, attrs[1], attrs[2]):
         _attribute(data, a)
     return "addRequest", None          # refused whole (no writes but modify): not kept
 
@@ -225,7 +216,7 @@ def _delete(data: bytes, s: int, e: int) -> tuple[str, Any]:
 
 
 def _mod_dn(data: bytes, s: int, e: int) -> tuple[str, Any]:
-    parts = _shape(_parts(data, s, e), 3, 4)
+    parts = _shape(_children(data, s, e), 3, 4)
     _text(data, parts[0]), _text(data, parts[1]), _bool(data, parts[2])
     if len(parts) == 4:
         _text(data, parts[3], 0x80)
@@ -233,10 +224,10 @@ def _mod_dn(data: bytes, s: int, e: int) -> tuple[str, Any]:
 
 
 def _compare(data: bytes, s: int, e: int) -> tuple[str, Any]:
-    entry, ava = _shape(_parts(data, s, e), 2)
+    entry, ava = _shape(_children(data, s, e), 2)
     if ava[0] != 0x30:
         raise Undecodable("an attribute value assertion is a SEQUENCE")
-    desc, value = _shape(_parts(data, ava[1], ava[2]), 2)
+    desc, value = _shape(_children(data, ava[1], ava[2]), 2)
     return "compareRequest", CompareRequest(_text(data, entry), _text(data, desc), _octets(data, value))
 
 
@@ -245,7 +236,7 @@ def _abandon(data: bytes, s: int, e: int) -> tuple[str, Any]:
 
 
 def _extended(data: bytes, s: int, e: int) -> tuple[str, Any]:
-    parts = _shape(_parts(data, s, e), 1, 2)
+    parts = _shape(_children(data, s, e), 1, 2)
     value = _octets(data, parts[1], 0x81) if len(parts) == 2 else None
     return "extendedReq", ExtendedRequest(_text(data, parts[0], 0x80), value)
 
@@ -259,10 +250,10 @@ def _controls(data: bytes, tlv: tuple[int, int, int]) -> list[tuple[str, bool, b
     if tlv[0] != 0xA0:
         raise Undecodable(f"expected controls (tag 0xa0), got 0x{tlv[0]:02x}")
     out = []
-    for c in _parts(data, tlv[1], tlv[2]):
+    for c in _children(data, tlv[1], tlv[2]):
         if c[0] != 0x30:
             raise Undecodable("a control is a SEQUENCE")
-        fields = _shape(_parts(data, c[1], c[2]), 1, 3)
+        fields = _shape(_children(data, c[1], c[2]), 1, 3)
         oid, critical, value = _text(data, fields[0]), False, None
         rest = fields[1:]
         if rest and rest[0][0] == 0x01:
@@ -283,7 +274,7 @@ def paged_request(value: bytes | None) -> tuple[int, bytes] | None:
         tag, s, e = _tlv_at(data, 0, len(data))
         if tag != 0x30 or e != len(data):
             return None
-        size, cookie = _shape(_parts(data, s, e), 2)
+        size, cookie = _shape(_children(data, s, e), 2)
         return _int(data, size), _octets(data, cookie)
     except (ValueError, FrameError):
         return None
