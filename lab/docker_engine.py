@@ -145,7 +145,8 @@ def unhealthy_logs(conf: dict[str, Any], names: list[str]) -> str:
 
 
 def containers(conf: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """{service: {id, state, health, exit_code, restarts}} of the compose project's containers."""
+    """{service: {id, name, state, health, exit_code, restarts, pid}} of the compose project's
+    containers (two `docker` calls, however many containers)."""
     ids = docker("ps", "--all", "--quiet", "--filter", f"label=com.docker.compose.project={conf['project']}",
                   check=False).stdout.split()
     if not ids:
@@ -159,7 +160,7 @@ def containers(conf: dict[str, Any]) -> dict[str, dict[str, Any]]:
         rows[service] = {"id": c["Id"][:12], "name": c.get("Name", "").lstrip("/"),
                          "state": state.get("Status"), "exit_code": state.get("ExitCode"),
                          "health": (state.get("Health") or {}).get("Status"),
-                         "restarts": c.get("RestartCount", 0)}
+                         "restarts": c.get("RestartCount", 0), "pid": state.get("Pid") or None}
     return rows
 
 

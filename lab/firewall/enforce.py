@@ -76,10 +76,8 @@ def targets(state_dir: Path, topology: dict[str, Any]) -> dict[str, int | None]:
         return {}
     out: dict[str, int | None] = {}
     for name, row in engine.containers(conf).items():
-        if row.get("state") == "running" and name in conf["services"]:
-            pid = nft.container_pid(row["id"])
-            if pid:
-                out[name] = pid
+        if row.get("state") == "running" and name in conf["services"] and row.get("pid"):
+            out[name] = int(row["pid"])
     return out
 
 

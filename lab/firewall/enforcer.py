@@ -11,7 +11,7 @@ The loop: long-poll the ec2 service's `GET /admin/network?after=G`; on a new gen
 and apply it (lab/firewall/enforce.py) and `POST /admin/network/applied` with the counters. A
 second thread reports the counters every few seconds (DescribeSecurityGroupRules shows them) and
 watches the places the rules live: a container that restarted (new pid, new network namespace)
-gets the table again at once, and so does a host table someone deleted. For the process runtime
+gets the table again at once, and a table someone deleted within TABLES_EVERY. For the process runtime
 the table is the host's and outlives any service's restart: a restarted process is filtered from
 its first packet (fail closed). A container's fresh namespace is empty until the watcher has seen
 its new pid (within WATCH_EVERY); its service waits for that (lab/firewall/gate.py).
@@ -41,7 +41,8 @@ NAME = "firewall"
 EC2 = "ec2"
 POLL_TIMEOUT = 35.0     # seconds: above the service's 25 s long poll
 REPORT_EVERY = 3.0      # counters to the ec2 service (it also learns that an enforcer is alive)
-WATCH_EVERY = 0.5       # a restarted container / a deleted table is seen within this
+WATCH_EVERY = 0.5       # a restarted container (a new pid) is seen within this
+TABLES_EVERY = 5.0      # a table someone deleted by hand is seen within this (an nft call per place)
 RETRY = 1.0             # the ec2 service not answering (starting, restarting): ask again after this
 IDLE_EXIT = 10.0        # no lab process recorded this long (after some were): the lab was stopped, exit
 
@@ -149,14 +150,20 @@ class Enforcer:
 
     def watch(self) -> None:
         """Counters every REPORT_EVERY; the table back where it went missing (a new container)."""
-        reported = time.monotonic()
+        reported = tables_checked = time.monotonic()
         idle_since: float | None = None
         seen = False                # a lab process was recorded once (a lab that never started is no lab stopped)
         while not self.stopping.wait(WATCH_EVERY):
             if self.mode == "kernel":
+                # Cheap every time (two docker calls for all containers); the tables themselves
+                # only every TABLES_EVERY: an nft call per container adds up with many labs.
                 now = enforce.targets(self.state_dir, self.topology)
                 table = table_name(self.topology["subnet"])
-                missing = {n: p for n, p in now.items() if self.placed.get(n, -1) != p or not nft.exists(table, p)}
+                look = time.monotonic() - tables_checked > TABLES_EVERY
+                if look:
+                    tables_checked = time.monotonic()
+                missing = {n: p for n, p in now.items()
+                           if self.placed.get(n, -1) != p or (look and not nft.exists(table, p))}
                 if missing:
                     self.apply(None, only=missing)
                     self.record("firewall.reapplied", "ok", targets=sorted(missing))
