@@ -108,6 +108,15 @@ def cmdline(pid: int) -> str:
         return ""
 
 
+def read_row(path: Path) -> dict[str, Any] | None:
+    """A control-plane process's row (supervisor, enforcer, dashboard) when that process still runs."""
+    try:
+        row = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return row if isinstance(row, dict) and is_ours(row) else None
+
+
 def is_ours(row: dict[str, Any]) -> bool:
     """The row's process still runs and is the one recorded (not a recycled pid)."""
     pid = row["pid"]

@@ -19,11 +19,7 @@ def _process_file(state_dir: Path) -> Path:
 
 
 def process_row(state_dir: Path) -> dict[str, Any] | None:
-    try:
-        row = json.loads(_process_file(state_dir).read_text())
-    except (OSError, ValueError):
-        return None
-    return row if isinstance(row, dict) and records.is_ours(row) else None
+    return records.read_row(_process_file(state_dir))
 
 
 def wanted(state_dir: Path, topology: dict[str, Any]) -> bool:
