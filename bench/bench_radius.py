@@ -40,7 +40,7 @@ sys.path[:0] = [str(ROOT)]
 from pyrad import packet as rp
 
 sys.path.insert(0, str(ROOT / "bench"))
-from common import Report, profiled, top_entries
+from common import Report, cpu_seconds, profiled, top_entries
 
 FREERADIUS_CONF = Path("/etc/freeradius/3.0")
 USER, CODE = "alice", "918273"          # the fake org's alice accepts this code; the users file too
@@ -176,15 +176,6 @@ async def load(server: tuple[str, int], packets: list[bytes], concurrency: int, 
 def make_packets(n: int, secret: bytes, code: int, user: str | None, password: str | None) -> list[bytes]:
     from tests.services.radius_agent.fakes import access_request
     return [access_request(secret, user, password, ident=i % 256, code=code).RequestPacket() for i in range(n)]
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux /proc), to show where a request's time goes."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return float("nan")
 
 
 def measure(name: str, server: tuple[str, int], packets: list[bytes], args, nas_ip: str,

@@ -14,6 +14,8 @@ from impacket.krb5 import asn1
 from pyasn1.codec.der import decoder, encoder
 from pyasn1.error import PyAsn1Error
 
+from .ber import _tlv  # the same definite-length TLVs as LDAP's replies
+
 # Message types (application tags).
 AS_REQ, AS_REP, TGS_REQ, TGS_REP, AP_REQ, KRB_ERROR = 10, 11, 12, 13, 14, 30
 # Name types.
@@ -164,15 +166,7 @@ def kerberos_time(epoch: float) -> str:
 
 # -- DER, by hand: pyasn1 took a fifth of an AS exchange to encode its replies. The shapes are
 # RFC 4120 5.4.2, 5.3, 5.9.1 and 5.2.7; tests/services/dc/test_dc_krb_der.py checks them byte for
-# byte against impacket's types.
-def _tlv(tag: int, body: bytes) -> bytes:
-    n = len(body)
-    if n < 0x80:
-        return bytes((tag, n)) + body
-    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes((tag, 0x80 | len(size))) + size + body
-
-
+# byte against impacket's types; the TLV itself is ber.py's.
 def _seq(*fields: tuple[int, bytes] | None) -> bytes:
     """SEQUENCE of explicitly tagged fields [n] (None: an absent OPTIONAL one)."""
     return _tlv(0x30, b"".join(_tlv(0xA0 | n, v) for f in fields if f is not None for n, v in (f,)))
