@@ -28,8 +28,17 @@ lab-down: $(STAMP)
 lab-status: $(STAMP)
 	$(LAB) status
 
+# The containers' and the browser's tests run alongside the rest, in a pytest of their own: they
+# wait on Docker and Chromium more than they compute, and use subnets no other test uses (172.28.x,
+# 172.29.x and their own 127.0.x). Their output follows the main run's; either failing fails `make test`.
+SIDE_TESTS := tests/docker tests/lab/classroom/test_class_docker.py tests/ui
 test: $(STAMP)
-	$(BIN)/pytest --durations=30
+	@mkdir -p reports
+	@$(BIN)/pytest -p no:cacheprovider --durations=10 $(SIDE_TESTS) >reports/test-side.log 2>&1 & side=$$!; \
+	$(BIN)/pytest --durations=30 $(addprefix --ignore=,$(SIDE_TESTS)); main=$$?; \
+	wait $$side; rc=$$?; \
+	echo "== alongside: $(SIDE_TESTS) (reports/test-side.log)"; cat reports/test-side.log; \
+	[ $$main -eq 0 ] && [ $$rc -eq 0 ]
 
 # The scenario catalog (packaged in lab/scenarios/catalog) against the running lab, or one brought
 # up for the run on SUBNET (default 127.0.10; the blank lab's is derived from it): JUnit + HTML.

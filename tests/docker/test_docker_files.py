@@ -81,8 +81,11 @@ def test_compose_has_one_container_per_service_at_its_topology_address(agents):
         mounts = {v.split(":")[1]: v for v in c["volumes"]}
         assert mounts["/etc/lab/topology.json"].endswith(":ro")
         assert mounts["/etc/lab/seed.yaml"].endswith(":ro")
+        # the services start together, as in processes (Docker's check runs every 30 s, too seldom
+        # to order a start by); the one-shot enrolment waits until every service is healthy
         for dep, condition in (c.get("depends_on") or {}).items():
-            assert dep in inside["services"] and condition == {"condition": "service_healthy"}
+            assert dep in inside["services"] and condition == {"condition": "service_started"}
+        assert c["healthcheck"]["interval"] == "30s"
     assert set(compose["volumes"]) == {f"{n}-state" for n in inside["services"]}
     # AD Connector waits for the DC and every RADIUS agent; provision for everything.
     agent_names = [n for n, s in inside["services"].items() if s["package"] == "services.radius_agent"]
@@ -90,6 +93,7 @@ def test_compose_has_one_container_per_service_at_its_topology_address(agents):
     assert set(services["ad-connector"]["depends_on"]) == {"dc", "ec2", *agent_names}
     assert set(services[dc.PROVISION]["depends_on"]) == set(inside["services"])
     assert services[dc.PROVISION]["healthcheck"] == {"disable": True}
+    assert all(cond == {"condition": "service_healthy"} for cond in services[dc.PROVISION]["depends_on"].values())
 
 
 def test_plain_compose_mounts_the_baked_topology_and_the_packages_seed():
