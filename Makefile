@@ -56,11 +56,13 @@ SOAK_MINUTES ?= 2
 soak: $(STAMP)
 	$(BIN)/python -m lab.soak --minutes $(SOAK_MINUTES)
 
-# How many trainee labs this host holds (not in CI): classes of CLASS_SIZES trainees in the process
-# runtime on 127.68.x: start-up time, memory per lab, sign-in latency with every trainee at once.
+# How many trainee labs this host holds (not in CI): classes of CLASS_SIZES trainees in CLASS_RUNTIME
+# (process on 127.68.x, docker on 172.29.x): start-up time, memory per lab, sign-in latency with
+# every trainee at once.
 CLASS_SIZES ?= 10 30
+CLASS_RUNTIME ?= process
 class-capacity: $(STAMP)
-	$(BIN)/python bench/class_capacity.py --trainees $(CLASS_SIZES)
+	$(BIN)/python bench/class_capacity.py --runtime $(CLASS_RUNTIME) --trainees $(CLASS_SIZES)
 
 # A Debian 12 base image without any registry: debootstrap from this host's Debian mirror, then
 # `docker import` (needs root, debootstrap and a running Docker engine).

@@ -1,6 +1,7 @@
 """How many trainee labs this host holds (`make class-capacity`, not in CI, not in `make bench`).
 
-For each class size N (process runtime, a state directory of its own, subnets BASE.1..BASE.N):
+For each class size N (in processes or, with --runtime docker, containers; a state directory of
+its own, subnets BASE.1..BASE.N):
 `lab class up --trainees N` through the CLI (start-up time: the whole class, and each lab's own),
 the memory of every lab (PSS and RSS of its processes, lab/classroom/usage.py) and what the host
 has left, then every trainee signs in at once with a code (one WorkSpaces client sign-in per lab,
@@ -9,6 +10,7 @@ Then `lab class down --volumes`. A size that would not fit in the host's availab
 measured size of a lab, with a 15% margin) is skipped and said so.
 
     .venv/bin/python bench/class_capacity.py --trainees 10 30 [--parallel 2] [--base 127.68]
+    .venv/bin/python bench/class_capacity.py --runtime docker --trainees 10      # base 172.29
     .venv/bin/python bench/class_capacity.py --compare-parallel 1,2,3 --compare-trainees 4
 """
 from __future__ import annotations
@@ -84,13 +86,13 @@ def sign_in_all(state_dir: Path) -> list[float]:
     return latencies
 
 
-def class_run(n: int, parallel: int, base: str, *, sign_in: bool = True) -> dict[str, Any]:
+def class_run(n: int, parallel: int, base: str, *, sign_in: bool = True, runtime: str = "process") -> dict[str, Any]:
     state_dir = Path(tempfile.mkdtemp(prefix=f"class-capacity-{n}-"))
     before = mem_available_mib()
     try:
         started = time.monotonic()
         up = lab(state_dir, "class", "up", "--trainees", str(n), "--parallel", str(parallel), "--subnet-base", base,
-                 "--timeout", "300", "--json")
+                 "--runtime", runtime, "--timeout", "300", "--json")
         wall = time.monotonic() - started
         if up.returncode != 0:
             raise RuntimeError(f"class up failed ({up.returncode}):\n{up.stdout[-2000:]}\n{up.stderr[-3000:]}")
@@ -100,7 +102,7 @@ def class_run(n: int, parallel: int, base: str, *, sign_in: bool = True) -> dict
         mems = [usage.memory(t.state_dir) for t in roster.trainees]
         after = mem_available_mib()
         row: dict[str, Any] = {
-            "trainees": n, "parallel": parallel, "up_seconds": round(wall, 1),
+            "trainees": n, "runtime": runtime, "parallel": parallel, "up_seconds": round(wall, 1),
             "lab_seconds_median": round(statistics.median(o["seconds"] for o in outcomes), 1),
             "processes_per_lab": mems[0]["processes"],
             "pss_mib_per_lab": round(statistics.mean(m["pss_mib"] for m in mems), 1),
@@ -123,17 +125,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trainees", type=int, nargs="*", default=[10, 30], help="class sizes (default 10 30)")
     parser.add_argument("--parallel", type=int, default=2, help="labs started at once (default 2)")
-    parser.add_argument("--base", default=os.environ.get("CLASS_BASE", "127.68"),
-                        help="subnet base: trainee N on BASE.N, blank labs on BASE+1 (default 127.68)")
+    parser.add_argument("--runtime", choices=("process", "docker"), default="process")
+    parser.add_argument("--base", default=os.environ.get("CLASS_BASE"),
+                        help="subnet base: trainee N on BASE.N, blank labs on BASE+1 (default 127.68; "
+                             "172.29 in containers)")
     parser.add_argument("--compare-parallel", default="", help="e.g. 1,2,3: start-up time of one class per value")
     parser.add_argument("--compare-trainees", type=int, default=4)
     parser.add_argument("--json", metavar="FILE", help="also write the rows here")
     args = parser.parse_args()
+    args.base = args.base or ("172.29" if args.runtime == "docker" else "127.68")
     print(f"host: {platform.node()}, {os.cpu_count()} CPUs, {mem_available_mib():.0f} MiB available, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", flush=True)
     rows = []
     for k in [int(v) for v in args.compare_parallel.split(",") if v]:
-        row = class_run(args.compare_trainees, k, args.base, sign_in=False)
+        row = class_run(args.compare_trainees, k, args.base, sign_in=False, runtime=args.runtime)
         print(f"parallel {k}: {args.compare_trainees} labs up in {row['up_seconds']} s "
               f"(each lab {row['lab_seconds_median']} s median)", flush=True)
         rows.append(row)
@@ -145,10 +150,10 @@ def main() -> int:
                   f"{mem_available_mib():.0f} MiB available", flush=True)
             rows.append({"trainees": n, "skipped": f"needs ~{need:.0f} MiB"})
             continue
-        row = class_run(n, args.parallel, args.base)
+        row = class_run(n, args.parallel, args.base, runtime=args.runtime)
         per_lab = row["pss_mib_per_lab"]
         rows.append(row)
-        print(f"{n} trainees ({args.parallel} at a time): up in {row['up_seconds']} s (each lab "
+        print(f"{n} trainees in {args.runtime} ({args.parallel} at a time): up in {row['up_seconds']} s (each lab "
               f"{row['lab_seconds_median']} s median); per lab {row['processes_per_lab']} processes, "
               f"{row['pss_mib_per_lab']} MiB PSS ({row['rss_mib_per_lab']} MiB RSS); host used {row['host_mib_used']} "
               f"MiB, {row['host_mib_available_after']} MiB left; {row['signins']} sign-ins at once: p50 "

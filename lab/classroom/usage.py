@@ -1,8 +1,9 @@
-"""What a trainee's lab costs the host: the memory of its processes (process runtime).
+"""What a trainee's lab costs the host: the memory of its processes.
 
-A lab is its services (`<state>/processes.json`), its supervisor and its firewall enforcer, each
-the leader of a session of its own; every process in those sessions counts (a service's children
-too). RSS counts shared pages in every process that maps them, PSS shares them out: PSS summed
+A lab is its services (`<state>/processes.json`; in containers, each container's first process),
+its supervisor and its firewall enforcer, each the leader of a session of its own; every process in
+those sessions counts (a service's children too). Docker's own daemons are shared by every lab and
+not counted. RSS counts shared pages in every process that maps them, PSS shares them out: PSS summed
 over the labs is what they take together, so capacity is judged on it.
 """
 from __future__ import annotations
@@ -15,9 +16,23 @@ from typing import Any
 from .. import process_records as records
 
 
+def _container_pids(state_dir: Path) -> set[int]:
+    """The host pids of a docker lab's running containers (none for a process lab)."""
+    from .. import docker_engine, docker_runtime  # here: only a docker lab needs them
+    conf = docker_runtime.load_conf(state_dir)
+    if conf is None:
+        return set()
+    try:
+        rows = docker_engine.containers(conf)
+    except Exception:                                  # noqa: BLE001 (no engine: nothing to count)
+        return set()
+    return {int(row["pid"]) for row in rows.values() if row.get("state") == "running" and row.get("pid")}
+
+
 def lab_leaders(state_dir: Path) -> set[int]:
-    """The pids the lab started and recorded: services, supervisor, firewall enforcer."""
+    """The pids the lab started and recorded: services (or containers), supervisor, firewall enforcer."""
     pids = {int(row["pid"]) for row in records.load(state_dir) if records.is_ours(row)}
+    pids |= _container_pids(state_dir)
     for path in (state_dir / "supervisor" / "process.json", state_dir / "firewall" / "process.json"):
         try:
             row = json.loads(path.read_text())
