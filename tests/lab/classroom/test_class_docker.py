@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from lab.classroom import roster as roster_mod
+from lab.classroom import usage
 from lab.docker_runtime import load_conf
 from tests.docker.support import docker_required, need_docker
 from tests.lab.support import ok, run_lab
@@ -48,6 +49,9 @@ def test_two_trainees_in_containers_sign_in_each_on_their_own_lab(klass: dict[st
     assert len({c["project"] for c in confs if c}) == 2
     status = json.loads(ok(run_lab(state, "class", "status", "--json")).stdout)
     assert status["runtime"] == "docker" and status["healthy"] is True
+    # what a lab costs counts its containers' processes (make class-capacity CLASS_RUNTIME=docker)
+    cost = usage.memory(roster_mod.trainee_dir(state, 1))
+    assert cost["processes"] >= len(confs[0]["services"]) and cost["pss_mib"] > 0, cost
     for n in (1, 2):
         row = status["trainees"][n - 1]
         assert row["pages"]["signin"] == f"http://{BASE}.{n}.30:80/login"
