@@ -301,13 +301,21 @@ def spawn(cmd: list[str]) -> subprocess.Popen:
 
 
 def serve_fake_org(state: Path, subnet: str) -> None:
+    import ssl
+
+    from lab import ca
     from lab import topology as topo
     from tests.services.radius_agent.fakes import FakeOrg
     from tests.services.radius_agent.support import default_apps, default_users
     creds = topo.load_or_create_credentials(state)
-    okta = topo.build(state, subnet=subnet)["services"]["okta"]
-    FakeOrg(okta["host"], okta["ports"]["api"], creds.get("okta_agent_token", creds["okta_api_token"]),
-            default_apps(creds["radius_shared_secret"]), default_users()).start()
+    plan = topo.build(state, subnet=subnet)
+    okta = plan["services"]["okta"]
+    # the agent calls the org over HTTPS verified against the lab CA, as in tests/services/radius_agent
+    ca.issue_for_topology(state, plan)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(okta["tls"]["cert"], okta["tls"]["key"])
+    FakeOrg(okta["host"], okta["ports"]["https"], creds.get("okta_agent_token", creds["okta_api_token"]),
+            default_apps(creds["radius_shared_secret"]), default_users(), tls=tls).start()
     print("ready", flush=True)
     while True:
         time.sleep(3600)

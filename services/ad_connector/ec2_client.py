@@ -8,6 +8,8 @@ route: the calls show in EC2's `aws.call` events like anyone's, and EC2's checks
 """
 from __future__ import annotations
 
+import asyncio
+import functools
 from typing import Any
 
 import botocore.session
@@ -38,10 +40,21 @@ class Ec2Unreachable(Exception):
 class Ec2Client:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
-        self.model = botocore.session.get_session().get_service_model("ec2")
-        self.serializer = create_serializer("ec2", include_validation=True)
-        self.parser = create_parser("ec2")
         self.credentials = Credentials(ctx.credential("aws_access_key_id"), ctx.credential("aws_secret_access_key"))
+
+    # EC2's service model is 24 MB of Python objects and only ConnectDirectory and DeleteDirectory
+    # call EC2 (the directory's security group): loaded on the first call, not at start.
+    @functools.cached_property
+    def model(self) -> Any:
+        return botocore.session.get_session().get_service_model("ec2")
+
+    @functools.cached_property
+    def serializer(self) -> Any:
+        return create_serializer("ec2", include_validation=True)
+
+    @functools.cached_property
+    def parser(self) -> Any:
+        return create_parser("ec2")
 
     def available(self) -> bool:
         return "ec2" in self.ctx.topology.get("services", {})
@@ -49,6 +62,8 @@ class Ec2Client:
     async def call(self, operation: str, params: dict[str, Any], region: str) -> dict[str, Any]:
         if not self.available():
             raise Ec2Unreachable("the lab has no ec2 service")
+        if "parser" not in self.__dict__:       # the first call: load the model off the event loop
+            await asyncio.to_thread(lambda: (self.model, self.serializer, self.parser))
         op = self.model.operation_model(operation)
         request = self.serializer.serialize_to_request(params, op)
         url = self.ctx.peer_url("ec2") + "/"

@@ -13,8 +13,9 @@ Kerberos cannot tell a disabled account from a locked or expired one (all KDC_ER
 nor "must change password" from "password expired" (both KDC_ERR_KEY_EXPIRED): `explain()` asks
 LDAP, with the service account, which it was, so the connector keeps AD's sub-codes.
 
-The wire types and ciphers are impacket's (`impacket.krb5`), the same library as the DC's KDC,
-but this module shares no code with the DC: they are different services.
+The messages are written and read by krb_der.py (RFC 4120's DER layouts); the ciphers are
+impacket's (`impacket.krb5.crypto`). This module shares no code with the DC: they are different
+services.
 """
 from __future__ import annotations
 
@@ -26,14 +27,14 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from impacket.krb5 import asn1
 from impacket.krb5 import crypto as kcrypto
-from pyasn1.codec.der import decoder, encoder
-from pyasn1.error import PyAsn1Error
 
 from services.common import ad_wire
 
+from . import krb_der as der
+from .krb_der import DerError
 from .service_account import LookupFailed, ServiceAccount, by_sam, find_entry
 
 AES256, AES128, RC4 = 18, 17, 23
@@ -55,7 +56,7 @@ ERROR_NAMES = {6: "KDC_ERR_C_PRINCIPAL_UNKNOWN", 7: "KDC_ERR_S_PRINCIPAL_UNKNOWN
                52: "KRB_ERR_RESPONSE_TOO_BIG", 68: "KDC_ERR_WRONG_REALM"}
 
 
-_DECODE_ERRORS = (PyAsn1Error, ValueError, TypeError, KeyError, IndexError, UnicodeError, OverflowError)
+_DECODE_ERRORS = (DerError, ValueError, TypeError, KeyError, IndexError, UnicodeError, OverflowError)
 
 
 class KdcUnreachable(Exception):
@@ -126,7 +127,27 @@ async def authenticate(host: str, port: int, realm: str, username: str, password
 
 
 def string_to_key(etype: int, password: str, salt: str) -> kcrypto.Key:
-    """RFC 3962 / 4757 string2key (PBKDF2 through hashlib: impacket's pure-Python one is slow)."""
+    """RFC 3962 / 4757 string2key (PBKDF2 through hashlib: impacket's pure-Python one is slow).
+
+    A pure function of (etype, password, salt), so the result is kept for the next sign-in of the
+    same account (4096 PBKDF2 rounds were the connector's largest single cost). Only the key is
+    computed once: every sign-in still makes its own AS exchange with the KDC, which alone decides
+    whether the password is right. The cache is keyed by a digest, never the password itself."""
+    digest = hashlib.sha256(b"%d\0%s\0%s" % (etype, salt.encode("utf-8"), password.encode("utf-8"))).digest()
+    key = _derived.get(digest)
+    if key is None:
+        key = _string_to_key(etype, password, salt)
+        if len(_derived) >= _DERIVED_MAX:
+            _derived.pop(next(iter(_derived)))          # the oldest first
+        _derived[digest] = key
+    return key
+
+
+_DERIVED_MAX = 1024
+_derived: dict[bytes, kcrypto.Key] = {}
+
+
+def _string_to_key(etype: int, password: str, salt: str) -> kcrypto.Key:
     if etype == RC4:
         return kcrypto.string_to_key(RC4, password, b"")
     profile = kcrypto._get_enctype_profile(etype)
@@ -178,73 +199,63 @@ def _ktime(epoch: float) -> str:
 
 
 def _as_req(realm: str, name_type: int, name: str, *, nonce: int, padata: bytes | None) -> bytes:
-    req = asn1.AS_REQ()
-    req["pvno"] = 5
-    req["msg-type"] = 10
-    if padata is not None:
-        req["padata"][0]["padata-type"] = PA_ENC_TIMESTAMP
-        req["padata"][0]["padata-value"] = padata
-    body = req["req-body"]
-    body["kdc-options"] = tuple(1 if i in (FORWARDABLE, RENEWABLE) else 0 for i in range(32))
-    body["cname"]["name-type"] = name_type
-    body["cname"]["name-string"][0] = name
-    body["realm"] = realm
-    body["sname"]["name-type"] = NT_SRV_INST
-    body["sname"]["name-string"][0] = "krbtgt"
-    body["sname"]["name-string"][1] = realm
-    body["till"] = _ktime(time.time() + 10 * 3600)
-    body["nonce"] = nonce
-    for i, etype in enumerate(ETYPES):
-        body["etype"][i] = etype
-    return encoder.encode(req)
+    return der.as_req(realm=realm, name_type=name_type, name=name, sname=["krbtgt", realm], sname_type=NT_SRV_INST,
+                      till=_ktime(time.time() + 10 * 3600), nonce=nonce, etypes=ETYPES,
+                      options=(FORWARDABLE, RENEWABLE),
+                      padata=[(PA_ENC_TIMESTAMP, padata)] if padata is not None else ())
 
 
 def _enc_timestamp(key: kcrypto.Key, now: float) -> bytes:
-    ts = asn1.PA_ENC_TS_ENC()
-    ts["patimestamp"] = _ktime(now)
-    ts["pausec"] = int((now % 1) * 1_000_000)
+    ts = der.pa_enc_ts_enc(_ktime(now), int((now % 1) * 1_000_000))
     confounder = os.urandom(8 if key.enctype == RC4 else 16)
-    enc = asn1.EncryptedData()
-    enc["etype"] = key.enctype
-    enc["cipher"] = kcrypto.encrypt(key, 1, encoder.encode(ts), confounder)
-    return encoder.encode(enc)
+    return der.encrypted_data(key.enctype, kcrypto.encrypt(key, 1, ts, confounder))
 
 
-def _decode_reply(data: bytes):
+def _decode_reply(data: bytes) -> tuple[str, dict[str, Any]]:
+    """("error", {"error-code", "e-data"}) for a KRB-ERROR, ("rep", {"enc-part": {"etype", "cipher"}})
+    for an AS-REP; raises BadReply for anything else."""
     try:
-        if data[:1] == b"\x7e":
-            return "error", decoder.decode(data, asn1Spec=asn1.KRB_ERROR())[0]
-        if data[:1] == b"\x6b":
-            return "rep", decoder.decode(data, asn1Spec=asn1.AS_REP())[0]
+        tag, value, _ = der.read_tlv(data)       # octets after the message are ignored
+        if tag == der.KRB_ERROR:
+            found = der.sequence_fields(value)
+            e_data = der.as_octets(found[12]) if 12 in found else None
+            return "error", {"error-code": der.as_int(der.required(found, 6, "error-code")), "e-data": e_data}
+        if tag == der.AS_REP:
+            enc = der.sequence_fields(der.required(der.sequence_fields(value), 6, "enc-part"))
+            return "rep", {"enc-part": {"etype": der.as_int(der.required(enc, 0, "etype")),
+                                        "cipher": der.as_octets(der.required(enc, 2, "cipher"))}}
     except _DECODE_ERRORS as exc:
         raise BadReply(f"undecodable reply: {exc}") from None
     raise BadReply("reply is neither AS-REP nor KRB-ERROR")
 
 
-def _choose_etype(err, realm: str, name: str, name_type: int) -> tuple[int, str]:
+def _choose_etype(err: dict[str, Any] | None, realm: str, name: str, name_type: int) -> tuple[int, str]:
     """The first PA-ETYPE-INFO2 entry we support, with its salt (AD's default salt otherwise)."""
     default_salt = realm + (name.split("@")[0] if name_type == NT_ENTERPRISE else name)
-    if err is not None and err["e-data"].isValue:
+    if err is not None and err.get("e-data") is not None:
         try:
-            methods, _ = decoder.decode(bytes(err["e-data"]), asn1Spec=asn1.METHOD_DATA())
-            for pa in methods:
-                if int(pa["padata-type"]) == PA_ETYPE_INFO2:
-                    info, _ = decoder.decode(bytes(pa["padata-value"]), asn1Spec=asn1.ETYPE_INFO2())
-                    for entry in info:
-                        if int(entry["etype"]) in ETYPES:
-                            salt = str(entry["salt"]) if entry["salt"].isValue else default_salt
-                            return int(entry["etype"]), salt
+            for pa in der.sequence_of(err["e-data"]):                          # METHOD-DATA
+                pa_fields = der.sequence_fields(pa)
+                if der.as_int(der.required(pa_fields, 1, "padata-type")) != PA_ETYPE_INFO2:
+                    continue
+                info = der.as_octets(der.required(pa_fields, 2, "padata-value"))
+                for entry in der.sequence_of(info):                             # ETYPE-INFO2
+                    entry_fields = der.sequence_fields(entry)
+                    etype = der.as_int(der.required(entry_fields, 0, "etype"))
+                    if etype in ETYPES:
+                        salt = der.as_string(entry_fields[1]) if 1 in entry_fields else default_salt
+                        return etype, salt
         except _DECODE_ERRORS as exc:
             raise BadReply(f"undecodable PREAUTH_REQUIRED e-data: {exc}") from None
     return AES256, default_salt
 
 
-def _error_result(err, transport: str, etype: int | None = None) -> AsResult:
+def _error_result(err: dict[str, Any], transport: str, etype: int | None = None) -> AsResult:
     code = int(err["error-code"])
     return AsResult(False, ERROR_NAMES.get(code, f"KRB_ERROR_{code}"), code, transport, etype)
 
 
-def _check_rep(rep, key: kcrypto.Key, nonce: int | None, transport: str) -> AsResult:
+def _check_rep(rep: dict[str, Any], key: kcrypto.Key, nonce: int | None, transport: str) -> AsResult:
     """The password is right iff the AS-REP's enc-part decrypts with its key (usage 3)."""
     if int(rep["enc-part"]["etype"]) != key.enctype:
         raise BadReply("AS-REP encrypted in an enctype the pre-authentication did not use")
@@ -254,13 +265,14 @@ def _check_rep(rep, key: kcrypto.Key, nonce: int | None, transport: str) -> AsRe
         return AsResult(False, "KDC_ERR_PREAUTH_FAILED", KDC_ERR_PREAUTH_FAILED, transport, key.enctype,
                         "AS-REP does not decrypt with the password's key")
     try:
-        try:
-            part, _ = decoder.decode(plain, asn1Spec=asn1.EncASRepPart())
-        except PyAsn1Error:   # Windows KDCs tag it EncTGSRepPart
-            part, _ = decoder.decode(plain, asn1Spec=asn1.EncTGSRepPart())
+        # EncASRepPart, or EncTGSRepPart as Windows KDCs tag it; padding after it is ignored
+        tag, value, _ = der.read_tlv(plain)
+        if tag not in (der.ENC_AS_REP_PART, der.ENC_TGS_REP_PART):
+            raise DerError(f"tag 0x{tag:02x} is not EncASRepPart")
+        got = der.as_int(der.required(der.sequence_fields(value), 2, "nonce"))
     except _DECODE_ERRORS as exc:
         raise BadReply(f"undecodable EncASRepPart: {exc}") from None
-    if nonce is not None and int(part["nonce"]) != nonce:
+    if nonce is not None and got != nonce:
         raise BadReply("AS-REP nonce does not match the request")
     return AsResult(True, "ok", None, transport, key.enctype)
 
@@ -347,7 +359,7 @@ def _is_too_big(reply: bytes) -> bool:
     if reply[:1] != b"\x7e":
         return False
     try:
-        err, _ = decoder.decode(reply, asn1Spec=asn1.KRB_ERROR())
-        return int(err["error-code"]) == KRB_ERR_RESPONSE_TOO_BIG
-    except _DECODE_ERRORS:
+        kind, err = _decode_reply(reply)
+    except BadReply:
         return False
+    return kind == "error" and err["error-code"] == KRB_ERR_RESPONSE_TOO_BIG

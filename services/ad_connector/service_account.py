@@ -8,14 +8,33 @@ attributes; the bind, the base DN, the timeouts and the source address are here.
 """
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import ldap3
 from ldap3.core.exceptions import LDAPException
 from ldap3.utils.conv import escape_filter_chars
 
 from services.common.ldap_client import close_quietly
+
+T = TypeVar("T")
+
+# ldap3 blocks, so its work runs on threads, and on threads of its own: the loop's default pool
+# has cores + 4 workers (6 on the lab's two cores) shared with everything else, and each LDAP read
+# holds one for the DC's round trips (connect, bind, search, unbind), so at 16 sign-ins in flight
+# the reads queued for 6 slots. Mostly waiting on the network, these threads cost little.
+_LDAP_THREADS = ThreadPoolExecutor(max_workers=64, thread_name_prefix="ldap")
+
+
+async def in_ldap_thread(fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)` on an LDAP thread (with the caller's context variables, as asyncio.to_thread)."""
+    call = functools.partial(contextvars.copy_context().run, fn, *args)
+    return await asyncio.get_running_loop().run_in_executor(_LDAP_THREADS, call)
 
 
 class LookupFailed(Exception):

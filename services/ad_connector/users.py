@@ -12,7 +12,6 @@ Answers: 200 `{"found": true, "user": {...}}` / `{"found": false}`; 404 unknown 
 """
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,7 +21,7 @@ from ldap3.utils.conv import escape_filter_chars
 from services.common.context import ServiceContext
 
 from .discovery import DiscoveryError, find_domain_controller
-from .service_account import LookupFailed, ServiceAccount, find_entry
+from .service_account import LookupFailed, ServiceAccount, find_entry, in_ldap_thread
 from .settings import ConnectorSettings
 from .store import DirectoryStore
 
@@ -49,7 +48,7 @@ async def find_user(settings: ConnectorSettings, directory: dict[str, Any], user
                                           source=source)
     except DiscoveryError as exc:
         raise LookupFailed(str(exc)) from None
-    return await asyncio.to_thread(_search, dc.address, dc.ldap_port, ServiceAccount.of(directory), username, source)
+    return await in_ldap_thread(_search, dc.address, dc.ldap_port, ServiceAccount.of(directory), username, source)
 
 
 def register_routes(app: FastAPI, ctx: ServiceContext, store: DirectoryStore, settings: ConnectorSettings) -> None:

@@ -45,7 +45,7 @@ async def build(ctx) -> Service:
     challenges = ChallengeStore(ttl=policy.mfa_timeout)
     agent = Agent(ctx, registry, Verifier(org, policy, challenges), dedup, threads=policy.threads)
     radius.dictionary()                       # load now: a broken dictionary fails the start
-    listeners = Listeners(ctx.host, ctx.port("radius"), bind_udp(ctx, "radius"), agent.handle, ctx.record)
+    listeners = Listeners(ctx.host, ctx.port("radius"), bind_udp(ctx, "radius"), agent.receive, ctx.record)
     registry.on_change = listeners.sync
 
     async def serve() -> None:

@@ -48,7 +48,7 @@ async def build(ctx) -> Service:
     api.mount(app)
     app.add_middleware(BodyGuard, errors=body_errors(_refused))   # 1 MiB; depth 64
     await api.resume()   # schedules transitions a previous run left half-way; returns at once
-    return Service(http_apps={"api": app}, reset=reset)
+    return Service(http_apps={"api": app}, reset=reset, on_stop=signin.http.aclose)
 
 
 if __name__ == "__main__":
