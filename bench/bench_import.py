@@ -12,14 +12,19 @@ Only the services these need run (dc, okta, ad-agent, mail); the org's rate limi
 a bench of the path and not of the rate-limit rule.
 
     .venv/bin/python bench/bench_import.py [--sizes 1000,3000,10000] [--list-sizes 100000] [--subnet 127.0.189]
+        [--profile DIR]      # py-spy the agent and the org during the largest import; top entries printed
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import signal
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -29,13 +34,15 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from common import Report
+from common import Report, cpu_seconds, py_spy, top_entries
 
+from lab import process_runtime as pr
 from lab import topology as topo
 from lab.client import LabClient
 from tests.support import running_services
 
 SERVICES = ["dc", "okta", "ad-agent", "mail"]
+PROFILED = ["ad-agent", "okta", "dc"]
 NO_LIMITS = {p: 10_000_000 for p in ("default", "/api/v1/users", "/api/v1/apps", "/api/v1/radius",
                                       "/api/v1/authn", "/api/v1/groups")}
 
@@ -47,6 +54,32 @@ def seed_with(n: int) -> dict:
                               "password": f"Imp-Passw0rd-{i:06d}", "state": "enabled",
                               "groups": ["WorkSpaces Users"], "workspace": False})
     return seed
+
+
+@contextlib.contextmanager
+def recording(pids: dict[str, int], folder: Path | None) -> Iterator[None]:
+    """py-spy record of each pid into folder/<name>.raw while the block runs (it has no known
+    length, so py-spy runs without --duration and is stopped with SIGINT, which saves its file)."""
+    binary = py_spy()
+    if folder is None or binary is None:
+        yield
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    procs = [subprocess.Popen([binary, "record", "--pid", str(pid), "--rate", "100", "--nonblocking",
+                               "--format", "raw", "--output", str(folder / f"{name}.raw")],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for name, pid in pids.items()]
+    try:
+        yield
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGINT)
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def walk_pages(client: LabClient, limit: int = 200) -> tuple[int, int, float]:
@@ -88,6 +121,8 @@ def main() -> int:
     parser.add_argument("--list-sizes", default="", help="org sizes to list after the largest import "
                         "(users added through the API up to each), e.g. 30000,100000")
     parser.add_argument("--subnet", default="127.0.189")
+    parser.add_argument("--profile", metavar="DIR", type=Path,
+                        help="py-spy the agent, the org and the DC during the largest import (raw stacks in DIR)")
     args = parser.parse_args()
     sizes = [int(x) for x in args.sizes.split(",") if x]
     list_sizes = [int(x) for x in args.list_sizes.split(",") if x]
@@ -101,15 +136,29 @@ def main() -> int:
                                   settings={"okta": {"rate_limits": NO_LIMITS}}) as topology:
                 up = time.perf_counter() - began
                 client = LabClient(topology)
+                pids = {p["name"]: p["pid"] for p in pr.load_processes(state) if p.get("name") in PROFILED}
+                before = {name: cpu_seconds(pid) for name, pid in pids.items()}
                 started = time.perf_counter()
-                job = client.ad_import(full=True, wait=1800)
+                with recording(pids, args.profile if n == sizes[-1] else None):
+                    job = client.ad_import(full=True, wait=1800)
                 seconds = time.perf_counter() - started
+                cpu = {name: round(cpu_seconds(pid) - before[name], 1) for name, pid in pids.items()}
+                print(f"  CPU seconds during the import: {cpu}", flush=True)
                 created = (job.get("counts") or {}).get("users.created", job.get("result"))
                 print(f"import of {n} users: {seconds:.1f} s ({n / seconds:.0f} users/s), job {job['status']}, "
                       f"created {created}; the lab took {up:.1f} s to start", flush=True)
                 imports.append((n, seconds, job["status"]))
                 report.figure(f"AD import of {n} users", seconds, "s", target="< 60" if n >= 10000 else None,
-                              target_on="value", users=n, status=job["status"], lab_start_s=round(up, 1))
+                              target_on="value", users=n, status=job["status"], lab_start_s=round(up, 1),
+                              cpu_seconds=cpu)
+                if args.profile and n == sizes[-1]:
+                    for name in pids:
+                        top = top_entries(args.profile / f"{name}.raw", 12)
+                        report.note(f"profile {name}, {n} users", top)
+                        print(f"profile {name} (self time, % of busy samples):")
+                        for kind in ("self", "package"):
+                            for fn, pct in top[kind]:
+                                print(f"  {kind:<8} {pct:5.1f}%  {fn}")
                 if n == sizes[-1]:
                     total = n
                     for size in [n, *list_sizes]:

@@ -17,10 +17,9 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from services.common.context import ServiceContext
-from services.common.tls import peer_https, transport
+from services.common.http1 import Http1Client
+from services.common.tls import peer_https
 
 from . import directory
 from .importer import run_import
@@ -58,14 +57,15 @@ class Agent:
         tmp.write_text(json.dumps(self.state, indent=2))
         os.replace(tmp, self.path)
 
-    def org(self, http) -> OrgClient:
+    def org(self, http: Http1Client) -> OrgClient:
         return OrgClient(http, self.org_url, self.ctx.credential("okta_api_token"))
 
     # -- the loops -------------------------------------------------------------------------------
     async def run(self) -> None:
         # https://<org> verified against the lab CA, leaving from InstanceOkta's address.
         self.org_url, verify = peer_https(self.ctx, "okta")
-        async with httpx.AsyncClient(transport=transport(self.ctx.source_address, verify), timeout=60) as http:
+        http = Http1Client(self.org_url, local_address=self.ctx.source_address, ssl_context=verify)
+        try:
             org = self.org(http)
             await self.register(org)
             timer = asyncio.create_task(self.schedule(org))
@@ -73,6 +73,8 @@ class Agent:
                 await self.work(org)
             finally:
                 timer.cancel()
+        finally:
+            await http.aclose()
 
     async def register(self, org: OrgClient) -> None:
         attempt = 0

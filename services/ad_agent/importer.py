@@ -144,8 +144,12 @@ async def run_import(org: OrgClient, domain: str, users: list[AdUser], groups: l
         profile = profile_of(u)
         current = existing.get(profile["login"].lower())
         if current is None:
-            current = await org.create_user(profile, domain)
+            # Created in its AD groups at once (the API's `groupIds`): one call a new user, not
+            # one more per membership; the memberships pass below then finds them in place.
+            group_ids = sorted({by_dn[g.lower()]["id"] for g in u.groups if g.lower() in by_dn})
+            current = await org.create_user(profile, domain, group_ids)
             counts["users.created"] += 1
+            counts["memberships.added"] += len(group_ids)
         elif (current.get("credentials") or {}).get("provider", {}).get("type") != "ACTIVE_DIRECTORY":
             counts["users.conflicts"] += 1
             return

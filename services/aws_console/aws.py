@@ -4,22 +4,23 @@ access keys, run in a worker thread so a slow API never blocks the pages.
 Client-side parameter validation is off (`parameter_validation=False`): the AWS console lets the
 service judge a request, so a bad field comes back as the API's own error code and message
 (`ApiError`), which the page shows on the form.
+
+boto3 and each service's client are loaded on the first call that needs them, as a browser tab
+of the real console loads a service's pages when it is opened: a client holds its service's model
+(EC2's alone is tens of MB), and a console nobody opens should not cost that (bench/README.md).
 """
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Any
-
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
 
 from .settings import ConsoleSettings
 
 # A page must answer even when an API hangs: short timeouts, no retries behind the person's back.
-CLIENT_CONFIG = Config(parameter_validation=False, connect_timeout=5, read_timeout=20,
-                       retries={"max_attempts": 1, "mode": "standard"})
+CLIENT_OPTIONS: dict[str, Any] = {"parameter_validation": False, "connect_timeout": 5, "read_timeout": 20,
+                                  "retries": {"max_attempts": 1, "mode": "standard"}}
 
 
 NETWORK_ERROR = "NetworkError"
@@ -54,29 +55,43 @@ class ApiError(Exception):
 
 @dataclass
 class Aws:
-    """The clients of one console (one set of keys: the lab's); `ec2` is None without an endpoint."""
-    ds: Any
-    workspaces: Any
-    ec2: Any = None
+    """The clients of one console (one set of keys: the lab's), made on first use; a service
+    without an endpoint (EC2's is optional) has none."""
+    endpoints: dict[str, str | None]
+    region: str
+    key_id: str
+    secret: str
+    _clients: dict[str, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def connect(cls, settings: ConsoleSettings, *, region: str, key_id: str, secret: str) -> Aws:
-        def client(service: str, endpoint: str) -> Any:
-            return boto3.session.Session().client(
-                service, endpoint_url=endpoint, region_name=region, aws_access_key_id=key_id,
-                aws_secret_access_key=secret, config=CLIENT_CONFIG)
-        return cls(ds=client("ds", settings.ds_endpoint),
-                   workspaces=client("workspaces", settings.workspaces_endpoint),
-                   ec2=client("ec2", settings.ec2_endpoint) if settings.ec2_endpoint else None)
+        return cls(endpoints={"ds": settings.ds_endpoint, "workspaces": settings.workspaces_endpoint,
+                              "ec2": settings.ec2_endpoint or None},
+                   region=region, key_id=key_id, secret=secret)
+
+    def client(self, service: str) -> Any:
+        """The service's boto3 client (made once, in the calling worker thread)."""
+        with self._lock:
+            if service not in self._clients:
+                import boto3
+                from botocore.config import Config
+                self._clients[service] = boto3.session.Session().client(
+                    service, endpoint_url=self.endpoints[service], region_name=self.region,
+                    aws_access_key_id=self.key_id, aws_secret_access_key=self.secret,
+                    config=Config(**CLIENT_OPTIONS))
+            return self._clients[service]
 
     async def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
         """`await aws.call("ds", "describe_directories")`; AWS errors raise ApiError."""
-        client = getattr(self, service)
-        if client is None:
+        if not self.endpoints.get(service):
             raise ApiError(NOT_AVAILABLE, f"{service.upper()} is not available in this lab (no {service} endpoint).")
-        method = getattr(client, operation)
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        def send() -> dict[str, Any]:
+            return getattr(self.client(service), operation)(**params)
         try:
-            response = await asyncio.to_thread(method, **params)
+            response = await asyncio.to_thread(send)
         except ClientError as exc:
             err = exc.response.get("Error", {})
             raise ApiError(err.get("Code") or "ServiceException", err.get("Message") or str(exc)) from None

@@ -16,13 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 
 from .clock import Clock
 from .events import Journal
 from .faults import Faults
-
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def load_seed(path: Path, cache_dir: Path) -> dict[str, Any]:
@@ -41,8 +38,10 @@ def load_seed(path: Path, cache_dir: Path) -> dict[str, Any]:
             return json.loads(cache.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             pass
+        # Imported here: only the first service parses the YAML, the others skip PyYAML's import.
+        import yaml
         with path.open(encoding="utf-8") as fh:
-            data = yaml.load(fh, Loader=_SAFE_LOADER) or {}
+            data = yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
         try:
             text = json.dumps(data)
         except (TypeError, ValueError):

@@ -14,7 +14,7 @@ from .errors import OktaError, invalid, json_body, not_found, string_field
 from .expressions import parse
 from .ids import USER, new_id, token
 from .membership import add_member, joined_org
-from .org import Audit, Org, user_target
+from .org import Audit, Org, group_target, user_target
 from .people import USERS
 
 PROFILE_STRINGS = ("login", "email", "firstName", "lastName", "samAccountName", "userName",
@@ -158,12 +158,18 @@ def router(org: Org) -> APIRouter:
         if not isinstance(group_ids, list) or not all(isinstance(g, str) for g in group_ids):
             raise invalid("groupIds", "must be a list of group ids")
         u = create_user(org, profile, status, password=password, provider=provider)
+        joined = []
         for gid in group_ids:
             g = org.store.get("groups", gid)
             if g is not None:
                 add_member(org, g, u["id"])
+                if g.get("type") != "BUILT_IN":      # Everyone's membership is implicit
+                    joined.append(g)
         org.syslog("user.lifecycle.create", audit=audit, targets=[user_target(u)],
                    message="Create okta user")
+        for g in joined:        # Okta logs a membership made at creation as any other
+            org.syslog("group.user_membership.add", audit=audit, targets=[user_target(u), group_target(g)],
+                       message="Add user to group membership")
         if activate:
             org.syslog("user.lifecycle.activate", audit=audit, targets=[user_target(u)],
                        message="Activate Okta user")

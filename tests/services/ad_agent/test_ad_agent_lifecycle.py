@@ -39,7 +39,7 @@ class MemoryOrg:
     async def users(self):
         return [dict(u) for u in self.users_by_id.values()]
 
-    async def create_user(self, prof, domain):
+    async def create_user(self, prof, domain, group_ids=None):
         user = self.add(prof["login"], "STAGED", name=domain)
         user["profile"] = dict(prof)
         return dict(user)
