@@ -119,6 +119,7 @@ def profiled(pid: int | None, path: Path | None, seconds: float) -> Iterator[Non
     if pid is None or path is None or binary is None:
         yield
         return
+    path.parent.mkdir(parents=True, exist_ok=True)       # `--profile DIR` need not exist yet
     proc = subprocess.Popen([binary, "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))),
                              "--rate", "200", "--nonblocking", "--format", "raw", "--output", str(path)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
