@@ -1,9 +1,12 @@
 """The environment that points the usual clients at the lab (`lab env`): the AWS CLI and boto3
 (per-service endpoint variables, the lab's keys and region), ldapsearch (the lab CA), kinit (a
-krb5.conf for the lab's realm and KDC) and the okta SDK (org URL and API token).
+krb5.conf for the lab's realm and KDC) and the okta SDK (the org's HTTPS URL, the API token, and
+SSL_CERT_FILE: a bundle of the machine's CAs and the lab's, what OpenSSL and so aiohttp's default
+context read, since the SDK has no setting for a CA file).
 
 `eval "$(lab env)"` then makes `aws ds describe-directories`, `ldapsearch -ZZ`, `kinit alice` and
-`okta.client.Client()` work with no flags.
+`okta.client.Client()` work with no flags, the SDK checking the org's certificate as against a
+real org.
 """
 from __future__ import annotations
 
@@ -50,6 +53,15 @@ def write_krb5_conf(state_dir: Path, topology: dict[str, Any]) -> Path:
     return path
 
 
+def org_https_url(topology: dict[str, Any]) -> str | None:
+    """The org's HTTPS URL (`https://<host>:<https port>`), or None when it serves no HTTPS (a
+    topology written without certificates)."""
+    okta = topology["services"].get("okta") or {}
+    if "https" not in okta.get("ports", {}) or not okta.get("tls"):
+        return None
+    return f"https://{okta['host']}:{okta['ports']['https']}"
+
+
 def client_env(state_dir: Path, topology: dict[str, Any]) -> dict[str, str]:
     """{variable: value} for the clients, in the order `lab env` prints them."""
     creds = topology.get("credentials", {})
@@ -61,13 +73,16 @@ def client_env(state_dir: Path, topology: dict[str, Any]) -> dict[str, str]:
             "AWS_SECRET_ACCESS_KEY": creds.get("aws_secret_access_key", ""),
             "AWS_DEFAULT_REGION": creds.get("aws_region", "us-east-1")}
     ca_cert = (topology.get("ca") or {}).get("cert") or str(ca.ca_cert_path(state_dir))
-    if Path(ca_cert).exists():
+    has_ca = Path(ca_cert).exists()
+    if has_ca:
         env["LDAPTLS_CACERT"] = ca_cert
+        env["SSL_CERT_FILE"] = str(ca.write_trust_bundle(ca_cert))
     if "dc" in topology["services"]:
         env["KRB5_CONFIG"] = str(write_krb5_conf(state_dir, topology))
     if "okta" in topology["services"]:
-        env |= {"OKTA_CLIENT_ORGURL": api_url(topology, "okta"),
-                "OKTA_CLIENT_TOKEN": creds.get("okta_api_token", ""),
-                # The org serves plain HTTP (the SDK refuses http:// org URLs unless told).
-                "OKTA_TESTING_TESTINGDISABLEHTTPSCHECK": "true"}
+        https = org_https_url(topology) if has_ca else None
+        env |= {"OKTA_CLIENT_ORGURL": https or api_url(topology, "okta"),
+                "OKTA_CLIENT_TOKEN": creds.get("okta_api_token", "")}
+        if https is None:       # an org without certificates: the SDK takes http:// only when told
+            env["OKTA_TESTING_TESTINGDISABLEHTTPSCHECK"] = "true"
     return env
