@@ -11,6 +11,7 @@ real org.
 from __future__ import annotations
 
 import os
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,30 @@ def org_https_url(topology: dict[str, Any]) -> str | None:
     if "https" not in okta.get("ports", {}) or not okta.get("tls"):
         return None
     return f"https://{okta['host']}:{okta['ports']['https']}"
+
+
+def okta_sdk_config(topology: dict[str, Any]) -> dict[str, Any]:
+    """The okta SDK's config for `okta.client.Client(config)` in a Python process: the org over
+    HTTPS, trusting the lab CA besides the machine's CAs. The SDK's own `sslContext` setting does
+    not survive its deep copy of the config (okta 3.4: an SSLContext cannot be copied), and
+    SSL_CERT_FILE is read once when aiohttp is imported, so the context goes in through the SDK's
+    `httpClient` hook. An org without certificates gets its plain URL (the caller then needs the
+    SDK's OKTA_TESTING_TESTINGDISABLEHTTPSCHECK)."""
+    creds = topology.get("credentials", {})
+    https, ca_cert = org_https_url(topology), (topology.get("ca") or {}).get("cert")
+    if https is None or not ca_cert:
+        return {"orgUrl": api_url(topology, "okta"), "token": creds.get("okta_api_token", "")}
+    # the SDK is the caller's (a test extra), not the lab's
+    from okta.http_client import HTTPClient
+
+    context = ssl.create_default_context()
+    context.load_verify_locations(cafile=ca_cert)
+
+    class TrustingTheLabCA(HTTPClient):
+        def __init__(self, http_config: dict[str, Any]) -> None:
+            super().__init__(dict(http_config, sslContext=context))
+
+    return {"orgUrl": https, "token": creds.get("okta_api_token", ""), "httpClient": TrustingTheLabCA}
 
 
 def client_env(state_dir: Path, topology: dict[str, Any]) -> dict[str, str]:

@@ -2,12 +2,12 @@
 own process (no HTTP) for the flow and policy unit tests."""
 from __future__ import annotations
 
-import ssl
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from lab.client_env import okta_sdk_config
 from services.common.context import ServiceContext
 from services.common.events import Journal
 from services.okta import policies
@@ -37,20 +37,10 @@ def org_client(topology) -> httpx.Client:
 
 
 def sdk_config(topology) -> dict[str, Any]:
-    """The okta SDK's config for the org over HTTPS, trusting the lab CA (no plain-HTTP switch).
-    The SDK's `sslContext` setting does not survive its deep copy of the config (okta 3.4: an
-    SSLContext cannot be copied), so the context goes in through its `httpClient` hook."""
-    from okta.http_client import HTTPClient
-
-    context = ssl.create_default_context(cafile=topology["ca"]["cert"])
-
-    class TrustingTheLabCA(HTTPClient):
-        def __init__(self, http_config: dict[str, Any]) -> None:
-            super().__init__(dict(http_config, sslContext=context))
-
-    okta = topology["services"]["okta"]
-    return {"orgUrl": f"https://{okta['host']}:{okta['ports']['https']}",
-            "token": topology["credentials"]["okta_api_token"], "httpClient": TrustingTheLabCA}
+    """The okta SDK's config for the org over HTTPS, trusting the lab CA (no plain-HTTP switch)."""
+    config = okta_sdk_config(topology)
+    assert config["orgUrl"].startswith("https://"), config["orgUrl"]
+    return config
 
 
 def assert_error(resp: httpx.Response, status: int, code: str) -> dict:
