@@ -140,7 +140,7 @@ def test_the_agents_call_the_org_over_https_trusting_the_lab_ca(docker_lab):
         assert resp.status_code >= 400 and resp.json()["message"] == AUTH_FAILED
     finally:
         httpx.delete(f"{okta_admin}/faults", headers=headers, timeout=10)
-    reasons = [e.get("reason") or "" for agent in agents
+    reasons = [e["fields"].get("reason") or "" for agent in agents
                for e in httpx.get(f"{docker_lab.url(agent, 'admin')}/events", headers=headers, timeout=10).json()
                if e["kind"] == "radius.request"]
     assert any("PKIX path building failed" in r for r in reasons), reasons
