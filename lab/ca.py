@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from .state import domain_of
 
 CA_DIR, CA_CERT, CA_KEY = "ca", "ca.pem", "ca-key.pem"
+# The machine's CAs followed by the lab's, for clients that read one bundle (SSL_CERT_FILE).
+TRUST_BUNDLE = "trust.pem"
 CA_NAME = "Okta WorkSpaces Lab CA"
 # A corporate proxy's own CA, as a TLS-inspection device has: trusted by nothing in the lab.
 INSPECTION_DIR, INSPECTION_CA_NAME = "inspection", "Corporate TLS Inspection CA (lab)"
@@ -49,6 +52,23 @@ class Subject:
 
 def ca_cert_path(state_dir: Path) -> Path:
     return Path(state_dir) / CA_DIR / CA_CERT
+
+
+def write_trust_bundle(ca_cert: Path | str) -> Path:
+    """trust.pem next to the CA certificate (<state>/ca/, 0644): the machine's CA bundle (OpenSSL's
+    built-in default file, when there is one) followed by the lab CA. `lab env` points
+    SSL_CERT_FILE at it: OpenSSL then reads it instead of the machine's bundle, so the lab CA is
+    trusted and nothing the machine trusts is lost (the okta SDK's aiohttp, Python's
+    ssl.create_default_context(), httpx). The built-in path, not SSL_CERT_FILE's: a shell that
+    already evaluated `lab env` must not fold the bundle into itself."""
+    system_file = Path(ssl.get_default_verify_paths().openssl_cafile)
+    system = system_file.read_bytes() if system_file.is_file() else b""
+    lab = Path(ca_cert).read_bytes()
+    path = Path(ca_cert).with_name(TRUST_BUNDLE)
+    data = system.rstrip(b"\n") + b"\n" + lab if system else lab
+    if not path.exists() or path.read_bytes() != data:
+        _write(path, data, 0o644)
+    return path
 
 
 # -- who gets a certificate, for which names -----------------------------------------------------

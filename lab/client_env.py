@@ -1,13 +1,17 @@
 """The environment that points the usual clients at the lab (`lab env`): the AWS CLI and boto3
 (per-service endpoint variables, the lab's keys and region), ldapsearch (the lab CA), kinit (a
-krb5.conf for the lab's realm and KDC) and the okta SDK (org URL and API token).
+krb5.conf for the lab's realm and KDC) and the okta SDK (the org's HTTPS URL, the API token, and
+SSL_CERT_FILE: a bundle of the machine's CAs and the lab's, what OpenSSL and so aiohttp's default
+context read, since the SDK has no setting for a CA file).
 
 `eval "$(lab env)"` then makes `aws ds describe-directories`, `ldapsearch -ZZ`, `kinit alice` and
-`okta.client.Client()` work with no flags.
+`okta.client.Client()` work with no flags, the SDK checking the org's certificate as against a
+real org.
 """
 from __future__ import annotations
 
 import os
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +54,39 @@ def write_krb5_conf(state_dir: Path, topology: dict[str, Any]) -> Path:
     return path
 
 
+def org_https_url(topology: dict[str, Any]) -> str | None:
+    """The org's HTTPS URL (`https://<host>:<https port>`), or None when it serves no HTTPS (a
+    topology written without certificates)."""
+    okta = topology["services"].get("okta") or {}
+    if "https" not in okta.get("ports", {}) or not okta.get("tls"):
+        return None
+    return f"https://{okta['host']}:{okta['ports']['https']}"
+
+
+def okta_sdk_config(topology: dict[str, Any]) -> dict[str, Any]:
+    """The okta SDK's config for `okta.client.Client(config)` in a Python process: the org over
+    HTTPS, trusting the lab CA besides the machine's CAs. The SDK's own `sslContext` setting does
+    not survive its deep copy of the config (okta 3.4: an SSLContext cannot be copied), and
+    SSL_CERT_FILE is read once when aiohttp is imported, so the context goes in through the SDK's
+    `httpClient` hook. An org without certificates gets its plain URL (the caller then needs the
+    SDK's OKTA_TESTING_TESTINGDISABLEHTTPSCHECK)."""
+    creds = topology.get("credentials", {})
+    https, ca_cert = org_https_url(topology), (topology.get("ca") or {}).get("cert")
+    if https is None or not ca_cert:
+        return {"orgUrl": api_url(topology, "okta"), "token": creds.get("okta_api_token", "")}
+    # the SDK is the caller's (a test extra), not the lab's
+    from okta.http_client import HTTPClient
+
+    context = ssl.create_default_context()
+    context.load_verify_locations(cafile=ca_cert)
+
+    class TrustingTheLabCA(HTTPClient):
+        def __init__(self, http_config: dict[str, Any]) -> None:
+            super().__init__(dict(http_config, sslContext=context))
+
+    return {"orgUrl": https, "token": creds.get("okta_api_token", ""), "httpClient": TrustingTheLabCA}
+
+
 def client_env(state_dir: Path, topology: dict[str, Any]) -> dict[str, str]:
     """{variable: value} for the clients, in the order `lab env` prints them."""
     creds = topology.get("credentials", {})
@@ -61,13 +98,16 @@ def client_env(state_dir: Path, topology: dict[str, Any]) -> dict[str, str]:
             "AWS_SECRET_ACCESS_KEY": creds.get("aws_secret_access_key", ""),
             "AWS_DEFAULT_REGION": creds.get("aws_region", "us-east-1")}
     ca_cert = (topology.get("ca") or {}).get("cert") or str(ca.ca_cert_path(state_dir))
-    if Path(ca_cert).exists():
+    has_ca = Path(ca_cert).exists()
+    if has_ca:
         env["LDAPTLS_CACERT"] = ca_cert
+        env["SSL_CERT_FILE"] = str(ca.write_trust_bundle(ca_cert))
     if "dc" in topology["services"]:
         env["KRB5_CONFIG"] = str(write_krb5_conf(state_dir, topology))
     if "okta" in topology["services"]:
-        env |= {"OKTA_CLIENT_ORGURL": api_url(topology, "okta"),
-                "OKTA_CLIENT_TOKEN": creds.get("okta_api_token", ""),
-                # The org serves plain HTTP (the SDK refuses http:// org URLs unless told).
-                "OKTA_TESTING_TESTINGDISABLEHTTPSCHECK": "true"}
+        https = org_https_url(topology) if has_ca else None
+        env |= {"OKTA_CLIENT_ORGURL": https or api_url(topology, "okta"),
+                "OKTA_CLIENT_TOKEN": creds.get("okta_api_token", "")}
+        if https is None:       # an org without certificates: the SDK takes http:// only when told
+            env["OKTA_TESTING_TESTINGDISABLEHTTPSCHECK"] = "true"
     return env

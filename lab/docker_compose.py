@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,14 @@ CONTAINER_SEED = "/etc/lab/seed.yaml"
 # Where a TLS-serving container finds the certificate and key the lab's CA issued it (mounted
 # read-only from <state>/docker/tls/<service>/, next to the compose file).
 CONTAINER_TLS = {"cert": "/etc/lab/tls/cert.pem", "key": "/etc/lab/tls/key.pem"}
+# The org's second certificate, from the TLS-inspection CA (served while `intercept_tls` is on).
+CONTAINER_TLS_INSPECTION = {"cert": "/etc/lab/tls/inspection/cert.pem", "key": "/etc/lab/tls/inspection/key.pem"}
 TLS_DIR = "tls"
+# The lab CA's certificate (never its key), for the containers that call the org over HTTPS and
+# verify it against that CA alone, as in the process runtime (services/common/tls.py peer_https).
+CONTAINER_CA = "/etc/lab/ca.pem"
+CA_FILE = "ca.pem"              # in <state>/docker/tls/, next to the services' certificates
+ORG_CLIENTS = ("radius-agent", "ad-agent")
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 BAKED_TOPOLOGY = ROOT / "docker" / "config" / "topology.json"
@@ -87,20 +95,28 @@ def issue_certificates(state_dir: Path, host_topology: dict[str, Any]) -> None:
     """The lab CA's certificates for the TLS-serving containers, into <state>/docker/tls/<service>/
     (next to the compose file, which mounts them). The keys are 0644 there, as the topology the
     containers read: their user is not the host's, and the 0700 docker/ folder keeps other users
-    of the host out. The CA's own key stays on the host (<state>/ca/, 0600)."""
-    ca.issue_for_topology(state_dir, host_topology, out_dir=Path(state_dir) / "docker" / TLS_DIR, key_mode=0o644)
+    of the host out. The CA's own key stays on the host (<state>/ca/, 0600): only its certificate
+    is copied there, for the org's clients (ORG_CLIENTS)."""
+    out_dir = Path(state_dir) / "docker" / TLS_DIR
+    ca.issue_for_topology(state_dir, host_topology, out_dir=out_dir, key_mode=0o644)
+    ca_copy = out_dir / CA_FILE
+    ca_copy.write_bytes(Path(host_topology["ca"]["cert"]).read_bytes())
+    os.chmod(ca_copy, 0o644)
 
 
 def containers_view(host_topology: dict[str, Any]) -> dict[str, Any]:
-    """The host's topology as the containers see it: their state directory, seed path and
-    certificate paths (the CA certificate is the host's business: no service needs it)."""
+    """The host's topology as the containers see it: their state directory, seed path and the
+    paths of the certificates mounted into them (the CA's certificate at CONTAINER_CA, mounted
+    into the org's clients only)."""
     inside = copy.deepcopy(host_topology)
     inside["state_dir"], inside["seed"] = CONTAINER_STATE_DIR, CONTAINER_SEED
-    inside.pop("ca", None)
+    if inside.pop("ca", None):
+        inside["ca"] = {"cert": CONTAINER_CA}
     for svc in inside["services"].values():
-        svc.pop("tls_inspection", None)     # the host's path; containers are not given it (yet)
         if svc.get("tls"):
             svc["tls"] = dict(CONTAINER_TLS)
+        if svc.get("tls_inspection"):
+            svc["tls_inspection"] = dict(CONTAINER_TLS_INSPECTION)
     return inside
 
 
@@ -193,6 +209,20 @@ def program_of(svc: dict[str, Any], name: str) -> str:
     return package.rsplit(".", 1)[1].replace("_", "-")
 
 
+def tls_mounts(topology: dict[str, Any], name: str) -> list[str]:
+    """A container's TLS files, each read-only and relative to the compose file's folder, when the
+    lab's CA issued them (`lab up --runtime docker`; the committed demo lab has none): its own
+    certificate and key (and the org's inspection pair), and the CA's certificate for the org's
+    clients."""
+    svc = topology["services"][name]
+    out = [f"./{TLS_DIR}/{name}/{f}.pem:{CONTAINER_TLS[f]}:ro" for f in ("cert", "key") if svc.get("tls")]
+    out += [f"./{TLS_DIR}/{name}/{ca.INSPECTION_DIR}/{f}.pem:{CONTAINER_TLS_INSPECTION[f]}:ro"
+            for f in ("cert", "key") if svc.get("tls_inspection")]
+    if topology.get("ca") and program_of(svc, name) in ORG_CLIENTS:
+        out.append(f"./{TLS_DIR}/{CA_FILE}:{CONTAINER_CA}:ro")
+    return out
+
+
 def compose_text(topology: dict[str, Any], *, origin: str = "the demo topology") -> str:
     """docker-compose.yml for the topology's services (addresses keep the topology's last octets
     on ${LAB_DOCKER_SUBNET}), plus the one-shot `provision` container."""
@@ -222,11 +252,8 @@ def compose_text(topology: dict[str, Any], *, origin: str = "the demo topology")
         hostname = HOSTNAMES.get(programs[name], name)
         if name != programs[name]:
             hostname = f"{hostname}-{name.rsplit('-', 1)[-1]}"
-        # Its certificate and key, file by file (relative to the compose file's folder), when the
-        # lab's CA issued it one (`lab up --runtime docker`; the committed demo lab has none).
-        tls = [f"./{TLS_DIR}/{name}/{f}.pem:{CONTAINER_TLS[f]}:ro" for f in ("cert", "key")] if svc.get("tls") else []
         block(name, name, svc["host"].rsplit(".", 1)[1], depends, f"{name}-state",
-              [f"hostname: {hostname}"], tls)
+              [f"hostname: {hostname}"], tls_mounts(topology, name))
     out.append("  # One-shot: enrols Okta Verify (TOTP and push) for the seed users as `lab up` does, then\n"
                "  # exits; idempotent. `lab up --runtime docker` does not start it: the CLI enrols from the host.\n")
     block(PROVISION, PROVISION, PROVISION_OCTET, list(services), None,

@@ -31,6 +31,7 @@ import pytest
 from . import supervisor
 from . import topology as topo
 from .client import LabClient
+from .client_env import okta_sdk_config, org_https_url
 from .commands.common import EXIT_OK
 from .commands.lifecycle import cmd_reset
 from .errors import LabError
@@ -42,7 +43,6 @@ from .scenarios.blank_lab import blank_lab, blank_subnet
 from .scenarios.outcome import Outcome
 from .scenarios.runner import Runner
 from .scenarios.story import story
-from .state import api_url
 
 log = logging.getLogger("lab.pytest")
 # Where a session looks for a free subnet unless told (`--lab-subnet`, ini `lab_subnets`): away from
@@ -71,11 +71,10 @@ class Lab(LabClient):
         return self.aws("workspaces")
 
     @property
-    def okta_config(self) -> dict[str, str]:
-        """The okta SDK's config: `okta.client.Client(lab.okta_config)`. The SDK refuses an org URL
-        that is not https unless OKTA_TESTING_TESTINGDISABLEHTTPSCHECK is set (it takes that switch
-        from the environment only): the session sets it while the lab's org speaks plain HTTP."""
-        return {"orgUrl": api_url(self.topology, "okta"), "token": self.topology["credentials"]["okta_api_token"]}
+    def okta_config(self) -> dict[str, Any]:
+        """The okta SDK's config: `okta.client.Client(lab.okta_config)`, the org over HTTPS with
+        the lab CA trusted (lab/client_env.py's okta_sdk_config)."""
+        return okta_sdk_config(self.topology)
 
     def phone(self, user: str) -> str:
         """`lab phone code USER`: the code the user's Okta Verify shows now."""
@@ -190,7 +189,7 @@ class LabSession:
         topology = self._stack.enter_context(running_lab(ProcessRuntime(self.state_dir), spec, progress=log.info))
         lab = Lab(topology)
         self._stack.callback(lab.close)
-        if lab.okta_config["orgUrl"].startswith("http:"):
+        if org_https_url(topology) is None:      # an org without certificates (an older lab)
             self._stack.enter_context(_environ(OKTA_HTTP_SWITCH, "true"))
         enrol_okta_verify(topology, lab.seed())
         supervisor.spawn(self.state_dir)    # as `lab up`: a crashed service is restarted

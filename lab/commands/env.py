@@ -15,7 +15,7 @@ def cmd_env(args: argparse.Namespace) -> int:
     if args.json:
         say(json.dumps(env, indent=2))
     else:
-        say("# eval \"$(lab env)\": the AWS CLI, boto3, ldapsearch, kinit and the okta SDK then use the lab")
+        say("# eval \"$(lab env)\": the AWS CLI, boto3, ldapsearch, kinit and the okta SDK (HTTPS) then use the lab")
         for name, value in env.items():
             say(f"export {name}={shlex.quote(value)}")
     return EXIT_OK

@@ -17,6 +17,10 @@ from services.common.http1 import Http1Client, HttpError
 from . import messages, models
 from .store import WorkspacesStore
 
+# AD Connector's reasons that say the directory itself cannot serve the sign-in (its domain
+# controllers unreachable, or the directory not Active): the client shows "Directory Unavailable",
+# not "Authentication Failed" (docs/aws.md, the client's messages).
+DIRECTORY_DOWN = frozenset({"dc_unreachable", "directory_not_active"})
 # Long enough for a push approved on the last RADIUS retry: AD Connector allows at most
 # 50 s × 11 attempts per server; the lab's defaults are far shorter.
 CONNECTOR_TIMEOUT = 600.0
@@ -88,6 +92,8 @@ class SignIn:
                                  f"connector_unreachable: {exc.__class__.__name__}", trace, username)
         if not isinstance(verdict, dict) or not verdict.get("authenticated"):
             reason = verdict.get("reason", "unknown") if isinstance(verdict, dict) else "unknown"
+            if reason in DIRECTORY_DOWN:
+                return self._failure(503, messages.DIRECTORY_UNAVAILABLE, reason, trace, username)
             return self._failure(401, messages.AUTH_FAILED, reason, trace, username)
         workspace = self.store.workspace_for(directory["DirectoryId"], username.split("@")[0].split("\\")[-1])
         if workspace is None:

@@ -114,6 +114,29 @@ def test_compose_files_are_valid_for_the_installed_compose(tmp_path):
         assert proc.returncode == 0, proc.stderr
 
 
+def test_the_orgs_clients_get_the_ca_certificate_and_nothing_else_of_the_ca(tmp_path):
+    """`lab up --runtime docker`'s TLS files: each TLS service its own pair, the org its inspection
+    pair, the agents (the org's HTTPS clients) the lab CA's certificate; the CA's key stays home."""
+    host = dc.container_topology(tmp_path, agents=2)
+    dc.issue_certificates(tmp_path, host)
+    copied = tmp_path / "docker" / dc.TLS_DIR / dc.CA_FILE
+    assert copied.read_bytes() == (tmp_path / "ca" / "ca.pem").read_bytes() and copied.stat().st_mode & 0o777 == 0o644
+    assert not list((tmp_path / "docker").rglob("ca-key.pem"))
+    inside = dc.containers_view(host)
+    assert inside["ca"] == {"cert": dc.CONTAINER_CA}
+    assert inside["services"]["okta"]["tls_inspection"] == dc.CONTAINER_TLS_INSPECTION
+    services = with_defaults(dc.compose_text(inside))["services"]
+    ca_mount = f"./{dc.TLS_DIR}/{dc.CA_FILE}:{dc.CONTAINER_CA}:ro"
+    with_ca = {name for name, c in services.items() if ca_mount in c["volumes"]}
+    assert with_ca == {"radius-agent", "radius-agent-2", "ad-agent"}
+    okta = services["okta"]["volumes"]
+    assert f"./{dc.TLS_DIR}/okta/inspection/key.pem:{dc.CONTAINER_TLS_INSPECTION['key']}:ro" in okta
+    for name, c in services.items():
+        files = [v.split(":")[0] for v in c["volumes"] if v.startswith(f"./{dc.TLS_DIR}/")]
+        assert all((tmp_path / "docker" / f).is_file() for f in files), (name, files)
+        assert all(v.endswith(":ro") for v in c["volumes"] if v.startswith(f"./{dc.TLS_DIR}/")), name
+
+
 def test_sync_topology_rewrites_the_containers_copy_in_place(tmp_path):
     """The containers bind-mount the file itself: a new file (a rename) would go unseen."""
     host = dc.container_topology(tmp_path, seed=tmp_path / "docker" / "seed.yaml")

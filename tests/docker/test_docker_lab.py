@@ -94,7 +94,7 @@ def test_the_containers_read_the_topology_written_for_them(docker_lab):
     assert inside["credentials"] == docker_lab.topology["credentials"]
     # the host's topology, with each TLS service's certificate at its path inside the container
     assert inside["services"] == dc.containers_view(docker_lab.topology)["services"]
-    assert inside["services"]["dc"]["tls"] == dc.CONTAINER_TLS and "ca" not in inside
+    assert inside["services"]["dc"]["tls"] == dc.CONTAINER_TLS and inside["ca"] == {"cert": dc.CONTAINER_CA}
     connector = docker_lab.topology["services"]["ad-connector"]
     assert connector["settings"]["connect_ips"] == [connector["host"]]
 
@@ -133,6 +133,26 @@ def test_wrong_code_is_refused_with_the_clients_message(docker_lab):
     resp = signin(docker_lab, "bob", f"{(int(good) + 500000) % 1000000:06d}")
     assert resp.status_code >= 400
     assert resp.json()["message"] == AUTH_FAILED
+
+
+def test_the_agents_call_the_org_over_https_trusting_the_lab_ca(docker_lab):
+    """The agents in their containers verify the org against the mounted lab CA: a TLS-inspecting
+    proxy's certificate (the org's intercept_tls fault) fails every sign-in in the JDK's words."""
+    okta_admin = docker_lab.url("okta", "admin")
+    headers = admin_headers(docker_lab.topology)
+    agents = [n for n in docker_lab.topology["services"] if n.startswith("radius-agent")]
+    try:
+        added = httpx.post(f"{okta_admin}/faults", json={"action": "intercept_tls", "protocol": "https"},
+                           headers=headers, timeout=10)
+        assert added.status_code == 200, added.text
+        resp = signin(docker_lab, "alice", phone_code(docker_lab, "alice"))
+        assert resp.status_code >= 400 and resp.json()["message"] == AUTH_FAILED
+    finally:
+        httpx.delete(f"{okta_admin}/faults", headers=headers, timeout=10)
+    reasons = [e["fields"].get("reason") or "" for agent in agents
+               for e in httpx.get(f"{docker_lab.url(agent, 'admin')}/events", headers=headers, timeout=10).json()
+               if e["kind"] == "radius.request"]
+    assert any("PKIX path building failed" in r for r in reasons), reasons
 
 
 def test_state_survives_down_and_up(docker_lab):

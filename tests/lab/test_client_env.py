@@ -49,6 +49,10 @@ def test_env_json_matches_the_export_lines(lab, env):
     assert {k: env[k] for k in as_json} == as_json
     assert as_json["LDAPTLS_CACERT"] == json.loads(ok(run_lab(lab, "status", "--json")).stdout)["ca_certificate"]
     assert as_json["AWS_ENDPOINT_URL_DIRECTORY_SERVICE"] == f"http://{SUBNET}.40:8080"
+    # the okta SDK: the org's HTTPS port, the lab CA in the bundle OpenSSL reads, no plain-HTTP switch
+    assert as_json["OKTA_CLIENT_ORGURL"] == f"https://{SUBNET}.30:10443"
+    assert "OKTA_TESTING_TESTINGDISABLEHTTPSCHECK" not in as_json
+    assert Path(as_json["SSL_CERT_FILE"]).read_text().endswith(Path(as_json["LDAPTLS_CACERT"]).read_text())
     assert "AWS_ENDPOINT_URL_EC2" not in as_json or as_json["AWS_ENDPOINT_URL_EC2"].startswith("http://")
     printed = ok(run_lab(lab, "env")).stdout
     assert all(line.startswith(("export ", "#")) for line in printed.splitlines())

@@ -3,9 +3,11 @@ own process (no HTTP) for the flow and policy unit tests."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from lab.client_env import okta_sdk_config
 from services.common.context import ServiceContext
 from services.common.events import Journal
 from services.okta import policies
@@ -32,6 +34,13 @@ def org_client(topology) -> httpx.Client:
     token = topology["credentials"]["okta_api_token"]
     return httpx.Client(base_url=url(topology, "okta"), headers={"Authorization": f"SSWS {token}"},
                         timeout=10)
+
+
+def sdk_config(topology) -> dict[str, Any]:
+    """The okta SDK's config for the org over HTTPS, trusting the lab CA (no plain-HTTP switch)."""
+    config = okta_sdk_config(topology)
+    assert config["orgUrl"].startswith("https://"), config["orgUrl"]
+    return config
 
 
 def assert_error(resp: httpx.Response, status: int, code: str) -> dict:

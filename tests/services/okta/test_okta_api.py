@@ -9,7 +9,7 @@ import httpx
 import pyotp
 import pytest
 
-from tests.services.okta.support import assert_error, org_client
+from tests.services.okta.support import assert_error, org_client, sdk_config
 from tests.support import admin_headers, running_services, url
 
 SETTINGS = {"okta": {"factor_lockout_attempts": 3, "rate_limits": {"/api/v1/groups": 5}}}
@@ -371,12 +371,11 @@ def test_device_enrol_with_a_bad_activation_token(topo):
 # -- the official SDK (okta-sdk-python 3.x) --------------------------------------------------
 def test_okta_sdk_users_apps_factors(topo, monkeypatch):
     okta_client = pytest.importorskip("okta.client")
-    monkeypatch.setenv("OKTA_TESTING_TESTINGDISABLEHTTPSCHECK", "true")
+    monkeypatch.delenv("OKTA_TESTING_TESTINGDISABLEHTTPSCHECK", raising=False)
     from okta.models import CreateUserRequest, UserProfile
 
     async def drive():
-        client = okta_client.Client({"orgUrl": url(topo, "okta"),
-                                     "token": topo["credentials"]["okta_api_token"]})
+        client = okta_client.Client(sdk_config(topo))
         users, _resp, err = await client.list_users()
         assert err is None, err
         logins = {u.profile.login for u in users}

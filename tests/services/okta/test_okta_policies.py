@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
-from tests.services.okta.support import assert_error, org_client
-from tests.support import default_seed, running_services, url
+from tests.services.okta.support import assert_error, org_client, sdk_config
+from tests.support import default_seed, running_services
 
 SUBNET = "127.0.93"
 
@@ -38,8 +38,8 @@ def api(topo):
 @pytest.fixture
 def sdk(topo, monkeypatch):
     okta_client = pytest.importorskip("okta.client")
-    monkeypatch.setenv("OKTA_TESTING_TESTINGDISABLEHTTPSCHECK", "true")
-    return okta_client.Client({"orgUrl": url(topo, "okta"), "token": topo["credentials"]["okta_api_token"]})
+    monkeypatch.delenv("OKTA_TESTING_TESTINGDISABLEHTTPSCHECK", raising=False)
+    return okta_client.Client(sdk_config(topo))
 
 
 def test_sdk_reads_the_seeded_policy_and_its_rule(sdk, api):

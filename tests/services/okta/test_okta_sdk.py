@@ -1,13 +1,21 @@
 """What an admin script does with the official okta SDK (okta-sdk-python 3.x) against the org as a
-process (okta only, 127.0.26): add the walkthrough's RADIUS app from the catalog by name, search
+process (okta only, 127.0.26), over HTTPS and trusting the lab CA as a script would trust a real
+org's certificate (no plain-HTTP switch): with `lab env`'s environment, or refused without the CA;
+add the walkthrough's RADIUS app from the catalog by name, search
 the System Log with `q`, list authenticators (consistent with the factor types), the AD agent's
 pool and a user's app links."""
 import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
 
+import aiohttp
 import httpx
 import pytest
 
-from tests.services.okta.support import org_client
+from lab.client_env import client_env
+from tests.services.okta.support import org_client, sdk_config
 from tests.support import admin_headers, running_services, url
 
 okta_client = pytest.importorskip("okta.client")
@@ -27,8 +35,50 @@ def api(topo):
 
 @pytest.fixture()
 def sdk(topo, monkeypatch):
-    monkeypatch.setenv("OKTA_TESTING_TESTINGDISABLEHTTPSCHECK", "true")
-    return lambda: okta_client.Client({"orgUrl": url(topo, "okta"), "token": topo["credentials"]["okta_api_token"]})
+    monkeypatch.delenv("OKTA_TESTING_TESTINGDISABLEHTTPSCHECK", raising=False)
+    return lambda: okta_client.Client(sdk_config(topo))
+
+
+# What an admin script does after `eval "$(lab env)"`: the SDK's config from the environment only.
+ENV_SCRIPT = """
+import asyncio, okta.client
+async def main():
+    client = okta.client.Client()
+    users, _, err = await client.list_users(q="alice")
+    print(client.get_config()["client"]["orgUrl"], err is None and [u.profile.login for u in users] or err)
+asyncio.run(main())
+"""
+
+
+def test_lab_env_gives_the_sdk_the_org_over_https(topo):
+    env = client_env(Path(topo["state_dir"]), topo)
+    assert env["OKTA_CLIENT_ORGURL"].startswith("https://") and "OKTA_TESTING_TESTINGDISABLEHTTPSCHECK" not in env
+    bundle = Path(env["SSL_CERT_FILE"]).read_text()
+    assert bundle.endswith(Path(topo["ca"]["cert"]).read_text()), "the lab CA closes the bundle"
+    out = subprocess.run([sys.executable, "-c", ENV_SCRIPT], capture_output=True, text=True, timeout=60,
+                         env=env | {"PATH": os.environ["PATH"]})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [env["OKTA_CLIENT_ORGURL"], "['alice@corp.example.com']"], out.stdout
+
+
+def test_sdk_refuses_the_org_without_the_lab_ca(topo, monkeypatch):
+    monkeypatch.delenv("OKTA_TESTING_TESTINGDISABLEHTTPSCHECK", raising=False)
+    config = sdk_config(topo)
+    del config["httpClient"]            # the machine's CAs only (aiohttp's default context)
+
+    async def drive():
+        # The request executor's own answer (list_users() itself fails on the missing response).
+        executor = okta_client.Client(config).get_request_executor()
+        request, err = await executor.create_request("GET", config["orgUrl"] + "/api/v1/users", {}, {})
+        assert err is None, err
+        return await executor.execute(request)
+
+    _, _, err = asyncio.run(drive())
+    assert isinstance(err, aiohttp.ClientConnectorCertificateError), err
+    assert "certificate verify failed" in str(err)
+    # and the plain-HTTP port is not an org URL the SDK takes
+    with pytest.raises(ValueError, match="https"):
+        okta_client.Client(config | {"orgUrl": url(topo, "okta")})
 
 
 def test_sdk_adds_the_radius_app_from_the_catalog_by_name(sdk, api):
