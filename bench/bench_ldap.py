@@ -28,6 +28,11 @@ Also printed: DNS SRV queries per second against the lab, next to a UDP echo rou
 same loopback (no DNS reference server is installed).
 
     .venv/bin/python bench/bench_ldap.py [--users 3000] [--seconds 2.5] [--rounds 5] [--concurrency 1,4]
+                                         [--profile DIR]
+
+--profile DIR: after the measured rows (so py-spy never slows a figure), each operation is run
+again on the lab alone for --seconds under `py-spy record` of the DC (raw stacks in DIR) and the
+DC's top entries are printed. The figures go into reports/bench.json (section "ldap").
 
 Addresses: 127.0.99.10 (lab DC), 127.0.99.20 (slapd), 127.0.99.99 (echo); LAB_BENCH_SUBNET
 changes 127.0.99. Exits 1 when slapd could not be started (the lab's figures are still printed).
@@ -60,6 +65,9 @@ from ldap3 import NONE, SUBTREE, Connection, Server
 
 from lab import process_runtime as pr
 from lab import topology as topo
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import Report, profiled, top_entries
 
 DOMAIN = "corp.example.com"
 BASE = "DC=corp,DC=example,DC=com"
@@ -572,6 +580,51 @@ def report(targets: list[Target], levels: list[int], why_no_slapd: str, args, us
 
 
 OPS = {"bind": "simple bind (user DN)", "search": "sub-tree search by account name"}
+TARGETS = {("bind", 1): ">= 0.5", ("bind", 4): ">= 0.3", ("search", 1): ">= 0.5", ("search", 4): ">= 0.3",
+           "listing": ">= 0.5", "dns": ">= 0.5"}
+
+
+def profile_dc(pid: int, out: Path, lab: Target, users: list[User], seconds: float, dns_args: tuple) -> dict:
+    """Each operation again, on the lab alone, under py-spy: the DC's top entries per operation."""
+    out.mkdir(parents=True, exist_ok=True)
+    runs = {"bind": lambda: measure_binds(lab, users, 1, seconds),
+            "search": lambda: measure_searches(lab, users, 1, seconds),
+            "listing": lambda: measure_listing(lab, users, 1, seconds),
+            "dns": lambda: measure_dns(*dns_args, seconds)}
+    tops = {}
+    for name, run in runs.items():
+        with profiled(pid, out / f"dc-{name}.raw", seconds):
+            run()
+        tops[name] = top_entries(out / f"dc-{name}.raw", 10)
+        print(f"profile of the DC, {name} (self time, % of busy samples):")
+        for frame, share in tops[name]["self"]:
+            print(f"  {share:5.1f}%  {frame}")
+        print("  by package: " + ", ".join(f"{p} {s:.0f}%" for p, s in tops[name]["package"]))
+    return tops
+
+
+def save(targets: list[Target], levels: list[int], users: int, tops: dict) -> None:
+    """Every figure and ratio into reports/bench.json (bench/common.py), section "ldap"."""
+    report = Report("ldap")
+    lab = targets[0]
+    ref = targets[1] if len(targets) > 1 else None
+    for kind in ("bind", "search"):
+        for level in levels:
+            r = lab.results[(kind, level)]
+            report.figure(f"{OPS[kind]}, {level} client(s)", r.rate, "ops/s",
+                          reference=ref.results[(kind, level)].rate if ref else None,
+                          target=TARGETS.get((kind, level)), p50_us=round(r.median * 1e6), p99_us=round(r.p99 * 1e6),
+                          reference_name="slapd")
+    r = lab.results["listing"]
+    report.figure(f"paged listing of {users} persons", r.rate, "entries/s",
+                  reference=ref.results["listing"].rate if ref else None, target=TARGETS["listing"],
+                  reference_name="slapd")
+    srv, echo = lab.results["dns"]
+    report.figure("DNS SRV over UDP", srv, "queries/s", reference=echo, target=TARGETS["dns"],
+                  reference_name="a UDP echo")
+    for name, top in tops.items():
+        report.note(f"profile dc {name}", top)
+    print(f"figures written to {report.save()}")
 
 
 def main() -> int:
@@ -580,6 +633,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=2.5, help="measuring time per figure and server")
     ap.add_argument("--rounds", type=int, default=5, help="--seconds is split into this many rounds")
     ap.add_argument("--concurrency", default="1,4", help="client threads, comma-separated levels")
+    ap.add_argument("--profile", metavar="DIR", help="after the figures, py-spy the DC during each operation "
+                    "(raw stacks in DIR) and print its top entries")
     args = ap.parse_args()
     levels = [int(x) for x in args.concurrency.split(",")]
     subnet = os.environ.get("LAB_BENCH_SUBNET", "127.0.99")
@@ -587,6 +642,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     slapd, why_no_slapd = None, ""
+    tops: dict = {}
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-ldap-") as tmp:
         state = Path(tmp) / "lab"
@@ -612,12 +668,16 @@ def main() -> int:
                 for level in levels:
                     best_of(args.rounds, targets, (kind, level), measure, users, level, each)
             best_of(args.rounds, targets, "listing", measure_listing, users, 1, each)
-            targets[0].results["dns"] = measure_dns(svc["host"], svc["ports"]["dns"], f"{subnet}.99",
-                                                    args.seconds / 2)
+            dns_args = (svc["host"], svc["ports"]["dns"], f"{subnet}.99")
+            targets[0].results["dns"] = measure_dns(*dns_args, args.seconds / 2)
+            if args.profile:
+                pid = next(p["pid"] for p in pr.load_processes(state) if p.get("name") == "dc")
+                tops = profile_dc(pid, Path(args.profile), targets[0], users, args.seconds, dns_args)
         finally:
             stop_slapd(slapd)
             pr.stop(state)
     report(targets, levels, why_no_slapd, args, len(users), start_s, load)
+    save(targets, levels, len(users), tops)
     return 0 if slapd is not None else 1
 
 
