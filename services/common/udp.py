@@ -32,7 +32,7 @@ class UdpAnswerer(asyncio.DatagramProtocol):
         except Exception:
             self.log.exception("%s: error answering %s", self.what, addr[0])
             return
-        if out is None or isinstance(out, bytes):
+        if not isinstance(out, Awaitable):      # bytes, bytearray (dnslib's) or None: ready now
             self._send(out, addr)
             return
         task = asyncio.get_running_loop().create_task(self._reply(out, addr))

@@ -52,7 +52,7 @@ class KerberosServer:
     async def answer(self, data: bytes, peer: str, transport: str) -> bytes | None:
         """The reply to one request, or None to send nothing (dropped or malformed)."""
         out = self.answer_now(data, peer, transport)
-        return out if out is None or isinstance(out, bytes) else await out
+        return await out if isinstance(out, Awaitable) else out
 
     def answer_now(self, data: bytes, peer: str, transport: str) -> Reply | Awaitable[Reply]:
         """As `answer`, computed on the spot; under a `delay` fault, an awaitable of it instead
