@@ -122,7 +122,9 @@ class KerberosServer:
         try:
             while True:
                 try:
-                    head = await asyncio.wait_for(reader.readexactly(4), TCP_IDLE_SECONDS)
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for runs each read in a task of its own
+                    async with asyncio.timeout(TCP_IDLE_SECONDS):
+                        head = await reader.readexactly(4)
                 except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
                     return
                 (length,) = struct.unpack("!I", head)
@@ -131,7 +133,8 @@ class KerberosServer:
                                     size=length, reason="bad length prefix")
                     return
                 try:
-                    data = await asyncio.wait_for(reader.readexactly(length), 10)
+                    async with asyncio.timeout(10):
+                        data = await reader.readexactly(length)
                 except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
                     return
                 out = await self.answer(data, peer, "tcp")
