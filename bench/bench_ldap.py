@@ -23,7 +23,9 @@ userPassword = {SSHA} of the seed's password, or of the DC's generated password 
 Both servers are driven by the same small client (pre-encoded BER over a blocking socket, below),
 not ldap3: ldap3's pure-Python encoding and decoding would be added to every request, and next
 to slapd's answer times it would mostly measure itself.
-The client's own CPU per operation is printed so a reader can see when it is the bottleneck.
+The client's own CPU per operation is printed so a reader can see when it is the bottleneck, and
+each server's CPU per operation (from /proc, over its rounds): on a loaded machine that is the
+steadiest figure, where rates swing with whatever else runs.
 Also printed: DNS SRV queries per second against the lab, next to a UDP echo round trip on the
 same loopback (no DNS reference server is installed).
 
@@ -67,7 +69,7 @@ from lab import process_runtime as pr
 from lab import topology as topo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Report, profiled, top_entries
+from common import Report, cpu_seconds, profiled, top_entries
 
 DOMAIN = "corp.example.com"
 BASE = "DC=corp,DC=example,DC=com"
@@ -204,6 +206,7 @@ class Target:
     bind_dn: str = ""                 # who the searches and the listing run as
     bind_password: str = ""
     results: dict = field(default_factory=dict)
+    pid: int | None = None            # the server's process, for its CPU per operation
 
     def connect(self, bound: bool = True) -> Client:
         c = Client(self.host, self.port)
@@ -394,6 +397,7 @@ class Result:
     p99: float
     count: int                        # operations done (or entries per listing)
     client_cpu: float                 # seconds of this process's CPU per operation (or entry)
+    server_cpu: float = float("nan")  # seconds of the server's CPU per operation (or entry)
 
 
 def summary(rate: float, samples: list[float], count: int, cpu: float) -> Result:
@@ -499,7 +503,10 @@ def best_of(rounds: int, targets: list[Target], key, measure, *args) -> None:
     alternating gives both servers the same chances of a quiet round."""
     for _ in range(rounds):
         for t in targets:
+            cpu, start = cpu_seconds(t.pid) if t.pid else float("nan"), time.perf_counter()
             r = measure(t, *args)
+            if t.pid:   # the server's CPU per operation: the steadiest figure on a loaded machine
+                r.server_cpu = (cpu_seconds(t.pid) - cpu) / max(1.0, r.rate * (time.perf_counter() - start))
             if key not in t.results or r.rate > t.results[key].rate:
                 t.results[key] = r
 
@@ -553,17 +560,18 @@ def report(targets: list[Target], levels: list[int], why_no_slapd: str, args, us
     print(f"lab dc with {args.users} generated users ({users} users in all), healthy after {start_s:.1f} s; "
           f"best of {args.rounds} rounds of {args.seconds / args.rounds:.2f} s per figure, alternating servers; "
           f"one connection per client thread; load average {load:.1f} on {os.cpu_count()} CPUs")
-    print(f"{'operation':32} {'server':6} {'conc':>4} {'ops/s':>8} {'median':>9} {'p99':>9} {'client CPU/op':>13}")
+    print(f"{'operation':32} {'server':6} {'conc':>4} {'ops/s':>8} {'median':>9} {'p99':>9} {'client CPU/op':>13} "
+          f"{'server CPU/op':>13}")
     for kind in ("bind", "search"):
         for level in levels:
             for t in targets:
                 r = t.results[(kind, level)]
                 print(f"{OPS[kind]:32} {t.name:6} {level:4d} {r.rate:8,.0f} {r.median * 1e6:6.0f} us "
-                      f"{r.p99 * 1e6:6.0f} us {r.client_cpu * 1e6:10.0f} us")
+                      f"{r.p99 * 1e6:6.0f} us {r.client_cpu * 1e6:10.0f} us {r.server_cpu * 1e6:10.0f} us")
     for t in targets:
         r = t.results["listing"]
         print(f"{f'paged listing of {r.count} persons':32} {t.name:6} {1:4d} {r.rate:8,.0f} entries/s, "
-              f"{r.median * 1e3:.0f} ms per listing")
+              f"{r.median * 1e3:.0f} ms per listing, server {r.server_cpu * 1e6:.1f} us CPU per entry")
     srv, echo = lab.results["dns"]
     print(f"{'DNS SRV _ldap._tcp over UDP':32} {'lab':6} {1:4d} {srv:8,.0f} queries/s (a UDP echo: {echo:,.0f}/s)")
     print()
@@ -614,11 +622,13 @@ def save(targets: list[Target], levels: list[int], users: int, tops: dict) -> No
             report.figure(f"{OPS[kind]}, {level} client(s)", r.rate, "ops/s",
                           reference=ref.results[(kind, level)].rate if ref else None,
                           target=TARGETS.get((kind, level)), p50_us=round(r.median * 1e6), p99_us=round(r.p99 * 1e6),
-                          reference_name="slapd")
+                          server_cpu_us=round(r.server_cpu * 1e6, 1), reference_name="slapd",
+                          reference_cpu_us=round(ref.results[(kind, level)].server_cpu * 1e6, 1) if ref else None)
     r = lab.results["listing"]
     report.figure(f"paged listing of {users} persons", r.rate, "entries/s",
                   reference=ref.results["listing"].rate if ref else None, target=TARGETS["listing"],
-                  reference_name="slapd")
+                  server_cpu_us=round(r.server_cpu * 1e6, 2), reference_name="slapd",
+                  reference_cpu_us=round(ref.results["listing"].server_cpu * 1e6, 2) if ref else None)
     srv, echo = lab.results["dns"]
     report.figure("DNS SRV over UDP", srv, "queries/s", reference=echo, target=TARGETS["dns"],
                   reference_name="a UDP echo")
@@ -655,14 +665,16 @@ def main() -> int:
             ldif, users = to_ldif(read_lab_directory(svc["host"], svc["ports"]["ldap"], known["administrator"][0]),
                                   known, generated)
             account = next(u for u in users if u.sam.lower() == SERVICE_ACCOUNT)
+            dc_pid = next(p["pid"] for p in pr.load_processes(state) if p.get("name") == "dc")
             targets = [Target("lab", svc["host"], svc["ports"]["ldap"], "sAMAccountName",
                               tlv(0xA0, equality("objectCategory", "person") + equality("objectClass", "user")),
-                              account.dn, account.password)]
+                              account.dn, account.password, pid=dc_pid)]
             (Path(tmp) / "slapd").mkdir()
             slapd, why_no_slapd = start_slapd(Path(tmp) / "slapd", f"{subnet}.20", ldif, account)
             if slapd is not None:
                 targets.append(Target("slapd", f"{subnet}.20", SLAPD_PORT, "uid",
-                                      equality("objectClass", "inetOrgPerson"), account.dn, account.password))
+                                      equality("objectClass", "inetOrgPerson"), account.dn, account.password,
+                                      pid=slapd.pid))
             each = args.seconds / args.rounds
             for kind, measure in (("bind", measure_binds), ("search", measure_searches)):
                 for level in levels:
@@ -671,8 +683,7 @@ def main() -> int:
             dns_args = (svc["host"], svc["ports"]["dns"], f"{subnet}.99")
             targets[0].results["dns"] = measure_dns(*dns_args, args.seconds / 2)
             if args.profile:
-                pid = next(p["pid"] for p in pr.load_processes(state) if p.get("name") == "dc")
-                tops = profile_dc(pid, Path(args.profile), targets[0], users, args.seconds, dns_args)
+                tops = profile_dc(dc_pid, Path(args.profile), targets[0], users, args.seconds, dns_args)
         finally:
             stop_slapd(slapd)
             pr.stop(state)
