@@ -46,7 +46,7 @@ _MAX_DEPTH = 16                        # deeper structures are kept as (cut) JSO
 MAX_PENDING_BYTES = 1 << 20            # a busier iteration writes its lines before it ends
 _encode = json.JSONEncoder(default=str).encode   # made once: json.dumps(default=...) makes one per call
 _PLAIN = (int, float, bool, type(None))
-_unflushed: weakref.WeakSet[Journal] = weakref.WeakSet()   # journals with lines waiting, for exit
+_journals: weakref.WeakSet[Journal] = weakref.WeakSet()   # those with a file: flushed at exit
 
 
 class Journal:
@@ -72,6 +72,7 @@ class Journal:
             # Numbers continue across restarts (and rotations), so `GET /events?since=N` stays meaningful.
             self._seq = max(_last_seq(path), _last_seq(_backup(path, 1)))
             self._open()
+            _journals.add(self)
 
     def _open(self) -> None:
         assert self.path is not None
@@ -130,7 +131,6 @@ class Journal:
             self._flush_locked()
         elif self._flush_loop is not loop:     # once per iteration (and per loop: tests run several)
             self._flush_loop = loop
-            _unflushed.add(self)
             loop.call_soon(self.flush)
 
     def flush(self) -> None:
@@ -199,7 +199,7 @@ class Journal:
 @atexit.register
 def _flush_all() -> None:
     """At interpreter exit (a clean stop, or an exception out of the service): the last lines."""
-    for journal in list(_unflushed):
+    for journal in list(_journals):
         journal.flush()
 
 
