@@ -14,10 +14,7 @@ at a clean stop, so a kill -9 loses at most the last FLUSH_SECONDS of changes.
 Saving stays off the hot path: each changed entry's JSON row is kept and only the rows of
 entries changed since the last save (`Directory.dirty`) are made again, so a save costs what
 changed, not what ever changed (every bind changes its user's logon counters); the file itself is
-written in a thread. A row is remade from per-attribute pieces: an attribute's JSON is kept with
-the value list it was made from (`Entry.set` always stores a new list), so a bind's row re-encodes
-its four logon counters, not the entry's thirty-odd attributes (a save after 3,000 users bound
-took about 90 ms of the loop with whole rows re-encoded).
+written in a thread.
 """
 from __future__ import annotations
 
@@ -46,8 +43,6 @@ class DirectorySnapshot:
         self.log = log
         self.saved_generation = 0
         self.rows: dict[str, str] = {}          # normalised DN -> its row, JSON
-        # normalised DN -> {attribute: (the value list it was made from, its JSON)}
-        self.pieces: dict[str, dict[str, tuple[list[Any], str]]] = {}
         self._fingerprint = ""
         self.writing = asyncio.Lock()
 
@@ -115,22 +110,14 @@ class DirectorySnapshot:
         entry = d.get(norm)
         if entry is None:
             return None
-        old = self.pieces.get(norm, {})
-        pieces: dict[str, tuple[list[Any], str]] = {}
-        for name, values in entry.items():
-            kept = old.get(name)
-            if kept is None or kept[0] is not values:
-                kept = (values, json.dumps([name, [_plain(v) for v in values]]))
-            pieces[name] = kept
-        self.pieces[norm] = pieces
-        row = '{"dn": ' + json.dumps(norm) + ', "attributes": [' + ", ".join(p for _, p in pieces.values()) + "]"
+        row: dict[str, Any] = {"dn": norm, "attributes": [[n, [_plain(v) for v in vs]] for n, vs in entry.items()]}
         account = d.accounts.get(norm)
         if account is not None:
-            row += ', "digest": ' + json.dumps(account.digest.hex())
+            row["digest"] = account.digest.hex()
             keys = self.keys.saved(account)
             if keys:
-                row += ', "keys": ' + json.dumps({str(e): k.hex() for e, k in keys.items()})
-        return row + "}"
+                row["keys"] = {str(e): k.hex() for e, k in keys.items()}
+        return json.dumps(row)
 
     def _write(self, body: str) -> None:
         tmp = self.path.with_suffix(".tmp")
@@ -167,7 +154,7 @@ class DirectorySnapshot:
     def discard(self) -> None:
         """Back to the seed (`POST /reset`): the file goes, and the freshly loaded directory is clean."""
         self.path.unlink(missing_ok=True)
-        self.rows, self.pieces = {}, {}
+        self.rows = {}
         self.saved_generation = self.directory.generation
 
     async def run(self) -> None:

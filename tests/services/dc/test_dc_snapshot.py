@@ -90,27 +90,3 @@ def test_a_damaged_snapshot_is_ignored_with_a_warning(seed, tmp_path, caplog):
     (tmp_path / "directory.json").write_text("{not json")
     d, _, _ = started(seed, tmp_path)
     assert "unreadable" in caplog.text and d.by_sam["alice"] is not None
-
-
-def test_rows_remade_from_kept_pieces_read_as_rows_made_afresh(seed, tmp_path):
-    """A row reuses the JSON of attributes that did not change: the file must read the same as one
-    written by a snapshot that kept nothing."""
-    import json
-
-    d, keys, snap = started(seed, tmp_path)
-    rules = Accounts(d)
-    rules.bind("CORP\\alice", "Alice-Passw0rd!")
-    rules.bind("CORP\\bob", "wrong")
-    first = json.loads(snap.body())
-    rules.bind("CORP\\alice", "Alice-Passw0rd!")        # alice's counters change again, bob's do not
-    carol = d.by_sam["carol"].entry.dn
-    assert modify.apply(d, admin(d), carol, [("replace", "mail", [b"carol.2@corp.example.com"])],
-                        secure=False) is None
-
-    def by_dn(body: str) -> dict:            # the file's entries are in no particular order
-        return {r["dn"]: r for r in json.loads(body)["entries"]}
-    again = by_dn(snap.body())
-    fresh = by_dn(DirectorySnapshot(tmp_path, d, keys, LOG).body())
-    assert again == fresh and again != by_dn(json.dumps(first))
-    alice = again[d.by_sam["alice"].entry.norm]
-    assert dict(alice["attributes"])["logonCount"] == ["2"] and alice["digest"]
