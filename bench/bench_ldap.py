@@ -517,11 +517,12 @@ class _UdpEcho(socketserver.BaseRequestHandler):
         sock.sendto(data, self.client_address)
 
 
-def measure_dns(host: str, port: int, echo_host: str, seconds: float) -> tuple[float, float]:
+def measure_dns(host: str, port: int, echo_host: str, seconds: float, rounds: int = 5) -> tuple[float, float]:
     """(lab DNS SRV queries per second, UDP echo round trips per second), one client each: the same
     blocking UDP socket and pre-encoded query for both, so the ratio compares the servers (a
     dnspython round trip costs the client more than the lab's answer). The lab's first answer is
-    checked in full (dnspython), every later one by its ID and RCODE."""
+    checked in full (dnspython), every later one by its ID and RCODE. `seconds` is split into
+    `rounds` alternating between the two, each one's fastest kept (as `best_of` does)."""
     echo = socketserver.UDPServer((echo_host, 0), _UdpEcho)   # one thread: the floor
     threading.Thread(target=echo.serve_forever, daemon=True).start()
     query = dns.message.make_query(f"_ldap._tcp.{DOMAIN}", "SRV")
@@ -530,12 +531,14 @@ def measure_dns(host: str, port: int, echo_host: str, seconds: float) -> tuple[f
     if first.rcode() != 0 or not first.answer:
         raise RuntimeError(f"the lab's DNS did not answer the SRV query: {first}")
 
+    each = seconds / max(1, rounds)
+
     def rate(address: tuple, check: bool) -> float:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
             udp.connect(address)
             udp.settimeout(2)
             n, start = 0, time.perf_counter()
-            while time.perf_counter() - start < seconds:
+            while time.perf_counter() - start < each:
                 udp.send(wire)
                 reply = udp.recv(65536)
                 if check and (reply[:2] != wire[:2] or reply[3] & 0x0F):
@@ -544,8 +547,10 @@ def measure_dns(host: str, port: int, echo_host: str, seconds: float) -> tuple[f
             return n / (time.perf_counter() - start)
 
     try:
-        srv = rate((host, port), True)
-        ref = rate(echo.server_address, False)
+        srv = ref = 0.0
+        for _ in range(max(1, rounds)):
+            srv = max(srv, rate((host, port), True))
+            ref = max(ref, rate(echo.server_address, False))
     finally:
         echo.shutdown()
         echo.server_close()
@@ -681,7 +686,7 @@ def main() -> int:
                     best_of(args.rounds, targets, (kind, level), measure, users, level, each)
             best_of(args.rounds, targets, "listing", measure_listing, users, 1, each)
             dns_args = (svc["host"], svc["ports"]["dns"], f"{subnet}.99")
-            targets[0].results["dns"] = measure_dns(*dns_args, args.seconds / 2)
+            targets[0].results["dns"] = measure_dns(*dns_args, args.seconds, args.rounds)
             if args.profile:
                 tops = profile_dc(dc_pid, Path(args.profile), targets[0], users, args.seconds, dns_args)
         finally:
