@@ -12,7 +12,11 @@ The reference is Debian's MIT `krb5kdc` (package krb5-kdc) with a throwaway data
 realm and user in a temp dir, on its own loopback address. Without it (not installed, or it does
 not start) the lab's numbers are printed alone, with the reason.
 
-    .venv/bin/python bench/bench_kerberos.py [--seconds 1.5] [--rounds 3]
+    .venv/bin/python bench/bench_kerberos.py [--seconds 1.5] [--rounds 3] [--profile DIR]
+
+--profile DIR: after the measured rounds (so py-spy never slows a figure), the lab's KDC answers
+for --seconds more under `py-spy record` (raw stacks in DIR) and its top entries are printed. The
+figures go into reports/bench.json (section "kerberos").
 
 The rounds alternate between the two KDCs and each one's fastest round is kept, so both get the
 same chances of a quiet moment on a shared machine.
@@ -38,6 +42,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from lab import process_runtime as pr
 from lab import topology as topo
 from services.ad_connector import kerberos_auth as ka
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import Report, profiled, top_entries
 
 REALM = "CORP.EXAMPLE.COM"
 USER, PASSWORD = "alice", "Alice-Passw0rd!"
@@ -194,10 +201,13 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3,
                     help="--seconds is split into this many rounds, alternating between the KDCs; each KDC's "
                          "fastest round is kept (other work on the machine only ever slows a round down)")
+    ap.add_argument("--profile", metavar="DIR", help="after the rounds, py-spy the lab's KDC for --seconds "
+                    "(raw stacks in DIR) and print its top entries")
     args = ap.parse_args()
     subnet = os.environ.get("LAB_BENCH_SUBNET", "127.0.98")
     source = f"{subnet}.41"
     rows: list[tuple] = []
+    top: dict = {}
     why_no_ratio = ""
     with tempfile.TemporaryDirectory(prefix="bench-krb-") as tmp:
         state = Path(tmp) / "lab"
@@ -222,6 +232,13 @@ def main() -> None:
                     if name not in best or r[0] > best[name][0]:
                         best[name] = r
             rows = [(name,) + best[name] for name, _ in clients]
+            if args.profile:
+                pid = next(p["pid"] for p in pr.load_processes(state) if p.get("name") == "dc")
+                Path(args.profile).mkdir(parents=True, exist_ok=True)
+                raw = Path(args.profile) / "dc-kerberos.raw"
+                with profiled(pid, raw, args.seconds):
+                    measure(clients[0][1], args.seconds)
+                top = top_entries(raw, 12)
             for _, client in clients:
                 client.close()
         finally:
@@ -244,6 +261,18 @@ def main() -> None:
               f"(MIT is {ref / lab:.1f}x faster)")
     else:
         print(f"no ratio: {why_no_ratio}")
+    report = Report("kerberos")
+    report.figure("AS exchanges with pre-auth (aes256), 1 client", rows[0][1], "exchanges/s",
+                  reference=rows[1][1] if len(rows) == 2 else None, target=">= 0.8",
+                  median_ms=round(rows[0][2] * 1e3, 3), over_tcp=rows[0][4], reference_name="MIT krb5kdc",
+                  client_ms=round(floor * 1e3, 3))
+    if top:
+        report.note("profile dc kerberos", top)
+        print("profile of the lab's KDC (self time, % of busy samples):")
+        for frame, share in top["self"]:
+            print(f"  {share:5.1f}%  {frame}")
+        print("  by package: " + ", ".join(f"{p} {s:.0f}%" for p, s in top["package"]))
+    print(f"figures written to {report.save()}")
 
 
 if __name__ == "__main__":

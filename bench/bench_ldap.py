@@ -23,11 +23,18 @@ userPassword = {SSHA} of the seed's password, or of the DC's generated password 
 Both servers are driven by the same small client (pre-encoded BER over a blocking socket, below),
 not ldap3: ldap3's pure-Python encoding and decoding would be added to every request, and next
 to slapd's answer times it would mostly measure itself.
-The client's own CPU per operation is printed so a reader can see when it is the bottleneck.
+The client's own CPU per operation is printed so a reader can see when it is the bottleneck, and
+each server's CPU per operation (from /proc, over its rounds): on a loaded machine that is the
+steadiest figure, where rates swing with whatever else runs.
 Also printed: DNS SRV queries per second against the lab, next to a UDP echo round trip on the
 same loopback (no DNS reference server is installed).
 
     .venv/bin/python bench/bench_ldap.py [--users 3000] [--seconds 2.5] [--rounds 5] [--concurrency 1,4]
+                                         [--profile DIR]
+
+--profile DIR: after the measured rows (so py-spy never slows a figure), each operation is run
+again on the lab alone for --seconds under `py-spy record` of the DC (raw stacks in DIR) and the
+DC's top entries are printed. The figures go into reports/bench.json (section "ldap").
 
 Addresses: 127.0.99.10 (lab DC), 127.0.99.20 (slapd), 127.0.99.99 (echo); LAB_BENCH_SUBNET
 changes 127.0.99. Exits 1 when slapd could not be started (the lab's figures are still printed).
@@ -60,6 +67,9 @@ from ldap3 import NONE, SUBTREE, Connection, Server
 
 from lab import process_runtime as pr
 from lab import topology as topo
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import Report, cpu_seconds, profiled, top_entries
 
 DOMAIN = "corp.example.com"
 BASE = "DC=corp,DC=example,DC=com"
@@ -196,6 +206,7 @@ class Target:
     bind_dn: str = ""                 # who the searches and the listing run as
     bind_password: str = ""
     results: dict = field(default_factory=dict)
+    pid: int | None = None            # the server's process, for its CPU per operation
 
     def connect(self, bound: bool = True) -> Client:
         c = Client(self.host, self.port)
@@ -386,6 +397,7 @@ class Result:
     p99: float
     count: int                        # operations done (or entries per listing)
     client_cpu: float                 # seconds of this process's CPU per operation (or entry)
+    server_cpu: float = float("nan")  # seconds of the server's CPU per operation (or entry)
 
 
 def summary(rate: float, samples: list[float], count: int, cpu: float) -> Result:
@@ -491,7 +503,10 @@ def best_of(rounds: int, targets: list[Target], key, measure, *args) -> None:
     alternating gives both servers the same chances of a quiet round."""
     for _ in range(rounds):
         for t in targets:
+            cpu, start = cpu_seconds(t.pid) if t.pid else float("nan"), time.perf_counter()
             r = measure(t, *args)
+            if t.pid:   # the server's CPU per operation: the steadiest figure on a loaded machine
+                r.server_cpu = (cpu_seconds(t.pid) - cpu) / max(1.0, r.rate * (time.perf_counter() - start))
             if key not in t.results or r.rate > t.results[key].rate:
                 t.results[key] = r
 
@@ -502,11 +517,12 @@ class _UdpEcho(socketserver.BaseRequestHandler):
         sock.sendto(data, self.client_address)
 
 
-def measure_dns(host: str, port: int, echo_host: str, seconds: float) -> tuple[float, float]:
+def measure_dns(host: str, port: int, echo_host: str, seconds: float, rounds: int = 5) -> tuple[float, float]:
     """(lab DNS SRV queries per second, UDP echo round trips per second), one client each: the same
     blocking UDP socket and pre-encoded query for both, so the ratio compares the servers (a
     dnspython round trip costs the client more than the lab's answer). The lab's first answer is
-    checked in full (dnspython), every later one by its ID and RCODE."""
+    checked in full (dnspython), every later one by its ID and RCODE. `seconds` is split into
+    `rounds` alternating between the two, each one's fastest kept (as `best_of` does)."""
     echo = socketserver.UDPServer((echo_host, 0), _UdpEcho)   # one thread: the floor
     threading.Thread(target=echo.serve_forever, daemon=True).start()
     query = dns.message.make_query(f"_ldap._tcp.{DOMAIN}", "SRV")
@@ -515,12 +531,14 @@ def measure_dns(host: str, port: int, echo_host: str, seconds: float) -> tuple[f
     if first.rcode() != 0 or not first.answer:
         raise RuntimeError(f"the lab's DNS did not answer the SRV query: {first}")
 
+    each = seconds / max(1, rounds)
+
     def rate(address: tuple, check: bool) -> float:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
             udp.connect(address)
             udp.settimeout(2)
             n, start = 0, time.perf_counter()
-            while time.perf_counter() - start < seconds:
+            while time.perf_counter() - start < each:
                 udp.send(wire)
                 reply = udp.recv(65536)
                 if check and (reply[:2] != wire[:2] or reply[3] & 0x0F):
@@ -529,8 +547,10 @@ def measure_dns(host: str, port: int, echo_host: str, seconds: float) -> tuple[f
             return n / (time.perf_counter() - start)
 
     try:
-        srv = rate((host, port), True)
-        ref = rate(echo.server_address, False)
+        srv = ref = 0.0
+        for _ in range(max(1, rounds)):
+            srv = max(srv, rate((host, port), True))
+            ref = max(ref, rate(echo.server_address, False))
     finally:
         echo.shutdown()
         echo.server_close()
@@ -545,17 +565,18 @@ def report(targets: list[Target], levels: list[int], why_no_slapd: str, args, us
     print(f"lab dc with {args.users} generated users ({users} users in all), healthy after {start_s:.1f} s; "
           f"best of {args.rounds} rounds of {args.seconds / args.rounds:.2f} s per figure, alternating servers; "
           f"one connection per client thread; load average {load:.1f} on {os.cpu_count()} CPUs")
-    print(f"{'operation':32} {'server':6} {'conc':>4} {'ops/s':>8} {'median':>9} {'p99':>9} {'client CPU/op':>13}")
+    print(f"{'operation':32} {'server':6} {'conc':>4} {'ops/s':>8} {'median':>9} {'p99':>9} {'client CPU/op':>13} "
+          f"{'server CPU/op':>13}")
     for kind in ("bind", "search"):
         for level in levels:
             for t in targets:
                 r = t.results[(kind, level)]
                 print(f"{OPS[kind]:32} {t.name:6} {level:4d} {r.rate:8,.0f} {r.median * 1e6:6.0f} us "
-                      f"{r.p99 * 1e6:6.0f} us {r.client_cpu * 1e6:10.0f} us")
+                      f"{r.p99 * 1e6:6.0f} us {r.client_cpu * 1e6:10.0f} us {r.server_cpu * 1e6:10.0f} us")
     for t in targets:
         r = t.results["listing"]
         print(f"{f'paged listing of {r.count} persons':32} {t.name:6} {1:4d} {r.rate:8,.0f} entries/s, "
-              f"{r.median * 1e3:.0f} ms per listing")
+              f"{r.median * 1e3:.0f} ms per listing, server {r.server_cpu * 1e6:.1f} us CPU per entry")
     srv, echo = lab.results["dns"]
     print(f"{'DNS SRV _ldap._tcp over UDP':32} {'lab':6} {1:4d} {srv:8,.0f} queries/s (a UDP echo: {echo:,.0f}/s)")
     print()
@@ -572,6 +593,53 @@ def report(targets: list[Target], levels: list[int], why_no_slapd: str, args, us
 
 
 OPS = {"bind": "simple bind (user DN)", "search": "sub-tree search by account name"}
+TARGETS = {("bind", 1): ">= 0.5", ("bind", 4): ">= 0.3", ("search", 1): ">= 0.5", ("search", 4): ">= 0.3",
+           "listing": ">= 0.5", "dns": ">= 0.5"}
+
+
+def profile_dc(pid: int, out: Path, lab: Target, users: list[User], seconds: float, dns_args: tuple) -> dict:
+    """Each operation again, on the lab alone, under py-spy: the DC's top entries per operation."""
+    out.mkdir(parents=True, exist_ok=True)
+    runs = {"bind": lambda: measure_binds(lab, users, 1, seconds),
+            "search": lambda: measure_searches(lab, users, 1, seconds),
+            "listing": lambda: measure_listing(lab, users, 1, seconds),
+            "dns": lambda: measure_dns(*dns_args, seconds)}
+    tops = {}
+    for name, run in runs.items():
+        with profiled(pid, out / f"dc-{name}.raw", seconds):
+            run()
+        tops[name] = top_entries(out / f"dc-{name}.raw", 10)
+        print(f"profile of the DC, {name} (self time, % of busy samples):")
+        for frame, share in tops[name]["self"]:
+            print(f"  {share:5.1f}%  {frame}")
+        print("  by package: " + ", ".join(f"{p} {s:.0f}%" for p, s in tops[name]["package"]))
+    return tops
+
+
+def save(targets: list[Target], levels: list[int], users: int, tops: dict) -> None:
+    """Every figure and ratio into reports/bench.json (bench/common.py), section "ldap"."""
+    report = Report("ldap")
+    lab = targets[0]
+    ref = targets[1] if len(targets) > 1 else None
+    for kind in ("bind", "search"):
+        for level in levels:
+            r = lab.results[(kind, level)]
+            report.figure(f"{OPS[kind]}, {level} client(s)", r.rate, "ops/s",
+                          reference=ref.results[(kind, level)].rate if ref else None,
+                          target=TARGETS.get((kind, level)), p50_us=round(r.median * 1e6), p99_us=round(r.p99 * 1e6),
+                          server_cpu_us=round(r.server_cpu * 1e6, 1), reference_name="slapd",
+                          reference_cpu_us=round(ref.results[(kind, level)].server_cpu * 1e6, 1) if ref else None)
+    r = lab.results["listing"]
+    report.figure(f"paged listing of {users} persons", r.rate, "entries/s",
+                  reference=ref.results["listing"].rate if ref else None, target=TARGETS["listing"],
+                  server_cpu_us=round(r.server_cpu * 1e6, 2), reference_name="slapd",
+                  reference_cpu_us=round(ref.results["listing"].server_cpu * 1e6, 2) if ref else None)
+    srv, echo = lab.results["dns"]
+    report.figure("DNS SRV over UDP", srv, "queries/s", reference=echo, target=TARGETS["dns"],
+                  reference_name="a UDP echo")
+    for name, top in tops.items():
+        report.note(f"profile dc {name}", top)
+    print(f"figures written to {report.save()}")
 
 
 def main() -> int:
@@ -580,6 +648,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=2.5, help="measuring time per figure and server")
     ap.add_argument("--rounds", type=int, default=5, help="--seconds is split into this many rounds")
     ap.add_argument("--concurrency", default="1,4", help="client threads, comma-separated levels")
+    ap.add_argument("--profile", metavar="DIR", help="after the figures, py-spy the DC during each operation "
+                    "(raw stacks in DIR) and print its top entries")
     args = ap.parse_args()
     levels = [int(x) for x in args.concurrency.split(",")]
     subnet = os.environ.get("LAB_BENCH_SUBNET", "127.0.99")
@@ -587,6 +657,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     slapd, why_no_slapd = None, ""
+    tops: dict = {}
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-ldap-") as tmp:
         state = Path(tmp) / "lab"
@@ -599,25 +670,30 @@ def main() -> int:
             ldif, users = to_ldif(read_lab_directory(svc["host"], svc["ports"]["ldap"], known["administrator"][0]),
                                   known, generated)
             account = next(u for u in users if u.sam.lower() == SERVICE_ACCOUNT)
+            dc_pid = next(p["pid"] for p in pr.load_processes(state) if p.get("name") == "dc")
             targets = [Target("lab", svc["host"], svc["ports"]["ldap"], "sAMAccountName",
                               tlv(0xA0, equality("objectCategory", "person") + equality("objectClass", "user")),
-                              account.dn, account.password)]
+                              account.dn, account.password, pid=dc_pid)]
             (Path(tmp) / "slapd").mkdir()
             slapd, why_no_slapd = start_slapd(Path(tmp) / "slapd", f"{subnet}.20", ldif, account)
             if slapd is not None:
                 targets.append(Target("slapd", f"{subnet}.20", SLAPD_PORT, "uid",
-                                      equality("objectClass", "inetOrgPerson"), account.dn, account.password))
+                                      equality("objectClass", "inetOrgPerson"), account.dn, account.password,
+                                      pid=slapd.pid))
             each = args.seconds / args.rounds
             for kind, measure in (("bind", measure_binds), ("search", measure_searches)):
                 for level in levels:
                     best_of(args.rounds, targets, (kind, level), measure, users, level, each)
             best_of(args.rounds, targets, "listing", measure_listing, users, 1, each)
-            targets[0].results["dns"] = measure_dns(svc["host"], svc["ports"]["dns"], f"{subnet}.99",
-                                                    args.seconds / 2)
+            dns_args = (svc["host"], svc["ports"]["dns"], f"{subnet}.99")
+            targets[0].results["dns"] = measure_dns(*dns_args, args.seconds, args.rounds)
+            if args.profile:
+                tops = profile_dc(dc_pid, Path(args.profile), targets[0], users, args.seconds, dns_args)
         finally:
             stop_slapd(slapd)
             pr.stop(state)
     report(targets, levels, why_no_slapd, args, len(users), start_s, load)
+    save(targets, levels, len(users), tops)
     return 0 if slapd is not None else 1
 
 

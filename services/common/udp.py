@@ -1,7 +1,10 @@
-"""A UDP server protocol that answers each datagram with what an async `answer` returns.
+"""A UDP server protocol that answers each datagram with what `answer` returns.
 
-Each datagram is answered in its own task, so a slow answer never holds up the next datagram; an
-answer of None sends nothing (silent discard), and an error is logged, never raised into the loop.
+`answer(data, peer, "udp")` returns the reply (bytes), None to send nothing (silent discard), or an
+awaitable of either. A reply ready at once is sent from `datagram_received` itself: no task, no
+loop round trip, which was most of a DNS query's cost. An awaitable (a fault's delay, a slow
+answer) is awaited in a task of its own, so it never holds up the next datagram. An error is
+logged, never raised into the loop.
 """
 from __future__ import annotations
 
@@ -9,7 +12,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-Answer = Callable[[bytes, str, str], Awaitable[bytes | None]]   # (data, peer address, "udp")
+Reply = bytes | None
+Answer = Callable[[bytes, str, str], Reply | Awaitable[Reply]]   # (data, peer address, "udp")
 
 
 class UdpAnswerer(asyncio.DatagramProtocol):
@@ -23,16 +27,27 @@ class UdpAnswerer(asyncio.DatagramProtocol):
         self.transport = transport
 
     def datagram_received(self, data: bytes, addr) -> None:
-        task = asyncio.get_running_loop().create_task(self._reply(data, addr))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
-
-    async def _reply(self, data: bytes, addr) -> None:
         try:
-            out = await self.answer(data, addr[0], "udp")
+            out = self.answer(data, addr[0], "udp")
         except Exception:
             self.log.exception("%s: error answering %s", self.what, addr[0])
             return
+        if not isinstance(out, Awaitable):      # bytes, bytearray (dnslib's) or None: ready now
+            self._send(out, addr)
+            return
+        task = asyncio.get_running_loop().create_task(self._reply(out, addr))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _reply(self, later: Awaitable[Reply], addr) -> None:
+        try:
+            out = await later
+        except Exception:
+            self.log.exception("%s: error answering %s", self.what, addr[0])
+            return
+        self._send(out, addr)
+
+    def _send(self, out: Reply, addr) -> None:
         if out is not None and self.transport is not None:
             self.transport.sendto(out, addr)
 

@@ -29,29 +29,83 @@ class TooLarge(FrameError):
 
 
 
-async def read_message(reader: asyncio.StreamReader, idle: float, max_size: int = MAX_MESSAGE) -> bytes:
-    """One complete LDAPMessage TLV. Raises IncompleteReadError at EOF, TimeoutError when idle,
-    FrameError for bytes that cannot be LDAP. (`asyncio.timeout`, not `wait_for`: on Python 3.11
-    wait_for wraps every read in a task of its own, a measurable part of a bind.)"""
-    async with asyncio.timeout(idle):
-        first = await reader.readexactly(2)
-    if first[0] != 0x30:
-        raise FrameError(f"tag 0x{first[0]:02x} is not an LDAPMessage")
-    length = first[1]
-    header = first
-    if length & 0x80:
-        count = length & 0x7F
-        if count == 0 or count > 4:
-            raise FrameError("indefinite or oversized length")
-        async with asyncio.timeout(30):
-            more = await reader.readexactly(count)
-        header += more
-        length = int.from_bytes(more, "big")
-    if length > max_size:
-        raise TooLarge(f"message of {length} bytes exceeds MaxReceiveBuffer ({max_size})")
-    async with asyncio.timeout(60):
-        body = await reader.readexactly(length)
-    return header + body
+class MessageReader:
+    """A connection's LDAPMessages, one complete TLV each, off its stream.
+
+    The connection's bytes are read in chunks into a buffer of its own and cut into messages there:
+    one read (and one timer) per request, instead of a read and a timer for the tag and length,
+    another for a long length and another for the body (together most of what framing cost a
+    bind). A message's header is checked as soon as it is buffered, so a message over
+    MaxReceiveBuffer is refused before its body is read, as AD does.
+
+    Timeouts: `idle` for the first byte of a request; once a request has begun, HEADER_SECONDS
+    for the rest of its header and BODY_SECONDS for its body (a client that trickles bytes is cut
+    off)."""
+
+    HEADER_SECONDS, BODY_SECONDS = 30.0, 60.0
+    CHUNK = 65536
+
+    def __init__(self, reader: asyncio.StreamReader, idle: float, max_size: int = MAX_MESSAGE):
+        self.reader, self.idle, self.max_size = reader, idle, max_size
+        self.buf = bytearray()
+
+    def discard(self) -> int:
+        """Drop what is buffered and not yet read (StartTLS: plaintext sent after the request must
+        not be taken as sent over TLS); the number of bytes dropped."""
+        n = len(self.buf)
+        self.buf.clear()
+        return n
+
+    async def next(self) -> bytes:
+        """The next LDAPMessage. Raises IncompleteReadError at EOF, TimeoutError when idle or too
+        slow, FrameError for bytes that cannot be LDAP, TooLarge past MaxReceiveBuffer."""
+        loop = asyncio.get_running_loop()
+        phase, deadline = "", 0.0
+        while True:
+            size = self._size()
+            if size is not None and len(self.buf) >= size:
+                message = bytes(self.buf[:size])
+                del self.buf[:size]
+                return message
+            now = loop.time()
+            if size is not None:
+                if phase != "body":
+                    phase, deadline = "body", now + self.BODY_SECONDS
+            elif self.buf:
+                if phase != "header":
+                    phase, deadline = "header", now + self.HEADER_SECONDS
+            elif phase != "idle":
+                phase, deadline = "idle", now + self.idle
+            if deadline <= now:
+                raise TimeoutError()
+            async with asyncio.timeout(deadline - now):
+                chunk = await self.reader.read(max(self.CHUNK, (size or 0) - len(self.buf)))
+            if not chunk:
+                raise asyncio.IncompleteReadError(bytes(self.buf), None)
+            self.buf += chunk
+
+    def _size(self) -> int | None:
+        """The whole size of the buffered message once its header is in, else None."""
+        buf = self.buf
+        if len(buf) < 2:
+            if buf and buf[0] != 0x30:
+                raise FrameError(f"tag 0x{buf[0]:02x} is not an LDAPMessage")
+            return None
+        if buf[0] != 0x30:
+            raise FrameError(f"tag 0x{buf[0]:02x} is not an LDAPMessage")
+        length = buf[1]
+        header = 2
+        if length & 0x80:
+            count = length & 0x7F
+            if count == 0 or count > 4:
+                raise FrameError("indefinite or oversized length")
+            if len(buf) < 2 + count:
+                return None
+            length = int.from_bytes(buf[2:2 + count], "big")
+            header += count
+        if length > self.max_size:
+            raise TooLarge(f"message of {length} bytes exceeds MaxReceiveBuffer ({self.max_size})")
+        return header + length
 
 
 _FILTER_SETS = (0xA0, 0xA1)        # and, or: a SET OF Filter

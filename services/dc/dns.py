@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import asyncio
 import struct
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from dnslib import EDNS0, NS, PTR, QTYPE, RCODE, RR, SOA, SRV, A, DNSRecord
 
 from services.common.context import ServiceContext
-from services.common.udp import UdpAnswerer
+from services.common.faults import Gate
+from services.common.udp import Reply, UdpAnswerer
 
 SRV_TTL, HOST_TTL = 600, 3600
 HEADER = 12                          # octets (RFC 1035 4.1.1)
@@ -115,6 +118,12 @@ class DnsServer:
 
     async def answer(self, data: bytes, peer: str, transport: str) -> bytes | None:
         """The reply to one DNS message, or None to stay silent."""
+        out = self.answer_now(data, peer, transport)
+        return await out if isinstance(out, Awaitable) else out
+
+    def answer_now(self, data: bytes, peer: str, transport: str) -> Reply | Awaitable[Reply]:
+        """As `answer`, computed on the spot; under a `delay` fault, an awaitable of it instead
+        (so UDP answers without a task per query: services/common/udp.py)."""
         gate = self.ctx.faults.gate("dns", peer, self.port)
         if gate.drop:
             self.ctx.record("dns.query", peer=peer, outcome="dropped", transport=transport)
@@ -131,10 +140,8 @@ class DnsServer:
         hit = self.answers.get(key)
         if hit is not None:
             if gate.delay:
-                await asyncio.sleep(gate.delay)
-            tail, fields = hit
-            self.ctx.record("dns.query", peer=peer, transport=transport, **fields)
-            return data[:2] + tail
+                return _later(gate.delay, self._again, data, peer, transport, hit)
+            return self._again(data, peer, transport, hit)
         try:
             request = DNSRecord.parse(data)
             problem = name_problem(request)
@@ -145,7 +152,18 @@ class DnsServer:
                             size=len(data), reason=problem)
             return formerr(data)
         if gate.delay:
-            await asyncio.sleep(gate.delay)
+            return _later(gate.delay, self._reply, request, data, peer, transport, gate, removed, key)
+        return self._reply(request, data, peer, transport, gate, removed, key)
+
+    def _again(self, data: bytes, peer: str, transport: str, hit: tuple[bytes, dict]) -> bytes:
+        """A kept answer, with this query's ID."""
+        tail, fields = hit
+        self.ctx.record("dns.query", peer=peer, transport=transport, **fields)
+        return data[:2] + tail
+
+    def _reply(self, request: DNSRecord, data: bytes, peer: str, transport: str, gate: Gate,
+               removed: set[str], key: tuple) -> bytes:
+        """The answer to a question that reads, made with dnslib (and kept under `key`)."""
         reply = request.reply()
         edns = next((rr for rr in request.ar if rr.rtype == QTYPE.OPT), None)
         if edns is not None:   # RFC 6891: answer EDNS with EDNS
@@ -201,7 +219,7 @@ class DnsServer:
 
     # -- transports --------------------------------------------------------------------------
     def udp_protocol(self) -> asyncio.DatagramProtocol:
-        return UdpAnswerer(self.answer, self.ctx.log, "dns")
+        return UdpAnswerer(self.answer_now, self.ctx.log, "dns")
 
     async def handle_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """RFC 1035 4.2.2 / RFC 7766: two-byte length, then the message; several per connection."""
@@ -229,6 +247,12 @@ class DnsServer:
                 writer.close()
             except Exception:  # noqa: BLE001 - closing must not raise: the peer may have gone any way
                 pass
+
+
+async def _later(seconds: float, fn: Callable[..., bytes], *args: Any) -> bytes:
+    """`fn(*args)` after a `delay` fault's wait."""
+    await asyncio.sleep(seconds)
+    return fn(*args)
 
 
 async def _wait_for_eof(reader: asyncio.StreamReader, seconds: float) -> None:

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import struct
+from collections.abc import Awaitable
 
 from services.common.context import ServiceContext
-from services.common.udp import UdpAnswerer
+from services.common.udp import Reply, UdpAnswerer
 
 from . import krb_as_req, krb_wire
 from .directory import Directory
@@ -50,12 +51,25 @@ class KerberosServer:
 
     async def answer(self, data: bytes, peer: str, transport: str) -> bytes | None:
         """The reply to one request, or None to send nothing (dropped or malformed)."""
+        out = self.answer_now(data, peer, transport)
+        return await out if isinstance(out, Awaitable) else out
+
+    def answer_now(self, data: bytes, peer: str, transport: str) -> Reply | Awaitable[Reply]:
+        """As `answer`, computed on the spot; under a `delay` fault, an awaitable of it instead
+        (so UDP answers without a task per request: services/common/udp.py)."""
         gate = self.ctx.faults.gate("kerberos", peer, self.port)
         if gate.drop:
             self.ctx.record("kerberos.request", peer=peer, outcome="dropped", transport=transport)
             return None
         if gate.delay > 0:
-            await asyncio.sleep(gate.delay)
+            return self._later(gate.delay, data, peer, transport)
+        return self._answer(data, peer, transport)
+
+    async def _later(self, seconds: float, data: bytes, peer: str, transport: str) -> bytes | None:
+        await asyncio.sleep(seconds)
+        return self._answer(data, peer, transport)
+
+    def _answer(self, data: bytes, peer: str, transport: str) -> bytes | None:
         kept = self.lookaside.pop(data, None) if transport == "tcp" else None
         if kept is not None and kept[0] > asyncio.get_running_loop().time():
             _, kind, outcome, fields, reply = kept
@@ -101,14 +115,16 @@ class KerberosServer:
 
     # -- transports ----------------------------------------------------------------------------
     def udp_protocol(self) -> asyncio.DatagramProtocol:
-        return UdpAnswerer(self.answer, self.ctx.log, "kerberos")
+        return UdpAnswerer(self.answer_now, self.ctx.log, "kerberos")
 
     async def handle_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = (writer.get_extra_info("peername") or ("?",))[0]
         try:
             while True:
                 try:
-                    head = await asyncio.wait_for(reader.readexactly(4), TCP_IDLE_SECONDS)
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for runs each read in a task of its own
+                    async with asyncio.timeout(TCP_IDLE_SECONDS):
+                        head = await reader.readexactly(4)
                 except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
                     return
                 (length,) = struct.unpack("!I", head)
@@ -117,7 +133,8 @@ class KerberosServer:
                                     size=length, reason="bad length prefix")
                     return
                 try:
-                    data = await asyncio.wait_for(reader.readexactly(length), 10)
+                    async with asyncio.timeout(10):
+                        data = await reader.readexactly(length)
                 except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
                     return
                 out = await self.answer(data, peer, "tcp")

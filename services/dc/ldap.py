@@ -71,6 +71,7 @@ class Session:
     pages: dict[bytes, _Paged] = field(default_factory=dict)
     tls: bool = False
     gss: Any = None                 # a SASL GSSAPI bind in progress (gssapi.GssContext)
+    frames: Any = None              # the connection's ber.MessageReader
 
 
 class LdapServer:
@@ -92,7 +93,9 @@ class LdapServer:
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peername = writer.get_extra_info("peername") or ("?", 0)
         # LDAPS connections arrive already encrypted: the session is secure from its first byte.
-        session = Session(peer=str(peername[0]), tls=writer.get_extra_info("sslcontext") is not None)
+        session = Session(peer=str(peername[0]), tls=writer.get_extra_info("sslcontext") is not None,
+                          frames=ber.MessageReader(reader, self.idle, self.max_message))
+        frames = session.frames
         self.connections += 1
         try:
             gate = self.ctx.faults.gate("ldap", session.peer, self.port)
@@ -102,7 +105,7 @@ class LdapServer:
                 return
             while True:
                 try:
-                    data = await ber.read_message(reader, self.idle, self.max_message)
+                    data = await frames.next()
                 except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
                     return
                 except ber.TooLarge as exc:
@@ -398,6 +401,8 @@ class LdapServer:
         elif oid == START_TLS and self.tls is not None and not s.tls:
             writer.write(ber.result(mid, "extendedResp", R.SUCCESS, responseName=START_TLS))
             await writer.drain()
+            # Bytes that came after the request were sent in the clear: never read them as protected.
+            s.frames.discard()
             try:
                 await writer.start_tls(self.tls)
             except Exception as exc:  # noqa: BLE001 - a failed handshake of any kind ends the session

@@ -114,7 +114,7 @@ def _shape(parts: list, low: int, high: int | None = None) -> list:
 
 
 def decode(data: bytes) -> Message:
-    """An LDAPMessage (one complete TLV, as `ber.read_message` frames it)."""
+    """An LDAPMessage (one complete TLV, as `ber.MessageReader` frames it)."""
     try:
         tag, start, end = _tlv_at(data, 0, len(data))
     except ValueError as exc:

@@ -7,7 +7,7 @@ loop keeps answering the other protocols meanwhile. A connection awaits its requ
 reading the next one, so replies on a connection stay in request order.
 
 The limits ([LDAP policy], docs/active-directory.md "Limits"):
-- MaxReceiveBuffer (`ldap_max_message_bytes`): checked by the framing (`ber.read_message`); AD
+- MaxReceiveBuffer (`ldap_max_message_bytes`): checked by the framing (`ber.MessageReader`); AD
   drops the connection.
 - filter size (`ldap_max_filter_terms`, `ldap_max_filter_depth`): read off the BER before
   decoding, so an over-complex filter costs milliseconds; answered `adminLimitExceeded` (11).

@@ -110,14 +110,15 @@ class DirectorySnapshot:
         entry = d.get(norm)
         if entry is None:
             return None
-        row: dict[str, Any] = {"dn": norm, "attributes": [[n, [_plain(v) for v in vs]] for n, vs in entry.items()]}
+        # Values go to the encoder as they are (str or bytes): `_encode` calls `_plain` only for bytes.
+        row: dict[str, Any] = {"dn": norm, "attributes": list(entry.items())}
         account = d.accounts.get(norm)
         if account is not None:
             row["digest"] = account.digest.hex()
             keys = self.keys.saved(account)
             if keys:
                 row["keys"] = {str(e): k.hex() for e, k in keys.items()}
-        return json.dumps(row)
+        return _encode(row)
 
     def _write(self, body: str) -> None:
         tmp = self.path.with_suffix(".tmp")
@@ -168,7 +169,12 @@ class DirectorySnapshot:
 
 
 def _plain(value: Any) -> Any:
-    return {"b64": base64.b64encode(value).decode()} if isinstance(value, bytes) else value
+    if isinstance(value, bytes):
+        return {"b64": base64.b64encode(value).decode()}
+    raise TypeError(f"{type(value).__name__} is not a directory value")
+
+
+_encode = json.JSONEncoder(default=_plain).encode
 
 
 def _value(value: Any) -> Any:

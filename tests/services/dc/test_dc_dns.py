@@ -116,6 +116,25 @@ def test_drop_fault_swallows_queries(dc, fresh):
     assert query(dc, DOMAIN, "A").rcode() == dns.rcode.NOERROR
 
 
+def test_a_delay_fault_holds_udp_answers_without_holding_up_other_queries(dc, fresh):
+    """A delayed answer waits in a task of its own (services/common/udp.py): the asked-once and
+    the kept answers both come back, with their own IDs, and the server goes on answering."""
+    httpx.post(f"{dc['admin']}/faults", json={"action": "delay", "protocol": "dns", "seconds": 0.2},
+               headers=dc["auth"]).raise_for_status()
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(5)
+            asked = [dns.message.make_query(f"_ldap._tcp.{DOMAIN}", "SRV") for _ in range(3)]
+            for q in asked:                        # three in flight at once; the 2nd and 3rd are kept answers
+                s.sendto(q.to_wire(), (dc["host"], dc["dns"]))
+            got = {r.id: r for r in (dns.message.from_wire(s.recvfrom(4096)[0]) for _ in asked)}
+        assert sorted(got) == sorted(q.id for q in asked)
+        assert all(r.rcode() == dns.rcode.NOERROR and r.answer for r in got.values())
+    finally:
+        httpx.delete(f"{dc['admin']}/faults", headers=dc["auth"]).raise_for_status()
+    assert query(dc, DOMAIN, "A").rcode() == dns.rcode.NOERROR
+
+
 def _silence(dc, packet: bytes) -> None:
     """No answer over UDP; over TCP no answer either (silence, or the server hangs up)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
