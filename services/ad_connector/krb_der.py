@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from ..common import der
+
 # universal tags
 INTEGER, BIT_STRING, OCTET_STRING, SEQUENCE = 0x02, 0x03, 0x04, 0x30
 GENERALIZED_TIME, GENERAL_STRING = 0x18, 0x1B
@@ -24,12 +26,7 @@ class DerError(ValueError):
 
 
 # -- writing -------------------------------------------------------------------------------
-def tlv(tag: int, value: bytes) -> bytes:
-    n = len(value)
-    if n < 0x80:
-        return bytes((tag, n)) + value
-    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes((tag, 0x80 | len(size))) + size + value
+tlv = der.tlv
 
 
 def ctx(number: int, value: bytes) -> bytes:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from ..common import der
 from . import filters as F
 
 MAX_MESSAGE = 10 * 1024 * 1024   # AD's default MaxReceiveBuffer (10 MB)
@@ -279,12 +280,7 @@ def _filter(data: bytes, tag: int, start: int, end: int, depth: int) -> F.Filter
 # -- TLVs --------------------------------------------------------------------------------------
 # Building pyasn1 objects cost about 0.4 ms for a small SearchResultEntry and over 3 ms for a full
 # user (and about 0.1 ms for a bind's result), so every reply is written with these.
-def _tlv(tag: int, body: bytes) -> bytes:
-    n = len(body)
-    if n < 0x80:
-        return bytes((tag, n)) + body
-    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes((tag, 0x80 | len(size))) + size + body
+_tlv = der.tlv
 
 
 def _signed(value: int) -> bytes:
