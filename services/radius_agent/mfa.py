@@ -235,6 +235,9 @@ class RequestContext:
             try:
                 body = await self.org.poll(href, timeout=self.poll_left(), trace=self.trace, timer=self.timer)
             except OrgTimeout as exc:
+                # A poll cut short by the push budget (it had only what was left of it) is the
+                # budget's doing: say so, as when the budget runs out between polls.
+                self.poll_left()
                 raise AgentTimeout(str(exc), in_poll=True) from None
 
     async def _send_otp(self, kind: str) -> Outcome:

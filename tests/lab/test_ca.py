@@ -80,13 +80,17 @@ def test_the_docker_runtime_mounts_each_services_own_certificate(tmp_path):
     assert stat.S_IMODE(key.stat().st_mode) == 0o644, "readable by the containers' user"
     assert san(host["services"]["dc"]["tls"]["cert"]) == (["instancerdc.corp.example.com"], ["172.28.10.10"])
     inside = dc.containers_view(host)
-    assert inside["services"]["dc"]["tls"] == dc.CONTAINER_TLS and "ca" not in inside
+    # the containers see their own paths: the CA's certificate (never its key) for the agents, the
+    # TLS-inspection certificate for the org alone
+    assert inside["services"]["dc"]["tls"] == dc.CONTAINER_TLS and inside["ca"] == {"cert": "/etc/lab/ca.pem"}
     compose = dc.compose_text(inside)
     assert "./tls/dc/key.pem:/etc/lab/tls/key.pem:ro" in compose
     assert "./tls/mail/cert.pem:/etc/lab/tls/cert.pem:ro" in compose
     assert "./tls/okta/cert.pem:/etc/lab/tls/cert.pem:ro" in compose
-    assert "inspection" not in compose and "ca-key" not in compose
-    assert all("tls_inspection" not in svc for svc in inside["services"].values()), "a host path"
+    assert "./tls/ca.pem:/etc/lab/ca.pem:ro" in compose and "ca-key" not in compose and "ca/" not in compose
+    assert [n for n, svc in inside["services"].items() if "tls_inspection" in svc] == ["okta"]
+    assert all(str(path).startswith("/etc/lab/") for svc in inside["services"].values()
+               for path in (svc.get("tls_inspection") or {}).values()), "no host path"
 
 
 @pytest.mark.parametrize("subject", [ca.Subject(("x.example",), ("127.0.113.5",)), ca.Subject((), ("::1",))])
