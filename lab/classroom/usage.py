@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
 from .. import process_records as records
+from ..errors import LabError
 
 
 def _container_pids(state_dir: Path) -> set[int]:
@@ -24,7 +26,7 @@ def _container_pids(state_dir: Path) -> set[int]:
         return set()
     try:
         rows = docker_engine.containers(conf)
-    except Exception:                                  # noqa: BLE001 (no engine: nothing to count)
+    except (LabError, OSError, ValueError, subprocess.TimeoutExpired):   # no engine: nothing to count
         return set()
     return {int(row["pid"]) for row in rows.values() if row.get("state") == "running" and row.get("pid")}
 
