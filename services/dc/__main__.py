@@ -10,7 +10,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from services.common.context import ServiceContext
-from services.common.runner import Service, run, serve_tcp, serve_udp
+from services.common.runner import Service, bind_udp, run, serve_tcp, serve_udp
 from services.common.tls import server_context
 
 from .cldap import CldapServer
@@ -51,7 +51,7 @@ async def build(ctx: ServiceContext) -> Service:
     kpw_up: list[Any] = []
     if "kpasswd" in ctx.me["ports"]:   # password changes with a kadmin/changepw ticket (RFC 3244)
         kpw = KpasswdService(ctx, directory, kdc.tgs.principals, ctx.clock.now, settings.kerberos_max_skew_seconds)
-        kpw_up = [serve_tcp(ctx, "kpasswd", kpw.handle_tcp), serve_udp(ctx, "kpasswd", kpw.udp_protocol)]
+        kpw_up = [serve_tcp(ctx, "kpasswd", kpw.handle_tcp), kpw.udp_server(bind_udp(ctx, "kpasswd"))]
     tasks += [cldap_udp, *kpw_up]
     if "ldaps" in ctx.me["ports"]:
         if tls is None:

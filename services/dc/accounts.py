@@ -37,6 +37,9 @@ BIND_SUBCODE = {
     PASSWORD_EXPIRED: ad_wire.PASSWORD_EXPIRED,
 }
 SUCCESS, ANONYMOUS = "success", "anonymous"
+# What a logon attempt changes (and nothing else does but an admin's unlock): saved apart from the
+# rest of the entry by the snapshot, so binds all day cost a small record each, not the entry.
+LOGON_ATTRIBUTES = ("badPwdCount", "badPasswordTime", "lockoutTime", "lastLogon", "logonCount")
 
 
 @dataclass
@@ -123,12 +126,12 @@ class Accounts:
         e.set("badPasswordTime", filetime(now))
         if self.policy.lockout_threshold and count >= self.policy.lockout_threshold:
             e.set("lockoutTime", filetime(now))
-        self.directory.changed(e)
+        self.directory.logon_changed(e)
 
     def password_proved(self, account: Account) -> None:
         """The right password without a logon (a password-change ticket): the count starts over."""
         account.entry.set("badPwdCount", 0)
-        self.directory.changed(account.entry)
+        self.directory.logon_changed(account.entry)
 
     def logged_on(self, account: Account, now: float) -> None:
         """A successful logon: the failure counter and any expired lockout start over."""
@@ -137,7 +140,7 @@ class Accounts:
         e.set("lockoutTime", 0)
         e.set("lastLogon", filetime(now))
         e.set("logonCount", e.int("logonCount") + 1)
-        self.directory.changed(e)
+        self.directory.logon_changed(e)
 
     # -- the LDAP simple bind ---------------------------------------------------------------------
     def bind(self, name: str, password: str) -> BindResult:

@@ -291,11 +291,22 @@ def _integer(value: int) -> bytes:
     return _tlv(0x02, _signed(value))
 
 
-def encode_entry(message_id: int, dn: str, attributes: list[tuple[str, list[bytes]]]) -> bytes:
-    """LDAPMessage{messageID, searchResEntry{objectName, attributes}} (RFC 4511 4.5.2)."""
+def encode_entry(message_id: int, dn: str, attributes: list[tuple[str, list[Any]]],
+                 types_only: bool = False) -> bytes:
+    """LDAPMessage{messageID, searchResEntry{objectName, attributes}} (RFC 4511 4.5.2); values are
+    bytes or text (UTF-8), none with `types_only`. A listing encodes thousands of these: the
+    short-form OCTET STRINGs (most values) are written inline, without a call each."""
+    tlv = _tlv
     parts = []
     for name, values in attributes:
-        vals = b"".join(_tlv(0x04, v) for v in values)
-        parts.append(_tlv(0x30, _tlv(0x04, name.encode("utf-8")) + _tlv(0x31, vals)))
+        chunks = []
+        if not types_only:
+            for v in values:
+                raw = v if isinstance(v, bytes) else str(v).encode("utf-8")
+                n = len(raw)
+                chunks.append(bytes((0x04, n)) + raw if n < 0x80 else tlv(0x04, raw))
+        key = name.encode("utf-8")
+        parts.append(tlv(0x30, bytes((0x04, len(key))) + key + tlv(0x31, b"".join(chunks)) if len(key) < 0x80
+                         else tlv(0x04, key) + tlv(0x31, b"".join(chunks))))
     entry = _tlv(0x64, _tlv(0x04, dn.encode("utf-8")) + _tlv(0x30, b"".join(parts)))
     return _tlv(0x30, _integer(message_id) + entry)

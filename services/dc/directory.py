@@ -61,6 +61,8 @@ class Directory:
         # The entries changed since the seed (by DN) and a counter of changes: what the snapshot saves.
         self.changed_entries: set[str] = set()
         self.dirty: set[str] = set()                    # ... and those changed since the last save
+        self.logon_entries: set[str] = set()            # the accounts whose logon counters changed
+        self.logons_dirty: set[str] = set()             # ... and those changed since the last save
         self.generation = 0
         Seeder(self).populate()
 
@@ -142,9 +144,18 @@ class Directory:
 
     # -- changes -----------------------------------------------------------------------------
     def changed(self, entry: Entry) -> None:
-        """Note that `entry` differs from the seed now (an admin's modify, a logon's counters)."""
+        """Note that `entry` differs from the seed now (an admin's modify, a new password)."""
         self.changed_entries.add(entry.norm)
         self.dirty.add(entry.norm)
+        self.logon_entries.add(entry.norm)              # an admin may have unlocked it
+        self.logons_dirty.add(entry.norm)
+        self.generation += 1
+
+    def logon_changed(self, entry: Entry) -> None:
+        """Note that only `entry`'s logon counters changed (a bind, an AS exchange): the snapshot
+        saves them apart from the entry (`accounts.LOGON_ATTRIBUTES`), so a save costs what changed."""
+        self.logon_entries.add(entry.norm)
+        self.logons_dirty.add(entry.norm)
         self.generation += 1
 
     def reindex(self) -> None:

@@ -145,7 +145,11 @@ class Compare(Filter):
         a = self.attr.lower()
         if a == "anr" and self.op in ("=", "~="):
             return _anr(entry, self.value)
-        want = assertion_key(a, self.value, lookup)
+        # the assertion's key once per search, not per entry (objectCategory=person asks the schema)
+        kept = self.__dict__.get("_want")
+        if kept is None or kept[0] is not lookup:
+            kept = self.__dict__["_want"] = (lookup, assertion_key(a, self.value, lookup))
+        want = kept[1]
         for v in entry.values(a):
             have = stored_key(a, v)
             if self.op in ("=", "~="):

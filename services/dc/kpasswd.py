@@ -31,7 +31,7 @@ from impacket.krb5.kpasswd import ChangePasswdData
 from pyasn1.codec.der import decoder, encoder
 
 from services.common.context import ServiceContext
-from services.common.udp import UdpAnswerer
+from services.common.udp import ReplyFromDestination
 
 from . import krb_ap, krb_crypto, krb_wire
 from .directory import Directory
@@ -60,7 +60,10 @@ class KpasswdService:
         self.port = ctx.port("kpasswd")
         self.address = socket.inet_aton(ctx.host) if _is_ipv4(ctx.host) else b"\x7f\x00\x00\x01"
 
-    async def answer(self, data: bytes, peer: str, transport: str) -> bytes | None:
+    async def answer(self, data: bytes, peer: str, transport: str, local: str | None = None) -> bytes | None:
+        """The reply to one request; `local` is the address it was sent to, which the reply's
+        KRB-PRIV names as its sender (s-address: the client checks it against the address it
+        asked, so on a wildcard bind the bind address would not do)."""
         gate = self.ctx.faults.gate("kerberos", peer, self.port)
         if gate.drop:
             self.ctx.record("kerberos.kpasswd", peer=peer, outcome="dropped", transport=transport)
@@ -69,7 +72,7 @@ class KpasswdService:
             await asyncio.sleep(gate.delay)
         fields: dict[str, Any] = {}
         try:
-            reply, code = self._handle(data, fields)
+            reply, code = self._handle(data, fields, self._sender(local))
         except Malformed as exc:
             self.ctx.record("kerberos.kpasswd", peer=peer, outcome="MALFORMED", transport=transport,
                             reason=str(exc)[:120])
@@ -82,7 +85,12 @@ class KpasswdService:
         self.ctx.record("kerberos.kpasswd", peer=peer, outcome=RESULT_NAMES[code], transport=transport, **fields)
         return reply
 
-    def _handle(self, data: bytes, fields: dict[str, Any]) -> tuple[bytes, int]:
+    def _sender(self, local: str | None) -> bytes:
+        if local is not None and _is_ipv4(local) and local != "0.0.0.0":
+            return socket.inet_aton(local)
+        return self.address
+
+    def _handle(self, data: bytes, fields: dict[str, Any], sender: bytes) -> tuple[bytes, int]:
         if len(data) < 6:
             raise Malformed("shorter than the kpasswd header")
         length, version, ap_len = struct.unpack_from(">HHH", data)
@@ -103,7 +111,7 @@ class KpasswdService:
         user_data = self._open_priv(priv, key)
 
         def reply(code: int, text: bytes = b"") -> tuple[bytes, int]:
-            return self._reply(accepted, key, code, text), code
+            return self._reply(accepted, key, code, text, sender), code
 
         cname = accepted.ticket.cname
         client = self.directory.by_sam.get(cname.parts[0].lower()) if len(cname.parts) == 1 else None
@@ -165,13 +173,13 @@ class KpasswdService:
             raise Malformed(f"KRB-PRIV: {exc or exc.__class__.__name__}") from None
         return bytes(part["user-data"])
 
-    def _reply(self, accepted: krb_ap.Accepted, key: krb_crypto.Key, code: int, text: bytes) -> bytes:
+    def _reply(self, accepted: krb_ap.Accepted, key: krb_crypto.Key, code: int, text: bytes, sender: bytes) -> bytes:
         part = asn1.EncKrbPrivPart()
         part["user-data"] = struct.pack(">H", code) + text
         if accepted.seq_number is not None:
             part["seq-number"] = accepted.seq_number
         part["s-address"]["addr-type"] = 2
-        part["s-address"]["address"] = self.address
+        part["s-address"]["address"] = sender
         priv = asn1.KRB_PRIV()
         priv["pvno"] = 5
         priv["msg-type"] = 21
@@ -182,11 +190,13 @@ class KpasswdService:
         return struct.pack(">HHH", 6 + len(ap_rep) + len(body), 1, len(ap_rep)) + ap_rep + body
 
     # -- transports ----------------------------------------------------------------------------
-    def udp_protocol(self) -> asyncio.DatagramProtocol:
-        return UdpAnswerer(self.answer, self.ctx.log, "kpasswd")
+    def udp_server(self, sock: socket.socket) -> ReplyFromDestination:
+        """The UDP task: each reply from the address its request was sent to (IP_PKTINFO)."""
+        return ReplyFromDestination(sock, self.answer, self.ctx.log, "kpasswd")
 
     async def handle_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = (writer.get_extra_info("peername") or ("?",))[0]
+        local = (writer.get_extra_info("sockname") or (None,))[0]
         try:
             while True:
                 try:
@@ -197,7 +207,7 @@ class KpasswdService:
                     data = await asyncio.wait_for(reader.readexactly(length), 10)
                 except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
                     return
-                out = await self.answer(data, peer, "tcp")
+                out = await self.answer(data, peer, "tcp", local)
                 if out is None:
                     return
                 writer.write(struct.pack("!I", len(out)) + out)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from impacket.krb5 import asn1
 from pyasn1.codec.der import decoder, encoder
 
-from . import krb_crypto
+from . import krb_crypto, krb_wire
 from .krb_wire import _DECODE_ERRORS, Malformed, Principal, _principal, _set_principal, _time, kerberos_time
 
 KRB_AP_ERR_BAD_INTEGRITY, KRB_AP_ERR_TKT_EXPIRED, KRB_AP_ERR_TKT_NYV = 31, 32, 33
@@ -178,10 +178,7 @@ def encode_ticket(sname: Principal, realm: str, etype: int, kvno: int, cipher: b
 def pac_authorization_data(pac: bytes) -> tuple[int, bytes]:
     """The ticket's authorization-data element: AD-IF-RELEVANT holding AD-WIN2K-PAC, as AD wraps
     its PAC."""
-    inner = asn1.AuthorizationData()
-    inner[0]["ad-type"] = AD_WIN2K_PAC
-    inner[0]["ad-data"] = pac
-    return AD_IF_RELEVANT, encoder.encode(inner)
+    return AD_IF_RELEVANT, krb_wire.authorization_data([(AD_WIN2K_PAC, pac)])
 
 
 def _pac(authz) -> bytes | None:

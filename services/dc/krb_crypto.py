@@ -71,6 +71,27 @@ def decrypt(key: Key, usage: int, ciphertext: bytes) -> bytes:
     return bytes(basic[16:])
 
 
+CKSUM_HMAC_SHA1_96_AES128, CKSUM_HMAC_SHA1_96_AES256 = 15, 16
+_AES_CKSUM = {CKSUM_HMAC_SHA1_96_AES128: AES128, CKSUM_HMAC_SHA1_96_AES256: AES256}
+
+
+def checksum(kind: int, key: Key, usage: int, data: bytes) -> bytes:
+    """A keyed checksum (RFC 3961 get_mic): for the AES types HMAC-SHA1 in Kc, cut to 96 bits, with
+    Kc remembered per key and usage as Ke and Ki are (impacket derives it on every call); other
+    types (hmac-md5 for rc4), and a key of another enctype than the checksum's, are left to
+    impacket as before. KeyError for an unknown type."""
+    enctype = _AES_CKSUM.get(kind)
+    if enctype is None or key.enctype != enctype:
+        return bytes(_crypto._checksum_table[kind].checksum(key, usage, data))
+    return hmac.new(_kc(enctype, key.contents, usage), data, "sha1").digest()[:12]
+
+
+@lru_cache(maxsize=1024)
+def _kc(enctype: int, contents: bytes, usage: int) -> bytes:
+    profile = _crypto._get_enctype_profile(enctype)
+    return profile.derive(Key(enctype, contents), struct.pack(">IB", usage, 0x99)).contents
+
+
 @lru_cache(maxsize=4096)
 def _derived(enctype: int, contents: bytes, usage: int):
     """(profile, Ke, Ki) for an AES key and usage (RFC 3961 DK with 0xAA / 0x55)."""

@@ -244,8 +244,13 @@ class Grant:
     starttime: float | None = None     # None: the authtime (an AS exchange)
 
 
+def authorization_data(elements: list[tuple[int, bytes]]) -> bytes:
+    """AuthorizationData (RFC 4120 5.2.6): SEQUENCE OF { ad-type [0], ad-data [1] }."""
+    return _tlv(0x30, b"".join(_seq((0, _int(kind)), (1, _octets(value))) for kind, value in elements))
+
+
 def encode_enc_ticket_part(g: Grant) -> bytes:
-    auth = _tlv(0x30, b"".join(_seq((0, _int(kind)), (1, _octets(value))) for kind, value in g.authorization_data))
+    auth = authorization_data(g.authorization_data)
     return _tlv(0x63, _seq(
         (0, _flags_der(g.flags)), (1, _seq((0, _int(g.session_etype)), (1, _octets(g.session_key)))),
         (2, _str(g.realm)), (3, _principal_der(g.cname)), (4, _seq((0, _int(0)), (1, _octets(b"")))),

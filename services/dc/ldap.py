@@ -202,10 +202,7 @@ class LdapServer:
 
     @staticmethod
     def _entry(mid: int, entry_dn: str, attrs: list[tuple[str, list[Any]]], types_only: bool) -> bytes:
-        values = [(name, [] if types_only else
-                   [v if isinstance(v, bytes) else str(v).encode("utf-8") for v in vals])
-                  for name, vals in attrs]
-        return ber.encode_entry(mid, entry_dn, values)
+        return ber.encode_entry(mid, entry_dn, attrs, types_only)
 
     # -- operations --------------------------------------------------------------------------
     async def _dispatch(self, s: Session, message: Message, writer: asyncio.StreamWriter) -> None:

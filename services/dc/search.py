@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 from services.common import ad_wire
@@ -156,12 +157,17 @@ def constructed(directory: Directory, entry: Entry, attr: str) -> list[Any]:
     return []
 
 
+@lru_cache(maxsize=256)
+def _requested(requested: tuple[str, ...]) -> tuple[bool, tuple[str, ...]]:
+    """(all stored attributes?, the ones named), read once per attribute list, not per entry."""
+    wanted = [r.split(";")[0] for r in requested if r]
+    return not wanted or "*" in wanted, tuple(w for w in wanted if w not in ("*", "1.1", "+"))
+
+
 def select(directory: Directory, entry: Entry, requested: list[str]) -> list[tuple[str, list[Any]]]:
     """The attributes a search returns: all stored ones for none or `*`, none for `1.1`,
     plus any named ones (constructed attributes only when named, as in AD)."""
-    wanted = [r.split(";")[0] for r in requested if r]
-    everything = not wanted or "*" in wanted
-    named = [w for w in wanted if w not in ("*", "1.1", "+")]
+    everything, named = _requested(tuple(requested))
     out: list[tuple[str, list[Any]]] = []
     seen: set[str] = set()
     if everything:

@@ -11,10 +11,14 @@ shape the entries, and a start with a different seed ignores it (and says so). `
 discards it. Writing is batched: `run()` saves at most every FLUSH_SECONDS, and `close()` saves
 at a clean stop, so a kill -9 loses at most the last FLUSH_SECONDS of changes.
 
-Saving stays off the hot path: each changed entry's JSON row is kept and only the rows of
-entries changed since the last save (`Directory.dirty`) are made again, so a save costs what
-changed, not what ever changed (every bind changes its user's logon counters); the file itself is
-written in a thread.
+Saving stays off the hot path, a save costing what changed: every bind and AS exchange changes
+its user's logon counters (`accounts.LOGON_ATTRIBUTES`: badPwdCount, lastLogon, logonCount...), so
+those are kept in a small record of their own per account ("logons": DN and the five values),
+apart from the entry's row (its other attributes, password digest and keys), which only an
+admin's change or a new password makes again (`Directory.dirty`; logons: `logons_dirty`). Both
+kinds are kept as JSON text and only what changed since the last save is encoded again; the file
+is one JSON document, written whole in a thread and renamed into place, so a kill -9 leaves the
+last complete save. Version 1 files (counters inside the rows) are still read.
 """
 from __future__ import annotations
 
@@ -27,12 +31,15 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .accounts import LOGON_ATTRIBUTES
 from .directory import Directory
 from .krb_keys import KeyTable
 
 FILE = "directory.json"
 FLUSH_SECONDS = 1.0
-VERSION = 1
+VERSION = 2
+READS = (1, 2)                          # 1: the logon counters were inside the entries' rows
+_LOGON_KEYS = frozenset(a.lower() for a in LOGON_ATTRIBUTES)
 
 
 class DirectorySnapshot:
@@ -43,6 +50,7 @@ class DirectorySnapshot:
         self.log = log
         self.saved_generation = 0
         self.rows: dict[str, str] = {}          # normalised DN -> its row, JSON
+        self.logons: dict[str, str] = {}        # normalised DN -> its logon counters, JSON
         self._fingerprint = ""
         self.writing = asyncio.Lock()
 
@@ -67,16 +75,17 @@ class DirectorySnapshot:
         except (OSError, ValueError) as exc:
             self.log.warning("directory snapshot %s unreadable (%s): starting from the seed", self.path, exc)
             return 0
-        if saved.get("version") != VERSION or saved.get("fingerprint") != self.fingerprint():
+        if saved.get("version") not in READS or saved.get("fingerprint") != self.fingerprint():
             self.log.warning("directory snapshot %s was made for another seed: starting from the seed", self.path)
             return 0
         d = self.directory
         restored = 0
+        whole_rows = saved["version"] == 1
         for row in saved.get("entries", []):
             entry = d.get(row.get("dn", ""))
             if entry is None:
                 continue
-            for name in [n for n, _ in entry.items()]:
+            for name in [n for n, _ in entry.items() if whole_rows or n.lower() not in _LOGON_KEYS]:
                 entry.set(name, None)
             for name, values in row["attributes"]:
                 entry.set(name, [_value(v) for v in values])
@@ -87,6 +96,13 @@ class DirectorySnapshot:
                     self.keys.restore(account, {int(e): bytes.fromhex(k) for e, k in row["keys"].items()})
             d.changed_entries.add(entry.norm)
             restored += 1
+        for dn, counters in saved.get("logons", []):
+            entry = d.get(dn)
+            if entry is None:
+                continue
+            for name in LOGON_ATTRIBUTES:
+                entry.set(name, counters.get(name))
+            d.logon_entries.add(entry.norm)
         d.usn = max(d.usn, int(saved.get("usn", d.usn)))
         d.reindex()
         self.saved_generation = d.generation
@@ -97,13 +113,20 @@ class DirectorySnapshot:
         """The file's text now; rows of entries unchanged since the last call are reused."""
         d = self.directory
         dirty, d.dirty = d.dirty, set()
+        logons, d.logons_dirty = d.logons_dirty, set()
         for norm in d.changed_entries:
             if norm in dirty or norm not in self.rows:
                 row = self._row(norm)
                 if row is not None:
                     self.rows[norm] = row
+        for norm in d.logon_entries:
+            if norm in logons or norm not in self.logons:
+                record = self._logons(norm)
+                if record is not None:
+                    self.logons[norm] = record
         head = json.dumps({"version": VERSION, "fingerprint": self.fingerprint(), "usn": d.usn})
-        return head[:-1] + ', "entries": [' + ", ".join(self.rows.values()) + "]}"
+        return (head[:-1] + ', "entries": [' + ", ".join(self.rows.values()) + '], "logons": ['
+                + ", ".join(self.logons.values()) + "]}")
 
     def _row(self, norm: str) -> str | None:
         d = self.directory
@@ -111,7 +134,8 @@ class DirectorySnapshot:
         if entry is None:
             return None
         # Values go to the encoder as they are (str or bytes): `_encode` calls `_plain` only for bytes.
-        row: dict[str, Any] = {"dn": norm, "attributes": list(entry.items())}
+        row: dict[str, Any] = {"dn": norm, "attributes": [(n, v) for n, v in entry.items()
+                                                          if n.lower() not in _LOGON_KEYS]}
         account = d.accounts.get(norm)
         if account is not None:
             row["digest"] = account.digest.hex()
@@ -119,6 +143,13 @@ class DirectorySnapshot:
             if keys:
                 row["keys"] = {str(e): k.hex() for e, k in keys.items()}
         return _encode(row)
+
+    def _logons(self, norm: str) -> str | None:
+        """An account's logon counters: [DN, {name: values}] (an absent one: not set)."""
+        entry = self.directory.get(norm)
+        if entry is None:
+            return None
+        return json.dumps([norm, {n: entry.values(n) for n in LOGON_ATTRIBUTES if entry.has(n)}])
 
     def _write(self, body: str) -> None:
         tmp = self.path.with_suffix(".tmp")
@@ -155,7 +186,7 @@ class DirectorySnapshot:
     def discard(self) -> None:
         """Back to the seed (`POST /reset`): the file goes, and the freshly loaded directory is clean."""
         self.path.unlink(missing_ok=True)
-        self.rows = {}
+        self.rows, self.logons = {}, {}
         self.saved_generation = self.directory.generation
 
     async def run(self) -> None:

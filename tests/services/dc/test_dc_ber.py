@@ -53,7 +53,7 @@ def test_entry_encoding_matches_pyasn1(directory, mid):
 
 
 def test_long_values_use_long_form_lengths():
-    attrs = [("description", [b"x" * n]) for n in (127, 128, 255, 256, 70000)]
+    attrs = [("description", [b"x" * n]) for n in (127, 128, 255, 256, 70000)] + [("a" * 130, [b"v", "t\u00e9xt"])]
     assert LdapServer._entry(7, "CN=x", attrs, False) == entry_pyasn1(7, "CN=x", attrs, False)
 
 

@@ -174,3 +174,13 @@ def test_tickets_and_replies_are_pyasn1s(grant, tgs):
         kw = dict(ticket_etype=18, ticket_kvno=2, ticket_cipher=b"t" * 1000, reply_etype=18, reply_kvno=kvno,
                   reply_cipher=b"r" * 200, tgs=tgs)
         assert krb_wire.encode_as_rep(grant, **kw) == ref_encode_as_rep(grant, **kw)
+
+
+@pytest.mark.parametrize("size", [0, 5, 127, 128, 300, 70000])
+def test_pac_authorization_data_is_impacket_s(size):
+    from services.dc import krb_ap
+    pac = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    inner = asn1.AuthorizationData()
+    inner[0]["ad-type"] = krb_ap.AD_WIN2K_PAC
+    inner[0]["ad-data"] = pac
+    assert krb_ap.pac_authorization_data(pac) == (krb_ap.AD_IF_RELEVANT, encoder.encode(inner))
