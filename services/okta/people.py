@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar
 from .store import Store
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 USERS, MEMBERSHIPS, APP_USERS, FACTORS = "users", "group_members", "app_users", "factors"
 
@@ -54,7 +55,7 @@ class Derived(Generic[T]):
             self.data, self.seen = self.build(), version
         return self.data
 
-    def write(self, write: Callable[[], Any], apply: Callable[[T], None]) -> Any:
+    def write(self, write: Callable[[], R], apply: Callable[[T], object]) -> R:
         """Do `write` (one write of the kind) and `apply` it to what is derived, if built."""
         before = self.store.version(self.kind)
         result = write()
@@ -132,7 +133,7 @@ class People:
 
         def apply(fields: dict[str, tuple[str, ...]]) -> None:
             fields[user["id"]] = _search_fields(user)
-        return self._fields.write(lambda: self.store.put(USERS, user["id"], user), apply)  # type: ignore[no-any-return]
+        return self._fields.write(lambda: self.store.put(USERS, user["id"], user), apply)
 
     def set_password(self, user: dict[str, Any], password: str) -> None:
         """Hash `password` into the user (the caller saves)."""
@@ -178,11 +179,11 @@ class People:
     def save_app_user(self, au: dict[str, Any]) -> dict[str, Any]:
         def apply(names: dict[str, dict[str, str]]) -> None:    # an update keeps its place, as in the store
             names.setdefault(au["appId"], {})[au["userId"]] = str(au["userName"]).lower()
-        return self._names.write(  # type: ignore[no-any-return]
+        return self._names.write(
             lambda: self.store.put(APP_USERS, f"{au['appId']}/{au['userId']}", au), apply)
 
     def remove_app_user(self, app_id: str, user_id: str) -> bool:
-        return self._names.write(  # type: ignore[no-any-return]
+        return self._names.write(
             lambda: self.store.delete(APP_USERS, f"{app_id}/{user_id}"),
             lambda names: names.get(app_id, {}).pop(user_id, None))
 
