@@ -89,7 +89,7 @@ class Gate:
                 org.record("okta.auth", audit, outcome=failure, path=path, method=request.method)
                 refused = error_response(OktaError("E0000011"))
                 refused.headers["X-Okta-Request-Id"] = request_id
-                org.store.commit()
+                await org.store.committed()
                 await refused(scope, receive, send)
                 return
             taken = org.limiter.take(path)
@@ -101,13 +101,13 @@ class Gate:
                            severity="WARN", message=f"Rate limit violation on {path}")
                 headers = {**added, "Date": email.utils.formatdate(org.now(), usegmt=True),
                            "X-Okta-Request-Id": request_id}
-                org.store.commit()      # the System Log event before the answer
+                await org.store.committed()      # the System Log event before the answer
                 await error_response(OktaError("E0000047", headers=headers))(scope, receive, send)
                 return
 
         async def send_with_headers(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
-                org.store.commit()          # what the answer tells is committed before it goes out
+                await org.store.committed()          # what the answer tells is committed before it goes out
                 headers = MutableHeaders(raw=list(message.get("headers", [])))
                 for key, value in added.items():     # a per-user 429 keeps its own headers
                     if key not in headers:

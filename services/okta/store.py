@@ -13,11 +13,11 @@ factors, push_tx, api_tokens, meta.
 Commits (WAL, synchronous=NORMAL: a commit reaches the OS when it is made, so a process killed
 with -9 loses nothing committed; a power cut may lose the last commits, which the lab does not
 promise to survive). A write made on the event loop opens a transaction that is committed at the
-end of that loop iteration, or sooner by `commit()`, which the gate calls before any answer of the
-org's app goes out: everything a client was told about is committed, and a request that writes a
-user, its memberships and their System Log events pays for one commit instead of one a statement
-(an autocommit cost ~20 us of CPU and ~80 us of wall time each: bench/README.md). Writes from
-another thread, or with no loop running (tests, tools), commit at once as before.
+end of that loop iteration, and the gate holds every answer of the org's app until then
+(`committed()`): everything a client was told about is committed, and the requests that ran in
+one iteration (an import has 8 in flight) share a commit instead of paying one a statement (a
+request of an import: ~200 us of CPU with autocommit, ~70 us in batches of 8; bench/README.md).
+Writes from another thread, or with no loop running (tests, tools), commit at once.
 """
 from __future__ import annotations
 
@@ -57,6 +57,7 @@ class Store:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._closed = False
+        self._waiters: list[asyncio.Future[None]] = []    # answers waiting for the commit
         # writes per kind since the store was opened or wiped, for caches of a kind (the gate's tokens)
         self._changes: dict[str, int] = {}
         self._epoch = 0
@@ -84,9 +85,28 @@ class Store:
 
     def commit(self) -> None:
         """Commit the open transaction, if any (cheap when there is none)."""
-        with self._lock:
-            if not self._closed and self._db.in_transaction:
-                self._db.execute("COMMIT")
+        try:
+            with self._lock:
+                if not self._closed and self._db.in_transaction:
+                    self._db.execute("COMMIT")
+        finally:
+            waiters, self._waiters = self._waiters, []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    async def committed(self) -> None:
+        """Return once what was written so far is committed: at the end of this loop iteration,
+        with the writes of every request that ran in it (a group commit: 8 imports in flight
+        share one instead of making one each)."""
+        if not self._db.in_transaction:
+            return
+        loop = asyncio.get_running_loop()
+        if not self._waiters:      # the transaction may have begun on another loop (tests' clients)
+            loop.call_soon(self.commit)
+        waiter = loop.create_future()
+        self._waiters.append(waiter)
+        await waiter
 
     def version(self, kind: str) -> tuple[int, int]:
         """Changes when any document of `kind` is written, deleted or wiped."""
