@@ -246,17 +246,8 @@ def router(org: Org) -> APIRouter:
     @r.get("/api/v1/apps/{app_id}/users")
     async def app_users(app_id: str, request: Request):
         a = get_app(org, app_id)
-        aus = org.people.app_users(a["id"])
         q = request.query_params.get("q")
-        if q:
-            ql = q.lower()
-
-            def hit(au: dict[str, Any]) -> bool:
-                u = org.people.user(au["userId"]) or {"profile": {}}
-                fields = [au["userName"]] + [str(u["profile"].get(k) or "")
-                                             for k in ("login", "email", "firstName", "lastName")]
-                return any(f.lower().startswith(ql) for f in fields)
-            aus = [au for au in aus if hit(au)]
+        aus = org.people.app_users_matching(a["id"], q) if q else org.people.app_users(a["id"])
         chunk, headers = shapes.page(request, aus, key=lambda d: d["userId"], default_limit=50,
                                      max_limit=500)
         return shapes.respond([shapes.app_user(org, au) for au in chunk], headers=headers)
