@@ -126,7 +126,7 @@ async def check_directory(*, domain: str, dns_ips: list[str], dns_port: int, use
         if not await _tcp_open(address, port, timeout, source):
             notes.append(f"LDAP {address}:{port} unreachable")
             return CheckResult(False, ldap_unavailable(address), notes)
-        bind = await asyncio.to_thread(directory_auth.check_password, address, port, principal, password, source)
+        bind = await directory_auth.check_password(address, port, principal, password, source)
         if bind.reason == "unreachable":
             return CheckResult(False, ldap_unavailable(address), notes)
         if not bind.ok:
