@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.common.ad_wire import bind_subcode
-from services.common.ldap_client import LDAPException, LdapConnection
+from services.common.ldap_client import LdapConnection, LDAPException
 
 from .service_account import LookupFailed, ServiceAccount, by_sam, find_entry, value
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.common.ldap_client import Entry, LDAPException, LdapConnection, escape_filter_chars
+from services.common.ldap_client import Entry, LdapConnection, LDAPException, escape_filter_chars
 
 
 class LookupFailed(Exception):

@@ -16,6 +16,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
 from services.common.context import ServiceContext
 from services.common.ldap_client import escape_filter_chars
 
