@@ -21,6 +21,8 @@ import struct
 import weakref
 from dataclasses import dataclass
 
+from .udp_socket import connected_udp
+
 CLASS_IN, TYPE_A, TYPE_CNAME, TYPE_SRV = 1, 1, 5, 33
 TYPE_NAMES = {TYPE_A: "A", TYPE_SRV: "SRV", TYPE_CNAME: "CNAME"}
 RCODE_NAMES = {1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
@@ -203,8 +205,7 @@ async def _endpoint(server: str, port: int, source: str | None) -> _Endpoint:
     key = (source, server, port)
     endpoint = endpoints.get(key)
     if endpoint is None or endpoint.closed:
-        _, endpoint = await loop.create_datagram_endpoint(
-            _Endpoint, local_addr=(source, 0) if source else None, remote_addr=(server, port))
+        _, endpoint = await connected_udp(_Endpoint, server, port, source)
         endpoints[key] = endpoint
     return endpoint
 

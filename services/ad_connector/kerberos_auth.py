@@ -36,6 +36,7 @@ from services.common import ad_wire
 from . import krb_der as der
 from .krb_der import DerError
 from .service_account import LookupFailed, ServiceAccount, by_sam, find_entry
+from .udp_socket import connected_udp
 
 AES256, AES128, RC4 = 18, 17, 23
 ETYPES = (AES256, AES128, RC4)              # what AD Connector offers, strongest first
@@ -315,9 +316,7 @@ class _Channel:
                     got.set_exception(KdcRefused(f"udp {host}:{port}: connection refused"))
 
         try:
-            sock_transport, _ = await loop.create_datagram_endpoint(
-                _Proto, local_addr=(self.source, 0) if self.source else None,
-                remote_addr=(self.host, self.port))
+            sock_transport, _ = await connected_udp(_Proto, self.host, self.port, self.source)
         except OSError as exc:
             raise KdcUnreachable(f"udp {self.host}:{self.port}: {exc.strerror or exc}") from None
         try:
