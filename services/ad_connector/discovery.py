@@ -26,11 +26,11 @@ async def _srv(dns_ips: list[str], dns_port: int, name: str, timeout: float,
                source: str | None) -> list[tuple[str, int]]:
     try:
         answer = await dns.resolve(dns_ips, dns_port, name, dns.TYPE_SRV, timeout=timeout, source=source)
-    except (dns.NXDomain, dns.NoAnswer):
+    except (dns.NXDOMAIN, dns.NoAnswer):
         raise DiscoveryError(f"no SRV record {name}") from None
-    except dns.DnsTimeout:
+    except dns.LifetimeTimeout:
         raise DiscoveryError(f"DNS timeout querying {name}") from None
-    except dns.DnsError as exc:
+    except dns.DNSException as exc:
         raise DiscoveryError(f"DNS error querying {name}: {exc}") from None
     return [(r.target, r.port) for r in sorted(answer, key=lambda r: (r.priority, -r.weight))]
 
@@ -44,7 +44,7 @@ async def find_domain_controller(domain: str, dns_ips: list[str], dns_port: int,
         if host in kerberos:
             try:
                 a = await dns.resolve(dns_ips, dns_port, host, dns.TYPE_A, timeout=timeout, source=source)
-            except dns.DnsError as exc:
+            except dns.DNSException as exc:
                 raise DiscoveryError(f"cannot resolve {host}: {exc}") from None
             return DomainController(host, a[0], ldap_port, kerberos[host])
     raise DiscoveryError(f"no domain controller of {domain} is in both the LDAP and Kerberos SRV records")

@@ -28,23 +28,28 @@ TYPE_NAMES = {TYPE_A: "A", TYPE_SRV: "SRV", TYPE_CNAME: "CNAME"}
 RCODE_NAMES = {1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
 
 
-class DnsError(Exception):
+# Named as dnspython's, whose names the connector's journal notes carry.
+class DNSException(Exception):
     """The query got no usable answer; the message says why (dnspython's wording)."""
 
 
-class NXDomain(DnsError):
+class NXDOMAIN(DNSException):
     pass
 
 
-class NoAnswer(DnsError):
+class NoAnswer(DNSException):
     pass
 
 
-class DnsTimeout(DnsError):
+class LifetimeTimeout(DNSException):
     pass
 
 
-class BadReply(DnsError):
+class NoNameservers(DNSException):
+    pass
+
+
+class BadReply(DNSException):
     pass
 
 
@@ -242,7 +247,7 @@ async def _tcp(server: str, port: int, source: str | None, name: str, rdtype: in
 async def resolve(servers: list[str], port: int, name: str, rdtype: int, *, timeout: float,
                   source: str | None = None) -> list:
     """The records of `rdtype` for `name` (Srv for SRV, dotted quads for A), asking `servers` in
-    order within `timeout` in all. Raises NXDomain, NoAnswer, DnsTimeout or DnsError."""
+    order within `timeout` in all. Raises NXDOMAIN, NoAnswer, LifetimeTimeout or NoNameservers (all DNSException)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     failures: list[str] = []
@@ -263,12 +268,12 @@ async def resolve(servers: list[str], port: int, name: str, rdtype: int, *, time
             failures.append(f"Server Do53:{server}@{port} answered {exc}")
             continue
         if reply.rcode == 3:
-            raise NXDomain(f"The DNS query name does not exist: {name}.")
+            raise NXDOMAIN(f"The DNS query name does not exist: {name}.")
         if reply.rcode:
             failures.append(f"Server Do53:{server}@{port} answered {RCODE_NAMES.get(reply.rcode, reply.rcode)}")
             continue
         return answer(reply, name, rdtype)
     if not failures or (failures[-1].endswith("timed out.") and loop.time() >= deadline):
-        raise DnsTimeout(f"The resolution lifetime expired after {timeout:.3f} seconds: {'; '.join(failures)}")
-    raise DnsError(f"All nameservers failed to answer the query {name}. IN {TYPE_NAMES.get(rdtype, rdtype)}: "
+        raise LifetimeTimeout(f"The resolution lifetime expired after {timeout:.3f} seconds: {'; '.join(failures)}")
+    raise NoNameservers(f"All nameservers failed to answer the query {name}. IN {TYPE_NAMES.get(rdtype, rdtype)}: "
                    + "; ".join(failures))
