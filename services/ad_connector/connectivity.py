@@ -57,9 +57,10 @@ class _SrvMissing(Exception):
     pass
 
 
-async def _srv(ip: str, port: int, name: str, timeout: float, source: str | None) -> list[tuple[str, int]]:
+async def _srv(session: dns.Session, ip: str, port: int, name: str, timeout: float,
+               source: str | None) -> list[tuple[str, int]]:
     try:
-        answer = await dns.resolve([ip], port, name, dns.TYPE_SRV, timeout=timeout, source=source)
+        answer = await session.resolve([ip], port, name, dns.TYPE_SRV, timeout=timeout, source=source)
     except (dns.NXDOMAIN, dns.NoAnswer):
         raise _SrvMissing(name) from None
     return [(r.target, r.port) for r in sorted(answer, key=lambda r: (r.priority, -r.weight))]
@@ -83,6 +84,13 @@ async def check_directory(*, domain: str, dns_ips: list[str], dns_port: int, use
                           timeout: float = 2.0, source: str | None = None) -> CheckResult:
     """Run AWS's ConnectDirectory checks from `source` (a connector address); the first failure is
     the StageReason."""
+    async with dns.Session() as session:
+        return await _check(session, domain=domain, dns_ips=dns_ips, dns_port=dns_port, user=user,
+                            password=password, timeout=timeout, source=source)
+
+
+async def _check(session: dns.Session, *, domain: str, dns_ips: list[str], dns_port: int, user: str,
+                 password: str, timeout: float, source: str | None) -> CheckResult:
     notes: list[str] = []
     ldap_targets: list[tuple[str, int]] = []
     kerberos_targets: list[tuple[str, int]] = []
@@ -90,7 +98,7 @@ async def check_directory(*, domain: str, dns_ips: list[str], dns_port: int, use
         srv: dict[str, list[tuple[str, int]]] = {}
         for kind, service in (("LDAP", "_ldap"), ("Kerberos", "_kerberos")):
             try:
-                srv[kind] = await _srv(ip, dns_port, f"{service}._tcp.{domain}", timeout, source)
+                srv[kind] = await _srv(session, ip, dns_port, f"{service}._tcp.{domain}", timeout, source)
             except _SrvMissing:
                 return CheckResult(False, srv_missing(kind, ip), notes)
             except dns.DNSException as exc:
@@ -99,8 +107,8 @@ async def check_directory(*, domain: str, dns_ips: list[str], dns_port: int, use
         for targets, records in ((ldap_targets, srv["LDAP"]), (kerberos_targets, srv["Kerberos"])):
             for host, port in records:
                 try:
-                    address = (await dns.resolve([ip], dns_port, host, dns.TYPE_A, timeout=timeout,
-                                                 source=source))[0]
+                    address = (await session.resolve([ip], dns_port, host, dns.TYPE_A, timeout=timeout,
+                                                     source=source))[0]
                 except dns.DNSException as exc:
                     notes.append(f"cannot resolve {host}: {exc.__class__.__name__}")
                     continue

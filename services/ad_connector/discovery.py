@@ -22,10 +22,10 @@ class DomainController:
     kerberos_port: int | None
 
 
-async def _srv(dns_ips: list[str], dns_port: int, name: str, timeout: float,
+async def _srv(session: dns.Session, dns_ips: list[str], dns_port: int, name: str, timeout: float,
                source: str | None) -> list[tuple[str, int]]:
     try:
-        answer = await dns.resolve(dns_ips, dns_port, name, dns.TYPE_SRV, timeout=timeout, source=source)
+        answer = await session.resolve(dns_ips, dns_port, name, dns.TYPE_SRV, timeout=timeout, source=source)
     except (dns.NXDOMAIN, dns.NoAnswer):
         raise DiscoveryError(f"no SRV record {name}") from None
     except dns.LifetimeTimeout:
@@ -37,13 +37,20 @@ async def _srv(dns_ips: list[str], dns_port: int, name: str, timeout: float,
 
 async def find_domain_controller(domain: str, dns_ips: list[str], dns_port: int,
                                  timeout: float = 3.0, source: str | None = None) -> DomainController:
-    """The first DC listed in both SRV sets; queries leave from `source` (a connector address)."""
-    ldap = await _srv(dns_ips, dns_port, f"_ldap._tcp.{domain}", timeout, source)
-    kerberos = dict(await _srv(dns_ips, dns_port, f"_kerberos._tcp.{domain}", timeout, source))
+    """The first DC listed in both SRV sets; queries leave from `source` (a connector address), on
+    one socket per DNS server for the whole discovery."""
+    async with dns.Session() as session:
+        return await _discover(session, domain, dns_ips, dns_port, timeout, source)
+
+
+async def _discover(session: dns.Session, domain: str, dns_ips: list[str], dns_port: int, timeout: float,
+                    source: str | None) -> DomainController:
+    ldap = await _srv(session, dns_ips, dns_port, f"_ldap._tcp.{domain}", timeout, source)
+    kerberos = dict(await _srv(session, dns_ips, dns_port, f"_kerberos._tcp.{domain}", timeout, source))
     for host, ldap_port in ldap:
         if host in kerberos:
             try:
-                a = await dns.resolve(dns_ips, dns_port, host, dns.TYPE_A, timeout=timeout, source=source)
+                a = await session.resolve(dns_ips, dns_port, host, dns.TYPE_A, timeout=timeout, source=source)
             except dns.DNSException as exc:
                 raise DiscoveryError(f"cannot resolve {host}: {exc}") from None
             return DomainController(host, a[0], ldap_port, kerberos[host])

@@ -1,6 +1,6 @@
 """The connector's DNS client for DC discovery: SRV and A queries over one UDP socket per
-(connector address, DNS server), kept open, answers matched to queries by ID; TCP when a reply is
-truncated.
+DNS server for a whole discovery (`Session`: the two SRV queries and the A query of a sign-in),
+answers matched to queries by ID; TCP when a reply is truncated.
 
 Why not dnspython's resolver here: it opened a socket per query and built a message object of
 every reply (a quarter of AD Connector's CPU per sign-in went to three queries). The queries are
@@ -10,15 +10,15 @@ followed), a timeout when no reply comes within the lifetime, and, when every se
 (SERVFAIL, REFUSED, ICMP refused), "All nameservers failed to answer the query ...".
 
 Nothing is cached: every call asks the server, so a removed record is gone from the next sign-in.
-The socket is connected to its server, so an ICMP port-unreachable reaches the query waiting on it
-(as it did with a connected socket per query).
+Each discovery has sockets of its own (a new flow, so a security-group rule revoked since the last
+sign-in applies to the next). The socket is connected to its server, so an ICMP port-unreachable
+reaches the query waiting on it (as it did with a connected socket per query).
 """
 from __future__ import annotations
 
 import asyncio
 import random
 import struct
-import weakref
 from dataclasses import dataclass
 
 from .udp_socket import connected_udp
@@ -200,23 +200,40 @@ class _Endpoint(asyncio.DatagramProtocol):
                 return qid
 
 
-_ENDPOINTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str | None, str, int], _Endpoint]] = \
-    weakref.WeakKeyDictionary()
+class Session:
+    """The sockets of one discovery (`async with Session() as dns: await dns.resolve(...)`): one
+    per DNS server, made on the first query and closed at the end. Why not one for the process:
+    the lab's security groups are stateful, as AWS's, so a kept socket's flow would outlive a
+    revoked rule, while AD Connector's queries each start a new flow; a discovery is one sign-in."""
+
+    def __init__(self) -> None:
+        self.endpoints: dict[tuple[str | None, str, int], _Endpoint] = {}
+
+    async def __aenter__(self) -> Session:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        for endpoint in self.endpoints.values():
+            if endpoint.transport is not None:
+                endpoint.transport.close()
+        self.endpoints.clear()
+
+    async def endpoint(self, server: str, port: int, source: str | None) -> _Endpoint:
+        key = (source, server, port)
+        endpoint = self.endpoints.get(key)
+        if endpoint is None or endpoint.closed:
+            _, endpoint = await connected_udp(_Endpoint, server, port, source)
+            self.endpoints[key] = endpoint
+        return endpoint
+
+    async def resolve(self, servers: list[str], port: int, name: str, rdtype: int, *, timeout: float,
+                      source: str | None = None) -> list:
+        return await resolve(servers, port, name, rdtype, timeout=timeout, source=source, session=self)
 
 
-async def _endpoint(server: str, port: int, source: str | None) -> _Endpoint:
-    loop = asyncio.get_running_loop()
-    endpoints = _ENDPOINTS.setdefault(loop, {})
-    key = (source, server, port)
-    endpoint = endpoints.get(key)
-    if endpoint is None or endpoint.closed:
-        _, endpoint = await connected_udp(_Endpoint, server, port, source)
-        endpoints[key] = endpoint
-    return endpoint
-
-
-async def _udp(server: str, port: int, source: str | None, name: str, rdtype: int, timeout: float) -> bytes:
-    endpoint = await _endpoint(server, port, source)
+async def _udp(session: Session, server: str, port: int, source: str | None, name: str, rdtype: int,
+               timeout: float) -> bytes:
+    endpoint = await session.endpoint(server, port, source)
     qid = endpoint.new_id()
     query = encode_query(qid, name, rdtype)
     future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
@@ -245,9 +262,13 @@ async def _tcp(server: str, port: int, source: str | None, name: str, rdtype: in
 
 
 async def resolve(servers: list[str], port: int, name: str, rdtype: int, *, timeout: float,
-                  source: str | None = None) -> list:
+                  source: str | None = None, session: Session | None = None) -> list:
     """The records of `rdtype` for `name` (Srv for SRV, dotted quads for A), asking `servers` in
-    order within `timeout` in all. Raises NXDOMAIN, NoAnswer, LifetimeTimeout or NoNameservers (all DNSException)."""
+    order within `timeout` in all, on `session`'s sockets (on sockets of its own when None).
+    Raises NXDOMAIN, NoAnswer, LifetimeTimeout or NoNameservers (all DNSException)."""
+    if session is None:
+        async with Session() as own:
+            return await resolve(servers, port, name, rdtype, timeout=timeout, source=source, session=own)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     failures: list[str] = []
@@ -256,7 +277,7 @@ async def resolve(servers: list[str], port: int, name: str, rdtype: int, *, time
         if remaining <= 0:
             break
         try:
-            data = await _udp(server, port, source, name, rdtype, remaining)
+            data = await _udp(session, server, port, source, name, rdtype, remaining)
             reply = decode_reply(data)
             if reply.truncated:
                 data = await _tcp(server, port, source, name, rdtype, max(deadline - loop.time(), 0.001))

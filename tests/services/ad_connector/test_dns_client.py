@@ -1,6 +1,6 @@
 """AD Connector's DNS client (dns_client.py) against the real DC's DNS server: the same answers and
-outcomes as dnspython's resolver (which the connector used before), one socket per (connector
-address, server) reused across queries, and no caching (a removed record is NXDOMAIN at once).
+outcomes as dnspython's resolver (which the connector used before), one socket per server for a
+discovery's queries, and no caching (a removed record is NXDOMAIN at once).
 Subnet 127.0.246 (the signin engineer's)."""
 from __future__ import annotations
 
@@ -65,17 +65,21 @@ def test_srv_and_a_answers_are_dnspythons(dc, service):
     assert ours(dc, host, dc_dns.TYPE_A) == [r.to_text() for r in theirs(dc, host, "A")]
 
 
-def test_one_socket_carries_every_query(dc):
+def test_one_socket_carries_a_discovery_and_closes_with_it(dc):
     async def many():
-        for _ in range(3):
-            await discovery.find_domain_controller(DOMAIN, [dc["host"]], dc["dns"], source=SOURCE)
-        await asyncio.gather(*(dc_dns.resolve([dc["host"]], dc["dns"], f"_ldap._tcp.{DOMAIN}", dc_dns.TYPE_SRV,
-                                              timeout=2, source=SOURCE) for _ in range(20)))
-        endpoints = dc_dns._ENDPOINTS[asyncio.get_running_loop()]
-        return {key: ep.transport.get_extra_info("sockname") for key, ep in endpoints.items()}
-    sockets = asyncio.run(many())
+        async with dc_dns.Session() as session:
+            found = await discovery._discover(session, DOMAIN, [dc["host"]], dc["dns"], 3.0, SOURCE)
+            await asyncio.gather(*(session.resolve([dc["host"]], dc["dns"], f"_ldap._tcp.{DOMAIN}",
+                                                   dc_dns.TYPE_SRV, timeout=2, source=SOURCE) for _ in range(20)))
+            sockets = {key: ep.transport.get_extra_info("sockname") for key, ep in session.endpoints.items()}
+            transports = [ep.transport for ep in session.endpoints.values()]
+        return found, sockets, transports
+    found, sockets, transports = asyncio.run(many())
+    assert found.address == dc["host"]
     assert list(sockets) == [(SOURCE, dc["host"], dc["dns"])]
     assert sockets[(SOURCE, dc["host"], dc["dns"])][0] == SOURCE
+    # closed with the discovery: the next sign-in's queries are a new flow for the security groups
+    assert all(t.is_closing() for t in transports)
 
 
 def test_a_removed_record_is_gone_from_the_next_query(dc, faults):
@@ -83,9 +87,12 @@ def test_a_removed_record_is_gone_from_the_next_query(dc, faults):
     assert ours(dc, name, dc_dns.TYPE_SRV)
 
     async def before_and_after():
-        # one loop, one socket: the answer before the removal must not be served after it
-        await dc_dns.resolve([dc["host"]], dc["dns"], name, dc_dns.TYPE_SRV, timeout=2, source=SOURCE)
-        await asyncio.to_thread(faults, {"action": "remove_record", "protocol": "dns", "target": name})
+        # one session, one socket: the answer before the removal must not be served after it
+        async with dc_dns.Session() as session:
+            await session.resolve([dc["host"]], dc["dns"], name, dc_dns.TYPE_SRV, timeout=2, source=SOURCE)
+            await asyncio.to_thread(faults, {"action": "remove_record", "protocol": "dns", "target": name})
+            with pytest.raises(dc_dns.NXDOMAIN):
+                await session.resolve([dc["host"]], dc["dns"], name, dc_dns.TYPE_SRV, timeout=2, source=SOURCE)
         with pytest.raises(discovery.DiscoveryError, match=f"no SRV record {name}"):
             await discovery.find_domain_controller(DOMAIN, [dc["host"]], dc["dns"], source=SOURCE)
     asyncio.run(before_and_after())
