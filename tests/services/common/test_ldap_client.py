@@ -36,6 +36,10 @@ def resetting_server():
     thread.start()
     yield listener.getsockname()[1]
     stop.set()
+    try:
+        listener.shutdown(socket.SHUT_RDWR)     # wakes the blocked accept() (close alone does not)
+    except OSError:
+        pass
     listener.close()
     thread.join(2)
 
