@@ -61,6 +61,15 @@ class LDAPInvalidFilterError(LDAPException):
     """The search filter string is not RFC 4515 (or uses a form this client does not write)."""
 
 
+class LDAPUserNameIsMandatoryError(LDAPException):
+    """A simple bind without a name: refused here, never sent (an anonymous bind is not asked for)."""
+
+
+class LDAPPasswordIsMandatoryError(LDAPException):
+    """A simple bind without a password: refused here, never sent (RFC 4513 5.1.2's unauthenticated
+    bind would succeed with no password checked)."""
+
+
 class LDAPProtocolError(LDAPException):
     """The reply is not LDAP as RFC 4511 writes it."""
 
@@ -314,6 +323,10 @@ class LdapConnection:
 
     async def bind(self, user: str, password: str) -> Result:
         """A simple bind (LDAPv3); the server's result, whatever it is."""
+        if not user:
+            raise LDAPUserNameIsMandatoryError("user name is mandatory in simple bind")
+        if not password:
+            raise LDAPPasswordIsMandatoryError("password is mandatory in simple bind")
         mid = self._send(tlv(0x60, b"\x02\x01\x03" + tlv(0x04, user.encode("utf-8"))
                              + tlv(0x80, password.encode("utf-8"))))
         while True:

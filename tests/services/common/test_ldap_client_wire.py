@@ -193,3 +193,21 @@ def test_failures_keep_ldap3s_names():
 def test_filters_it_cannot_write_are_refused(bad):
     with pytest.raises(lc.LDAPInvalidFilterError):
         lc.encode_filter(bad)
+
+
+@pytest.mark.parametrize("user,password,error", [("svc@corp.example.com", "", "LDAPPasswordIsMandatoryError"),
+                                                 ("", "x", "LDAPUserNameIsMandatoryError")])
+def test_a_simple_bind_without_a_name_or_password_is_refused_as_ldap3_refuses_it(responder, user, password, error):
+    conn = ldap3.Connection(ldap3.Server(HOST, port=responder.port, get_info=ldap3.NONE), user=user or None,
+                            password=password, authentication=ldap3.SIMPLE, raise_exceptions=False)
+    with pytest.raises(ldap3.core.exceptions.LDAPException) as theirs:
+        conn.bind()
+    conn.unbind()
+    assert type(theirs.value).__name__ == error
+    assert responder.ended.acquire(timeout=10)
+    responder.messages.clear()
+    with pytest.raises(lc.LDAPException) as ours:
+        asyncio.run(via_client(responder.port, user, password, "(cn=x)", []))
+    assert type(ours.value).__name__ == error
+    assert responder.ended.acquire(timeout=10)
+    assert [op(m)[0] for m in responder.messages] == [0x42]          # nothing but the unbind was sent
