@@ -17,11 +17,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-import dns.asyncresolver
-import dns.exception
-import dns.resolver
-
 from . import directory_auth
+from . import dns_client as dns
 
 PORTS_SUFFIX = "Please ensure that the listed ports are available and retry the operation."
 
@@ -60,20 +57,13 @@ class _SrvMissing(Exception):
     pass
 
 
-async def _srv(resolver: dns.asyncresolver.Resolver, name: str, source: str | None) -> list[tuple[str, int]]:
+async def _srv(session: dns.Session, ip: str, port: int, name: str, timeout: float,
+               source: str | None) -> list[tuple[str, int]]:
     try:
-        answer = await resolver.resolve(name, "SRV", source=source)
-    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+        answer = await session.resolve([ip], port, name, dns.TYPE_SRV, timeout=timeout, source=source)
+    except (dns.NXDOMAIN, dns.NoAnswer):
         raise _SrvMissing(name) from None
-    return [(str(r.target).rstrip(".").lower(), r.port) for r in sorted(answer, key=lambda r: (r.priority, -r.weight))]
-
-
-def _resolver(ip: str, port: int, timeout: float) -> dns.asyncresolver.Resolver:
-    resolver = dns.asyncresolver.Resolver(configure=False)
-    resolver.nameservers = [ip]
-    resolver.port = port
-    resolver.timeout = resolver.lifetime = timeout
-    return resolver
+    return [(r.target, r.port) for r in sorted(answer, key=lambda r: (r.priority, -r.weight))]
 
 
 async def _tcp_open(host: str, port: int, timeout: float, source: str | None) -> bool:
@@ -94,25 +84,32 @@ async def check_directory(*, domain: str, dns_ips: list[str], dns_port: int, use
                           timeout: float = 2.0, source: str | None = None) -> CheckResult:
     """Run AWS's ConnectDirectory checks from `source` (a connector address); the first failure is
     the StageReason."""
+    async with dns.Session() as session:
+        return await _check(session, domain=domain, dns_ips=dns_ips, dns_port=dns_port, user=user,
+                            password=password, timeout=timeout, source=source)
+
+
+async def _check(session: dns.Session, *, domain: str, dns_ips: list[str], dns_port: int, user: str,
+                 password: str, timeout: float, source: str | None) -> CheckResult:
     notes: list[str] = []
     ldap_targets: list[tuple[str, int]] = []
     kerberos_targets: list[tuple[str, int]] = []
     for ip in dns_ips:
-        resolver = _resolver(ip, dns_port, timeout)
         srv: dict[str, list[tuple[str, int]]] = {}
         for kind, service in (("LDAP", "_ldap"), ("Kerberos", "_kerberos")):
             try:
-                srv[kind] = await _srv(resolver, f"{service}._tcp.{domain}", source)
+                srv[kind] = await _srv(session, ip, dns_port, f"{service}._tcp.{domain}", timeout, source)
             except _SrvMissing:
                 return CheckResult(False, srv_missing(kind, ip), notes)
-            except dns.exception.DNSException as exc:
+            except dns.DNSException as exc:
                 notes.append(f"DNS {ip}:{dns_port}: {exc.__class__.__name__}")
                 return CheckResult(False, dns_unavailable(ip), notes)
         for targets, records in ((ldap_targets, srv["LDAP"]), (kerberos_targets, srv["Kerberos"])):
             for host, port in records:
                 try:
-                    address = (await resolver.resolve(host, "A", source=source))[0].to_text()
-                except dns.exception.DNSException as exc:
+                    address = (await session.resolve([ip], dns_port, host, dns.TYPE_A, timeout=timeout,
+                                                     source=source))[0]
+                except dns.DNSException as exc:
                     notes.append(f"cannot resolve {host}: {exc.__class__.__name__}")
                     continue
                 if (address, port) not in targets:
@@ -126,7 +123,7 @@ async def check_directory(*, domain: str, dns_ips: list[str], dns_port: int, use
         if not await _tcp_open(address, port, timeout, source):
             notes.append(f"LDAP {address}:{port} unreachable")
             return CheckResult(False, ldap_unavailable(address), notes)
-        bind = await asyncio.to_thread(directory_auth.check_password, address, port, principal, password, source)
+        bind = await directory_auth.check_password(address, port, principal, password, source)
         if bind.reason == "unreachable":
             return CheckResult(False, ldap_unavailable(address), notes)
         if not bind.ok:

@@ -36,6 +36,7 @@ from services.common import ad_wire
 from . import krb_der as der
 from .krb_der import DerError
 from .service_account import LookupFailed, ServiceAccount, by_sam, find_entry
+from .udp_socket import connected_udp
 
 AES256, AES128, RC4 = 18, 17, 23
 ETYPES = (AES256, AES128, RC4)              # what AD Connector offers, strongest first
@@ -156,25 +157,23 @@ def _string_to_key(etype: int, password: str, salt: str) -> kcrypto.Key:
 
 
 # -- what Kerberos cannot say ------------------------------------------------------------------
-def explain(error_code: int, host: str, port: int, account: ServiceAccount, sam_account_name: str,
-            source: str | None = None) -> str:
+async def explain(error_code: int, host: str, port: int, account: ServiceAccount, sam_account_name: str,
+                  source: str | None = None) -> str:
     """AD's sub-code behind CLIENT_REVOKED (533 disabled, 775 locked, 701 expired) or KEY_EXPIRED
     (773 must change, 532 expired), read over LDAP with the connector's service account.
     Falls back to 533 / 532 when LDAP cannot say."""
     default = ad_wire.ACCOUNT_DISABLED if error_code == KDC_ERR_CLIENT_REVOKED else ad_wire.PASSWORD_EXPIRED
     try:
-        entry = find_entry(host, port, account, by_sam(sam_account_name),
-                           ["userAccountControl", "msDS-User-Account-Control-Computed", "accountExpires",
-                            "pwdLastSet"], source)
+        entry = await find_entry(host, port, account, by_sam(sam_account_name),
+                                 ["userAccountControl", "msDS-User-Account-Control-Computed", "accountExpires",
+                                  "pwdLastSet"], source)
     except LookupFailed:
         return default
     if entry is None:
         return default
-    raw = entry.entry_raw_attributes
-
     def number(attr: str) -> int:
         try:
-            return int(raw.get(attr, [b"0"])[0])
+            return int((entry.get(attr) or [b"0"])[0])
         except (ValueError, IndexError):
             return 0
 
@@ -317,9 +316,7 @@ class _Channel:
                     got.set_exception(KdcRefused(f"udp {host}:{port}: connection refused"))
 
         try:
-            sock_transport, _ = await loop.create_datagram_endpoint(
-                _Proto, local_addr=(self.source, 0) if self.source else None,
-                remote_addr=(self.host, self.port))
+            sock_transport, _ = await connected_udp(_Proto, self.host, self.port, self.source)
         except OSError as exc:
             raise KdcUnreachable(f"udp {self.host}:{self.port}: {exc.strerror or exc}") from None
         try:

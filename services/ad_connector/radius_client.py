@@ -20,6 +20,7 @@ from pyrad import packet
 from pyrad.dictionary import Dictionary
 
 from . import password_encodings
+from .udp_socket import connected_udp
 
 DICTIONARY = Dictionary(str(Path(__file__).with_name("dictionary")))
 CODE_NAMES = {packet.AccessAccept: "Access-Accept", packet.AccessReject: "Access-Reject",
@@ -89,8 +90,7 @@ async def authenticate(
     for server in servers:
         req = build_access_request(username, mfa_code, secret, nas_identifier, protocol, nas_ip=source_ip)
         raw = req.RequestPacket()
-        transport, receiver = await loop.create_datagram_endpoint(
-            _Receiver, local_addr=(source_ip, 0), remote_addr=(server, port))
+        transport, receiver = await connected_udp(_Receiver, server, port, source_ip)
         try:
             for _ in range(1 + retries):
                 attempt = Attempt(server=f"{server}:{port}", source=source_ip, sent=time.time(), outcome="timeout")

@@ -8,33 +8,10 @@ attributes; the bind, the base DN, the timeouts and the source address are here.
 """
 from __future__ import annotations
 
-import asyncio
-import contextvars
-import functools
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
-import ldap3
-from ldap3.core.exceptions import LDAPException
-from ldap3.utils.conv import escape_filter_chars
-
-from services.common.ldap_client import close_quietly
-
-T = TypeVar("T")
-
-# ldap3 blocks, so its work runs on threads, and on threads of its own: the loop's default pool
-# has cores + 4 workers (6 on the lab's two cores) shared with everything else, and each LDAP read
-# holds one for the DC's round trips (connect, bind, search, unbind), so at 16 sign-ins in flight
-# the reads queued for 6 slots. Mostly waiting on the network, these threads cost little.
-_LDAP_THREADS = ThreadPoolExecutor(max_workers=64, thread_name_prefix="ldap")
-
-
-async def in_ldap_thread(fn: Callable[..., T], *args: Any) -> T:
-    """`fn(*args)` on an LDAP thread (with the caller's context variables, as asyncio.to_thread)."""
-    call = functools.partial(contextvars.copy_context().run, fn, *args)
-    return await asyncio.get_running_loop().run_in_executor(_LDAP_THREADS, call)
+from services.common.ldap_client import Entry, LdapConnection, LDAPException, escape_filter_chars
 
 
 class LookupFailed(Exception):
@@ -62,19 +39,34 @@ def by_sam(sam_account_name: str) -> str:
     return f"(sAMAccountName={escape_filter_chars(sam_account_name)})"
 
 
-def find_entry(host: str, port: int, account: ServiceAccount, ldap_filter: str, attributes: list[str],
-               source: str | None = None) -> Any | None:
-    """The first entry `ldap_filter` finds under the account's base DN (an ldap3 Entry: `.value`
-    per attribute, `entry_raw_attributes`), or None. Raises LookupFailed."""
-    server = ldap3.Server(host, port=port, get_info=ldap3.NONE, connect_timeout=3)
-    conn = ldap3.Connection(server, user=account.user, password=account.password, raise_exceptions=False,
-                            receive_timeout=5, source_address=source)
+async def find_entry(host: str, port: int, account: ServiceAccount, ldap_filter: str, attributes: list[str],
+                     source: str | None = None) -> Entry | None:
+    """The first entry `ldap_filter` finds under the account's base DN, or None: its own connection
+    (connect, bind, search, unbind), from `source`. Raises LookupFailed."""
     try:
-        if not conn.bind():
-            raise LookupFailed(f"service account bind failed: {conn.result.get('description')}")
-        conn.search(account.base_dn, ldap_filter, attributes=attributes, size_limit=1)
-        return conn.entries[0] if conn.entries else None
+        async with await LdapConnection.open(host, port, source=source, connect_timeout=3,
+                                             receive_timeout=5) as conn:
+            bound = await conn.bind(account.user, account.password)
+            if not bound.ok:
+                raise LookupFailed(f"service account bind failed: {bound.description}")
+            _, entries = await conn.search(account.base_dn, ldap_filter, attributes, size_limit=1)
+            return entries[0] if entries else None
     except LDAPException as exc:
         raise LookupFailed(f"LDAP error: {exc.__class__.__name__}") from None
-    finally:
-        close_quietly(conn)
+
+
+def value(entry: Entry, name: str) -> Any:
+    """An attribute's value as the connector has always handed it on (ldap3's `Attribute.value`
+    without a schema): text where the bytes are UTF-8, one value alone, several as a list, None
+    for none."""
+    values = [_text(v) for v in entry.get(name) or []]
+    if not values:
+        return None
+    return values[0] if len(values) == 1 else values
+
+
+def _text(raw: bytes) -> str | bytes:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw

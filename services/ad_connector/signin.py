@@ -17,7 +17,7 @@ from services.common.context import ServiceContext
 
 from . import directory_auth, kerberos_auth, radius_client
 from .discovery import DiscoveryError, find_domain_controller
-from .service_account import ServiceAccount, in_ldap_thread
+from .service_account import ServiceAccount
 from .settings import ConnectorSettings
 
 
@@ -117,8 +117,7 @@ class SignIn:
                 return SignInResult(False, reason, detail)
             return SignInResult(False, f"ad_{reason}", ad_wire.BIND_SUBCODES.get(reason, detail))
         sam = principal.split("@")[0].split("\\")[-1]
-        attrs = await in_ldap_thread(directory_auth.read_user, dc.address, dc.ldap_port,
-                                        ServiceAccount.of(directory), sam, source)
+        attrs = await directory_auth.read_user(dc.address, dc.ldap_port, ServiceAccount.of(directory), sam, source)
         if attrs is None:
             # Kerberos proved the password, but the connector reads the user with its service
             # account to hand WorkSpaces who signed in; when it cannot (LDAP blocked, the service
@@ -159,8 +158,8 @@ class SignIn:
             reason, detail = ad_wire.NO_SUCH_USER, ""
         elif code in (kerberos_auth.KDC_ERR_CLIENT_REVOKED, kerberos_auth.KDC_ERR_KEY_EXPIRED):
             sam = principal.split("@")[0].split("\\")[-1]
-            reason = await in_ldap_thread(kerberos_auth.explain, code, dc.address, dc.ldap_port,
-                                             ServiceAccount.of(directory), sam, source)
+            reason = await kerberos_auth.explain(code, dc.address, dc.ldap_port, ServiceAccount.of(directory),
+                                                 sam, source)
             detail = ""
         elif code == kerberos_auth.KRB_AP_ERR_SKEW:
             reason, detail = "kerberos_skew", ("clock skew too great between AD Connector and the "

@@ -16,26 +16,28 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from ldap3.utils.conv import escape_filter_chars
 
 from services.common.context import ServiceContext
+from services.common.ldap_client import escape_filter_chars
 
 from .discovery import DiscoveryError, find_domain_controller
-from .service_account import LookupFailed, ServiceAccount, find_entry, in_ldap_thread
+from .service_account import LookupFailed, ServiceAccount, find_entry, value
 from .settings import ConnectorSettings
 from .store import DirectoryStore
 
 ATTRIBUTES = ["sAMAccountName", "userPrincipalName", "givenName", "sn", "mail", "displayName"]
 
 
-def _search(host: str, port: int, account: ServiceAccount, username: str, source: str | None) -> dict[str, Any] | None:
+async def _search(host: str, port: int, account: ServiceAccount, username: str,
+                  source: str | None) -> dict[str, Any] | None:
     name = escape_filter_chars(username)
-    entry = find_entry(host, port, account,
+    entry = await find_entry(host, port, account,
                        f"(&(objectClass=user)(|(sAMAccountName={name})(userPrincipalName={name})))",
                        ATTRIBUTES, source)
     if entry is None:
         return None
-    return {a: (str(entry[a].value) if entry[a].value is not None else None) for a in ATTRIBUTES if a in entry}
+    return {a: (str(v) if (v := value(entry, a)) is not None else None)
+            for a in ATTRIBUTES if entry.get(a) is not None}
 
 
 async def find_user(settings: ConnectorSettings, directory: dict[str, Any], username: str) -> dict[str, Any] | None:
@@ -48,7 +50,7 @@ async def find_user(settings: ConnectorSettings, directory: dict[str, Any], user
                                           source=source)
     except DiscoveryError as exc:
         raise LookupFailed(str(exc)) from None
-    return await in_ldap_thread(_search, dc.address, dc.ldap_port, ServiceAccount.of(directory), username, source)
+    return await _search(dc.address, dc.ldap_port, ServiceAccount.of(directory), username, source)
 
 
 def register_routes(app: FastAPI, ctx: ServiceContext, store: DirectoryStore, settings: ConnectorSettings) -> None:

@@ -106,7 +106,7 @@ def test_skew_is_measured_against_the_callers_clock(dc, fresh):
 ])
 def test_explain_reads_the_sub_code_over_ldap(dc, code, sam, sub_code):
     account = ServiceAccount(f"svc-adconnector@{DOMAIN}", "Connector-Passw0rd!", BASE_DN)
-    assert kerberos_auth.explain(code, dc["host"], dc["ldap"], account, sam, SOURCE) == sub_code
+    assert asyncio.run(kerberos_auth.explain(code, dc["host"], dc["ldap"], account, sam, SOURCE)) == sub_code
 
 
 # -- the connector's sign-in step ------------------------------------------------------------------

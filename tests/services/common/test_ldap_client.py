@@ -3,6 +3,7 @@
 CI once saw ConnectDirectory report "An internal error occurred" instead of AWS's LDAP message:
 ldap3's unbind() raised LDAPSocketSendError (broken pipe) from a `finally` after the DC reset.
 """
+import asyncio
 import socket
 import struct
 import threading
@@ -35,6 +36,10 @@ def resetting_server():
     thread.start()
     yield listener.getsockname()[1]
     stop.set()
+    try:
+        listener.shutdown(socket.SHUT_RDWR)     # wakes the blocked accept() (close alone does not)
+    except OSError:
+        pass
     listener.close()
     thread.join(2)
 
@@ -52,6 +57,9 @@ def test_close_quietly_swallows_a_dead_socket(resetting_server):
 
 def test_check_password_against_a_reset_is_unreachable_every_time(resetting_server):
     # The broken-pipe race is timing dependent: many tries make a regression visible.
-    reasons = {directory_auth.check_password("127.0.0.1", resetting_server, "svc@corp.example.com", "x").reason
-               for _ in range(100)}
+    async def tries():
+        return {(await directory_auth.check_password("127.0.0.1", resetting_server, "svc@corp.example.com",
+                                                     "x")).reason for _ in range(100)}
+
+    reasons = asyncio.run(tries())
     assert reasons == {"unreachable"}
