@@ -83,8 +83,8 @@ def bring_up(runtime: Runtime, spec: LabSpec | None = None, *, names: list[str] 
     stopped again and LabError says why.
 
     The state directory's data is resumed when it was made for the same choices, else discarded
-    first (lab/state_rules.py). The org starts first (with what it needs): a revoked RADIUS agent
-    token is renewed then (lab/agent_token.py), before the agents would wait on it in vain.
+    first (lab/state_rules.py). Every service but the RADIUS agents starts first: a revoked RADIUS
+    agent token is renewed then (lab/agent_token.py), before the agents would wait on it in vain.
     The whole lab (no `names`) gets its dashboard (lab/dashboard/) unless `dashboard` is False."""
     from . import agent_token, state_rules  # here: both import this module
 
@@ -93,10 +93,12 @@ def bring_up(runtime: Runtime, spec: LabSpec | None = None, *, names: list[str] 
     state_rules.settle(runtime.state_dir, spec, runtime.name, progress)
     topology = runtime.prepare(spec, names, progress)
     names = names or list(topology["services"])
-    order = list(topology["services"])
+    # Only the RADIUS agents wait for the org's check of their API token: everything else starts
+    # at once (each service waits for the peers it needs on its own: the AD agent retries the org).
+    agents = set(topo.radius_agents(topology))
     first: list[str] = []
-    if "okta" in names and any(agent in names for agent in topo.radius_agents(topology)):
-        first = [n for n in order[:order.index("okta") + 1] if n in names]
+    if "okta" in names and agents & set(names):
+        first = [n for n in names if n not in agents]
     rest = [n for n in names if n not in first]
 
     def step(message: str) -> None:
