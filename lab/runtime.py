@@ -3,13 +3,16 @@
 A runtime starts the topology's services somewhere: as local processes (lab/process_runtime.py,
 the default) or as containers (lab/docker_runtime.py). `bring_up` is the sequence `lab up`, the
 scenarios' blank lab and the tests share: the runtime prepares (refuses early when something is in
-the way, writes the topology), starts the services and waits until each is healthy, then Okta
-Verify is enrolled if asked; when anything fails, everything started is stopped again.
+the way, writes the topology), starts the services and waits until each is healthy (the RADIUS
+agents last, once the org accepts their token), and Okta Verify is enrolled if asked (while the
+agents start); when anything fails, everything started is stopped again.
 """
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -107,14 +110,29 @@ def bring_up(runtime: Runtime, spec: LabSpec | None = None, *, names: list[str] 
     wait = timeout or runtime.default_timeout
     from .firewall import lifecycle as firewall  # here: it imports the runtimes
     firewall.ensure(runtime.state_dir)   # before the services: their first packet meets the rules
+    def enrol_seed() -> None:
+        seed = yaml.safe_load(Path(topology["seed"]).read_text()) or {}
+        provision.enrol_okta_verify(topology, seed, progress=step)
+
+    enrolling = enrol and not spec.blank
+    # Okta Verify is enrolled (the org and the phone, both up by then) while the agents start.
+    early = enrolling and {"okta", "phone"} <= set(first)
     try:
         if first:
             runtime.up(topology, first, timeout=wait, progress=step)
             agent_token.ensure(runtime, topology, step, agents_running=False)
-        runtime.up(topology, rest, timeout=wait, progress=step)
-        if enrol and not spec.blank:
-            seed = yaml.safe_load(Path(topology["seed"]).read_text()) or {}
-            provision.enrol_okta_verify(topology, seed, progress=step)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            enrolment = pool.submit(enrol_seed) if early else None
+            try:
+                runtime.up(topology, rest, timeout=wait, progress=step)
+            except BaseException:
+                if enrolment is not None:
+                    futures_wait([enrolment])   # its own failure, if any, says less than this one
+                raise
+            if enrolment is not None:
+                enrolment.result()
+        if enrolling and not early:
+            enrol_seed()
     except (LabError, provision.ProvisionError, httpx.HTTPError) as exc:
         runtime.down()
         raise LabError(f"lab up failed, {runtime.undone}: {exc}") from None
