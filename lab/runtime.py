@@ -120,7 +120,9 @@ def bring_up(runtime: Runtime, spec: LabSpec | None = None, *, names: list[str] 
     try:
         if first:
             runtime.up(topology, first, timeout=wait, progress=step)
-            agent_token.ensure(runtime, topology, step, agents_running=False)
+            # An agent may be running already (compose starts AD Connector's dependencies with it):
+            # a renewed token restarts the running ones.
+            agent_token.ensure(runtime, topology, step)
         with ThreadPoolExecutor(max_workers=1) as pool:
             enrolment = pool.submit(enrol_seed) if early else None
             try:
