@@ -3,13 +3,16 @@
 A runtime starts the topology's services somewhere: as local processes (lab/process_runtime.py,
 the default) or as containers (lab/docker_runtime.py). `bring_up` is the sequence `lab up`, the
 scenarios' blank lab and the tests share: the runtime prepares (refuses early when something is in
-the way, writes the topology), starts the services and waits until each is healthy, then Okta
-Verify is enrolled if asked; when anything fails, everything started is stopped again.
+the way, writes the topology), starts the services and waits until each is healthy (the RADIUS
+agents last, once the org accepts their token), and Okta Verify is enrolled if asked (while the
+agents start); when anything fails, everything started is stopped again.
 """
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -83,8 +86,8 @@ def bring_up(runtime: Runtime, spec: LabSpec | None = None, *, names: list[str] 
     stopped again and LabError says why.
 
     The state directory's data is resumed when it was made for the same choices, else discarded
-    first (lab/state_rules.py). The org starts first (with what it needs): a revoked RADIUS agent
-    token is renewed then (lab/agent_token.py), before the agents would wait on it in vain.
+    first (lab/state_rules.py). Every service but the RADIUS agents starts first: a revoked RADIUS
+    agent token is renewed then (lab/agent_token.py), before the agents would wait on it in vain.
     The whole lab (no `names`) gets its dashboard (lab/dashboard/) unless `dashboard` is False."""
     from . import agent_token, state_rules  # here: both import this module
 
@@ -93,10 +96,12 @@ def bring_up(runtime: Runtime, spec: LabSpec | None = None, *, names: list[str] 
     state_rules.settle(runtime.state_dir, spec, runtime.name, progress)
     topology = runtime.prepare(spec, names, progress)
     names = names or list(topology["services"])
-    order = list(topology["services"])
+    # Only the RADIUS agents wait for the org's check of their API token: everything else starts
+    # at once (each service waits for the peers it needs on its own: the AD agent retries the org).
+    agents = set(topo.radius_agents(topology))
     first: list[str] = []
-    if "okta" in names and any(agent in names for agent in topo.radius_agents(topology)):
-        first = [n for n in order[:order.index("okta") + 1] if n in names]
+    if "okta" in names and agents & set(names):
+        first = [n for n in names if n not in agents]
     rest = [n for n in names if n not in first]
 
     def step(message: str) -> None:
@@ -105,14 +110,31 @@ def bring_up(runtime: Runtime, spec: LabSpec | None = None, *, names: list[str] 
     wait = timeout or runtime.default_timeout
     from .firewall import lifecycle as firewall  # here: it imports the runtimes
     firewall.ensure(runtime.state_dir)   # before the services: their first packet meets the rules
+    def enrol_seed() -> None:
+        seed = yaml.safe_load(Path(topology["seed"]).read_text()) or {}
+        provision.enrol_okta_verify(topology, seed, progress=step)
+
+    enrolling = enrol and not spec.blank
+    # Okta Verify is enrolled (the org and the phone, both up by then) while the agents start.
+    early = enrolling and {"okta", "phone"} <= set(first)
     try:
         if first:
             runtime.up(topology, first, timeout=wait, progress=step)
-            agent_token.ensure(runtime, topology, step, agents_running=False)
-        runtime.up(topology, rest, timeout=wait, progress=step)
-        if enrol and not spec.blank:
-            seed = yaml.safe_load(Path(topology["seed"]).read_text()) or {}
-            provision.enrol_okta_verify(topology, seed, progress=step)
+            # An agent may be running already (compose starts AD Connector's dependencies with it):
+            # a renewed token restarts the running ones.
+            agent_token.ensure(runtime, topology, step)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            enrolment = pool.submit(enrol_seed) if early else None
+            try:
+                runtime.up(topology, rest, timeout=wait, progress=step)
+            except BaseException:
+                if enrolment is not None:
+                    futures_wait([enrolment])   # its own failure, if any, says less than this one
+                raise
+            if enrolment is not None:
+                enrolment.result()
+        if enrolling and not early:
+            enrol_seed()
     except (LabError, provision.ProvisionError, httpx.HTTPError) as exc:
         runtime.down()
         raise LabError(f"lab up failed, {runtime.undone}: {exc}") from None

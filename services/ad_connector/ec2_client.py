@@ -12,7 +12,6 @@ import asyncio
 import functools
 from typing import Any
 
-import botocore.session
 import httpx
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -20,9 +19,15 @@ from botocore.credentials import Credentials
 from botocore.parsers import create_parser
 from botocore.serialize import create_serializer
 
+from services.common import aws_models
 from services.common.context import ServiceContext
 
 TIMEOUT = 30.0     # above EC2's wait for its enforcer (10 s): a slow apply is not "no EC2"
+
+
+# The EC2 operations AD Connector calls (below).
+OPERATIONS = ("CreateSecurityGroup", "DeleteSecurityGroup", "DescribeNetworkInterfaces", "DescribeSecurityGroups",
+              "ModifyNetworkInterfaceAttribute")
 
 
 class Ec2Error(Exception):
@@ -42,11 +47,12 @@ class Ec2Client:
         self.ctx = ctx
         self.credentials = Credentials(ctx.credential("aws_access_key_id"), ctx.credential("aws_secret_access_key"))
 
-    # EC2's service model is 24 MB of Python objects and only ConnectDirectory and DeleteDirectory
-    # call EC2 (the directory's security group): loaded on the first call, not at start.
+    # EC2's whole service model is 24 MB of Python objects and only ConnectDirectory and
+    # DeleteDirectory call EC2 (the directory's security group): loaded on the first call, not at
+    # start, narrowed to the operations called here (services/common/aws_models.py).
     @functools.cached_property
     def model(self) -> Any:
-        return botocore.session.get_session().get_service_model("ec2")
+        return aws_models.load("ec2", OPERATIONS)[0]
 
     @functools.cached_property
     def serializer(self) -> Any:

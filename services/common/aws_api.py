@@ -20,16 +20,18 @@ import string
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import botocore.session
-from botocore.model import OperationModel, ServiceModel, Shape
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from . import aws_models
 from .aws_errors import AwsError
 from .aws_sigv4 import SigV4Verifier
 from .http_guard import ErrorShape, default_errors
+
+if TYPE_CHECKING:
+    from botocore.model import OperationModel, Shape
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 
@@ -63,17 +65,17 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-class AwsModel:
-    """One botocore service model: operation lookup, request validation, response shaping."""
+class AwsModel(aws_models.ServedModel):
+    """One botocore service model (narrowed to the served operations by `mount`, aws_models.py):
+    operation lookup, request validation, response shaping."""
 
     def __init__(self, service_name: str) -> None:
-        self.service: ServiceModel = botocore.session.get_session().get_service_model(service_name)
-        self.target_prefix: str = self.service.metadata["targetPrefix"]
-        self.signing_name: str = self.service.signing_name
+        super().__init__(service_name)
         self._patterns: dict[str, re.Pattern[str] | None] = {}
 
-    def operation(self, name: str) -> OperationModel | None:
-        return self.service.operation_model(name) if name in self.service.operation_names else None
+    @property
+    def target_prefix(self) -> str:
+        return str(self.service.metadata["targetPrefix"])
 
     # validation ----------------------------------------------------------------------------------
     def validate(self, operation: OperationModel, params: Any) -> list[str]:
@@ -258,17 +260,15 @@ class Call:
 Handler = Callable[[dict[str, Any], Call], Awaitable[dict[str, Any] | None]]
 
 
-def verifier_for(ctx: Any, service: ServiceModel, signing_name: str, handlers: dict[str, Any]) -> SigV4Verifier:
+def verifier_for(ctx: Any, model: aws_models.ServedModel, handlers: dict[str, Any]) -> SigV4Verifier:
     """The SigV4 check of a lab AWS API (its keys, any Region botocore knows for the service),
-    after making sure every handler is an operation of the service's model. Shared by the JSON
-    APIs (here) and the Query ones (aws_query.py)."""
-    unknown = set(handlers) - set(service.operation_names)
-    if unknown:
-        raise ValueError(f"{service.service_name} has no operations {sorted(unknown)}")
+    after narrowing the model to the handlers' operations, which makes sure each is an operation
+    of the service (ValueError before anything serves). Shared by the JSON APIs (here) and the
+    Query ones (aws_query.py)."""
+    model.serve(handlers)
     return SigV4Verifier(ctx.credential("aws_access_key_id"), ctx.credential("aws_secret_access_key"),
-                         ctx.credential("aws_region"), signing_name, now=ctx.clock.now,
-                         regions=frozenset(botocore.session.get_session().get_available_regions(
-                             service.endpoint_prefix)))
+                         ctx.credential("aws_region"), model.signing_name, now=ctx.clock.now,
+                         regions=aws_models.regions(model.service.endpoint_prefix))
 
 
 def mount(app: FastAPI, ctx: Any, *, model: AwsModel, handlers: dict[str, Handler],
@@ -279,7 +279,7 @@ def mount(app: FastAPI, ctx: Any, *, model: AwsModel, handlers: dict[str, Handle
     `InvalidParameterException`, for WorkSpaces `InvalidParameterValuesException`); the message is
     the coral "N validation error(s) detected: ..." text.
     """
-    verifier = verifier_for(ctx, model.service, model.signing_name, handlers)
+    verifier = verifier_for(ctx, model, handlers)
 
     @app.post("/")
     async def aws_json(request: Request) -> JSONResponse:
@@ -292,10 +292,10 @@ def mount(app: FastAPI, ctx: Any, *, model: AwsModel, handlers: dict[str, Handle
         params: Any = None
         try:
             region = verifier.verify(request.method, request.url.path, request.url.query, request.headers, body)
-            operation = model.operation(operation_name) if operation_name else None
-            if operation is None:
+            if not operation_name or not model.known(operation_name):
                 raise AwsError("UnknownOperationException", None, 400)
-            if operation_name not in handlers:   # real AWS operation the lab does not emulate: a 400,
+            operation = model.operation(operation_name) if operation_name in handlers else None
+            if operation is None:   # real AWS operation the lab does not emulate: a 400,
                 # not moto's 500, so botocore does not retry it for seconds
                 raise AwsError("UnknownOperationException", f"The lab does not implement {target}.", 400)
             try:

@@ -24,16 +24,18 @@ import re
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-import botocore.session
-from botocore.model import OperationModel, ServiceModel, Shape
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from . import aws_models
 from .aws_api import Call, verifier_for
 from .aws_errors import AwsError
+
+if TYPE_CHECKING:
+    from botocore.model import OperationModel, Shape
 
 CONTENT_TYPE = "text/xml;charset=UTF-8"
 MAX_PARAMETERS = 2000          # more form fields than any real call has: refused before parsing
@@ -63,17 +65,17 @@ def _wire_name(shape: Shape, default: str) -> str:
     return name[0].upper() + name[1:] if name else default
 
 
-class QueryModel:
-    """One botocore service model of protocol `ec2`: reading requests, writing XML answers."""
+class QueryModel(aws_models.ServedModel):
+    """One botocore service model of protocol `ec2` (narrowed to the served operations by `mount`,
+    aws_models.py): reading requests, writing XML answers."""
 
-    def __init__(self, service_name: str) -> None:
-        self.service: ServiceModel = botocore.session.get_session().get_service_model(service_name)
-        self.signing_name: str = self.service.signing_name
-        self.version: str = self.service.api_version
-        self.namespace = f"http://ec2.amazonaws.com/doc/{self.version}/"
+    @property
+    def version(self) -> str:
+        return str(self.service.api_version)
 
-    def operation(self, name: str) -> OperationModel | None:
-        return self.service.operation_model(name) if name in self.service.operation_names else None
+    @property
+    def namespace(self) -> str:
+        return f"http://ec2.amazonaws.com/doc/{self.version}/"
 
     # -- reading a request --------------------------------------------------------------------------
     def parse(self, operation: OperationModel, form: dict[str, str]) -> dict[str, Any]:
@@ -265,7 +267,7 @@ async def _body(request: Request) -> bytes:
 
 def mount(app: FastAPI, ctx: Any, *, model: QueryModel, handlers: dict[str, Handler]) -> None:
     """Serve `POST /` and `GET /` as `model`'s Query API with `handlers` per Action."""
-    verifier = verifier_for(ctx, model.service, model.signing_name, handlers)
+    verifier = verifier_for(ctx, model, handlers)
 
     async def serve(request: Request) -> Response:
         request_id = str(uuid.uuid4())
@@ -287,10 +289,10 @@ def mount(app: FastAPI, ctx: Any, *, model: QueryModel, handlers: dict[str, Hand
             action = form.get("Action")
             if not action:
                 raise AwsError("MissingAction", "The request must contain the parameter Action")
-            operation = model.operation(action)
-            if operation is None:
+            if not model.known(action):
                 raise AwsError("InvalidAction", f"The action {action[:100]} is not valid for this web service.")
-            if action not in handlers:      # AWS's but not the lab's: a 400, so clients do not retry
+            operation = model.operation(action) if action in handlers else None
+            if operation is None:           # AWS's but not the lab's: a 400, so clients do not retry
                 raise AwsError("UnsupportedOperation", f"The lab does not implement {action}.")
             params = model.parse(operation, form)
             if params.get("DryRun"):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
 import gc
 import logging
 import os
@@ -237,13 +238,25 @@ def make_private(*directories: Path) -> None:
                 continue        # vanished meanwhile, or not ours to change
 
 
+def _trim_heap() -> None:
+    """glibc's malloc_trim: free pages inside the C heap go back to the system (Python frees
+    objects, but glibc keeps the pages unless the heap's top is free); nothing elsewhere."""
+    try:
+        libc = ctypes.CDLL(None)
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass        # not glibc (musl, macOS): its allocator keeps what it keeps
+
+
 async def _serve(ctx: ServiceContext, build: Callable[[ServiceContext], Awaitable[Service]]) -> None:
     admin_sock = bind_tcp(ctx, "admin")
     service = await build(ctx)
-    # Building leaves cyclic garbage (a botocore session per model or region list holds tens of MB
-    # in cycles) that the collector's oldest generation may not visit for a long time; freed now,
-    # before any serving, its memory goes back for the service's own use (bench/README.md, RSS).
+    # Building leaves garbage (a service model's whole file read and narrowed, the Region table:
+    # services/common/aws_models.py), some in cycles the collector's oldest generation may not visit
+    # for a long time; freed now, before any serving, and the heap's free pages handed back
+    # (bench/README.md, RSS).
     gc.collect()
+    _trim_heap()
     http_socks = {kind: bind_tcp(ctx, kind) for kind in service.http_apps}
     admin = make_admin_app(ctx, service.health, service.reset)
     if service.admin_routes is not None:
