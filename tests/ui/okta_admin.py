@@ -5,6 +5,7 @@ from typing import Any
 
 import httpx
 
+from lab.client_env import lab_verify, org_url
 from tests.support import admin_headers, default_seed, url
 
 ADMIN = default_seed()["okta"]["admin"]
@@ -27,4 +28,5 @@ def sign_in(page: Any, base: str, path: str = "/admin/people") -> None:
 
 def api(topology: dict[str, Any]) -> httpx.Client:
     token = topology["credentials"]["okta_api_token"]
-    return httpx.Client(base_url=url(topology, "okta"), headers={"Authorization": f"SSWS {token}"}, timeout=30)
+    return httpx.Client(base_url=org_url(topology), headers={"Authorization": f"SSWS {token}"}, timeout=30,
+                        verify=lab_verify(topology))

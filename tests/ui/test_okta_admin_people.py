@@ -9,6 +9,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from lab.client_env import org_url
 from tests.support import url
 
 from .okta_admin import ADMIN, api, reset, sign_in
@@ -24,7 +25,7 @@ def org(start_services):
 @pytest.fixture
 def base(org):
     reset(org, "okta", "mail")
-    return url(org, "okta")
+    return org_url(org)
 
 
 def test_nothing_under_admin_opens_without_signing_in(page, org, base, shot):

@@ -9,6 +9,7 @@ import httpx
 import pyotp
 import pytest
 
+from lab.client_env import lab_verify, org_url
 from services.phone.authenticator import Account, InvalidAccount, Wallet
 from tests.support import admin_headers, running_services, url
 
@@ -25,7 +26,8 @@ def lab(tmp_path_factory):
 @pytest.fixture
 def org(lab):
     token = lab["credentials"]["okta_api_token"]
-    with httpx.Client(base_url=url(lab, "okta"), headers={"Authorization": f"SSWS {token}"}, timeout=20) as c:
+    with httpx.Client(base_url=org_url(lab), headers={"Authorization": f"SSWS {token}"}, timeout=20,
+                      verify=lab_verify(lab)) as c:
         yield c
 
 
