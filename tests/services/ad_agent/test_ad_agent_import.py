@@ -11,6 +11,7 @@ import httpx
 import ldap3
 import pytest
 
+from lab.client_env import lab_verify, org_url
 from tests.support import admin_headers, running_services, url
 
 SUBNET = "127.0.94"
@@ -37,7 +38,8 @@ def topo(tmp_path_factory):
 @pytest.fixture(scope="module")
 def api(topo):
     token = topo["credentials"]["okta_api_token"]
-    with httpx.Client(base_url=url(topo, "okta"), headers={"Authorization": f"SSWS {token}"}, timeout=20) as c:
+    with httpx.Client(base_url=org_url(topo), headers={"Authorization": f"SSWS {token}"}, timeout=20,
+                      verify=lab_verify(topo)) as c:
         yield c
 
 
