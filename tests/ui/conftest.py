@@ -12,8 +12,8 @@ The org's pages are HTTPS with a certificate from the lab CA. The browsers trust
 trainee's does after `lab ca trust`: Chromium runs with a HOME of its own (`browser_home`) whose
 NSS database (~/.pki/nssdb, what Chromium on Linux reads) gets the CA of each lab a test uses,
 added with NSS's certutil (lab/browser_trust.py) -- never by ignoring certificate errors. Which
-labs: the topologies among the test's fixtures (`lab`, `org`, ...), trusted when its `page` is
-made; Chromium reads the database again for each new context. certutil comes from Debian's
+labs: the topologies among a browser test's fixtures (`lab`, `org`, ...), trusted before the test
+runs; Chromium reads the database again for each new context. certutil comes from Debian's
 libnss3-tools.
 """
 from __future__ import annotations
@@ -94,12 +94,22 @@ def trust_lab_ca(home: Path, topology: dict[str, Any]) -> None:
         browser_trust.install(Path(ca_file), home / browser_trust.NSS_DB)
 
 
-@pytest.fixture
-def page(browser: Any, browser_home: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
-    for name in request.fixturenames:       # the labs this test uses: their CA, as the trainee trusts it
-        value = request.getfixturevalue(name) if name in LAB_FIXTURES else None
+@pytest.fixture(autouse=True)
+def _trust_the_labs_ca(request: pytest.FixtureRequest) -> None:
+    """Before a browser test: the CA of each lab among its fixtures goes into the browser's NSS
+    database, as the trainee's `lab ca trust` does (a module setting TRUST_LAB_CA = False opts
+    out: it shows what a browser without the CA gets)."""
+    if "browser" not in request.fixturenames or not getattr(request.module, "TRUST_LAB_CA", True):
+        return
+    home = request.getfixturevalue("browser_home")
+    for name in LAB_FIXTURES:
+        value = request.getfixturevalue(name) if name in request.fixturenames else None
         if isinstance(value, dict) and "services" in value:
-            trust_lab_ca(browser_home, value)
+            trust_lab_ca(home, value)
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     context.set_default_timeout(20_000)
     try:

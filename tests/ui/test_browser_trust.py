@@ -5,7 +5,7 @@ Secure; and with a TLS-inspecting proxy in front of the org (`intercept_tls`) ev
 is refused. `lab open` prints the HTTPS address and says when the CA is not trusted yet.
 
 One org on 127.0.236; Chromium with a HOME of its own (conftest's `browser_home`: no CA in it
-until the test adds it, since these tests open pages without the `page` fixture)."""
+until the test adds it, with `lab ca trust`)."""
 from __future__ import annotations
 
 import os
@@ -23,6 +23,7 @@ from lab.client_env import org_url
 from tests.support import admin_headers, running_services, url
 
 SUBNET = "127.0.236"
+TRUST_LAB_CA = False        # conftest: this module's browser starts without the lab CA
 
 
 @pytest.fixture(scope="module")
