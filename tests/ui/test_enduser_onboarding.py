@@ -236,7 +236,7 @@ def test_pages_need_a_session_and_every_form_its_csrf_token(lab, admin, page):
         token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
         cookies = form.headers.get_list("set-cookie")
         sid = next(c for c in cookies if c.startswith("sid="))
-        assert "HttpOnly" in sid and "SameSite=lax" in sid
+        assert "HttpOnly" in sid and "SameSite=lax" in sid and "; Secure" in sid     # served over HTTPS
         assert anonymous.get("/welcome/not-a-token").status_code == 404
         credentials = {"username": "alice", "password": "Alice-Passw0rd!"}
         refused = anonymous.post("/login", data=credentials)
@@ -251,5 +251,5 @@ def test_pages_need_a_session_and_every_form_its_csrf_token(lab, admin, page):
     # the Users API's appLinks: an API token is needed; the RADIUS app gives no link
     uid = admin.get("/api/v1/users/alice@corp.example.com").json()["id"]
     assert admin.get(f"/api/v1/users/{uid}/appLinks").json() == []
-    assert httpx.get(f"{org}/api/v1/users/{uid}/appLinks").status_code == 401
+    assert httpx.get(f"{org}/api/v1/users/{uid}/appLinks", verify=lab_verify(lab)).status_code == 401
     assert admin.get("/api/v1/users/nobody/appLinks").json()["errorCode"] == "E0000007"
