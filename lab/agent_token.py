@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 
 from . import topology as topo
+from .client_env import lab_verify, org_url
 from .runtime import Progress, Runtime
-from .state import api_url
 
 
 def refused(topology: dict[str, Any]) -> bool:
@@ -24,7 +24,7 @@ def refused(topology: dict[str, Any]) -> bool:
     if not token or "okta" not in topology["services"]:
         return False
     try:
-        resp = httpx.get(f"{api_url(topology, 'okta')}/api/v1/radius/apps", timeout=10,
+        resp = httpx.get(f"{org_url(topology)}/api/v1/radius/apps", timeout=10, verify=lab_verify(topology),
                          headers={"Authorization": f"SSWS {token}", "Accept": "application/json"})
     except httpx.HTTPError:
         return False

@@ -17,6 +17,7 @@ import httpx
 from . import completion, provision
 from . import topology as topo
 from .client import AD_ACCOUNT_CHANGES, LabClientError
+from .commands.ca import add_parser as add_ca_parser
 from .commands.classroom import add_parser as add_class_parser
 from .commands.classroom import resolve_trainee
 from .commands.common import EXIT_LAB, EXIT_OK, EXIT_USAGE, err, say
@@ -209,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("shell", choices=completion.SHELLS)
     comp.set_defaults(func=cmd_completion)
     add_firewall_parser(sub)
+    add_ca_parser(sub)
     add_class_parser(sub)
     return parser
 

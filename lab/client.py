@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import yaml
 
+from .client_env import lab_verify, org_url
 from .state import admin_headers, admin_url, api_url
 
 # How long this client waits for a sign-in's answer: longer than WorkSpaces waits for AD Connector
@@ -37,7 +38,8 @@ class LabClientError(Exception):
 class LabClient:
     def __init__(self, topology: dict[str, Any]) -> None:
         self.topology = topology
-        self._http = httpx.Client(timeout=30)
+        # HTTPS to the org verified against the lab CA; the other services' APIs are plain HTTP.
+        self._http = httpx.Client(timeout=30, verify=lab_verify(topology))
         self._texts_read: dict[str, int] = {}      # number -> the last SMS/call whose code was read
 
     def close(self) -> None:
@@ -88,7 +90,7 @@ class LabClient:
 
     def okta(self, method: str, path: str, json: Any = None, params: Any = None) -> httpx.Response:
         token = self.topology["credentials"]["okta_api_token"]
-        return self._http.request(method, f"{api_url(self.topology, 'okta')}{path}", json=json, params=params,
+        return self._http.request(method, f"{org_url(self.topology)}{path}", json=json, params=params,
                                   headers={"Authorization": f"SSWS {token}", "Accept": "application/json"})
 
     def directory_id(self) -> str:

@@ -10,6 +10,7 @@ real org.
 """
 from __future__ import annotations
 
+import functools
 import os
 import ssl
 from pathlib import Path
@@ -61,6 +62,31 @@ def org_https_url(topology: dict[str, Any]) -> str | None:
     if "https" not in okta.get("ports", {}) or not okta.get("tls"):
         return None
     return f"https://{okta['host']}:{okta['ports']['https']}"
+
+
+def org_url(topology: dict[str, Any]) -> str:
+    """The org's URL as the lab's control plane calls it (LabClient, provisioning, the agent-token
+    check): its HTTPS URL when it serves HTTPS and the lab CA exists, as the org advertises itself
+    then; else its plain `api` URL (a topology without certificates: the docker demo lab)."""
+    https = org_https_url(topology)
+    return https if https and _ca_file(topology) else api_url(topology, "okta")
+
+
+def lab_verify(topology: dict[str, Any]) -> ssl.SSLContext | bool:
+    """httpx's `verify` for the control plane's clients: the lab CA alone (what the org's
+    certificate chains to), or httpx's default when the lab has no CA. One context per CA file."""
+    ca_file = _ca_file(topology)
+    return _trust(ca_file) if ca_file else True
+
+
+def _ca_file(topology: dict[str, Any]) -> str | None:
+    path = (topology.get("ca") or {}).get("cert")
+    return path if path and Path(path).is_file() else None
+
+
+@functools.lru_cache(maxsize=8)
+def _trust(ca_file: str) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=ca_file)
 
 
 def okta_sdk_config(topology: dict[str, Any]) -> dict[str, Any]:

@@ -27,10 +27,11 @@ CONTAINER_TLS = {"cert": "/etc/lab/tls/cert.pem", "key": "/etc/lab/tls/key.pem"}
 CONTAINER_TLS_INSPECTION = {"cert": "/etc/lab/tls/inspection/cert.pem", "key": "/etc/lab/tls/inspection/key.pem"}
 TLS_DIR = "tls"
 # The lab CA's certificate (never its key), for the containers that call the org over HTTPS and
-# verify it against that CA alone, as in the process runtime (services/common/tls.py peer_https).
+# verify it against that CA alone, as in the process runtime (services/common/tls.py peer_https;
+# the phone: tls.lab_trust, for the enrolment and push answer URLs the org hands it).
 CONTAINER_CA = "/etc/lab/ca.pem"
 CA_FILE = "ca.pem"              # in <state>/docker/tls/, next to the services' certificates
-ORG_CLIENTS = ("radius-agent", "ad-agent")
+ORG_CLIENTS = ("radius-agent", "ad-agent", "phone")
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 BAKED_TOPOLOGY = ROOT / "docker" / "config" / "topology.json"
@@ -257,7 +258,9 @@ def compose_text(topology: dict[str, Any], *, origin: str = "the demo topology")
     out.append("  # One-shot: enrols Okta Verify (TOTP and push) for the seed users as `lab up` does, then\n"
                "  # exits; idempotent. `lab up --runtime docker` does not start it: the CLI enrols from the host.\n")
     block(PROVISION, PROVISION, PROVISION_OCTET, list(services), None,
-          ["healthcheck:", "  disable: true", 'restart: "no"'], condition="service_healthy")
+          ["healthcheck:", "  disable: true", 'restart: "no"'],
+          [f"./{TLS_DIR}/{CA_FILE}:{CONTAINER_CA}:ro"] if topology.get("ca") else [],   # it calls the org
+          condition="service_healthy")
     out.append(f"networks:\n  lab:\n    driver: bridge\n    ipam:\n      config:\n"
                f"        - subnet: {subnet_var}.0/24\n          gateway: {subnet_var}.1\n\n")
     out.append("volumes:\n" + "".join(f"  {name}-state:\n" for name in services))

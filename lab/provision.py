@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from .client_env import lab_verify, org_url
 from .state import api_url
 
 
@@ -53,10 +54,11 @@ def enrol_okta_verify(topology: dict[str, Any], seed: dict[str, Any],
     """Enrol Okta Verify (TOTP and push) for every seed user marked `okta_verify: true`."""
     token = topology["credentials"]["okta_api_token"]
     domain = seed["domain"]["dns_name"]
-    org, phone = api_url(topology, "okta"), api_url(topology, "phone")
+    org, phone = org_url(topology), api_url(topology, "phone")
     enrolled = []
     headers = {"Authorization": f"SSWS {token}", "Accept": "application/json"}
-    with httpx.Client(headers=headers, timeout=15) as okta, httpx.Client(timeout=15) as camera:
+    verify = lab_verify(topology)       # the org over HTTPS, its certificate from the lab CA
+    with httpx.Client(headers=headers, timeout=15, verify=verify) as okta, httpx.Client(timeout=15) as camera:
         for person in seed.get("users", []):
             if not (person.get("okta") or {}).get("okta_verify"):
                 continue
@@ -114,8 +116,8 @@ def follow_activation_email(topology: dict[str, Any], user: str, timeout: float 
     """What the user does with the activation email: open it, follow the link (the org's
     `/api/v1/authn {"token"}`), and enrol whatever the enrolment policy asks (MFA_ENROLL) by
     scanning the QR codes with the phone, until SUCCESS. Returns the final transaction."""
-    org, phone, mailbox = api_url(topology, "okta"), api_url(topology, "phone"), api_url(topology, "mail")
-    with httpx.Client(timeout=15) as http:
+    org, phone, mailbox = org_url(topology), api_url(topology, "phone"), api_url(topology, "mail")
+    with httpx.Client(timeout=15, verify=lab_verify(topology)) as http:
         deadline = time.monotonic() + timeout
         while True:
             inbox = _check(http.get(f"{mailbox}/messages", params={"to": user}), f"{user}'s mailbox")

@@ -43,7 +43,8 @@ CONSOLE_ACCOUNT_ID = "123456789012"
 CONSOLE_USER = "lab-operator"
 
 HTTP_KINDS = {"api", "admin", "https"}
-# The pages people open in a browser, by the package that serves them on its `api` port.
+# The pages people open in a browser, by the package that serves them (on its `https` port when it
+# has one with a certificate, else on `api`).
 PAGES = {"services.okta": {"signin": "/login", "admin_console": "/admin"},
          "services.mail": {"mailbox": "/"}, "services.phone": {"phones": "/"},
          "services.workspaces": {"web_access": "/webclient"}, "services.aws_console": {"console": "/signin"}}
@@ -153,8 +154,10 @@ def endpoints(service: dict[str, Any]) -> dict[str, str]:
         addr = f"{service['host']}:{port}"
         scheme = "https" if kind == "https" else "http"
         out[kind] = f"{scheme}://{addr}" if kind in HTTP_KINDS else addr
+    # Pages are where the service advertises itself: the org's HTTPS URL when it has a certificate
+    # (what its mails and links use), else the plain `api` port.
     for page, path in PAGES.get(service.get("package", ""), {}).items():
-        out[page] = out["api"] + path
+        out[page] = (out["https"] if "https" in out and service.get("tls") else out["api"]) + path
     return out
 
 

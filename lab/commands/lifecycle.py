@@ -198,7 +198,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         say(f"runtime {status['runtime']}, state in {status['state_dir']}; supervisor: {status['supervisor']}")
         if status["ca_certificate"]:
-            say(f"CA certificate (trust it for LDAPS, StartTLS): {status['ca_certificate']}")
+            say(f"CA certificate (trust it for LDAPS, StartTLS and the org's HTTPS pages: `lab ca trust`): "
+                f"{status['ca_certificate']}")
         say(firewall.describe(status["network"]))
         say(f"dashboard: {status['dashboard'] or 'not running'}" + (" (`lab open dashboard` signs you in)"
                                                                      if status["dashboard"] else ""))

@@ -4,21 +4,23 @@ NAME is `admin` (the Okta admin console), `signin` (the org's sign-in page), `ma
 `mail:alice` opens Alice's inbox), `dashboard` (the trainer's dashboard, through a one-time
 sign-in link), or a person's username (`alice`: Okta Verify on her phone).
 The URL is always printed; a browser opens only where a display exists (a lab on a server over
-SSH prints the address for the trainer's own browser)."""
+SSH prints the address for the trainer's own browser). The org's pages are HTTPS (the lab CA's
+certificate): until `lab ca trust` has run, it says so on stderr."""
 from __future__ import annotations
 
 import argparse
 import os
 import sys
 import webbrowser
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from .. import people_view
+from .. import browser_trust, people_view
 from .. import topology as topo
 from ..client import LabClient
 from ..errors import UsageError
-from .common import EXIT_OK, running_topology, say
+from .common import EXIT_OK, err, running_topology, say
 
 PAGE_NAMES = {"admin", "console", "signin", "login", "mail", "mailbox", "aws", "aws-console", "webaccess",
               "web-access", "dashboard"}
@@ -70,6 +72,15 @@ def _check_person(topology: dict[str, Any], name: str) -> None:
                          f"{', '.join(accounts)}")
 
 
+def _trust_hint(topology: dict[str, Any]) -> None:
+    """An HTTPS page (the org's) shows a certificate warning until the browser trusts the lab CA:
+    say so, on stderr (stdout stays the URL alone, for scripts), when no NSS database here has it."""
+    ca_file = (topology.get("ca") or {}).get("cert")
+    if ca_file and Path(ca_file).is_file() and not browser_trust.trusted_anywhere(Path(ca_file)):
+        err(f"this page's certificate comes from the lab CA ({ca_file}), which this machine's browsers do "
+            "not trust yet: run `lab ca trust` (it also says how on macOS and Windows), then restart the browser")
+
+
 def cmd_open(args: argparse.Namespace) -> int:
     topology = running_topology(args)
     if args.name == "dashboard":
@@ -79,6 +90,8 @@ def cmd_open(args: argparse.Namespace) -> int:
         url = page_url(topology, args.name)
     _check_person(topology, args.name)
     say(url)
+    if url.startswith("https://"):
+        _trust_hint(topology)
     if has_display() and not args.no_browser:
         webbrowser.open(url)
     return EXIT_OK

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,9 +82,10 @@ class ServiceContext:
         and faults see distinct hosts as in the walkthrough's diagram."""
         return self.me["host"]
 
-    def http_client(self, **kwargs: Any) -> httpx.AsyncClient:
-        """An HTTP client whose connections leave from this service's address."""
-        transport = httpx.AsyncHTTPTransport(local_address=self.source_address)
+    def http_client(self, *, verify: ssl.SSLContext | bool = True, **kwargs: Any) -> httpx.AsyncClient:
+        """An HTTP client whose connections leave from this service's address; HTTPS verified with
+        `verify` (the phone passes tls.lab_trust(ctx): the lab CA)."""
+        transport = httpx.AsyncHTTPTransport(local_address=self.source_address, verify=verify)
         return httpx.AsyncClient(transport=transport, **kwargs)
 
     def peer_client(self, peer: str) -> httpx.AsyncClient:

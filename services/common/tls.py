@@ -13,12 +13,16 @@ would present its own; connections made before are closed when they are next idl
 proxy put in the path breaks the flows it did not see start.
 
 Clients (the RADIUS and AD agents) call the org over HTTPS when the topology names the CA
-(`"ca": {"cert": ...}`) and the org has an `https` port, and verify it against that CA only.
+(`"ca": {"cert": ...}`) and the org has an `https` port, and verify it against that CA only. The
+org advertises that HTTPS URL (`https_url`) in everything it builds links from, so the phone,
+which is handed those links, trusts the lab CA too (`lab_trust`): the lab CA stands in for the
+public CAs a real phone trusts, and nothing else is trusted.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import socket
 import ssl
@@ -66,13 +70,27 @@ def peer_https(ctx: Any, peer: str) -> tuple[str, ssl.SSLContext | None]:
     svc = ctx.peer(peer)
     if not (ca and svc.get("tls") and "https" in svc.get("ports", {})):
         return ctx.peer_url(peer), None
-    return ctx.peer_url(peer, "https").replace("http://", "https://", 1), client_context(ca)
+    return https_url(ctx, peer), client_context(ca)
 
 
+def https_url(ctx: Any, name: str) -> str:
+    """`https://<host>:<https port>` of `name` (a service that serves HTTPS)."""
+    return ctx.peer_url(name, "https").replace("http://", "https://", 1)
+
+
+@functools.lru_cache(maxsize=8)
 def client_context(ca_file: str) -> ssl.SSLContext:
     """Trust the lab CA and nothing else (not the machine's store: a proxy's certificate signed by
-    a CA the machine trusts must still fail, as with the real agent's pinning)."""
+    a CA the machine trusts must still fail, as with the real agent's pinning). One context per CA
+    file, shared: a context per request would cost its loading each time."""
     return ssl.create_default_context(cafile=ca_file)
+
+
+def lab_trust(ctx: Any) -> ssl.SSLContext | bool:
+    """What a client of the lab (the phone) verifies HTTPS with: the lab CA when the topology names
+    one, else httpx's default (True: a topology without certificates has no HTTPS URL to call)."""
+    ca = (ctx.topology.get("ca") or {}).get("cert")
+    return client_context(ca) if ca else True
 
 
 def transport(local_address: str, verify: ssl.SSLContext | None, **kw: Any) -> httpx.AsyncHTTPTransport:
@@ -97,6 +115,32 @@ def describe_error(exc: BaseException) -> str | None:
 
 # -- the HTTPS listener -----------------------------------------------------------------------------
 
+def secure_cookies(app: Any) -> Any:
+    """`app` with `Secure` added to every cookie it sets (ASGI middleware for the HTTPS listener).
+    The pages set their session and CSRF cookies without it, since the same app also answers on
+    the plain `api` port, where a browser would drop a Secure cookie; over HTTPS they must not
+    travel on plain HTTP afterwards (OWASP Session Management Cheat Sheet: the Secure attribute)."""
+    async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+
+        async def marking(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [(k, _secure(v)) if k.lower() == b"set-cookie" else (k, v)
+                                      for k, v in message.get("headers", [])]
+            await send(message)
+
+        await app(scope, receive, marking)
+
+    return wrapped
+
+
+def _secure(cookie: bytes) -> bytes:
+    attributes = [a.strip().lower() for a in cookie.split(b";")[1:]]
+    return cookie if b"secure" in attributes else cookie + b"; Secure"
+
+
 class _QuietServer(uvicorn.Server):
     """Leaves signal handling to the runner (several servers share one loop)."""
 
@@ -115,7 +159,7 @@ class HttpsListener:
         self.inspection = inspection
         if inspection is not None:
             context.sni_callback = self._choose         # every handshake asks which certificate
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+        config = uvicorn.Config(secure_cookies(app), log_level="warning", lifespan="off", access_log=False)
         config.load()
         config.ssl = context
         self.server = _QuietServer(config)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from services.common.runner import Service, run
-from services.common.tls import HttpsListener, server_context
+from services.common.tls import HttpsListener, https_url, server_context
 
 from .app import make_app
 from .gate import ensure_token
@@ -18,7 +18,12 @@ async def build(ctx) -> Service:
     settings = OrgSettings.from_settings(ctx.settings)      # a bad setting stops here, before any file
     store = Store(ctx.state_dir / "org.sqlite3")
     data = ctx.seed(cloud=True)
-    org = Org.open(ctx, store, ctx.peer_url("okta"), settings)
+    # The agents' HTTPS port (`https://<org>.okta.com`), the same app; off without a certificate.
+    context = server_context(ctx.me, ctx.log, "HTTPS") if "https" in ctx.me["ports"] else None
+    # The URL the org advertises (mail links, `_links`, the QR code's `s`, the push answer URL, the
+    # pages): its HTTPS one as a real org's, the plain one only when it has no certificate.
+    url = https_url(ctx, "okta") if context is not None else ctx.peer_url("okta")
+    org = Org.open(ctx, store, url, settings)
 
     def initialise() -> None:
         """Seed on the first start only (unless the lab is blank), and remember that it did, so a
@@ -61,8 +66,6 @@ async def build(ctx) -> Service:
         store.close()
 
     app = make_app(org)
-    # The agents' HTTPS port (`https://<org>.okta.com`), the same app; off without a certificate.
-    context = server_context(ctx.me, ctx.log, "HTTPS") if "https" in ctx.me["ports"] else None
     https = None
     if context is not None:
         https = HttpsListener(ctx, "https", app, context,

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from services.common.context import ServiceContext
+from services.common.tls import lab_trust
 
 from .authenticator import Account, Wallet
 
@@ -115,7 +116,7 @@ class PushInbox:
         record["by"] = by
         record["number"] = body.get("number")
         try:
-            async with self.ctx.http_client(timeout=10) as client:
+            async with self.ctx.http_client(timeout=10, verify=lab_trust(self.ctx)) as client:
                 resp = await client.post(record["_answerUrl"], json=body,
                                          headers={"Authorization": f"OktaVerify {record['_credential']}"})
             outcome = "ok" if resp.status_code < 300 else f"http {resp.status_code}"

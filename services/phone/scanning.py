@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 
 from services.common.context import ServiceContext
+from services.common.tls import lab_trust
 
 from .authenticator import DEFAULT_DEVICE, Account, Wallet
 from .camera import read_qr
@@ -61,7 +62,7 @@ class Scanner:
             if parsed.scheme not in ("http", "https") or not parsed.netloc:
                 raise ValueError("the camera can only look at an http(s) address")
             try:
-                async with self.ctx.http_client(timeout=10) as client:
+                async with self.ctx.http_client(timeout=10, verify=lab_trust(self.ctx)) as client:
                     resp = await client.get(url)
             except httpx.HTTPError as exc:
                 raise ValueError(f"the camera could not load {parsed.netloc}: {exc.__class__.__name__}") from None
@@ -85,7 +86,7 @@ class Scanner:
         if not {"t", "s"} <= params.keys():
             raise ValueError("the Okta Verify QR code lacks its activation token or org")
         try:    # the org's address comes from the QR code: it may be anything, or not answer
-            async with self.ctx.http_client(timeout=10) as client:
+            async with self.ctx.http_client(timeout=10, verify=lab_trust(self.ctx)) as client:
                 resp = await client.post(
                     params["s"].rstrip("/") + "/idp/authenticators/okta-verify/enroll",
                     json={"activationToken": params["t"], "pushEndpoint": self.push_endpoint,

@@ -116,7 +116,8 @@ def test_compose_files_are_valid_for_the_installed_compose(tmp_path):
 
 def test_the_orgs_clients_get_the_ca_certificate_and_nothing_else_of_the_ca(tmp_path):
     """`lab up --runtime docker`'s TLS files: each TLS service its own pair, the org its inspection
-    pair, the agents (the org's HTTPS clients) the lab CA's certificate; the CA's key stays home."""
+    pair, the org's HTTPS clients (the agents, the phone, the one-shot provision) the lab CA's
+    certificate; the CA's key stays home."""
     host = dc.container_topology(tmp_path, agents=2)
     dc.issue_certificates(tmp_path, host)
     copied = tmp_path / "docker" / dc.TLS_DIR / dc.CA_FILE
@@ -128,7 +129,7 @@ def test_the_orgs_clients_get_the_ca_certificate_and_nothing_else_of_the_ca(tmp_
     services = with_defaults(dc.compose_text(inside))["services"]
     ca_mount = f"./{dc.TLS_DIR}/{dc.CA_FILE}:{dc.CONTAINER_CA}:ro"
     with_ca = {name for name, c in services.items() if ca_mount in c["volumes"]}
-    assert with_ca == {"radius-agent", "radius-agent-2", "ad-agent"}
+    assert with_ca == {"radius-agent", "radius-agent-2", "ad-agent", "phone", "provision"}
     okta = services["okta"]["volumes"]
     assert f"./{dc.TLS_DIR}/okta/inspection/key.pem:{dc.CONTAINER_TLS_INSPECTION['key']}:ro" in okta
     for name, c in services.items():

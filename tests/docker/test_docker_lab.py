@@ -24,7 +24,7 @@ from lab.firewall import gate, nft
 from lab.firewall.compiler import table_name
 from lab.runtime import LabSpec, bring_up
 from tests.support import admin_headers
-from tests.ui.conftest import browser, page  # noqa: F401 (fixtures for the console's smoke test)
+from tests.ui.conftest import browser, browser_home, page  # noqa: F401 (fixtures for the console's smoke test)
 
 from .support import need_docker
 

@@ -1,7 +1,9 @@
 """`lab open NAME` and the page URLs `lab status` lists under each service's endpoints."""
 import pytest
 
+from lab import ca
 from lab import topology as topo
+from lab.client_env import org_url
 from lab.commands.pages import page_url
 from lab.errors import UsageError
 
@@ -38,3 +40,15 @@ def test_open_names(topology, name, expected):
 def test_open_refuses_what_is_not_a_page(topology):
     with pytest.raises(UsageError, match="no page called"):
         page_url(topology, "../etc")
+
+
+def test_with_its_certificate_the_org_s_pages_are_https(tmp_path, topology):
+    """What `lab up` writes (the lab CA's certificates in the topology): the org's pages are on its
+    HTTPS port, as the org advertises itself; the other services' pages stay plain HTTP."""
+    ca.issue_for_topology(tmp_path, topology)
+    okta = topo.endpoints(topology["services"]["okta"])
+    assert okta["api"] == "http://127.0.65.30:8080" and okta["https"] == "https://127.0.65.30:10443"
+    assert okta["signin"] == "https://127.0.65.30:10443/login"
+    assert page_url(topology, "admin") == "https://127.0.65.30:10443/admin"
+    assert page_url(topology, "mail:alice") == "http://127.0.65.70:8080/?to=alice"
+    assert org_url(topology) == "https://127.0.65.30:10443"

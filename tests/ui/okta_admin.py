@@ -5,6 +5,7 @@ from typing import Any
 
 import httpx
 
+from lab.client_env import lab_verify, org_url
 from tests.support import admin_headers, default_seed, url
 
 ADMIN = default_seed()["okta"]["admin"]
@@ -25,6 +26,27 @@ def sign_in(page: Any, base: str, path: str = "/admin/people") -> None:
     page.wait_for_url(base + path)
 
 
+class Posted:
+    """What a form POST made from the page answered: `status` and `text()`, as Playwright's response."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        self.status, self._text = answer["status"], answer["text"]
+
+    def text(self) -> str:
+        return self._text
+
+
+def browser_post(page: Any, address: str, form: dict[str, str]) -> Posted:
+    """A form POST by the browser itself (fetch from the page: its cookies, its trust in the lab
+    CA), not by Playwright's request API, which runs outside Chromium and trusts no NSS database."""
+    return Posted(page.evaluate(
+        """async ([address, form]) => {
+            const r = await fetch(address, {method: "POST", body: new URLSearchParams(form), redirect: "manual"});
+            return {status: r.status, text: await r.text()};
+        }""", [address, form]))
+
+
 def api(topology: dict[str, Any]) -> httpx.Client:
     token = topology["credentials"]["okta_api_token"]
-    return httpx.Client(base_url=url(topology, "okta"), headers={"Authorization": f"SSWS {token}"}, timeout=30)
+    return httpx.Client(base_url=org_url(topology), headers={"Authorization": f"SSWS {token}"}, timeout=30,
+                        verify=lab_verify(topology))

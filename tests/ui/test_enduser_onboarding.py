@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from lab.client_env import lab_verify, org_url
 from tests.support import admin_headers, default_seed, running_services, url, wait_until
 
 SUBNET = "127.0.67"
@@ -36,7 +37,8 @@ def lab(tmp_path_factory):
 @pytest.fixture
 def admin(lab):
     token = lab["credentials"]["okta_api_token"]
-    with httpx.Client(base_url=url(lab, "okta"), headers={"Authorization": f"SSWS {token}"}, timeout=30) as c:
+    with httpx.Client(base_url=org_url(lab), headers={"Authorization": f"SSWS {token}"}, timeout=30,
+                      verify=lab_verify(lab)) as c:
         yield c
 
 
@@ -57,7 +59,7 @@ def activate_with_email(admin: httpx.Client) -> dict[str, Any]:
 
 def test_activate_enrol_by_scanning_then_sign_in_with_push_and_with_code(lab, admin, browser, shot):
     activate_with_email(admin)
-    org, mail, phone = url(lab, "okta"), url(lab, "mail"), url(lab, "phone")
+    org, mail, phone = org_url(lab), url(lab, "mail"), url(lab, "phone")
     wait_until(lambda: httpx.get(f"{mail}/messages", params={"to": IVAN}).json(), bool, timeout=30)
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     context.set_default_timeout(30_000)
@@ -194,7 +196,7 @@ def enrol_with_the_api(lab, admin: httpx.Client, login: str) -> None:
 
 
 def test_a_push_denied_on_the_phone_and_one_left_to_expire(lab, admin, page, browser, shot):
-    org, phone = url(lab, "okta"), url(lab, "phone")
+    org, phone = org_url(lab), url(lab, "phone")
     enrol_with_the_api(lab, admin, "alice@corp.example.com")
     assert httpx.put(f"{phone}/accounts/alice/behaviour", json={"action": "ignore"}).status_code == 200
     phone_page = page.context.new_page()
@@ -224,8 +226,8 @@ def test_a_push_denied_on_the_phone_and_one_left_to_expire(lab, admin, page, bro
 
 
 def test_pages_need_a_session_and_every_form_its_csrf_token(lab, admin, page):
-    org = url(lab, "okta")
-    with httpx.Client(base_url=org, timeout=20) as anonymous:
+    org = org_url(lab)
+    with httpx.Client(base_url=org, timeout=20, verify=lab_verify(lab)) as anonymous:
         for path in ("/app/UserHome", "/enduser/settings"):
             resp = anonymous.get(path)
             assert resp.status_code == 303 and resp.headers["location"] == f"/login?fromURI={path}"
@@ -234,7 +236,7 @@ def test_pages_need_a_session_and_every_form_its_csrf_token(lab, admin, page):
         token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
         cookies = form.headers.get_list("set-cookie")
         sid = next(c for c in cookies if c.startswith("sid="))
-        assert "HttpOnly" in sid and "SameSite=lax" in sid
+        assert "HttpOnly" in sid and "SameSite=lax" in sid and "; Secure" in sid     # served over HTTPS
         assert anonymous.get("/welcome/not-a-token").status_code == 404
         credentials = {"username": "alice", "password": "Alice-Passw0rd!"}
         refused = anonymous.post("/login", data=credentials)
@@ -249,5 +251,5 @@ def test_pages_need_a_session_and_every_form_its_csrf_token(lab, admin, page):
     # the Users API's appLinks: an API token is needed; the RADIUS app gives no link
     uid = admin.get("/api/v1/users/alice@corp.example.com").json()["id"]
     assert admin.get(f"/api/v1/users/{uid}/appLinks").json() == []
-    assert httpx.get(f"{org}/api/v1/users/{uid}/appLinks").status_code == 401
+    assert httpx.get(f"{org}/api/v1/users/{uid}/appLinks", verify=lab_verify(lab)).status_code == 401
     assert admin.get("/api/v1/users/nobody/appLinks").json()["errorCode"] == "E0000007"

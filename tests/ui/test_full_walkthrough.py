@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from lab.client_env import org_url
 from tests.support import default_seed, running_services, url
 
 from .conftest import REPORTS
@@ -156,7 +157,7 @@ def on_alices_desktop(page: Any) -> None:
 
 
 def test_the_whole_walkthrough_from_a_blank_lab(lab, browser):
-    org, mail, phone = url(lab, "okta"), url(lab, "mail"), url(lab, "phone")
+    org, mail, phone = org_url(lab), url(lab, "mail"), url(lab, "phone")
     aws, web_access = url(lab, "aws-console"), url(lab, "workspaces") + "/webclient"
     steps = Steps(shot_into_walkthrough)
 

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.support import url
+from lab.client_env import org_url
 
 from .okta_admin import api, reset, sign_in
 
@@ -22,7 +22,7 @@ def org(start_services):
 @pytest.fixture
 def base(org):
     reset(org, "okta", "mail")
-    return url(org, "okta")
+    return org_url(org)
 
 
 def test_add_the_workspaces_radius_app_refused_then_added_and_assigned(page, org, base, shot):

@@ -8,7 +8,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.support import url, wait_until
+from lab.client_env import org_url
+from tests.support import wait_until
 
 from .okta_admin import api, reset, sign_in
 
@@ -27,7 +28,7 @@ def base(org):
     with api(org) as client:    # the org forgot the agent: it registers again at its next poll
         wait_until(lambda: client.get("/api/v1/directories").json(), lambda d: d and d[0]["agents"], timeout=90,
                    interval=0.5)
-    return url(org, "okta")
+    return org_url(org)
 
 
 def test_a_blank_org_has_its_admin_who_imports_ad_and_activates_a_person(page, org, base, shot):

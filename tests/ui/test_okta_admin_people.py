@@ -9,9 +9,10 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from lab.client_env import lab_verify, org_url
 from tests.support import url
 
-from .okta_admin import ADMIN, api, reset, sign_in
+from .okta_admin import ADMIN, api, browser_post, reset, sign_in
 
 SUBNET = "127.0.62"
 
@@ -24,7 +25,7 @@ def org(start_services):
 @pytest.fixture
 def base(org):
     reset(org, "okta", "mail")
-    return url(org, "okta")
+    return org_url(org)
 
 
 def test_nothing_under_admin_opens_without_signing_in(page, org, base, shot):
@@ -53,12 +54,12 @@ def test_session_cookie_is_httponly_and_a_form_without_its_csrf_token_is_refused
     cookie = next(c for c in page.context.cookies() if c["name"] == "okta_admin_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
     # The same signed-in browser posts the Add Person form without the token: 403, nobody added.
-    resp = page.request.post(base + "/admin/people/new", form={"firstName": "Eve", "lastName": "Evil",
-                                                               "login": "eve@corp.example.com"})
+    resp = browser_post(page, base + "/admin/people/new", {"firstName": "Eve", "lastName": "Evil",
+                                                           "login": "eve@corp.example.com"})
     assert resp.status == 403 and "CSRF check failed" in resp.text()
-    resp = page.request.post(base + "/admin/people/new", form={"firstName": "Eve", "lastName": "Evil",
-                                                               "login": "eve@corp.example.com",
-                                                               "csrf_token": "x" * 43})
+    resp = browser_post(page, base + "/admin/people/new", {"firstName": "Eve", "lastName": "Evil",
+                                                           "login": "eve@corp.example.com",
+                                                           "csrf_token": "x" * 43})
     assert resp.status == 403
     # In the browser: the Add Person form with its token taken out.
     page.goto(base + "/admin/people/new")
@@ -73,7 +74,8 @@ def test_session_cookie_is_httponly_and_a_form_without_its_csrf_token_is_refused
     with api(org) as client:
         assert client.get("/api/v1/users", params={"q": "eve"}).json() == []
     # Without a session, a POST is sent to the sign-in page too.
-    anonymous = httpx.post(base + "/admin/people/new", data={"firstName": "x"}, follow_redirects=False)
+    anonymous = httpx.post(base + "/admin/people/new", data={"firstName": "x"}, follow_redirects=False,
+                           verify=lab_verify(org))
     assert anonymous.status_code == 303 and "/admin/signin" in anonymous.headers["location"]
 
 
@@ -149,7 +151,7 @@ def test_person_lifecycle_suspend_unsuspend_reset_factors_deactivate_and_a_refus
     shot(page, "07-person-deactivated")
     # The page offers only what the status allows; the API still decides, and its refusal shows.
     token = page.locator("input[name=csrf_token]").first.input_value()
-    refused = page.request.post(f"{base}/admin/people/{bob}/lifecycle/unlock", form={"csrf_token": token})
+    refused = browser_post(page, f"{base}/admin/people/{bob}/lifecycle/unlock", {"csrf_token": token})
     assert refused.status == 403
     assert "This operation is not allowed in the user&#39;s current status." in refused.text()
     with api(org) as client:
@@ -198,7 +200,8 @@ def test_groups_members_and_apps_and_api_tokens_revoke(page, org, base, shot):
     expect(page.get_by_role("status")).to_contain_text("Token revoked")
     expect(page.get_by_role("cell", name="Okta RADIUS agent", exact=True)).to_have_count(0)
     agent_token = org["credentials"]["okta_agent_token"]
-    resp = httpx.get(base + "/api/v1/radius/apps", headers={"Authorization": f"SSWS {agent_token}"}, timeout=10)
+    resp = httpx.get(base + "/api/v1/radius/apps", headers={"Authorization": f"SSWS {agent_token}"}, timeout=10,
+                     verify=lab_verify(org))
     assert resp.status_code == 401 and resp.json()["errorCode"] == "E0000011"
 
 

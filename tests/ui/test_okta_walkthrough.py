@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from lab.client_env import org_url
 from tests.support import running_services, url
 
 from .walkthrough import (
@@ -48,7 +49,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 
 def test_the_okta_walkthrough_from_the_ad_import_to_a_push_sign_in(lab, page, browser, shot):
-    org, mail, phone = url(lab, "okta"), url(lab, "mail"), url(lab, "phone")
+    org, mail, phone = org_url(lab), url(lab, "mail"), url(lab, "phone")
     steps = Steps(shot)
     page.context.set_default_timeout(30_000)
     admin = page

@@ -9,6 +9,7 @@ import re
 import httpx
 import pytest
 
+from lab.client_env import org_url
 from tests.services.okta.support import org_client
 from tests.support import running_services, url
 
@@ -52,7 +53,7 @@ def sign_in_and_send_push(page, org: str) -> int:
 
 def test_number_challenge_on_the_sign_in_page_and_the_phone(lab, browser, shot):
     from playwright.sync_api import expect
-    org, phone = url(lab, "okta"), url(lab, "phone")
+    org, phone = org_url(lab), url(lab, "phone")
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     context.set_default_timeout(20_000)
     try:

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from lab.client_env import org_url
 from lab.provision import enrol_okta_verify
 from tests.services.workspaces.fakes import aws_client
 from tests.support import admin_headers, default_seed, running_services, url
@@ -138,7 +139,7 @@ def test_web_access_denied_shows_the_clients_message(lab, page, shot):
 
 def test_the_bookmark_tile_on_the_okta_dashboard_opens_web_access(lab, page, browser, shot):
     web_access(lab, True)
-    org, web_access_url = url(lab, "okta"), url(lab, "workspaces") + "/webclient"
+    org, web_access_url = org_url(lab), url(lab, "workspaces") + "/webclient"
     # the administrator adds the bookmark app in the Okta admin console and assigns it to Bob
     admin = browser.new_context(viewport={"width": 1280, "height": 800})
     try:

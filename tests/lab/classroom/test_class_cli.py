@@ -90,7 +90,7 @@ def test_class_status_json_names_every_trainee_and_its_pages(klass: dict[str, An
     rows = {r["number"]: r for r in status["trainees"]}
     for n in (1, 2, 3):
         assert rows[n]["running"] and rows[n]["healthy"] and rows[n]["unhealthy"] == {}
-        assert rows[n]["pages"]["signin"] == f"http://{BASE}.{n}.30:8080/login"
+        assert rows[n]["pages"]["signin"] == f"https://{BASE}.{n}.30:10443/login"     # the org advertises HTTPS
         assert rows[n]["pages"]["console"].startswith(f"http://{BASE}.{n}.80:")
         assert rows[n]["memory"]["processes"] >= 12        # ten services, supervisor, firewall enforcer
     assert "okta_api_token" not in result.stdout and "admin_token" not in result.stdout

@@ -54,7 +54,7 @@ def test_two_trainees_in_containers_sign_in_each_on_their_own_lab(klass: dict[st
     assert cost["processes"] >= len(confs[0]["services"]) and cost["pss_mib"] > 0, cost
     for n in (1, 2):
         row = status["trainees"][n - 1]
-        assert row["pages"]["signin"] == f"http://{BASE}.{n}.30:80/login"
+        assert row["pages"]["signin"] == f"https://{BASE}.{n}.30:443/login"     # the org advertises HTTPS
         result = json.loads(ok(run_lab(state, "--trainee", str(n), "login", "alice", "--json")).stdout)
         assert result["success"] is True
 

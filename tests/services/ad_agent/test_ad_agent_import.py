@@ -11,6 +11,7 @@ import httpx
 import ldap3
 import pytest
 
+from lab.client_env import lab_verify, org_url
 from tests.support import admin_headers, running_services, url
 
 SUBNET = "127.0.94"
@@ -37,7 +38,8 @@ def topo(tmp_path_factory):
 @pytest.fixture(scope="module")
 def api(topo):
     token = topo["credentials"]["okta_api_token"]
-    with httpx.Client(base_url=url(topo, "okta"), headers={"Authorization": f"SSWS {token}"}, timeout=20) as c:
+    with httpx.Client(base_url=org_url(topo), headers={"Authorization": f"SSWS {token}"}, timeout=20,
+                      verify=lab_verify(topo)) as c:
         yield c
 
 
@@ -172,20 +174,21 @@ def test_an_expired_ad_password_is_changed_in_ad_through_the_agent(api, topo):
     """Frank's AD password has expired: at the sign-in he changes it; the org hands the change to
     the AD agent, which makes it in AD (the change operation, as its service account, over
     StartTLS); the new password then works in AD and at the org."""
-    base = url(topo, "okta")
+    base = org_url(topo)
+    web = httpx.Client(verify=lab_verify(topo), timeout=10)  # the org's links are HTTPS (lab CA)
     uid = api.get("/api/v1/users/frank@corp.example.com").json()["id"]
     api.post(f"/api/v1/users/{uid}/lifecycle/activate", params={"sendEmail": "false"})
-    tx = httpx.post(f"{base}/api/v1/authn", json={"username": "frank", "password": "Frank-Passw0rd!"}).json()
+    tx = web.post(f"{base}/api/v1/authn", json={"username": "frank", "password": "Frank-Passw0rd!"}).json()
     assert tx["status"] == "PASSWORD_EXPIRED"
     change = tx["_links"]["next"]["href"]
-    wrong = httpx.post(change, json={"stateToken": tx["stateToken"], "oldPassword": "Not-His-Passw0rd!",
+    wrong = web.post(change, json={"stateToken": tx["stateToken"], "oldPassword": "Not-His-Passw0rd!",
                                      "newPassword": "Frank-N3w-Passw0rd!"}, timeout=30)
     assert wrong.status_code == 403 and wrong.json()["errorCode"] == "E0000014", wrong.text
     assert "Old password is not correct" in wrong.text
-    short = httpx.post(change, json={"stateToken": tx["stateToken"], "oldPassword": "Frank-Passw0rd!",
+    short = web.post(change, json={"stateToken": tx["stateToken"], "oldPassword": "Frank-Passw0rd!",
                                      "newPassword": "Sh0rt!"}, timeout=30)
     assert short.status_code == 403 and short.json()["errorCode"] == "E0000080", short.text
-    done = httpx.post(change, json={"stateToken": tx["stateToken"], "oldPassword": "Frank-Passw0rd!",
+    done = web.post(change, json={"stateToken": tx["stateToken"], "oldPassword": "Frank-Passw0rd!",
                                     "newPassword": "Frank-N3w-Passw0rd!"}, timeout=30)
     assert done.status_code == 200 and done.json()["status"] == "SUCCESS", done.text
     dc = topo["services"]["dc"]
@@ -193,9 +196,9 @@ def test_an_expired_ad_password_is_changed_in_ad_through_the_agent(api, topo):
                             user="CORP\\frank", password="Frank-N3w-Passw0rd!")
     assert conn.bind(), conn.result
     conn.unbind()
-    again = httpx.post(f"{base}/api/v1/authn", json={"username": "frank", "password": "Frank-N3w-Passw0rd!"})
+    again = web.post(f"{base}/api/v1/authn", json={"username": "frank", "password": "Frank-N3w-Passw0rd!"})
     assert again.json()["status"] == "SUCCESS"
-    events = httpx.get(url(topo, "ad-agent", "admin") + "/events", headers=admin_headers(topo)).json()
+    events = web.get(url(topo, "ad-agent", "admin") + "/events", headers=admin_headers(topo)).json()
     changes = [e["outcome"] for e in events if e["kind"] == "agent.password_change"]
     assert changes == ["bad_old_password", "policy", "ok"]
     assert "N3w-Passw0rd" not in str(events)

@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from lab import ca
 from lab import topology as topo
@@ -102,3 +104,40 @@ def test_an_agent_calls_the_org_over_https_only_when_the_topology_has_the_ca_and
     del topology["ca"]                 # the docker demo lab: no CA given to the services
     url, verify = tls.peer_https(ctx, "okta")
     assert url == f"http://{SUBNET}.30:8080" and verify is None
+
+
+def test_cookies_served_over_https_are_secure_and_the_phone_trusts_the_lab_ca(topology):
+    """The HTTPS listener marks every cookie Secure (once); the same app on plain HTTP does not (a
+    browser would drop it there). `lab_trust`: the lab CA when the topology names one."""
+    ctx = ServiceContext(name="okta", topology=topology, log=log)
+    app = _app()
+
+    @app.get("/cookies")
+    async def cookies() -> Any:
+        response = JSONResponse({})
+        response.set_cookie("sid", "secure-looking-value", httponly=True, samesite="lax")
+        response.set_cookie("already", "x", secure=True)
+        return response
+
+    async def scenario() -> None:
+        context = tls.server_context(topology["services"]["okta"], log, "HTTPS")
+        assert context is not None
+        listener = tls.HttpsListener(ctx, "https", app, context)
+        task = await _started(listener)
+        try:
+            async with httpx.AsyncClient(verify=tls.lab_trust(ctx)) as client:
+                resp = await client.get(f"https://{SUBNET}.30:{listener.sock.getsockname()[1]}/cookies")
+            cookies = resp.headers.get_list("set-cookie")
+            assert [c.lower().count("; secure") for c in cookies] == [1, 1], cookies
+            assert cookies[0].startswith("sid=secure-looking-value") and "HttpOnly" in cookies[0]
+            plain = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=plain, base_url="http://org") as client:
+                assert "; secure" not in (await client.get("/cookies")).headers.get_list("set-cookie")[0].lower()
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(scenario())
+    assert tls.lab_trust(ctx) is tls.client_context(topology["ca"]["cert"])
+    del topology["ca"]
+    assert tls.lab_trust(ctx) is True

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from lab.client_env import okta_sdk_config
+from lab.client_env import lab_verify, okta_sdk_config, org_url
 from services.common.context import ServiceContext
 from services.common.events import Journal
 from services.okta import policies
@@ -15,7 +15,6 @@ from services.okta.groups import ensure_everyone
 from services.okta.org import Org
 from services.okta.settings import OrgSettings
 from services.okta.store import Store
-from tests.support import url
 
 
 def in_process_org(state_dir: Path, org_url: str = "http://org") -> Org:
@@ -31,9 +30,11 @@ def in_process_org(state_dir: Path, org_url: str = "http://org") -> Org:
 
 
 def org_client(topology) -> httpx.Client:
+    """An SSWS client of the org at the URL it advertises (HTTPS, the lab CA trusted), so the
+    `_links` it answers with can be followed with the same client."""
     token = topology["credentials"]["okta_api_token"]
-    return httpx.Client(base_url=url(topology, "okta"), headers={"Authorization": f"SSWS {token}"},
-                        timeout=10)
+    return httpx.Client(base_url=org_url(topology), headers={"Authorization": f"SSWS {token}"},
+                        timeout=10, verify=lab_verify(topology))
 
 
 def sdk_config(topology) -> dict[str, Any]:

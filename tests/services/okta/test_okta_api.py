@@ -9,6 +9,7 @@ import httpx
 import pyotp
 import pytest
 
+from lab.client_env import lab_verify, org_url
 from tests.services.okta.support import assert_error, org_client, sdk_config
 from tests.support import admin_headers, running_services, url
 
@@ -224,7 +225,8 @@ def test_username_format_change_recomputes_app_users(api):
 
 
 # -- TOTP ---------------------------------------------------------------------------------------
-def test_totp_enrol_qr_activate_verify(api):
+def test_totp_enrol_qr_activate_verify(api, topo):
+    web = httpx.Client(verify=lab_verify(topo), timeout=10)     # no token: the QR link is its own credential
     user = api.get("/api/v1/users/bob").json()
     enrolled = api.post(f"/api/v1/users/{user['id']}/factors",
                         json={"factorType": "token:software:totp", "provider": "OKTA"})
@@ -236,9 +238,9 @@ def test_totp_enrol_qr_activate_verify(api):
     uri = act["qrContents"]
     assert uri == (f"otpauth://totp/lab:bob@corp.example.com?secret={act['sharedSecret']}"
                    "&issuer=lab&period=30&digits=6")
-    png = httpx.get(f["_links"]["qrcode"]["href"])
+    png = web.get(f["_links"]["qrcode"]["href"])
     assert png.headers["content-type"] == "image/png" and png.content.startswith(b"\x89PNG")
-    assert httpx.get(f["_links"]["qrcode"]["href"], params={"format": "text"}).text == uri
+    assert web.get(f["_links"]["qrcode"]["href"], params={"format": "text"}).text == uri
     assert_error(api.post(f["_links"]["activate"]["href"], json={"passCode": "000000"}
                           if code_at(act["sharedSecret"]) != "000000" else {"passCode": "111111"}), 403, "E0000068")
     assert_error(api.post(f"{f['_links']['self']['href']}/verify", json={"passCode": "123456"}), 400, "E0000001")
@@ -248,7 +250,7 @@ def test_totp_enrol_qr_activate_verify(api):
     assert [(x["factorType"], x["provider"], x["status"]) for x in listed] == [
         ("token:software:totp", "OKTA", "ACTIVE")]
     assert "sharedSecret" not in str(listed)
-    assert_error(httpx.get(f["_links"]["qrcode"]["href"]), 404, "E0000007")   # gone once active
+    assert_error(web.get(f["_links"]["qrcode"]["href"]), 404, "E0000007")   # gone once active
     catalog = {(c["factorType"], c["provider"]): c["status"]
                for c in api.get(f"/api/v1/users/{user['id']}/factors/catalog").json()}
     assert catalog[("token:software:totp", "OKTA")] == "ACTIVE" and catalog[("push", "OKTA")] == "NOT_SETUP"
@@ -408,22 +410,23 @@ def test_okta_sdk_users_apps_factors(topo, monkeypatch):
 
 # -- the Authentication API (primary authentication) ---------------------------------------------
 def test_authn_password_then_totp(api, topo):
-    base = url(topo, "okta")
+    web = httpx.Client(verify=lab_verify(topo), timeout=10)  # the org's links are HTTPS (lab CA)
+    base = org_url(topo)
     u = api.post("/api/v1/users", params={"activate": "true"},
                  json={"profile": {"login": "authn@corp.example.com", "firstName": "Au", "lastName": "Thn"},
                        "credentials": {"password": {"value": "Right-Passw0rd"}}}).json()
     creds = {"username": "authn@corp.example.com", "password": "Right-Passw0rd"}
-    plain = httpx.post(f"{base}/api/v1/authn", json=creds)
+    plain = web.post(f"{base}/api/v1/authn", json=creds)
     assert plain.status_code == 200 and plain.json()["status"] == "SUCCESS" and plain.json()["sessionToken"]
-    assert_error(httpx.post(f"{base}/api/v1/authn", json={"username": "authn@corp.example.com", "password": "nope"}),
+    assert_error(web.post(f"{base}/api/v1/authn", json={"username": "authn@corp.example.com", "password": "nope"}),
                  401, "E0000004")
-    assert_error(httpx.post(f"{base}/api/v1/authn", json={"username": "ghost@corp.example.com", "password": "x"}),
+    assert_error(web.post(f"{base}/api/v1/authn", json={"username": "ghost@corp.example.com", "password": "x"}),
                  401, "E0000004")
     # an AD-sourced user whose "password" is really an MFA code (failure F7): delegated auth fails
-    assert_error(httpx.post(f"{base}/api/v1/authn", json={"username": "alice@corp.example.com", "password": "123456"}),
+    assert_error(web.post(f"{base}/api/v1/authn", json={"username": "alice@corp.example.com", "password": "123456"}),
                  401, "E0000004")
     f, secret = totp_factor(api, u["id"])
-    mfa = httpx.post(f"{base}/api/v1/authn", json=creds).json()
+    mfa = web.post(f"{base}/api/v1/authn", json=creds).json()
     assert mfa["status"] == "MFA_REQUIRED" and mfa["stateToken"]
     factor = mfa["_embedded"]["factors"][0]
     assert factor["id"] == f["id"]
@@ -431,14 +434,14 @@ def test_authn_password_then_totp(api, topo):
     verify = factor["_links"]["verify"]["href"]
     used = {code_at(secret, s) for s in (-1, 0, 1)}
     wrong = next(c for c in ("000000", "111111", "222222", "333333") if c not in used)
-    assert_error(httpx.post(verify, json={"stateToken": mfa["stateToken"], "passCode": wrong}), 403, "E0000068")
-    done = httpx.post(verify, json={"stateToken": mfa["stateToken"], "passCode": code_at(secret, 1)})
+    assert_error(web.post(verify, json={"stateToken": mfa["stateToken"], "passCode": wrong}), 403, "E0000068")
+    done = web.post(verify, json={"stateToken": mfa["stateToken"], "passCode": code_at(secret, 1)})
     assert done.status_code == 200 and done.json()["status"] == "SUCCESS"
-    again = httpx.post(verify, json={"stateToken": mfa["stateToken"], "passCode": code_at(secret)})
+    again = web.post(verify, json={"stateToken": mfa["stateToken"], "passCode": code_at(secret)})
     assert_error(again, 401, "E0000011")
-    assert_error(httpx.post(verify, json={"stateToken": "bogus", "passCode": "123456"}), 401, "E0000011")
-    assert_error(httpx.post(f"{base}/api/v1/authn", content=b"{"), 400, "E0000001")
-    assert_error(httpx.post(f"{base}/api/v1/authn", json={"username": "x", "password": "y"},
+    assert_error(web.post(verify, json={"stateToken": "bogus", "passCode": "123456"}), 401, "E0000011")
+    assert_error(web.post(f"{base}/api/v1/authn", content=b"{"), 400, "E0000001")
+    assert_error(web.post(f"{base}/api/v1/authn", json={"username": "x", "password": "y"},
                             headers={"Authorization": "SSWS wrong"}), 401, "E0000011")
 
 

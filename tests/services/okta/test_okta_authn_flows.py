@@ -14,6 +14,7 @@ import pyotp
 import pytest
 
 from lab import process_runtime as pr
+from lab.client_env import lab_verify, org_url
 from tests.services.okta.support import assert_error, org_client
 from tests.support import admin_headers, default_seed, running_services, url
 
@@ -47,8 +48,8 @@ def api(lab):
 
 
 def authn(lab, path: str = "/api/v1/authn", **body) -> httpx.Response:
-    href = path if path.startswith("http") else url(lab["topo"], "okta") + path
-    return httpx.post(href, json=body, timeout=10)
+    href = path if path.startswith("http") else org_url(lab["topo"]) + path
+    return httpx.post(href, json=body, timeout=10, verify=lab_verify(lab["topo"]))
 
 
 def fte_group(api) -> str:

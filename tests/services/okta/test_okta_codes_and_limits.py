@@ -16,6 +16,7 @@ import time
 import httpx
 import pytest
 
+from lab.client_env import lab_verify, org_url
 from services.okta.limits import RateLimiter
 from services.okta.settings import OrgSettings
 from tests.services.okta.support import assert_error, org_client
@@ -194,20 +195,21 @@ def test_authn_with_an_sms_factor(lab, api, clock):
     code, seen = last_code(lab, "sms", "+15550100009")
     api.post(f["_links"]["activate"]["href"], json={"passCode": code})
     clock.advance()
-    org = url(lab, "okta")
-    tx = httpx.post(f"{org}/api/v1/authn", json={"username": "tom", "password": "Tom-Passw0rd1"}).json()
+    org = org_url(lab)
+    web = httpx.Client(verify=lab_verify(lab), timeout=10)  # the org's links are HTTPS (lab CA)
+    tx = web.post(f"{org}/api/v1/authn", json={"username": "tom", "password": "Tom-Passw0rd1"}).json()
     assert tx["status"] == "MFA_REQUIRED"
     factor = tx["_embedded"]["factors"][0]
     assert factor["factorType"] == "sms" and factor["profile"]["phoneNumber"].endswith("0009")
     assert "5550100009" not in factor["profile"]["phoneNumber"]        # masked before sign-in
     verify = factor["_links"]["verify"]["href"]
-    ch = httpx.post(verify, json={"stateToken": tx["stateToken"]}).json()
+    ch = web.post(verify, json={"stateToken": tx["stateToken"]}).json()
     assert ch["status"] == "MFA_CHALLENGE" and ch["factorResult"] == "CHALLENGE"
     assert ch["_links"]["next"]["name"] == "verify" and ch["_links"]["resend"][0]["name"] == "sms"
     code, seen = last_code(lab, "sms", "+15550100009", seen)
-    assert_error(httpx.post(ch["_links"]["resend"][0]["href"], json={"stateToken": tx["stateToken"]}), 429, "E0000109")
-    assert_error(httpx.post(verify, json={"stateToken": tx["stateToken"], "passCode": other(code)}), 403, "E0000068")
-    done = httpx.post(verify, json={"stateToken": tx["stateToken"], "passCode": code}).json()
+    assert_error(web.post(ch["_links"]["resend"][0]["href"], json={"stateToken": tx["stateToken"]}), 429, "E0000109")
+    assert_error(web.post(verify, json={"stateToken": tx["stateToken"], "passCode": other(code)}), 403, "E0000068")
+    done = web.post(verify, json={"stateToken": tx["stateToken"], "passCode": code}).json()
     assert done["status"] == "SUCCESS" and done["sessionToken"]
 
 
@@ -222,18 +224,19 @@ def test_authn_enrols_an_sms_factor_inline(lab, api, clock):
     api.post(f"/api/v1/policies/{pol['id']}/rules", json={"name": "at login", "actions": {"enroll": {"self": "LOGIN"}}})
     user = new_user(api, "ivy@corp.example.com", "Ivy-Passw0rd12")
     api.put(f"/api/v1/groups/{grp['id']}/users/{user['id']}")
-    org = url(lab, "okta")
-    tx = httpx.post(f"{org}/api/v1/authn", json={"username": "ivy", "password": "Ivy-Passw0rd12"}).json()
+    org = org_url(lab)
+    web = httpx.Client(verify=lab_verify(lab), timeout=10)  # the org's links are HTTPS (lab CA)
+    tx = web.post(f"{org}/api/v1/authn", json={"username": "ivy", "password": "Ivy-Passw0rd12"}).json()
     assert tx["status"] == "MFA_ENROLL"
     offered = {(f["factorType"], f["provider"]): f["enrollment"] for f in tx["_embedded"]["factors"]}
     assert offered == {("sms", "OKTA"): "REQUIRED"}
-    tx = httpx.post(f"{org}/api/v1/authn/factors", json={
+    tx = web.post(f"{org}/api/v1/authn/factors", json={
         "stateToken": tx["stateToken"], "factorType": "sms", "provider": "OKTA",
         "profile": {"phoneNumber": "+15550100077"}}).json()
     assert tx["status"] == "MFA_ENROLL_ACTIVATE" and tx["_links"]["next"]["name"] == "activate"
     assert tx["_links"]["resend"][0]["name"] == "sms"
     code, _ = last_code(lab, "sms", "+15550100077")
-    done = httpx.post(tx["_links"]["next"]["href"], json={"stateToken": tx["stateToken"], "passCode": code}).json()
+    done = web.post(tx["_links"]["next"]["href"], json={"stateToken": tx["stateToken"], "passCode": code}).json()
     assert done["status"] == "SUCCESS"
     api.delete(f"/api/v1/policies/{pol['id']}")
 

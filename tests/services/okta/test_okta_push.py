@@ -7,6 +7,7 @@ import time
 import httpx
 import pytest
 
+from lab.client_env import lab_verify, org_url
 from tests.services.okta.support import assert_error, org_client
 from tests.support import admin_headers, running_services, url
 
@@ -72,8 +73,8 @@ def enrol_okta_verify(api, phone: str, login: str) -> dict:
     assert p["id"].startswith("opf") and len(p["id"]) == 20
     uri = act["qrContents"]
     assert uri.startswith(f"oktaverify://{user['profile']['login']}/?t=") and f"f={p['id']}" in uri
-    assert httpx.get(act["_links"]["qrcode"]["href"], params={"format": "text"}).text == uri
-    assert httpx.get(act["_links"]["qrcode"]["href"]).content.startswith(b"\x89PNG")
+    assert api.get(act["_links"]["qrcode"]["href"], params={"format": "text"}).text == uri
+    assert api.get(act["_links"]["qrcode"]["href"]).content.startswith(b"\x89PNG")
     waiting = api.post(p["_links"]["poll"]["href"]).json()
     assert waiting["factorResult"] == "WAITING"
     scanned = httpx.post(f"{phone}/scan", json={"uri": uri})
@@ -240,20 +241,21 @@ def test_restart_keeps_users_factors_codes_and_transactions(lab):
 
 
 def test_authn_push_with_primary_authentication(lab, api):
-    base = url(lab.topo, "okta")
+    base = org_url(lab.topo)
+    web = httpx.Client(verify=lab_verify(lab.topo), timeout=10)  # the org's links are HTTPS (lab CA)
     api.post("/api/v1/users", params={"activate": "true"},
              json={"profile": {"login": "pat@corp.example.com", "firstName": "Pat", "lastName": "P"},
                    "credentials": {"password": {"value": "Pat-Passw0rd!"}}})
     enrol_okta_verify(api, lab.phone, "pat@corp.example.com")
     creds = {"username": "pat@corp.example.com", "password": "Pat-Passw0rd!"}
-    mfa = httpx.post(f"{base}/api/v1/authn", json=creds).json()
+    mfa = web.post(f"{base}/api/v1/authn", json=creds).json()
     assert mfa["status"] == "MFA_REQUIRED"
     factor = next(f for f in mfa["_embedded"]["factors"] if f["factorType"] == "push")
-    body = httpx.post(factor["_links"]["verify"]["href"], json={"stateToken": mfa["stateToken"]}).json()
+    body = web.post(factor["_links"]["verify"]["href"], json={"stateToken": mfa["stateToken"]}).json()
     assert body["status"] == "MFA_CHALLENGE" and body["factorResult"] == "WAITING"
     assert body["_links"]["next"]["name"] == "poll"
     deadline = time.monotonic() + 5
     while body.get("status") != "SUCCESS" and time.monotonic() < deadline:
         time.sleep(0.1)
-        body = httpx.post(body["_links"]["next"]["href"], json={"stateToken": mfa["stateToken"]}).json()
+        body = web.post(body["_links"]["next"]["href"], json={"stateToken": mfa["stateToken"]}).json()
     assert body["status"] == "SUCCESS" and body["sessionToken"]

@@ -14,7 +14,7 @@ import aiohttp
 import httpx
 import pytest
 
-from lab.client_env import client_env
+from lab.client_env import client_env, lab_verify, org_url
 from tests.services.okta.support import org_client, sdk_config
 from tests.support import admin_headers, running_services, url
 
@@ -255,26 +255,27 @@ def test_self_service_enrolment_names_the_user_and_imports_name_okta_system(sdk,
                                                     "okta_push": {"enroll": {"self": "REQUIRED"}}}}}).json()
     api.post(f"/api/v1/policies/{policy['id']}/rules", json={"name": "first sign in",
                                                               "actions": {"enroll": {"self": "LOGIN"}}})
-    base = url(topo, "okta")
+    base = org_url(topo)
+    web = httpx.Client(verify=lab_verify(topo), timeout=10)  # the org's links are HTTPS (lab CA)
     try:
         olga = api.post("/api/v1/users", params={"activate": "true"}, json={
             "profile": {"login": "olga@corp.example.com", "firstName": "Olga", "lastName": "Tester"},
             "credentials": {"password": {"value": "Olga-Passw0rd!"}}}).json()
-        tx = httpx.post(f"{base}/api/v1/authn", json={"username": "olga@corp.example.com",
+        tx = web.post(f"{base}/api/v1/authn", json={"username": "olga@corp.example.com",
                                                       "password": "Olga-Passw0rd!"}).json()
         assert tx["status"] == "MFA_ENROLL", tx
         # Okta Verify's code, then its push, as the sign-in widget would.
-        tx = httpx.post(f"{base}/api/v1/authn/factors", json={
+        tx = web.post(f"{base}/api/v1/authn/factors", json={
             "stateToken": tx["stateToken"], "factorType": "token:software:totp", "provider": "OKTA"}).json()
         secret = tx["_embedded"]["factor"]["_embedded"]["activation"]["sharedSecret"]
-        tx = httpx.post(tx["_links"]["next"]["href"], json={"stateToken": tx["stateToken"],
+        tx = web.post(tx["_links"]["next"]["href"], json={"stateToken": tx["stateToken"],
                                                             "passCode": pyotp.TOTP(secret).now()}).json()
         assert tx["status"] == "MFA_ENROLL", tx
-        tx = httpx.post(f"{base}/api/v1/authn/factors", json={
+        tx = web.post(f"{base}/api/v1/authn/factors", json={
             "stateToken": tx["stateToken"], "factorType": "push", "provider": "OKTA"}).json()
         qr = tx["_embedded"]["factor"]["_embedded"]["activation"]["qrContents"]
         activation_token = qr.split("t=")[1].split("&")[0]
-        phone = httpx.post(f"{base}/idp/authenticators/okta-verify/enroll", json={
+        phone = web.post(f"{base}/idp/authenticators/okta-verify/enroll", json={
             "activationToken": activation_token, "pushEndpoint": "http://127.0.0.1:9/push"})
         assert phone.status_code == 200, phone.text
         me = {"id": olga["id"], "type": "User", "alternateId": "olga@corp.example.com", "displayName": "Olga Tester"}

@@ -9,6 +9,7 @@ import httpx
 import pyotp
 import pytest
 
+from lab.client_env import lab_verify, org_url
 from services.phone.authenticator import Account, InvalidAccount, Wallet
 from tests.support import admin_headers, running_services, url
 
@@ -25,7 +26,8 @@ def lab(tmp_path_factory):
 @pytest.fixture
 def org(lab):
     token = lab["credentials"]["okta_api_token"]
-    with httpx.Client(base_url=url(lab, "okta"), headers={"Authorization": f"SSWS {token}"}, timeout=20) as c:
+    with httpx.Client(base_url=org_url(lab), headers={"Authorization": f"SSWS {token}"}, timeout=20,
+                      verify=lab_verify(lab)) as c:
         yield c
 
 
@@ -136,3 +138,25 @@ def test_phone_page_forms_need_their_csrf_token(lab):
         shown_code = re.search(r"data-code>(\d{3}) (\d{3})<", shown)
         assert shown_code and "s left of 30" in shown and SECRET not in shown
         assert pyotp.TOTP(SECRET).verify("".join(shown_code.groups()), valid_window=1)
+
+
+def test_the_phone_refuses_an_org_whose_certificate_is_not_the_lab_cas(lab, org):
+    """The phone trusts the lab CA alone for the org's HTTPS URLs: behind a TLS-inspecting proxy
+    (the org's `intercept_tls` fault) neither the QR image nor the push enrolment goes through."""
+    push = enrol(org, "push")
+    activation = push["_embedded"]["activation"]
+    assert activation["_links"]["qrcode"]["href"].startswith("https://")
+    faults = url(lab, "okta", "admin") + "/faults"
+    added = httpx.post(faults, json={"action": "intercept_tls", "protocol": "https"}, headers=admin_headers(lab))
+    assert added.status_code == 200, added.text
+    try:
+        by_url = httpx.post(f"{url(lab, 'phone')}/scan", json={"url": activation["_links"]["qrcode"]["href"]},
+                            timeout=20)
+        assert by_url.status_code == 400 and "could not load" in by_url.text, by_url.text
+        by_uri = httpx.post(f"{url(lab, 'phone')}/scan", json={"uri": activation["qrContents"]}, timeout=20)
+        assert by_uri.status_code == 400 and "the org could not be reached" in by_uri.text, by_uri.text
+    finally:
+        httpx.delete(faults, headers=admin_headers(lab)).raise_for_status()
+    assert httpx.get(f"{url(lab, 'phone')}/accounts").json() == []
+    scanned = httpx.post(f"{url(lab, 'phone')}/scan", json={"uri": activation["qrContents"]}, timeout=20)
+    assert scanned.status_code == 200, scanned.text

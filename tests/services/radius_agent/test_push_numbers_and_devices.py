@@ -12,6 +12,7 @@ import time
 import httpx
 import pytest
 
+from lab.client_env import lab_verify, org_url
 from tests.services.okta.support import org_client
 from tests.support import running_services, url
 
@@ -66,23 +67,25 @@ def pushes_of(phone: httpx.Client, login: str) -> int:
 
 def sign_in_to_push(topology, user_agent: str = "Mozilla/5.0 (lab browser)") -> tuple[str, dict]:
     """The sign-in page's calls: password, then Okta Verify push; returns the stateToken and answer."""
-    base, headers = url(topology, "okta"), {"User-Agent": user_agent}
-    mfa = httpx.post(f"{base}/api/v1/authn", json={"username": PAT, "password": PASSWORD}, headers=headers).json()
+    base, headers = org_url(topology), {"User-Agent": user_agent}
+    mfa = httpx.post(f"{base}/api/v1/authn", json={"username": PAT, "password": PASSWORD}, headers=headers,
+                     verify=lab_verify(topology)).json()
     assert mfa["status"] == "MFA_REQUIRED"
     factor = next(f for f in mfa["_embedded"]["factors"] if f["factorType"] == "push")
     body = httpx.post(factor["_links"]["verify"]["href"], json={"stateToken": mfa["stateToken"]},
-                      headers=headers).json()
+                      headers=headers, verify=lab_verify(topology)).json()
     assert body["status"] == "MFA_CHALLENGE" and body["factorResult"] == "WAITING"
     return mfa["stateToken"], body
 
 
-def poll(state_token: str, body: dict, until: set[str]) -> dict:
+def poll(topology, state_token: str, body: dict, until: set[str]) -> dict:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if body.get("status") == "SUCCESS" or body.get("factorResult") in until:
             return body
         time.sleep(0.3)        # under the org's 4 authn calls per second per user
-        body = httpx.post(body["_links"]["next"]["href"], json={"stateToken": state_token}).json()
+        body = httpx.post(body["_links"]["next"]["href"], json={"stateToken": state_token},
+                          verify=lab_verify(topology)).json()
     raise AssertionError(f"the push did not end: {body}")
 
 
@@ -99,7 +102,7 @@ def test_sign_in_page_shows_the_number_and_the_phone_three_choices(lab):
     assert phone.get("/pushes").json()[-1]["state"] == "waiting"
     tapped = phone.post(f"/pushes/{pushed['transactionId']}/answer", json={"answer": "approve", "number": answer})
     assert tapped.status_code == 200 and tapped.json()["state"] == "approved", tapped.text
-    done = poll(token, body, {"REJECTED", "TIMEOUT"})
+    done = poll(topology, token, body, {"REJECTED", "TIMEOUT"})
     assert done["status"] == "SUCCESS" and done["sessionToken"]
 
 
@@ -112,7 +115,7 @@ def test_a_wrong_number_denies_the_sign_in(lab):
     wrong = next(n for n in pushed["choices"] if n != answer)
     tapped = phone.post(f"/pushes/{pushed['transactionId']}/answer", json={"answer": "approve", "number": wrong})
     assert tapped.status_code == 200 and tapped.json()["state"] == "denied"
-    done = poll(token, body, {"REJECTED", "TIMEOUT"})
+    done = poll(topology, token, body, {"REJECTED", "TIMEOUT"})
     assert done["factorResult"] == "REJECTED"
     logs = api.get("/api/v1/logs", params={"filter": 'eventType eq "user.mfa.okta_verify.deny_push"'}).json()
     assert any("wrong number" in (e["outcome"].get("reason") or "") for e in logs)
@@ -167,7 +170,7 @@ def test_the_radius_agents_sign_in_gets_no_number(lab):
     token, body = sign_in_to_push(topology, user_agent="okta-radius-agent-lab/2.x")
     assert "_embedded" not in body["_embedded"]["factor"]
     assert wait_push(phone, before, PAT)["choices"] is None
-    assert poll(token, body, {"REJECTED", "TIMEOUT"})["status"] == "SUCCESS"
+    assert poll(topology, token, body, {"REJECTED", "TIMEOUT"})["status"] == "SUCCESS"
 
 
 radclient = pytest.mark.skipif(shutil.which("radclient") is None, reason="radclient not installed")
