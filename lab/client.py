@@ -39,7 +39,11 @@ class LabClient:
     def __init__(self, topology: dict[str, Any]) -> None:
         self.topology = topology
         # HTTPS to the org verified against the lab CA; the other services' APIs are plain HTTP.
-        self._http = httpx.Client(timeout=30, verify=lab_verify(topology))
+        # Idle connections are dropped after 2 s, before uvicorn's 5 s keep-alive closes them: at
+        # equal timeouts a request could go out on a connection the server was closing
+        # (RemoteProtocolError "Server disconnected", seen once in `code-lockout`).
+        self._http = httpx.Client(timeout=30, verify=lab_verify(topology),
+                                  limits=httpx.Limits(keepalive_expiry=2.0))
         self._texts_read: dict[str, int] = {}      # number -> the last SMS/call whose code was read
 
     def close(self) -> None:

@@ -93,9 +93,11 @@ class Agent:
                 self.last_error = str(exc)
                 self.org_answered = self.org_answered or exc.status is not None
                 self.ctx.record("agent.register", peer="okta", outcome="failed", reason=str(exc)[:200])
-                # The org may still be starting (the lab starts everything at once): retry soon.
+                # The org may still be starting (the lab starts everything at once): retry within a
+                # second while it has never answered, then back off to the retry interval.
                 attempt += 1
-                await asyncio.sleep(min(self.settings.retry_seconds, 0.2 * 2 ** attempt))
+                starting = not self.org_answered and attempt <= 10
+                await asyncio.sleep(min(self.settings.retry_seconds, 1.0 if starting else 0.2 * 2 ** attempt))
 
     async def schedule(self, org: OrgClient) -> None:
         """Ask the org for an import when the interval is up (it is then run like any other job,

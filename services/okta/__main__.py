@@ -56,6 +56,7 @@ async def build(ctx) -> Service:
         org.limiter.clear()
         store.wipe()
         initialise()
+        store.commit()       # the admin API answers outside the gate: commit before it says done
 
     async def health() -> tuple[bool, str]:
         return True, f"{org.people.count()} users, {store.count('apps')} apps"

@@ -15,12 +15,22 @@ FACTOR_PREFIX = {("push", "OKTA"): "opf", ("token:software:totp", "OKTA"): "ost"
                  ("call", "OKTA"): "clf", ("email", "OKTA"): "emf"}
 
 
+def _random_chars(count: int) -> str:
+    """`count` characters of the alphabet, uniform: one read of the system's randomness, bytes of
+    248 or more dropped so that 62 divides what is kept (secrets.choice read it once a character:
+    3% of the org's CPU in an import)."""
+    out: list[str] = []
+    while len(out) < count:
+        out += [_ALPHABET[b % 62] for b in secrets.token_bytes(count + 8) if b < 248]
+    return "".join(out[:count])
+
+
 def new_id(prefix: str, length: int = 20) -> str:
-    return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(length - len(prefix)))
+    return prefix + _random_chars(length - len(prefix))
 
 
 def token(length: int = 20) -> str:
-    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+    return _random_chars(length)
 
 
 def digest(secret: str) -> str:
