@@ -18,7 +18,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .der import tlv
+from .der import read_tlv, tlv
 
 if TYPE_CHECKING:
     import ldap3
@@ -201,19 +201,10 @@ def _filter(text: str, pos: int) -> tuple[bytes, int]:
 
 def _read(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
     """(tag, content start, content end) of the TLV at `pos`."""
-    if pos + 2 > end:
-        raise LDAPProtocolError("truncated reply")
-    tag, n = data[pos], data[pos + 1]
-    pos += 2
-    if n & 0x80:
-        count = n & 0x7F
-        if count == 0 or count > 4 or pos + count > end:
-            raise LDAPProtocolError("bad length in reply")
-        n = int.from_bytes(data[pos:pos + count], "big")
-        pos += count
-    if pos + n > end:
-        raise LDAPProtocolError("reply overruns its container")
-    return tag, pos, pos + n
+    try:
+        return read_tlv(data, pos, end)
+    except ValueError as exc:
+        raise LDAPProtocolError(f"reply: {exc}") from None
 
 
 def _result(data: bytes, pos: int, end: int) -> Result:

@@ -113,21 +113,7 @@ _FILTER_SETS = (0xA0, 0xA1)        # and, or: a SET OF Filter
 _FILTER_NOT = 0xA2
 
 
-def _tlv_at(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
-    """(tag, content start, content end) of the TLV at `pos`; ValueError when it overruns `end`."""
-    if pos + 2 > end:
-        raise ValueError("truncated")
-    tag, n = data[pos], data[pos + 1]
-    pos += 2
-    if n & 0x80:
-        count = n & 0x7F
-        if count == 0 or count > 4 or pos + count > end:
-            raise ValueError("bad length")
-        n = int.from_bytes(data[pos:pos + count], "big")
-        pos += count
-    if pos + n > end:
-        raise ValueError("overruns its container")
-    return tag, pos, pos + n
+_tlv_at = der.read_tlv    # (tag, content start, content end); ValueError when it overruns
 
 
 def search_filter_shape(data: bytes, max_terms: int, max_depth: int) -> tuple[int, int, int] | None:

@@ -68,6 +68,18 @@ def _root_dse_search(msgid: int) -> bytes:
     return _message(msgid, bytes([0x63, len(op)]) + op)
 
 
+def _reader(sock):
+    """read(n): exactly n bytes from `sock`, failing if the DC closes the connection first."""
+    def read(n: int) -> bytes:
+        out = b""
+        while len(out) < n:
+            chunk = sock.recv(n - len(out))
+            assert chunk, "the DC closed the connection"
+            out += chunk
+        return out
+    return read
+
+
 def _read_message_id(read) -> int:
     """The messageID of the next LDAPMessage `read(n)` yields, its whole body consumed."""
     assert read(1) == b"\x30"
@@ -87,27 +99,11 @@ def test_plaintext_pipelined_after_starttls_is_never_answered_over_tls(dc):
     raw = socket.create_connection((dc["host"], dc["ports"]["ldap"]), timeout=10)
     try:
         raw.sendall(_message(1, extended) + _root_dse_search(2))     # one segment: StartTLS + injected
-
-        def read_plain(n: int) -> bytes:
-            out = b""
-            while len(out) < n:
-                chunk = raw.recv(n - len(out))
-                assert chunk, "the DC closed the connection before answering StartTLS"
-                out += chunk
-            return out
-        assert _read_message_id(read_plain) == 1                     # the ExtendedResponse, in clear
+        assert _read_message_id(_reader(raw)) == 1                     # the ExtendedResponse, in clear
         context = ssl.create_default_context()
         context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
         tls = context.wrap_socket(raw, server_hostname=dc["host"])
         tls.sendall(_root_dse_search(3))
-
-        def read_tls(n: int) -> bytes:
-            out = b""
-            while len(out) < n:
-                chunk = tls.recv(n - len(out))
-                assert chunk, "the DC closed the TLS connection"
-                out += chunk
-            return out
-        assert _read_message_id(read_tls) == 3         # not 2: the injected search was dropped
+        assert _read_message_id(_reader(tls)) == 3         # not 2: the injected search was dropped
     finally:
         raw.close()
