@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from lab import process_runtime as pr
+from lab.client_env import lab_verify, org_url
 from tests.support import admin_headers, url, wait_until
 
 SUBNET = "127.0.95"
@@ -49,7 +50,14 @@ def lab(start_services):
 def admin(lab):
     token = lab["topo"]["credentials"]["okta_api_token"]
     with httpx.Client(base_url=url(lab["topo"], "okta"), headers={"Authorization": f"SSWS {token}"},
-                      timeout=20) as client:
+                      timeout=20, verify=lab_verify(lab["topo"])) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def web(lab):
+    """What a user's browser or app does: follows the org's links (HTTPS), trusting the lab CA."""
+    with httpx.Client(timeout=20, verify=lab_verify(lab["topo"])) as client:
         yield client
 
 
@@ -99,7 +107,7 @@ def onboarded(lab, admin):
     return {"alice": alice, "app": app, "policy": policy.json(), "directory": directory}
 
 
-def test_activation_email_link_and_enrolment(lab, onboarded, admin):
+def test_activation_email_link_and_enrolment(lab, onboarded, admin, web):
     topo = lab["topo"]
     mail, phone = url(topo, "mail"), url(topo, "phone")
     alice = onboarded["alice"]
@@ -107,67 +115,67 @@ def test_activation_email_link_and_enrolment(lab, onboarded, admin):
     assert resp.status_code == 200 and resp.json() == {}
     assert admin.get(f"/api/v1/users/{alice['id']}").json()["status"] == "ACTIVE"
     # Alice's mailbox
-    inbox = wait_for(lambda: httpx.get(f"{mail}/messages", params={"to": ALICE}).json(), bool)
-    message = httpx.get(f"{mail}/messages/{inbox[-1]['id']}").json()
+    inbox = wait_for(lambda: web.get(f"{mail}/messages", params={"to": ALICE}).json(), bool)
+    message = web.get(f"{mail}/messages/{inbox[-1]['id']}").json()
     assert message["subject"] == "Welcome to Okta!" and message["envelope"]["to"] == [ALICE]
-    link = re.search(r"(http://\S+/welcome/([A-Za-z0-9]+))", message["text"])
-    assert link and link.group(1).startswith(url(topo, "okta")), message["text"]
+    link = re.search(r"(https://\S+/welcome/([A-Za-z0-9]+))", message["text"])
+    assert link and link.group(1).startswith(org_url(topo) + "/"), message["text"]     # the org's HTTPS URL
     token = link.group(2)
     assert all(token not in str(e) for e in events(topo, "mail") + events(topo, "okta"))
     # the link: sign in with the activation token -> enrolment per the policy
-    tx = httpx.post(f"{url(topo, 'okta')}/api/v1/authn", json={"token": token}).json()
+    tx = web.post(f"{url(topo, 'okta')}/api/v1/authn", json={"token": token}).json()
     assert tx["status"] == "MFA_ENROLL", tx
     offered = {(f["factorType"], f["provider"]): f for f in tx["_embedded"]["factors"]}
     assert {k: f["enrollment"] for k, f in offered.items()} == {
         ("push", "OKTA"): "REQUIRED", ("token:software:totp", "OKTA"): "REQUIRED"}
     assert "skip" not in tx["_links"]
     # the token is spent
-    again = httpx.post(f"{url(topo, 'okta')}/api/v1/authn", json={"token": token})
+    again = web.post(f"{url(topo, 'okta')}/api/v1/authn", json={"token": token})
     assert again.status_code == 401 and again.json()["errorCode"] == "E0000004"
     # TOTP: enrol, scan the PNG, activate with the phone's code
     enroll = offered[("token:software:totp", "OKTA")]["_links"]["enroll"]["href"]
-    tx = httpx.post(enroll, json={"stateToken": tx["stateToken"], "factorType": "token:software:totp",
+    tx = web.post(enroll, json={"stateToken": tx["stateToken"], "factorType": "token:software:totp",
                                   "provider": "OKTA"}).json()
     assert tx["status"] == "MFA_ENROLL_ACTIVATE" and tx["_links"]["next"]["name"] == "activate"
-    qr = httpx.get(tx["_embedded"]["factor"]["_embedded"]["activation"]["_links"]["qrcode"]["href"])
+    qr = web.get(tx["_embedded"]["factor"]["_embedded"]["activation"]["_links"]["qrcode"]["href"])
     assert qr.headers["content-type"] == "image/png"
-    scanned = httpx.post(f"{phone}/scan", content=qr.content, headers={"Content-Type": "image/png"})
+    scanned = web.post(f"{phone}/scan", content=qr.content, headers={"Content-Type": "image/png"})
     assert scanned.status_code == 200 and scanned.json()["totp"], scanned.text
-    code = httpx.get(f"{phone}/accounts/{ALICE}/code").json()["code"]
-    tx = httpx.post(tx["_links"]["next"]["href"], json={"stateToken": tx["stateToken"], "passCode": code}).json()
+    code = web.get(f"{phone}/accounts/{ALICE}/code").json()["code"]
+    tx = web.post(tx["_links"]["next"]["href"], json={"stateToken": tx["stateToken"], "passCode": code}).json()
     assert tx["status"] == "MFA_ENROLL", tx            # push is required too
     push = next(f for f in tx["_embedded"]["factors"] if f["factorType"] == "push")
     assert push["status"] == "NOT_SETUP"
     # push: enrol, the phone scans and enrols itself, poll until the transaction completes
-    tx = httpx.post(push["_links"]["enroll"]["href"], json={"stateToken": tx["stateToken"],
+    tx = web.post(push["_links"]["enroll"]["href"], json={"stateToken": tx["stateToken"],
                                                             "factorType": "push", "provider": "OKTA"}).json()
     assert tx["status"] == "MFA_ENROLL_ACTIVATE" and tx["factorResult"] == "WAITING"
     assert tx["_links"]["next"]["name"] == "poll"
-    qr = httpx.get(tx["_embedded"]["factor"]["_embedded"]["activation"]["_links"]["qrcode"]["href"])
-    assert httpx.post(f"{phone}/scan", content=qr.content, headers={"Content-Type": "image/png"}).json()["push"]
+    qr = web.get(tx["_embedded"]["factor"]["_embedded"]["activation"]["_links"]["qrcode"]["href"])
+    assert web.post(f"{phone}/scan", content=qr.content, headers={"Content-Type": "image/png"}).json()["push"]
     state = tx["stateToken"]
-    tx = wait_for(lambda: httpx.post(tx["_links"]["next"]["href"], json={"stateToken": state}).json(),
+    tx = wait_for(lambda: web.post(tx["_links"]["next"]["href"], json={"stateToken": state}).json(),
                   lambda body: body["status"] != "MFA_ENROLL_ACTIVATE")
     assert tx["status"] == "SUCCESS" and tx["sessionToken"], tx
     factors = {f["factorType"]: f for f in admin.get(f"/api/v1/users/{alice['id']}/factors").json()}
     assert {t: f["status"] for t, f in factors.items()} == {"token:software:totp": "ACTIVE", "push": "ACTIVE"}
     # a code verifies through the Factors API (what the RADIUS agent does)
-    code = httpx.get(f"{phone}/accounts/alice/code").json()["code"]
+    code = web.get(f"{phone}/accounts/alice/code").json()["code"]
     verified = admin.post(factors["token:software:totp"]["_links"]["verify"]["href"], json={"passCode": code})
     assert verified.status_code == 200 and verified.json()["factorResult"] == "SUCCESS"
 
 
-def test_ad_password_through_the_agent_then_push(lab, onboarded, admin):
+def test_ad_password_through_the_agent_then_push(lab, onboarded, admin, web):
     topo = lab["topo"]
     base = url(topo, "okta")
-    wrong = httpx.post(f"{base}/api/v1/authn", json={"username": ALICE, "password": "Not-Alices-Passw0rd"})
+    wrong = web.post(f"{base}/api/v1/authn", json={"username": ALICE, "password": "Not-Alices-Passw0rd"})
     assert wrong.status_code == 401 and wrong.json()["errorCode"] == "E0000004"
-    tx = httpx.post(f"{base}/api/v1/authn", json={"username": ALICE, "password": "Alice-Passw0rd!"}).json()
+    tx = web.post(f"{base}/api/v1/authn", json={"username": ALICE, "password": "Alice-Passw0rd!"}).json()
     assert tx["status"] == "MFA_REQUIRED", tx
     push = next(f for f in tx["_embedded"]["factors"] if f["factorType"] == "push")
-    body = httpx.post(push["_links"]["verify"]["href"], json={"stateToken": tx["stateToken"]}).json()
+    body = web.post(push["_links"]["verify"]["href"], json={"stateToken": tx["stateToken"]}).json()
     assert body["status"] == "MFA_CHALLENGE" and body["factorResult"] == "WAITING"
-    body = wait_for(lambda: httpx.post(body["_links"]["next"]["href"], json={"stateToken": tx["stateToken"]}).json(),
+    body = wait_for(lambda: web.post(body["_links"]["next"]["href"], json={"stateToken": tx["stateToken"]}).json(),
                     lambda b: b["status"] != "MFA_CHALLENGE" or b.get("factorResult") not in ("WAITING",))
     assert body["status"] == "SUCCESS", body
     checks = [e for e in events(topo, "ad-agent") if e["kind"] == "agent.auth"]
@@ -177,7 +185,7 @@ def test_ad_password_through_the_agent_then_push(lab, onboarded, admin):
     assert imports and imports[0]["fields"]["users.created"] >= 9
 
 
-def test_workspaces_sign_in_with_password_and_code(lab, onboarded):
+def test_workspaces_sign_in_with_password_and_code(lab, onboarded, web):
     """The AWS side of the walkthrough on the same blank lab: AD Connector with RADIUS to the
     agent, a registered directory and a WorkSpace for Alice, then the client's sign-in."""
     from tests.services.workspaces.fakes import aws_client
@@ -205,21 +213,21 @@ def test_workspaces_sign_in_with_password_and_code(lab, onboarded):
                                                 "BundleId": "wsb-0123456789"}])
     assert not created["FailedRequests"], created
     # The MFA field: `push` (this step's code was already used above, and Okta refuses a replay)
-    signin = httpx.post(url(topo, "workspaces") + "/client/signin", timeout=60, json={
+    signin = web.post(url(topo, "workspaces") + "/client/signin", timeout=60, json={
         "registrationCode": code_of, "username": "alice", "password": "Alice-Passw0rd!", "mfaCode": "push"})
     assert signin.status_code == 200, signin.text
     assert signin.json()["userName"].lower() == "alice"
 
 
-def test_restart_keeps_mail_imports_policies_and_factors(lab, onboarded, admin):
+def test_restart_keeps_mail_imports_policies_and_factors(lab, onboarded, admin, web):
     topo, state = lab["topo"], lab["state"]
-    before_mail = httpx.get(url(topo, "mail") + "/messages").json()
+    before_mail = web.get(url(topo, "mail") + "/messages").json()
     before_users = admin.get("/api/v1/users").json()
     names = ["mail", "okta", "ad-agent"]
     pr.stop(state, names)
     started = pr.start(state / "topology.json", topo, names)
     pr.wait_healthy(topo, started, timeout=30)
-    assert httpx.get(url(topo, "mail") + "/messages").json() == before_mail
+    assert web.get(url(topo, "mail") + "/messages").json() == before_mail
     assert {u["id"] for u in admin.get("/api/v1/users").json()} == {u["id"] for u in before_users}
     pols = admin.get("/api/v1/policies", params={"type": "MFA_ENROLL"}).json()
     assert [p["name"] for p in pols] == ["Full time employees", "Default Policy"]
@@ -229,5 +237,5 @@ def test_restart_keeps_mail_imports_policies_and_factors(lab, onboarded, admin):
     assert imports and imports[0]["status"] == "COMPLETED"
     # the agent registered again as the same agent, and delegated authentication still works
     wait_for(lambda: admin.get("/api/v1/directories").json()[0]["agents"][0]["status"], lambda s: s == "ACTIVE")
-    tx = httpx.post(url(topo, "okta") + "/api/v1/authn", json={"username": ALICE, "password": "Alice-Passw0rd!"})
+    tx = web.post(url(topo, "okta") + "/api/v1/authn", json={"username": ALICE, "password": "Alice-Passw0rd!"})
     assert tx.json()["status"] == "MFA_REQUIRED"
