@@ -5,6 +5,16 @@ import socket
 import threading
 
 
+def recv_exactly(sock: socket.socket, n: int) -> bytes:
+    """Exactly n bytes from `sock`, failing if the DC closes the connection first."""
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        assert chunk, "the DC closed the connection"
+        data += chunk
+    return data
+
+
 class Recorder:
     """A UDP relay between a real client and one of the DC's UDP services that keeps what the
     client sent (to mutate real requests, such as MIT's TGS-REQ or kpasswd request, in fuzz tests).

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from ldap3 import NONE, Connection, Server, Tls
 
+from tests.services.dc.support import recv_exactly
 from tests.support import admin_headers, running_services
 
 REALM = "CORP.EXAMPLE.COM"
@@ -124,8 +125,8 @@ def test_the_tcp_retry_of_a_too_big_reply_is_answered_from_the_lookaside(dc, fre
     assert kind == "error" and int(err["error-code"]) == ka.KRB_ERR_RESPONSE_TOO_BIG
     with socket.create_connection((dc["host"], dc["kerberos"]), timeout=5) as tcp:
         tcp.sendall(struct.pack("!I", len(req)) + req)
-        (length,) = struct.unpack("!I", _recv_exactly(tcp, 4))
-        kind, rep = ka._decode_reply(_recv_exactly(tcp, length))
+        (length,) = struct.unpack("!I", recv_exactly(tcp, 4))
+        kind, rep = ka._decode_reply(recv_exactly(tcp, length))
     assert kind == "rep" and ka._check_rep(rep, key, 7, "tcp").ok
     mine = [e for e in events(dc) if e["fields"].get("user") == "alice"]
     assert [e["outcome"] for e in mine[-2:]] == ["KRB_ERR_RESPONSE_TOO_BIG", "ok"]
@@ -334,19 +335,10 @@ def test_tcp_length_prefix_and_several_requests_per_connection(dc):
     with socket.create_connection((dc["host"], dc["kerberos"]), timeout=5) as s:
         for _ in range(3):
             s.sendall(struct.pack("!I", len(real)) + real)
-            (length,) = struct.unpack("!I", _recv_exactly(s, 4))
-            reply = _recv_exactly(s, length)
+            (length,) = struct.unpack("!I", recv_exactly(s, 4))
+            reply = recv_exactly(s, length)
             assert reply[0] == 0x7E    # KRB-ERROR: PREAUTH_REQUIRED
             assert b"CORP.EXAMPLE.COMalice" in reply
-
-
-def _recv_exactly(s, n):
-    data = b""
-    while len(data) < n:
-        chunk = s.recv(n - len(data))
-        assert chunk, "connection closed"
-        data += chunk
-    return data
 
 
 def _real_as_req(dc) -> bytes:

@@ -10,6 +10,7 @@ import subprocess
 import ldap3
 import pytest
 
+from tests.services.dc.support import recv_exactly
 from tests.support import running_services
 
 SUBNET = "127.0.74"
@@ -68,18 +69,6 @@ def _root_dse_search(msgid: int) -> bytes:
     return _message(msgid, bytes([0x63, len(op)]) + op)
 
 
-def _reader(sock):
-    """read(n): exactly n bytes from `sock`, failing if the DC closes the connection first."""
-    def read(n: int) -> bytes:
-        out = b""
-        while len(out) < n:
-            chunk = sock.recv(n - len(out))
-            assert chunk, "the DC closed the connection"
-            out += chunk
-        return out
-    return read
-
-
 def _read_message_id(read) -> int:
     """The messageID of the next LDAPMessage `read(n)` yields, its whole body consumed."""
     assert read(1) == b"\x30"
@@ -99,11 +88,11 @@ def test_plaintext_pipelined_after_starttls_is_never_answered_over_tls(dc):
     raw = socket.create_connection((dc["host"], dc["ports"]["ldap"]), timeout=10)
     try:
         raw.sendall(_message(1, extended) + _root_dse_search(2))     # one segment: StartTLS + injected
-        assert _read_message_id(_reader(raw)) == 1                     # the ExtendedResponse, in clear
+        assert _read_message_id(lambda n: recv_exactly(raw, n)) == 1    # the ExtendedResponse, in clear
         context = ssl.create_default_context()
         context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
         tls = context.wrap_socket(raw, server_hostname=dc["host"])
         tls.sendall(_root_dse_search(3))
-        assert _read_message_id(_reader(tls)) == 3         # not 2: the injected search was dropped
+        assert _read_message_id(lambda n: recv_exactly(tls, n)) == 3         # not 2: the injected search was dropped
     finally:
         raw.close()
