@@ -34,6 +34,8 @@ def lab(tmp_path_factory):
     try:
         up = ok(run_lab(state_dir, "up", "--subnet", SUBNET)).stdout
         assert f"dashboard at http://{SUBNET}.90:8080" in up, up
+        # `lab up` does not wait for the dashboard's first answer; `lab open dashboard` does.
+        lifecycle.wait_ready(state_dir, None, state_dir / "logs" / "dashboard.log")
         yield state_dir
     finally:
         assert run_lab(state_dir, "down").returncode == 0
@@ -92,12 +94,17 @@ def test_a_sign_in_draws_live_arrows(lab, board, shot):
     assert result["success"], result
     board.wait_for_selector("#outcome.good", timeout=LOGIN_WAIT)
     wire = "#picture g.arrow"
-    radius = board.locator(f'{wire}[data-protocol=RADIUS][data-from=ad-connector][data-to=radius-agent]')
-    assert "Access-Request" in radius.text_content()
-    assert "Access-Accept" in board.locator(f'{wire}[data-protocol=RADIUS][data-to=ad-connector]').text_content()
-    assert board.locator(f'{wire}[data-protocol=Kerberos][data-to=dc]').count() == 1
-    assert board.locator(f'{wire}[data-protocol=LDAP][data-to=dc]').count() == 1
-    assert board.locator(f'{wire}[data-from=workspaces][data-to=client]').count() == 1
+    request = f'{wire}[data-protocol=RADIUS][data-from=ad-connector][data-to=radius-agent]'
+    accept = f'{wire}[data-protocol=RADIUS][data-to=ad-connector]'
+    kerberos, ldap = f'{wire}[data-protocol=Kerberos][data-to=dc]', f'{wire}[data-protocol=LDAP][data-to=dc]'
+    answer = f'{wire}[data-from=workspaces][data-to=client]'
+    # Each service's events reach the page on the feed's next poll, so the verdict can come
+    # before another service's last arrow: wait for each, then count.
+    for drawn in (request, accept, kerberos, ldap, answer):
+        board.wait_for_selector(drawn, state="attached", timeout=10_000)
+    assert "Access-Request" in board.locator(request).text_content()
+    assert "Access-Accept" in board.locator(accept).text_content()
+    assert [board.locator(d).count() for d in (kerberos, ldap, answer)] == [1, 1, 1]
     assert "alice" in board.locator("#outcome").inner_text()
     assert board.evaluate("window.notReloaded") is True, "drawn live, without a reload"
     # The timeline's filters: alice's RADIUS events only.
