@@ -7,7 +7,7 @@ Measured: the real agent process (services.radius_agent) against the tests' fake
 process: the real org's TOTP replay rule forbids reusing a code thousands of times), for
   - Status-Server (the wire path: decode, Message-Authenticator, reply; never touches the org),
   - Access-Request with a passcode (the full path: dedup, worker pool, User-Name resolution and
-    factor verify at the org: four HTTP calls).
+    factor verify at the org: three HTTPS calls, app users with expand=user, factors, verify).
 Each client coroutine owns a UDP socket (its own source port, like one NAS) and sends one request
 at a time; `--concurrency` of them run together (keep it below ragent.num_request_threads, 15).
 Every row stops after `--requests` or `--seconds`, whichever comes first, so a run takes well
@@ -17,7 +17,8 @@ uvloop, the same for both servers; each row prints its CPU per request beside th
 2-core machine ~14 µs, against ~20 µs for the agent's Status-Server and ~30 µs for FreeRADIUS's:
 when the client's figure times the rate nears 1 s a second, the client is the ceiling).
 
-    .venv/bin/python bench/bench_radius.py [--requests 3000] [--seconds 5] [--concurrency 8] [--subnet 127.0.96] [--profile DIR]
+    .venv/bin/python bench/bench_radius.py [--requests 3000] [--seconds 5] [--concurrency 8]
+        [--subnet 127.0.96] [--profile DIR]
 """
 from __future__ import annotations
 
