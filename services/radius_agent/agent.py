@@ -35,12 +35,20 @@ from .radius import Discard, Endpoint, Request
 log = logging.getLogger("lab.radius-agent")
 
 _ID_ALPHABET = string.ascii_letters + string.digits
+STATUS_EVENT_SECONDS = 1.0
 _LOG_RESULTS = {"accept": "ACCEPT", "reject": "REJECT", "none": "NO_RESPONSE", "challenge": "CHALLENGE"}
 
 
 def new_request_id() -> str:
-    """Okta's radiusRequestId looks like `UsPdTSTAHI`: ten letters and digits."""
-    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(10))
+    """Okta's radiusRequestId looks like `UsPdTSTAHI`: ten letters and digits. Ten base-62 digits
+    of one 128-bit draw (ten `secrets.choice` calls were 3% of the agent's CPU per passcode; the
+    bias of 2**128 mod 62**10 is below 2**-68)."""
+    n = int.from_bytes(secrets.token_bytes(16), "big")
+    out = []
+    for _ in range(10):
+        n, digit = divmod(n, 62)
+        out.append(_ID_ALPHABET[digit])
+    return "".join(out)
 
 
 class Agent:
@@ -52,6 +60,8 @@ class Agent:
         self.dedup = dedup
         self.threads = threads
         self.busy = 0
+        # (peer, port) -> [Status-Servers answered since its last event, the last one's Identifier]
+        self._status_counts: dict[tuple[str, int], list[int]] = {}
 
     # -- one datagram ---------------------------------------------------------------------
     def receive(self, data: bytes, addr: tuple[str, int], port: int,
@@ -97,7 +107,7 @@ class Agent:
             return None
         if request.code == radius.STATUS_SERVER:
             endpoint.send(radius.encode_reply(request, radius.ACCESS_ACCEPT), addr)
-            self.ctx.record("radius.status", peer=peer, outcome="accept", port=port, packet_id=request.id)
+            self._status_answered(peer, port, request.id)
             return None
 
         key = (port, addr[0], addr[1], request.id, request.authenticator)
@@ -127,6 +137,27 @@ class Agent:
         self.dedup.finish(key, reply)
         if reply is not None:
             endpoint.send(reply, addr)
+
+    def _status_answered(self, peer: str, port: int, packet_id: int) -> None:
+        """One `radius.status` event per client and port per STATUS_EVENT_SECONDS: the first
+        Status-Server at once, the others of that second as one event with their `count` when it
+        ends. A monitor probing a few times a minute gets an event per probe; a flood (the
+        benchmark's 20,000 a second) no longer pays an event, a JSON line and a write each."""
+        key = (peer, port)
+        counts = self._status_counts.get(key)
+        if counts is not None:
+            counts[0] += 1
+            counts[1] = packet_id
+            return
+        self._status_counts[key] = [0, packet_id]
+        asyncio.get_running_loop().call_later(STATUS_EVENT_SECONDS, self._status_window_over, key)
+        self.ctx.record("radius.status", peer=peer, outcome="accept", port=port, packet_id=packet_id, count=1)
+
+    def _status_window_over(self, key: tuple[str, int]) -> None:
+        count, packet_id = self._status_counts.pop(key)
+        if count:
+            self.ctx.record("radius.status", peer=key[0], outcome="accept", port=key[1], packet_id=packet_id,
+                            count=count)
 
     # -- an Access-Request that needs an answer -------------------------------------------
     async def _process(self, request: Request, app: Any, peer: str, arrived: float, deny: bool) -> bytes | None:

@@ -196,10 +196,11 @@ class FakeOrg:
                 return self._send(h, *self._otp_factor(user, fid, body.get("passCode")))
         m = re.fullmatch(r"/api/v1/users/([^/]+)/factors/([^/]+)/transactions/([^/]+)", path)
         if method == "GET" and m and m.group(3) in self.transactions:
-            tx = self.transactions[m.group(3)]
+            pending = self.transactions[m.group(3)]
             result = "WAITING"
-            if time.monotonic() - tx["created"] >= tx["after"]:
-                result = {"approve": "SUCCESS", "deny": "REJECTED", "timeout": "TIMEOUT"}.get(tx["action"], "WAITING")
+            if time.monotonic() - pending["created"] >= pending["after"]:
+                result = {"approve": "SUCCESS", "deny": "REJECTED", "timeout": "TIMEOUT"}.get(pending["action"],
+                                                                                               "WAITING")
             return self._send(h, 200, {"factorResult": result,
                                        "_links": {"poll": {"href": f"{base}{path}"}}})
         return self._send(h, 404, _error("E0000007", f"Not found: Resource not found: {path} (GenericResource)"))

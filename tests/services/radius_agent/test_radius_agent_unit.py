@@ -19,6 +19,7 @@ from pyrad import packet as rp
 
 from tests.services.radius_agent.fakes import RadiusClient, access_request, decode_reply
 from tests.services.radius_agent.support import STRICT_SECRET, agent_with_fake_org
+from tests.support import wait_until
 
 SUBNET = "127.0.86"
 NAS_IP = f"{SUBNET}.41"       # AD Connector's first connector address in this subnet
@@ -299,6 +300,22 @@ def test_status_server_without_message_authenticator_is_discarded(lab, client):
 def test_status_server_is_answered_with_access_accept(lab, client):
     pkt = access_request(lab.secret, None, None, code=rp.StatusServer)
     assert decode_reply(pkt, client.exchange(pkt)).code == rp.AccessAccept
+
+
+def test_status_server_events_count_a_burst_and_name_the_first_at_once(lab, client):
+    # one event per client and port per second: the first Status-Server at once, the rest of
+    # that second as one event with their count (a flood must not cost an event each)
+    seq = last_seq(lab)
+    for ident in range(6):
+        pkt = access_request(lab.secret, None, None, ident=ident, code=rp.StatusServer)
+        assert decode_reply(pkt, client.exchange(pkt)).code == rp.AccessAccept
+    peer = f"{NAS_IP}:{client.sock.getsockname()[1]}"
+
+    def mine():
+        return [e for e in events(lab, "radius.status", since=seq) if e["peer"] == peer]
+    counted = wait_until(mine, lambda evs: sum(e["fields"]["count"] for e in evs) == 6, timeout=10)
+    assert counted[0]["fields"] == {"port": 1812, "packet_id": 0, "count": 1}
+    assert counted[-1]["fields"]["packet_id"] == 5 and counted[-1]["outcome"] == "accept"
 
 
 def test_unknown_code_is_discarded(lab, client):
