@@ -139,6 +139,7 @@ class _TcpConnection(asyncio.Protocol):
         self.peer = "?"
         self.timer: asyncio.TimerHandle | None = None
         self.waiting: asyncio.Task | None = None    # an answer held by a `delay` fault
+        self.eof = False                            # the client has sent all it will send
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -191,6 +192,13 @@ class _TcpConnection(asyncio.Protocol):
             return
         self._reply(task.result())
         self._serve()
+        if self.eof and self.waiting is None and self.transport is not None:
+            self.transport.close()                 # what was asked before the half-close is answered
+
+    def eof_received(self) -> bool | None:
+        """A client that half-closes after its requests still gets the answers held by a delay."""
+        self.eof = True
+        return True if self.waiting is not None else None
 
     def _reply(self, out: bytes | None) -> None:
         assert self.transport is not None

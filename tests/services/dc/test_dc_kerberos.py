@@ -348,8 +348,8 @@ def _real_as_req(dc) -> bytes:
 
 
 def test_pipelined_tcp_requests_are_answered_in_order_also_when_held_by_a_delay(dc, fresh):
-    """Several requests in one write: each answered, in order, on the same connection; under a
-    `delay` fault too (each answer then waits, and the next request waits for it)."""
+    """Several requests in one write, then a half-close: each answered, in order, on the same
+    connection; under a `delay` fault too (each answer then waits, and the next request for it)."""
     from services.ad_connector.kerberos_auth import _as_req
     frames = [_as_req(REALM, 1, name, nonce=n, padata=None) for n, name in enumerate(["alice", "bob", "alice"])]
     for fault in (None, {"action": "delay", "protocol": "kerberos", "seconds": 0.1}):
@@ -358,6 +358,7 @@ def test_pipelined_tcp_requests_are_answered_in_order_also_when_held_by_a_delay(
         try:
             with socket.create_connection((dc["host"], dc["kerberos"]), timeout=5) as s:
                 s.sendall(b"".join(struct.pack("!I", len(f)) + f for f in frames))
+                s.shutdown(socket.SHUT_WR)           # a half-close still gets every answer
                 salts = []
                 for _ in frames:
                     (length,) = struct.unpack("!I", recv_exactly(s, 4))
