@@ -14,8 +14,8 @@ nor "must change password" from "password expired" (both KDC_ERR_KEY_EXPIRED): `
 LDAP, with the service account, which it was, so the connector keeps AD's sub-codes.
 
 The messages are written and read by krb_der.py (RFC 4120's DER layouts); the ciphers are
-impacket's (`impacket.krb5.crypto`). This module shares no code with the DC: they are different
-services.
+services/common/krb_crypto.py's (RFC 3961/3962/4757), the plumbing the DC's KDC uses too. This
+module shares no Kerberos message code with the DC: they are different services.
 """
 from __future__ import annotations
 
@@ -29,9 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from impacket.krb5 import crypto as kcrypto
-
 from services.common import ad_wire
+from services.common import krb_crypto as kcrypto
 
 from . import krb_der as der
 from .krb_der import DerError
@@ -128,7 +127,7 @@ async def authenticate(host: str, port: int, realm: str, username: str, password
 
 
 def string_to_key(etype: int, password: str, salt: str) -> kcrypto.Key:
-    """RFC 3962 / 4757 string2key (PBKDF2 through hashlib: impacket's pure-Python one is slow).
+    """RFC 3962 / 4757 string2key (PBKDF2 through hashlib).
 
     A pure function of (etype, password, salt), so the result is kept for the next sign-in of the
     same account (4096 PBKDF2 rounds were the connector's largest single cost). Only the key is
@@ -149,11 +148,7 @@ _derived: dict[bytes, kcrypto.Key] = {}
 
 
 def _string_to_key(etype: int, password: str, salt: str) -> kcrypto.Key:
-    if etype == RC4:
-        return kcrypto.string_to_key(RC4, password, b"")
-    profile = kcrypto._get_enctype_profile(etype)
-    seed = hashlib.pbkdf2_hmac("sha1", password.encode("utf-8"), salt.encode("utf-8"), 4096, profile.seedsize)
-    return profile.derive(profile.random_to_key(seed), b"kerberos")
+    return kcrypto.string_to_key(etype, password, salt)
 
 
 # -- what Kerberos cannot say ------------------------------------------------------------------

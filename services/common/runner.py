@@ -71,15 +71,20 @@ class TcpListener:
     The socket is bound when the listener is made (so a port in use fails the start, see above);
     serving starts when the runner calls it. `up` is for health checks."""
 
-    def __init__(self, ctx: ServiceContext, kind: str, handler: StreamHandler,
-                 ssl: ssl_module.SSLContext | None = None):
+    def __init__(self, ctx: ServiceContext, kind: str, handler: StreamHandler | None,
+                 ssl: ssl_module.SSLContext | None = None,
+                 protocol: Callable[[], asyncio.Protocol] | None = None):
         self.kind = kind
         self.sock = bind_tcp(ctx, kind)
-        self.handler, self.ssl = handler, ssl
+        self.handler, self.ssl, self.protocol = handler, ssl, protocol
         self.server: asyncio.Server | None = None
 
     async def __call__(self) -> None:
-        self.server = await asyncio.start_server(self.handler, sock=self.sock, ssl=self.ssl)
+        if self.protocol is not None:   # a protocol per connection instead of a stream handler
+            self.server = await asyncio.get_running_loop().create_server(self.protocol, sock=self.sock, ssl=self.ssl)
+        else:
+            assert self.handler is not None
+            self.server = await asyncio.start_server(self.handler, sock=self.sock, ssl=self.ssl)
         async with self.server:
             await self.server.serve_forever()
 
@@ -111,10 +116,12 @@ class UdpListener:
         return self.transport is not None and not self.transport.is_closing()
 
 
-def serve_tcp(ctx: ServiceContext, kind: str, handler: StreamHandler,
-              ssl: ssl_module.SSLContext | None = None) -> TcpListener:
-    """A task serving `handler(reader, writer)` on port kind `kind` (TLS from the first byte with `ssl`)."""
-    return TcpListener(ctx, kind, handler, ssl)
+def serve_tcp(ctx: ServiceContext, kind: str, handler: StreamHandler | None = None,
+              ssl: ssl_module.SSLContext | None = None,
+              protocol: Callable[[], asyncio.Protocol] | None = None) -> TcpListener:
+    """A task serving `handler(reader, writer)` on port kind `kind` (TLS from the first byte with `ssl`),
+    or each connection with the asyncio protocol `protocol()` makes."""
+    return TcpListener(ctx, kind, handler, ssl, protocol)
 
 
 def serve_udp(ctx: ServiceContext, kind: str, protocol: Callable[[], asyncio.DatagramProtocol]) -> UdpListener:

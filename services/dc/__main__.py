@@ -45,7 +45,8 @@ async def build(ctx: ServiceContext) -> Service:
 
     ldap_tcp = serve_tcp(ctx, "ldap", ldap.handle)
     dns_tcp, dns_udp = serve_tcp(ctx, "dns", dns.handle_tcp), serve_udp(ctx, "dns", dns.udp_protocol)
-    krb_tcp, krb_udp = serve_tcp(ctx, "kerberos", kdc.handle_tcp), serve_udp(ctx, "kerberos", kdc.udp_protocol)
+    krb_tcp = serve_tcp(ctx, "kerberos", protocol=kdc.tcp_protocol)
+    krb_udp = serve_udp(ctx, "kerberos", kdc.udp_protocol)
     tasks: list[Callable[[], Coroutine[Any, Any, Any]]] = [ldap_tcp, dns_tcp, dns_udp, krb_tcp, krb_udp, snapshot.run]
     cldap_udp = serve_udp(ctx, "ldap", CldapServer(ctx, directory, advertised).udp_protocol)  # LDAP pings
     kpw_up: list[Any] = []

@@ -27,8 +27,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from impacket.krb5.crypto import _checksum_table
-
 from . import ber, krb_ap, krb_crypto, pac
 from . import ldap_results as R
 from .accounts import Accounts
@@ -163,7 +161,7 @@ class GssapiAcceptor:
     def _wrap(self, ctx: GssContext, data: bytes) -> bytes:
         kind = _CKSUM[ctx.key.enctype]
         header = TOK_WRAP + bytes([FLAG_SENT_BY_ACCEPTOR, 0xFF]) + struct.pack(">HHQ", 0, 0, ctx.send_seq)
-        mac = bytes(_checksum_table[kind].checksum(ctx.key, KU_ACCEPTOR_SEAL, data + header))
+        mac = krb_crypto.checksum(kind, ctx.key, KU_ACCEPTOR_SEAL, data + header)
         ctx.send_seq += 1
         return header[:4] + struct.pack(">HH", len(mac), 0) + header[8:] + data + mac
 
@@ -191,7 +189,7 @@ class GssapiAcceptor:
             raise SaslFailure("wrap token's checksum length is not 12")
         data, mac = body[:-12], body[-12:]
         header = token[:4] + b"\x00\x00\x00\x00" + token[8:16]
-        if bytes(_checksum_table[kind].checksum(ctx.key, KU_INITIATOR_SEAL, data + header)) != mac:
+        if krb_crypto.checksum(kind, ctx.key, KU_INITIATOR_SEAL, data + header) != mac:
             raise SaslFailure("wrap token's checksum does not verify")
         return data
 

@@ -85,7 +85,11 @@ def _time(data: bytes, tlv: tuple[int, int, int]) -> float | None:
     except UnicodeDecodeError:
         raise Malformed("a KerberosTime that is not ASCII") from None
     try:       # one that does not parse is no time (krb_wire's reading: the exchange decides)
-        return dt.datetime.strptime(text, "%Y%m%d%H%M%SZ").replace(tzinfo=dt.UTC).timestamp()
+        # RFC 4120 5.2.3: exactly YYYYMMDDHHMMSSZ; read by slices (strptime was 2% of an exchange)
+        if len(text) != 15 or text[14] != "Z" or not text[:14].isdigit():
+            return None
+        return dt.datetime(int(text[:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]), int(text[10:12]),
+                           int(text[12:14]), tzinfo=dt.UTC).timestamp()
     except ValueError:
         return None
 

@@ -21,8 +21,6 @@ import hmac
 from collections.abc import Callable
 from typing import Any
 
-from impacket.krb5.crypto import _checksum_table
-
 from . import krb_ap, krb_crypto, krb_wire, pac
 from .accounts import Accounts
 from .directory import Directory
@@ -138,7 +136,7 @@ def _body_checksum_problem(accepted: krb_ap.Accepted, body: bytes) -> int | None
     if kind is None or kind not in KEYED_CHECKSUMS:
         return KRB_AP_ERR_INAPP_CKSUM
     try:
-        expected = bytes(_checksum_table[kind].checksum(accepted.ticket.session_key, KU_TGS_REQ_AUTH_CKSUM, body))
+        expected = krb_crypto.checksum(kind, accepted.ticket.session_key, KU_TGS_REQ_AUTH_CKSUM, body)
     except (ValueError, KeyError, TypeError):   # a checksum type that does not fit the session key
         return KRB_AP_ERR_INAPP_CKSUM
     return None if hmac.compare_digest(expected, accepted.checksum) else krb_wire.KRB_AP_ERR_MODIFIED

@@ -345,3 +345,25 @@ def _real_as_req(dc) -> bytes:
     """An AS-REQ without pre-authentication, as the connector's client encodes it."""
     from services.ad_connector.kerberos_auth import _as_req
     return _as_req(REALM, 1, "alice", nonce=12345, padata=None)
+
+
+def test_pipelined_tcp_requests_are_answered_in_order_also_when_held_by_a_delay(dc, fresh):
+    """Several requests in one write, then a half-close: each answered, in order, on the same
+    connection; under a `delay` fault too (each answer then waits, and the next request for it)."""
+    from services.ad_connector.kerberos_auth import _as_req
+    frames = [_as_req(REALM, 1, name, nonce=n, padata=None) for n, name in enumerate(["alice", "bob", "alice"])]
+    for fault in (None, {"action": "delay", "protocol": "kerberos", "seconds": 0.1}):
+        if fault:
+            httpx.post(f"{dc['admin']}/faults", json=fault, headers=dc["auth"]).raise_for_status()
+        try:
+            with socket.create_connection((dc["host"], dc["kerberos"]), timeout=5) as s:
+                s.sendall(b"".join(struct.pack("!I", len(f)) + f for f in frames))
+                s.shutdown(socket.SHUT_WR)           # a half-close still gets every answer
+                salts = []
+                for _ in frames:
+                    (length,) = struct.unpack("!I", recv_exactly(s, 4))
+                    reply = recv_exactly(s, length)
+                    salts.append("bob" if b"CORP.EXAMPLE.COMbob" in reply else "alice")
+            assert salts == ["alice", "bob", "alice"], fault
+        finally:
+            httpx.delete(f"{dc['admin']}/faults", headers=dc["auth"]).raise_for_status()
