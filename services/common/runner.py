@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import contextlib
 import ctypes
+import gc
 import logging
 import os
 import signal
@@ -250,10 +251,11 @@ def _trim_heap() -> None:
 async def _serve(ctx: ServiceContext, build: Callable[[ServiceContext], Awaitable[Service]]) -> None:
     admin_sock = bind_tcp(ctx, "admin")
     service = await build(ctx)
-    # Building leaves garbage (a service model's whole file read and narrowed, the Region table):
-    # aws_models.load collects it where it is made; the heap's free pages are handed back now,
-    # before any serving (bench/README.md, RSS). No full collection here: it found 0-29 objects in
-    # a service just built and cost each ~45 ms of CPU while ten services start on two cores.
+    # Building leaves garbage (a service model's whole file read and narrowed, the Region table:
+    # services/common/aws_models.py), some in cycles the collector's oldest generation may not visit
+    # for a long time; freed now, before any serving, and the heap's free pages handed back
+    # (bench/README.md, RSS).
+    gc.collect()
     _trim_heap()
     http_socks = {kind: bind_tcp(ctx, kind) for kind in service.http_apps}
     admin = make_admin_app(ctx, service.health, service.reset)
