@@ -17,6 +17,7 @@ HTTPS through botocore, so that module is marked absent and botocore takes `ssl.
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -81,10 +82,9 @@ def load(service_name: str, operations: Iterable[str] | None = None) -> tuple[Se
     narrowed.pop("documentation", None)
     # Rebuilt from text once the whole model is gone: the kept objects are then allocated apart
     # from the freed ones, so the memory the whole model took goes back (not pinned by a few).
-    # (The whole model has no cycles: it is freed here by reference counting, no collection needed;
-    # the runner's one full collection after the build empties the free lists before malloc_trim.)
     text = json.dumps(narrowed)
     del description, narrowed, kept
+    gc.collect()
     return ServiceModel(json.loads(text), service_name=service_name), names
 
 
