@@ -10,7 +10,8 @@ seed's users enrolled, then each service's resident memory (RSS, /proc) once it 
 The service count is printed with every figure. Runs `--repeat` times: memory is the least of
 each service's; start-up is the median of each run's ratio (the reference is measured right after
 that run's `lab up`, so both meet about the same load on a shared machine; the least seconds of
-each are printed too).
+each are printed too). Each run also prints when `lab up` said it had started the services, the
+first and the last healthy and the last enrolment (`phases_s_by_run` in reports/bench.json).
 
     .venv/bin/python bench/bench_startup.py [--repeat 3] [--subnet 127.0.188]
 """

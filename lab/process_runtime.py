@@ -215,17 +215,7 @@ class ProcessRuntime:
         return topology
 
     def up(self, topology: dict[str, Any], names: list[str], *, timeout: float, progress: Progress) -> None:
-        self.wait(topology, self.launch(topology, names), timeout=timeout, progress=progress)
-
-    # `up` in two halves, for `bring_up` (lab/runtime.py): every service starts at once, and it waits
-    # for them in the order the lab needs them (the org first: the agent token's check and the
-    # enrolment go on while the rest start).
-    def launch(self, topology: dict[str, Any], names: list[str]) -> list[Started]:
-        """Start `names` and return at once."""
-        return start(self.state_dir / "topology.json", topology, names)
-
-    def wait(self, topology: dict[str, Any], started: list[Started], *, timeout: float, progress: Progress) -> None:
-        """Return once each of `started` answers its /healthz; LabError says which did not."""
+        started = start(self.state_dir / "topology.json", topology, names)
         wait_healthy(topology, started, timeout=timeout, progress=lambda name, _: progress(f"{name:<15} healthy"))
 
     def down(self, *, volumes: bool = False) -> list[str]:  # noqa: ARG002 — `lab down` removes the state itself

@@ -4,14 +4,14 @@ A runtime starts the topology's services somewhere: as local processes (lab/proc
 the default) or as containers (lab/docker_runtime.py). `bring_up` is the sequence `lab up`, the
 scenarios' blank lab and the tests share: the runtime prepares (refuses early when something is in
 the way, writes the topology), starts the services and waits until each is healthy (the RADIUS
-agents once the org accepts their token), and Okta Verify is enrolled if asked (while the others
-finish starting); when anything fails, everything started is stopped again.
+agents last, once the org accepts their token), and Okta Verify is enrolled if asked (while the
+agents start); when anything fails, everything started is stopped again.
 """
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,10 +86,8 @@ def bring_up(runtime: Runtime, spec: LabSpec | None = None, *, names: list[str] 
     stopped again and LabError says why.
 
     The state directory's data is resumed when it was made for the same choices, else discarded
-    first (lab/state_rules.py). A revoked RADIUS agent token is renewed once the org answers
-    (lab/agent_token.py), which restarts the agents with the new one: the process runtime starts
-    every service at once and waits for the org first (`_up_at_once`); the others (Docker) start
-    every service but the agents, then the agents.
+    first (lab/state_rules.py). Every service but the RADIUS agents starts first: a revoked RADIUS
+    agent token is renewed then (lab/agent_token.py), before the agents would wait on it in vain.
     The whole lab (no `names`) gets its dashboard (lab/dashboard/) unless `dashboard` is False."""
     from . import agent_token, state_rules  # here: both import this module
 
@@ -98,8 +96,8 @@ def bring_up(runtime: Runtime, spec: LabSpec | None = None, *, names: list[str] 
     state_rules.settle(runtime.state_dir, spec, runtime.name, progress)
     topology = runtime.prepare(spec, names, progress)
     names = names or list(topology["services"])
-    # Only the RADIUS agents' health waits for the org's check of their API token (each service
-    # waits for the peers it needs on its own: the AD agent and the RADIUS agents retry the org).
+    # Only the RADIUS agents wait for the org's check of their API token: everything else starts
+    # at once (each service waits for the peers it needs on its own: the AD agent retries the org).
     agents = set(topo.radius_agents(topology))
     first: list[str] = []
     if "okta" in names and agents & set(names):
@@ -120,17 +118,21 @@ def bring_up(runtime: Runtime, spec: LabSpec | None = None, *, names: list[str] 
     # Okta Verify is enrolled (the org and the phone, both up by then) while the agents start.
     early = enrolling and {"okta", "phone"} <= set(first)
     try:
-        if first and hasattr(runtime, "launch"):
-            _up_at_once(runtime, topology, first, rest, early, enrol_seed, wait, step)
-        else:
-            if first:
-                runtime.up(topology, first, timeout=wait, progress=step)
-                # An agent may be running already (compose starts AD Connector's dependencies with
-                # it): a renewed token restarts the running ones.
-                agent_token.ensure(runtime, topology, step)
-            with ThreadPoolExecutor(max_workers=1) as pool:
-                enrolment = pool.submit(enrol_seed) if early else None
-                _up_then(lambda: runtime.up(topology, rest, timeout=wait, progress=step), enrolment)
+        if first:
+            runtime.up(topology, first, timeout=wait, progress=step)
+            # An agent may be running already (compose starts AD Connector's dependencies with it):
+            # a renewed token restarts the running ones.
+            agent_token.ensure(runtime, topology, step)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            enrolment = pool.submit(enrol_seed) if early else None
+            try:
+                runtime.up(topology, rest, timeout=wait, progress=step)
+            except BaseException:
+                if enrolment is not None:
+                    futures_wait([enrolment])   # its own failure, if any, says less than this one
+                raise
+            if enrolment is not None:
+                enrolment.result()
         if enrolling and not early:
             enrol_seed()
     except (LabError, provision.ProvisionError, httpx.HTTPError) as exc:
@@ -140,38 +142,6 @@ def bring_up(runtime: Runtime, spec: LabSpec | None = None, *, names: list[str] 
         from .dashboard import lifecycle as dashboard_process  # here: it imports the runtimes
         step(dashboard_process.ensure_said(runtime.state_dir))
     return topology
-
-
-def _up_then(waiting: Callable[[], None], enrolment: Future[None] | None) -> None:
-    """`waiting()`, then the enrolment's outcome; a failure of `waiting` waits for the enrolment
-    first (its own failure, if any, says less than this one)."""
-    try:
-        waiting()
-    except BaseException:
-        if enrolment is not None:
-            futures_wait([enrolment])
-        raise
-    if enrolment is not None:
-        enrolment.result()
-
-
-def _up_at_once(runtime: Any, topology: dict[str, Any], first: list[str], agents: list[str], early: bool,
-                enrol_seed: Callable[[], None], wait: float, step: Progress) -> None:
-    """The process runtime: every service starts at once (the agents retry the org until it
-    answers), and `lab up` waits in the order the lab needs them: the org (and the phone when
-    enrolling), then it checks the agents' token (a renewal restarts the org and the agents, and
-    waits for them), then the enrolment runs while the rest finish starting."""
-    from . import agent_token  # here: it imports this module
-
-    started = {s.name: s for s in runtime.launch(topology, [*first, *agents])}
-    gate = [n for n in ("okta", "phone") if n in first and (n == "okta" or early)]
-    runtime.wait(topology, [started[n] for n in gate], timeout=wait, progress=step)
-    renewed = agent_token.ensure(runtime, topology, step)
-    later = [n for n in first if n not in gate] + ([] if renewed else agents)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        enrolment = pool.submit(enrol_seed) if early else None
-        _up_then(lambda: runtime.wait(topology, [started[n] for n in later], timeout=wait, progress=step),
-                 enrolment)
 
 
 @contextlib.contextmanager
