@@ -10,13 +10,15 @@ seed's users enrolled, then each service's resident memory (RSS, /proc) once it 
 The service count is printed with every figure. Runs `--repeat` times: memory is the least of
 each service's; start-up is the median of each run's ratio (the reference is measured right after
 that run's `lab up`, so both meet about the same load on a shared machine; the least seconds of
-each are printed too).
+each are printed too). Each run also prints when `lab up` said it had started the services, the
+first and the last healthy and the last enrolment (`phases_s_by_run` in reports/bench.json).
 
     .venv/bin/python bench/bench_startup.py [--repeat 3] [--subnet 127.0.188]
 """
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import socket
 import statistics
@@ -52,16 +54,38 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def lab_up(subnet: str) -> tuple[float, dict[str, float]]:
-    """Seconds from `lab up` to healthy and enrolled, and each service's RSS (MB) right after."""
+PHASES = {"started": "starting ", "first healthy": " healthy", "enrolled": "enrolled Okta Verify",
+          "lab up done": "the lab is up"}
+
+
+def lab_up(subnet: str, phases: dict[str, list[float]] | None = None) -> tuple[float, dict[str, float]]:
+    """Seconds from `lab up` to healthy and enrolled, and each service's RSS (MB) right after.
+    `phases` gains, per phase, the seconds at which `lab up` said it (its lines as they come:
+    the services started, the first and last healthy, the last enrolment)."""
     state = Path(tempfile.mkdtemp(prefix="bench-startup-"))
     try:
         started = time.perf_counter()
-        proc = subprocess.run([*LAB, "--state-dir", str(state), "up", "--subnet", subnet],
-                              capture_output=True, text=True)
+        said: dict[str, float] = {}
+        proc = subprocess.Popen([*LAB, "--state-dir", str(state), "up", "--subnet", subnet], text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            at = time.perf_counter() - started
+            lines.append(line)
+            for phase, text in PHASES.items():
+                if text in line and (phase != "first healthy" or phase not in said):
+                    said[phase] = at
+            if " healthy" in line:
+                said["last healthy"] = at
+        proc.wait()
         seconds = time.perf_counter() - started
         if proc.returncode != 0:
-            raise RuntimeError(f"lab up failed ({proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+            raise RuntimeError(f"lab up failed ({proc.returncode}):\n{''.join(lines)[-4000:]}")
+        if phases is not None:
+            for phase, at in said.items():
+                phases.setdefault(phase, []).append(round(at, 2))
         from lab import process_runtime as pr
         rss = {p["name"]: rss_mb(p["pid"]) for p in pr.load_processes(state)
                if p.get("name") and Path(f"/proc/{p['pid']}").exists() and p["name"] != "supervisor"}
@@ -111,13 +135,16 @@ def main() -> int:
     args = parser.parse_args()
     ups, refs, bares = [], [], []
     rss: dict[str, float] = {}
+    phases: dict[str, list[float]] = {}
     for i in range(args.repeat):
-        up, services = lab_up(args.subnet)
+        up, services = lab_up(args.subnet, phases)
         n = len(services)
         ref = interpreters(n)
         bare = bare_app_rss(f"{args.subnet}.99", free_port(f"{args.subnet}.99"))
         print(f"run {i + 1}: lab up {up:.2f} s for {n} services; {n} interpreters {ref:.2f} s; "
-              f"RSS {sum(services.values()):.0f} MB in all, bare app {bare:.0f} MB", flush=True)
+              f"RSS {sum(services.values()):.0f} MB in all, bare app {bare:.0f} MB; lab up said: "
+              + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in sorted(phases.items(), key=lambda kv: kv[1][-1])),
+              flush=True)
         ups.append(up)
         refs.append(ref)
         bares.append(bare)
@@ -137,7 +164,8 @@ def main() -> int:
     report = Report("startup")
     report.figure(f"lab up to healthy and enrolled ({n} services)", up, "s", reference=ref, ratio=ratio,
                   target="<= 1.3", services=n, ratios_by_run=[round(r, 2) for r in ratios],
-                  reference_name=f"{n} interpreters importing fastapi, uvicorn, httpx")
+                  reference_name=f"{n} interpreters importing fastapi, uvicorn, httpx",
+                  phases_s_by_run=phases)
     report.figure(f"RSS per service ({n} services)", mean, "MB", reference=bare, target="<= 1.1",
                   services=n, total_mb=round(sum(rss.values()), 1), reference_name="bare FastAPI app under uvicorn",
                   per_service={k: round(v, 1) for k, v in rss.items()})

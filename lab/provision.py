@@ -9,8 +9,10 @@ It is idempotent: users already enrolled are skipped.
 from __future__ import annotations
 
 import re
+import ssl
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -51,29 +53,43 @@ def _check(resp: httpx.Response, what: str) -> Any:
 
 def enrol_okta_verify(topology: dict[str, Any], seed: dict[str, Any],
                       progress: Callable[[str], None] = lambda _: None) -> list[str]:
-    """Enrol Okta Verify (TOTP and push) for every seed user marked `okta_verify: true`."""
+    """Enrol Okta Verify (TOTP and push) for every seed user marked `okta_verify: true`.
+
+    The people enrol side by side (a few at a time, as people do), each through the same steps;
+    what they enrolled is said in the seed's order."""
     token = topology["credentials"]["okta_api_token"]
     domain = seed["domain"]["dns_name"]
     org, phone = org_url(topology), api_url(topology, "phone")
-    enrolled = []
     headers = {"Authorization": f"SSWS {token}", "Accept": "application/json"}
     verify = lab_verify(topology)       # the org over HTTPS, its certificate from the lab CA
-    with httpx.Client(headers=headers, timeout=15, verify=verify) as okta, httpx.Client(timeout=15) as camera:
-        for person in seed.get("users", []):
-            if not (person.get("okta") or {}).get("okta_verify"):
-                continue
-            login = f"{person['sam']}@{domain}"
-            user = _check(okta.get(f"{org}/api/v1/users/{login}"), f"looking up {login}")
-            factors = _check(okta.get(f"{org}/api/v1/users/{user['id']}/factors"), f"{login}'s factors")
-            active = {(f["factorType"], f["provider"]) for f in factors if f.get("status") == "ACTIVE"}
-            if ("token:software:totp", "OKTA") not in active:
-                _enrol_totp(okta, camera, org, phone, user["id"], login)
-            if ("push", "OKTA") not in active:
-                _enrol_push(okta, camera, org, phone, user["id"], login)
-            if len(active) < 2:
+    logins = [f"{person['sam']}@{domain}" for person in seed.get("users", [])
+              if (person.get("okta") or {}).get("okta_verify")]
+    # The phone's API is plain HTTP: a TLS context that trusts nothing rather than certifi's bundle.
+    with httpx.Client(headers=headers, timeout=15, verify=verify) as okta, \
+            httpx.Client(timeout=15, verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)) as camera, \
+            ThreadPoolExecutor(max_workers=ENROLLING_AT_ONCE) as pool:
+        done = [pool.submit(_enrol_person, okta, camera, org, phone, login) for login in logins]
+        enrolled = []
+        for login, future in zip(logins, done, strict=True):
+            if future.result():
                 progress(f"enrolled Okta Verify for {login}")
                 enrolled.append(login)
     return enrolled
+
+
+ENROLLING_AT_ONCE = 4     # the org and the phone each serve on one event loop: 4 keep both busy
+
+
+def _enrol_person(okta: httpx.Client, camera: httpx.Client, org: str, phone: str, login: str) -> bool:
+    """Enrol what `login` lacks of TOTP and push; True when anything was enrolled."""
+    user = _check(okta.get(f"{org}/api/v1/users/{login}"), f"looking up {login}")
+    factors = _check(okta.get(f"{org}/api/v1/users/{user['id']}/factors"), f"{login}'s factors")
+    active = {(f["factorType"], f["provider"]) for f in factors if f.get("status") == "ACTIVE"}
+    if ("token:software:totp", "OKTA") not in active:
+        _enrol_totp(okta, camera, org, phone, user["id"], login)
+    if ("push", "OKTA") not in active:
+        _enrol_push(okta, camera, org, phone, user["id"], login)
+    return len(active) < 2
 
 
 def _scan(okta: httpx.Client, camera: httpx.Client, phone: str, factor: dict[str, Any], login: str) -> None:
