@@ -66,6 +66,9 @@ async def build(ctx) -> Service:
         return True, detail
 
     async def reset() -> None:
+        # A request still waiting on the org (a push nobody answers) would otherwise finish after
+        # the reset, against the reset org, and land in the next scenario's events.
+        listeners.abandon()
         dedup.clear()
         challenges.clear()
         registry.poke()

@@ -178,6 +178,10 @@ class Listeners:
         log.info("listening for a RADIUS app on %s:%s/udp", self.host, port)
         self.record("radius.listener", outcome="succeeded", port=port)
 
+    def abandon(self) -> int:
+        """Drop every request in progress on every port (Endpoint.abandon)."""
+        return sum(endpoint.abandon() for endpoint in self.endpoints.values())
+
     def close(self) -> None:
         for endpoint in self.endpoints.values():
             endpoint.close()

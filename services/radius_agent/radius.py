@@ -342,8 +342,15 @@ class Endpoint(asyncio.DatagramProtocol):
     def error_received(self, exc: Exception) -> None:  # ICMP errors on send: nothing to do
         log.debug("UDP error on port %s: %s", self.port, exc)
 
+    def abandon(self) -> int:
+        """Drop the requests still in progress (the admin reset: the lab back to its seed, as a
+        restarted agent would be): no answer, no event. How many were dropped."""
+        tasks = list(self.tasks)
+        for task in tasks:
+            task.cancel()
+        return len(tasks)
+
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
-        for task in list(self.tasks):
-            task.cancel()
+        self.abandon()

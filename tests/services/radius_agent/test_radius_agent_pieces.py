@@ -2,6 +2,7 @@
 cache, the settings, and the wire codec's known answers."""
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 import pytest
@@ -112,3 +113,34 @@ def test_discards_name_their_reason():
         radius.parse(good, ("h", 1), 1, b"other", require_message_authenticator=False)
     with pytest.raises(radius.Discard, match="not served"):
         radius.parse(bytes([4]) + good[1:], ("h", 1), 1, secret, require_message_authenticator=False)
+
+
+def test_endpoint_abandon_drops_what_waits_and_keeps_serving():
+    """The admin reset's `abandon`: a request still waiting (a push nobody answers) is cancelled
+    without its answer; the endpoint keeps taking datagrams."""
+    async def scenario() -> tuple[int, list[str], list[str]]:
+        finished: list[str] = []
+        never = asyncio.Event()
+
+        async def wait_forever(data: bytes) -> None:
+            await never.wait()
+            finished.append(data.decode())
+
+        def handler(data, _addr, _port, _endpoint):
+            return wait_forever(data)
+
+        endpoint = radius.Endpoint(1812, handler)
+        endpoint.datagram_received(b"first", ("127.0.0.1", 5000))
+        await asyncio.sleep(0)
+        dropped = endpoint.abandon()
+        await asyncio.sleep(0)
+        endpoint.datagram_received(b"second", ("127.0.0.1", 5001))
+        await asyncio.sleep(0)
+        never.set()
+        await asyncio.sleep(0.01)
+        return dropped, finished, [t.get_name() for t in endpoint.tasks]
+
+    dropped, finished, left = asyncio.run(scenario())
+    assert dropped == 1
+    assert finished == ["second"], "the abandoned request never finishes; the next one does"
+    assert left == []
