@@ -52,7 +52,7 @@ TCP_MAX_MESSAGE = 65536
 class ChangePasswdData(univ.Sequence):
     """RFC 3244 2: the set-password request's user-data. Declared here with impacket's ASN.1
     helpers rather than imported from `impacket.krb5.kpasswd`, whose client code (kerberosv5,
-    ccache, DCE/RPC enums) cost the DC ~13 MB of RSS for this one three-field type."""
+    ccache, DCE/RPC enums) cost the DC ~4.7 MB of RSS for this one three-field type."""
     componentType = namedtype.NamedTypes(
         asn1._sequence_component("newpasswd", 0, univ.OctetString()),      # the new password, in clear
         asn1._sequence_optional_component("targname", 1, asn1.PrincipalName()),

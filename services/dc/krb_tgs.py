@@ -31,7 +31,6 @@ from .krb_wire import Grant, Principal
 KU_TGS_REP_SESSION, KU_TGS_REP_SUBKEY = 8, 9
 KU_TGS_REQ_AUTH_CKSUM = 6
 KRB_AP_ERR_INAPP_CKSUM = 50
-KEYED_CHECKSUMS = (15, 16, -138)       # hmac-sha1-96-aes128/-aes256, hmac-md5 (rc4)
 
 
 class TgsExchange:
@@ -130,13 +129,12 @@ class TgsExchange:
 def _body_checksum_problem(accepted: krb_ap.Accepted, body: bytes) -> int | None:
     """RFC 4120 3.3.2 / 3.3.3: the authenticator checksums the req-body with a keyed checksum in
     the TGT's session key, so nobody can change the server name or options on the way. None when
-    it verifies, else the error: an absent or unkeyed checksum KRB_AP_ERR_INAPP_CKSUM (50, as a
-    KDC that requires one answers), a wrong one KRB_AP_ERR_MODIFIED (41)."""
+    it verifies, else the error: an absent or unkeyed checksum, or one of another enctype than the
+    session key's (RFC 3961 ties each keyed checksum to its enctype), KRB_AP_ERR_INAPP_CKSUM (50,
+    as a KDC that requires one answers); a wrong one KRB_AP_ERR_MODIFIED (41)."""
     kind = accepted.checksum_type
-    if kind is None or kind not in KEYED_CHECKSUMS:
+    session_key = accepted.ticket.session_key
+    if kind is None or krb_crypto.CHECKSUM_ENCTYPES.get(kind) != session_key.enctype:
         return KRB_AP_ERR_INAPP_CKSUM
-    try:
-        expected = krb_crypto.checksum(kind, accepted.ticket.session_key, KU_TGS_REQ_AUTH_CKSUM, body)
-    except (ValueError, KeyError, TypeError):   # a checksum type that does not fit the session key
-        return KRB_AP_ERR_INAPP_CKSUM
+    expected = krb_crypto.checksum(kind, session_key, KU_TGS_REQ_AUTH_CKSUM, body)
     return None if hmac.compare_digest(expected, accepted.checksum) else krb_wire.KRB_AP_ERR_MODIFIED
