@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import ssl
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import httpx
 
 from . import ca
 from . import process_records as records
+from .client_env import plain_http_verify
 from .errors import LabError
 from .runtime import LabSpec, Progress, quiet
 from .state import load_topology
@@ -97,9 +97,7 @@ def wait_healthy(topology: dict[str, Any], started: list[Started], timeout: floa
     deadline = time.monotonic() + timeout
     waiting = {s.name: s for s in started}
     last: dict[str, str] = {}    # each service's latest /healthz detail, to say why it is not ready
-    # /healthz is plain HTTP: a TLS context that trusts nothing (httpx would load certifi's bundle
-    # for every client, ~40 ms of CPU each, in the middle of everything starting).
-    with httpx.Client(timeout=2.0, verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)) as client:
+    with httpx.Client(timeout=2.0, verify=plain_http_verify()) as client:     # /healthz: plain HTTP
         while waiting:
             for name, s in list(waiting.items()):
                 if not records.alive(s.pid):

@@ -9,7 +9,6 @@ It is idempotent: users already enrolled are skipped.
 from __future__ import annotations
 
 import re
-import ssl
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from .client_env import lab_verify, org_url
+from .client_env import lab_verify, org_url, plain_http_verify
 from .state import api_url
 
 
@@ -64,9 +63,8 @@ def enrol_okta_verify(topology: dict[str, Any], seed: dict[str, Any],
     verify = lab_verify(topology)       # the org over HTTPS, its certificate from the lab CA
     logins = [f"{person['sam']}@{domain}" for person in seed.get("users", [])
               if (person.get("okta") or {}).get("okta_verify")]
-    # The phone's API is plain HTTP: a TLS context that trusts nothing rather than certifi's bundle.
     with httpx.Client(headers=headers, timeout=15, verify=verify) as okta, \
-            httpx.Client(timeout=15, verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)) as camera, \
+            httpx.Client(timeout=15, verify=plain_http_verify()) as camera, \
             ThreadPoolExecutor(max_workers=ENROLLING_AT_ONCE) as pool:
         done = [pool.submit(_enrol_person, okta, camera, org, phone, login) for login in logins]
         enrolled = []

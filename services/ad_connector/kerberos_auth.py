@@ -136,7 +136,7 @@ def string_to_key(etype: int, password: str, salt: str) -> kcrypto.Key:
     digest = hashlib.sha256(b"%d\0%s\0%s" % (etype, salt.encode("utf-8"), password.encode("utf-8"))).digest()
     key = _derived.get(digest)
     if key is None:
-        key = _string_to_key(etype, password, salt)
+        key = kcrypto.string_to_key(etype, password, salt)
         if len(_derived) >= _DERIVED_MAX:
             _derived.pop(next(iter(_derived)))          # the oldest first
         _derived[digest] = key
@@ -145,10 +145,6 @@ def string_to_key(etype: int, password: str, salt: str) -> kcrypto.Key:
 
 _DERIVED_MAX = 1024
 _derived: dict[bytes, kcrypto.Key] = {}
-
-
-def _string_to_key(etype: int, password: str, salt: str) -> kcrypto.Key:
-    return kcrypto.string_to_key(etype, password, salt)
 
 
 # -- what Kerberos cannot say ------------------------------------------------------------------
