@@ -77,7 +77,8 @@ def _phone_user(client: LabClient, user: str) -> None:
     logins = [a["login"] for a in resp.json()]
     wanted = user.split("\\")[-1].lower()
     if not any(wanted in (login.lower(), login.split("@")[0].lower()) for login in logins):
-        known = ", ".join(login.split("@")[0] for login in logins) or "none (no one has enrolled yet)"
+        # Sorted: enrolment runs several at a time, so the phone's own order varies.
+        known = ", ".join(sorted(login.split("@")[0] for login in logins)) or "none (no one has enrolled yet)"
         raise UsageError(f"Okta Verify on the phone has no account for {user!r}; accounts: {known}")
 
 
