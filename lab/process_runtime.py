@@ -2,12 +2,14 @@
 
 `ProcessRuntime` is this runtime behind the `Runtime` interface (lab/runtime.py), which `lab up`,
 the scenarios and the tests use through `bring_up`; it sits at the end, over these pieces: check the
-ports are free, start each service in its own session (so `stop` can stop it and its children),
-wait for every `/healthz`, and record the pids it started in `<state>/processes.json`
+ports are free, start each service in its own session (so `stop` can stop it and its children;
+several at once are forked from one interpreter that has made the imports they share,
+services/common/forkserver.py), wait for every `/healthz`, and record the pids it started in `<state>/processes.json`
 (lab/process_records.py) so `stop` stops exactly those and nothing else.
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -36,6 +38,7 @@ __all__ = ["LabError", "ProcessRuntime", "Started", "check_ports_free", "load_pr
 
 PROCESSES_FILE = records.PROCESSES_FILE
 DEFAULT_TIMEOUT = 60.0    # seconds for every service to answer /healthz
+FORK_TIMEOUT = 60.0       # seconds for the fork server to import and fork (~0.4 s unloaded)
 
 
 @dataclass
@@ -68,27 +71,67 @@ def check_ports_free(topology: dict[str, Any], names: Iterable[str]) -> None:
 
 def start(topology_path: Path, topology: dict[str, Any], names: Iterable[str]) -> list[Started]:
     """Start each service in its own session (so `stop` stops it and its children), its output
-    appended to `<state>/logs/<name>.log` (0600), and record the pids."""
-    started = [start_one(topology_path, topology, name) for name in names]
+    appended to `<state>/logs/<name>.log` (0600), and record the pids. Several at once are forked
+    from one interpreter that has imported what they all import (services/common/forkserver.py)."""
+    names = list(names)
+    if len(names) == 1:
+        started = [start_one(topology_path, topology, names[0])]
+    else:
+        started = _fork(topology_path, topology, names)
     records.put(Path(topology["state_dir"]), [records.row_for(s.name, s.pid) for s in started])
     return started
 
 
 def start_one(topology_path: Path, topology: dict[str, Any], name: str) -> Started:
-    """Start one service (not recorded: the caller records it, under the lock)."""
-    logs = records.private_dir(Path(topology["state_dir"]) / "logs")
-    log_path = logs / f"{name}.log"
-    env = dict(os.environ, PYTHONUNBUFFERED="1", LAB_TOPOLOGY=str(topology_path))
+    """Start one service in an interpreter of its own (not recorded: the caller records it, under
+    the lock). The supervisor restarts this way: the service is its child, so it learns how it exits."""
+    module, args = _command(topology_path, topology, name)
+    log_path = _log(topology, name)
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.chmod(log_path, 0o600)
     with os.fdopen(fd, "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", package_of(topology, name), "--service", name,
-             "--topology", str(topology_path)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, env=env,
-        )
+        proc = subprocess.Popen([sys.executable, "-m", module, *args],
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, env=_env(topology_path))
     return Started(name, proc.pid, log_path)
+
+
+def _fork(topology_path: Path, topology: dict[str, Any], names: list[str]) -> list[Started]:
+    """Start `names` through the fork server; what it started is recorded even when it then fails,
+    so the caller's clean-up stops those too."""
+    logs = {name: _log(topology, name) for name in names}
+    jobs = [{"name": name, "module": module, "args": args, "log": str(logs[name])}
+            for name in names for module, args in [_command(topology_path, topology, name)]]
+    try:
+        done = subprocess.run([sys.executable, "-m", "services.common.forkserver"], input=json.dumps(jobs),
+                              capture_output=True, text=True, env=_env(topology_path), timeout=FORK_TIMEOUT)
+        out, err, code = done.stdout, done.stderr, done.returncode
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else exc.stdout or ""
+        err, code = f"no answer within {FORK_TIMEOUT:.0f} s", -1
+    started = [Started(name, int(pid), logs[name]) for name, pid in (line.split() for line in out.splitlines())]
+    if code != 0 or len(started) != len(names):
+        records.put(Path(topology["state_dir"]), [records.row_for(s.name, s.pid) for s in started])
+        missing = [n for n in names if n not in {s.name for s in started}]
+        raise LabError(f"the fork server could not start {', '.join(missing) or 'every service'}: "
+                       f"{err.strip() or f'exit status {code}'}")
+    return started
+
+
+def _command(topology_path: Path, topology: dict[str, Any], name: str) -> tuple[str, list[str]]:
+    """The module a service runs as and its arguments (`python -m <module> <args>`)."""
+    return package_of(topology, name), ["--service", name, "--topology", str(topology_path)]
+
+
+def _log(topology: dict[str, Any], name: str) -> Path:
+    """`<state>/logs/<name>.log`, made 0600 if it is not already."""
+    path = records.private_dir(Path(topology["state_dir"]) / "logs") / f"{name}.log"
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+    os.chmod(path, 0o600)
+    return path
+
+
+def _env(topology_path: Path) -> dict[str, str]:
+    return dict(os.environ, PYTHONUNBUFFERED="1", LAB_TOPOLOGY=str(topology_path))
 
 
 def wait_healthy(topology: dict[str, Any], started: list[Started], timeout: float = 60.0,

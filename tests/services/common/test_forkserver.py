@@ -1,0 +1,104 @@
+"""The fork server (services/common/forkserver.py): each child becomes its module as `python -m`
+would make it, in a session of its own, writing to its log, showing its own command line."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+PROBE = '''
+import json, os, signal, sys, time
+print(json.dumps({"name": __name__, "argv": sys.argv[1:], "own_session": os.getsid(0) == os.getpid(),
+                  "stdin": sys.stdin.read(), "umask_env": os.environ.get("PROBE_ENV")}), flush=True)
+print("to stderr", file=sys.stderr, flush=True)
+if sys.argv[1:] == ["--exit", "7"]:
+    sys.exit(7)
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+time.sleep(60)
+'''
+
+
+def serve(tmp_path: Path, jobs: object) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+               PYTHONUNBUFFERED="1", PROBE_ENV="inherited")
+    return subprocess.run([sys.executable, "-m", "services.common.forkserver"], input=json.dumps(jobs),
+                          capture_output=True, text=True, env=env, timeout=60)
+
+
+def wait_for(predicate, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("not within the time allowed")
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def probe(tmp_path: Path) -> Path:
+    (tmp_path / "forkprobe.py").write_text(PROBE)
+    return tmp_path
+
+
+def test_each_child_becomes_its_module_with_its_log_session_and_command_line(probe: Path):
+    jobs = [{"name": n, "module": "forkprobe", "args": ["--service", n], "log": str(probe / f"{n}.log")}
+            for n in ("one", "two")]
+    done = serve(probe, jobs)
+    assert done.returncode == 0, done.stderr
+    pids = dict(line.split() for line in done.stdout.splitlines())
+    assert set(pids) == {"one", "two"} and len(set(pids.values())) == 2
+    try:
+        for name, pid in pids.items():
+            log = probe / f"{name}.log"
+            first = json.loads(wait_for(lambda log=log: log.exists() and log.read_text().splitlines()[:1])[0])
+            assert first == {"name": "__main__", "argv": ["--service", name], "own_session": True, "stdin": "",
+                             "umask_env": "inherited"}
+            wait_for(lambda log=log: "to stderr" in log.read_text())
+            assert oct(log.stat().st_mode & 0o777) == "0o600"
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            assert f"-m forkprobe --service {name} " in cmdline + " "
+            # `comm` stays the interpreter's name, as an exec would have left it
+            assert Path(f"/proc/{pid}/comm").read_text().strip() == Path(sys.executable).name[:15]
+    finally:
+        for pid in pids.values():
+            os.kill(int(pid), signal.SIGTERM)
+    for pid in pids.values():
+        wait_for(lambda pid=pid: not alive(int(pid)))
+
+
+def test_a_child_exits_as_its_module_does(probe: Path):
+    done = serve(probe, [{"name": "x", "module": "forkprobe", "args": ["--exit", "7"], "log": str(probe / "x.log")}])
+    assert done.returncode == 0, done.stderr
+    (pid,) = (int(line.split()[1]) for line in done.stdout.splitlines())
+    wait_for(lambda: not alive(pid))
+    assert '"argv": ["--exit", "7"]' in (probe / "x.log").read_text()
+
+
+def test_a_module_that_fails_to_import_leaves_its_traceback_in_its_log(probe: Path):
+    done = serve(probe, [{"name": "x", "module": "no_such_module_here", "args": [], "log": str(probe / "x.log")}])
+    assert done.returncode == 0, done.stderr
+    (pid,) = (int(line.split()[1]) for line in done.stdout.splitlines())
+    wait_for(lambda: not alive(pid))
+    assert "No module named no_such_module_here" in (probe / "x.log").read_text()
+
+
+@pytest.mark.parametrize("jobs", [{"name": "x"}, [{"name": "x", "module": "m"}], "nonsense", [1]])
+def test_a_bad_request_forks_nothing_and_says_why(probe: Path, jobs: object):
+    done = serve(probe, jobs)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith("forkserver: ") and "expected a JSON list" in done.stderr
