@@ -14,13 +14,14 @@ import os
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from .clock import Clock
 from .events import Journal
 from .faults import Faults
+
+if TYPE_CHECKING:    # imported where a client is made: most services make none (~5 MB RSS each)
+    import httpx
 
 
 def load_seed(path: Path, cache_dir: Path) -> dict[str, Any]:
@@ -85,6 +86,7 @@ class ServiceContext:
     def http_client(self, *, verify: ssl.SSLContext | bool = True, **kwargs: Any) -> httpx.AsyncClient:
         """An HTTP client whose connections leave from this service's address; HTTPS verified with
         `verify` (the phone passes tls.lab_trust(ctx): the lab CA)."""
+        import httpx
         transport = httpx.AsyncHTTPTransport(local_address=self.source_address, verify=verify)
         return httpx.AsyncClient(transport=transport, **kwargs)
 
@@ -97,6 +99,7 @@ class ServiceContext:
         client = self._peer_clients.get(peer)
         if client is None:
             self.peer(peer)      # a peer the topology lacks fails here, at start-up
+            import httpx
             limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
             client = self._peer_clients[peer] = self.http_client(limits=limits, timeout=None)
         return client

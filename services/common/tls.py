@@ -30,7 +30,6 @@ import struct
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import uvicorn
 
 from .runner import bind_tcp
@@ -91,11 +90,6 @@ def lab_trust(ctx: Any) -> ssl.SSLContext | bool:
     one, else httpx's default (True: a topology without certificates has no HTTPS URL to call)."""
     ca = (ctx.topology.get("ca") or {}).get("cert")
     return client_context(ca) if ca else True
-
-
-def transport(local_address: str, verify: ssl.SSLContext | None, **kw: Any) -> httpx.AsyncHTTPTransport:
-    """An HTTP transport leaving from `local_address` that verifies with `verify` (when given)."""
-    return httpx.AsyncHTTPTransport(local_address=local_address, verify=verify if verify is not None else True, **kw)
 
 
 def describe_error(exc: BaseException) -> str | None:

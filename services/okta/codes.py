@@ -20,14 +20,15 @@ import hmac
 import re
 import secrets
 from email.message import EmailMessage
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from . import mailer, otp
 from .errors import OktaError, invalid
 from .ids import digest
 from .org import Audit, Org, factor_target, user_actor, user_target
+
+if TYPE_CHECKING:    # httpx is imported where a request is made (~3 MB of RSS a service that makes none)
+    pass
 
 KINDS = ("sms", "call", "email")
 DIGITS = 6
@@ -183,6 +184,7 @@ def _to_phone(org: Org, kind: str, number: str, text: str, *, login: str, factor
         return
 
     async def run() -> None:
+        import httpx
         target = org.ctx.peer_url("phone") + f"/{kind}"
         try:
             async with org.ctx.http_client(timeout=10) as client:

@@ -13,14 +13,16 @@ Both leave from WorkSpaces' own address on the one client WorkSpaces keeps for t
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from services.common.context import ServiceContext
+
+if TYPE_CHECKING:    # httpx is imported where a request is made (~3 MB of RSS a service that makes none)
+    import httpx
 
 DS_TARGET = "DirectoryService_20150416"
 
@@ -53,6 +55,7 @@ class Connector:
     async def describe_directory(self, directory_id: str, region: str,
                                  trace: str | None = None) -> dict[str, Any] | None:
         """The DS DirectoryDescription of `directory_id` in `region`, or None when DS does not know it there."""
+        import httpx
         body, headers = self._signed("DescribeDirectories", {"DirectoryIds": [directory_id]}, region)
         if trace:
             headers["X-Lab-Trace"] = trace
@@ -71,6 +74,7 @@ class Connector:
 
     async def lookup_user(self, directory_id: str, username: str, trace: str | None = None) -> dict[str, Any] | None:
         """The user's directory entry (the directory's spelling of the name), or None."""
+        import httpx
         headers = {"X-Lab-Trace": trace} if trace else {}
         try:
             resp = await self.http.post(f"{self.url}/connector/users/lookup", headers=headers, timeout=15.0,
@@ -86,6 +90,7 @@ class Connector:
 
     async def set_registered(self, directory_id: str, registered: bool, trace: str | None = None) -> None:
         """Tell the connector WorkSpaces uses (or no longer uses) the directory."""
+        import httpx
         headers = {"X-Lab-Trace": trace} if trace else {}
         url = f"{self.url}/connector/registrations/{directory_id}/workspaces"
         try:

@@ -8,14 +8,16 @@ list or revoke; it still passes the gate's rate limits, as the real console's ca
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from fastapi import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..gate import CONSOLE_SCOPE
 from ..org import ACTING_ADMIN, user_actor
+
+if TYPE_CHECKING:    # httpx is imported where a request is made (~3 MB of RSS a service that makes none)
+    import httpx
 
 
 @dataclass
@@ -45,6 +47,7 @@ class OrgApi:
     (so the System Log shows where the admin was)."""
 
     def __init__(self, app: ASGIApp, request: Request, admin: dict[str, Any]) -> None:
+        import httpx
         client = (request.client.host, request.client.port) if request.client else ("127.0.0.1", 0)
         headers = {"User-Agent": request.headers.get("User-Agent", "okta-admin-console"),
                    "Accept": "application/json"}
@@ -54,6 +57,7 @@ class OrgApi:
 
     async def call(self, method: str, path: str, *, json: Any = None,
                    params: dict[str, Any] | None = None) -> httpx.Response:
+        import httpx
         async with httpx.AsyncClient(transport=self._transport, base_url=self._base, headers=self._headers,
                                      timeout=60) as client:
             resp = await client.request(method, path, json=json, params=params)
