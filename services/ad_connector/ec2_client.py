@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -20,9 +20,6 @@ from botocore.serialize import create_serializer
 
 from services.common import aws_models
 from services.common.context import ServiceContext
-
-if TYPE_CHECKING:    # httpx is imported where a request is made (~3 MB of RSS a service that makes none)
-    pass
 
 TIMEOUT = 30.0     # above EC2's wait for its enforcer (10 s): a slow apply is not "no EC2"
 
@@ -70,7 +67,7 @@ class Ec2Client:
     async def call(self, operation: str, params: dict[str, Any], region: str) -> dict[str, Any]:
         if not self.available():
             raise Ec2Unreachable("the lab has no ec2 service")
-        import httpx
+        import httpx  # here: a connector that never calls EC2 never holds it (~3 MB)
         if "parser" not in self.__dict__:       # the first call: load the model off the event loop
             await asyncio.to_thread(lambda: (self.model, self.serializer, self.parser))
         op = self.model.operation_model(operation)

@@ -20,15 +20,12 @@ import hmac
 import re
 import secrets
 from email.message import EmailMessage
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import mailer, otp
 from .errors import OktaError, invalid
 from .ids import digest
 from .org import Audit, Org, factor_target, user_actor, user_target
-
-if TYPE_CHECKING:    # httpx is imported where a request is made (~3 MB of RSS a service that makes none)
-    pass
 
 KINDS = ("sms", "call", "email")
 DIGITS = 6
@@ -184,7 +181,7 @@ def _to_phone(org: Org, kind: str, number: str, text: str, *, login: str, factor
         return
 
     async def run() -> None:
-        import httpx
+        import httpx  # here: the org holds it only once it sends (~3 MB of RSS)
         target = org.ctx.peer_url("phone") + f"/{kind}"
         try:
             async with org.ctx.http_client(timeout=10) as client:

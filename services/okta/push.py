@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .ids import new_id
 from .org import Audit, Org, factor_target, user_actor, user_target
-
-if TYPE_CHECKING:    # httpx is imported where a request is made (~3 MB of RSS a service that makes none)
-    pass
 
 FINAL = ("SUCCESS", "REJECTED", "TIMEOUT", "CANCELLED")
 # What the RADIUS agent's HTTP client calls itself: the org tells its pushes apart by it.
@@ -99,7 +96,7 @@ def create(org: Org, audit: Audit, user: dict[str, Any], factor: dict[str, Any],
 async def deliver(org: Org, tx: dict[str, Any], factor: dict[str, Any]) -> None:
     """POST the notification to the device; a failure leaves the transaction to time out, as a
     lost APNs message would. Faults on protocol "push" (drop, delay) apply here."""
-    import httpx
+    import httpx  # here: the org holds it only once it sends (~3 MB of RSS)
     endpoint = factor.get("device", {}).get("pushEndpoint")
     if not endpoint:
         org.record("okta.push.deliver", outcome="no_device", transaction=tx["id"], trace=tx["trace"])

@@ -39,14 +39,17 @@ def lab(tmp_path_factory):
         yield topology
 
 
-def sign_in_and_send_push(page, org: str) -> int:
+def sign_in_and_send_push(page, org: str, shot=None) -> int:
     page.goto(f"{org}/login")
     page.get_by_label("Username").fill(PAT)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign In").click()
     page.get_by_role("heading", name="Verify it's you").wait_for()
-    # the first Okta Verify device's push factor is offered first
-    page.get_by_role("button", name="Send Push").first.click()
+    # two Okta Verify devices: each push is offered under its device's name
+    assert page.get_by_role("button", name="Send Push (Lab iPad)", exact=True).count() == 1
+    if shot:
+        shot(page, "00-two-devices")
+    page.get_by_role("button", name="Send Push (Lab iPhone)", exact=True).click()
     page.get_by_text("On Okta Verify, tap this number").wait_for()
     return int(page.locator("[data-number-challenge]").inner_text())
 
@@ -63,7 +66,7 @@ def test_number_challenge_on_the_sign_in_page_and_the_phone(lab, browser, shot):
         shot(mobile, "01-phone-two-devices")
 
         # a wrong number: the sign-in is denied
-        number = sign_in_and_send_push(user, org)
+        number = sign_in_and_send_push(user, org, shot)
         shot(user, "02-sign-in-shows-the-number")
         card = mobile.locator("section.push")
         expect(card.get_by_text("Tap the number shown on the sign-in page")).to_be_visible()

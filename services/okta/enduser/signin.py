@@ -58,6 +58,14 @@ class SignIn:
     def flow(self, request: Request) -> AuthnFlow:
         return AuthnFlow(self.org, Audit.of(request))
 
+    def device_names(self, user_id: str | None) -> dict[str, str]:
+        """Each push factor's device name, by factor id: the page names the device when a person has
+        several (the authn API's unauthenticated answer shows a push factor's `profile` empty)."""
+        if not user_id:
+            return {}
+        return {f["id"]: f["profile"]["name"] for f in self.org.people.factors_of(user_id)
+                if f["factorType"] == "push" and (f.get("profile") or {}).get("name")}
+
     def phone_link(self, login: str, qr: str | None) -> str | None:
         """The "scan with my phone" link: the person's phone page, pointed at this QR image."""
         if not qr or "phone" not in self.org.ctx.topology.get("services", {}):
@@ -119,6 +127,7 @@ class SignIn:
         return self.pages.render(
             request, "enduser/step.html", status_code, tx=body, status=body.get("status"), user=user,
             factor=factor, factors=(body.get("_embedded") or {}).get("factors") or [], qr=qr,
+            devices=self.device_names(user.get("id")),
             phone_link=self.phone_link(login, qr), error=error, purpose=session.get("purpose"),
             session_device=session.get("deviceType"),
             okta_verify=OKTA_VERIFY)
