@@ -1,7 +1,8 @@
 """Start-up time and memory of the lab, as ratios against bare Python measured in the same run.
 
 Measured: `lab up` (the real CLI, process runtime) from nothing to every service healthy and the
-seed's users enrolled, then each service's resident memory (RSS, /proc) once it is up. References:
+seed's users enrolled, then each service's resident memory (RSS, /proc; PSS beside it, which
+counts a page the services share once across them) once it is up. References:
   - start-up: as many interpreters as the lab has services, started together, each importing what
     every service must (fastapi, uvicorn, httpx) and exiting: the floor of starting that many
     Python processes on this machine now;
@@ -54,12 +55,25 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def pss_mb(pid: int) -> float:
+    """A process's proportional share of memory, in MB (Pss: a page shared by n processes counts
+    1/n in each; the ten services forked from one interpreter share its imports)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
 PHASES = {"started": "starting ", "first healthy": " healthy", "enrolled": "enrolled Okta Verify",
           "lab up done": "the lab is up"}
 
 
-def lab_up(subnet: str, phases: dict[str, list[float]] | None = None) -> tuple[float, dict[str, float]]:
-    """Seconds from `lab up` to healthy and enrolled, and each service's RSS (MB) right after.
+def lab_up(subnet: str, phases: dict[str, list[float]] | None = None) \
+        -> tuple[float, dict[str, float], dict[str, float]]:
+    """Seconds from `lab up` to healthy and enrolled, and each service's RSS and PSS (MB) right after.
     `phases` gains, per phase, the seconds at which `lab up` said it (its lines as they come:
     the services started, the first and last healthy, the last enrolment)."""
     state = Path(tempfile.mkdtemp(prefix="bench-startup-"))
@@ -87,9 +101,9 @@ def lab_up(subnet: str, phases: dict[str, list[float]] | None = None) -> tuple[f
             for phase, at in said.items():
                 phases.setdefault(phase, []).append(round(at, 2))
         from lab import process_runtime as pr
-        rss = {p["name"]: rss_mb(p["pid"]) for p in pr.load_processes(state)
-               if p.get("name") and Path(f"/proc/{p['pid']}").exists() and p["name"] != "supervisor"}
-        return seconds, rss
+        rows = [p for p in pr.load_processes(state)
+                if p.get("name") and Path(f"/proc/{p['pid']}").exists() and p["name"] != "supervisor"]
+        return seconds, {p["name"]: rss_mb(p["pid"]) for p in rows}, {p["name"]: pss_mb(p["pid"]) for p in rows}
     finally:
         subprocess.run([*LAB, "--state-dir", str(state), "down"], capture_output=True)
         shutil.rmtree(state, ignore_errors=True)
@@ -135,9 +149,10 @@ def main() -> int:
     args = parser.parse_args()
     ups, refs, bares = [], [], []
     rss: dict[str, float] = {}
+    pss: dict[str, float] = {}
     phases: dict[str, list[float]] = {}
     for i in range(args.repeat):
-        up, services = lab_up(args.subnet, phases)
+        up, services, shares = lab_up(args.subnet, phases)
         n = len(services)
         ref = interpreters(n)
         bare = bare_app_rss(f"{args.subnet}.99", free_port(f"{args.subnet}.99"))
@@ -149,6 +164,7 @@ def main() -> int:
         refs.append(ref)
         bares.append(bare)
         rss = {k: min(v, rss.get(k, v)) for k, v in services.items()}
+        pss = {k: min(v, pss.get(k, v)) for k, v in shares.items()}
     n = len(rss)
     up, ref, bare = min(ups), min(refs), min(bares)
     ratios = sorted(u / r for u, r in zip(ups, refs, strict=True))
@@ -159,8 +175,10 @@ def main() -> int:
           f"median {ratio:.2f}x")
     print(f"memory: {sum(rss.values()):.0f} MB for {n} services ({mean:.0f} MB each); bare FastAPI app "
           f"under uvicorn: {bare:.0f} MB ({mean / bare:.2f}x per service)")
+    print(f"PSS (shared pages counted once across the services): {sum(pss.values()):.0f} MB for {n} "
+          f"({sum(pss.values()) / n:.0f} MB each)")
     for name, mb in sorted(rss.items(), key=lambda kv: -kv[1]):
-        print(f"  {name:<16} {mb:6.1f} MB  {mb / bare:5.2f}x")
+        print(f"  {name:<16} {mb:6.1f} MB  {mb / bare:5.2f}x   PSS {pss.get(name, float('nan')):5.1f} MB")
     report = Report("startup")
     report.figure(f"lab up to healthy and enrolled ({n} services)", up, "s", reference=ref, ratio=ratio,
                   target="<= 1.3", services=n, ratios_by_run=[round(r, 2) for r in ratios],
@@ -168,7 +186,8 @@ def main() -> int:
                   phases_s_by_run=phases)
     report.figure(f"RSS per service ({n} services)", mean, "MB", reference=bare, target="<= 1.1",
                   services=n, total_mb=round(sum(rss.values()), 1), reference_name="bare FastAPI app under uvicorn",
-                  per_service={k: round(v, 1) for k, v in rss.items()})
+                  per_service={k: round(v, 1) for k, v in rss.items()},
+                  pss_total_mb=round(sum(pss.values()), 1), pss_per_service={k: round(v, 1) for k, v in pss.items()})
     print(f"figures written to {report.save()}")
     return 0
 
