@@ -4,8 +4,8 @@
 the scenarios and the tests use through `bring_up`; it sits at the end, over these pieces: check the
 ports are free, start each service in its own session (so `stop` can stop it and its children;
 several at once are forked from one interpreter that has made the imports they share,
-services/common/forkserver.py), wait for every `/healthz`, and record the pids it started in `<state>/processes.json`
-(lab/process_records.py) so `stop` stops exactly those and nothing else.
+services/common/forkserver.py), wait for every `/healthz`, and record the pids it started in
+`<state>/processes.json` (lab/process_records.py) so `stop` stops exactly those and nothing else.
 """
 from __future__ import annotations
 
