@@ -101,19 +101,24 @@ def _fork(topology_path: Path, topology: dict[str, Any], names: list[str]) -> li
     logs = {name: _log(topology, name) for name in names}
     jobs = [{"name": name, "module": module, "args": args, "log": str(logs[name])}
             for name in names for module, args in [_command(topology_path, topology, name)]]
+    server = subprocess.Popen([sys.executable, "-m", "services.common.forkserver"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(topology_path))
     try:
-        done = subprocess.run([sys.executable, "-m", "services.common.forkserver"], input=json.dumps(jobs),
-                              capture_output=True, text=True, env=_env(topology_path), timeout=FORK_TIMEOUT)
-        out, err, code = done.stdout, done.stderr, done.returncode
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else exc.stdout or ""
-        err, code = f"no answer within {FORK_TIMEOUT:.0f} s", -1
-    started = [Started(name, int(pid), logs[name]) for name, pid in (line.split() for line in out.splitlines())]
-    if code != 0 or len(started) != len(names):
+        out, err = server.communicate(json.dumps(jobs), timeout=FORK_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        out, err = server.communicate()     # the pids it wrote before it was killed: recorded below
+        err = f"no answer within {FORK_TIMEOUT:.0f} s"
+    started = []
+    for line in out.splitlines():       # `<name> <pid>` of a service asked for; any other line is ignored
+        parts = line.split()
+        if len(parts) == 2 and parts[0] in logs and parts[1].isdigit():
+            started.append(Started(parts[0], int(parts[1]), logs[parts[0]]))
+    if server.returncode != 0 or len(started) != len(names):
         records.put(Path(topology["state_dir"]), [records.row_for(s.name, s.pid) for s in started])
         missing = [n for n in names if n not in {s.name for s in started}]
-        raise LabError(f"the fork server could not start {', '.join(missing) or 'every service'}: "
-                       f"{err.strip() or f'exit status {code}'}")
+        raise LabError(f"the fork server failed{' to start ' + ', '.join(missing) if missing else ''}: "
+                       f"{err.strip() or f'exit status {server.returncode}'}")
     return started
 
 

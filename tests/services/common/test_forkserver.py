@@ -102,3 +102,24 @@ def test_a_bad_request_forks_nothing_and_says_why(probe: Path, jobs: object):
     done = serve(probe, jobs)
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.startswith("forkserver: ") and "expected a JSON list" in done.stderr
+
+
+def test_a_child_that_cannot_become_its_service_stops_the_server_and_says_why(probe: Path):
+    """The first child runs (its pid is written); the second cannot open its log (a directory), so
+    the server says so and forks nothing more: the caller records the first and stops it."""
+    (probe / "a-directory.log").mkdir()
+    jobs = [{"name": n, "module": "forkprobe", "args": [], "log": str(probe / log)}
+            for n, log in (("one", "one.log"), ("two", "a-directory.log"), ("three", "three.log"))]
+    done = serve(probe, jobs)
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("one "), done.stdout
+    assert done.stderr.startswith("forkserver: cannot start two: ") and "IsADirectoryError" in done.stderr
+    assert not (probe / "three.log").exists()
+    pid = int(lines[0].split()[1])
+    try:
+        # written only once the child had its title: the runtime's records recognise it at once
+        assert "-m forkprobe" in Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    finally:
+        os.kill(pid, signal.SIGTERM)
+    wait_for(lambda: not alive(pid))
