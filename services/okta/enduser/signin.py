@@ -63,8 +63,14 @@ class SignIn:
         several (the authn API's unauthenticated answer shows a push factor's `profile` empty)."""
         if not user_id:
             return {}
-        return {f["id"]: f["profile"]["name"] for f in self.org.people.factors_of(user_id)
-                if f["factorType"] == "push" and (f.get("profile") or {}).get("name")}
+        names: dict[str, str] = {}
+        seen: dict[str, int] = {}
+        for f in self.org.people.factors_of(user_id):
+            name = (f.get("profile") or {}).get("name") if f["factorType"] == "push" else None
+            if name:        # two devices of the same name: "Lab iPhone", "Lab iPhone 2"
+                seen[name] = seen.get(name, 0) + 1
+                names[f["id"]] = f"{name} {seen[name]}" if seen[name] > 1 else name
+        return names
 
     def phone_link(self, login: str, qr: str | None) -> str | None:
         """The "scan with my phone" link: the person's phone page, pointed at this QR image."""

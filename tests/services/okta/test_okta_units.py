@@ -122,3 +122,19 @@ def test_a_bad_setting_stops_the_org_before_it_starts(tmp_path):
     with pytest.raises(ValueError, match="delegated_auth"):
         asyncio.run(build(ctx))
     assert not (ctx.state_dir / "org.sqlite3").exists()
+
+
+def test_the_sign_in_page_names_each_push_device_and_tells_equal_names_apart():
+    from types import SimpleNamespace
+
+    from services.okta.enduser.signin import SignIn
+
+    factors = [{"id": "f1", "factorType": "push", "profile": {"name": "Lab iPhone"}},
+               {"id": "f2", "factorType": "token:software:totp", "profile": {"credentialId": "pat"}},
+               {"id": "f3", "factorType": "push", "profile": {"name": "Lab iPhone"}},
+               {"id": "f4", "factorType": "push", "profile": {"name": "Lab iPhone Pro"}},
+               {"id": "f5", "factorType": "push", "profile": {}}]
+    org = SimpleNamespace(people=SimpleNamespace(factors_of=lambda uid: factors if uid == "u1" else []))
+    signin = SignIn(org, pages=None, sessions=None)     # type: ignore[arg-type]
+    assert signin.device_names("u1") == {"f1": "Lab iPhone", "f3": "Lab iPhone 2", "f4": "Lab iPhone Pro"}
+    assert signin.device_names(None) == {} and signin.device_names("u2") == {}
