@@ -180,6 +180,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         if watch.get("state") in ("restarting", "failed"):
             services[name]["supervisor"] = {k: watch.get(k) for k in ("state", "last_exit", "last_crash",
                                                                       "log_tail")}
+    dashboard_url = dashboard.url(args.state_dir)
     status = {
         "runtime": topology["runtime"],
         "running": True,
@@ -188,7 +189,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         # What clients trust the lab's TLS with (LDAPTLS_CACERT, smtplib's cafile): lab/ca.py.
         "ca_certificate": (topology.get("ca") or {}).get("cert"),
         "network": firewall.status(args.state_dir),
-        "dashboard": dashboard.url(args.state_dir),
+        "dashboard": dashboard_url,
+        "dashboard_ready": dashboard_url is not None and dashboard.answers(dashboard_url),
         "services": services,
         "credentials": {k: creds[k] for k in ("okta_api_token", "radius_shared_secret", "aws_access_key_id",
                                               "aws_secret_access_key", "aws_region") if k in creds},
@@ -201,8 +203,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             say(f"CA certificate (trust it for LDAPS, StartTLS and the org's HTTPS pages: `lab ca trust`): "
                 f"{status['ca_certificate']}")
         say(firewall.describe(status["network"]))
-        say(f"dashboard: {status['dashboard'] or 'not running'}" + (" (`lab open dashboard` signs you in)"
-                                                                     if status["dashboard"] else ""))
+        say(f"dashboard: {status['dashboard'] or 'not running'}" + (
+            "" if not status["dashboard"] else " (`lab open dashboard` signs you in)" if status["dashboard_ready"]
+            else " (starting: it answers in a few seconds; `lab open dashboard` waits for it)"))
         for name, svc in status["services"].items():
             eps = "  ".join(f"{k} {v}" for k, v in svc["endpoints"].items())
             restarts = f"restarts {svc['restarts']}" if svc["restarts"] else ""

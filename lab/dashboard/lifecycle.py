@@ -47,6 +47,14 @@ def url(state_dir: Path) -> str | None:
     return str(row["url"]) if row else None
 
 
+def answers(base: str) -> bool:
+    """The dashboard at `base` answers /healthz now (`lab up` does not wait for its first answer)."""
+    try:
+        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def _free(host: str, port: int) -> bool:
     with socket.socket() as s:
         try:
@@ -126,11 +134,8 @@ def wait_ready(state_dir: Path, proc: subprocess.Popen[bytes] | None, log: Path)
             _process_file(state_dir).unlink(missing_ok=True)
             tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
             raise LabError(f"the dashboard did not start on {host_port}: {tail[0]}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return base
-        except httpx.HTTPError:
-            pass
+        if answers(base):
+            return base
         time.sleep(0.1)
     stop(state_dir)
     raise LabError(f"the dashboard on {host_port} did not answer within 20 s (see {log})")

@@ -62,7 +62,10 @@ def login(lab, user="alice", mfa=None):
 
 def test_the_dashboard_needs_a_session_and_a_csrf_token(lab):
     base = lifecycle.url(lab)
-    assert ok(run_lab(lab, "status")).stdout.count(f"dashboard: {base}") == 1
+    assert ok(run_lab(lab, "status")).stdout.count(f"dashboard: {base} (`lab open dashboard` signs you in)") == 1
+    status = json.loads(ok(run_lab(lab, "status", "--json")).stdout)
+    assert (status["dashboard"], status["dashboard_ready"]) == (base, True)
+    assert not lifecycle.answers("http://127.0.0.1:9")       # nothing listens there: "starting"
     assert httpx.get(base + "/").headers["location"] == "/signin"
     assert httpx.get(base + "/labs/lab/events").status_code == 401
     assert httpx.post(base + "/labs/lab/reset").status_code == 401
