@@ -92,19 +92,25 @@ def lab_trust(ctx: Any) -> ssl.SSLContext | bool:
     return client_context(ca) if ca else True
 
 
-def describe_error(exc: BaseException) -> str | None:
-    """A certificate failure in the words the real agent logs, or None for any other error."""
+def certificate_reason(exc: BaseException) -> str | None:
+    """OpenSSL's reason when `exc` (or what caused it) is a refused certificate, e.g. "unable to
+    get local issuer certificate"; None for any other error."""
     seen: set[int] = set()
     cur: BaseException | None = exc
     while cur is not None and id(cur) not in seen:
         seen.add(id(cur))
         text = str(cur)
         if isinstance(cur, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in text:
-            # OpenSSL's own reason after the JDK's words, e.g. "unable to get local issuer certificate"
             detail = getattr(cur, "verify_message", None) or text.partition("verify failed: ")[2].split(" (_ssl")[0]
-            return f"{PKIX_FAILURE} ({detail or 'certificate verify failed'})"
+            return detail or "certificate verify failed"
         cur = cur.__cause__ or cur.__context__
     return None
+
+
+def describe_error(exc: BaseException) -> str | None:
+    """A certificate failure in the words the real agent logs, or None for any other error."""
+    reason = certificate_reason(exc)
+    return f"{PKIX_FAILURE} ({reason})" if reason else None
 
 
 # -- the HTTPS listener -----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from services.common.context import ServiceContext
 from services.common.tls import lab_trust
 
 from .authenticator import Account, Wallet
+from .scanning import why
 
 
 def _epoch(iso: str | None) -> float | None:
@@ -122,7 +123,7 @@ class PushInbox:
             outcome = "ok" if resp.status_code < 300 else f"http {resp.status_code}"
             verdict = _factor_result(resp) if outcome == "ok" else None
         except httpx.HTTPError as exc:
-            outcome, verdict = f"error: {exc.__class__.__name__}", None
+            outcome, verdict = f"error: {why(exc)}", None
         # what the org made of it: a wrong number is denied, whatever the tap said
         record["result"] = "failed" if outcome != "ok" else \
             "approved" if verdict == "SUCCESS" or (verdict is None and result == "APPROVE") else "denied"

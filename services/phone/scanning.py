@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 
 from services.common.context import ServiceContext
-from services.common.tls import lab_trust
+from services.common.tls import certificate_reason, lab_trust
 
 from .authenticator import DEFAULT_DEVICE, Account, Wallet
 from .camera import read_qr
@@ -65,7 +65,7 @@ class Scanner:
                 async with self.ctx.http_client(timeout=10, verify=lab_trust(self.ctx)) as client:
                     resp = await client.get(url)
             except httpx.HTTPError as exc:
-                raise ValueError(f"the camera could not load {parsed.netloc}: {exc.__class__.__name__}") from None
+                raise ValueError(f"the camera could not load {parsed.netloc}: {why(exc)}") from None
             if resp.status_code != 200:
                 raise ValueError(f"there is no QR code to see at that address (HTTP {resp.status_code}); "
                                  "it may have expired: reload the enrolment page")
@@ -92,7 +92,7 @@ class Scanner:
                     json={"activationToken": params["t"], "pushEndpoint": self.push_endpoint,
                           "deviceName": device})
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            raise ValueError(f"the org could not be reached: {exc.__class__.__name__}") from None
+            raise ValueError(f"the org could not be reached: {why(exc)}") from None
         if resp.status_code != 200:
             raise ValueError(f"the org refused the enrolment: {_summary(resp)}")
         try:
@@ -107,6 +107,13 @@ class Scanner:
         acc.device_credential = data["deviceCredential"]
         self.wallet.save()
         return acc
+
+
+def why(exc: BaseException) -> str:
+    """A failed call to the org as the phone tells it: a certificate it does not trust (the lab CA
+    is the only one it trusts for the org) with OpenSSL's reason, else the error's name."""
+    reason = certificate_reason(exc)
+    return f"its certificate is not trusted ({reason})" if reason else exc.__class__.__name__
 
 
 def check_device(name: str) -> str:

@@ -155,6 +155,8 @@ def test_the_phone_refuses_an_org_whose_certificate_is_not_the_lab_cas(lab, org)
         assert by_url.status_code == 400 and "could not load" in by_url.text, by_url.text
         by_uri = httpx.post(f"{url(lab, 'phone')}/scan", json={"uri": activation["qrContents"]}, timeout=20)
         assert by_uri.status_code == 400 and "the org could not be reached" in by_uri.text, by_uri.text
+        for refused in (by_url, by_uri):    # the reason, not just "ConnectError"
+            assert "its certificate is not trusted (" in refused.json()["detail"], refused.text
     finally:
         httpx.delete(faults, headers=admin_headers(lab)).raise_for_status()
     assert httpx.get(f"{url(lab, 'phone')}/accounts").json() == []
