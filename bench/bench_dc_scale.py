@@ -40,20 +40,11 @@ from bench_ldap import (
     search_request,
     start_lab,
 )
+from common import rss_mb
 
 from lab import process_runtime as pr
 
 DOMAIN = "corp.example.com"
-
-
-def rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 def dc_pid(state: Path) -> int:

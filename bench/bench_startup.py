@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from common import Report
+from common import Report, pss_mb, rss_mb
 
 LAB = [str(Path(sys.executable).parent / "lab")]
 BARE_APP = """
@@ -45,26 +45,6 @@ def health():
     return {"status": "ok"}
 uvicorn.run(app, host=sys.argv[1], port=int(sys.argv[2]), log_level="warning")
 """
-
-
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process, in MB (VmRSS)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def pss_mb(pid: int) -> float:
-    """A process's proportional share of memory, in MB (Pss: a page shared by n processes counts
-    1/n in each; the ten services forked from one interpreter share its imports)."""
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
 
 
 PHASES = {"started": "starting ", "first healthy": " healthy", "enrolled": "enrolled Okta Verify",

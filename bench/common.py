@@ -106,6 +106,28 @@ def cpu_seconds(pid: int) -> float:
         return float("nan")
 
 
+def _proc_mb(path: str, key: str) -> float:
+    """A `key: N kB` line of a /proc file, in MB; NaN when the process or the line is gone."""
+    try:
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(key):
+                return int(line.split()[1]) / 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    return float("nan")
+
+
+def rss_mb(pid: int) -> float:
+    """A process's resident memory (VmRSS), in MB."""
+    return _proc_mb(f"/proc/{pid}/status", "VmRSS:")
+
+
+def pss_mb(pid: int) -> float:
+    """A process's proportional share of memory (Pss: a page shared by n processes counts 1/n in
+    each, so services forked from one interpreter count its imports once between them), in MB."""
+    return _proc_mb(f"/proc/{pid}/smaps_rollup", "Pss:")
+
+
 def py_spy() -> str | None:
     venv = Path(sys.executable).parent / "py-spy"
     return str(venv) if venv.exists() else shutil.which("py-spy")
