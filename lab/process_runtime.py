@@ -9,6 +9,7 @@ services/common/forkserver.py), wait for every `/healthz`, and record the pids i
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -128,10 +129,10 @@ def _command(topology_path: Path, topology: dict[str, Any], name: str) -> tuple[
 
 
 def _log(topology: dict[str, Any], name: str) -> Path:
-    """`<state>/logs/<name>.log`, made 0600 if it is not already."""
+    """`<state>/logs/<name>.log`: an older one made 0600; a new one is created 0600 by its opener."""
     path = records.private_dir(Path(topology["state_dir"]) / "logs") / f"{name}.log"
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
-    os.chmod(path, 0o600)
+    with contextlib.suppress(FileNotFoundError):
+        os.chmod(path, 0o600)
     return path
 
 

@@ -133,7 +133,7 @@ class SignIn:
         return self.pages.render(
             request, "enduser/step.html", status_code, tx=body, status=body.get("status"), user=user,
             factor=factor, factors=(body.get("_embedded") or {}).get("factors") or [], qr=qr,
-            devices=self.device_names(user.get("id")),
+            devices=self.device_names(user.get("id")) if body.get("status") == "MFA_REQUIRED" else {},
             phone_link=self.phone_link(login, qr), error=error, purpose=session.get("purpose"),
             session_device=session.get("deviceType"),
             okta_verify=OKTA_VERIFY)

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from lab.process_records import alive
+
 PROBE = '''
 import json, os, signal, sys, time
 print(json.dumps({"name": __name__, "argv": sys.argv[1:], "own_session": os.getsid(0) == os.getpid(),
-                  "stdin": sys.stdin.read(), "umask_env": os.environ.get("PROBE_ENV")}), flush=True)
+                  "stdin": sys.stdin.read(), "inherited_env": os.environ.get("PROBE_ENV")}), flush=True)
 print("to stderr", file=sys.stderr, flush=True)
 if sys.argv[1:] == ["--exit", "7"]:
     sys.exit(7)
@@ -41,14 +43,6 @@ def wait_for(predicate, timeout: float = 20.0):
     raise AssertionError("not within the time allowed")
 
 
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 @pytest.fixture
 def probe(tmp_path: Path) -> Path:
     (tmp_path / "forkprobe.py").write_text(PROBE)
@@ -67,7 +61,7 @@ def test_each_child_becomes_its_module_with_its_log_session_and_command_line(pro
             log = probe / f"{name}.log"
             first = json.loads(wait_for(lambda log=log: log.exists() and log.read_text().splitlines()[:1])[0])
             assert first == {"name": "__main__", "argv": ["--service", name], "own_session": True, "stdin": "",
-                             "umask_env": "inherited"}
+                             "inherited_env": "inherited"}
             wait_for(lambda log=log: "to stderr" in log.read_text())
             assert oct(log.stat().st_mode & 0o777) == "0o600"
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
