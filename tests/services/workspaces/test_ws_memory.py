@@ -84,7 +84,11 @@ def test_memory_stays_flat_under_concurrent_signins(lab):
         if e["kind"] == "connector.signin":
             outcomes[e["outcome"]] = outcomes.get(e["outcome"], 0) + 1
     print(f"the connector's verdicts: {outcomes}")
-    # Every sign-in was answered (a refusal under this load is the connector's verdict, e.g. a
-    # RADIUS timeout against the one-thread responder); none failed inside WorkSpaces.
-    assert set(first) | set(second) <= {200, 401} and first.get(200) and second.get(200), (first, second)
+    # Every sign-in was answered, and every refusal under this load is the connector's own verdict:
+    # 401 (e.g. a RADIUS timeout against the one-thread responder) or 503 "Directory Unavailable"
+    # (dc_unreachable: the DC did not answer in time); none failed inside WorkSpaces or on the way.
+    answered = {s: first.get(s, 0) + second.get(s, 0) for s in {*first, *second}}
+    assert set(answered) <= {200, 401, 503} and first.get(200) and second.get(200), (first, second)
+    refused = answered.get(401, 0) + answered.get(503, 0)
+    assert refused == sum(n for outcome, n in outcomes.items() if outcome != "success"), (answered, outcomes)
     assert after_second - before < GROWTH_BOUND_MB, f"grew {after_second - before:.0f} MB"
