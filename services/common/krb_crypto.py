@@ -13,7 +13,9 @@ messages). The enctypes are the three AD Connector and the lab DC use:
   that MAC; the checksum hmac-md5 (-138) signs the MD5 of usage || data with a "signaturekey".
 
 Derived keys (Ke, Ki, Kc) are kept per (key, usage) in bounded LRU caches: a KDC or a connector
-uses the same few long-term keys all day, and deriving costs two AES operations each.
+uses the same few long-term keys all day, and deriving costs two AES operations each. So are the
+AES ciphers made from them (ECB, and CBC chained on from message to message with its IV state
+cancelled out): making one cost more than most of the messages it encrypts.
 
 The block cipher, RC4 and MD4 are pycryptodomex's (`Cryptodome`); hashing, HMAC and PBKDF2 are
 the standard library's (OpenSSL). Measured on the team's machine: `cryptography` runs one AES-CBC
@@ -27,6 +29,7 @@ import hashlib
 import hmac
 import os
 import struct
+import threading
 from functools import lru_cache
 from math import gcd
 
@@ -142,14 +145,45 @@ def random_key(enctype: int) -> Key:
 
 
 # -- AES-CTS (RFC 3962 5: CBC, IV zero, the last two blocks swapped, the last one cut) -------------
+@lru_cache(maxsize=1024)
+def _ecb(contents: bytes):
+    """AES in ECB for a key, kept: ECB holds no state between calls, and making one (the key
+    schedule, through cffi) cost more than decrypting a PA-ENC-TIMESTAMP with it."""
+    return _AES.new(contents, _AES.MODE_ECB)
+
+
+class _ZeroIvCbc:
+    """AES-CBC encryption with a zero IV in one key, from a cipher made once (making one cost
+    ~6 us, two per AS-REP). The cipher chains on from its last output block; XOR-ing that block
+    into the first plaintext block cancels it, so each message is encrypted as from IV zero."""
+    __slots__ = ("cbc", "chain", "lock")
+
+    def __init__(self, contents: bytes):
+        self.cbc = _AES.new(contents, _AES.MODE_CBC, _ZERO_IV)
+        self.chain = 0                        # the cipher's IV now (its last output block)
+        self.lock = threading.Lock()          # the chain is state: one message at a time
+
+    def encrypt(self, padded: bytes) -> bytes:
+        with self.lock:
+            if self.chain:
+                first = (int.from_bytes(padded[:16], "big") ^ self.chain).to_bytes(16, "big")
+                padded = first + padded[16:]
+            out = self.cbc.encrypt(padded)
+            self.chain = int.from_bytes(out[-16:], "big")
+        return out
+
+
+_cbc = lru_cache(maxsize=1024)(_ZeroIvCbc)
+
+
 def cts_encrypt(contents: bytes, plaintext: bytes) -> bytes:
     n = len(plaintext)
     if n < 16:
         raise ValueError("CTS needs at least one block")
     if n == 16:
-        return _AES.new(contents, _AES.MODE_ECB).encrypt(plaintext)
+        return _ecb(contents).encrypt(plaintext)
     padded = plaintext + bytes(-n % 16)
-    c = _AES.new(contents, _AES.MODE_CBC, _ZERO_IV).encrypt(padded)
+    c = _cbc(contents).encrypt(padded)
     last = n - (len(padded) - 16)             # bytes of the final (partial) block: 1..16
     return c[:-32] + c[-16:] + c[-32:-16][:last]
 
@@ -158,13 +192,18 @@ def cts_decrypt(contents: bytes, ciphertext: bytes) -> bytes:
     n = len(ciphertext)
     if n < 16:
         raise ValueError("ciphertext too short")
-    aes = _AES.new(contents, _AES.MODE_ECB)
+    aes = _ecb(contents)
     if n == 16:
         return aes.decrypt(ciphertext)
     last = n % 16 or 16
     head = n - last - 16                      # whole blocks before the swapped pair
-    prev = ciphertext[head - 16:head] if head else _ZERO_IV
-    plain = _AES.new(contents, _AES.MODE_CBC, _ZERO_IV).decrypt(ciphertext[:head]) if head else b""
+    if head:
+        # CBC decryption block by block is ECB's output XOR the block before (the IV, zero, for
+        # the first): one ECB call and one XOR for all of them.
+        prev = ciphertext[head - 16:head]
+        plain = _xor(aes.decrypt(ciphertext[:head]), _ZERO_IV + ciphertext[:head - 16])
+    else:
+        prev, plain = _ZERO_IV, b""
     stolen, final = ciphertext[head:head + 16], ciphertext[head + 16:]
     d = aes.decrypt(stolen)                   # the last block's CBC output, its tail the stolen bytes
     tail = _xor(d[:last], final)

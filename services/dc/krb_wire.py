@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from impacket.krb5 import asn1
 from pyasn1.codec.der import decoder, encoder
@@ -166,22 +167,54 @@ def kerberos_time(epoch: float) -> str:
 
 # -- DER, by hand: pyasn1 took a fifth of an AS exchange to encode its replies. The shapes are
 # RFC 4120 5.4.2, 5.3, 5.9.1 and 5.2.7; tests/services/dc/test_dc_krb_der.py checks them byte for
-# byte against impacket's types; the TLV itself is ber.py's.
+# byte against impacket's types; the TLV itself is ber.py's. What repeats from one reply to the
+# next (the realm, the principals, small integers, the current second) is encoded once and kept:
+# these small pieces were half of a reply's encoding time.
 def _seq(*fields: tuple[int, bytes] | None) -> bytes:
     """SEQUENCE of explicitly tagged fields [n] (None: an absent OPTIONAL one)."""
-    return _tlv(0x30, b"".join(_tlv(0xA0 | n, v) for f in fields if f is not None for n, v in (f,)))
+    return _tlv(0x30, b"".join([_tlv(0xA0 | f[0], f[1]) for f in fields if f is not None]))
 
 
 def _int(value: int) -> bytes:
-    return _tlv(0x02, value.to_bytes(max(1, (value.bit_length() + 8) // 8), "big", signed=True))
+    der = _SMALL_INTS.get(value)
+    if der is None:
+        der = _tlv(0x02, value.to_bytes(max(1, (value.bit_length() + 8) // 8), "big", signed=True))
+    return der
+
+
+_SMALL_INTS = {v: _tlv(0x02, v.to_bytes(max(1, (v.bit_length() + 8) // 8), "big", signed=True))
+               for v in range(-1, 256)}
 
 
 def _str(text: str) -> bytes:
-    return _tlv(0x1B, text.encode("utf-8"))        # KerberosString: GeneralString
+    der = _STRINGS.get(text)
+    if der is None:
+        der = _tlv(0x1B, text.encode("utf-8"))     # KerberosString: GeneralString
+        _keep(_STRINGS, text, der, len(text))
+    return der
+
+
+# Kept: at most _KEPT entries each, only for names of up to _KEPT_CHARS (what a client sends goes
+# in too, and must not grow the DC); full, a cache starts again.
+_KEPT, _KEPT_CHARS = 4096, 256
+_STRINGS: dict[str, bytes] = {}
+_NAMES: dict[tuple[int, tuple[str, ...]], bytes] = {}
+
+
+def _keep(cache: dict, key: object, value: bytes, chars: int) -> None:
+    if chars <= _KEPT_CHARS:
+        if len(cache) >= _KEPT:
+            cache.clear()
+        cache[key] = value
+
+
+@lru_cache(maxsize=64)
+def _second(second: int) -> bytes:
+    return _tlv(0x18, kerberos_time(second).encode())
 
 
 def _ktime(epoch: float) -> bytes:
-    return _tlv(0x18, kerberos_time(epoch).encode())
+    return _second(int(epoch // 1))
 
 
 def _octets(value: bytes) -> bytes:
@@ -189,7 +222,12 @@ def _octets(value: bytes) -> bytes:
 
 
 def _principal_der(p: Principal) -> bytes:
-    return _seq((0, _int(p.name_type)), (1, _tlv(0x30, b"".join(_str(x) for x in p.parts))))
+    key = (p.name_type, tuple(p.parts))
+    der = _NAMES.get(key)
+    if der is None:
+        der = _seq((0, _int(p.name_type)), (1, _tlv(0x30, b"".join([_str(x) for x in p.parts]))))
+        _keep(_NAMES, key, der, sum(map(len, p.parts)))
+    return der
 
 
 def _flags_der(bits: set[int]) -> bytes:
@@ -198,23 +236,38 @@ def _flags_der(bits: set[int]) -> bytes:
 
 
 def _pa_data(items: list[tuple[int, bytes]]) -> bytes:
-    return _tlv(0x30, b"".join(_seq((1, _int(kind)), (2, _octets(value))) for kind, value in items))
+    return _tlv(0x30, b"".join([_seq((1, _int(kind)), (2, _octets(value))) for kind, value in items]))
 
 
 def encode_error(code: int, *, now: float, realm: str, sname: Principal,
                  cname: Principal | None = None, e_text: str | None = None,
                  e_data: bytes | None = None) -> bytes:
-    return _tlv(0x7E, _seq(
-        (0, _int(5)), (1, _int(KRB_ERROR)), (4, _ktime(now)), (5, _int(int((now % 1) * 1_000_000))),
-        (6, _int(code)), (7, _str(realm)) if cname is not None else None,
-        (8, _principal_der(cname)) if cname is not None else None, (9, _str(realm)), (10, _principal_der(sname)),
-        (11, _str(e_text)) if e_text else None, (12, _octets(e_data)) if e_data is not None else None))
+    # pvno and msg-type, then each field [n] in order; the KDC's busiest reply (every exchange
+    # begins with PREAUTH_REQUIRED), so written field by field rather than through _seq.
+    fields = [_ERROR_HEAD, _tlv(0xA4, _ktime(now)), _tlv(0xA5, _int(int((now % 1) * 1_000_000))),
+              _tlv(0xA6, _int(code))]
+    if cname is not None:
+        fields += (_tlv(0xA7, _str(realm)), _tlv(0xA8, _principal_der(cname)))
+    fields += (_tlv(0xA9, _str(realm)), _tlv(0xAA, _principal_der(sname)))
+    if e_text:
+        fields.append(_tlv(0xAB, _str(e_text)))
+    if e_data is not None:
+        fields.append(_tlv(0xAC, _octets(e_data)))
+    return _tlv(0x7E, _tlv(0x30, b"".join(fields)))
+
+
+_ERROR_HEAD = _tlv(0xA0, _int(5)) + _tlv(0xA1, _int(KRB_ERROR))
 
 
 def method_data(etype_info: list[tuple[int, str | None]]) -> bytes:
     """The e-data of KDC_ERR_PREAUTH_REQUIRED: PA-ETYPE-INFO2 (etypes and salts the client should
     use) and an empty PA-ENC-TIMESTAMP saying which pre-authentication to send."""
-    return _pa_data([(PA_ETYPE_INFO2, _etype_info2(etype_info)), (PA_ENC_TIMESTAMP, b"")])
+    return _method_data(tuple(etype_info))
+
+
+@lru_cache(maxsize=1024)
+def _method_data(etype_info: tuple[tuple[int, str | None], ...]) -> bytes:
+    return _pa_data([(PA_ETYPE_INFO2, _etype_info2(list(etype_info))), (PA_ENC_TIMESTAMP, b"")])
 
 
 def _etype_info2(etype_info: list[tuple[int, str | None]]) -> bytes:
@@ -222,6 +275,7 @@ def _etype_info2(etype_info: list[tuple[int, str | None]]) -> bytes:
                                for etype, salt in etype_info))
 
 
+@lru_cache(maxsize=1024)
 def etype_info2_padata(etype: int, salt: str | None) -> tuple[int, bytes]:
     return PA_ETYPE_INFO2, _etype_info2([(etype, salt)])
 

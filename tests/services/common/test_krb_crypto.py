@@ -3,6 +3,7 @@ string-to-key and CBC with ciphertext stealing, RFC 4757's NT hash) and against 
 RFC 3961 implementation (`impacket.krb5.crypto`, a test dependency only): the same keys, ciphertexts
 both ways, the same checksums."""
 import os
+import threading
 
 import pytest
 from impacket.krb5 import crypto as reference
@@ -55,6 +56,25 @@ def test_cts_vectors(size, expected):
     key = b"chicken teriyaki"
     assert kc.cts_encrypt(key, CTS_PLAIN[:size]).hex() == expected
     assert kc.cts_decrypt(key, bytes.fromhex(expected)) == CTS_PLAIN[:size]
+
+
+def test_one_key_s_cipher_keeps_every_message_at_iv_zero_across_calls_and_threads():
+    """krb_crypto makes AES-CBC once per key and chains on between messages (`_ZeroIvCbc`):
+    each message must still come out as from a zero IV, in any order, from several threads."""
+    key, wrong = b"chicken teriyaki", []
+
+    def run() -> None:
+        for _ in range(200):
+            for size, expected in CTS:
+                got = kc.cts_encrypt(key, CTS_PLAIN[:size]).hex()
+                if got != expected:
+                    wrong.append((size, got))
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wrong == []
 
 
 def test_rc4_key_is_the_nt_hash():
