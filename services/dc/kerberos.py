@@ -53,6 +53,7 @@ class KerberosServer:
         self.lookaside: dict[bytes, tuple[float, str, str, dict, bytes]] = {}
         self.connections: set[_TcpConnection] = set()   # open over TCP, for the sweep
         self.sweeper: asyncio.TimerHandle | None = None
+        self.sweep_loop: asyncio.AbstractEventLoop | None = None
 
     async def answer(self, data: bytes, peer: str, transport: str) -> bytes | None:
         """The reply to one request, or None to send nothing (dropped or malformed)."""
@@ -64,7 +65,7 @@ class KerberosServer:
         (so UDP answers without a task per request: services/common/udp.py)."""
         gate = self.ctx.faults.gate("kerberos", peer, self.port)
         if gate.drop:
-            self.ctx.record("kerberos.request", peer=peer, outcome="dropped", transport=transport)
+            self.record_later("kerberos.request", peer, "dropped", transport, {})
             return None
         if gate.delay > 0:
             return self._later(gate.delay, data, peer, transport)
@@ -78,13 +79,13 @@ class KerberosServer:
         kept = self.lookaside.pop(data, None) if transport == "tcp" else None
         if kept is not None and kept[0] > asyncio.get_running_loop().time():
             _, kind, outcome, fields, reply = kept
-            self._record_later(kind, peer, outcome, transport, dict(fields, lookaside=True))
+            self.record_later(kind, peer, outcome, transport, dict(fields, lookaside=True))
             return reply
         try:
             kind, result = self._exchange(data)
         except Malformed as exc:
-            self.ctx.record("kerberos.malformed", peer=peer, outcome="dropped", transport=transport,
-                            size=len(data), reason=str(exc)[:120])
+            self.record_later("kerberos.malformed", peer, "dropped", transport,
+                               {"size": len(data), "reason": str(exc)[:120]})
             return None
         except Exception:  # a bug must cost one request, never the KDC
             self.ctx.log.exception("kerberos: error answering %s", peer)
@@ -98,13 +99,14 @@ class KerberosServer:
             outcome = "KRB_ERR_RESPONSE_TOO_BIG"
         else:
             outcome = result.outcome
-        self._record_later(kind, peer, outcome, transport, result.fields)
+        self.record_later(kind, peer, outcome, transport, result.fields)
         return reply
 
-    def _record_later(self, kind: str, peer: str, outcome: str, transport: str, fields: dict) -> None:
-        """The exchange's event, recorded once its reply is on its way (the loop runs this after
-        the callback that sends it): the journal's ~10 us per event are then off the time the
-        client waits. Same loop iteration, so a reader asking after the reply sees the event."""
+    def record_later(self, kind: str, peer: str, outcome: str, transport: str, fields: dict) -> None:
+        """An event of the KDC, recorded once the reply is on its way: the loop runs it as soon as
+        the callback that sends the reply returns, before anything a client sends after that reply
+        (so a reader asking then sees it), and the journal's ~10 us an event are off the time the
+        client waits. Every event of the KDC goes this way, so they keep their order."""
         asyncio.get_running_loop().call_soon(partial(self.ctx.record, kind, peer=peer, outcome=outcome,
                                                       transport=transport, **fields))
 
@@ -135,8 +137,10 @@ class KerberosServer:
 
     def opened(self, connection: _TcpConnection) -> None:
         self.connections.add(connection)
-        if self.sweeper is None:
-            self.sweeper = asyncio.get_running_loop().call_later(SWEEP_SECONDS, self._sweep)
+        loop = asyncio.get_running_loop()
+        if self.sweeper is None or self.sweep_loop is not loop:   # none yet, or one of a loop gone
+            self.sweep_loop = loop
+            self.sweeper = loop.call_later(SWEEP_SECONDS, self._sweep)
 
     def _sweep(self) -> None:
         """Close the TCP connections past their deadline; again in SWEEP_SECONDS while any is open.
@@ -186,8 +190,8 @@ class _TcpConnection(asyncio.Protocol):
                 and len(self.buffer) >= 4:
             (length,) = struct.unpack_from("!I", self.buffer)
             if length == 0 or length > TCP_MAX_MESSAGE:   # also the reserved high bit
-                self.server.ctx.record("kerberos.malformed", peer=self.peer, outcome="closed", transport="tcp",
-                                       size=length, reason="bad length prefix")
+                self.server.record_later("kerberos.malformed", self.peer, "closed", "tcp",
+                                          {"size": length, "reason": "bad length prefix"})
                 transport.close()
                 return
             if len(self.buffer) < 4 + length:
@@ -219,6 +223,8 @@ class _TcpConnection(asyncio.Protocol):
             return
         self._reply(task.result())
         self._serve()
+        if self.buffer and self.waiting is None:
+            self._arm(TCP_PARTIAL_SECONDS)         # a message begun behind the held answer
         if self.eof and self.waiting is None and self.transport is not None:
             self.transport.close()                 # what was asked before the half-close is answered
 

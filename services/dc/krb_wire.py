@@ -190,22 +190,23 @@ def _str(text: str) -> bytes:
     der = _STRINGS.get(text)
     if der is None:
         der = _tlv(0x1B, text.encode("utf-8"))     # KerberosString: GeneralString
-        _keep(_STRINGS, text, der, len(text))
+        _keep(_STRINGS, text, der)
     return der
 
 
-# Kept: at most _KEPT entries each, only for names of up to _KEPT_CHARS (what a client sends goes
-# in too, and must not grow the DC); full, a cache starts again.
-_KEPT, _KEPT_CHARS = 4096, 256
+# Kept: at most _KEPT entries each, only those whose DER is at most _KEPT_BYTES (what a client sends
+# goes in too, a name of 30,000 empty parts for one, and must not grow the DC); full, a cache
+# starts again.
+_KEPT, _KEPT_BYTES = 4096, 512
 _STRINGS: dict[str, bytes] = {}
 _NAMES: dict[tuple[int, tuple[str, ...]], bytes] = {}
 
 
-def _keep(cache: dict, key: object, value: bytes, chars: int) -> None:
-    if chars <= _KEPT_CHARS:
+def _keep(cache: dict, key: object, der: bytes) -> None:
+    if len(der) <= _KEPT_BYTES:
         if len(cache) >= _KEPT:
             cache.clear()
-        cache[key] = value
+        cache[key] = der
 
 
 @lru_cache(maxsize=64)
@@ -226,7 +227,7 @@ def _principal_der(p: Principal) -> bytes:
     der = _NAMES.get(key)
     if der is None:
         der = _seq((0, _int(p.name_type)), (1, _tlv(0x30, b"".join([_str(x) for x in p.parts]))))
-        _keep(_NAMES, key, der, sum(map(len, p.parts)))
+        _keep(_NAMES, key, der)
     return der
 
 
@@ -262,6 +263,8 @@ _ERROR_HEAD = _tlv(0xA0, _int(5)) + _tlv(0xA1, _int(KRB_ERROR))
 def method_data(etype_info: list[tuple[int, str | None]]) -> bytes:
     """The e-data of KDC_ERR_PREAUTH_REQUIRED: PA-ETYPE-INFO2 (etypes and salts the client should
     use) and an empty PA-ENC-TIMESTAMP saying which pre-authentication to send."""
+    if len(etype_info) > 4:        # the client's list, repeats and all: not worth keeping
+        return _pa_data([(PA_ETYPE_INFO2, _etype_info2(etype_info)), (PA_ENC_TIMESTAMP, b"")])
     return _method_data(tuple(etype_info))
 
 

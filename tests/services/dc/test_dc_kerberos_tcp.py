@@ -102,3 +102,24 @@ def test_a_client_that_closes_leaves_nothing_behind(kdc):
         server.close()
         await server.wait_closed()
     asyncio.run(run())
+
+
+def test_a_message_begun_behind_an_answer_held_by_a_delay_still_has_its_limit(kdc, monkeypatch):
+    """Under a `delay` fault the first answer is held; the half of a second request sent behind
+    it must still be closed by the unfinished-message limit once the answer has gone."""
+    monkeypatch.setattr(kerberos, "TCP_IDLE_SECONDS", 600.0)
+    kdc.ctx.faults.add({"action": "delay", "protocol": "kerberos", "seconds": 0.3})
+
+    async def run():
+        server, port = await _serve(kdc)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        first, second = _as_req(), _as_req()
+        writer.write(struct.pack("!I", len(first)) + first + struct.pack("!I", len(second)) + second[:10])
+        (length,) = struct.unpack("!I", await asyncio.wait_for(reader.readexactly(4), 30))
+        kind, err = ka._decode_reply(await reader.readexactly(length))
+        assert kind == "error" and int(err["error-code"]) == ka.KDC_ERR_PREAUTH_REQUIRED
+        await _closed_within(reader, 30)
+        writer.close()
+        server.close()
+        await server.wait_closed()
+    asyncio.run(run())

@@ -184,3 +184,26 @@ def test_pac_authorization_data_is_impacket_s(size):
     inner[0]["ad-type"] = krb_ap.AD_WIN2K_PAC
     inner[0]["ad-data"] = pac
     assert krb_ap.pac_authorization_data(pac) == (krb_ap.AD_IF_RELEVANT, encoder.encode(inner))
+
+
+def test_what_a_client_sends_does_not_grow_the_kept_encodings():
+    """The encoder keeps the DER of names and e-data it writes often; a client chooses its own
+    name and etype list, so a name of 30,000 empty parts or a list of 15,000 etypes (both fit in
+    one 64 KB request) is written each time, not kept. The bytes are the same either way."""
+    huge_name = krb_wire.Principal(krb_wire.NT_PRINCIPAL, [""] * 30000)
+    names = len(krb_wire._NAMES)
+    for name_type in range(1, 20):                       # each a key of its own, were it kept
+        huge_name.name_type = name_type
+        der = krb_wire.encode_error(krb_wire.KDC_ERR_C_PRINCIPAL_UNKNOWN, now=1.5e9, realm="CORP.EXAMPLE.COM",
+                                    sname=KRBTGT, cname=huge_name)
+        if name_type == 1:                               # pyasn1 takes a while over 30,000 parts
+            assert der == ref_encode_error(krb_wire.KDC_ERR_C_PRINCIPAL_UNKNOWN, now=1.5e9,
+                                           realm="CORP.EXAMPLE.COM", sname=KRBTGT, cname=huge_name)
+    assert len(krb_wire._NAMES) <= names + 1                 # krbtgt/REALM at most
+    assert all(len(der) <= krb_wire._KEPT_BYTES for der in krb_wire._STRINGS.values())
+    kept = krb_wire._method_data.cache_info().currsize
+    for n in range(5, 40):
+        info = [(18, "CORP.EXAMPLE.COMalice")] * n
+        assert krb_wire.method_data(info) == krb_wire._pa_data(
+            [(krb_wire.PA_ETYPE_INFO2, krb_wire._etype_info2(info)), (krb_wire.PA_ENC_TIMESTAMP, b"")])
+    assert krb_wire._method_data.cache_info().currsize == kept
