@@ -55,14 +55,10 @@ class KerberosServer:
         self.sweeper: asyncio.TimerHandle | None = None
         self.sweep_loop: asyncio.AbstractEventLoop | None = None
 
-    async def answer(self, data: bytes, peer: str, transport: str) -> bytes | None:
-        """The reply to one request, or None to send nothing (dropped or malformed)."""
-        out = self.answer_now(data, peer, transport)
-        return await out if isinstance(out, Awaitable) else out
-
     def answer_now(self, data: bytes, peer: str, transport: str) -> Reply | Awaitable[Reply]:
-        """As `answer`, computed on the spot; under a `delay` fault, an awaitable of it instead
-        (so UDP answers without a task per request: services/common/udp.py)."""
+        """The reply to one request (None: send nothing, dropped or malformed), computed on the
+        spot; under a `delay` fault, an awaitable of it instead (so UDP and TCP answer without a
+        task per request: services/common/udp.py, _TcpConnection)."""
         gate = self.ctx.faults.gate("kerberos", peer, self.port)
         if gate.drop:
             self.record_later("kerberos.request", peer, "dropped", transport, {})
